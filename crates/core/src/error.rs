@@ -1,0 +1,31 @@
+//! The one error type of aide-core.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the core: bad tasks, bad settings, unreadable data.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A task could not be loaded; the message names what is missing or wrong.
+    #[error("invalid task at {path}: {reason}")]
+    InvalidTask { path: PathBuf, reason: String },
+    #[error("invalid settings: {0}")]
+    InvalidSettings(String),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn task(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Self::InvalidTask { path: path.into(), reason: reason.into() }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

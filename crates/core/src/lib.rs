@@ -1,0 +1,21 @@
+//! aide-core: the AIDE method without I/O beyond reading task files. Domain types (tasks,
+//! settings, nodes, metrics), the greedy search policy, prompt building, reply parsing and
+//! the data preview. No network and no database: the services build on this crate.
+
+pub mod error;
+pub mod metric;
+pub mod node;
+pub mod parse;
+pub mod policy;
+pub mod preview;
+pub mod prompt;
+pub mod rng;
+pub mod settings;
+pub mod task;
+
+pub use error::{Error, Result};
+pub use metric::{Direction, MetricCheck, MetricValue};
+pub use node::{Action, BugReason, ExecutionFacts, NodeId, NodeStage, RunId, Verdict};
+pub use rng::RunRng;
+pub use settings::{ModelSettings, RunSettings, SearchSettings};
+pub use task::Task;

@@ -1,0 +1,1 @@
+//! The greedy AIDE search policy of ARCHITECTURE §4.

@@ -41,7 +41,9 @@ impl Direction {
     pub fn parse(text: &str) -> Option<Self> {
         match text.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "minimize" | "min" | "lower" | "lower_is_better" | "descending" => Some(Self::Minimize),
-            "maximize" | "max" | "higher" | "higher_is_better" | "ascending" => Some(Self::Maximize),
+            "maximize" | "max" | "higher" | "higher_is_better" | "ascending" => {
+                Some(Self::Maximize)
+            }
             _ => None,
         }
     }
@@ -51,15 +53,57 @@ impl Direction {
     pub fn from_metric_name(name: &str) -> Option<Self> {
         let n = name.trim().to_ascii_lowercase().replace(['-', ' '], "_");
         const LOWER: &[&str] = &[
-            "rmse", "mse", "mae", "rmsle", "msle", "mape", "smape", "logloss", "log_loss",
-            "cross_entropy", "crossentropy", "error", "err", "loss", "wer", "cer", "brier",
-            "medae", "mean_absolute_error", "mean_squared_error", "root_mean_squared_error",
+            "rmse",
+            "mse",
+            "mae",
+            "rmsle",
+            "msle",
+            "mape",
+            "smape",
+            "logloss",
+            "log_loss",
+            "cross_entropy",
+            "crossentropy",
+            "error",
+            "err",
+            "loss",
+            "wer",
+            "cer",
+            "brier",
+            "medae",
+            "mean_absolute_error",
+            "mean_squared_error",
+            "root_mean_squared_error",
         ];
         const HIGHER: &[&str] = &[
-            "accuracy", "acc", "auc", "roc_auc", "auroc", "f1", "f1_score", "macro_f1",
-            "micro_f1", "precision", "recall", "r2", "r_squared", "map", "map@k", "ndcg",
-            "kappa", "quadratic_weighted_kappa", "qwk", "iou", "dice", "bleu", "rouge",
-            "spearman", "pearson", "balanced_accuracy", "mcc", "average_precision",
+            "accuracy",
+            "acc",
+            "auc",
+            "roc_auc",
+            "auroc",
+            "f1",
+            "f1_score",
+            "macro_f1",
+            "micro_f1",
+            "precision",
+            "recall",
+            "r2",
+            "r_squared",
+            "map",
+            "map@k",
+            "ndcg",
+            "kappa",
+            "quadratic_weighted_kappa",
+            "qwk",
+            "iou",
+            "dice",
+            "bleu",
+            "rouge",
+            "spearman",
+            "pearson",
+            "balanced_accuracy",
+            "mcc",
+            "average_precision",
         ];
         if LOWER.contains(&n.as_str()) {
             return Some(Self::Minimize);
@@ -158,7 +202,10 @@ pub enum MetricSource {
 /// The outcome of reconciling the program's output with the reviewer's metric.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum MetricCheck {
-    Accepted { value: MetricValue, source: MetricSource },
+    Accepted {
+        value: MetricValue,
+        source: MetricSource,
+    },
     /// No usable metric: the reason is recorded on the node.
     Missing { reason: String },
 }
@@ -176,19 +223,31 @@ impl MetricCheck {
 /// reviewer's metric is kept only if the same number appears in the output.
 pub fn cross_check(output: &str, review_metric: Option<f64>) -> MetricCheck {
     if let Some(value) = parse_metric_line(output) {
-        return MetricCheck::Accepted { value, source: MetricSource::MetricLine };
+        return MetricCheck::Accepted {
+            value,
+            source: MetricSource::MetricLine,
+        };
     }
     let Some(reported) = review_metric else {
-        return MetricCheck::Missing { reason: "no metric line in the output and none reported by the review".into() };
+        return MetricCheck::Missing {
+            reason: "no metric line in the output and none reported by the review".into(),
+        };
     };
     let Some(value) = MetricValue::new(reported) else {
-        return MetricCheck::Missing { reason: format!("the review reported a non-finite metric ({reported})") };
+        return MetricCheck::Missing {
+            reason: format!("the review reported a non-finite metric ({reported})"),
+        };
     };
     if output_mentions(output, reported) {
-        MetricCheck::Accepted { value, source: MetricSource::Review }
+        MetricCheck::Accepted {
+            value,
+            source: MetricSource::Review,
+        }
     } else {
         MetricCheck::Missing {
-            reason: format!("the review reported metric {reported}, which does not appear in the output"),
+            reason: format!(
+                "the review reported metric {reported}, which does not appear in the output"
+            ),
         }
     }
 }
@@ -240,13 +299,28 @@ mod tests {
     #[test]
     fn direction_parsing_and_names() {
         assert_eq!(Direction::parse("Minimize"), Some(Direction::Minimize));
-        assert_eq!(Direction::parse("lower-is-better"), Some(Direction::Minimize));
+        assert_eq!(
+            Direction::parse("lower-is-better"),
+            Some(Direction::Minimize)
+        );
         assert_eq!(Direction::parse("max"), Some(Direction::Maximize));
         assert_eq!(Direction::parse("sideways"), None);
-        assert_eq!(Direction::from_metric_name("RMSE"), Some(Direction::Minimize));
-        assert_eq!(Direction::from_metric_name("rmse_log_price"), Some(Direction::Minimize));
-        assert_eq!(Direction::from_metric_name("val_accuracy"), Some(Direction::Maximize));
-        assert_eq!(Direction::from_metric_name("ROC-AUC"), Some(Direction::Maximize));
+        assert_eq!(
+            Direction::from_metric_name("RMSE"),
+            Some(Direction::Minimize)
+        );
+        assert_eq!(
+            Direction::from_metric_name("rmse_log_price"),
+            Some(Direction::Minimize)
+        );
+        assert_eq!(
+            Direction::from_metric_name("val_accuracy"),
+            Some(Direction::Maximize)
+        );
+        assert_eq!(
+            Direction::from_metric_name("ROC-AUC"),
+            Some(Direction::Maximize)
+        );
         assert_eq!(Direction::from_metric_name("score"), None);
         assert_eq!(Direction::from_lower_is_better(true), Direction::Minimize);
     }
@@ -265,23 +339,38 @@ mod tests {
         assert!(MetricValue::new(f64::NAN).is_none());
         assert!(MetricValue::new(f64::INFINITY).is_none());
         assert!(serde_json::from_str::<MetricValue>("1e999").is_err());
-        assert_eq!(serde_json::from_str::<MetricValue>("3").expect("int").get(), 3.0);
+        assert_eq!(
+            serde_json::from_str::<MetricValue>("3").expect("int").get(),
+            3.0
+        );
     }
 
     #[test]
     fn metric_line_last_one_wins_and_integers_count() {
         let out = "fold 1\nAIDE_METRIC: 0.5\nmore\n  AIDE_METRIC: 42  \n";
         assert_eq!(parse_metric_line(out), Some(m(42.0)));
-        assert_eq!(parse_metric_line("AIDE_METRIC: 1.5e-3 rmse"), Some(m(0.0015)));
+        assert_eq!(
+            parse_metric_line("AIDE_METRIC: 1.5e-3 rmse"),
+            Some(m(0.0015))
+        );
         assert_eq!(parse_metric_line("AIDE_METRIC: nan\n"), None);
-        assert_eq!(parse_metric_line("AIDE_METRIC: nan\nAIDE_METRIC: 0.7"), Some(m(0.7)));
+        assert_eq!(
+            parse_metric_line("AIDE_METRIC: nan\nAIDE_METRIC: 0.7"),
+            Some(m(0.7))
+        );
         assert_eq!(parse_metric_line("metric 0.3"), None);
     }
 
     #[test]
     fn cross_check_prefers_the_metric_line() {
         let check = cross_check("RMSE 0.2\nAIDE_METRIC: 0.19\n", Some(0.2));
-        assert_eq!(check, MetricCheck::Accepted { value: m(0.19), source: MetricSource::MetricLine });
+        assert_eq!(
+            check,
+            MetricCheck::Accepted {
+                value: m(0.19),
+                source: MetricSource::MetricLine
+            }
+        );
     }
 
     #[test]
@@ -289,16 +378,34 @@ mod tests {
         let check = cross_check("Validation RMSE: 0.13412987\n", Some(0.1341));
         assert_eq!(check.value(), Some(m(0.1341)));
         let check = cross_check("accuracy=0.87", Some(0.87));
-        assert_eq!(check, MetricCheck::Accepted { value: m(0.87), source: MetricSource::Review });
+        assert_eq!(
+            check,
+            MetricCheck::Accepted {
+                value: m(0.87),
+                source: MetricSource::Review
+            }
+        );
         let check = cross_check("correct: 12 of 13", Some(12.0));
         assert_eq!(check.value(), Some(m(12.0)));
     }
 
     #[test]
     fn cross_check_rejects_invented_or_missing_metrics() {
-        assert!(matches!(cross_check("Validation RMSE: 0.134", Some(0.5)), MetricCheck::Missing { .. }));
-        assert!(matches!(cross_check("no numbers here", Some(0.9)), MetricCheck::Missing { .. }));
-        assert!(matches!(cross_check("rmse 0.1", None), MetricCheck::Missing { .. }));
-        assert!(matches!(cross_check("rmse nan", Some(f64::NAN)), MetricCheck::Missing { .. }));
+        assert!(matches!(
+            cross_check("Validation RMSE: 0.134", Some(0.5)),
+            MetricCheck::Missing { .. }
+        ));
+        assert!(matches!(
+            cross_check("no numbers here", Some(0.9)),
+            MetricCheck::Missing { .. }
+        ));
+        assert!(matches!(
+            cross_check("rmse 0.1", None),
+            MetricCheck::Missing { .. }
+        ));
+        assert!(matches!(
+            cross_check("rmse nan", Some(f64::NAN)),
+            MetricCheck::Missing { .. }
+        ));
     }
 }

@@ -217,13 +217,23 @@ impl Verdict {
             reasons.push(BugReason::NoSubmission);
         }
         // A buggy node keeps no metric, so it can never be chosen as best.
-        let metric = if reasons.is_empty() { metric.value() } else { None };
-        Self { metric, bug_reasons: reasons }
+        let metric = if reasons.is_empty() {
+            metric.value()
+        } else {
+            None
+        };
+        Self {
+            metric,
+            bug_reasons: reasons,
+        }
     }
 
     /// The verdict of a node whose reply had no code: it never ran.
     pub fn no_code() -> Self {
-        Self { metric: None, bug_reasons: vec![BugReason::NoCode] }
+        Self {
+            metric: None,
+            bug_reasons: vec![BugReason::NoCode],
+        }
     }
 }
 
@@ -233,7 +243,12 @@ mod tests {
     use crate::metric::{MetricSource, cross_check};
 
     fn ok_facts() -> ExecutionFacts {
-        ExecutionFacts { exit_code: Some(0), timed_out: false, exc_type: None, wrote_submission: true }
+        ExecutionFacts {
+            exit_code: Some(0),
+            timed_out: false,
+            exc_type: None,
+            wrote_submission: true,
+        }
     }
 
     fn good_metric() -> MetricCheck {
@@ -253,24 +268,83 @@ mod tests {
     #[test]
     fn each_rule_alone_makes_a_node_buggy() {
         let cases: Vec<(ExecutionFacts, bool, MetricCheck, bool, BugReason)> = vec![
-            (ExecutionFacts { timed_out: true, exit_code: None, ..ok_facts() }, false, good_metric(), true, BugReason::TimedOut),
-            (ExecutionFacts { exc_type: Some("KeyError".into()), exit_code: Some(1), ..ok_facts() }, false, good_metric(), true, BugReason::Exception("KeyError".into())),
-            (ExecutionFacts { exit_code: Some(3), ..ok_facts() }, false, good_metric(), true, BugReason::NonZeroExit(3)),
-            (ok_facts(), true, good_metric(), true, BugReason::ReviewFlagged),
-            (ok_facts(), false, cross_check("nothing", None), true, BugReason::NoMetric("no metric line in the output and none reported by the review".into())),
-            (ExecutionFacts { wrote_submission: false, ..ok_facts() }, false, good_metric(), true, BugReason::NoSubmission),
+            (
+                ExecutionFacts {
+                    timed_out: true,
+                    exit_code: None,
+                    ..ok_facts()
+                },
+                false,
+                good_metric(),
+                true,
+                BugReason::TimedOut,
+            ),
+            (
+                ExecutionFacts {
+                    exc_type: Some("KeyError".into()),
+                    exit_code: Some(1),
+                    ..ok_facts()
+                },
+                false,
+                good_metric(),
+                true,
+                BugReason::Exception("KeyError".into()),
+            ),
+            (
+                ExecutionFacts {
+                    exit_code: Some(3),
+                    ..ok_facts()
+                },
+                false,
+                good_metric(),
+                true,
+                BugReason::NonZeroExit(3),
+            ),
+            (
+                ok_facts(),
+                true,
+                good_metric(),
+                true,
+                BugReason::ReviewFlagged,
+            ),
+            (
+                ok_facts(),
+                false,
+                cross_check("nothing", None),
+                true,
+                BugReason::NoMetric(
+                    "no metric line in the output and none reported by the review".into(),
+                ),
+            ),
+            (
+                ExecutionFacts {
+                    wrote_submission: false,
+                    ..ok_facts()
+                },
+                false,
+                good_metric(),
+                true,
+                BugReason::NoSubmission,
+            ),
         ];
         for (facts, review_bug, metric, needs_sub, expected) in cases {
             let v = Verdict::judge(&facts, review_bug, &metric, needs_sub);
             assert!(v.is_buggy(), "{expected:?}");
-            assert!(v.bug_reasons.contains(&expected), "{:?} lacks {expected:?}", v.bug_reasons);
+            assert!(
+                v.bug_reasons.contains(&expected),
+                "{:?} lacks {expected:?}",
+                v.bug_reasons
+            );
             assert_eq!(v.metric, None, "a buggy node keeps no metric");
         }
     }
 
     #[test]
     fn no_submission_is_fine_without_test_data() {
-        let facts = ExecutionFacts { wrote_submission: false, ..ok_facts() };
+        let facts = ExecutionFacts {
+            wrote_submission: false,
+            ..ok_facts()
+        };
         assert!(!Verdict::judge(&facts, false, &good_metric(), false).is_buggy());
     }
 
@@ -284,7 +358,12 @@ mod tests {
 
     #[test]
     fn stage_and_action_names_round_trip() {
-        for s in [NodeStage::Pending, NodeStage::Generated, NodeStage::Executed, NodeStage::Reviewed] {
+        for s in [
+            NodeStage::Pending,
+            NodeStage::Generated,
+            NodeStage::Executed,
+            NodeStage::Reviewed,
+        ] {
             assert_eq!(NodeStage::parse(s.as_str()), Some(s));
         }
         for a in [Action::Draft, Action::Improve, Action::Debug] {

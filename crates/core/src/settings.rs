@@ -71,20 +71,28 @@ impl Default for RunSettings {
 
 impl Default for SearchSettings {
     fn default() -> Self {
-        Self { num_drafts: 5, debug_prob: 0.5, max_debug_depth: 3 }
+        Self {
+            num_drafts: 5,
+            debug_prob: 0.5,
+            max_debug_depth: 3,
+        }
     }
 }
 
 impl Default for ModelSettings {
     fn default() -> Self {
-        Self { model: "baseline".into(), temperature: 0.5 }
+        Self {
+            model: "baseline".into(),
+            temperature: 0.5,
+        }
     }
 }
 
 impl RunSettings {
     /// Rejects settings no run can use, naming the field.
     pub fn validate(&self) -> Result<(), crate::Error> {
-        let bad = |field: &str, why: &str| Err(crate::Error::InvalidSettings(format!("{field}: {why}")));
+        let bad =
+            |field: &str, why: &str| Err(crate::Error::InvalidSettings(format!("{field}: {why}")));
         if self.steps == 0 {
             return bad("steps", "must be at least 1");
         }
@@ -137,8 +145,12 @@ mod tests {
 
     #[test]
     fn partial_toml_keeps_defaults_and_unknown_keys_are_named() {
-        let s: RunSettings = toml::from_str("steps = 8\n[search]\nnum_drafts = 2\n").expect("parse");
-        assert_eq!((s.steps, s.search.num_drafts, s.search.max_debug_depth), (8, 2, 3));
+        let s: RunSettings =
+            toml::from_str("steps = 8\n[search]\nnum_drafts = 2\n").expect("parse");
+        assert_eq!(
+            (s.steps, s.search.num_drafts, s.search.max_debug_depth),
+            (8, 2, 3)
+        );
         let err = toml::from_str::<RunSettings>("stepz = 8").expect_err("unknown key");
         assert!(err.to_string().contains("stepz"), "{err}");
     }
@@ -149,7 +161,15 @@ mod tests {
         s.search.debug_prob = 1.5;
         let err = s.validate().expect_err("invalid").to_string();
         assert!(err.contains("search.debug_prob"), "{err}");
-        let s = RunSettings { workers: 0, ..RunSettings::default() };
-        assert!(s.validate().expect_err("invalid").to_string().contains("workers"));
+        let s = RunSettings {
+            workers: 0,
+            ..RunSettings::default()
+        };
+        assert!(
+            s.validate()
+                .expect_err("invalid")
+                .to_string()
+                .contains("workers")
+        );
     }
 }

@@ -81,7 +81,12 @@ pub(super) fn load(manifest_path: &Path) -> Result<Task> {
     let goal = match (manifest.goal.as_deref().map(str::trim), &description) {
         (Some(goal), _) if !goal.is_empty() => goal.to_owned(),
         (_, Some(_)) => "Solve the task described below.".to_owned(),
-        _ => return Err(Error::task(manifest_path, "`goal` is required (or `description_file`)")),
+        _ => {
+            return Err(Error::task(
+                manifest_path,
+                "`goal` is required (or `description_file`)",
+            ));
+        }
     };
 
     let direction = match manifest.metric.direction.as_deref() {
@@ -102,14 +107,25 @@ pub(super) fn load(manifest_path: &Path) -> Result<Task> {
             {
                 return Err(Error::task(
                     manifest_path,
-                    format!("submission.sample {} is not a file in the data directory", sample.display()),
+                    format!(
+                        "submission.sample {} is not a file in the data directory",
+                        sample.display()
+                    ),
                 ));
             }
-            let file_name = section.file.unwrap_or_else(|| DEFAULT_SUBMISSION_FILE.into());
+            let file_name = section
+                .file
+                .unwrap_or_else(|| DEFAULT_SUBMISSION_FILE.into());
             if file_name.contains(['/', '\\']) || file_name.trim().is_empty() {
-                return Err(Error::task(manifest_path, "submission.file must be a plain file name"));
+                return Err(Error::task(
+                    manifest_path,
+                    "submission.file must be a plain file name",
+                ));
             }
-            Some(SubmissionSpec { file_name, sample: section.sample })
+            Some(SubmissionSpec {
+                file_name,
+                sample: section.sample,
+            })
         }
         None => infer_submission(&data_dir)?,
     };
@@ -118,16 +134,25 @@ pub(super) fn load(manifest_path: &Path) -> Result<Task> {
     if let Some(answers) = &answers
         && !answers.is_file()
     {
-        return Err(Error::task(manifest_path, format!("answers file {} does not exist", answers.display())));
+        return Err(Error::task(
+            manifest_path,
+            format!("answers file {} does not exist", answers.display()),
+        ));
     }
 
     Ok(Task {
-        name: manifest.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| name_of(dir)),
+        name: manifest
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| name_of(dir)),
         goal,
         eval: manifest.eval.filter(|e| !e.trim().is_empty()),
         description,
         data_dir,
-        metric: MetricSpec { name: manifest.metric.name, direction },
+        metric: MetricSpec {
+            name: manifest.metric.name,
+            direction,
+        },
         submission,
         answers,
         layout: TaskLayout::Manifest,

@@ -16,11 +16,17 @@ pub(super) fn looks_like(dir: &Path) -> bool {
 pub(super) fn load(dir: &Path) -> Result<Task> {
     let description_path = dir.join(DESCRIPTION);
     if !description_path.is_file() {
-        return Err(Error::task(dir, "MLE-bench competition is missing description.md"));
+        return Err(Error::task(
+            dir,
+            "MLE-bench competition is missing description.md",
+        ));
     }
     let data_dir = dir.join("prepared").join("public");
     if !data_dir.is_dir() {
-        return Err(Error::task(dir, "MLE-bench competition is missing prepared/public/"));
+        return Err(Error::task(
+            dir,
+            "MLE-bench competition is missing prepared/public/",
+        ));
     }
     check_data_dir(dir, &data_dir)?;
     let description = read_text(&description_path)?;

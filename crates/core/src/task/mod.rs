@@ -54,7 +54,8 @@ pub struct MetricSpec {
 impl MetricSpec {
     /// The direction the task fixes: explicit, else inferred from the metric's name.
     pub fn resolved_direction(&self) -> Option<Direction> {
-        self.direction.or_else(|| self.name.as_deref().and_then(Direction::from_metric_name))
+        self.direction
+            .or_else(|| self.name.as_deref().and_then(Direction::from_metric_name))
     }
 }
 
@@ -86,7 +87,10 @@ impl Task {
             }
             return Err(Error::task(
                 path,
-                format!("expected a task directory or a {} file", manifest::FILE_NAME),
+                format!(
+                    "expected a task directory or a {} file",
+                    manifest::FILE_NAME
+                ),
             ));
         }
         if !path.is_dir() {
@@ -136,11 +140,17 @@ fn name_of(dir: &Path) -> String {
 /// Checks that `dir` is a readable directory with at least one file in it.
 fn check_data_dir(task_path: &Path, dir: &Path) -> Result<()> {
     if !dir.is_dir() {
-        return Err(Error::task(task_path, format!("data directory {} does not exist", dir.display())));
+        return Err(Error::task(
+            task_path,
+            format!("data directory {} does not exist", dir.display()),
+        ));
     }
     let mut entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     if entries.next().is_none() {
-        return Err(Error::task(task_path, format!("data directory {} is empty", dir.display())));
+        return Err(Error::task(
+            task_path,
+            format!("data directory {} is empty", dir.display()),
+        ));
     }
     Ok(())
 }
@@ -160,8 +170,10 @@ fn infer_submission(data_dir: &Path) -> Result<Option<SubmissionSpec>> {
             has_test = true;
         }
     }
-    Ok((has_test || sample.is_some())
-        .then(|| SubmissionSpec { file_name: DEFAULT_SUBMISSION_FILE.into(), sample }))
+    Ok((has_test || sample.is_some()).then(|| SubmissionSpec {
+        file_name: DEFAULT_SUBMISSION_FILE.into(),
+        sample,
+    }))
 }
 
 fn read_text(path: &Path) -> Result<String> {

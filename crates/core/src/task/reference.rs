@@ -38,10 +38,18 @@ pub(super) fn load(args: &ReferenceTask) -> Result<Task> {
         (_, Some(_)) => "Solve the task described below.".to_owned(),
         _ => return Err(Error::task(&data_dir, "a goal or a desc_file is required")),
     };
-    let eval = args.eval.as_deref().map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned);
+    let eval = args
+        .eval
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned);
     Ok(Task {
         name: name_of(&data_dir),
-        metric: MetricSpec { name: None, direction: None },
+        metric: MetricSpec {
+            name: None,
+            direction: None,
+        },
         submission: infer_submission(&data_dir)?,
         goal,
         eval,

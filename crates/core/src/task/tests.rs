@@ -38,16 +38,25 @@ fn reference_layout_with_goal_and_eval() {
 #[test]
 fn reference_layout_errors_name_what_is_missing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let missing_goal = ReferenceTask { data_dir: Some(shared_house_prices()), ..Default::default() };
+    let missing_goal = ReferenceTask {
+        data_dir: Some(shared_house_prices()),
+        ..Default::default()
+    };
     assert!(err_text(Task::from_reference(&missing_goal)).contains("goal or a desc_file"));
-    assert!(err_text(Task::from_reference(&ReferenceTask::default())).contains("data_dir is required"));
+    assert!(
+        err_text(Task::from_reference(&ReferenceTask::default())).contains("data_dir is required")
+    );
     let nowhere = ReferenceTask {
         data_dir: Some(dir.path().join("nope")),
         goal: Some("g".into()),
         ..Default::default()
     };
     assert!(err_text(Task::from_reference(&nowhere)).contains("does not exist"));
-    let empty = ReferenceTask { data_dir: Some(dir.path().into()), goal: Some("g".into()), ..Default::default() };
+    let empty = ReferenceTask {
+        data_dir: Some(dir.path().into()),
+        goal: Some("g".into()),
+        ..Default::default()
+    };
     assert!(err_text(Task::from_reference(&empty)).contains("is empty"));
 }
 
@@ -62,8 +71,15 @@ fn reference_layout_with_description_file() {
         ..Default::default()
     })
     .expect("load");
-    assert!(task.description.as_deref().is_some_and(|d| d.contains("Predict y")));
-    assert_eq!(task.submission, None, "no test file, no submission required");
+    assert!(
+        task.description
+            .as_deref()
+            .is_some_and(|d| d.contains("Predict y"))
+    );
+    assert_eq!(
+        task.submission, None,
+        "no test file, no submission required"
+    );
 }
 
 #[test]
@@ -93,7 +109,10 @@ sample = "sample_submission.csv"
     assert_eq!(task.answers, Some(dir.path().join("answers.csv")));
     assert!(task.has_test_data());
     // The manifest file itself is accepted too.
-    assert_eq!(Task::load(&dir.path().join("task.toml")).expect("load file"), task);
+    assert_eq!(
+        Task::load(&dir.path().join("task.toml")).expect("load file"),
+        task
+    );
 }
 
 #[test]
@@ -117,7 +136,10 @@ fn manifest_errors_name_the_problem() {
     write(&manifest, "goal = \"x\"\nanswers = \"gone.csv\"\n");
     assert!(err_text(Task::load(dir.path())).contains("gone.csv does not exist"));
 
-    write(&manifest, "goal = \"x\"\n[submission]\nsample = \"missing.csv\"\n");
+    write(
+        &manifest,
+        "goal = \"x\"\n[submission]\nsample = \"missing.csv\"\n",
+    );
     assert!(err_text(Task::load(dir.path())).contains("missing.csv is not a file"));
 
     write(&manifest, "goal = [1, 2\n");
@@ -128,7 +150,10 @@ fn manifest_errors_name_the_problem() {
 fn manifest_can_declare_no_test_data() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(&dir.path().join("data/test_series.csv"), "a\n1\n");
-    write(&dir.path().join("task.toml"), "goal = \"x\"\n[submission]\nrequired = false\n");
+    write(
+        &dir.path().join("task.toml"),
+        "goal = \"x\"\n[submission]\nrequired = false\n",
+    );
     assert!(!Task::load(dir.path()).expect("load").has_test_data());
 }
 
@@ -136,10 +161,16 @@ fn manifest_can_declare_no_test_data() {
 fn mlebench_layout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let comp = dir.path().join("spaceship-titanic");
-    write(&comp.join("description.md"), "# Spaceship Titanic\nPredict Transported.\n");
+    write(
+        &comp.join("description.md"),
+        "# Spaceship Titanic\nPredict Transported.\n",
+    );
     write(&comp.join("prepared/public/train.csv"), "a\n1\n");
     write(&comp.join("prepared/public/test.csv"), "a\n1\n");
-    write(&comp.join("prepared/public/sample_submission.csv"), "id,t\n");
+    write(
+        &comp.join("prepared/public/sample_submission.csv"),
+        "id,t\n",
+    );
     write(&comp.join("prepared/private/test.csv"), "id,t\n1,True\n");
     let task = Task::load(&comp).expect("load");
     assert_eq!(task.layout, TaskLayout::MleBench);
@@ -163,7 +194,10 @@ fn mlebench_errors_name_the_missing_part() {
 fn unknown_layouts_explain_the_options() {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = err_text(Task::load(dir.path()));
-    assert!(text.contains("task.toml") && text.contains("description.md"), "{text}");
+    assert!(
+        text.contains("task.toml") && text.contains("description.md"),
+        "{text}"
+    );
     assert!(err_text(Task::load(&dir.path().join("missing"))).contains("no such file"));
     write(&dir.path().join("notes.txt"), "x");
     assert!(err_text(Task::load(&dir.path().join("notes.txt"))).contains("task.toml"));

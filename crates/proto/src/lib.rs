@@ -1,0 +1,16 @@
+//! aide-proto: the wire protocol of the aide services, generated from `proto/aide/v1` at
+//! build time, plus conversions between its enums and the aide-core domain types.
+
+mod convert;
+
+/// Version 1 of the aide APIs.
+pub mod v1 {
+    #![allow(missing_docs, unused_qualifications, missing_debug_implementations)]
+    #![allow(clippy::all, clippy::pedantic)]
+    tonic::include_proto!("aide.v1");
+
+    /// The encoded file descriptor set, for gRPC reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("aide_descriptor");
+}
+
+pub use convert::UnknownEnum;

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in the core: bad tasks, bad settings, unreadable data.
+/// Everything that can go wrong in the core: bad tasks, bad settings, unreadable data,
+/// replies without code, malformed reviews.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A task could not be loaded; the message names what is missing or wrong.
@@ -10,6 +11,12 @@ pub enum Error {
     InvalidTask { path: PathBuf, reason: String },
     #[error("invalid settings: {0}")]
     InvalidSettings(String),
+    /// An author's reply held no code block and did not read as Python.
+    #[error("the reply contained no code")]
+    NoCode,
+    /// A reviewer's answer was not a valid `submit_review` call; the message names the field.
+    #[error("invalid review: {0}")]
+    InvalidReview(String),
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -20,11 +27,17 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn task(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Self::InvalidTask { path: path.into(), reason: reason.into() }
+        Self::InvalidTask {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

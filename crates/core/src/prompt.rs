@@ -1,1 +1,0 @@
-//! Prompt building for draft, improve, debug and review, section by section (ARCHITECTURE §4).

@@ -1,0 +1,419 @@
+//! Which sections each prompt has, and what the instructions say in each situation.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::metric::METRIC_LINE_PREFIX;
+use crate::task::{MetricSpec, SubmissionSpec, TaskLayout};
+
+fn task(with_test_data: bool) -> Task {
+    Task {
+        name: "house-prices".into(),
+        goal: "Predict the sale price of each house.".into(),
+        eval: Some("RMSE between log predicted and log observed prices.".into()),
+        description: Some(
+            "# Overview\nHouses in Ames, Iowa.\n## Files\ntrain.csv, test.csv".into(),
+        ),
+        data_dir: PathBuf::from("/data/house-prices"),
+        metric: MetricSpec {
+            name: Some("RMSE".into()),
+            direction: None,
+        },
+        submission: with_test_data.then(|| SubmissionSpec {
+            file_name: "preds.csv".into(),
+            sample: Some(PathBuf::from("sample_submission.csv")),
+        }),
+        answers: None,
+        layout: TaskLayout::Manifest,
+    }
+}
+
+fn memory() -> Vec<MemoryEntry> {
+    vec![
+        MemoryEntry {
+            plan: "Ridge regression on one-hot features.".into(),
+            findings: "Validation RMSE 0.14; residuals skewed.".into(),
+            metric: MetricValue::new(0.14),
+        },
+        MemoryEntry {
+            plan: "LightGBM with default settings.".into(),
+            findings: "Validation RMSE 0.13.".into(),
+            metric: MetricValue::new(0.13),
+        },
+    ]
+}
+
+fn packages() -> Vec<String> {
+    ["numpy", "pandas", "scikit-learn", "lightgbm"]
+        .map(String::from)
+        .to_vec()
+}
+
+const PREVIEW: &str = "train.csv: 1460 rows, 81 columns\ntest.csv: 1459 rows, 80 columns";
+
+fn subtitles(prompt: &Prompt, section: &str) -> Vec<String> {
+    prompt
+        .section(section)
+        .expect(section)
+        .subsections
+        .iter()
+        .map(|s| s.title.clone())
+        .collect()
+}
+
+#[test]
+fn draft_has_exactly_its_sections() {
+    let task = task(true);
+    let mem = memory();
+    let pkgs = packages();
+    let ctx = PromptContext::new(&task, &RunSettings::default())
+        .with_memory(&mem)
+        .with_data_preview(Some(PREVIEW))
+        .with_packages(&pkgs);
+    let p = draft_prompt(&ctx);
+    assert_eq!(
+        p.titles(),
+        [
+            title::INTRODUCTION,
+            title::TASK,
+            title::MEMORY,
+            title::INSTRUCTIONS,
+            title::DATA_OVERVIEW
+        ]
+    );
+    assert_eq!(
+        subtitles(&p, title::INSTRUCTIONS),
+        [
+            title::RESPONSE_FORMAT,
+            title::DRAFT_GUIDELINE,
+            title::IMPLEMENTATION,
+            title::PACKAGES
+        ]
+    );
+    let text = p.render();
+    assert!(text.contains("`scikit-learn`"));
+    assert!(text.contains(PREVIEW));
+    assert!(
+        text.contains("different approach"),
+        "memory asks for variety"
+    );
+}
+
+#[test]
+fn draft_without_optional_parts() {
+    let task = task(false);
+    let ctx = PromptContext::new(&task, &RunSettings::default());
+    let p = draft_prompt(&ctx);
+    assert_eq!(
+        p.titles(),
+        [title::INTRODUCTION, title::TASK, title::INSTRUCTIONS]
+    );
+    assert_eq!(
+        subtitles(&p, title::INSTRUCTIONS),
+        [
+            title::RESPONSE_FORMAT,
+            title::DRAFT_GUIDELINE,
+            title::IMPLEMENTATION
+        ]
+    );
+    assert!(!p.render().contains("different approach"));
+}
+
+#[test]
+fn improve_has_previous_solution_and_no_data_overview() {
+    let task = task(true);
+    let mem = memory();
+    let pkgs = packages();
+    let ctx = PromptContext::new(&task, &RunSettings::default())
+        .with_memory(&mem)
+        .with_data_preview(Some(PREVIEW))
+        .with_packages(&pkgs);
+    let prev = PreviousSolution {
+        plan: "LightGBM with default settings.",
+        code: "import lightgbm\nprint('AIDE_METRIC: 0.13')",
+        output: Some("AIDE_METRIC: 0.13"),
+    };
+    let p = improve_prompt(&ctx, &prev);
+    assert_eq!(
+        p.titles(),
+        [
+            title::INTRODUCTION,
+            title::TASK,
+            title::MEMORY,
+            title::INSTRUCTIONS,
+            title::PREVIOUS_SOLUTION
+        ]
+    );
+    assert_eq!(
+        subtitles(&p, title::INSTRUCTIONS),
+        [
+            title::RESPONSE_FORMAT,
+            title::IMPROVE_GUIDELINE,
+            title::IMPLEMENTATION
+        ]
+    );
+    assert_eq!(
+        subtitles(&p, title::PREVIOUS_SOLUTION),
+        [title::PLAN, title::CODE, title::OUTPUT]
+    );
+    let text = p.render();
+    assert!(text.contains("```python\nimport lightgbm\nprint('AIDE_METRIC: 0.13')\n```"));
+    assert!(!text.contains(PREVIEW) && !text.contains("`scikit-learn`"));
+    assert!(text.contains("exactly one atomic change"));
+
+    let bare = improve_prompt(
+        &ctx,
+        &PreviousSolution {
+            plan: " ",
+            output: None,
+            ..prev
+        },
+    );
+    assert_eq!(subtitles(&bare, title::PREVIOUS_SOLUTION), [title::CODE]);
+}
+
+#[test]
+fn debug_has_buggy_code_output_and_data_overview() {
+    let task = task(true);
+    let mem = memory();
+    let pkgs = packages();
+    let ctx = PromptContext::new(&task, &RunSettings::default())
+        .with_memory(&mem)
+        .with_data_preview(Some(PREVIEW))
+        .with_packages(&pkgs);
+    let buggy = BuggySolution {
+        code: "import pandas as pd\npd.read_csv('train.csv')",
+        output: "Traceback (most recent call last):\nFileNotFoundError: train.csv",
+    };
+    let p = debug_prompt(&ctx, &buggy);
+    assert_eq!(
+        p.titles(),
+        [
+            title::INTRODUCTION,
+            title::TASK,
+            title::BUGGY_SOLUTION,
+            title::EXECUTION_OUTPUT,
+            title::INSTRUCTIONS,
+            title::DATA_OVERVIEW
+        ]
+    );
+    assert_eq!(
+        subtitles(&p, title::INSTRUCTIONS),
+        [
+            title::RESPONSE_FORMAT,
+            title::DEBUG_GUIDELINE,
+            title::IMPLEMENTATION
+        ]
+    );
+    let text = p.render();
+    assert!(text.contains("FileNotFoundError: train.csv"));
+    assert!(text.contains("pd.read_csv('train.csv')"));
+    assert!(
+        !text.contains("Ridge regression"),
+        "no memory in debug prompts"
+    );
+    assert!(
+        !text.contains("`scikit-learn`"),
+        "no package list in debug prompts"
+    );
+}
+
+#[test]
+fn review_has_code_output_and_call_instructions() {
+    let task = task(true);
+    let ctx = PromptContext::new(&task, &RunSettings::default());
+    let run = ExecutedSolution {
+        code: "print('AIDE_METRIC: 0.12')",
+        output: "AIDE_METRIC: 0.12",
+    };
+    let p = review_prompt(&ctx, &run);
+    assert_eq!(
+        p.titles(),
+        [
+            title::INTRODUCTION,
+            title::TASK,
+            title::CODE,
+            title::EXECUTION_OUTPUT,
+            title::INSTRUCTIONS
+        ]
+    );
+    let instructions = &p.section(title::INSTRUCTIONS).expect("instructions").body;
+    assert!(instructions.contains("`submit_review`"));
+    for field in ["`is_bug`", "`summary`", "`metric`", "`lower_is_better`"] {
+        assert!(instructions.contains(field), "{field}");
+    }
+    // RMSE fixes the direction.
+    assert!(
+        instructions.contains(
+            "The metric is RMSE; lower values are better. Set `lower_is_better` to true."
+        )
+    );
+    let open = ctx.with_direction(None);
+    let open = PromptContext {
+        metric_name: None,
+        ..open
+    };
+    let body = review_prompt(&open, &run)
+        .section(title::INSTRUCTIONS)
+        .expect("i")
+        .body
+        .clone();
+    assert!(!body.contains("Set `lower_is_better`"));
+}
+
+#[test]
+fn submission_instruction_only_with_test_data() {
+    let settings = RunSettings::default();
+    let with = task(true);
+    let text = draft_prompt(&PromptContext::new(&with, &settings)).render();
+    assert!(text.contains("`./working/preds.csv`"));
+    assert!(text.contains("`./input/sample_submission.csv`"));
+    assert!(text.contains("and predicts the test set"));
+    let without = task(false);
+    let text = draft_prompt(&PromptContext::new(&without, &settings)).render();
+    assert!(!text.contains("./working/preds.csv") && !text.contains("submission"));
+    assert!(!text.contains("test set"));
+}
+
+#[test]
+fn implementation_guideline_specifics() {
+    let task = task(true);
+    let mut settings = RunSettings::default();
+    let text = draft_prompt(&PromptContext::new(&task, &settings)).render();
+    assert!(text.contains("within 1 hour."));
+    assert!(text.contains("5-fold cross-validation"));
+    assert!(text.contains(&format!("`{METRIC_LINE_PREFIX} 0.8731`")));
+    assert!(text.contains("`./input`"));
+    assert!(!text.contains("predict()"));
+
+    settings.k_fold_validation = 1;
+    settings.exec_timeout_secs = 5400;
+    settings.expose_prediction = true;
+    let text = draft_prompt(&PromptContext::new(&task, &settings)).render();
+    assert!(!text.contains("-fold"));
+    assert!(text.contains("held-out validation split"));
+    assert!(text.contains("within 1 hour 30 minutes."));
+    assert!(text.contains("`predict()`"));
+}
+
+#[test]
+fn memory_budget_is_respected_with_many_entries() {
+    let task = task(true);
+    let entries: Vec<MemoryEntry> = (0..200)
+        .map(|i| MemoryEntry {
+            plan: format!("Attempt {i}: gradient boosting with a new feature set and tuned depth."),
+            findings: format!(
+                "Validation RMSE {:.3}; feature {i} helped a little.",
+                0.2 - i as f64 * 1e-4
+            ),
+            metric: MetricValue::new(0.2 - i as f64 * 1e-4),
+        })
+        .collect();
+    let settings = RunSettings {
+        memory_budget_chars: 2_000,
+        ..RunSettings::default()
+    };
+    let ctx = PromptContext::new(&task, &settings).with_memory(&entries);
+    let p = improve_prompt(
+        &ctx,
+        &PreviousSolution {
+            plan: "p",
+            code: "x = 1",
+            output: None,
+        },
+    );
+    let body = &p.section(title::MEMORY).expect("memory").body;
+    assert!(body.chars().count() <= 2_000, "{}", body.chars().count());
+    assert!(body.contains("**Solution 200**: validation metric"));
+    assert!(body.contains("solutions are left out"));
+}
+
+#[test]
+fn long_outputs_are_cut_in_the_middle() {
+    let task = task(false);
+    let ctx = PromptContext::new(&task, &RunSettings::default());
+    let output: String = (0..20_000).map(|i| format!("epoch {i}\n")).collect();
+    let p = debug_prompt(
+        &ctx,
+        &BuggySolution {
+            code: "x",
+            output: &output,
+        },
+    );
+    let body = &p.section(title::EXECUTION_OUTPUT).expect("output").body;
+    assert!(body.chars().count() <= OUTPUT_CAP_CHARS + 10);
+    assert!(body.contains("epoch 0\n") && body.contains("epoch 19999"));
+    assert!(body.contains("characters omitted"));
+    let empty = debug_prompt(
+        &ctx,
+        &BuggySolution {
+            code: "x",
+            output: "",
+        },
+    );
+    assert!(empty.render().contains("printed nothing"));
+}
+
+#[test]
+fn rendering_nests_headings() {
+    let task = task(true);
+    let ctx = PromptContext::new(&task, &RunSettings::default());
+    let text = draft_prompt(&ctx).render();
+    assert!(text.starts_with("# Introduction\n\nYou are an experienced"));
+    assert!(text.contains("\n# Instructions\n\n## Response format\n\n"));
+    // The description's own headings sit below the prompt's.
+    assert!(text.contains("\n### Overview\n") && text.contains("\n#### Files\n"));
+    assert!(!text.contains("\n\n\n"), "no double blank lines");
+}
+
+#[test]
+fn review_function_schema() {
+    let f = review_function();
+    assert_eq!(f.name, "submit_review");
+    assert!(!f.description.is_empty());
+    let params = &f.parameters;
+    assert_eq!(params["type"], "object");
+    assert_eq!(params["additionalProperties"], false);
+    let required: Vec<&str> = params["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .map(|v| v.as_str().expect("name"))
+        .collect();
+    assert_eq!(required, ["is_bug", "summary", "metric", "lower_is_better"]);
+    let props = params["properties"].as_object().expect("properties");
+    assert_eq!(props.len(), 4);
+    assert_eq!(props["is_bug"]["type"], "boolean");
+    assert_eq!(props["summary"]["type"], "string");
+    assert_eq!(
+        props["metric"]["type"],
+        serde_json::json!(["number", "null"])
+    );
+    assert_eq!(props["lower_is_better"]["type"], "boolean");
+    for (name, schema) in props {
+        assert!(
+            schema["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{name}"
+        );
+    }
+    // A call matching the schema parses.
+    let args = serde_json::json!({"is_bug": false, "summary": "ok", "metric": 0.1, "lower_is_better": true});
+    crate::parse::Review::from_json(&args).expect("valid");
+}
+
+#[test]
+fn sample_draft_prompt_renders() {
+    let task = task(true);
+    let mem = memory();
+    let pkgs = packages();
+    let ctx = PromptContext::new(&task, &RunSettings::default())
+        .with_memory(&mem)
+        .with_data_preview(Some(PREVIEW))
+        .with_packages(&pkgs);
+    // `cargo test -p aide-core sample_draft -- --nocapture` shows a whole prompt.
+    let text = draft_prompt(&ctx).render();
+    println!("{text}");
+    assert!(text.trim_end().ends_with(PREVIEW));
+}

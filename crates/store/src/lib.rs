@@ -1,0 +1,33 @@
+//! aide-store: persistence for aide behind one [`Store`] trait, with a Postgres
+//! implementation for teams and replicated coordinators ([`PgStore`]) and an embedded SQLite
+//! one ([`SqliteStore`]); [`connect`] picks one from a URL and applies the embedded
+//! migrations (`migrations/postgres`, `migrations/sqlite`).
+//!
+//! What is stored (ARCHITECTURE §3, §5): runs and their lease (`owner`, `epoch`,
+//! `lease_expires_at`), the solution tree's nodes with one persisted transition per
+//! lifecycle step, one row per execution attempt, the LLM usage and cost ledger, a per-run
+//! event log and the runner registry.
+//!
+//! Fencing: every run-loop write takes a [`Lease`] and is refused with
+//! [`Error::LeaseLost`] once another replica has claimed the run; execution results carry
+//! their attempt number and a superseded attempt's result is refused with
+//! [`Error::StaleAttempt`]. Queries are runtime-checked (`sqlx::query` with binds) and all
+//! times come from the database clock.
+
+mod any;
+mod error;
+pub mod postgres;
+pub mod sqlite;
+mod store;
+mod types;
+
+pub use any::{AnyStore, connect};
+pub use error::{Error, Result};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use store::Store;
+pub use types::{
+    ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation, Lease,
+    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunEvent, RunFilter, RunRecord,
+    RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
+};

@@ -1,0 +1,419 @@
+//! The records the store reads and writes: runs and leases, nodes and their lifecycle
+//! payloads, execution attempts, LLM calls, run events and runners.
+
+use std::fmt;
+
+use aide_core::{Action, BugReason, Direction, NodeId, NodeStage, RunId, RunSettings, Task};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Created, never claimed.
+    Queued,
+    /// Claimed at least once and not finished (it may be between owners).
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "queued" => Some(Self::Queued),
+            "running" => Some(Self::Running),
+            "completed" => Some(Self::Completed),
+            "failed" => Some(Self::Failed),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// Completed, failed and cancelled runs never change again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A run to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewRun {
+    pub name: String,
+    pub task: Task,
+    pub settings: RunSettings,
+    /// The metric direction when the task fixes it; otherwise fixed later by
+    /// [`Store::fix_direction`](crate::Store::fix_direction).
+    pub direction: Option<Direction>,
+    pub seed: u64,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub name: String,
+    pub task: Task,
+    pub settings: RunSettings,
+    pub direction: Option<Direction>,
+    pub seed: u64,
+    pub status: RunStatus,
+    /// Why the run finished, once it has.
+    pub stop_reason: Option<String>,
+    /// The coordinator replica holding (or that last held) the lease.
+    pub owner: Option<String>,
+    /// Incremented by every claim; the fence of every run-loop write.
+    pub epoch: u64,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    pub cancel_requested: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Which runs [`Store::list_runs`](crate::Store::list_runs) returns, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunFilter {
+    pub status: Option<RunStatus>,
+    pub limit: u32,
+}
+
+impl Default for RunFilter {
+    fn default() -> Self {
+        Self {
+            status: None,
+            limit: 100,
+        }
+    }
+}
+
+/// Proof of ownership of a run, returned by [`Store::claim_run`](crate::Store::claim_run).
+/// Every run-loop write presents it; the store refuses the write when the run's owner or
+/// epoch has moved on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Lease {
+    pub run_id: RunId,
+    pub owner: String,
+    pub epoch: u64,
+}
+
+/// The state of a lease after a renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseStatus {
+    pub expires_at: DateTime<Utc>,
+    /// A user asked to cancel the run: the owner should finish it as cancelled.
+    pub cancel_requested: bool,
+}
+
+/// A node to create in the `pending` stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewNode {
+    pub id: NodeId,
+    pub parent: Option<NodeId>,
+    pub action: Action,
+    /// Position in the run, unique per run.
+    pub step: u32,
+    pub debug_depth: u32,
+}
+
+/// What the author's reply produced (`pending → generated`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generation {
+    pub plan: String,
+    /// `None` when the reply held no code; such a node skips execution and goes straight
+    /// to `reviewed` (as buggy, [`BugReason::NoCode`]).
+    pub code: Option<String>,
+    /// The raw reply, kept when it could not be parsed into plan and code.
+    pub raw_reply: Option<String>,
+}
+
+/// What the execution of a node's code showed (`generated → executed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionSummary {
+    /// The terminal output the review and prompts see.
+    pub term_out: String,
+    pub exit_code: Option<i32>,
+    pub exec_time_secs: f64,
+    pub timed_out: bool,
+    pub exc_type: Option<String>,
+    /// Structured exception details (message, traceback frames), when there are any.
+    pub exc_info: Option<serde_json::Value>,
+    pub wrote_submission: bool,
+}
+
+/// The final judgement of a node (`executed → reviewed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    pub is_buggy: bool,
+    pub bug_reasons: Vec<BugReason>,
+    pub metric: Option<f64>,
+    pub summary: String,
+}
+
+/// A stored node with everything its lifecycle has recorded so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub id: NodeId,
+    pub run_id: RunId,
+    pub parent: Option<NodeId>,
+    pub action: Action,
+    pub step: u32,
+    pub debug_depth: u32,
+    pub stage: NodeStage,
+    /// Set from `generated` on.
+    pub generation: Option<Generation>,
+    /// Set from `executed` on (never for a node without code).
+    pub execution: Option<ExecutionSummary>,
+    /// Set once `reviewed`.
+    pub review: Option<Review>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where an execution attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    Running,
+    Finished,
+    /// Given up (runner vanished, dispatch failed); a new attempt may follow.
+    Abandoned,
+    /// A newer attempt started while this one was running; its result is discarded.
+    Superseded,
+}
+
+impl ExecutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Finished => "finished",
+            Self::Abandoned => "abandoned",
+            Self::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "running" => Some(Self::Running),
+            "finished" => Some(Self::Finished),
+            "abandoned" => Some(Self::Abandoned),
+            "superseded" => Some(Self::Superseded),
+            _ => None,
+        }
+    }
+}
+
+/// What a runner reports for one finished attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionResult {
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub oom_killed: bool,
+    pub wall_secs: f64,
+    pub cpu_secs: Option<f64>,
+    pub peak_memory_bytes: Option<u64>,
+    /// The captured output (possibly cut to head and tail).
+    pub output: String,
+    /// Size of the full output before any cut.
+    pub output_bytes: u64,
+    pub exc_type: Option<String>,
+    pub exc_message: Option<String>,
+    pub runner_id: Option<String>,
+}
+
+/// One execution attempt of a node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub node_id: NodeId,
+    pub run_id: RunId,
+    pub attempt: u32,
+    pub status: ExecutionStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Present once finished.
+    pub result: Option<ExecutionResult>,
+    /// Present once abandoned or superseded.
+    pub abandon_reason: Option<String>,
+}
+
+/// One LLM call for the usage and cost ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewLlmCall {
+    pub run_id: RunId,
+    pub node_id: Option<NodeId>,
+    /// What the call was for: `code`, `feedback`, `report`, ...
+    pub purpose: String,
+    pub provider: String,
+    pub model: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+    pub cost_usd: f64,
+    pub latency_ms: u64,
+    /// The provider's request id, when it gave one.
+    pub request_id: Option<String>,
+    /// Answered from the gateway's cache.
+    pub cached: bool,
+}
+
+/// Summed usage of a run's LLM calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    pub calls: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+    pub cost_usd: f64,
+}
+
+/// One entry of a run's event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunEvent {
+    pub run_id: RunId,
+    /// 1, 2, 3, ... per run, in commit order.
+    pub seq: u64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A runner announcing itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerInfo {
+    pub id: String,
+    /// Where the coordinator reaches it (e.g. `http://10.0.0.5:50061`).
+    pub address: String,
+    /// Executions it can run at once.
+    pub slots: u32,
+    /// Free-form labels (backend, GPU, ...), a JSON object.
+    pub labels: serde_json::Value,
+}
+
+/// A runner's load, reported with every heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RunnerLoad {
+    pub free_slots: u32,
+    /// Executions running now.
+    pub running: u32,
+    /// CPU load, 0.0 to 1.0 of the runner's capacity.
+    pub cpu_load: f64,
+    /// Memory in use, 0.0 to 1.0 of the runner's capacity.
+    pub memory_load: f64,
+}
+
+/// A registered runner and its last reported load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunnerRecord {
+    pub info: RunnerInfo,
+    pub load: RunnerLoad,
+    pub registered_at: DateTime<Utc>,
+    pub last_heartbeat_at: DateTime<Utc>,
+}
+
+// ---- conversions shared by both backends ----
+
+pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::InvalidArgument(format!("{what} is too large")))
+}
+
+pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64> {
+    u64::try_from(value).map_err(|_| Error::corrupt(format!("{what} is negative")))
+}
+
+pub(crate) fn to_u32(value: i64, what: &str) -> Result<u32> {
+    u32::try_from(value).map_err(|_| Error::corrupt(format!("{what} is out of range")))
+}
+
+/// The seed is a `u64` stored bit for bit in a signed 64-bit column.
+pub(crate) fn seed_to_db(seed: u64) -> i64 {
+    i64::from_ne_bytes(seed.to_ne_bytes())
+}
+
+pub(crate) fn seed_from_db(seed: i64) -> u64 {
+    u64::from_ne_bytes(seed.to_ne_bytes())
+}
+
+/// Milliseconds of a TTL or staleness window, as the SQL expressions take them.
+pub(crate) fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn parse_direction(text: Option<String>) -> Result<Option<Direction>> {
+    text.map(|t| {
+        Direction::parse(&t).ok_or_else(|| Error::corrupt(format!("unknown direction {t:?}")))
+    })
+    .transpose()
+}
+
+pub(crate) fn direction_str(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Minimize => "minimize",
+        Direction::Maximize => "maximize",
+    }
+}
+
+pub(crate) fn parse_status(text: &str) -> Result<RunStatus> {
+    RunStatus::parse(text).ok_or_else(|| Error::corrupt(format!("unknown run status {text:?}")))
+}
+
+pub(crate) fn parse_action(text: &str) -> Result<Action> {
+    Action::parse(text).ok_or_else(|| Error::corrupt(format!("unknown action {text:?}")))
+}
+
+pub(crate) fn parse_stage(text: &str) -> Result<NodeStage> {
+    NodeStage::parse(text).ok_or_else(|| Error::corrupt(format!("unknown node stage {text:?}")))
+}
+
+pub(crate) fn parse_exec_status(text: &str) -> Result<ExecutionStatus> {
+    ExecutionStatus::parse(text)
+        .ok_or_else(|| Error::corrupt(format!("unknown execution status {text:?}")))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    what: &str,
+) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::corrupt(format!("{what}: {e}")))
+}
+
+pub(crate) fn to_json<T: Serialize>(value: &T, what: &str) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| Error::InvalidArgument(format!("{what}: {e}")))
+}
+
+/// Why a node transition was refused, given the node's current stage and whether it has code.
+pub(crate) fn transition_error(
+    node: NodeId,
+    stage: NodeStage,
+    has_code: bool,
+    target: NodeStage,
+) -> Error {
+    let from = if stage == NodeStage::Generated && !has_code {
+        "generated without code"
+    } else {
+        stage.as_str()
+    };
+    Error::InvalidState(format!(
+        "node {node} cannot become {} from {from}",
+        target.as_str()
+    ))
+}

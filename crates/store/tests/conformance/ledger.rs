@@ -1,0 +1,315 @@
+//! Conformance: the LLM call ledger, run events and the runner registry.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aide_core::{NodeId, RunId};
+use aide_store::{Error, NewLlmCall, RunnerInfo, RunnerLoad, Store, Usage};
+
+use super::{Harness, claimed, create};
+use crate::assert_err;
+
+fn call(run_id: RunId, purpose: &str, prompt: u64, cost: f64) -> NewLlmCall {
+    NewLlmCall {
+        run_id,
+        node_id: Some(NodeId::new()),
+        purpose: purpose.into(),
+        provider: "openai".into(),
+        model: "gpt-4o-mini".into(),
+        prompt_tokens: prompt,
+        completion_tokens: prompt / 10,
+        cached_tokens: prompt / 2,
+        cost_usd: cost,
+        latency_ms: 840,
+        request_id: Some("req-1".into()),
+        cached: false,
+    }
+}
+
+pub async fn llm_ledger<H: Harness>(h: Arc<H>) {
+    let store = h.open().await;
+    let run = create(&store, "ledger").await;
+    let other = create(&store, "other").await;
+    assert_eq!(
+        store.run_usage(run.id).await.expect("usage"),
+        Usage::default()
+    );
+
+    let first = store
+        .record_llm_call(call(run.id, "code", 1000, 0.25))
+        .await
+        .expect("record");
+    let second = store
+        .record_llm_call(call(run.id, "feedback", 3000, 0.5))
+        .await
+        .expect("record");
+    assert_ne!(first, second);
+    let cached = NewLlmCall {
+        node_id: None,
+        request_id: None,
+        cached: true,
+        ..call(run.id, "report", 0, 0.0)
+    };
+    store
+        .record_llm_call(cached)
+        .await
+        .expect("record cached call");
+    store
+        .record_llm_call(call(other.id, "code", 7, 9.0))
+        .await
+        .expect("record other run");
+
+    let usage = store.run_usage(run.id).await.expect("usage");
+    assert_eq!(
+        (
+            usage.calls,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens
+        ),
+        (3, 4000, 400, 2000)
+    );
+    assert!((usage.cost_usd - 0.75).abs() < 1e-12, "{}", usage.cost_usd);
+
+    assert_err!(
+        store
+            .record_llm_call(call(RunId::new(), "code", 1, 0.1))
+            .await,
+        Error::NotFound { what: "run", .. }
+    );
+}
+
+pub async fn run_events<H: Harness>(h: Arc<H>) {
+    let store = h.open().await;
+    let run = create(&store, "events").await;
+    let other = create(&store, "other").await;
+    for i in 1..=5u64 {
+        let seq = store
+            .append_event(run.id, "node.created", serde_json::json!({"step": i}))
+            .await
+            .expect("append");
+        assert_eq!(seq, i);
+    }
+    assert_eq!(
+        store
+            .append_event(other.id, "run.started", serde_json::json!({}))
+            .await
+            .expect("append"),
+        1
+    );
+
+    let all = store.events_after(run.id, 0, 100).await.expect("events");
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert_eq!(all[2].kind, "node.created");
+    assert_eq!(all[2].payload, serde_json::json!({"step": 3}));
+    assert_eq!(all[2].run_id, run.id);
+    let page = store.events_after(run.id, 2, 2).await.expect("page");
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
+    assert!(
+        store
+            .events_after(run.id, 5, 10)
+            .await
+            .expect("tail")
+            .is_empty()
+    );
+    assert_err!(
+        store
+            .append_event(RunId::new(), "x", serde_json::json!(null))
+            .await,
+        Error::NotFound { .. }
+    );
+
+    // Concurrent appenders get distinct, gap-free sequence numbers.
+    let mut tasks = Vec::new();
+    for t in 0..4 {
+        let store = h.open().await;
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..10 {
+                seqs.push(
+                    store
+                        .append_event(run.id, "tick", serde_json::json!({"t": t, "i": i}))
+                        .await
+                        .expect("append"),
+                );
+            }
+            seqs
+        }));
+    }
+    let mut seqs = BTreeSet::new();
+    for task in tasks {
+        for seq in task.await.expect("task") {
+            assert!(seqs.insert(seq), "sequence number {seq} handed out twice");
+        }
+    }
+    assert_eq!(seqs, (6..=45).collect::<BTreeSet<u64>>());
+    assert_eq!(
+        store
+            .events_after(run.id, 0, 1000)
+            .await
+            .expect("events")
+            .len(),
+        45
+    );
+}
+
+fn runner(id: &str, slots: u32) -> RunnerInfo {
+    RunnerInfo {
+        id: id.into(),
+        address: format!("http://{id}:50061"),
+        slots,
+        labels: serde_json::json!({"backend": "docker", "gpu": false}),
+    }
+}
+
+pub async fn runner_registry<H: Harness>(h: Arc<H>) {
+    let store = h.open().await;
+    let window = Duration::from_secs(60);
+    store
+        .register_runner(runner("r1", 4))
+        .await
+        .expect("register");
+    store
+        .register_runner(runner("r2", 4))
+        .await
+        .expect("register");
+    store
+        .register_runner(runner("r3", 2))
+        .await
+        .expect("register");
+    let live = store.live_runners(window).await.expect("live");
+    assert_eq!(
+        live.iter().map(|r| r.info.id.as_str()).collect::<Vec<_>>(),
+        vec!["r1", "r2", "r3"]
+    );
+    assert_eq!(live[0].info, runner("r1", 4));
+    assert_eq!(
+        live[0].load,
+        RunnerLoad {
+            free_slots: 4,
+            running: 0,
+            cpu_load: 0.0,
+            memory_load: 0.0
+        }
+    );
+
+    let busy = RunnerLoad {
+        free_slots: 1,
+        running: 3,
+        cpu_load: 0.9,
+        memory_load: 0.5,
+    };
+    store.heartbeat_runner("r1", busy).await.expect("heartbeat");
+    let hot = RunnerLoad {
+        free_slots: 4,
+        running: 0,
+        cpu_load: 0.7,
+        memory_load: 0.1,
+    };
+    store.heartbeat_runner("r2", hot).await.expect("heartbeat");
+    let live = store.live_runners(window).await.expect("live");
+    assert_eq!(
+        live.iter().map(|r| r.info.id.as_str()).collect::<Vec<_>>(),
+        vec!["r2", "r3", "r1"],
+        "most free slots first"
+    );
+    assert_eq!(live[2].load, busy);
+    assert!(live[2].last_heartbeat_at >= live[2].registered_at);
+    let cool = RunnerLoad {
+        free_slots: 4,
+        running: 0,
+        cpu_load: 0.2,
+        memory_load: 0.9,
+    };
+    store.heartbeat_runner("r1", cool).await.expect("heartbeat");
+    let live = store.live_runners(window).await.expect("live");
+    assert_eq!(
+        live.iter().map(|r| r.info.id.as_str()).collect::<Vec<_>>(),
+        vec!["r1", "r2", "r3"],
+        "then lowest CPU load"
+    );
+    assert_err!(
+        store.heartbeat_runner("nobody", busy).await,
+        Error::NotFound { what: "runner", .. }
+    );
+
+    // Re-registration after a restart frees every slot.
+    store
+        .register_runner(RunnerInfo {
+            address: "http://r1-new:50061".into(),
+            ..runner("r1", 8)
+        })
+        .await
+        .expect("re-register");
+    let live = store.live_runners(window).await.expect("live");
+    assert_eq!(live[0].info.id, "r1");
+    assert_eq!(
+        (
+            live[0].info.slots,
+            live[0].load.free_slots,
+            live[0].load.running
+        ),
+        (8, 8, 0)
+    );
+    assert_eq!(live[0].info.address, "http://r1-new:50061");
+
+    assert!(store.deregister_runner("r3").await.expect("deregister"));
+    assert!(
+        !store
+            .deregister_runner("r3")
+            .await
+            .expect("deregister again")
+    );
+
+    // Silence: r1 and r2 stop heartbeating, r4 arrives later.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    store
+        .register_runner(runner("r4", 1))
+        .await
+        .expect("register");
+    let short = Duration::from_millis(600);
+    let live = store.live_runners(short).await.expect("live");
+    assert_eq!(
+        live.iter().map(|r| r.info.id.as_str()).collect::<Vec<_>>(),
+        vec!["r4"]
+    );
+    assert_eq!(
+        store.remove_stale_runners(short).await.expect("remove"),
+        vec!["r1".to_string(), "r2".to_string()]
+    );
+    assert!(
+        store
+            .remove_stale_runners(short)
+            .await
+            .expect("remove")
+            .is_empty()
+    );
+    assert_eq!(store.live_runners(window).await.expect("live").len(), 1);
+}
+
+/// The ledger and events are not fenced: a lost lease does not lose accounting.
+pub async fn ledger_ignores_leases<H: Harness>(h: Arc<H>) {
+    let store = h.open().await;
+    let lease = claimed(&store, "unfenced").await;
+    store
+        .finish_run(&lease, aide_store::RunStatus::Failed, "crashed")
+        .await
+        .expect("finish");
+    store
+        .record_llm_call(call(lease.run_id, "report", 10, 0.01))
+        .await
+        .expect("record after finish");
+    store
+        .append_event(
+            lease.run_id,
+            "run.finished",
+            serde_json::json!({"ok": false}),
+        )
+        .await
+        .expect("append");
+    assert_eq!(store.run_usage(lease.run_id).await.expect("usage").calls, 1);
+}

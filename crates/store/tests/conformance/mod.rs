@@ -1,0 +1,143 @@
+//! The store conformance suite: generic tests over any [`Store`], run against real
+//! databases by `tests/sqlite.rs` and `tests/postgres.rs` through [`conformance_tests!`].
+//!
+//! A [`Harness`] owns one fresh database per test and opens independent stores (separate
+//! connection pools) on it, which the race and lost-lease tests use as rival replicas.
+
+#![allow(dead_code)]
+
+pub mod executions;
+pub mod ledger;
+pub mod nodes;
+pub mod races;
+pub mod runs;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aide_core::task::{MetricSpec, SubmissionSpec, TaskLayout};
+use aide_core::{Action, Direction, NodeId, RunSettings, Task};
+use aide_store::{Lease, NewNode, NewRun, RunRecord, Store};
+
+/// One fresh database and a way to open stores on it.
+pub trait Harness: Send + Sync + 'static {
+    type S: Store + Clone;
+
+    /// Opens a new store (its own connection pool) on the test database.
+    fn open(&self) -> impl Future<Output = Self::S> + Send;
+
+    /// A URL of the test database for [`aide_store::connect`].
+    fn url(&self) -> String;
+
+    /// Drops the database (best effort).
+    fn cleanup(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// Generates one `#[tokio::test]` per conformance test. `$setup` is an async fn returning
+/// `Option<impl Harness>`; `None` skips the test (the setup has said why).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($setup:path; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(harness) = $setup().await else { return };
+                let harness = std::sync::Arc::new(harness);
+                let outcome = tokio::spawn(conformance::$module::$name(harness.clone())).await;
+                conformance::Harness::cleanup(&*harness).await;
+                if let Err(err) = outcome {
+                    match err.try_into_panic() {
+                        Ok(panic) => std::panic::resume_unwind(panic),
+                        Err(err) => panic!("test task failed: {err}"),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub fn sample_task(name: &str) -> Task {
+    Task {
+        name: name.to_owned(),
+        goal: "Predict the sale price of each house.".to_owned(),
+        eval: Some("RMSE between log prices".to_owned()),
+        description: Some("# House prices\nA tabular regression task.".to_owned()),
+        data_dir: PathBuf::from("/data/house-prices"),
+        metric: MetricSpec {
+            name: Some("rmse".to_owned()),
+            direction: Some(Direction::Minimize),
+        },
+        submission: Some(SubmissionSpec {
+            file_name: "submission.csv".to_owned(),
+            sample: None,
+        }),
+        answers: None,
+        layout: TaskLayout::Manifest,
+    }
+}
+
+pub fn new_run(name: &str) -> NewRun {
+    let settings = RunSettings {
+        steps: 42,
+        max_cost_usd: Some(2.5),
+        ..RunSettings::default()
+    };
+    NewRun {
+        name: name.to_owned(),
+        task: sample_task(name),
+        settings,
+        direction: None,
+        seed: u64::MAX - 7,
+    }
+}
+
+pub async fn create<S: Store>(store: &S, name: &str) -> RunRecord {
+    store.create_run(new_run(name)).await.expect("create run")
+}
+
+/// Creates a run and claims it (it must be the only claimable run).
+pub async fn claimed<S: Store>(store: &S, name: &str) -> Lease {
+    let run = create(store, name).await;
+    let lease = store
+        .claim_run("replica-a", LONG)
+        .await
+        .expect("claim")
+        .expect("a claimable run");
+    assert_eq!(lease.run_id, run.id);
+    lease
+}
+
+pub fn draft(step: u32) -> NewNode {
+    NewNode {
+        id: NodeId::new(),
+        parent: None,
+        action: Action::Draft,
+        step,
+        debug_depth: 0,
+    }
+}
+
+pub fn child(parent: NodeId, action: Action, step: u32, debug_depth: u32) -> NewNode {
+    NewNode {
+        id: NodeId::new(),
+        parent: Some(parent),
+        action,
+        step,
+        debug_depth,
+    }
+}
+
+/// A lease TTL no test outlives.
+pub const LONG: Duration = Duration::from_secs(600);
+
+/// Asserts that `result` is the error variant matching `pattern`.
+#[macro_export]
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat) => {
+        match $result {
+            Err($pattern) => {}
+            other => panic!("expected {}, got {:?}", stringify!($pattern), other),
+        }
+    };
+}

@@ -1,1 +1,0 @@
-//! Data preview of a task directory, as shown to the author in draft and debug prompts.

@@ -1,0 +1,193 @@
+//! Preview behaviour on the shared datasets (house prices, bitcoin price), read in place.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::tests::{section, unlimited};
+use super::*;
+
+fn shared(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(name)
+}
+
+#[test]
+fn house_prices_fits_the_budget_with_compact_tables() {
+    let started = Instant::now();
+    let out = preview_dir(&shared("house_prices"), &PreviewOptions::default()).expect("preview");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.chars().count() <= 6000,
+        "{} chars:\n{out}",
+        out.chars().count()
+    );
+    assert!(
+        !out.contains("preview truncated"),
+        "compaction suffices:\n{out}"
+    );
+
+    let tree = section(&out, "## Files");
+    for line in [
+        "house_prices/  (4 files, 957.4 kB)",
+        "  data_description.txt  (13.4 kB)",
+        "  sample_submission.csv  (31.9 kB)",
+        "  test.csv  (451.4 kB)",
+        "  train.csv  (460.7 kB)",
+    ] {
+        assert!(
+            tree.lines().any(|l| l == line),
+            "missing {line:?} in:\n{tree}"
+        );
+    }
+
+    let train = section(&out, "### train.csv");
+    assert!(train.contains("1460 rows x 81 columns."), "{train}");
+    assert!(
+        train.contains("Column names by type (per-column statistics omitted for space):"),
+        "{train}"
+    );
+    assert!(
+        train.contains("- int (38): Id, MSSubClass, LotFrontage,"),
+        "{train}"
+    );
+    assert!(
+        train.contains(
+            "- string (43; unique values in parentheses): MSZoning (5), Street (2), Alley (2),"
+        ),
+        "{train}"
+    );
+    assert!(
+        train.contains("Missing values: LotFrontage 17.7%, Alley 93.8%,"),
+        "{train}"
+    );
+    assert!(
+        train.contains("Only in this file, not in test.csv: SalePrice."),
+        "{train}"
+    );
+    assert!(
+        train.contains("- SalePrice: int, range [34900, 755000], mean 180921.2, 663 unique"),
+        "{train}"
+    );
+
+    let test = section(&out, "### test.csv");
+    assert!(test.contains("1459 rows x 80 columns."), "{test}");
+    assert!(
+        test.contains("Column names by type") && !test.contains("SalePrice"),
+        "{test}"
+    );
+
+    let sample = section(&out, "### sample_submission.csv");
+    assert!(
+        sample.contains("1459 rows x 2 columns.\nColumns:"),
+        "small tables stay full:\n{sample}"
+    );
+    assert!(
+        sample.contains("- Id: int, range [1461, 2919], mean 2190, all distinct"),
+        "{sample}"
+    );
+
+    let description = section(&out, "### data_description.txt");
+    assert!(
+        description.contains("Text, 13.4 kB, 523 lines; first 12 lines:"),
+        "{description}"
+    );
+    assert!(
+        description.contains("MSSubClass: Identifies the type of dwelling"),
+        "{description}"
+    );
+
+    let again = preview_dir(&shared("house_prices"), &PreviewOptions::default()).expect("preview");
+    assert_eq!(out, again, "deterministic");
+}
+
+#[test]
+fn house_prices_full_profile_has_per_column_statistics() {
+    let out = preview_dir(&shared("house_prices"), &unlimited()).expect("preview");
+    assert!(
+        out.chars().count() > 6000,
+        "the default budget forces compaction"
+    );
+    let train = section(&out, "### train.csv");
+    assert_eq!(
+        train.lines().filter(|l| l.starts_with("- ")).count(),
+        81,
+        "{train}"
+    );
+    for line in [
+        "- Id: int, range [1, 1460], mean 730.5, all distinct",
+        "- MSZoning: string, 5 values: RL (1151), RM (218), FV (65), RH (16), \"C (all)\" (10)",
+        "- LotFrontage: int, 259 missing (17.7%), range [21, 313], mean 70.05, 110 unique",
+        "- Alley: string, 1369 missing (93.8%), 2 values: Grvl (50), Pave (41)",
+        "- CentralAir: string, 2 values: Y (1365), N (95)",
+        "- YrSold: int, values: 2006 (314), 2007 (329), 2008 (304), 2009 (338), 2010 (175)",
+        "- SalePrice: int, range [34900, 755000], mean 180921.2, 663 unique",
+    ] {
+        assert!(
+            train.lines().any(|l| l == line),
+            "missing {line:?} in:\n{train}"
+        );
+    }
+    let neighborhood = train
+        .lines()
+        .find(|l| l.starts_with("- Neighborhood:"))
+        .expect("line");
+    assert!(
+        neighborhood.contains("25 unique, top: NAmes (225), CollgCr (150)"),
+        "{neighborhood}"
+    );
+}
+
+#[test]
+fn house_prices_tight_budget_truncates_at_a_line() {
+    let options = PreviewOptions {
+        max_chars: 1500,
+        ..PreviewOptions::default()
+    };
+    let out = preview_dir(&shared("house_prices"), &options).expect("preview");
+    assert!(out.chars().count() <= 1500, "{}", out.chars().count());
+    assert!(out.starts_with("## Files\nhouse_prices/"), "{out}");
+    assert!(
+        out.ends_with("\n[... preview truncated to fit the character budget]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bitcoin_price_is_shown_in_full_with_a_date_column() {
+    let out = preview_dir(&shared("bitcoin_price"), &PreviewOptions::default()).expect("preview");
+    assert!(out.chars().count() <= 6000, "{}", out.chars().count());
+    assert!(
+        out.contains("bitcoin_price/  (1 file, 42.0 kB)\n  BTC-USD.csv  (42.0 kB)"),
+        "{out}"
+    );
+    let btc = section(&out, "### BTC-USD.csv");
+    // The file holds 500 weekly data rows after its header line.
+    assert!(btc.contains("500 rows x 7 columns.\nColumns:"), "{btc}");
+    for line in [
+        "- Date: date, range [2014-09-15, 2024-04-02], all distinct",
+        "- Open: float, range [211.471, 71333.5], mean 15714.3, all distinct",
+        "- Adj Close: float, range [210.339, 71333.6], mean 15846.1, all distinct",
+    ] {
+        assert!(
+            btc.lines().any(|l| l == line),
+            "missing {line:?} in:\n{btc}"
+        );
+    }
+    let volume = btc
+        .lines()
+        .find(|l| l.starts_with("- Volume:"))
+        .expect("volume");
+    assert!(
+        volume.starts_with("- Volume: int, range [80679570, 766679775805]"),
+        "{volume}"
+    );
+    assert_eq!(
+        out,
+        preview_dir(&shared("bitcoin_price"), &unlimited()).expect("preview")
+    );
+}

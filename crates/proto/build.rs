@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use prost::Message;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = ["common", "coordinator", "gateway", "runner"]
@@ -12,10 +14,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let descriptors = protox::compile(&files, [&root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    // Kept for gRPC reflection; compile_fds does not write it itself.
+    std::fs::write(out_dir.join("aide_descriptor.bin"), descriptors.encode_to_vec())?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .file_descriptor_set_path(out_dir.join("aide_descriptor.bin"))
         .compile_fds(descriptors)?;
     Ok(())
 }

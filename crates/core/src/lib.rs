@@ -16,6 +16,14 @@ pub mod task;
 pub use error::{Error, Result};
 pub use metric::{Direction, MetricCheck, MetricValue};
 pub use node::{Action, BugReason, ExecutionFacts, NodeId, NodeStage, RunId, Verdict};
+pub use parse::{CodeSource, ParsedReply, Review, extract_json_object, parse_reply};
+pub use policy::{Decision, NodeStatus, SearchTree, TreeNode, next_action};
+pub use preview::{PreviewOptions, preview_dir};
+pub use prompt::{
+    BuggySolution, ExecutedSolution, FunctionSpec, MemoryEntry, PreviousSolution, Prompt,
+    PromptContext, Section, debug_prompt, draft_prompt, improve_prompt, review_function,
+    review_prompt, truncate_middle,
+};
 pub use rng::RunRng;
 pub use settings::{ModelSettings, RunSettings, SearchSettings};
 pub use task::Task;

@@ -17,7 +17,7 @@ pub struct RunSettings {
     pub data_preview: bool,
     pub code: ModelSettings,
     pub feedback: ModelSettings,
-    /// Tell the author that the test predictions are shown to it (reference option).
+    /// Ask the author to expose a documented `predict()` function (the reference's option).
     pub expose_prediction: bool,
     /// Nodes expanded in parallel within the run.
     pub workers: u32,

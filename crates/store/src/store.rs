@@ -87,8 +87,8 @@ pub trait Store: Send + Sync + 'static {
         node: NewNode,
     ) -> impl Future<Output = Result<NodeRecord>> + Send;
 
-    /// Creates many `pending` nodes in one transaction (parents before children or in the
-    /// same batch); all or nothing.
+    /// Creates many `pending` nodes at once; all or nothing. A parent must be stored
+    /// already or come earlier in the batch.
     fn insert_nodes(
         &self,
         lease: &Lease,

@@ -56,6 +56,7 @@ conformance_tests!(setup;
     ledger::ledger_ignores_leases,
     races::concurrent_claims,
     races::lost_lease_refuses_writes,
+    races::takeover_during_writes,
 );
 
 #[tokio::test]

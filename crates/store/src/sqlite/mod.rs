@@ -74,16 +74,16 @@ impl SqliteStore {
     /// `sqlite://...` or `sqlite::memory:`) and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url).map_err(Error::Database)?;
-        Self::connect_with(options).await
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        Self::connect_with(options, in_memory).await
     }
 
     /// Opens the database file at `path`, creating it if missing.
     pub async fn open(path: &std::path::Path) -> Result<Self> {
-        Self::connect_with(SqliteConnectOptions::new().filename(path)).await
+        Self::connect_with(SqliteConnectOptions::new().filename(path), false).await
     }
 
-    async fn connect_with(options: SqliteConnectOptions) -> Result<Self> {
-        let in_memory = options.get_filename().as_os_str() == ":memory:";
+    async fn connect_with(options: SqliteConnectOptions, in_memory: bool) -> Result<Self> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

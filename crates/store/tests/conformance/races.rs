@@ -227,3 +227,51 @@ pub async fn lost_lease_refuses_writes<H: Harness>(h: Arc<H>) {
         (Some("replica-b"), 2, RunStatus::Completed)
     );
 }
+
+/// A replica writing flat out while a rival takes the run over: once the rival's claim has
+/// returned, no write of the old epoch lands any more.
+pub async fn takeover_during_writes<H: Harness>(h: Arc<H>) {
+    let a = h.open().await;
+    let b = h.open().await;
+    create(&a, "takeover").await;
+    let lease_a = a
+        .claim_run("replica-a", Duration::from_millis(200))
+        .await
+        .expect("claim")
+        .expect("claimable");
+
+    let writer = tokio::spawn(async move {
+        let mut written = 0u32;
+        loop {
+            match a.insert_node(&lease_a, draft(written)).await {
+                Ok(_) => written += 1,
+                Err(Error::LeaseLost { .. }) => return written,
+                Err(err) => panic!("unexpected error: {err:?}"),
+            }
+        }
+    });
+
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let lease_b = loop {
+        if let Some(lease) = b.claim_run("replica-b", LONG).await.expect("claim") {
+            break lease;
+        }
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(lease_b.epoch, 2);
+    let at_takeover = b.load_tree(lease_b.run_id).await.expect("tree").len();
+    let written = writer.await.expect("writer task");
+    assert!(
+        written > 0,
+        "the first owner wrote before it lost the lease"
+    );
+    assert_eq!(
+        at_takeover, written as usize,
+        "every acknowledged write is visible to the new owner"
+    );
+    assert_eq!(
+        b.load_tree(lease_b.run_id).await.expect("tree").len(),
+        at_takeover,
+        "no late write landed"
+    );
+}

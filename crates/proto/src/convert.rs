@@ -19,7 +19,11 @@ pub struct UnknownEnum {
 
 impl std::fmt::Display for UnknownEnum {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unknown or unspecified {} value {}", self.kind, self.value)
+        write!(
+            f,
+            "unknown or unspecified {} value {}",
+            self.kind, self.value
+        )
     }
 }
 
@@ -62,7 +66,10 @@ impl TryFrom<v1::ActionKind> for Action {
             v1::ActionKind::Draft => Ok(Self::Draft),
             v1::ActionKind::Improve => Ok(Self::Improve),
             v1::ActionKind::Debug => Ok(Self::Debug),
-            other => Err(UnknownEnum { kind: "ActionKind", value: other as i32 }),
+            other => Err(UnknownEnum {
+                kind: "ActionKind",
+                value: other as i32,
+            }),
         }
     }
 }
@@ -86,7 +93,10 @@ impl TryFrom<v1::NodeStage> for NodeStage {
             v1::NodeStage::Generated => Ok(Self::Generated),
             v1::NodeStage::Executed => Ok(Self::Executed),
             v1::NodeStage::Reviewed => Ok(Self::Reviewed),
-            v1::NodeStage::Unspecified => Err(UnknownEnum { kind: "NodeStage", value: 0 }),
+            v1::NodeStage::Unspecified => Err(UnknownEnum {
+                kind: "NodeStage",
+                value: 0,
+            }),
         }
     }
 }
@@ -105,7 +115,12 @@ mod tests {
             assert_eq!(Action::try_from(v1::ActionKind::from(a)), Ok(a));
         }
         assert!(Action::try_from(v1::ActionKind::Review).is_err());
-        for s in [NodeStage::Pending, NodeStage::Generated, NodeStage::Executed, NodeStage::Reviewed] {
+        for s in [
+            NodeStage::Pending,
+            NodeStage::Generated,
+            NodeStage::Executed,
+            NodeStage::Reviewed,
+        ] {
             assert_eq!(NodeStage::try_from(v1::NodeStage::from(s)), Ok(s));
         }
         let err = NodeStage::try_from(v1::NodeStage::Unspecified).expect_err("unspecified");

@@ -5,7 +5,8 @@ use std::pin::Pin;
 
 use aide_proto::v1::{
     self, CancelRequest, CancelResponse, CompleteRequest, CompleteResponse, ExecuteEvent,
-    ExecuteRequest, WorkContext, execute_event, llm_gateway_client::LlmGatewayClient,
+    ExecuteRequest, WorkContext, execute_event,
+    llm_gateway_client::LlmGatewayClient,
     llm_gateway_server::{LlmGateway, LlmGatewayServer},
     runner_client::RunnerClient,
     runner_server::{Runner, RunnerServer},
@@ -19,15 +20,29 @@ struct EchoGateway;
 
 #[tonic::async_trait]
 impl LlmGateway for EchoGateway {
-    async fn complete(&self, request: Request<CompleteRequest>) -> Result<Response<CompleteResponse>, Status> {
+    async fn complete(
+        &self,
+        request: Request<CompleteRequest>,
+    ) -> Result<Response<CompleteResponse>, Status> {
         let req = request.into_inner();
-        let last = req.messages.last().map(|m| m.content.clone()).unwrap_or_default();
+        let last = req
+            .messages
+            .last()
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
         if req.model.is_empty() {
             return Err(Status::invalid_argument("model is required"));
         }
         Ok(Response::new(CompleteResponse {
-            answer: Some(v1::complete_response::Answer::Text(format!("{}:{last}", req.model))),
-            usage: Some(v1::Usage { prompt_tokens: last.len() as u64, completion_tokens: 3, cached_tokens: 0 }),
+            answer: Some(v1::complete_response::Answer::Text(format!(
+                "{}:{last}",
+                req.model
+            ))),
+            usage: Some(v1::Usage {
+                prompt_tokens: last.len() as u64,
+                completion_tokens: 3,
+                cached_tokens: 0,
+            }),
             cost_usd: 0.25,
             provider: "echo".into(),
             ..Default::default()
@@ -45,12 +60,18 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<ExecuteEvent, Status>> + Sen
 impl Runner for CountingRunner {
     type ExecuteStream = EventStream;
 
-    async fn execute(&self, request: Request<ExecuteRequest>) -> Result<Response<EventStream>, Status> {
+    async fn execute(
+        &self,
+        request: Request<ExecuteRequest>,
+    ) -> Result<Response<EventStream>, Status> {
         let attempt = request.into_inner().work.map_or(0, |w| w.attempt);
         let mut events: Vec<Result<ExecuteEvent, Status>> = (0..3u64)
             .map(|i| {
                 Ok(ExecuteEvent {
-                    event: Some(execute_event::Event::Output(v1::OutputChunk { text: format!("line {i}\n"), offset: i * 7 })),
+                    event: Some(execute_event::Event::Output(v1::OutputChunk {
+                        text: format!("line {i}\n"),
+                        offset: i * 7,
+                    })),
                 })
             })
             .collect();
@@ -64,13 +85,18 @@ impl Runner for CountingRunner {
         Ok(Response::new(Box::pin(tokio_stream::iter(events))))
     }
 
-    async fn cancel(&self, _request: Request<CancelRequest>) -> Result<Response<CancelResponse>, Status> {
+    async fn cancel(
+        &self,
+        _request: Request<CancelRequest>,
+    ) -> Result<Response<CancelResponse>, Status> {
         Ok(Response::new(CancelResponse { found: false }))
     }
 }
 
 async fn serve() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(
         Server::builder()
@@ -85,27 +111,47 @@ async fn serve() -> String {
 async fn unary_and_streaming_calls_cross_a_real_socket() {
     let url = serve().await;
 
-    let mut gateway = LlmGatewayClient::connect(url.clone()).await.expect("connect gateway");
+    let mut gateway = LlmGatewayClient::connect(url.clone())
+        .await
+        .expect("connect gateway");
     let answer = gateway
         .complete(CompleteRequest {
             model: "baseline".into(),
-            messages: vec![v1::ChatMessage { role: v1::Role::User.into(), content: "hello".into() }],
+            messages: vec![v1::ChatMessage {
+                role: v1::Role::User.into(),
+                content: "hello".into(),
+            }],
             ..Default::default()
         })
         .await
         .expect("complete")
         .into_inner();
-    assert_eq!(answer.answer, Some(v1::complete_response::Answer::Text("baseline:hello".into())));
+    assert_eq!(
+        answer.answer,
+        Some(v1::complete_response::Answer::Text("baseline:hello".into()))
+    );
     assert_eq!(answer.usage.map(|u| u.prompt_tokens), Some(5));
     assert_eq!(answer.cost_usd, 0.25);
 
-    let status = gateway.complete(CompleteRequest::default()).await.expect_err("no model");
+    let status = gateway
+        .complete(CompleteRequest::default())
+        .await
+        .expect_err("no model");
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
 
     let mut runner = RunnerClient::connect(url).await.expect("connect runner");
-    let work = WorkContext { run_id: "r".into(), node_id: "n".into(), attempt: 2, deadline: None };
+    let work = WorkContext {
+        run_id: "r".into(),
+        node_id: "n".into(),
+        attempt: 2,
+        deadline: None,
+    };
     let mut stream = runner
-        .execute(ExecuteRequest { work: Some(work), code: "print(1)".into(), ..Default::default() })
+        .execute(ExecuteRequest {
+            work: Some(work),
+            code: "print(1)".into(),
+            ..Default::default()
+        })
         .await
         .expect("execute")
         .into_inner();
@@ -132,6 +178,9 @@ fn descriptor_set_lists_the_three_services() {
         .flat_map(|f| f.service.iter().map(|s| s.name().to_owned()))
         .collect();
     for name in ["Coordinator", "LlmGateway", "Runner"] {
-        assert!(services.iter().any(|s| s == name), "{name} missing from {services:?}");
+        assert!(
+            services.iter().any(|s| s == name),
+            "{name} missing from {services:?}"
+        );
     }
 }

@@ -132,7 +132,7 @@ fn improve(ctx: &AideContext, facts: &TaskFacts) -> Result<String, Error> {
     let code = render::render(&applied.recipe, facts, ctx.seed)?;
     let metric = ctx
         .parent_metric
-        .map(|m| format!(" (validation metric {m})"))
+        .map(|m| format!(", validation metric {m}"))
         .unwrap_or_default();
     let plan = format!(
         "The current best solution uses {}{metric}. This step makes exactly one change: {}, \

@@ -248,16 +248,29 @@ impl Recipe {
         })
     }
 
-    /// One-line summary, e.g. "LightGBM + ridge/logistic, features: group sums".
+    /// One-line summary, e.g. "LightGBM + ridge/logistic (600 trees, ...), features: group sums".
     pub fn summary(&self) -> String {
         let mut text = self.family.short().to_owned();
         if let Some(partner) = self.ensemble {
             text.push_str(" + ");
             text.push_str(partner.short());
         }
-        if self.family.is_tree_based() {
-            text.push_str(&format!(", {} trees", self.params.trees));
-        }
+        let p = &self.params;
+        let shape = match self.family {
+            Family::Gbm | Family::Hgb => format!(
+                "{} trees, learning rate {}, {} leaves",
+                p.trees, p.learning_rate, p.depth
+            ),
+            Family::Xgb => format!(
+                "{} trees, learning rate {}, depth {}",
+                p.trees, p.learning_rate, p.depth
+            ),
+            Family::Forest if p.depth == 0 => format!("{} trees, unlimited depth", p.trees),
+            Family::Forest => format!("{} trees, depth {}", p.trees, p.depth),
+            Family::Linear => format!("regularisation multiplier {}", p.reg),
+            Family::Knn => format!("{} neighbours", p.neighbors),
+        };
+        text.push_str(&format!(" ({shape})"));
         if !self.features.is_empty() {
             let names: Vec<&str> = self.features.iter().map(|f| feature_name(*f)).collect();
             text.push_str(&format!(", features: {}", names.join(", ")));

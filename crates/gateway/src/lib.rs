@@ -1,8 +1,11 @@
-//! aide-gateway, the LLM gateway service. For now it holds the offline `baseline` author
-//! (a deterministic code writer for tabular CSV tasks); the provider clients, retries,
-//! caching, rate limits and the gRPC service come later.
+//! aide-gateway, the LLM gateway service. It holds the offline `baseline` author (a
+//! deterministic code writer for tabular CSV tasks) and the provider-independent logic the
+//! provider clients build on: model routing, secrets, bounded retries and pricing. The HTTP
+//! provider clients, caching, rate limits and the gRPC service come later.
 
 pub mod baseline;
 pub mod error;
+pub mod routing;
+pub mod secrets;
 
 pub use error::Error;

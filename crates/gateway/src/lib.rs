@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod error;
+pub mod retry;
 pub mod routing;
 pub mod secrets;
 

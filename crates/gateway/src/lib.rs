@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod error;
+pub mod pricing;
 pub mod retry;
 pub mod routing;
 pub mod secrets;

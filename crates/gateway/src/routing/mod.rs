@@ -8,10 +8,14 @@
 //! Ollama, vLLM, llama.cpp or LiteLLM), or the configured `default_provider` — and is an
 //! error otherwise. The environment is passed in as an [`Env`]; nothing here reads it.
 
+mod config;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde::Deserialize;
+
+use config::apply_entry;
+pub use config::{ProviderEntry, ProvidersConfig};
 
 use crate::Error;
 use crate::secrets::{Env, Secret};
@@ -42,7 +46,7 @@ pub struct ProviderConfig {
     pub name: String,
     /// The wire format.
     pub kind: ProviderKind,
-    /// Base URL without a trailing slash, e.g. "https://api.openai.com/v1"; empty for baseline.
+    /// Base URL without a trailing slash, e.g. `https://api.openai.com/v1`; empty for baseline.
     pub base_url: String,
     /// The API key, when one is configured.
     pub api_key: Option<Secret>,
@@ -61,62 +65,6 @@ pub struct Route<'a> {
     pub provider: &'a ProviderConfig,
     /// The model name as the provider knows it (the part after `provider/`).
     pub model: String,
-}
-
-/// The providers section of a configuration file:
-///
-/// ```toml
-/// default_provider = "ollama"          # optional: where unknown bare names go
-/// [providers.ollama]
-/// kind = "openai"
-/// base_url = "http://localhost:11434/v1"
-/// # api_key_env = "OLLAMA_KEY"  or  api_key_file = "/run/secrets/ollama"
-/// [providers.ollama.headers]
-/// X-Team = "ml"
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct ProvidersConfig {
-    /// Provider for bare names no prefix rule matches.
-    #[serde(default)]
-    pub default_provider: Option<String>,
-    /// User-defined providers, or overrides of built-in ones by name.
-    #[serde(default)]
-    pub providers: BTreeMap<String, ProviderEntry>,
-}
-
-/// One `[providers.<name>]` table.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderEntry {
-    /// Wire format; may be left out when overriding a built-in provider.
-    pub kind: Option<ProviderKind>,
-    /// Base URL; may be left out when overriding a built-in provider.
-    pub base_url: Option<String>,
-    /// Environment variable holding the key.
-    pub api_key_env: Option<String>,
-    /// File holding the key.
-    pub api_key_file: Option<PathBuf>,
-    /// Present only to refuse it: keys do not belong in config files.
-    #[serde(default)]
-    api_key: Option<toml::Value>,
-    /// Extra HTTP headers.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-}
-
-impl ProvidersConfig {
-    /// Parses the TOML text of a configuration file; other top-level sections are ignored.
-    /// Parse errors report the message and line but never quote the file's text.
-    pub fn from_toml(text: &str) -> Result<Self, Error> {
-        toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .and_then(|s| text.get(..s.start))
-                .map(|before| before.matches('\n').count() + 1);
-            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
-            Error::ProviderConfig(format!("{}{at}", e.message().trim_end()))
-        })
-    }
 }
 
 /// The OpenAI-compatible default base URL.
@@ -172,7 +120,7 @@ impl Providers {
 
     /// The built-in providers with the configuration file's entries added or laid over them.
     pub fn load(config: &ProvidersConfig, env: Env<'_>) -> Result<Self, Error> {
-        let mut providers = builtins(env)?;
+        let mut providers = builtins(env);
         let mut fallback = env("OPENAI_BASE_URL")
             .filter(|v| !v.trim().is_empty())
             .map(|_| "openai".to_owned());
@@ -279,132 +227,81 @@ fn source_description(source: &str) -> String {
     }
 }
 
-fn trim_url(url: &str) -> String {
+pub(crate) fn trim_url(url: &str) -> String {
     url.trim().trim_end_matches('/').to_owned()
 }
 
-fn builtins(env: Env<'_>) -> Result<BTreeMap<String, ProviderConfig>, Error> {
-    let openai_base = env("OPENAI_BASE_URL").filter(|v| !v.trim().is_empty());
-    let anthropic_base = env("ANTHROPIC_BASE_URL").filter(|v| !v.trim().is_empty());
-    let gemini_var = if env("GEMINI_API_KEY").is_some() || env("GOOGLE_API_KEY").is_none() {
-        "GEMINI_API_KEY"
-    } else {
-        "GOOGLE_API_KEY"
+/// The built-in providers. Keys that are unset or empty count as absent here (an empty
+/// `OPENAI_API_KEY=` in a `.env` file must not block the baseline); routing to a provider
+/// that needs the missing key fails with the variable's name.
+fn builtins(env: Env<'_>) -> BTreeMap<String, ProviderConfig> {
+    let set = |var: &str| env(var).filter(|v| !v.trim().is_empty());
+    let openai_base = set("OPENAI_BASE_URL");
+    let gemini_var = match (set("GEMINI_API_KEY"), set("GOOGLE_API_KEY")) {
+        (None, Some(_)) => "GOOGLE_API_KEY",
+        _ => "GEMINI_API_KEY",
     };
-    let hosted = |name: &str, kind, base: String, var: &str, requires_key| {
-        Ok::<_, Error>(ProviderConfig {
-            name: name.to_owned(),
-            kind,
-            base_url: trim_url(&base),
-            api_key: Secret::from_env_opt(var, env)?,
-            api_key_source: Some(var.to_owned()),
-            requires_key,
-            headers: BTreeMap::new(),
-        })
-    };
-    let list = [
-        hosted(
+    let hosted = [
+        // A custom OpenAI base URL usually means a local server that takes no key.
+        (
             "openai",
             ProviderKind::OpenAiCompatible,
-            openai_base
-                .clone()
-                .unwrap_or_else(|| OPENAI_BASE_URL.into()),
+            openai_base.clone(),
+            OPENAI_BASE_URL,
             "OPENAI_API_KEY",
-            // A custom base URL usually means a local server that takes no key.
             openai_base.is_none(),
-        )?,
-        hosted(
+        ),
+        (
             "anthropic",
             ProviderKind::Anthropic,
-            anthropic_base.unwrap_or_else(|| ANTHROPIC_BASE_URL.into()),
+            set("ANTHROPIC_BASE_URL"),
+            ANTHROPIC_BASE_URL,
             "ANTHROPIC_API_KEY",
             true,
-        )?,
-        hosted(
+        ),
+        (
             "gemini",
             ProviderKind::OpenAiCompatible,
-            GEMINI_BASE_URL.into(),
+            None,
+            GEMINI_BASE_URL,
             gemini_var,
             true,
-        )?,
-        hosted(
+        ),
+        (
             "openrouter",
             ProviderKind::OpenAiCompatible,
-            OPENROUTER_BASE_URL.into(),
+            None,
+            OPENROUTER_BASE_URL,
             "OPENROUTER_API_KEY",
             true,
-        )?,
-        ProviderConfig {
-            name: "baseline".into(),
-            kind: ProviderKind::Baseline,
-            base_url: String::new(),
-            api_key: None,
-            api_key_source: None,
-            requires_key: false,
-            headers: BTreeMap::new(),
-        },
+        ),
     ];
-    Ok(list.into_iter().map(|p| (p.name.clone(), p)).collect())
-}
-
-fn apply_entry(
-    name: &str,
-    entry: &ProviderEntry,
-    builtin: Option<ProviderConfig>,
-    env: Env<'_>,
-) -> Result<ProviderConfig, Error> {
-    let bad = |why: String| Error::ProviderConfig(format!("[providers.{name}]: {why}"));
-    if name.is_empty() || name.contains('/') || name.trim() != name {
-        return Err(bad(
-            "a provider name must be non-empty, without '/' or spaces".into(),
-        ));
-    }
-    if entry.api_key.is_some() {
-        return Err(bad(
-            "api_key is not accepted in a config file; use api_key_env or api_key_file".into(),
-        ));
-    }
-    if entry.api_key_env.is_some() && entry.api_key_file.is_some() {
-        return Err(bad("set api_key_env or api_key_file, not both".into()));
-    }
-    let kind = entry
-        .kind
-        .or(builtin.as_ref().map(|b| b.kind))
-        .ok_or_else(|| bad("kind is missing (\"openai\", \"anthropic\" or \"baseline\")".into()))?;
-    let base_url = match (&entry.base_url, &builtin) {
-        (Some(url), _) => trim_url(url),
-        (None, Some(b)) => b.base_url.clone(),
-        (None, None) if kind == ProviderKind::Baseline => String::new(),
-        (None, None) => return Err(bad("base_url is missing".into())),
+    let mut providers: BTreeMap<String, ProviderConfig> = hosted
+        .into_iter()
+        .map(|(name, kind, base, default_base, var, requires_key)| {
+            let provider = ProviderConfig {
+                name: name.to_owned(),
+                kind,
+                base_url: trim_url(base.as_deref().unwrap_or(default_base)),
+                api_key: set(var).map(|v| Secret::new(v.trim_end())),
+                api_key_source: Some(var.to_owned()),
+                requires_key,
+                headers: BTreeMap::new(),
+            };
+            (name.to_owned(), provider)
+        })
+        .collect();
+    let baseline = ProviderConfig {
+        name: "baseline".into(),
+        kind: ProviderKind::Baseline,
+        base_url: String::new(),
+        api_key: None,
+        api_key_source: None,
+        requires_key: false,
+        headers: BTreeMap::new(),
     };
-    if kind != ProviderKind::Baseline
-        && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
-    {
-        return Err(bad(format!(
-            "base_url {base_url:?} must start with http:// or https://"
-        )));
-    }
-    let (api_key, api_key_source, requires_key) = if let Some(var) = &entry.api_key_env {
-        (Secret::from_env_opt(var, env)?, Some(var.clone()), true)
-    } else if let Some(path) = &entry.api_key_file {
-        let source = format!("file {}", path.display());
-        (Some(Secret::from_file(path)?), Some(source), true)
-    } else if let Some(b) = builtin {
-        // A built-in keeps its key; it stops requiring one when pointed elsewhere.
-        let moved = entry.base_url.is_some() && base_url != b.base_url;
-        (b.api_key, b.api_key_source, b.requires_key && !moved)
-    } else {
-        (None, None, false)
-    };
-    Ok(ProviderConfig {
-        name: name.to_owned(),
-        kind,
-        base_url,
-        api_key,
-        api_key_source,
-        requires_key,
-        headers: entry.headers.clone(),
-    })
+    providers.insert(baseline.name.clone(), baseline);
+    providers
 }
 
 #[cfg(test)]

@@ -350,3 +350,12 @@ fn temperature_is_left_out_for_reasoning_models() {
         assert!(accepts_temperature(model), "{model}");
     }
 }
+
+#[test]
+fn empty_builtin_keys_count_as_absent() {
+    let env = env_of(&[("OPENAI_API_KEY", ""), ("ANTHROPIC_API_KEY", " \n")]);
+    let providers = Providers::builtin(&env).unwrap();
+    assert_eq!(route_of(&providers, "baseline").0, "baseline");
+    let message = providers.route("gpt-4o").unwrap_err().to_string();
+    assert!(message.contains("OPENAI_API_KEY"), "{message}");
+}

@@ -15,6 +15,7 @@
 //! times come from the database clock.
 
 mod any;
+mod delegate;
 mod error;
 pub mod postgres;
 pub mod sqlite;

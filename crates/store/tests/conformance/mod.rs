@@ -57,6 +57,36 @@ macro_rules! conformance_tests {
     };
 }
 
+/// The whole suite for one backend: every backend's test file calls this once, so a test
+/// added here runs against all of them.
+#[macro_export]
+macro_rules! all_conformance_tests {
+    ($setup:path) => {
+        conformance_tests!($setup;
+            runs::runs_create_get_list,
+            runs::lease_claim_renew_release,
+            runs::lease_expiry_makes_run_claimable,
+            runs::finish_run_ends_the_lease,
+            runs::fix_direction_never_flips,
+            runs::cancel_requests,
+            runs::connect_by_url,
+            nodes::node_lifecycle,
+            nodes::node_without_code,
+            nodes::node_conflicts,
+            nodes::big_tree,
+            executions::execution_attempts,
+            executions::stale_attempts,
+            ledger::llm_ledger,
+            ledger::run_events,
+            ledger::runner_registry,
+            ledger::ledger_ignores_leases,
+            races::concurrent_claims,
+            races::lost_lease_refuses_writes,
+            races::takeover_during_writes,
+        );
+    };
+}
+
 pub fn sample_task(name: &str) -> Task {
     Task {
         name: name.to_owned(),

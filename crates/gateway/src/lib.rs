@@ -6,8 +6,11 @@
 pub mod baseline;
 pub mod error;
 pub mod pricing;
+pub mod provider;
 pub mod retry;
 pub mod routing;
 pub mod secrets;
+pub mod shared;
+pub mod structured;
 
-pub use error::Error;
+pub use error::{Error, ErrorKind};

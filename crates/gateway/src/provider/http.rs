@@ -35,6 +35,15 @@ enum Failed {
 }
 
 impl Failed {
+    /// A short description for logs.
+    fn summary(&self) -> String {
+        match self {
+            Failed::Connect(cause) => format!("connection error ({cause})"),
+            Failed::Timeout => "timeout".into(),
+            Failed::Status { status, .. } => format!("HTTP {status}"),
+        }
+    }
+
     fn as_failure(&self) -> Failure<'_> {
         match self {
             Failed::Connect(_) => Failure::Connect,
@@ -83,8 +92,21 @@ pub(super) async fn send_with_retries(
             .policy
             .decide(&attempt, &failed.as_failure(), &mut || rng.next_f64())
         {
-            Decision::Retry { after } => tokio::time::sleep(after).await,
-            Decision::GiveUp(give_up) => return Err(final_error(client, give_up, &failed)),
+            Decision::Retry { after } => {
+                tracing::warn!(
+                    provider = %inner.name,
+                    attempt = number,
+                    failure = %failed.summary(),
+                    wait_ms = after.as_millis() as u64,
+                    "provider call failed; retrying"
+                );
+                tokio::time::sleep(after).await;
+            }
+            Decision::GiveUp(give_up) => {
+                let error = final_error(client, give_up, &failed);
+                tracing::warn!(provider = %inner.name, attempts = number, %error, "provider call failed");
+                return Err(error);
+            }
         }
     }
 }

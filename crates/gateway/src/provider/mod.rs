@@ -244,6 +244,14 @@ impl ProviderClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .or(parsed.id);
+        tracing::debug!(
+            provider = %inner.name,
+            model = %request.model,
+            attempts = reply.attempts,
+            prompt_tokens = parsed.usage.prompt,
+            completion_tokens = parsed.usage.completion,
+            "provider call answered"
+        );
         Ok(ProviderResponse {
             answer: parsed.answer,
             usage: parsed.usage,

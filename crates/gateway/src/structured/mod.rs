@@ -51,6 +51,13 @@ pub async fn complete_structured(
                 });
             }
             Err(problem) => {
+                tracing::info!(
+                    provider = client.name(),
+                    function = %function.name,
+                    round,
+                    %problem,
+                    "unusable structured answer"
+                );
                 if round < max_reasks {
                     conversation.messages.push(Message::new(
                         Role::Assistant,

@@ -327,7 +327,13 @@ async fn unauthorized_fails_at_once_without_the_key(flavor: Flavor) {
     let mock = MockProvider::start(flavor).await;
     // Real providers echo (parts of) a wrong key; the gateway must not pass it on.
     mock.push(mock.error(401, &format!("Incorrect API key provided: {KEY}")));
-    let error = client(&mock)
+    let client = client(&mock);
+    let printed = format!("{client:?}");
+    assert!(
+        !printed.contains(KEY),
+        "Debug of the client shows the key: {printed}"
+    );
+    let error = client
         .complete(&request("mock-model", None))
         .await
         .unwrap_err();

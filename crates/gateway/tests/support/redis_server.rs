@@ -42,6 +42,8 @@ pub fn unique_prefix(test: &str) -> String {
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    /// Working directory of the server, so nothing lands in the repository.
+    dir: tempfile::TempDir,
 }
 
 impl RedisServer {
@@ -51,7 +53,12 @@ impl RedisServer {
             .and_then(|listener| listener.local_addr())
             .expect("pick a free port")
             .port();
-        let mut server = Self { port, child: None };
+        let dir = tempfile::tempdir().expect("create a directory for redis-server");
+        let mut server = Self {
+            port,
+            child: None,
+            dir,
+        };
         server.restart();
         server
     }
@@ -75,6 +82,7 @@ impl RedisServer {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .current_dir(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

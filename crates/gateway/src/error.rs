@@ -75,6 +75,9 @@ pub enum Error {
     /// The request itself is unusable (e.g. a structured call without a function).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The gRPC server could not bind or failed while serving.
+    #[error("cannot serve: {0}")]
+    Serve(String),
 }
 
 /// The small set of error classes the service maps to gRPC status codes (ARCHITECTURE §8),
@@ -112,9 +115,10 @@ impl Error {
             },
             Error::ProviderAnswer { .. } => ErrorKind::Unavailable,
             Error::StructuredOutput { .. } | Error::Secret { .. } => ErrorKind::FailedPrecondition,
-            Error::Recipe(_) | Error::ProviderConfig(_) | Error::PriceTable { .. } => {
-                ErrorKind::Internal
-            }
+            Error::Recipe(_)
+            | Error::ProviderConfig(_)
+            | Error::PriceTable { .. }
+            | Error::Serve(_) => ErrorKind::Internal,
         }
     }
 }

@@ -1,0 +1,32 @@
+//! The `aide-gateway` binary: flags and environment → configuration → telemetry → serve
+//! until SIGINT or SIGTERM (a second signal exits at once).
+
+use anyhow::Context;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use aide_gateway::config::{GatewayArgs, GatewayConfig};
+
+/// The aide LLM gateway: the only holder of provider keys. Keys come from the environment
+/// (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENROUTER_API_KEY, OPENAI_BASE_URL)
+/// or from files named in the configuration, never from flags.
+#[derive(Debug, Parser)]
+#[command(name = "aide-gateway", version)]
+struct Cli {
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    aide_gateway::telemetry::init();
+    let config = GatewayConfig::resolve(&cli.gateway).context("configuration")?;
+    let shutdown = CancellationToken::new();
+    aide_gateway::telemetry::cancel_on_signals(shutdown.clone());
+    let env = |name: &str| std::env::var(name).ok();
+    aide_gateway::server::run(config, &env, shutdown)
+        .await
+        .context("gateway")?;
+    Ok(())
+}

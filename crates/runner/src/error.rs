@@ -1,0 +1,93 @@
+//! The runner's one error type, and its mapping to gRPC status codes (no internal paths or
+//! daemon messages leak to clients beyond a short reason).
+
+use std::io;
+
+/// Everything that can go wrong inside the runner.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed (missing work context, empty code, bad glob).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Every slot is busy.
+    #[error("all {0} slots are busy")]
+    NoFreeSlot(usize),
+    /// The same (run, node, attempt) is already executing here.
+    #[error("execution {0} is already running")]
+    AlreadyRunning(String),
+    /// The runner is shutting down and accepts no new work.
+    #[error("the runner is shutting down")]
+    ShuttingDown,
+    /// Preparing the per-attempt directory failed.
+    #[error("preparing the workspace: {0}")]
+    Workspace(#[source] io::Error),
+    /// Starting or supervising the sandboxed process failed.
+    #[error("process sandbox: {context}: {source}")]
+    Process {
+        /// What the runner was doing.
+        context: &'static str,
+        /// The underlying failure.
+        #[source]
+        source: io::Error,
+    },
+    /// One Docker operation failed; `op` names it (create, start, wait, inspect, remove, ...).
+    #[error("docker {op} of {container}: {source}")]
+    Docker {
+        /// The operation: create, attach, start, wait, inspect, stop, kill, remove, list.
+        op: &'static str,
+        /// The container name, or "-" for daemon-wide calls.
+        container: String,
+        /// The daemon's answer.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// The Docker image the config names is not present on this host.
+    #[error("docker image {0} is missing on this host")]
+    ImageMissing(String),
+    /// Binding or serving the gRPC endpoint failed.
+    #[error("serving gRPC: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Any other I/O failure.
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+    /// The configuration is inconsistent.
+    #[error("config: {0}")]
+    Config(String),
+}
+
+/// Result alias of the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps a Docker failure of operation `op` on `container`.
+    pub(crate) fn docker(
+        op: &'static str,
+        container: impl Into<String>,
+    ) -> impl FnOnce(bollard::errors::Error) -> Self {
+        let container = container.into();
+        move |source| Error::Docker {
+            op,
+            container,
+            source,
+        }
+    }
+
+    /// Wraps a process-backend I/O failure with what was being done.
+    pub(crate) fn process(context: &'static str) -> impl FnOnce(io::Error) -> Self {
+        move |source| Error::Process { context, source }
+    }
+}
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> Self {
+        match &err {
+            Error::InvalidRequest(_) => tonic::Status::invalid_argument(err.to_string()),
+            Error::NoFreeSlot(_) => tonic::Status::resource_exhausted(err.to_string()),
+            Error::AlreadyRunning(_) => tonic::Status::already_exists(err.to_string()),
+            Error::ShuttingDown => tonic::Status::unavailable(err.to_string()),
+            // Sandbox failures reach the client inside Finished.sandbox_error; anything that
+            // ends up here is internal and is not described further.
+            _ => tonic::Status::internal("runner internal error"),
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! aide-runner: the sandbox runner service of aide. It executes one untrusted solution script
+//! per call — in a Docker container or a limited process group — streams its merged output
+//! and resource samples, enforces limits, parses the exception that ended it, returns the
+//! files it produced, and cleans up after itself. It serves aide.v1.Runner plus gRPC health,
+//! and registers and heartbeats with a coordinator when one is configured.
+
+pub mod collect;
+pub mod config;
+pub mod error;
+pub mod output;
+pub mod procfs;
+pub mod registry;
+pub mod sandbox;
+pub mod service;
+pub mod traceback;
+pub mod workspace;
+
+use std::{collections::HashMap, os::unix::fs::PermissionsExt, sync::Arc, time::Duration};
+
+use aide_proto::v1::runner_server::RunnerServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+pub use config::{BackendKind, Config};
+pub use error::{Error, Result};
+pub use sandbox::{Sandbox, docker::DockerSandbox, process::ProcessSandbox};
+pub use service::RunnerService;
+
+/// Largest message the service sends (Finished carries collected files).
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// Binds `config.listen` and serves until `shutdown`.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+    let listener = TcpListener::bind(config.listen).await?;
+    serve(config, listener, shutdown).await
+}
+
+/// Builds the configured sandbox backend.
+pub async fn build_sandbox(config: &Config, runner_id: &str) -> Result<Arc<dyn Sandbox>> {
+    Ok(match config.backend {
+        BackendKind::Process => Arc::new(ProcessSandbox::new(config)?),
+        BackendKind::Docker => Arc::new(DockerSandbox::connect(config, runner_id).await?),
+    })
+}
+
+/// Serves on `listener` until `shutdown`: then stops admitting, drains running executions
+/// for `drain_secs`, cancels what is left, and returns once everything is cleaned up.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    config.validate()?;
+    let runner_id = config.runner_id();
+    let work_root = config.work_root();
+    std::fs::create_dir_all(&work_root)?;
+    // Sandbox users must be able to reach their own attempt directory.
+    if let Err(e) = std::fs::set_permissions(&work_root, std::fs::Permissions::from_mode(0o711)) {
+        warn!(error = %e, "cannot open the work root to sandbox users");
+    }
+    let sandbox = build_sandbox(&config, &runner_id).await?;
+    let swept = sandbox.sweep().await?;
+    let service = RunnerService::new(
+        runner_id.clone(),
+        sandbox.clone(),
+        config.limits.clone(),
+        work_root,
+        config.slots,
+    );
+    let local = listener.local_addr()?;
+    info!(%runner_id, %local, backend = sandbox.backend(), slots = config.slots, swept, "runner serving");
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<RunnerServer<RunnerService>>().await;
+    let background = CancellationToken::new();
+    let mut tasks = Vec::new();
+    if config.backend == BackendKind::Docker {
+        let (sandbox, stop) = (sandbox.clone(), background.clone());
+        let every = Duration::from_secs(config.docker.janitor_secs.max(1));
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                if let Err(e) = sandbox.sweep().await {
+                    warn!(error = %e, "janitor sweep failed");
+                }
+            }
+        }));
+    }
+    if let Some(coordinator) = config.coordinator.clone() {
+        let reg = registry::Registration {
+            coordinator,
+            runner_id: runner_id.clone(),
+            address: config
+                .advertise
+                .clone()
+                .unwrap_or_else(|| format!("http://{local}")),
+            backend: config.backend.as_str().into(),
+            labels: parse_labels(&config.labels),
+        };
+        tasks.push(tokio::spawn(registry::heartbeat_loop(
+            reg,
+            service.clone(),
+            background.clone(),
+        )));
+    }
+
+    let stop_server = CancellationToken::new();
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(RunnerServer::new(service.clone()).max_encoding_message_size(MAX_MESSAGE))
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            stop_server.clone().cancelled_owned(),
+        );
+    let mut server = tokio::spawn(server);
+    let early = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        res = &mut server => Some(res),
+    };
+    info!("shutting down: draining executions");
+    health
+        .set_not_serving::<RunnerServer<RunnerService>>()
+        .await;
+    service.drain(Duration::from_secs(config.drain_secs)).await;
+    background.cancel();
+    stop_server.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let res = match early {
+        Some(res) => res,
+        None => server.await,
+    };
+    if let Err(e) = sandbox.sweep().await {
+        warn!(error = %e, "final sweep failed");
+    }
+    info!("runner stopped");
+    match res {
+        Ok(r) => r.map_err(Error::from),
+        Err(e) => Err(Error::Io(std::io::Error::other(e))),
+    }
+}
+
+fn parse_labels(raw: &[String]) -> HashMap<String, String> {
+    raw.iter()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}

@@ -1,0 +1,153 @@
+//! Reading /proc: the processes of a process group or a uid (usage, killing leftovers) and
+//! the host's CPU and memory load for heartbeats.
+
+use std::{fs, time::Duration};
+
+use nix::{sys::signal::Signal, unistd::Pid};
+
+/// Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux).
+const TICKS: u64 = 100;
+
+/// One process as /proc shows it.
+#[derive(Debug, Clone, Copy)]
+struct Proc {
+    pid: i32,
+    ppid: i32,
+    zombie: bool,
+    pgrp: i32,
+    uid: u32,
+    cpu_ticks: u64,
+    threads: u32,
+    rss_bytes: u64,
+}
+
+fn read_proc(pid: i32) -> Option<Proc> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // rest[0] is field 3 (state): pgrp is field 5, utime 14, stime 15, threads 20.
+    let num = |i: usize| f.get(i - 3).and_then(|v| v.parse::<u64>().ok());
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some(Proc {
+        pid,
+        ppid: i32::try_from(num(4)?).ok()?,
+        zombie: f.first() == Some(&"Z"),
+        pgrp: i32::try_from(num(5)?).ok()?,
+        uid: u32::try_from(field("Uid:")?).ok()?,
+        cpu_ticks: num(14)? + num(15)?,
+        threads: u32::try_from(num(20)?).unwrap_or(1),
+        rss_bytes: field("VmRSS:").unwrap_or(0) * 1024,
+    })
+}
+
+fn all_procs() -> impl Iterator<Item = Proc> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(read_proc)
+}
+
+/// Usage of a set of processes at one instant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// CPU time consumed so far by the live processes.
+    pub cpu: Duration,
+    /// Sum of resident memory.
+    pub rss_bytes: u64,
+    /// Threads (each process counts at least one).
+    pub threads: u32,
+}
+
+/// Usage of the processes in group `pgid`, or owned by `uid` when given.
+pub fn usage(pgid: i32, uid: Option<u32>) -> Usage {
+    let mut u = Usage::default();
+    for p in all_procs().filter(|p| p.pgrp == pgid || Some(p.uid) == uid) {
+        u.cpu += Duration::from_millis(p.cpu_ticks * 1000 / TICKS);
+        u.rss_bytes += p.rss_bytes;
+        u.threads += p.threads;
+    }
+    u
+}
+
+/// Sends SIGKILL to every live process owned by `uid` (a sandbox uid: nothing else runs as
+/// it); returns how many were signalled. Catches processes that left the group with setsid.
+pub fn kill_uid(uid: u32) -> usize {
+    let mut n = 0;
+    for p in all_procs().filter(|p| p.uid == uid && !p.zombie) {
+        if nix::sys::signal::kill(Pid::from_raw(p.pid), Signal::SIGKILL).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Whether any live (non-zombie) process is owned by `uid`.
+pub fn uid_has_processes(uid: u32) -> bool {
+    all_procs().any(|p| p.uid == uid && !p.zombie)
+}
+
+/// Reaps zombies owned by `uid` that were re-parented to this process (the runner is their
+/// subreaper), so they stop counting against the uid's process limit; `except` (the script's
+/// own leader, which its waiter reaps) is left alone. Returns how many.
+pub fn reap_orphans(uid: u32, except: Option<i32>) -> usize {
+    let me = std::process::id();
+    let mut n = 0;
+    let orphan =
+        |p: &Proc| p.uid == uid && p.zombie && p.ppid as u32 == me && Some(p.pid) != except;
+    for p in all_procs().filter(orphan) {
+        let flags = Some(nix::sys::wait::WaitPidFlag::WNOHANG);
+        if nix::sys::wait::waitpid(Pid::from_raw(p.pid), flags).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The 1-minute load average divided by the number of cores, capped at 1.
+pub fn cpu_load() -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |l| (l / cores).min(1.0))
+}
+
+/// Memory in use (total minus available) as a fraction of total.
+pub fn memory_load() -> f64 {
+    let Ok(info) = fs::read_to_string("/proc/meminfo") else {
+        return 0.0;
+    };
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+    };
+    match (field("MemTotal:"), field("MemAvailable:")) {
+        (Some(total), Some(avail)) if total > 0.0 => ((total - avail) / total).clamp(0.0, 1.0),
+        _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_group_is_visible_and_loads_are_fractions() {
+        let me = nix::unistd::getpgrp().as_raw();
+        let u = usage(me, None);
+        assert!(u.threads >= 1 && u.rss_bytes > 0);
+        assert!((0.0..=1.0).contains(&cpu_load()));
+        assert!((0.0..=1.0).contains(&memory_load()) && memory_load() > 0.0);
+    }
+}

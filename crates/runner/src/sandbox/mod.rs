@@ -1,0 +1,183 @@
+//! The `Sandbox` trait every backend implements, what an execution is given (`ExecSpec`)
+//! and reports (`RawOutcome`), and `ExecIo`, the channel through which a backend streams
+//! Started, output and samples to the caller.
+
+pub mod docker;
+pub mod process;
+
+use std::{
+    fmt,
+    path::PathBuf,
+    time::{Duration, SystemTime},
+};
+
+use aide_proto::v1::{ExecuteEvent, OutputChunk, ResourceSample, Started, execute_event::Event};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Result, output::OutputBuffer};
+
+/// The bootstrap every backend runs in front of the solution (see its own comments).
+pub const BOOTSTRAP: &str = include_str!("bootstrap.py");
+
+/// Identifies one execution attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExecKey {
+    /// Run id.
+    pub run_id: String,
+    /// Node id (may be empty).
+    pub node_id: String,
+    /// Attempt number.
+    pub attempt: u32,
+}
+
+impl fmt::Display for ExecKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}-{}", self.run_id, self.node_id, self.attempt)
+    }
+}
+
+/// Limits with the runner's defaults filled in.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedLimits {
+    /// Wall-clock limit.
+    pub timeout: Duration,
+    /// Memory in bytes, no swap.
+    pub memory_bytes: u64,
+    /// CPU cores.
+    pub cpus: f64,
+    /// Processes and threads.
+    pub pids: u32,
+    /// Output kept, bytes.
+    pub max_output_bytes: u64,
+    /// Largest collected file, bytes.
+    pub max_file_bytes: u64,
+    /// Largest file the script may write, bytes.
+    pub max_write_bytes: u64,
+}
+
+/// Everything a backend needs to run one attempt.
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    /// Which attempt.
+    pub key: ExecKey,
+    /// The attempt directory (holds solution.py and working/).
+    pub attempt_dir: PathBuf,
+    /// The task's input on the host, when there is one.
+    pub input_dir: Option<PathBuf>,
+    /// Limits.
+    pub limits: ResolvedLimits,
+    /// Network allowed.
+    pub allow_network: bool,
+    /// The slot index (0..slots) this execution holds.
+    pub slot: usize,
+}
+
+/// What a backend observed; the service turns it into `Finished`.
+#[derive(Debug, Clone, Default)]
+pub struct RawOutcome {
+    /// Exit code; None when killed by a signal.
+    pub exit_code: Option<i32>,
+    /// Stopped at the time limit.
+    pub timed_out: bool,
+    /// Killed for memory (cgroup OOM); the service also counts a MemoryError.
+    pub oom_killed: bool,
+    /// Stopped by cancel.
+    pub cancelled: bool,
+    /// Wall time of the script.
+    pub wall: Duration,
+    /// CPU time of the script and its children.
+    pub cpu: Duration,
+    /// Peak resident memory.
+    pub peak_memory: u64,
+}
+
+/// A sandbox backend.
+#[tonic::async_trait]
+pub trait Sandbox: Send + Sync + fmt::Debug + 'static {
+    /// "docker" or "process".
+    fn backend(&self) -> &'static str;
+
+    /// Runs the attempt prepared in `spec.attempt_dir`, streaming through `io`, until it ends,
+    /// times out or `cancel` fires. Always cleans up what it started.
+    async fn run(
+        &self,
+        spec: &ExecSpec,
+        io: &mut ExecIo,
+        cancel: &CancellationToken,
+    ) -> Result<RawOutcome>;
+
+    /// Removes leftovers of earlier executions of this runner; no-op by default.
+    async fn sweep(&self) -> Result<usize> {
+        Ok(0)
+    }
+
+    /// The uid owning `working/` for slot `slot`, when the backend runs scripts as another
+    /// user.
+    fn sandbox_uid(&self, slot: usize) -> Option<u32>;
+}
+
+/// The live side of an execution: sends events to the caller, keeps the output.
+#[derive(Debug)]
+pub struct ExecIo {
+    runner_id: String,
+    events: mpsc::Sender<ExecuteEvent>,
+    output: OutputBuffer,
+}
+
+impl ExecIo {
+    /// Streams to `events`, keeping `max_output` bytes of output.
+    pub fn new(runner_id: String, events: mpsc::Sender<ExecuteEvent>, max_output: u64) -> Self {
+        Self {
+            runner_id,
+            events,
+            output: OutputBuffer::new(usize::try_from(max_output).unwrap_or(usize::MAX)),
+        }
+    }
+
+    /// Reports that the script started in sandbox `sandbox_id`.
+    pub async fn started(&mut self, sandbox_id: String) {
+        let event = Event::Started(Started {
+            runner_id: self.runner_id.clone(),
+            sandbox_id,
+            started_at: Some(SystemTime::now().into()),
+        });
+        self.send(event).await;
+    }
+
+    /// Takes in a piece of raw output.
+    pub async fn output(&mut self, bytes: &[u8]) {
+        if let Some((text, offset)) = self.output.push(bytes) {
+            self.send(Event::Output(OutputChunk { text, offset })).await;
+        }
+    }
+
+    /// Reports a resource measurement.
+    pub async fn sample(&mut self, elapsed: Duration, cpu_cores: f64, memory: u64, pids: u32) {
+        let event = Event::Sample(ResourceSample {
+            elapsed: prost_types::Duration::try_from(elapsed).ok(),
+            cpu_cores,
+            memory_bytes: memory,
+            pids,
+        });
+        self.send(event).await;
+    }
+
+    /// Flushes held-back bytes; returns the kept text and the full size.
+    pub async fn finish_output(&mut self) -> (String, u64) {
+        if let Some((text, offset)) = self.output.finish() {
+            self.send(Event::Output(OutputChunk { text, offset })).await;
+        }
+        (self.output.kept_text(), self.output.total_bytes())
+    }
+
+    /// The channel the final event goes to.
+    pub fn sender(&self) -> &mpsc::Sender<ExecuteEvent> {
+        &self.events
+    }
+
+    async fn send(&self, event: Event) {
+        // A gone caller is noticed by the service (it cancels); output is still kept.
+        let _ = self.events.send(ExecuteEvent { event: Some(event) }).await;
+    }
+}

@@ -1,0 +1,303 @@
+//! The process backend: the script runs on the host in its own process group under rlimits,
+//! with a scrubbed environment and, when the runner is root, as a per-slot unprivileged uid
+//! inside a fresh network namespace.
+//!
+//! What it guarantees, and what it does not:
+//! - Limits come from the Python bootstrap (`bootstrap.py`, safe Rust needs no `pre_exec`):
+//!   RLIMIT_AS (memory: a MemoryError or a failed allocation, reported as OOM), RLIMIT_CPU,
+//!   RLIMIT_FSIZE and RLIMIT_NPROC. CPU *share* is not limited (no cgroups), only CPU time.
+//! - RLIMIT_NPROC counts every process of a uid and does not bind root, so it only contains a
+//!   fork bomb when the runner is root and drops the script to its slot's uid
+//!   (`uid_base + slot`); as an ordinary user it is applied to that user's whole count.
+//! - Timeout and cancel kill the process group; as root every process of the slot uid is
+//!   killed too, which also catches processes that escaped the group with setsid().
+//! - The environment is rebuilt from nothing; as root the script cannot read the runner's
+//!   /proc/<pid>/environ either (different uid). As the same user it could.
+//! - Network: as root, `unshare --net` leaves only a downed loopback; otherwise none.
+//! - Writes: as root the script's uid owns only `working/` (and may use /tmp); the input is
+//!   a symlink and is read-only only through ordinary permissions (a task directory owned by
+//!   root, not world-writable). A read-only bind mount needs privileges this backend avoids.
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use nix::{
+    sys::signal::{Signal, killpg},
+    unistd::Pid,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+use wait4::Wait4;
+
+use super::{BOOTSTRAP, ExecIo, ExecSpec, RawOutcome, Sandbox};
+use crate::{Config, Error, Result, procfs};
+
+/// The process backend.
+#[derive(Debug)]
+pub struct ProcessSandbox {
+    python: PathBuf,
+    uid_base: Option<u32>,
+    unshare: Option<PathBuf>,
+    grace: Duration,
+    sample_every: Duration,
+}
+
+impl ProcessSandbox {
+    /// Resolves the interpreter and decides on privilege drop and network isolation.
+    pub fn new(config: &Config) -> Result<Self> {
+        let probe = Command::new(&config.process.python)
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .map_err(Error::process("probing the python interpreter"))?;
+        let python = PathBuf::from(String::from_utf8_lossy(&probe.stdout).trim());
+        if !probe.status.success() || !python.is_absolute() {
+            return Err(Error::Config(format!(
+                "{} does not run as a python interpreter",
+                config.process.python
+            )));
+        }
+        let root = nix::unistd::geteuid().is_root();
+        let uid_base = root.then_some(config.process.uid_base);
+        if let Some(uid) = uid_base {
+            let check = format!(
+                "import os; os.setgroups([]); os.setgid({uid}); os.setuid({uid}); import json, runpy"
+            );
+            let ok = Command::new(&python)
+                .args(["-c", &check])
+                .env_clear()
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                return Err(Error::Config(format!(
+                    "{} is not usable by the sandbox uid {uid} (is it under a private home?); \
+                     point AIDE_RUNNER_PYTHON at a shared interpreter such as /usr/bin/python3",
+                    python.display()
+                )));
+            }
+        }
+        if uid_base.is_some() {
+            // Orphaned script processes re-parent to the runner, which reaps them at once;
+            // otherwise their zombies would count against the next tenant's process limit.
+            nix::sys::prctl::set_child_subreaper(true)
+                .map_err(|e| Error::process("becoming a subreaper")(e.into()))?;
+        }
+        let unshare = if root && config.process.unshare_net {
+            find_in_path("unshare").filter(|u| {
+                Command::new(u)
+                    .args(["--net", "true"])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            python,
+            uid_base,
+            unshare,
+            grace: config.grace(),
+            sample_every: Duration::from_millis(config.sample_ms.max(50)),
+        })
+    }
+
+    /// The interpreter the scripts run with.
+    pub fn python(&self) -> &Path {
+        &self.python
+    }
+
+    fn command(&self, spec: &ExecSpec) -> Command {
+        let limits = &spec.limits;
+        let uid = self.sandbox_uid(spec.slot);
+        let cpu_secs = limits.timeout.as_secs_f64() * limits.cpus.max(1.0).ceil() + 1.0;
+        let args = [
+            limits.memory_bytes.to_string(),
+            (cpu_secs as u64).to_string(),
+            limits.max_write_bytes.to_string(),
+            if uid.is_some() { limits.pids } else { 0 }.to_string(),
+            uid.map_or(-1, i64::from).to_string(),
+        ];
+        let mut cmd = match (&self.unshare, spec.allow_network) {
+            (Some(unshare), false) => {
+                let mut c = Command::new(unshare);
+                c.arg("--net").arg("--").arg(&self.python);
+                c
+            }
+            _ => Command::new(&self.python),
+        };
+        cmd.args(["-u", "-s", "-c", BOOTSTRAP]).args(args);
+        let threads = (limits.cpus.ceil() as u64).max(1).to_string();
+        let home = spec.attempt_dir.join("working");
+        let bin = self.python.parent().unwrap_or(Path::new("/usr/bin"));
+        cmd.env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+            )
+            .env("HOME", &home)
+            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("MPLBACKEND", "Agg")
+            .env("OMP_NUM_THREADS", &threads)
+            .env("OPENBLAS_NUM_THREADS", &threads)
+            .env("MKL_NUM_THREADS", &threads)
+            .env("NUMEXPR_NUM_THREADS", &threads)
+            .current_dir(&spec.attempt_dir)
+            .stdin(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        cmd
+    }
+
+    /// Kills everything the execution may have left: the group, and the slot uid's processes.
+    fn kill_all(&self, pgid: Option<i32>, uid: Option<u32>) {
+        if let Some(pgid) = pgid.filter(|p| *p > 1) {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+        if let Some(uid) = uid {
+            for _ in 0..100 {
+                procfs::kill_uid(uid);
+                procfs::reap_orphans(uid, pgid);
+                if !procfs::uid_has_processes(uid) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Sandbox for ProcessSandbox {
+    fn backend(&self) -> &'static str {
+        "process"
+    }
+
+    fn sandbox_uid(&self, slot: usize) -> Option<u32> {
+        self.uid_base
+            .map(|b| b + u32::try_from(slot).unwrap_or(u32::MAX - b))
+    }
+
+    #[tracing::instrument(name = "process_run", skip_all, fields(key = %spec.key))]
+    async fn run(
+        &self,
+        spec: &ExecSpec,
+        io: &mut ExecIo,
+        cancel: &CancellationToken,
+    ) -> Result<RawOutcome> {
+        let uid = self.sandbox_uid(spec.slot);
+        if let Some(uid) = uid {
+            // A previous tenant of this slot must be gone before limits count processes.
+            self.kill_all(None, Some(uid));
+        }
+        let (reader, writer) = std::io::pipe().map_err(Error::process("creating the pipe"))?;
+        let writer2 = writer
+            .try_clone()
+            .map_err(Error::process("creating the pipe"))?;
+        let mut cmd = self.command(spec);
+        cmd.stdout(writer).stderr(writer2);
+        let start = Instant::now();
+        let child = cmd.spawn().map_err(Error::process("spawning python"))?;
+        drop(cmd); // closes our copies of the pipe's write end
+        let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+        debug!(pgid, ?uid, "script started");
+        io.started(format!("pgid-{pgid}")).await;
+
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+        let read_task = tokio::task::spawn_blocking(move || pump(reader, tx));
+        let mut waiter = tokio::task::spawn_blocking(move || child.wait4());
+
+        let deadline = tokio::time::Instant::now() + spec.limits.timeout;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        let mut out = RawOutcome::default();
+        let mut ticker = tokio::time::interval(self.sample_every);
+        ticker.tick().await;
+        let mut last = (Instant::now(), Duration::ZERO);
+        let mut peak_sampled = 0u64;
+        let mut output_open = true;
+        let status = loop {
+            tokio::select! {
+                res = &mut waiter => break res,
+                chunk = rx.recv(), if output_open => match chunk {
+                    Some(bytes) => io.output(&bytes).await,
+                    None => output_open = false,
+                },
+                _ = tokio::time::sleep_until(deadline), if !out.timed_out && !out.cancelled => {
+                    out.timed_out = true;
+                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+                    kill_at = Some(tokio::time::Instant::now() + self.grace);
+                }
+                _ = tokio::time::sleep_until(kill_at.unwrap_or(deadline)), if kill_at.is_some() => {
+                    kill_at = None;
+                    self.kill_all(Some(pgid), uid);
+                }
+                _ = cancel.cancelled(), if !out.cancelled => {
+                    out.cancelled = !out.timed_out;
+                    self.kill_all(Some(pgid), uid);
+                }
+                _ = ticker.tick() => {
+                    let u = procfs::usage(pgid, uid);
+                    let now = Instant::now();
+                    let cores = (u.cpu.saturating_sub(last.1)).as_secs_f64()
+                        / (now - last.0).as_secs_f64().max(1e-3);
+                    last = (now, u.cpu);
+                    peak_sampled = peak_sampled.max(u.rss_bytes);
+                    io.sample(start.elapsed(), cores, u.rss_bytes, u.threads).await;
+                }
+            }
+        };
+        out.wall = start.elapsed();
+        // Leftover children (daemons, escaped sessions) die with the script.
+        self.kill_all(Some(pgid), uid);
+        // Drain what is still in the pipe; a holder that survived the kills cannot stall us.
+        let drain_until = tokio::time::Instant::now() + Duration::from_secs(1);
+        while output_open {
+            match tokio::time::timeout_at(drain_until, rx.recv()).await {
+                Ok(Some(bytes)) => io.output(&bytes).await,
+                Ok(None) => output_open = false,
+                Err(_) => {
+                    warn!(pgid, "output pipe still open after the script ended");
+                    break;
+                }
+            }
+        }
+        drop(read_task);
+        let res = status
+            .map_err(|e| Error::process("waiting for the script")(std::io::Error::other(e)))?
+            .map_err(Error::process("waiting for the script"))?;
+        out.exit_code = res.status.code();
+        out.cpu = res.rusage.utime + res.rusage.stime;
+        out.peak_memory = res.rusage.maxrss.max(peak_sampled);
+        Ok(out)
+    }
+}
+
+/// Copies the pipe into the channel until EOF or until the receiver is gone.
+fn pump(mut reader: std::io::PipeReader, tx: mpsc::Sender<Vec<u8>>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}

@@ -1,0 +1,396 @@
+//! The aide.v1.Runner gRPC service: admits executions into a fixed number of slots, runs each
+//! one as a tracked task (workspace → sandbox → result), streams its events, and cancels it
+//! on Cancel, on a heartbeat's request, on a caller that goes away, or at shutdown.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+
+use aide_proto::v1::{
+    CancelRequest, CancelResponse, ExecuteEvent, ExecuteRequest, Finished, PythonException,
+    WorkContext, execute_event::Event, runner_server::Runner,
+};
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::{StreamExt, wrappers::ReceiverStream};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tonic::{Request, Response, Status};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::{
+    Error, Result, collect,
+    config::LimitDefaults,
+    sandbox::{ExecIo, ExecKey, ExecSpec, RawOutcome, ResolvedLimits, Sandbox},
+    traceback,
+    workspace::{SCRIPT, Workspace, sanitize},
+};
+
+/// The runner service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RunnerService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    runner_id: String,
+    sandbox: Arc<dyn Sandbox>,
+    limits: LimitDefaults,
+    work_root: PathBuf,
+    slots: usize,
+    free: Mutex<Vec<usize>>,
+    running: Mutex<HashMap<ExecKey, CancellationToken>>,
+    accepting: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl RunnerService {
+    /// A service with `slots` slots running scripts in `sandbox`.
+    pub fn new(
+        runner_id: String,
+        sandbox: Arc<dyn Sandbox>,
+        limits: LimitDefaults,
+        work_root: PathBuf,
+        slots: usize,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                runner_id,
+                sandbox,
+                limits,
+                work_root,
+                slots,
+                free: Mutex::new((0..slots).rev().collect()),
+                running: Mutex::default(),
+                accepting: CancellationToken::new(),
+                tracker: TaskTracker::new(),
+            }),
+        }
+    }
+
+    /// Slots free right now.
+    pub fn free_slots(&self) -> usize {
+        lock(&self.inner.free).len()
+    }
+
+    /// Total slots.
+    pub fn slots(&self) -> usize {
+        self.inner.slots
+    }
+
+    /// Executions in progress.
+    pub fn running(&self) -> Vec<ExecKey> {
+        lock(&self.inner.running).keys().cloned().collect()
+    }
+
+    /// Tells one execution to stop; false when it is not running here.
+    pub fn cancel(&self, key: &ExecKey) -> bool {
+        lock(&self.inner.running)
+            .get(key)
+            .map(|t| t.cancel())
+            .is_some()
+    }
+
+    /// Refuses new executions (UNAVAILABLE) from now on.
+    pub fn stop_accepting(&self) {
+        self.inner.accepting.cancel();
+    }
+
+    /// Lets running executions finish for up to `grace`, then cancels the rest and waits for
+    /// them to report and clean up.
+    pub async fn drain(&self, grace: Duration) {
+        self.stop_accepting();
+        self.inner.tracker.close();
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            let n = {
+                let running = lock(&self.inner.running);
+                running.values().for_each(CancellationToken::cancel);
+                running.len()
+            };
+            info!(cancelled = n, "drain period over, cancelling executions");
+            self.inner.tracker.wait().await;
+        }
+    }
+
+    fn admit(&self, key: &ExecKey) -> Result<(SlotGuard, RunningGuard)> {
+        if self.inner.accepting.is_cancelled() {
+            return Err(Error::ShuttingDown);
+        }
+        let mut running = lock(&self.inner.running);
+        if running.contains_key(key) {
+            return Err(Error::AlreadyRunning(key.to_string()));
+        }
+        let slot = lock(&self.inner.free)
+            .pop()
+            .ok_or(Error::NoFreeSlot(self.inner.slots))?;
+        let token = CancellationToken::new();
+        running.insert(key.clone(), token.clone());
+        Ok((
+            SlotGuard {
+                inner: self.inner.clone(),
+                slot,
+            },
+            RunningGuard {
+                inner: self.inner.clone(),
+                key: key.clone(),
+                token,
+            },
+        ))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Returns the slot to the pool when the execution ends.
+#[derive(Debug)]
+struct SlotGuard {
+    inner: Arc<Inner>,
+    slot: usize,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        lock(&self.inner.free).push(self.slot);
+    }
+}
+
+/// Removes the execution from the running set when it ends.
+#[derive(Debug)]
+struct RunningGuard {
+    inner: Arc<Inner>,
+    key: ExecKey,
+    token: CancellationToken,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        lock(&self.inner.running).remove(&self.key);
+    }
+}
+
+/// The key of a work context; run id and attempt are required.
+pub fn exec_key(work: Option<&WorkContext>) -> Result<ExecKey> {
+    let work = work.ok_or_else(|| Error::InvalidRequest("work is required".into()))?;
+    if work.run_id.is_empty() {
+        return Err(Error::InvalidRequest("work.run_id is required".into()));
+    }
+    Ok(ExecKey {
+        run_id: work.run_id.clone(),
+        node_id: work.node_id.clone(),
+        attempt: work.attempt,
+    })
+}
+
+/// A validated request, ready to run.
+#[derive(Debug)]
+struct Job {
+    code: String,
+    input_dir: Option<PathBuf>,
+    limits: ResolvedLimits,
+    allow_network: bool,
+    globs: Vec<String>,
+    submission: String,
+}
+
+fn job(req: ExecuteRequest, defaults: &LimitDefaults) -> Result<Job> {
+    if req.code.trim().is_empty() {
+        return Err(Error::InvalidRequest("code is empty".into()));
+    }
+    let input_dir = if req.input_dir.is_empty() {
+        None
+    } else {
+        let p = Path::new(&req.input_dir);
+        if !p.is_absolute() || !p.is_dir() {
+            return Err(Error::InvalidRequest(
+                "input_dir must be an existing absolute directory".into(),
+            ));
+        }
+        Some(p.to_path_buf())
+    };
+    for g in &req.collect_globs {
+        collect::validate_relative(g)?;
+    }
+    if !req.submission_file.is_empty() {
+        collect::validate_relative(&req.submission_file)?;
+    }
+    let l = req.limits.unwrap_or_default();
+    let pick = |v: u64, d: u64| if v == 0 { d } else { v };
+    let mut timeout = l
+        .timeout
+        .and_then(|t| Duration::try_from(t).ok())
+        .filter(|t| !t.is_zero())
+        .unwrap_or(Duration::from_secs(defaults.timeout_secs));
+    // The caller gives up at its deadline; running past it is wasted work.
+    if let Some(deadline) = req.work.as_ref().and_then(|w| w.deadline)
+        && let Ok(at) = SystemTime::try_from(deadline)
+    {
+        let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+        timeout = timeout.min(left.max(Duration::from_millis(1)));
+    }
+    Ok(Job {
+        code: req.code,
+        input_dir,
+        limits: ResolvedLimits {
+            timeout,
+            memory_bytes: pick(l.memory_bytes, defaults.memory_bytes),
+            cpus: if l.cpus > 0.0 { l.cpus } else { defaults.cpus },
+            pids: if l.pids == 0 { defaults.pids } else { l.pids },
+            max_output_bytes: pick(l.max_output_bytes, defaults.max_output_bytes),
+            max_file_bytes: pick(l.max_file_bytes, defaults.max_file_bytes),
+            max_write_bytes: defaults.max_write_bytes,
+        },
+        allow_network: req.allow_network,
+        globs: req.collect_globs,
+        submission: req.submission_file,
+    })
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<ExecuteEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Runner for RunnerService {
+    type ExecuteStream = EventStream;
+
+    async fn execute(
+        &self,
+        request: Request<ExecuteRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let req = request.into_inner();
+        let key = exec_key(req.work.as_ref())?;
+        let job = job(req, &self.inner.limits)?;
+        let (slot, running) = self.admit(&key)?;
+        let (tx, rx) = mpsc::channel(256);
+        let inner = self.inner.clone();
+        let span = info_span!("execute", key = %key, slot = slot.slot);
+        self.inner.tracker.spawn(
+            async move {
+                let token = running.token.clone();
+                // The caller dropping the stream closes the channel: stop the script.
+                let watch = {
+                    let (tx, token) = (tx.clone(), token.clone());
+                    tokio::spawn(async move {
+                        tx.closed().await;
+                        token.cancel();
+                    })
+                };
+                let finished = run_job(&inner, key, slot.slot, job, tx.clone(), &token).await;
+                watch.abort();
+                info!(
+                    exit = ?finished.exit_code,
+                    timed_out = finished.timed_out,
+                    cancelled = finished.cancelled,
+                    oom = finished.oom_killed,
+                    "execution finished"
+                );
+                let _ = tx
+                    .send(ExecuteEvent {
+                        event: Some(Event::Finished(finished)),
+                    })
+                    .await;
+                drop((running, slot));
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<CancelRequest>,
+    ) -> Result<Response<CancelResponse>, Status> {
+        let key = exec_key(request.into_inner().work.as_ref())?;
+        let found = RunnerService::cancel(self, &key);
+        info!(key = %key, found, "cancel requested");
+        Ok(Response::new(CancelResponse { found }))
+    }
+}
+
+/// Workspace → sandbox → result; never fails (a sandbox failure becomes sandbox_error).
+async fn run_job(
+    inner: &Inner,
+    key: ExecKey,
+    slot: usize,
+    job: Job,
+    tx: mpsc::Sender<ExecuteEvent>,
+    token: &CancellationToken,
+) -> Finished {
+    let mut io = ExecIo::new(inner.runner_id.clone(), tx, job.limits.max_output_bytes);
+    let name = sanitize(&key.to_string(), 100);
+    let ws = match Workspace::create(
+        &inner.work_root,
+        &name,
+        &job.code,
+        job.input_dir.as_deref(),
+        inner.sandbox.sandbox_uid(slot),
+    ) {
+        Ok(ws) => ws,
+        Err(e) => return failed(e, token),
+    };
+    let spec = ExecSpec {
+        key,
+        attempt_dir: ws.path().to_path_buf(),
+        input_dir: job.input_dir.clone(),
+        limits: job.limits,
+        allow_network: job.allow_network,
+        slot,
+    };
+    let raw = inner.sandbox.run(&spec, &mut io, token).await;
+    let (output, output_bytes) = io.finish_output().await;
+    let raw: RawOutcome = match raw {
+        Ok(raw) => raw,
+        Err(e) => {
+            warn!(error = %e, "sandbox failed");
+            let mut f = failed(e, token);
+            (f.output, f.output_bytes) = (output, output_bytes);
+            return f;
+        }
+    };
+    let exception = (raw.exit_code != Some(0))
+        .then(|| traceback::parse(&output, SCRIPT))
+        .flatten();
+    let working = ws.working();
+    let (max_file, max_total) = (job.limits.max_file_bytes, inner.limits.max_collect_bytes);
+    let files = tokio::task::spawn_blocking(move || {
+        let files = collect::collect(&working, &job.submission, &job.globs, max_file, max_total);
+        drop(ws); // removes the attempt directory off the async threads
+        files
+    })
+    .await
+    .unwrap_or_default();
+    Finished {
+        exit_code: raw.exit_code,
+        timed_out: raw.timed_out,
+        oom_killed: raw.oom_killed || exception.as_ref().is_some_and(|e| e.kind == "MemoryError"),
+        cancelled: raw.cancelled,
+        wall_time: prost_types::Duration::try_from(raw.wall).ok(),
+        cpu_time: prost_types::Duration::try_from(raw.cpu).ok(),
+        peak_memory_bytes: raw.peak_memory,
+        output,
+        output_bytes,
+        exception: exception.map(|e| PythonException {
+            r#type: e.kind,
+            message: e.message,
+            line: e.line,
+            traceback: e.traceback,
+        }),
+        files,
+        sandbox_error: String::new(),
+    }
+}
+
+fn failed(e: Error, token: &CancellationToken) -> Finished {
+    Finished {
+        cancelled: token.is_cancelled(),
+        sandbox_error: e.to_string(),
+        ..Default::default()
+    }
+}

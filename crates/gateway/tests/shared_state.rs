@@ -6,7 +6,7 @@
 mod redis_server;
 
 use aide_gateway::shared::{
-    CacheKey, Limits, Permit, SharedConfig, SharedState, cache_enabled, cache_key,
+    CacheKey, Limits, Permit, SharedConfig, SharedState, Timings, cache_enabled, cache_key,
 };
 use redis_server::{RedisServer, shared_redis_url, unique_prefix};
 use std::collections::HashMap;
@@ -143,11 +143,13 @@ async fn timed(state: &SharedState, tokens: u64) -> (Permit, Duration) {
     (permit, start.elapsed())
 }
 
-fn windowed(url: Option<String>, test: &str, limits: Limits) -> SharedConfig {
-    SharedConfig {
+/// A state whose limit window is 2 s instead of a minute.
+async fn windowed(url: Option<String>, test: &str, limits: Limits) -> SharedState {
+    let timings = Timings {
         limit_window: Duration::from_secs(2),
-        ..config(url, test, limits)
-    }
+        ..Timings::default()
+    };
+    SharedState::with_timings(config(url, test, limits), timings).await
 }
 
 async fn sixth_caller_waits(state: &SharedState, shared: bool) {
@@ -176,12 +178,12 @@ async fn requests_per_window_make_the_sixth_caller_wait() {
         requests_per_min: Some(5),
         ..Limits::default()
     };
-    let local = SharedState::new(windowed(None, "rpm-local", limits.clone())).await;
+    let local = windowed(None, "rpm-local", limits.clone()).await;
     sixth_caller_waits(&local, false).await;
     let Some(url) = shared_redis_url() else {
         return;
     };
-    let state = SharedState::new(windowed(Some(url), "rpm", limits)).await;
+    let state = windowed(Some(url), "rpm", limits).await;
     sixth_caller_waits(&state, true).await;
 }
 
@@ -209,12 +211,12 @@ async fn tokens_per_window_wait_and_settle_corrects_the_charge() {
         tokens_per_min: Some(1000),
         ..Limits::default()
     };
-    let local = SharedState::new(windowed(None, "tpm-local", limits.clone())).await;
+    let local = windowed(None, "tpm-local", limits.clone()).await;
     token_budget_holds(&local).await;
     let Some(url) = shared_redis_url() else {
         return;
     };
-    token_budget_holds(&SharedState::new(windowed(Some(url), "tpm", limits)).await).await;
+    token_budget_holds(&windowed(Some(url), "tpm", limits).await).await;
 }
 
 async fn concurrency_cap_holds(state: &SharedState) {
@@ -344,17 +346,20 @@ async fn a_crashed_replicas_slot_frees_itself_after_its_lease() {
         max_concurrent: Some(1),
         ..Limits::default()
     };
-    let mut cfg = config(Some(url), "lease", limits);
-    cfg.slot_lease = Duration::from_millis(900);
+    let cfg = config(Some(url), "lease", limits);
+    let timings = Timings {
+        slot_lease: Duration::from_millis(900),
+        ..Timings::default()
+    };
     // The "crashed" replica takes the slot, then its runtime dies without releasing it.
-    let crashed = cfg.clone();
+    let (crashed, crashed_timings) = (cfg.clone(), timings.clone());
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         runtime.block_on(async {
-            let state = SharedState::new(crashed).await;
+            let state = SharedState::with_timings(crashed, crashed_timings).await;
             let permit = state.acquire("prov", "m", 0).await;
             assert!(permit.is_shared());
             std::mem::forget(permit);
@@ -362,7 +367,7 @@ async fn a_crashed_replicas_slot_frees_itself_after_its_lease() {
     })
     .join()
     .unwrap();
-    let state = SharedState::new(cfg).await;
+    let state = SharedState::with_timings(cfg, timings).await;
     let (_, waited) = tokio::time::timeout(Duration::from_secs(5), timed(&state, 0))
         .await
         .expect("the dead replica's slot never freed");
@@ -463,4 +468,47 @@ async fn starts_degraded_without_redis_and_connects_when_it_appears() {
     );
     assert!(state.acquire("prov", "m", 10).await.is_shared());
     assert_eq!(state.redis_outages(), 1);
+}
+
+/// Connections the server at `url` has open, as CLIENT LIST reports them (this one included).
+async fn client_count(url: &str) -> usize {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    list.lines().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_clone_stops_the_background_task() {
+    let server = RedisServer::start();
+    let limits = Limits {
+        max_concurrent: Some(1),
+        ..Limits::default()
+    };
+    assert_eq!(client_count(&server.url()).await, 1);
+    let state = SharedState::new(config(Some(server.url()), "drop", limits)).await;
+    let clone = state.clone();
+    drop(clone.acquire("prov", "m", 0).await);
+    assert_eq!(client_count(&server.url()).await, 2);
+    drop(state);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        client_count(&server.url()).await,
+        2,
+        "a clone is still alive"
+    );
+    drop(clone);
+    // The health task notices at its next tick, then the connection closes.
+    let start = Instant::now();
+    while client_count(&server.url()).await > 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "background task kept running"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

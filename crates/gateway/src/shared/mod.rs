@@ -23,7 +23,7 @@ use std::time::Duration;
 /// Limits of one provider or one provider/model pair. `None` = unlimited. Zero counts as one.
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
-    /// Admissions per window (a minute unless [`SharedConfig::limit_window`] says otherwise).
+    /// Admissions per window (a minute unless [`Timings::limit_window`] says otherwise).
     pub requests_per_min: Option<u32>,
     /// Estimated tokens per window; a request is admitted into an empty window regardless.
     pub tokens_per_min: Option<u64>,
@@ -39,7 +39,7 @@ impl Limits {
     }
 }
 
-/// Configuration of the shared state. Build it with `..Default::default()`.
+/// Configuration of the shared state.
 #[derive(Debug, Clone)]
 pub struct SharedConfig {
     /// `redis://…`; `None` runs with no cache and in-process limits only.
@@ -53,17 +53,6 @@ pub struct SharedConfig {
     /// Limits per `"provider"` (applies to all its models together, missing fields fall back
     /// to `default_limits`) and per `"provider/model"` (that model only, in addition).
     pub limits: HashMap<String, Limits>,
-    /// The window of `requests_per_min` and `tokens_per_min` (default 60 s; shorter in tests).
-    pub limit_window: Duration,
-    /// Lease of a concurrency slot in Redis, refreshed while held (default 30 s); the slots of
-    /// a crashed replica free themselves after it.
-    pub slot_lease: Duration,
-    /// Longest wait for one Redis command before Redis counts as down (default 250 ms).
-    pub command_timeout: Duration,
-    /// Ping / reconnect period of the background health task (default 1 s).
-    pub health_interval: Duration,
-    /// Poll period of a waiter at the head of a queue (default 15 ms).
-    pub poll_interval: Duration,
 }
 
 impl Default for SharedConfig {
@@ -74,6 +63,30 @@ impl Default for SharedConfig {
             key_prefix: "aide:gw:".to_owned(),
             default_limits: Limits::default(),
             limits: HashMap::new(),
+        }
+    }
+}
+
+/// Timing knobs of the shared state; the defaults suit production, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    /// The window of `requests_per_min` and `tokens_per_min` (default 60 s).
+    pub limit_window: Duration,
+    /// Lease of a concurrency slot in Redis, refreshed while held (default 30 s); the slots of
+    /// a crashed replica free themselves after it.
+    pub slot_lease: Duration,
+    /// Longest wait for one Redis command before Redis counts as down (default 250 ms).
+    pub command_timeout: Duration,
+    /// Ping / reconnect period of the background health task (default 1 s).
+    pub health_interval: Duration,
+    /// Poll period of a waiter at the head of a queue (default 15 ms); waiters further back
+    /// poll proportionally slower, up to 16 times this.
+    pub poll_interval: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
             limit_window: Duration::from_secs(60),
             slot_lease: Duration::from_secs(30),
             command_timeout: Duration::from_millis(250),
@@ -130,16 +143,21 @@ impl SharedState {
     /// Starts the shared state. Never fails: an unreachable Redis starts it degraded (one
     /// warning) and a background task reconnects; an unusable URL runs it without Redis.
     pub async fn new(config: SharedConfig) -> Self {
+        Self::with_timings(config, Timings::default()).await
+    }
+
+    /// [`SharedState::new`] with other timings (shorter windows and leases in tests).
+    pub async fn with_timings(config: SharedConfig, timings: Timings) -> Self {
         let tuning = Tuning {
-            window: config.limit_window,
-            lease: config.slot_lease,
-            alive: Duration::from_secs(5).max(config.poll_interval * 40),
-            poll: config.poll_interval,
+            window: timings.limit_window,
+            lease: timings.slot_lease,
+            alive: Duration::from_secs(5).max(timings.poll_interval * 40),
+            poll: timings.poll_interval,
         };
         let timings = LinkTimings {
-            command_timeout: config.command_timeout,
-            connect_timeout: config.command_timeout.max(Duration::from_millis(500)),
-            health_interval: config.health_interval,
+            command_timeout: timings.command_timeout,
+            connect_timeout: timings.command_timeout.max(Duration::from_millis(500)),
+            health_interval: timings.health_interval,
         };
         let link = match &config.redis_url {
             None => None,

@@ -252,16 +252,27 @@ async fn concurrency_cap_makes_the_next_caller_wait_for_a_drop() {
     concurrency_cap_holds(&SharedState::new(config(Some(url), "cap", limits)).await).await;
 }
 
-/// Runs `tasks` callers, arriving `gap` apart and alternating between `replicas`, against a
+/// Runs `tasks` callers, arriving `gap` apart, alternating between models `a` and `b` when
+/// `two_models` and alternating between `replicas`, against a
 /// cap of one slot; returns the arrival indices in admission order.
-async fn admission_order(replicas: &[SharedState], tasks: usize, gap: Duration) -> Vec<usize> {
+async fn admission_order(
+    replicas: &[SharedState],
+    tasks: usize,
+    gap: Duration,
+    two_models: bool,
+) -> Vec<usize> {
     let order = Arc::new(Mutex::new(Vec::new()));
     let mut handles = Vec::new();
     for arrival in 0..tasks {
         let state = replicas[arrival % replicas.len()].clone();
         let order = Arc::clone(&order);
         handles.push(tokio::spawn(async move {
-            let permit = state.acquire("prov", "m", 0).await;
+            let model = if two_models && arrival % 3 == 0 {
+                "a"
+            } else {
+                "b"
+            };
+            let permit = state.acquire("prov", model, 0).await;
             order.lock().unwrap().push(arrival);
             tokio::time::sleep(Duration::from_millis(20)).await;
             drop(permit);
@@ -287,6 +298,73 @@ fn worst_overtaking(order: &[usize]) -> usize {
         .unwrap_or(0)
 }
 
+/// Gives model `a` a (generous) limit of its own, so its waiters carry a model scope.
+fn with_model_limit(mut cfg: SharedConfig) -> SharedConfig {
+    let own = Limits {
+        requests_per_min: Some(100_000),
+        ..Limits::default()
+    };
+    cfg.limits.insert("prov/a".to_owned(), own);
+    cfg
+}
+
+/// A caller of a model whose own limit is spent waits at the head of the provider's queue;
+/// a later caller of another model goes past it, and the first still goes when its window
+/// passes.
+async fn blocked_model_is_passed(state: &SharedState) {
+    let start = Instant::now();
+    drop(state.acquire("prov", "slow", 0).await);
+    let slow = tokio::spawn({
+        let state = state.clone();
+        async move {
+            state.acquire("prov", "slow", 0).await;
+            start.elapsed()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fast = Instant::now();
+    let permit = tokio::time::timeout(Duration::from_secs(1), state.acquire("prov", "fast", 0))
+        .await
+        .expect("a caller of another model waited behind a model-blocked one");
+    eprintln!("passed a model-blocked waiter in {:?}", fast.elapsed());
+    drop(permit);
+    let slow = tokio::time::timeout(Duration::from_secs(4), slow)
+        .await
+        .expect("the model-blocked caller starved")
+        .unwrap();
+    assert!(
+        slow >= Duration::from_millis(1900),
+        "slow admitted after {slow:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_blocked_by_its_own_model_limit_is_passed_not_starved() {
+    let provider = Limits {
+        max_concurrent: Some(4),
+        ..Limits::default()
+    };
+    let slow = Limits {
+        requests_per_min: Some(1),
+        ..Limits::default()
+    };
+    let timings = Timings {
+        limit_window: Duration::from_secs(2),
+        ..Timings::default()
+    };
+    let mut cfg = config(None, "pass-local", provider.clone());
+    cfg.limits.insert("prov/slow".to_owned(), slow.clone());
+    blocked_model_is_passed(&SharedState::with_timings(cfg, timings.clone()).await).await;
+    let Some(url) = shared_redis_url() else {
+        return;
+    };
+    let mut cfg = config(Some(url), "pass", provider);
+    cfg.limits.insert("prov/slow".to_owned(), slow);
+    let state = SharedState::with_timings(cfg, timings).await;
+    assert!(state.acquire("prov", "fast", 0).await.is_shared());
+    blocked_model_is_passed(&state).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiters_across_two_replicas_are_served_in_arrival_order() {
     let Some(url) = shared_redis_url() else {
@@ -296,17 +374,18 @@ async fn waiters_across_two_replicas_are_served_in_arrival_order() {
         max_concurrent: Some(1),
         ..Limits::default()
     };
-    let cfg = config(Some(url), "fair", limits);
+    let cfg = with_model_limit(config(Some(url), "fair", limits));
     let replicas = [
         SharedState::new(cfg.clone()).await,
         SharedState::new(cfg).await,
     ];
-    for gap_ms in [5, 1] {
+    for (gap_ms, two_models) in [(5, false), (1, false), (1, true)] {
         let start = Instant::now();
-        let order = admission_order(&replicas, 20, Duration::from_millis(gap_ms)).await;
+        let gap = Duration::from_millis(gap_ms);
+        let order = admission_order(&replicas, 20, gap, two_models).await;
         let worst = worst_overtaking(&order);
         eprintln!(
-            "redis, arrivals {gap_ms} ms apart: admission order {order:?}, worst overtaking {worst}, {:?}",
+            "redis, arrivals {gap_ms} ms apart, two models {two_models}: admission order {order:?}, worst overtaking {worst}, {:?}",
             start.elapsed()
         );
         assert_eq!(order.len(), 20);
@@ -320,17 +399,13 @@ async fn waiters_in_the_local_limiter_are_served_in_arrival_order() {
         max_concurrent: Some(1),
         ..Limits::default()
     };
-    let state = SharedState::new(config(None, "fair-local", limits)).await;
-    for gap_ms in [5, 1] {
-        let order = admission_order(
-            std::slice::from_ref(&state),
-            20,
-            Duration::from_millis(gap_ms),
-        )
-        .await;
+    let state = SharedState::new(with_model_limit(config(None, "fair-local", limits))).await;
+    for (gap_ms, two_models) in [(5, false), (1, false), (1, true)] {
+        let gap = Duration::from_millis(gap_ms);
+        let order = admission_order(std::slice::from_ref(&state), 20, gap, two_models).await;
         let worst = worst_overtaking(&order);
         eprintln!(
-            "local, arrivals {gap_ms} ms apart: admission order {order:?}, worst overtaking {worst}"
+            "local, arrivals {gap_ms} ms apart, two models {two_models}: admission order {order:?}, worst overtaking {worst}"
         );
         assert_eq!(order.len(), 20);
         assert!(worst <= 1, "order {order:?}");

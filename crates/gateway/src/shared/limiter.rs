@@ -1,5 +1,5 @@
 //! The rate limiter shared by all gateway replicas through Redis: one FIFO ticket queue per
-//! (provider, model), admission of the head only when every limit scope has room, and
+//! provider, admission in arrival order when every limit scope has room, and
 //! concurrency slots held under a refreshed lease so a crashed replica's slots free themselves.
 
 use super::redis_conn::RedisLink;
@@ -71,17 +71,32 @@ impl RedisLimiter {
         let window_ms = millis(self.tuning.window);
         let bucket_ms = (window_ms / 60).max(1);
         let idle_ms = millis(self.tuning.window.max(self.tuning.lease)) * 2 + 60_000;
+        let model_spec = plan.model_scope.map_or_else(String::new, |i| {
+            let (scope, k) = (&plan.scopes[i], &keys[i]);
+            format!(
+                "{}\n{}\n{}\n{}\n{}\n{}\n{}",
+                k.held,
+                k.requests,
+                k.tokens,
+                limit_arg(scope.max_concurrent.map(u64::from)),
+                limit_arg(scope.requests.map(u64::from)),
+                limit_arg(scope.tokens),
+                plan.estimate
+            )
+        });
         let mut guard = TicketGuard {
             limiter: self.clone(),
             queue: format!("{queue_base}:queue"),
             alive: format!("{queue_base}:alive"),
+            models: format!("{queue_base}:models"),
             ticket: 0,
         };
         loop {
             let mut call = self.scripts.acquire.prepare_invoke();
             call.key(format!("{queue_base}:seq"))
                 .key(&guard.queue)
-                .key(&guard.alive);
+                .key(&guard.alive)
+                .key(&guard.models);
             for scope in &keys {
                 call.key(&scope.held)
                     .key(&scope.requests)
@@ -93,8 +108,9 @@ impl RedisLimiter {
                 .arg(window_ms)
                 .arg(bucket_ms)
                 .arg(plan.estimate)
-                .arg(&plan.queue)
-                .arg(idle_ms);
+                .arg(&plan.holder)
+                .arg(idle_ms)
+                .arg(&model_spec);
             for scope in &plan.scopes {
                 call.arg(limit_arg(scope.max_concurrent.map(u64::from)))
                     .arg(limit_arg(scope.requests.map(u64::from)))
@@ -131,7 +147,7 @@ impl RedisLimiter {
             .filter(|(scope, _)| scope.tokens.is_some())
             .map(|(_, k)| k.tokens.clone())
             .collect();
-        let holder = format!("{}#{ticket}", plan.queue);
+        let holder = format!("{}#{ticket}", plan.holder);
         let refresher = (!held.is_empty()).then(|| {
             let limiter = self.clone();
             let (holder, held) = (holder.clone(), held.clone());
@@ -229,6 +245,7 @@ struct TicketGuard {
     limiter: RedisLimiter,
     queue: String,
     alive: String,
+    models: String,
     ticket: u64,
 }
 
@@ -238,10 +255,11 @@ impl Drop for TicketGuard {
             return;
         }
         let limiter = self.limiter.clone();
-        let (queue, alive, ticket) = (self.queue.clone(), self.alive.clone(), self.ticket);
+        let (queue, alive, models) = (self.queue.clone(), self.alive.clone(), self.models.clone());
+        let ticket = self.ticket;
         spawn_detached(async move {
             let mut call = limiter.scripts.leave.prepare_invoke();
-            call.key(&queue).key(&alive).arg(ticket);
+            call.key(&queue).key(&alive).key(&models).arg(ticket);
             let _ = limiter
                 .link
                 .run(|mut conn| async move { call.invoke_async::<()>(&mut conn).await })

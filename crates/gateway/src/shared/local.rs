@@ -1,9 +1,9 @@
 //! The in-process rate limiter used while Redis is unavailable (or not configured): the same
-//! FIFO queue per (provider, model) and the same limit scopes as the shared limiter, held in
-//! one mutex and woken by a `Notify`.
+//! FIFO queue per provider, the same passing rule and the same limit scopes as the shared
+//! limiter, held in one mutex and woken by a `Notify`.
 
-use super::{Plan, Tuning};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use super::{Plan, Scope, Tuning};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -19,8 +19,8 @@ pub(crate) struct LocalLimiter {
 #[derive(Debug, Default)]
 struct State {
     next_ticket: u64,
-    /// Waiting tickets per queue, in arrival order.
-    queues: HashMap<String, BTreeSet<u64>>,
+    /// Waiting tickets per queue, in arrival order, with the model scope each must fit.
+    queues: HashMap<String, BTreeMap<u64, Option<(Scope, u64)>>>,
     scopes: HashMap<String, ScopeUse>,
 }
 
@@ -54,11 +54,14 @@ impl LocalLimiter {
             let mut state = self.lock();
             state.next_ticket += 1;
             let ticket = state.next_ticket;
+            let model = plan
+                .model_scope
+                .map(|i| (plan.scopes[i].clone(), plan.estimate));
             state
                 .queues
                 .entry(plan.queue.clone())
                 .or_default()
-                .insert(ticket);
+                .insert(ticket, model);
             ticket
         };
         let mut guard = LocalTicket {
@@ -81,36 +84,30 @@ impl LocalLimiter {
 
     fn try_admit(self: &Arc<Self>, plan: &Plan, ticket: u64) -> Option<LocalHold> {
         let mut state = self.lock();
-        let queue = state.queues.get(&plan.queue)?;
-        if queue.first() != Some(&ticket) {
-            return None;
-        }
+        let ahead: Vec<Option<(Scope, u64)>> = state
+            .queues
+            .get(&plan.queue)?
+            .range(..ticket)
+            .map(|(_, model)| model.clone())
+            .collect();
         let now = Instant::now();
         let window_start = now.checked_sub(self.tuning.window);
+        let mine = plan.model_scope.map(|i| plan.scopes[i].name.as_str());
+        // Pass a waiter ahead only while its own model's limits (not shared with us) block it.
+        for model in ahead {
+            let (scope, estimate) = model?;
+            if Some(scope.name.as_str()) == mine {
+                return None;
+            }
+            let used = state.scopes.entry(scope.name.clone()).or_default();
+            if fits(used, &scope, estimate, window_start) {
+                return None;
+            }
+        }
         for scope in &plan.scopes {
             let used = state.scopes.entry(scope.name.clone()).or_default();
-            if let Some(start) = window_start {
-                while used.requests.front().is_some_and(|t| *t <= start) {
-                    used.requests.pop_front();
-                }
-                while used.tokens.front().is_some_and(|(t, _, _)| *t <= start) {
-                    used.tokens.pop_front();
-                }
-            }
-            if scope.max_concurrent.is_some_and(|cap| used.held >= cap) {
+            if !fits(used, scope, plan.estimate, window_start) {
                 return None;
-            }
-            if scope
-                .requests
-                .is_some_and(|rpm| used.requests.len() as u64 >= u64::from(rpm))
-            {
-                return None;
-            }
-            if let Some(tpm) = scope.tokens {
-                let total: u64 = used.tokens.iter().map(|(_, _, n)| n).sum();
-                if total > 0 && total.saturating_add(plan.estimate) > tpm {
-                    return None;
-                }
             }
         }
         let mut held = Vec::new();
@@ -139,6 +136,35 @@ impl LocalLimiter {
             charged,
         })
     }
+}
+
+/// Whether one more call charged `estimate` tokens fits `scope` now; forgets admissions
+/// older than the window on the way.
+fn fits(used: &mut ScopeUse, scope: &Scope, estimate: u64, window_start: Option<Instant>) -> bool {
+    if let Some(start) = window_start {
+        while used.requests.front().is_some_and(|t| *t <= start) {
+            used.requests.pop_front();
+        }
+        while used.tokens.front().is_some_and(|(t, _, _)| *t <= start) {
+            used.tokens.pop_front();
+        }
+    }
+    if scope.max_concurrent.is_some_and(|cap| used.held >= cap) {
+        return false;
+    }
+    if scope
+        .requests
+        .is_some_and(|rpm| used.requests.len() as u64 >= u64::from(rpm))
+    {
+        return false;
+    }
+    if let Some(tpm) = scope.tokens {
+        let total: u64 = used.tokens.iter().map(|(_, _, n)| n).sum();
+        if total > 0 && total.saturating_add(estimate) > tpm {
+            return false;
+        }
+    }
+    true
 }
 
 fn remove_ticket(state: &mut State, queue: &str, ticket: u64) {

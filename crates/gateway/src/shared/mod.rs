@@ -115,11 +115,16 @@ pub(crate) struct Scope {
     pub tokens: Option<u64>,
 }
 
-/// How one request is admitted: its queue (one per provider/model) and its scopes.
+/// How one request is admitted: its queue (one per provider), its scopes and which of them
+/// belongs to its model alone.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub queue: String,
+    /// `provider/model`, naming the holders of concurrency slots.
+    pub holder: String,
     pub scopes: Vec<Scope>,
+    /// Index in `scopes` of the `provider/model` scope, if any.
+    pub model_scope: Option<usize>,
     pub estimate: u64,
 }
 
@@ -257,9 +262,12 @@ impl SharedState {
                 });
             }
         }
+        let model_scope = scopes.iter().position(|scope| scope.name == pair);
         Plan {
-            queue: pair,
+            queue: provider.to_owned(),
+            holder: pair,
             scopes,
+            model_scope,
             estimate,
         }
     }

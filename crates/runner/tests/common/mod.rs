@@ -95,6 +95,7 @@ impl Harness {
             shutdown.clone(),
         ));
         let client = connect(&url).await;
+        wait_serving(&url).await;
         Harness {
             url,
             client,
@@ -164,6 +165,31 @@ pub async fn connect(url: &str) -> RunnerClient<Channel> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("runner at {url} never came up");
+}
+
+/// Waits until gRPC health reports aide.v1.Runner as SERVING (start-up sweep done).
+pub async fn wait_serving(url: &str) {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string()).expect("url");
+    for _ in 0..200 {
+        let Ok(channel) = endpoint.connect().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let mut health = HealthClient::new(channel);
+        let req = HealthCheckRequest {
+            service: "aide.v1.Runner".into(),
+        };
+        if let Ok(r) = health.check(req).await
+            && r.into_inner().status() == ServingStatus::Serving
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("runner at {url} never became healthy");
 }
 
 /// Everything an execution streamed.

@@ -1,2 +1,152 @@
-//! Placeholder until the overhead benchmark lands.
-fn main() {}
+//! Per-execution overhead of each sandbox backend, measured through the real gRPC service:
+//! round-trip time of a trivial script minus the script's own run time (p50, p99), and
+//! executions per second with every slot busy. Prints numbers; asserts nothing.
+//!
+//! `cargo bench -p aide-runner --bench overhead` (env BENCH_N scales the iteration counts).
+
+use std::time::{Duration, Instant};
+
+use aide_proto::v1::{
+    ExecuteRequest, Finished, WorkContext, execute_event::Event, runner_client::RunnerClient,
+};
+use clap::Parser;
+use tokio_stream::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// Prints the time the script body itself took, so it can be subtracted.
+const SCRIPT: &str = "import time\nt = time.perf_counter()\nx = sum(range(1000))\nprint(time.perf_counter() - t)\n";
+const SLOTS: usize = 2;
+
+struct Served {
+    client: RunnerClient<Channel>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<aide_runner::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve(args: &[&str]) -> aide_runner::Result<Served> {
+    let dir = tempfile::tempdir()?;
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o711),
+    )?;
+    let root = dir.path().join("work").to_string_lossy().into_owned();
+    let slots = SLOTS.to_string();
+    let mut argv = vec!["aide-runner", "--work-root", &root, "--slots", &slots];
+    argv.extend_from_slice(args);
+    let config = aide_runner::Config::try_parse_from(argv)
+        .map_err(|e| aide_runner::Error::Config(e.to_string()))?;
+    // Fail early (e.g. image missing) instead of inside the spawned task.
+    aide_runner::build_sandbox(&config, "bench").await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(aide_runner::serve(config, listener, shutdown.clone()));
+    let client = loop {
+        if let Ok(c) = RunnerClient::connect(url.clone()).await {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    Ok(Served {
+        client,
+        shutdown,
+        task,
+        _dir: dir,
+    })
+}
+
+fn request(i: usize) -> ExecuteRequest {
+    ExecuteRequest {
+        work: Some(WorkContext {
+            run_id: format!("bench{}", std::process::id()),
+            node_id: format!("n{i}"),
+            attempt: 1,
+            deadline: None,
+        }),
+        code: SCRIPT.into(),
+        ..Default::default()
+    }
+}
+
+async fn execute(client: &mut RunnerClient<Channel>, i: usize) -> Finished {
+    let mut stream = client.execute(request(i)).await.expect("execute").into_inner();
+    let mut finished = None;
+    while let Some(ev) = stream.next().await {
+        if let Some(Event::Finished(f)) = ev.expect("event").event {
+            finished = Some(f);
+        }
+    }
+    finished.expect("finished")
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+async fn bench(name: &str, served: Served, sequential: usize, parallel: usize) {
+    let mut client = served.client.clone();
+    execute(&mut client, usize::MAX).await; // warm-up
+    let mut overhead = Vec::with_capacity(sequential);
+    let mut runner_overhead = Vec::with_capacity(sequential);
+    for i in 0..sequential {
+        let t = Instant::now();
+        let f = execute(&mut client, i).await;
+        let total = t.elapsed();
+        assert_eq!(f.exit_code, Some(0), "{} {}", f.output, f.sandbox_error);
+        let body: f64 = f.output.trim().parse().unwrap_or(0.0);
+        overhead.push(total.saturating_sub(Duration::from_secs_f64(body)));
+        let wall = f
+            .wall_time
+            .and_then(|w| Duration::try_from(w).ok())
+            .unwrap_or_default();
+        runner_overhead.push(total.saturating_sub(wall));
+    }
+    overhead.sort();
+    runner_overhead.sort();
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for lane in 0..SLOTS {
+        let mut client = served.client.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (lane..parallel).step_by(SLOTS) {
+                let f = execute(&mut client, 1_000_000 + i).await;
+                assert_eq!(f.exit_code, Some(0));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("lane");
+    }
+    let rate = parallel as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "{name:8} overhead (total - script body): p50 {:>7.1} ms  p99 {:>7.1} ms   \
+         outside the sandbox (total - sandbox wall): p50 {:>6.1} ms  p99 {:>6.1} ms   \
+         {rate:>6.1} exec/s on {SLOTS} busy slots  (n={sequential}, {parallel})",
+        pct(&overhead, 0.5).as_secs_f64() * 1e3,
+        pct(&overhead, 0.99).as_secs_f64() * 1e3,
+        pct(&runner_overhead, 0.5).as_secs_f64() * 1e3,
+        pct(&runner_overhead, 0.99).as_secs_f64() * 1e3,
+    );
+    served.shutdown.cancel();
+    let _ = served.task.await;
+}
+
+#[tokio::main]
+async fn main() {
+    let scale: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let python = std::env::var("AIDE_RUNNER_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    match serve(&["--backend", "process", "--python", &python, "--uid-base", "25000"]).await {
+        Ok(s) => bench("process", s, 200 * scale, 200 * scale).await,
+        Err(e) => println!("process  skipped: {e}"),
+    }
+    match serve(&["--backend", "docker", "--runner-id", "bench-overhead"]).await {
+        Ok(s) => bench("docker", s, 40 * scale, 40 * scale).await,
+        Err(e) => println!("docker   skipped: {e}"),
+    }
+}

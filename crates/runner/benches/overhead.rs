@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 /// Prints the time the script body itself took, so it can be subtracted.
-const SCRIPT: &str = "import time\nt = time.perf_counter()\nx = sum(range(1000))\nprint(time.perf_counter() - t)\n";
+const SCRIPT: &str =
+    "import time\nt = time.perf_counter()\nx = sum(range(1000))\nprint(time.perf_counter() - t)\n";
 const SLOTS: usize = 2;
 
 struct Served {
@@ -71,7 +72,11 @@ fn request(i: usize) -> ExecuteRequest {
 }
 
 async fn execute(client: &mut RunnerClient<Channel>, i: usize) -> Finished {
-    let mut stream = client.execute(request(i)).await.expect("execute").into_inner();
+    let mut stream = client
+        .execute(request(i))
+        .await
+        .expect("execute")
+        .into_inner();
     let mut finished = None;
     while let Some(ev) = stream.next().await {
         if let Some(Event::Finished(f)) = ev.expect("event").event {
@@ -141,7 +146,16 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
     let python = std::env::var("AIDE_RUNNER_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
-    match serve(&["--backend", "process", "--python", &python, "--uid-base", "25000"]).await {
+    match serve(&[
+        "--backend",
+        "process",
+        "--python",
+        &python,
+        "--uid-base",
+        "25000",
+    ])
+    .await
+    {
         Ok(s) => bench("process", s, 200 * scale, 200 * scale).await,
         Err(e) => println!("process  skipped: {e}"),
     }

@@ -63,6 +63,11 @@ impl OutputBuffer {
         Some((text, offset))
     }
 
+    /// Raw offset just past the text returned so far.
+    pub fn streamed_bytes(&self) -> u64 {
+        self.pending_offset
+    }
+
     /// Full size of the output in bytes.
     pub fn total_bytes(&self) -> u64 {
         self.total

@@ -329,3 +329,25 @@ async fn wait_for_output(stream: &mut tonic::Streaming<aide_proto::v1::ExecuteEv
     }
     panic!("stream ended before {text:?}");
 }
+
+#[tokio::test]
+async fn a_caller_that_does_not_read_cannot_delay_the_timeout() {
+    let h = Harness::process(1, UID_BASE + 110).await;
+    let mut client = h.client.clone();
+    let req = with_timeout(request("while True:\n    print('x' * 1000)\n"), 1);
+    let stream = client.execute(req).await.expect("execute").into_inner();
+    // Read nothing for a while: the runner must not wait for us.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let out = collect(stream).await;
+    let f = &out.finished;
+    assert!(f.timed_out, "{f:?}");
+    assert!(secs(&f.wall_time) < 3.5, "wall {:?}", f.wall_time);
+    assert!(f.output_bytes > 1 << 20, "{}", f.output_bytes);
+    // Streamed chunks are in order; a gap is visible in the offsets, never an overlap.
+    let mut end = 0;
+    for c in &out.chunks {
+        assert!(c.offset >= end, "overlap at {}", c.offset);
+        end = c.offset + c.text.len() as u64;
+    }
+    h.stop().await;
+}

@@ -117,12 +117,20 @@ pub trait Sandbox: Send + Sync + fmt::Debug + 'static {
     fn sandbox_uid(&self, slot: usize) -> Option<u32>;
 }
 
-/// The live side of an execution: sends events to the caller, keeps the output.
+/// Most streamed text held back while the caller is not reading; past it, live chunks are
+/// dropped (the caller sees a gap in the offsets; Finished still carries head and tail).
+const MAX_PENDING: usize = 1 << 20;
+
+/// The live side of an execution: sends events to the caller, keeps the output. Output and
+/// samples never block the backend's supervision loop (a caller that does not read cannot
+/// delay a timeout or a cancel); Started and the last output are delivered with waiting.
 #[derive(Debug)]
 pub struct ExecIo {
     runner_id: String,
     events: mpsc::Sender<ExecuteEvent>,
     output: OutputBuffer,
+    /// Output not yet accepted by the channel, and the raw offset just past it.
+    pending: Option<(OutputChunk, u64)>,
 }
 
 impl ExecIo {
@@ -132,6 +140,7 @@ impl ExecIo {
             runner_id,
             events,
             output: OutputBuffer::new(usize::try_from(max_output).unwrap_or(usize::MAX)),
+            pending: None,
         }
     }
 
@@ -142,42 +151,74 @@ impl ExecIo {
             sandbox_id,
             started_at: Some(SystemTime::now().into()),
         });
-        self.send(event).await;
+        // A gone caller is noticed by the service (it cancels).
+        let _ = self.events.send(ExecuteEvent { event: Some(event) }).await;
     }
 
     /// Takes in a piece of raw output.
     pub async fn output(&mut self, bytes: &[u8]) {
         if let Some((text, offset)) = self.output.push(bytes) {
-            self.send(Event::Output(OutputChunk { text, offset })).await;
+            let end = self.output.streamed_bytes();
+            self.queue(text, offset, end);
         }
     }
 
-    /// Reports a resource measurement.
+    /// Reports a resource measurement (dropped when the caller is behind).
     pub async fn sample(&mut self, elapsed: Duration, cpu_cores: f64, memory: u64, pids: u32) {
+        self.flush();
         let event = Event::Sample(ResourceSample {
             elapsed: prost_types::Duration::try_from(elapsed).ok(),
             cpu_cores,
             memory_bytes: memory,
             pids,
         });
-        self.send(event).await;
+        let _ = self.events.try_send(ExecuteEvent { event: Some(event) });
     }
 
-    /// Flushes held-back bytes; returns the kept text and the full size.
+    /// Flushes held-back output (waiting for the caller); returns the kept text and the full
+    /// size.
     pub async fn finish_output(&mut self) -> (String, u64) {
         if let Some((text, offset)) = self.output.finish() {
-            self.send(Event::Output(OutputChunk { text, offset })).await;
+            let end = self.output.streamed_bytes();
+            self.queue(text, offset, end);
+        }
+        if let Some((chunk, _)) = self.pending.take() {
+            let event = Some(Event::Output(chunk));
+            let _ = self.events.send(ExecuteEvent { event }).await;
         }
         (self.output.kept_text(), self.output.total_bytes())
     }
 
-    /// The channel the final event goes to.
-    pub fn sender(&self) -> &mpsc::Sender<ExecuteEvent> {
-        &self.events
+    /// Adds a chunk (raw bytes `offset..end`) to the pending one when contiguous, then tries
+    /// to hand it to the channel without waiting.
+    fn queue(&mut self, text: String, offset: u64, end: u64) {
+        match &mut self.pending {
+            Some((chunk, pending_end)) if *pending_end == offset => {
+                if chunk.text.len() < MAX_PENDING {
+                    chunk.text.push_str(&text);
+                    *pending_end = end;
+                }
+            }
+            Some(_) => {} // the caller is far behind: this chunk is dropped
+            None => self.pending = Some((OutputChunk { text, offset }, end)),
+        }
+        self.flush();
     }
 
-    async fn send(&self, event: Event) {
-        // A gone caller is noticed by the service (it cancels); output is still kept.
-        let _ = self.events.send(ExecuteEvent { event: Some(event) }).await;
+    fn flush(&mut self) {
+        let Some((chunk, end)) = self.pending.take() else {
+            return;
+        };
+        let event = ExecuteEvent {
+            event: Some(Event::Output(chunk)),
+        };
+        match self.events.try_send(event) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(ev)) => {
+                if let Some(Event::Output(chunk)) = ev.event {
+                    self.pending = Some((chunk, end));
+                }
+            }
+        }
     }
 }

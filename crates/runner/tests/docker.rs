@@ -90,6 +90,7 @@ async fn docker_success_with_submission_and_read_only_input() {
         "{}",
         started.sandbox_id
     );
+    eprintln!("short script: cpu {:?} peak {}", f.cpu_time, f.peak_memory_bytes);
     assert!(containers_of("t-docker-ok").await.is_empty());
     h.stop().await;
 }
@@ -127,6 +128,10 @@ async fn docker_infinite_loop_times_out() {
     assert!(f.timed_out && f.exit_code.is_none(), "{f:?}");
     // 2 s limit + 1 s grace (python as PID 1 ignores SIGTERM) + container overheads.
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    // Sampled from the container's cgroup counters while it ran.
+    assert!(secs(&f.cpu_time) > 0.5, "cpu {:?}", f.cpu_time);
+    assert!(f.peak_memory_bytes > 1 << 20, "peak {}", f.peak_memory_bytes);
+    assert!(!out.samples.is_empty());
     assert!(containers_of("t-docker-timeout").await.is_empty());
     h.stop().await;
 }

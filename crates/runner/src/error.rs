@@ -41,6 +41,14 @@ pub enum Error {
         #[source]
         source: bollard::errors::Error,
     },
+    /// One Docker operation did not answer in time.
+    #[error("docker {op} of {container} timed out")]
+    DockerTimeout {
+        /// The operation.
+        op: &'static str,
+        /// The container name.
+        container: String,
+    },
     /// The Docker image the config names is not present on this host.
     #[error("docker image {0} is missing on this host")]
     ImageMissing(String),

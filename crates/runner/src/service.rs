@@ -254,6 +254,9 @@ fn job(req: ExecuteRequest, defaults: &LimitDefaults) -> Result<Job> {
     })
 }
 
+/// Longest wait for a caller to accept the final events of an execution.
+pub(crate) const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<ExecuteEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -291,12 +294,15 @@ impl Runner for RunnerService {
                     oom = finished.oom_killed,
                     "execution finished"
                 );
-                let _ = tx
-                    .send(ExecuteEvent {
-                        event: Some(Event::Finished(finished)),
-                    })
-                    .await;
+                // The sandbox is gone: free the slot before waiting on a slow caller, and
+                // give up on one that never reads so shutdown cannot hang on it.
                 drop((running, slot));
+                let event = ExecuteEvent {
+                    event: Some(Event::Finished(finished)),
+                };
+                if tx.send_timeout(event, DELIVERY_TIMEOUT).await.is_err() {
+                    warn!("caller did not take the Finished event");
+                }
             }
             .instrument(span),
         );

@@ -90,7 +90,10 @@ async fn docker_success_with_submission_and_read_only_input() {
         "{}",
         started.sandbox_id
     );
-    eprintln!("short script: cpu {:?} peak {}", f.cpu_time, f.peak_memory_bytes);
+    eprintln!(
+        "short script: cpu {:?} peak {}",
+        f.cpu_time, f.peak_memory_bytes
+    );
     assert!(containers_of("t-docker-ok").await.is_empty());
     h.stop().await;
 }
@@ -130,7 +133,11 @@ async fn docker_infinite_loop_times_out() {
     assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
     // Sampled from the container's cgroup counters while it ran.
     assert!(secs(&f.cpu_time) > 0.5, "cpu {:?}", f.cpu_time);
-    assert!(f.peak_memory_bytes > 1 << 20, "peak {}", f.peak_memory_bytes);
+    assert!(
+        f.peak_memory_bytes > 1 << 20,
+        "peak {}",
+        f.peak_memory_bytes
+    );
     assert!(!out.samples.is_empty());
     assert!(containers_of("t-docker-timeout").await.is_empty());
     h.stop().await;

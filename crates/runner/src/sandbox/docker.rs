@@ -150,6 +150,25 @@ impl DockerSandbox {
     }
 }
 
+/// Longest a single daemon call may take; past it the execution fails as a sandbox error
+/// (the caller retries elsewhere) instead of holding its slot forever.
+const OP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs one daemon call under `OP_TIMEOUT`, naming the operation in its error.
+async fn op<T>(
+    op: &'static str,
+    name: &str,
+    call: impl Future<Output = Result<T, bollard::errors::Error>>,
+) -> Result<T> {
+    match tokio::time::timeout(OP_TIMEOUT, call).await {
+        Ok(r) => r.map_err(Error::docker(op, name)),
+        Err(_) => Err(Error::DockerTimeout {
+            op,
+            container: name.to_string(),
+        }),
+    }
+}
+
 /// The container name of an attempt: `aide-<run>-<node>-<attempt>`, sanitised.
 pub fn container_name(key: &ExecKey) -> String {
     sanitize(
@@ -182,7 +201,14 @@ async fn remove(docker: &Docker, name: &str) -> Result<()> {
         v: true,
         ..Default::default()
     };
-    match docker.remove_container(name, Some(opts)).await {
+    let removal = tokio::time::timeout(OP_TIMEOUT, docker.remove_container(name, Some(opts)));
+    let Ok(result) = removal.await else {
+        return Err(Error::DockerTimeout {
+            op: "remove",
+            container: name.to_string(),
+        });
+    };
+    match result {
         Ok(()) => Ok(()),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
@@ -258,10 +284,8 @@ impl Sandbox for DockerSandbox {
             name: Some(name.clone()),
             ..Default::default()
         };
-        self.docker
-            .create_container(Some(opts), self.body(spec))
-            .await
-            .map_err(Error::docker("create", &name))?;
+        let create = self.docker.create_container(Some(opts), self.body(spec));
+        op("create", &name, create).await?;
         let attach = AttachContainerOptions {
             stream: true,
             stdout: true,
@@ -269,16 +293,9 @@ impl Sandbox for DockerSandbox {
             logs: true,
             ..Default::default()
         };
-        let mut output = self
-            .docker
-            .attach_container(&name, Some(attach))
-            .await
-            .map_err(Error::docker("attach", &name))?
-            .output;
-        self.docker
-            .start_container(&name, None)
-            .await
-            .map_err(Error::docker("start", &name))?;
+        let attach = self.docker.attach_container(&name, Some(attach));
+        let mut output = op("attach", &name, attach).await?.output;
+        op("start", &name, self.docker.start_container(&name, None)).await?;
         let start = Instant::now();
         io.started(name.clone()).await;
 
@@ -344,11 +361,9 @@ impl Sandbox for DockerSandbox {
                 _ => output_open = false,
             }
         }
-        let state = self
-            .docker
-            .inspect_container(&name, None)
-            .await
-            .map_err(Error::docker("inspect", &name))?
+        let inspect = self.docker.inspect_container(&name, None);
+        let state = op("inspect", &name, inspect)
+            .await?
             .state
             .unwrap_or_default();
         out.oom_killed = state.oom_killed.unwrap_or(false);

@@ -184,7 +184,11 @@ impl ExecIo {
         }
         if let Some((chunk, _)) = self.pending.take() {
             let event = Some(Event::Output(chunk));
-            let _ = self.events.send(ExecuteEvent { event }).await;
+            let timeout = crate::service::DELIVERY_TIMEOUT;
+            let _ = self
+                .events
+                .send_timeout(ExecuteEvent { event }, timeout)
+                .await;
         }
         (self.output.kept_text(), self.output.total_bytes())
     }

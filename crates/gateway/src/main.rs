@@ -1,7 +1,9 @@
 //! The `aide-gateway` binary: flags and environment → configuration → telemetry → serve
-//! until SIGINT or SIGTERM (a second signal exits at once).
+//! until SIGINT or SIGTERM (a second signal exits at once). Exit codes: 0 after a clean
+//! shutdown, 2 for a bad configuration, 1 when serving fails.
 
-use anyhow::Context;
+use std::process::ExitCode;
+
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
@@ -18,15 +20,24 @@ struct Cli {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     aide_gateway::telemetry::init();
-    let config = GatewayConfig::resolve(&cli.gateway).context("configuration")?;
+    let config = match GatewayConfig::resolve(&cli.gateway) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let shutdown = CancellationToken::new();
     aide_gateway::telemetry::cancel_on_signals(shutdown.clone());
     let env = |name: &str| std::env::var(name).ok();
-    aide_gateway::server::run(config, &env, shutdown)
-        .await
-        .context("gateway")?;
-    Ok(())
+    match aide_gateway::server::run(config, &env, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }

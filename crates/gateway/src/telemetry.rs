@@ -1,6 +1,8 @@
-//! Process-level plumbing of the gateway binary: the tracing subscriber (level from
-//! `RUST_LOG`, default info) and signal handling (the first SIGINT/SIGTERM cancels the
+//! Process-level plumbing of the gateway binary: the tracing subscriber (to stderr, level
+//! from `RUST_LOG`, default info) and signal handling (the first SIGINT/SIGTERM cancels the
 //! shutdown token; a second exits at once).
+
+use std::io::IsTerminal;
 
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -12,6 +14,8 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

@@ -1,0 +1,16 @@
+//! The one error type of aide-coordinator.
+
+/// Everything the coordinator can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store refused or failed (lease lost, stale attempt, database error).
+    #[error(transparent)]
+    Store(#[from] aide_store::Error),
+    /// Writing a run's output files failed.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

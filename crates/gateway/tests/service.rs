@@ -79,9 +79,18 @@ struct Running {
 
 /// Starts a gateway with `config_text`, with no provider keys in its environment.
 async fn start_gateway(config_text: &str) -> Running {
+    start_gateway_with_env(config_text, &[]).await
+}
+
+/// Starts a gateway with `config_text` and exactly the environment variables `env`.
+async fn start_gateway_with_env(config_text: &str, env: &[(&str, &str)]) -> Running {
     let config = GatewayConfig::from_toml(config_text).expect("config");
-    let no_env = |_: &str| None;
-    let gateway = Gateway::new(&config, &no_env).await.expect("gateway");
+    let vars: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let lookup = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let gateway = Gateway::new(&config, &lookup).await.expect("gateway");
     let redis_healthy = gateway.redis_healthy();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
@@ -429,4 +438,58 @@ async fn health_serves_and_shutdown_lets_in_flight_calls_finish() {
         .expect("join")
         .expect("clean stop");
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn openai_base_url_sends_bare_model_names_to_a_local_server() {
+    // What a user writes to reach Ollama or vLLM: OPENAI_BASE_URL and a bare model name,
+    // or a vendor-qualified one as vLLM serves them; no key.
+    let mock = Mock::default();
+    let base_url = start_mock(mock.clone()).await;
+    let mut gw = start_gateway_with_env("", &[("OPENAI_BASE_URL", &base_url)]).await;
+    for model in ["llama3.1", "meta-llama/Llama-3.1-8B-Instruct"] {
+        let answer = gw
+            .client
+            .complete(CompleteRequest {
+                model: model.into(),
+                messages: vec![user("hi")],
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{model}: {e:?}"))
+            .into_inner();
+        assert_eq!(answer.provider, "openai", "{model}");
+        assert_eq!(
+            answer.model, model,
+            "the server saw the model name unchanged"
+        );
+    }
+    assert_eq!(mock.calls.load(Ordering::SeqCst), 2);
+    gw.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_named_local_provider_from_the_configuration_file() {
+    let mock = Mock::default();
+    let base_url = start_mock(mock.clone()).await;
+    let mut gw = start_gateway(&format!(
+        "[providers.ollama]\nkind = \"openai\"\nbase_url = \"{base_url}\"\n"
+    ))
+    .await;
+    let answer = gw
+        .client
+        .complete(CompleteRequest {
+            model: "ollama/llama3.1".into(),
+            messages: vec![user("hi")],
+            ..Default::default()
+        })
+        .await
+        .expect("ollama")
+        .into_inner();
+    assert_eq!(
+        (answer.provider.as_str(), answer.model.as_str()),
+        ("ollama", "llama3.1")
+    );
+    assert_eq!(mock.calls.load(Ordering::SeqCst), 1);
+    gw.shutdown.cancel();
 }

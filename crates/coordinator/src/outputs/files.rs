@@ -51,6 +51,26 @@ pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
+/// Removes temp files a crashed writer left behind (older than `STALE_TEMP`); best effort.
+pub(super) fn remove_stale_temps(dir: &Path) {
+    const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(600);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_temp = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMP);
+        if is_temp && stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 pub(super) fn remove_if_exists(path: &Path) -> Result<(), Error> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(output_error(path, e)),
@@ -139,5 +159,26 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("f.txt")]);
+    }
+
+    #[test]
+    fn only_old_temp_files_are_cleaned_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = dir.path().join(format!("{TEMP_PREFIX}1-0-journal.json"));
+        let fresh = dir.path().join(format!("{TEMP_PREFIX}1-1-tree.html"));
+        std::fs::write(&old, "half").expect("write");
+        std::fs::write(&fresh, "half").expect("write");
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|f| f.set_modified(an_hour_ago))
+            .expect("age the file");
+        remove_stale_temps(dir.path());
+        assert!(!old.exists());
+        assert!(
+            fresh.exists(),
+            "a concurrent write in progress is left alone"
+        );
     }
 }

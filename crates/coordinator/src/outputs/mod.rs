@@ -67,6 +67,7 @@ impl RunOutputs {
         best_submission: Option<(&str, &[u8])>,
     ) -> Result<(), crate::Error> {
         files::create_dir(&self.dir)?;
+        files::remove_stale_temps(&self.dir);
         let best = best_node(run, nodes);
         self.refresh_best(run, best, best_submission)?;
         let journal = files::pretty_json(&journal_json(run, nodes));

@@ -407,7 +407,7 @@ fn report_lists_every_step_with_the_trajectory_and_the_best() {
     assert!(report.contains("Step 3 (improve), metric **0.2**"));
     assert!(report.contains("Plan of step 3: gradient boosting variant 3."));
     assert!(report.contains("Review of step 3."));
-    assert!(report.contains("- Nodes: 8 (3 drafts, 4 improvements, 1 debugs)"));
+    assert!(report.contains("- Nodes: 8 (draft 3, improve 4, debug 1)"));
     assert!(report.contains("- Outcomes: 5 good, 2 buggy, 1 not reviewed"));
     assert!(report.contains("42000 prompt (1000 cached), 9000 completion"));
     assert!(report.contains("$0.1234"));
@@ -452,16 +452,29 @@ fn refresh_is_idempotent_and_leaves_no_temp_files() {
     assert_eq!(first.len(), 7);
 }
 
-/// For a visual check in a browser: `AIDE_TREE_HTML_OUT=/tmp/tree.html cargo test -p
-/// aide-coordinator --test outputs sample_tree_html` writes the sample tree's page there.
+/// For a look at real files: `AIDE_OUTPUTS_SAMPLE_DIR=/tmp/sample cargo test -p
+/// aide-coordinator --test outputs sample_outputs` writes the sample run's outputs and report
+/// there (open `tree.html` in a browser; `ids.txt` lists the node ids by step).
 #[test]
-fn sample_tree_html() {
-    let Some(path) = std::env::var_os("AIDE_TREE_HTML_OUT") else {
+fn sample_outputs() {
+    let Some(dir) = std::env::var_os("AIDE_OUTPUTS_SAMPLE_DIR") else {
         return;
     };
+    let dir = Path::new(&dir);
     let run = run(Some(Direction::Minimize));
     let tree = Tree::new(&run);
-    std::fs::write(&path, tree_html(&run, &tree.nodes)).expect("write sample");
+    let outputs = RunOutputs::new(dir);
+    refresh_with_best(&outputs, &run, &tree);
+    let usage = Usage {
+        calls: 15,
+        prompt_tokens: 42_000,
+        completion_tokens: 9_000,
+        cached_tokens: 1_000,
+        cost_usd: 0.1234,
+    };
+    outputs
+        .write_report(&run, &tree.nodes, Some(&usage), None)
+        .expect("report");
     let ids: Vec<String> = (0..8).map(|s| tree.at_step(s).id.to_string()).collect();
-    std::fs::write(format!("{}.ids", path.to_string_lossy()), ids.join("\n")).expect("ids");
+    std::fs::write(dir.join("ids.txt"), ids.join("\n")).expect("ids");
 }

@@ -115,7 +115,7 @@ fn counts(w: &mut String, sorted: &[&NodeRecord], best: Option<NodeId>) {
     let _ = writeln!(w, "\n## Counts\n");
     let _ = writeln!(
         w,
-        "- Nodes: {} ({} drafts, {} improvements, {} debugs)",
+        "- Nodes: {} (draft {}, improve {}, debug {})",
         sorted.len(),
         by_action(Action::Draft),
         by_action(Action::Improve),

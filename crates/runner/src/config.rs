@@ -130,9 +130,20 @@ pub struct DockerConfig {
 /// Settings of the process backend.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProcessConfig {
-    /// Python interpreter; resolved once to its real executable at start.
-    #[arg(long, env = "AIDE_RUNNER_PYTHON", default_value = "python3")]
+    /// Python interpreter. "auto": at start, provision (once per host) a virtualenv with the
+    /// pinned package set of deploy/sandbox/requirements.txt under --venv-root and use it.
+    /// Anything else (a path or command name) is used as-is and nothing is installed.
+    #[arg(long, env = "AIDE_RUNNER_PYTHON", default_value = "auto")]
     pub python: String,
+    /// With --python auto: the interpreter the virtualenv is built from. Default: the first
+    /// python3 on PATH (then /usr/bin, /usr/local/bin) that is >= 3.9 and has venv, and, when
+    /// the runner is root, that the sandbox uids can run.
+    #[arg(long, env = "AIDE_RUNNER_VENV_BASE_PYTHON")]
+    pub venv_base_python: Option<String>,
+    /// With --python auto: directory holding the virtualenvs. Default: /var/cache/aide/venvs
+    /// as root, else $XDG_CACHE_HOME/aide/venvs or ~/.cache/aide/venvs.
+    #[arg(long, env = "AIDE_RUNNER_VENV_ROOT")]
+    pub venv_root: Option<PathBuf>,
     /// When the runner is root: slot i runs as uid/gid base+i (so process limits, kills and
     /// file permissions apply to the sandbox alone).
     #[arg(long, env = "AIDE_RUNNER_UID_BASE", default_value_t = 20000)]

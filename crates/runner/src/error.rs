@@ -58,6 +58,10 @@ pub enum Error {
     /// Any other I/O failure.
     #[error("i/o: {0}")]
     Io(#[from] io::Error),
+    /// Provisioning the process backend's virtualenv failed (no usable python3, no venv
+    /// module, pip failed: the message quotes the end of the tool's output).
+    #[error("provisioning the sandbox virtualenv: {0}")]
+    Provision(String),
     /// The configuration is inconsistent.
     #[error("config: {0}")]
     Config(String),

@@ -40,7 +40,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
 /// Builds the configured sandbox backend.
 pub async fn build_sandbox(config: &Config, runner_id: &str) -> Result<Arc<dyn Sandbox>> {
     Ok(match config.backend {
-        BackendKind::Process => Arc::new(ProcessSandbox::new(config)?),
+        BackendKind::Process => {
+            // With --python auto this may provision the virtualenv (minutes, blocking).
+            let config = config.clone();
+            let sandbox = tokio::task::spawn_blocking(move || ProcessSandbox::new(&config))
+                .await
+                .map_err(|e| Error::Io(std::io::Error::other(e)))??;
+            Arc::new(sandbox)
+        }
         BackendKind::Docker => Arc::new(DockerSandbox::connect(config, runner_id).await?),
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod process;
+pub mod venv;
 
 use std::{
     fmt,

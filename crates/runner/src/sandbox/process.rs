@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use wait4::Wait4;
 
-use super::{BOOTSTRAP, ExecIo, ExecSpec, RawOutcome, Sandbox};
+use super::{BOOTSTRAP, ExecIo, ExecSpec, RawOutcome, Sandbox, venv};
 use crate::{Config, Error, Result, procfs};
 
 /// The process backend.
@@ -48,17 +48,24 @@ pub struct ProcessSandbox {
 }
 
 impl ProcessSandbox {
-    /// Resolves the interpreter and decides on privilege drop and network isolation.
+    /// Resolves the interpreter (with `--python auto`, provisions the virtualenv first: this
+    /// blocks, for minutes on a host's first start) and decides on privilege drop and network
+    /// isolation.
     pub fn new(config: &Config) -> Result<Self> {
-        let probe = Command::new(&config.process.python)
+        let configured = if config.process.python == venv::AUTO {
+            let venv = venv::provision(&venv::VenvRequest::from_config(&config.process))?;
+            venv.python.to_string_lossy().into_owned()
+        } else {
+            config.process.python.clone()
+        };
+        let probe = Command::new(&configured)
             .args(["-c", "import sys; print(sys.executable)"])
             .output()
             .map_err(Error::process("probing the python interpreter"))?;
         let python = PathBuf::from(String::from_utf8_lossy(&probe.stdout).trim());
         if !probe.status.success() || !python.is_absolute() {
             return Err(Error::Config(format!(
-                "{} does not run as a python interpreter",
-                config.process.python
+                "{configured} does not run as a python interpreter"
             )));
         }
         let root = nix::unistd::geteuid().is_root();
@@ -75,7 +82,8 @@ impl ProcessSandbox {
             if !ok {
                 return Err(Error::Config(format!(
                     "{} is not usable by the sandbox uid {uid} (is it under a private home?); \
-                     point AIDE_RUNNER_PYTHON at a shared interpreter such as /usr/bin/python3",
+                     point AIDE_RUNNER_PYTHON (or, with auto, AIDE_RUNNER_VENV_BASE_PYTHON and \
+                     AIDE_RUNNER_VENV_ROOT) at shared places such as /usr/bin/python3",
                     python.display()
                 )));
             }

@@ -13,4 +13,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The run loop failed internally (a node task panicked, a run could not be finished).
+    #[error("engine: {0}")]
+    Engine(String),
 }

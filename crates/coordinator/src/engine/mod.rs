@@ -1,1 +1,179 @@
-//! The run loop: one leased run driven through the AIDE steps until a budget ends it.
+//! The run loop: one leased run driven through the AIDE steps of ARCHITECTURE §3 and §4
+//! until a budget, a cancel request or the loss of the lease ends it.
+//!
+//! For each node: policy → prompt → gateway ([`Author`]) → parse → runner ([`Executor`]) →
+//! review → metric rules → one persisted transition per stage → run events → outputs.
+//!
+//! - **Ports.** [`Author`] and [`Executor`] keep the loop independent of transport;
+//!   [`GrpcAuthor`] and [`GrpcExecutor`] are the gRPC adapters. Their errors are classified:
+//!   infrastructure failures (unreachable, deadline, overloaded, runner lost, stream broken,
+//!   the database briefly failing) are retried with bounded exponential backoff
+//!   ([`Backoff`], 0.5 s → 30 s, forever until cancelled or the lease is lost), recorded as
+//!   `infra_retry` events and never make a node buggy; a lost execution is abandoned and
+//!   retried as a new attempt. Request errors fail the run (reviews: the node is flagged).
+//! - **Resume.** A new owner loads the tree and carries every unreviewed node on from its
+//!   last persisted stage (pending → generate, generated → execute, executed → review),
+//!   before the policy creates new nodes, so the run ends with exactly `steps` nodes.
+//! - **Randomness.** Each `node_created` event (written before its node) holds the run
+//!   generator's state after the decision; a resumed run continues from the newest node's
+//!   state ([`events::resume_rng`]), so the random sequence is the one a crash-free run uses.
+//! - **Budgets** ([`budget`]): steps, wall-clock time since the run's first node, cost from
+//!   the ledger. The first one exhausted finishes the run as completed with its reason.
+//! - **Lease.** Renewed every ttl/3 in the background; a write refused as `LeaseLost` stops
+//!   the loop at once without finishing the run; a cancel request finishes it as cancelled.
+//! - **Parallelism.** Up to `settings.workers` nodes in flight (a `JoinSet`); in-flight
+//!   nodes count as children for the policy.
+
+pub mod author;
+pub mod budget;
+pub mod context;
+mod driver;
+pub mod events;
+pub mod executor;
+pub mod retry;
+mod state;
+mod step;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aide_store::{Lease, Store};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+pub use author::{Author, FailureKind, GrpcAuthor, PortError};
+pub use executor::{Executor, GrpcExecutor};
+pub use retry::Backoff;
+
+use crate::Error;
+
+/// How a call of [`Engine::drive`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    /// A budget ended the run; the reason is recorded on it.
+    Completed { reason: String },
+    /// A user's cancel request ended the run.
+    Cancelled,
+    /// The run could not go on (a request the gateway or a runner refuses).
+    Failed { reason: String },
+    /// Another replica owns the run now; nothing was finished.
+    LeaseLost,
+    /// The engine was told to stop; the lease was released for another owner to resume.
+    Interrupted,
+}
+
+/// Settings of the engine itself (not of a run).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Lease time-to-live; renewed every third of it.
+    pub lease_ttl: Duration,
+    pub backoff: Backoff,
+    /// Where run outputs are written (`<dir>/<run id>/`), when they are.
+    pub output_dir: Option<PathBuf>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            lease_ttl: Duration::from_secs(60),
+            backoff: Backoff::default(),
+            output_dir: None,
+        }
+    }
+}
+
+/// Drives leased runs over a store, an author and an executor.
+#[derive(Debug)]
+pub struct Engine<S: Store, A: Author, E: Executor> {
+    store: Arc<S>,
+    author: Arc<A>,
+    executor: Arc<E>,
+    config: EngineConfig,
+}
+
+impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
+    pub fn new(store: Arc<S>, author: Arc<A>, executor: Arc<E>, config: EngineConfig) -> Self {
+        Self {
+            store,
+            author,
+            executor,
+            config,
+        }
+    }
+
+    /// Drives the run of `lease` until it ends or `cancel` fires (then the lease is
+    /// released and the run stays resumable). Errors are internal failures only (corrupt
+    /// data, a bug); the lease is released then too.
+    pub async fn drive(&self, lease: Lease, cancel: CancellationToken) -> Result<RunEnd, Error> {
+        let span = tracing::info_span!("run", run_id = %lease.run_id, epoch = lease.epoch);
+        let heartbeat = Heartbeat::start(self.store.clone(), lease.clone(), self.config.lease_ttl);
+        let result = driver::drive(self, lease.clone(), cancel, &heartbeat)
+            .instrument(span)
+            .await;
+        heartbeat.stop.cancel();
+        let release = matches!(result, Ok(RunEnd::Interrupted) | Err(_));
+        if release && let Err(e) = self.store.release_lease(&lease).await {
+            tracing::warn!(error = %e, "cannot release the lease");
+        }
+        result
+    }
+}
+
+/// The background lease renewal of one drive.
+#[derive(Debug)]
+struct Heartbeat {
+    /// Cancelled when a renewal says the lease is gone (or renewals failed for a whole ttl).
+    lost: CancellationToken,
+    /// Cancelled when a renewal reports a cancel request.
+    cancel_requested: CancellationToken,
+    stop: CancellationToken,
+}
+
+impl Heartbeat {
+    fn start<S: Store>(store: Arc<S>, lease: Lease, ttl: Duration) -> Self {
+        let hb = Self {
+            lost: CancellationToken::new(),
+            cancel_requested: CancellationToken::new(),
+            stop: CancellationToken::new(),
+        };
+        let (lost, requested, stop) = (
+            hb.lost.clone(),
+            hb.cancel_requested.clone(),
+            hb.stop.clone(),
+        );
+        let every = (ttl / 3).max(Duration::from_millis(50));
+        tokio::spawn(
+            async move {
+                let mut last_ok = tokio::time::Instant::now();
+                loop {
+                    match store.renew_lease(&lease, ttl).await {
+                        Ok(status) => {
+                            last_ok = tokio::time::Instant::now();
+                            if status.cancel_requested {
+                                requested.cancel();
+                            }
+                        }
+                        Err(aide_store::Error::LeaseLost { .. }) => {
+                            lost.cancel();
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "lease renewal failed");
+                            if last_ok.elapsed() >= ttl {
+                                lost.cancel();
+                                return;
+                            }
+                        }
+                    }
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                }
+            }
+            .in_current_span(),
+        );
+        hb
+    }
+}

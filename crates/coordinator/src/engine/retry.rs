@@ -1,0 +1,172 @@
+//! How the run loop fails: every error of a step is either infrastructure (retried with
+//! bounded exponential backoff until it works, the engine is cancelled or the lease is
+//! lost), the loss of the lease (stop at once), a request the run cannot get past (finish
+//! the run as failed), or an internal error.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::author::PortError;
+use crate::Error;
+
+/// Exponential backoff between retries of infrastructure failures: `initial`, doubling,
+/// capped at `max`; retries go on until cancelled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait before retry number `retry` (0-based).
+    pub fn delay(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.min(20));
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// A failure inside the run loop.
+#[derive(Debug)]
+pub enum Failure {
+    /// Transient: retry.
+    Infra(String),
+    /// The lease is gone: stop without touching the run.
+    LeaseLost,
+    /// The engine was told to stop (shutdown), or the run is being cancelled.
+    Stopped,
+    /// The run cannot continue: finish it as failed with this reason.
+    Fatal(String),
+    /// A bug or corrupt data.
+    Internal(Error),
+}
+
+impl From<aide_store::Error> for Failure {
+    fn from(err: aide_store::Error) -> Self {
+        match err {
+            aide_store::Error::LeaseLost { .. } => Self::LeaseLost,
+            aide_store::Error::Database(_) => Self::Infra(format!("database: {err}")),
+            other => Self::Internal(Error::Store(other)),
+        }
+    }
+}
+
+impl From<PortError> for Failure {
+    fn from(err: PortError) -> Self {
+        if err.is_infrastructure() {
+            Self::Infra(err.message)
+        } else {
+            Self::Fatal(err.message)
+        }
+    }
+}
+
+/// Runs `op` until it succeeds or fails with something other than [`Failure::Infra`];
+/// between attempts waits per `backoff` and calls `on_retry` (which records the event).
+/// Stops with [`Failure::Stopped`] when `stop` is cancelled.
+pub async fn retrying<T, F, Fut, R, RFut>(
+    backoff: Backoff,
+    stop: &CancellationToken,
+    mut on_retry: R,
+    mut op: F,
+) -> Result<T, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failure>>,
+    R: FnMut(u32, String, Duration) -> RFut,
+    RFut: Future<Output = ()>,
+{
+    let mut retry = 0;
+    loop {
+        if stop.is_cancelled() {
+            return Err(Failure::Stopped);
+        }
+        match op().await {
+            Err(Failure::Infra(why)) => {
+                let wait = backoff.delay(retry);
+                on_retry(retry + 1, why, wait).await;
+                retry += 1;
+                tokio::select! {
+                    _ = stop.cancelled() => return Err(Failure::Stopped),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let b = Backoff::default();
+        assert_eq!(b.delay(0), Duration::from_millis(500));
+        assert_eq!(b.delay(1), Duration::from_secs(1));
+        assert_eq!(b.delay(5), Duration::from_secs(16));
+        assert_eq!(b.delay(6), Duration::from_secs(30));
+        assert_eq!(b.delay(1000), Duration::from_secs(30));
+    }
+
+    #[tokio::test]
+    async fn infrastructure_failures_are_retried_and_others_are_not() {
+        let b = Backoff {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(2),
+        };
+        let stop = CancellationToken::new();
+        let mut calls = 0;
+        let mut retries = Vec::new();
+        let out = retrying(
+            b,
+            &stop,
+            |n, _, _| {
+                retries.push(n);
+                async {}
+            },
+            || {
+                calls += 1;
+                let n = calls;
+                async move {
+                    if n < 3 {
+                        Err(Failure::Infra("down".into()))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+        )
+        .await;
+        assert_eq!(out.expect("succeeds"), 3);
+        assert_eq!(retries, vec![1, 2]);
+        let fatal: Result<(), _> = retrying(
+            b,
+            &stop,
+            |_, _, _| async {},
+            || async { Err(Failure::Fatal("no".into())) },
+        )
+        .await;
+        assert!(matches!(fatal, Err(Failure::Fatal(_))));
+        stop.cancel();
+        let stopped: Result<(), _> = retrying(
+            b,
+            &stop,
+            |_, _, _| async {},
+            || async { Err(Failure::Infra("down".into())) },
+        )
+        .await;
+        assert!(matches!(stopped, Err(Failure::Stopped)));
+    }
+}

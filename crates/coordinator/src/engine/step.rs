@@ -1,0 +1,416 @@
+//! One node carried from its last persisted stage to `reviewed`: generate (author call,
+//! parse), execute (attempts on a runner, each fenced by its attempt number), review
+//! (forced `submit_review`, fixed direction, metric cross-check, §4 verdict). Every
+//! transition is persisted before the next begins, so a new owner resumes exactly there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aide_core::{
+    BugReason, Direction, ExecutionFacts, NodeStage, Review as ReviewArgs, Verdict,
+    metric::cross_check, parse_reply,
+};
+use aide_proto::v1::{CompleteRequest, CompleteResponse, Finished, complete_response::Answer};
+use aide_store::{
+    ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NodeRecord, Review, Store,
+};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::author::Author;
+use super::context::{RunInfo, execute_request, review_request};
+use super::events::INFRA_RETRY;
+use super::executor::Executor;
+use super::retry::{Backoff, Failure, retrying};
+
+/// What every node task of one run shares.
+#[derive(Debug)]
+pub(super) struct RunCtx<S, A, E> {
+    pub store: Arc<S>,
+    pub author: Arc<A>,
+    pub executor: Arc<E>,
+    pub info: RunInfo,
+    pub lease: Lease,
+    pub backoff: Backoff,
+    /// Cancelled when the run loop must stop (shutdown, cancel request, lease lost).
+    pub stop: CancellationToken,
+}
+
+/// A node to carry forward, with the code request prepared when it is still pending.
+#[derive(Debug)]
+pub(super) struct NodeJob {
+    pub record: NodeRecord,
+    pub code_request: Option<CompleteRequest>,
+    /// The run's direction when the job was made (`None` until fixed).
+    pub direction: Option<Direction>,
+}
+
+/// A reviewed node.
+#[derive(Debug)]
+pub(super) struct NodeOutcome {
+    pub record: NodeRecord,
+    /// The run's direction, possibly fixed by this node's review.
+    pub direction: Option<Direction>,
+    /// The submission file the execution wrote, when it did.
+    pub submission: Option<Vec<u8>>,
+}
+
+impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
+    /// Records an infrastructure retry (best effort) and logs it.
+    pub async fn note_retry(
+        &self,
+        what: &str,
+        node: Option<&NodeRecord>,
+        retry: u32,
+        why: &str,
+        wait: Duration,
+    ) {
+        warn!(
+            what,
+            retry,
+            error = why,
+            ?wait,
+            "infrastructure failure, retrying"
+        );
+        let payload = json!({
+            "node_id": node.map(|n| n.id), "step": node.map(|n| n.step), "what": what,
+            "retry": retry, "error": why, "wait_ms": wait.as_millis() as u64,
+        });
+        if let Err(e) = self
+            .store
+            .append_event(self.lease.run_id, INFRA_RETRY, payload)
+            .await
+        {
+            warn!(error = %e, "cannot record the infra_retry event");
+        }
+    }
+
+    /// A store write or read, retried while the database is unreachable.
+    pub async fn persist<T, F, Fut>(
+        &self,
+        what: &str,
+        node: impl Into<Option<&NodeRecord>>,
+        mut op: F,
+    ) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = aide_store::Result<T>>,
+    {
+        let node = node.into();
+        retrying(
+            self.backoff,
+            &self.stop,
+            |n, why, wait| async move { self.note_retry(what, node, n, &why, wait).await },
+            || {
+                let fut = op();
+                async move { fut.await.map_err(Failure::from) }
+            },
+        )
+        .await
+    }
+
+    /// One gateway call, retried on infrastructure failures, then put in the ledger.
+    async fn ask(
+        &self,
+        node: &NodeRecord,
+        request: CompleteRequest,
+    ) -> Result<CompleteResponse, Failure> {
+        let what = format!("{} call", request.purpose);
+        let response = retrying(
+            self.backoff,
+            &self.stop,
+            |n, why, wait| {
+                let what = what.clone();
+                async move { self.note_retry(&what, Some(node), n, &why, wait).await }
+            },
+            || {
+                let request = request.clone();
+                async move { self.author.complete(request).await.map_err(Failure::from) }
+            },
+        )
+        .await?;
+        let usage = response.usage.unwrap_or_default();
+        let call = NewLlmCall {
+            run_id: self.lease.run_id,
+            node_id: Some(node.id),
+            purpose: request.purpose.clone(),
+            provider: response.provider.clone(),
+            model: response.model.clone(),
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cached_tokens: usage.cached_tokens,
+            cost_usd: response.cost_usd,
+            latency_ms: response.latency_ms,
+            request_id: Some(response.provider_request_id.clone()).filter(|r| !r.is_empty()),
+            cached: response.cache_hit,
+        };
+        self.persist("ledger", node, || self.store.record_llm_call(call.clone()))
+            .await?;
+        Ok(response)
+    }
+
+    /// Carries `job` to `reviewed`.
+    pub async fn run_node(self: Arc<Self>, job: NodeJob) -> Result<NodeOutcome, Failure> {
+        let NodeJob {
+            record: mut node,
+            code_request,
+            direction,
+        } = job;
+        let (id, lease) = (node.id, &self.lease);
+        if node.stage == NodeStage::Pending {
+            let request = code_request.ok_or_else(|| Failure::Fatal("no code request".into()))?;
+            let response = self.ask(&node, request).await?;
+            let text = match response.answer {
+                Some(Answer::Text(t)) | Some(Answer::FunctionArgumentsJson(t)) => t,
+                None => String::new(),
+            };
+            let parsed = parse_reply(&text);
+            let generation = Generation {
+                plan: parsed.plan,
+                raw_reply: parsed.code.is_none().then(|| text.clone()),
+                code: parsed.code,
+            };
+            self.persist("mark_generated", &node, || {
+                self.store.mark_generated(lease, id, generation.clone())
+            })
+            .await?;
+            node.generation = Some(generation);
+            node.stage = NodeStage::Generated;
+        }
+        let code = node.generation.as_ref().and_then(|g| g.code.clone());
+        let mut submission = None;
+        let Some(code) = code else {
+            info!("the reply held no code: buggy without execution");
+            let verdict = Verdict::no_code();
+            let review = Review {
+                is_buggy: true,
+                summary: BugReason::NoCode.to_string(),
+                bug_reasons: verdict.bug_reasons,
+                metric: None,
+            };
+            self.persist("mark_reviewed", &node, || {
+                self.store.mark_reviewed(lease, id, review.clone())
+            })
+            .await?;
+            return self.finish(node, direction, None).await;
+        };
+        if node.stage == NodeStage::Generated {
+            let finished = self.execute(&node, &code).await?;
+            let summary = summarise(&finished, &self.info);
+            submission = submission_bytes(&finished, &self.info);
+            self.persist("mark_executed", &node, || {
+                self.store.mark_executed(lease, id, summary.clone())
+            })
+            .await?;
+            node.execution = Some(summary);
+            node.stage = NodeStage::Executed;
+        }
+        let execution = node
+            .execution
+            .clone()
+            .ok_or_else(|| Failure::Fatal(format!("node {id} is executed without an execution")))?;
+        let direction = self.review(&node, &code, &execution, direction).await?;
+        self.finish(node, direction, submission).await
+    }
+
+    async fn finish(
+        &self,
+        node: NodeRecord,
+        direction: Option<Direction>,
+        submission: Option<Vec<u8>>,
+    ) -> Result<NodeOutcome, Failure> {
+        let record = self
+            .persist("get_node", &node, || self.store.get_node(node.id))
+            .await?;
+        Ok(NodeOutcome {
+            record,
+            direction,
+            submission,
+        })
+    }
+
+    /// Runs the code until one attempt reports a result; an attempt lost to the
+    /// infrastructure is abandoned and the next attempt starts (on another runner).
+    async fn execute(&self, node: &NodeRecord, code: &str) -> Result<Finished, Failure> {
+        let (id, lease) = (node.id, &self.lease);
+        let mut retry = 0;
+        loop {
+            let attempt = self
+                .persist("start_execution", node, || {
+                    self.store.start_execution(lease, id)
+                })
+                .await?;
+            let request = execute_request(&self.info, id, attempt, code);
+            let outcome = tokio::select! {
+                _ = self.stop.cancelled() => return Err(Failure::Stopped),
+                outcome = self.executor.execute(request) => outcome,
+            };
+            let why = match outcome {
+                Ok(finished) => {
+                    let result = execution_result(&finished);
+                    let stored = self
+                        .persist("finish_execution", node, || async {
+                            match self
+                                .store
+                                .finish_execution(id, attempt, result.clone())
+                                .await
+                            {
+                                Err(aide_store::Error::StaleAttempt { .. }) => Ok(false),
+                                other => other.map(|_| true),
+                            }
+                        })
+                        .await?;
+                    if stored {
+                        return Ok(finished);
+                    }
+                    format!("attempt {attempt} was superseded before its result was stored")
+                }
+                Err(e) if e.is_infrastructure() => {
+                    let reason = e.message.clone();
+                    self.persist("abandon_execution", node, || async {
+                        match self.store.abandon_execution(id, attempt, &reason).await {
+                            Err(aide_store::Error::StaleAttempt { .. }) => Ok(()),
+                            other => other,
+                        }
+                    })
+                    .await?;
+                    e.message
+                }
+                Err(e) => return Err(Failure::Fatal(e.message)),
+            };
+            let wait = self.backoff.delay(retry);
+            retry += 1;
+            self.note_retry(
+                &format!("execution attempt {attempt}"),
+                Some(node),
+                retry,
+                &why,
+                wait,
+            )
+            .await;
+            tokio::select! {
+                _ = self.stop.cancelled() => return Err(Failure::Stopped),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Reviews an executed node and records its verdict; returns the run's direction.
+    async fn review(
+        &self,
+        node: &NodeRecord,
+        code: &str,
+        execution: &ExecutionSummary,
+        direction: Option<Direction>,
+    ) -> Result<Option<Direction>, Failure> {
+        let (id, lease) = (node.id, &self.lease);
+        let request = review_request(&self.info, node, code, &execution.term_out, direction);
+        let parsed = match self.ask(node, request).await {
+            Ok(response) => match response.answer {
+                Some(Answer::FunctionArgumentsJson(args)) => serde_json::from_str(&args)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| ReviewArgs::from_json(&v).map_err(|e| e.to_string())),
+                Some(Answer::Text(text)) => ReviewArgs::from_text(&text).map_err(|e| e.to_string()),
+                None => Err("the answer was empty".into()),
+            },
+            Err(Failure::Fatal(why)) => Err(why),
+            Err(other) => return Err(other),
+        };
+        let direction = match (direction, &parsed) {
+            (Some(d), _) => Some(d),
+            (None, Ok(review)) => {
+                let wanted = review.direction();
+                Some(
+                    self.persist("fix_direction", node, || {
+                        self.store.fix_direction(lease, wanted)
+                    })
+                    .await?,
+                )
+            }
+            (None, Err(_)) => None,
+        };
+        let facts = ExecutionFacts {
+            exit_code: execution.exit_code,
+            timed_out: execution.timed_out,
+            exc_type: execution.exc_type.clone(),
+            wrote_submission: execution.wrote_submission,
+        };
+        let (says_bug, metric, summary) = match parsed {
+            Ok(r) => (r.is_bug, r.metric, r.summary),
+            Err(why) => {
+                warn!(error = %why, "no usable review: the node counts as flagged");
+                (
+                    true,
+                    None,
+                    format!("the review could not be obtained: {why}"),
+                )
+            }
+        };
+        let check = cross_check(&execution.term_out, metric);
+        let verdict = Verdict::judge(&facts, says_bug, &check, self.info.run.task.has_test_data());
+        let review = Review {
+            is_buggy: verdict.is_buggy(),
+            metric: verdict.metric.map(f64::from),
+            bug_reasons: verdict.bug_reasons,
+            summary,
+        };
+        info!(buggy = review.is_buggy, metric = ?review.metric, "reviewed");
+        self.persist("mark_reviewed", node, || {
+            self.store.mark_reviewed(lease, id, review.clone())
+        })
+        .await?;
+        Ok(direction)
+    }
+}
+
+fn seconds(d: Option<prost_types::Duration>) -> Option<f64> {
+    d.and_then(|d| Duration::try_from(d).ok())
+        .map(|d| d.as_secs_f64())
+}
+
+fn execution_result(f: &Finished) -> ExecutionResult {
+    ExecutionResult {
+        exit_code: f.exit_code,
+        timed_out: f.timed_out,
+        oom_killed: f.oom_killed,
+        wall_secs: seconds(f.wall_time).unwrap_or(0.0),
+        cpu_secs: seconds(f.cpu_time),
+        peak_memory_bytes: Some(f.peak_memory_bytes),
+        output: f.output.clone(),
+        output_bytes: f.output_bytes,
+        exc_type: f
+            .exception
+            .as_ref()
+            .map(|e| e.r#type.clone())
+            .filter(|t| !t.is_empty()),
+        exc_message: f
+            .exception
+            .as_ref()
+            .map(|e| e.message.clone())
+            .filter(|m| !m.is_empty()),
+        runner_id: None,
+    }
+}
+
+fn summarise(f: &Finished, info: &RunInfo) -> ExecutionSummary {
+    let exception = f.exception.as_ref().filter(|e| !e.r#type.is_empty());
+    ExecutionSummary {
+        term_out: f.output.clone(),
+        exit_code: f.exit_code,
+        exec_time_secs: seconds(f.wall_time).unwrap_or(0.0),
+        timed_out: f.timed_out,
+        exc_type: exception.map(|e| e.r#type.clone()),
+        exc_info: exception
+            .map(|e| json!({"message": e.message, "line": e.line, "traceback": e.traceback})),
+        wrote_submission: submission_bytes(f, info).is_some(),
+    }
+}
+
+fn submission_bytes(f: &Finished, info: &RunInfo) -> Option<Vec<u8>> {
+    let name = &info.run.task.submission.as_ref()?.file_name;
+    f.files
+        .iter()
+        .find(|file| &file.path == name)
+        .map(|file| file.content.clone())
+}

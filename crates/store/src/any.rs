@@ -156,6 +156,20 @@ impl Store for AnyStore {
         dispatch!(self.list_executions(node))
     }
 
+    async fn put_node_file(
+        &self,
+        lease: &Lease,
+        node: NodeId,
+        name: &str,
+        content: &[u8],
+    ) -> Result<()> {
+        dispatch!(self.put_node_file(lease, node, name, content))
+    }
+
+    async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<Vec<u8>>> {
+        dispatch!(self.get_node_file(node, name))
+    }
+
     async fn record_llm_call(&self, call: NewLlmCall) -> Result<i64> {
         dispatch!(self.record_llm_call(call))
     }

@@ -122,6 +122,20 @@ macro_rules! impl_store_via_pool_functions {
                 executions::list_executions(&self.pool, node).await
             }
 
+            async fn put_node_file(
+                &self,
+                lease: &Lease,
+                node: NodeId,
+                name: &str,
+                content: &[u8],
+            ) -> Result<()> {
+                files::put_node_file(&self.pool, lease, node, name, content).await
+            }
+
+            async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<Vec<u8>>> {
+                files::get_node_file(&self.pool, node, name).await
+            }
+
             async fn record_llm_call(&self, call: NewLlmCall) -> Result<i64> {
                 llm::record_llm_call(&self.pool, call).await
             }

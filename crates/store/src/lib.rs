@@ -5,7 +5,8 @@
 //!
 //! What is stored (ARCHITECTURE §3, §5): runs and their lease (`owner`, `epoch`,
 //! `lease_expires_at`), the solution tree's nodes with one persisted transition per
-//! lifecycle step, one row per execution attempt, the LLM usage and cost ledger, a per-run
+//! lifecycle step, the files a node's execution produced (its submission), one row per
+//! execution attempt, the LLM usage and cost ledger, a per-run
 //! event log and the runner registry.
 //!
 //! Fencing: every run-loop write takes a [`Lease`] and is refused with

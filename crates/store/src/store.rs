@@ -158,6 +158,25 @@ pub trait Store: Send + Sync + 'static {
         node: NodeId,
     ) -> impl Future<Output = Result<Vec<ExecutionRecord>>> + Send;
 
+    // ---- node files ----
+
+    /// Stores a file a node's execution produced (its submission) under `name`, replacing
+    /// an earlier one of that name. Fenced; a node not of the lease's run is `NotFound`.
+    fn put_node_file(
+        &self,
+        lease: &Lease,
+        node: NodeId,
+        name: &str,
+        content: &[u8],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The file stored under `name` for `node`, if any.
+    fn get_node_file(
+        &self,
+        node: NodeId,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
+
     // ---- LLM usage ledger ----
 
     /// Appends one LLM call to the ledger; returns its id. Not fenced: a call that was

@@ -10,6 +10,7 @@
 
 mod events;
 mod executions;
+mod files;
 mod llm;
 mod nodes;
 mod runners;

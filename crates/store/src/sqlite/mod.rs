@@ -16,6 +16,7 @@
 
 mod events;
 mod executions;
+mod files;
 mod llm;
 mod nodes;
 mod runners;

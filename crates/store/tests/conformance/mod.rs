@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod executions;
+pub mod files;
 pub mod ledger;
 pub mod nodes;
 pub mod races;
@@ -76,6 +77,7 @@ macro_rules! all_conformance_tests {
             nodes::big_tree,
             executions::execution_attempts,
             executions::stale_attempts,
+            files::node_files,
             ledger::llm_ledger,
             ledger::run_events,
             ledger::runner_registry,

@@ -202,3 +202,28 @@ fn unknown_layouts_explain_the_options() {
     write(&dir.path().join("notes.txt"), "x");
     assert!(err_text(Task::load(&dir.path().join("notes.txt"))).contains("task.toml"));
 }
+
+#[test]
+fn shipped_examples_load_with_answers_and_a_fixed_direction() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for (name, direction) in [
+        ("diabetes", Direction::Minimize),
+        ("breast-cancer", Direction::Maximize),
+    ] {
+        let task = Task::load(&examples.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(task.name, name);
+        assert_eq!(task.metric.resolved_direction(), Some(direction), "{name}");
+        assert!(
+            task.answers.as_deref().is_some_and(Path::is_file),
+            "{name} has answers"
+        );
+        assert!(
+            !task
+                .answers
+                .as_deref()
+                .is_some_and(|a| a.starts_with(&task.data_dir)),
+            "answers stay outside the data"
+        );
+        assert!(task.has_test_data());
+    }
+}

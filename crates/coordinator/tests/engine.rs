@@ -156,7 +156,8 @@ async fn an_interrupted_run_resumes_without_duplicates() {
     let second = claim(&store).await;
     assert_eq!(second.run_id, lease.run_id);
     assert!(second.epoch > lease.epoch);
-    let engine = grpc_engine(store.clone(), &gw.url, &[&rn.url], None);
+    let outputs = dir.path().join("outputs");
+    let engine = grpc_engine(store.clone(), &gw.url, &[&rn.url], Some(outputs.clone()));
     let end = engine
         .drive(second, CancellationToken::new())
         .await
@@ -178,6 +179,21 @@ async fn an_interrupted_run_resumes_without_duplicates() {
     for old in &left {
         assert!(nodes.iter().any(|n| n.id == old.id && n.step == old.step));
     }
+    // The best node's submission is in the store and in the outputs, whichever owner ran it.
+    let run = store.get_run(lease.run_id).await.expect("run");
+    let best = aide_coordinator::outputs::best_node(&run, &nodes).expect("a good node");
+    let stored = store
+        .get_node_file(best.id, "submission.csv")
+        .await
+        .expect("file")
+        .expect("the best node's submission is stored");
+    let written = std::fs::read(
+        outputs
+            .join(lease.run_id.to_string())
+            .join("best_submission.csv"),
+    )
+    .expect("best submission in the outputs");
+    assert_eq!(stored, written);
     let events = event_kinds(&store, lease.run_id).await;
     assert_eq!(count(&events, "run_resumed"), 2);
     assert_eq!(count(&events, "node_created"), 5);
@@ -385,4 +401,119 @@ async fn the_cost_budget_stops_the_run_with_its_reason() {
             .starts_with("cost budget reached")
     );
     assert!(per_call > 0.0);
+}
+
+/// An author that, on its first call, does something to the run (through the store) before
+/// answering with prose.
+struct MeddlingAuthor {
+    store: std::sync::Arc<aide_store::AnyStore>,
+    lease: aide_store::Lease,
+    steal: bool,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for MeddlingAuthor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MeddlingAuthor")
+    }
+}
+
+impl Author for MeddlingAuthor {
+    async fn complete(&self, request: CompleteRequest) -> Result<CompleteResponse, PortError> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            if self.steal {
+                // Another replica takes the run over while this call is in flight.
+                self.store
+                    .release_lease(&self.lease)
+                    .await
+                    .expect("release");
+                let rival = self
+                    .store
+                    .claim_run("rival", Duration::from_secs(60))
+                    .await
+                    .expect("claim")
+                    .expect("claimable");
+                assert!(rival.epoch > self.lease.epoch);
+            } else {
+                self.store
+                    .request_cancel(self.lease.run_id)
+                    .await
+                    .expect("cancel");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+        ProseAuthor.complete(request).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_lease_stops_the_loop_without_finishing_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let lease = claimed_run(&store, house_prices_task(), settings(3, 3)).await;
+    let author = MeddlingAuthor {
+        store: store.clone(),
+        lease: lease.clone(),
+        steal: true,
+        calls: Default::default(),
+    };
+    let executor =
+        aide_coordinator::engine::GrpcExecutor::new([refusing_address().await]).expect("executor");
+    let end = engine(store.clone(), author, executor, None)
+        .drive(lease.clone(), CancellationToken::new())
+        .await
+        .expect("drive");
+    assert_eq!(end, RunEnd::LeaseLost);
+    let run = store.get_run(lease.run_id).await.expect("run");
+    assert_eq!(
+        (run.status, run.owner.as_deref()),
+        (RunStatus::Running, Some("rival"))
+    );
+    let nodes = store.load_tree(lease.run_id).await.expect("tree");
+    assert_eq!(nodes.len(), 1, "no node is created after the lease is lost");
+    assert_eq!(
+        nodes[0].stage,
+        NodeStage::Pending,
+        "the refused write changed nothing"
+    );
+    let events = event_kinds(&store, lease.run_id).await;
+    assert_eq!(count(&events, "run_finished"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_request_finishes_the_run_as_cancelled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let lease = claimed_run(&store, house_prices_task(), settings(5, 5)).await;
+    let author = MeddlingAuthor {
+        store: store.clone(),
+        lease: lease.clone(),
+        steal: false,
+        calls: Default::default(),
+    };
+    let executor =
+        aide_coordinator::engine::GrpcExecutor::new([refusing_address().await]).expect("executor");
+    let mut config = config(None);
+    // Renewals (which report the cancel request) every 100 ms.
+    config.lease_ttl = Duration::from_millis(300);
+    let engine = aide_coordinator::engine::Engine::new(
+        store.clone(),
+        std::sync::Arc::new(author),
+        std::sync::Arc::new(executor),
+        config,
+    );
+    let started = Instant::now();
+    let end = engine
+        .drive(lease.clone(), CancellationToken::new())
+        .await
+        .expect("drive");
+    assert_eq!(end, RunEnd::Cancelled);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the in-flight call was not awaited"
+    );
+    let run = store.get_run(lease.run_id).await.expect("run");
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert_eq!(run.stop_reason.as_deref(), Some("cancelled by request"));
+    assert!(store.load_tree(lease.run_id).await.expect("tree").len() < 5);
 }

@@ -34,6 +34,15 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
+    /// The submission file name inside `./working`, when the task has test data.
+    pub fn submission_file(&self) -> Option<&str> {
+        self.run
+            .task
+            .submission
+            .as_ref()
+            .map(|s| s.file_name.as_str())
+    }
+
     fn prompt_context<'a>(
         &'a self,
         memory: &'a [MemoryEntry],

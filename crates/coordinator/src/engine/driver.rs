@@ -176,7 +176,7 @@ async fn load<S: Store, A: Author, E: Executor>(
     })
     .await
     .map_err(|e| Failure::Internal(Error::Engine(format!("data preview: {e}"))))?;
-    let state = RunState::new(nodes, direction, rng);
+    let mut state = RunState::new(nodes, direction, rng);
     let unfinished = state.unfinished().len();
     info!(nodes = state.records.len(), unfinished, "run loaded");
     let payload = json!({"epoch": lease.epoch, "owner": lease.owner, "nodes": state.records.len(), "unfinished": unfinished});
@@ -194,6 +194,9 @@ async fn load<S: Store, A: Author, E: Executor>(
         backoff,
         stop: stop.clone(),
     });
+    if let Some(best) = state.best {
+        state.best_submission = stored_submission(&ctx, best).await?;
+    }
     Ok((ctx, state, budget))
 }
 
@@ -249,6 +252,20 @@ async fn create_node<S: Store, A: Author, E: Executor>(
     Ok(record)
 }
 
+/// The submission stored for `node`, when the task has one and the node wrote it.
+async fn stored_submission<S: Store, A: Author, E: Executor>(
+    ctx: &Ctx<S, A, E>,
+    node: NodeId,
+) -> Result<Option<Vec<u8>>, Failure> {
+    let Some(name) = ctx.info.submission_file() else {
+        return Ok(None);
+    };
+    ctx.persist("get_node_file", None, || {
+        ctx.store.get_node_file(node, name)
+    })
+    .await
+}
+
 /// Starts the task carrying `record` to `reviewed`.
 fn spawn<S: Store, A: Author, E: Executor>(
     ctx: &Ctx<S, A, E>,
@@ -287,7 +304,12 @@ async fn applied<S: Store, A: Author, E: Executor>(
             .append_event(run_id, NODE_REVIEWED, payload.clone())
     })
     .await?;
-    if let Some(best) = state.reviewed(outcome.record, outcome.direction, outcome.submission) {
+    let reviewed = outcome.record.id;
+    if let Some(best) = state.reviewed(outcome.record, outcome.direction) {
+        state.best_submission = match outcome.submission {
+            Some(bytes) if best == reviewed => Some(bytes),
+            _ => stored_submission(ctx, best).await?,
+        };
         let metric = state
             .record(best)
             .and_then(|n| n.review.as_ref())
@@ -312,14 +334,10 @@ fn refresh_outputs<S: Store, A: Author, E: Executor>(
     state: &RunState,
     outputs: &RunOutputs,
 ) {
-    let name = ctx
+    let submission = ctx
         .info
-        .run
-        .task
-        .submission
-        .as_ref()
-        .map(|s| s.file_name.as_str());
-    let submission = name.zip(state.best_submission());
+        .submission_file()
+        .zip(state.best_submission.as_deref());
     if let Err(e) = outputs.refresh(&ctx.info.run, &state.records, submission) {
         warn!(error = %e, "cannot refresh the run outputs");
     }

@@ -1,8 +1,6 @@
 //! The run loop's picture of one run: the stored nodes, the policy's tree built from them,
 //! the fixed direction, the random generator and the best node with its submission.
 
-use std::collections::HashMap;
-
 use aide_core::{
     Direction, MetricValue, NodeId, NodeStage, NodeStatus, RunRng, SearchTree, TreeNode,
 };
@@ -39,8 +37,8 @@ pub struct RunState {
     pub direction: Option<Direction>,
     pub rng: RunRng,
     pub best: Option<NodeId>,
-    /// Submission files of good nodes this owner saw executed.
-    pub submissions: HashMap<NodeId, Vec<u8>>,
+    /// The best node's submission file, once known (from its execution or the store).
+    pub best_submission: Option<Vec<u8>>,
 }
 
 impl RunState {
@@ -54,7 +52,7 @@ impl RunState {
             direction,
             rng,
             best,
-            submissions: HashMap::new(),
+            best_submission: None,
         }
     }
 
@@ -72,23 +70,14 @@ impl RunState {
         self.records.push(record);
     }
 
-    /// Records a reviewed node; returns the new best node when it changed.
-    pub fn reviewed(
-        &mut self,
-        record: NodeRecord,
-        direction: Option<Direction>,
-        submission: Option<Vec<u8>>,
-    ) -> Option<NodeId> {
+    /// Records a reviewed node; returns the new best node when it changed (the caller then
+    /// sets [`best_submission`](Self::best_submission)).
+    pub fn reviewed(&mut self, record: NodeRecord, direction: Option<Direction>) -> Option<NodeId> {
         if self.direction.is_none() {
             self.direction = direction;
         }
         let status = status_of(&record);
         self.tree.set_status(record.id, status);
-        if matches!(status, NodeStatus::Good(_))
-            && let Some(bytes) = submission
-        {
-            self.submissions.insert(record.id, bytes);
-        }
         match self.records.iter_mut().find(|n| n.id == record.id) {
             Some(slot) => *slot = record,
             None => self.records.push(record),
@@ -96,6 +85,7 @@ impl RunState {
         let best = self.tree.best(self.direction).map(|n| n.id);
         if best != self.best {
             self.best = best;
+            self.best_submission = None;
             return best;
         }
         None
@@ -103,12 +93,5 @@ impl RunState {
 
     pub fn record(&self, id: NodeId) -> Option<&NodeRecord> {
         self.records.iter().find(|n| n.id == id)
-    }
-
-    /// The best node's submission, when this owner has it.
-    pub fn best_submission(&self) -> Option<&[u8]> {
-        self.best
-            .and_then(|b| self.submissions.get(&b))
-            .map(Vec::as_slice)
     }
 }

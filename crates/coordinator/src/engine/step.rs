@@ -199,6 +199,12 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             let finished = self.execute(&node, &code).await?;
             let summary = summarise(&finished, &self.info);
             submission = submission_bytes(&finished, &self.info);
+            if let (Some(bytes), Some(name)) = (&submission, self.info.submission_file()) {
+                self.persist("put_node_file", &node, || {
+                    self.store.put_node_file(lease, id, name, bytes)
+                })
+                .await?;
+            }
             self.persist("mark_executed", &node, || {
                 self.store.mark_executed(lease, id, summary.clone())
             })

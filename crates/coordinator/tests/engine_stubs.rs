@@ -54,7 +54,7 @@ impl Author for ScriptedAuthor {
                 cancel.cancel();
                 std::future::pending::<()>().await;
             }
-            let code = if aide.step % 3 == 0 {
+            let code = if aide.step.is_multiple_of(3) {
                 "raise ValueError('scripted failure')".to_owned()
             } else {
                 format!("print('AIDE_METRIC: {}')", 1.0 / f64::from(aide.step + 1))
@@ -219,10 +219,28 @@ async fn the_time_budget_ends_the_run_with_its_reason() {
         delay: Duration::from_millis(300),
         ..Default::default()
     };
-    let end = engine(store.clone(), author, ReadingExecutor, None)
+    // Every appended event is announced through the hook.
+    let announced = Arc::new(AtomicUsize::new(0));
+    let mut config = config(None);
+    config.on_event = Some(aide_coordinator::engine::EventHook::new({
+        let (announced, run) = (announced.clone(), lease.run_id);
+        move |id| {
+            assert_eq!(id, run);
+            announced.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+    let engine = aide_coordinator::engine::Engine::new(
+        store.clone(),
+        Arc::new(author),
+        Arc::new(ReadingExecutor),
+        config,
+    );
+    let end = engine
         .drive(lease.clone(), CancellationToken::new())
         .await
         .expect("drive");
+    let events = event_kinds(&store, lease.run_id).await;
+    assert_eq!(announced.load(Ordering::SeqCst), events.len());
     let RunEnd::Completed { reason } = end else {
         panic!("{end:?}")
     };

@@ -180,7 +180,6 @@ async fn load<S: Store, A: Author, E: Executor>(
     let unfinished = state.unfinished().len();
     info!(nodes = state.records.len(), unfinished, "run loaded");
     let payload = json!({"epoch": lease.epoch, "owner": lease.owner, "nodes": state.records.len(), "unfinished": unfinished});
-    let _ = store.append_event(lease.run_id, RUN_RESUMED, payload).await;
     let ctx = Arc::new(RunCtx {
         store: store.clone(),
         author: engine.author.clone(),
@@ -193,7 +192,12 @@ async fn load<S: Store, A: Author, E: Executor>(
         lease: lease.clone(),
         backoff,
         stop: stop.clone(),
+        on_event: engine.config.on_event.clone(),
     });
+    if let Err(e) = store.append_event(lease.run_id, RUN_RESUMED, payload).await {
+        warn!(error = %e, "cannot record the run_resumed event");
+    }
+    ctx.notify();
     if let Some(best) = state.best {
         state.best_submission = stored_submission(&ctx, best).await?;
     }
@@ -237,11 +241,7 @@ async fn create_node<S: Store, A: Author, E: Executor>(
         debug_depth: planned.debug_depth,
     };
     let payload = events::node_created(&node, &state.rng);
-    ctx.persist("node_created event", None, || {
-        ctx.store
-            .append_event(ctx.lease.run_id, NODE_CREATED, payload.clone())
-    })
-    .await?;
+    ctx.event(NODE_CREATED, payload).await?;
     let record = ctx
         .persist("insert_node", None, || {
             ctx.store.insert_node(&ctx.lease, node.clone())
@@ -297,13 +297,8 @@ async fn applied<S: Store, A: Author, E: Executor>(
     outcome: NodeOutcome,
     outputs: Option<&RunOutputs>,
 ) -> Result<(), Failure> {
-    let run_id = ctx.lease.run_id;
     let payload = events::node_reviewed(&outcome.record);
-    ctx.persist("node_reviewed event", None, || {
-        ctx.store
-            .append_event(run_id, NODE_REVIEWED, payload.clone())
-    })
-    .await?;
+    ctx.event(NODE_REVIEWED, payload).await?;
     let reviewed = outcome.record.id;
     if let Some(best) = state.reviewed(outcome.record, outcome.direction) {
         state.best_submission = match outcome.submission {
@@ -317,11 +312,7 @@ async fn applied<S: Store, A: Author, E: Executor>(
         let step = state.record(best).map(|n| n.step);
         info!(node_id = %best, ?metric, "best node changed");
         let payload = json!({"node_id": best, "step": step, "metric": metric});
-        ctx.persist("best_changed event", None, || {
-            ctx.store
-                .append_event(run_id, BEST_CHANGED, payload.clone())
-        })
-        .await?;
+        ctx.event(BEST_CHANGED, payload).await?;
     }
     if let Some(outputs) = outputs {
         refresh_outputs(ctx, state, outputs);
@@ -386,6 +377,7 @@ async fn finish<S: Store, A: Author, E: Executor>(
     {
         warn!(error = %e, "cannot record the run_finished event");
     }
+    ctx.notify();
     Ok(match status {
         RunStatus::Cancelled => RunEnd::Cancelled,
         RunStatus::Failed => RunEnd::Failed {

@@ -21,6 +21,12 @@
 //!   the ledger. The first one exhausted finishes the run as completed with its reason.
 //! - **Lease.** Renewed every ttl/3 in the background; a write refused as `LeaseLost` stops
 //!   the loop at once without finishing the run; a cancel request finishes it as cancelled.
+//! - **Submissions.** A submission an execution wrote is stored as a node file
+//!   (`Store::put_node_file`) before the node is marked executed; the best node's file is
+//!   read back when the best changes or a run is resumed, and written to the run's outputs
+//!   ([`crate::outputs::RunOutputs::refresh`]) after every reviewed node.
+//! - **Stopping.** Steps and cost let the nodes in flight finish; the time budget, a cancel
+//!   request, shutdown and a lost lease abort them (a shutdown leaves them resumable).
 //! - **Parallelism.** Up to `settings.workers` nodes in flight (a `JoinSet`); in-flight
 //!   nodes count as children for the policy.
 
@@ -38,6 +44,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aide_core::RunId;
 use aide_store::{Lease, Store};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -71,6 +78,24 @@ pub struct EngineConfig {
     pub backoff: Backoff,
     /// Where run outputs are written (`<dir>/<run id>/`), when they are.
     pub output_dir: Option<PathBuf>,
+    /// Called after every event the engine appends (e.g. to wake the run's watchers).
+    pub on_event: Option<EventHook>,
+}
+
+/// A callback taking the id of a run that has a new event.
+#[derive(Clone)]
+pub struct EventHook(pub Arc<dyn Fn(RunId) + Send + Sync>);
+
+impl EventHook {
+    pub fn new(hook: impl Fn(RunId) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(hook))
+    }
+}
+
+impl std::fmt::Debug for EventHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventHook")
+    }
 }
 
 impl Default for EngineConfig {
@@ -79,6 +104,7 @@ impl Default for EngineConfig {
             lease_ttl: Duration::from_secs(60),
             backoff: Backoff::default(),
             output_dir: None,
+            on_event: None,
         }
     }
 }

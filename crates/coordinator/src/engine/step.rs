@@ -18,6 +18,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::EventHook;
 use super::author::Author;
 use super::context::{RunInfo, execute_request, review_request};
 use super::events::INFRA_RETRY;
@@ -35,6 +36,7 @@ pub(super) struct RunCtx<S, A, E> {
     pub backoff: Backoff,
     /// Cancelled when the run loop must stop (shutdown, cancel request, lease lost).
     pub stop: CancellationToken,
+    pub on_event: Option<EventHook>,
 }
 
 /// A node to carry forward, with the code request prepared when it is still pending.
@@ -57,6 +59,24 @@ pub(super) struct NodeOutcome {
 }
 
 impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
+    /// Tells this replica's watchers that the run has a new event.
+    pub fn notify(&self) {
+        if let Some(hook) = &self.on_event {
+            (hook.0)(self.lease.run_id);
+        }
+    }
+
+    /// Appends a run event (retried like every store write) and notifies.
+    pub async fn event(&self, kind: &str, payload: serde_json::Value) -> Result<(), Failure> {
+        let run_id = self.lease.run_id;
+        self.persist(kind, None, || {
+            self.store.append_event(run_id, kind, payload.clone())
+        })
+        .await?;
+        self.notify();
+        Ok(())
+    }
+
     /// Records an infrastructure retry (best effort) and logs it.
     pub async fn note_retry(
         &self,
@@ -84,6 +104,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         {
             warn!(error = %e, "cannot record the infra_retry event");
         }
+        self.notify();
     }
 
     /// A store write or read, retried while the database is unreachable.

@@ -269,6 +269,7 @@ pub fn config(output_dir: Option<PathBuf>) -> EngineConfig {
             max: Duration::from_secs(1),
         },
         output_dir,
+        on_event: None,
     }
 }
 

@@ -1,10 +1,13 @@
 //! aide-coordinator, the search coordinator: it owns runs. For each leased run it asks the
 //! AIDE policy for the next action, renders the prompt, calls the LLM gateway, persists the
 //! node, dispatches the script to a runner, has the gateway review the result, persists the
-//! verdict and refreshes the run's outputs ([`engine`], [`outputs`]).
+//! verdict and refreshes the run's outputs ([`engine`], [`outputs`]). It serves the public
+//! gRPC API ([`api`]) and keeps the runner registry ([`registry`]).
 
+pub mod api;
 pub mod engine;
 pub mod error;
 pub mod outputs;
+pub mod registry;
 
 pub use error::Error;

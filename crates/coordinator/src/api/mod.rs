@@ -1,0 +1,236 @@
+//! The public gRPC API of the coordinator ([`CoordinatorService`], the `aide.v1.Coordinator`
+//! service): runs (create, get, list, cancel, watch), nodes, exports and the runner
+//! registry's registration and heartbeats, all over one [`Store`].
+//!
+//! - [`convert`]: store records ↔ protocol messages;
+//! - [`runs`]: CreateRun (task and settings resolution), GetRun, ListRuns, CancelRun, GetNode;
+//! - [`watch`]: WatchRun's event stream and the [`EventNotifier`] the engine pokes;
+//! - [`export`]: ExportRun (journal, best solution, tree, report);
+//! - [`runners`]: RegisterRunner and RunnerHeartbeat (with the list of executions to stop).
+//!
+//! Errors follow ARCHITECTURE §8: a small set of codes, and never SQL or internal paths in a
+//! message (store failures other than not-found, state and conflict errors become a generic
+//! `INTERNAL`, the detail goes to the log). Paths a client sent (task directories) may be
+//! echoed back, since they are the client's own input.
+
+pub mod convert;
+mod export;
+mod runners;
+mod runs;
+mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aide_core::{NodeId, RunId};
+use aide_proto::v1;
+use aide_proto::v1::coordinator_server::Coordinator;
+use aide_store::Store;
+use tonic::{Request, Response, Status};
+
+pub use watch::{EventNotifier, EventSubscription};
+
+/// Settings of the API layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// How often runners heartbeat; a runner silent for 3 intervals is dropped.
+    pub heartbeat_interval: Duration,
+    /// How often WatchRun polls the store for new events when not notified sooner.
+    pub watch_poll: Duration,
+    /// How long WatchRun keeps polling after the run became terminal without a
+    /// `run_finished` event (the engine appends it just after finishing the run).
+    pub finish_grace: Duration,
+    /// Events read from the store per page while WatchRun catches up.
+    pub watch_page: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Duration::from_secs(5),
+            watch_poll: Duration::from_millis(200),
+            finish_grace: Duration::from_secs(2),
+            watch_page: 500,
+        }
+    }
+}
+
+/// The `aide.v1.Coordinator` service over a store.
+#[derive(Debug)]
+pub struct CoordinatorService<S: Store> {
+    store: Arc<S>,
+    config: ApiConfig,
+    notifier: EventNotifier,
+}
+
+impl<S: Store> CoordinatorService<S> {
+    /// A service with its own [`EventNotifier`]; give the engine a clone of
+    /// [`notifier`](Self::notifier) so watchers learn of new events at once.
+    pub fn new(store: Arc<S>, config: ApiConfig) -> Self {
+        Self::with_notifier(store, config, EventNotifier::default())
+    }
+
+    /// A service sharing `notifier` with the engine.
+    pub fn with_notifier(store: Arc<S>, config: ApiConfig, notifier: EventNotifier) -> Self {
+        Self {
+            store,
+            config,
+            notifier,
+        }
+    }
+
+    pub fn notifier(&self) -> &EventNotifier {
+        &self.notifier
+    }
+
+    /// The tonic server wrapping this service.
+    pub fn into_server(self) -> v1::coordinator_server::CoordinatorServer<Self> {
+        v1::coordinator_server::CoordinatorServer::new(self)
+    }
+}
+
+#[tonic::async_trait]
+impl<S: Store> Coordinator for CoordinatorService<S> {
+    type WatchRunStream = watch::EventStream;
+
+    async fn create_run(
+        &self,
+        request: Request<v1::CreateRunRequest>,
+    ) -> Result<Response<v1::Run>, Status> {
+        runs::create_run(&*self.store, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn get_run(
+        &self,
+        request: Request<v1::GetRunRequest>,
+    ) -> Result<Response<v1::Run>, Status> {
+        let run_id = parse_run_id(&request.get_ref().run_id)?;
+        runs::run_view(&*self.store, run_id)
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_runs(
+        &self,
+        request: Request<v1::ListRunsRequest>,
+    ) -> Result<Response<v1::ListRunsResponse>, Status> {
+        runs::list_runs(&*self.store, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn cancel_run(
+        &self,
+        request: Request<v1::CancelRunRequest>,
+    ) -> Result<Response<v1::Run>, Status> {
+        let run_id = parse_run_id(&request.get_ref().run_id)?;
+        runs::cancel_run(&*self.store, run_id)
+            .await
+            .map(Response::new)
+    }
+
+    async fn watch_run(
+        &self,
+        request: Request<v1::WatchRunRequest>,
+    ) -> Result<Response<Self::WatchRunStream>, Status> {
+        let request = request.into_inner();
+        let run_id = parse_run_id(&request.run_id)?;
+        watch::watch_run(
+            self.store.clone(),
+            &self.notifier,
+            &self.config,
+            run_id,
+            request.after_seq,
+        )
+        .await
+        .map(Response::new)
+    }
+
+    async fn get_node(
+        &self,
+        request: Request<v1::GetNodeRequest>,
+    ) -> Result<Response<v1::Node>, Status> {
+        let node_id = parse_node_id(&request.get_ref().node_id, "node_id")?;
+        runs::get_node(&*self.store, node_id)
+            .await
+            .map(Response::new)
+    }
+
+    async fn export_run(
+        &self,
+        request: Request<v1::ExportRunRequest>,
+    ) -> Result<Response<v1::ExportRunResponse>, Status> {
+        let request = request.into_inner();
+        let run_id = parse_run_id(&request.run_id)?;
+        export::export_run(&*self.store, run_id, request.format())
+            .await
+            .map(Response::new)
+    }
+
+    async fn register_runner(
+        &self,
+        request: Request<v1::RegisterRunnerRequest>,
+    ) -> Result<Response<v1::RegisterRunnerResponse>, Status> {
+        runners::register(&*self.store, &self.config, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn runner_heartbeat(
+        &self,
+        request: Request<v1::RunnerHeartbeatRequest>,
+    ) -> Result<Response<v1::RunnerHeartbeatResponse>, Status> {
+        runners::heartbeat(&*self.store, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+}
+
+/// The status a client sees for a store error. Messages of not-found, state, conflict and
+/// argument errors are safe to show (the store promises it); anything else is logged here
+/// and reported as a generic internal error.
+pub fn store_status(err: aide_store::Error) -> Status {
+    use aide_store::Error as E;
+    match &err {
+        E::NotFound { .. } => Status::not_found(err.to_string()),
+        E::InvalidState(_) => Status::failed_precondition(err.to_string()),
+        E::Conflict(_) => Status::already_exists(err.to_string()),
+        E::InvalidArgument(_) => Status::invalid_argument(err.to_string()),
+        _ => {
+            tracing::error!(error = ?err, "store failure while serving a request");
+            Status::internal("internal error in the coordinator's store")
+        }
+    }
+}
+
+impl From<crate::Error> for Status {
+    fn from(err: crate::Error) -> Self {
+        match err {
+            crate::Error::Store(e) => store_status(e),
+            other => {
+                tracing::error!(error = ?other, "internal failure while serving a request");
+                Status::internal("internal error in the coordinator")
+            }
+        }
+    }
+}
+
+/// A run id from its UUID text; `INVALID_ARGUMENT` names the field when it is not one.
+pub(crate) fn parse_run_id(text: &str) -> Result<RunId, Status> {
+    parse_uuid(text, "run_id").map(RunId)
+}
+
+/// A node id from its UUID text; `INVALID_ARGUMENT` names `field` when it is not one.
+pub(crate) fn parse_node_id(text: &str, field: &str) -> Result<NodeId, Status> {
+    parse_uuid(text, field).map(NodeId)
+}
+
+fn parse_uuid(text: &str, field: &str) -> Result<uuid::Uuid, Status> {
+    if text.trim().is_empty() {
+        return Err(Status::invalid_argument(format!("{field}: required")));
+    }
+    uuid::Uuid::parse_str(text.trim())
+        .map_err(|_| Status::invalid_argument(format!("{field}: {text:?} is not a UUID")))
+}

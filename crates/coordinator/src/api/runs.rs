@@ -1,0 +1,179 @@
+//! CreateRun (task and settings resolution), GetRun, ListRuns, CancelRun and GetNode.
+
+use std::path::PathBuf;
+
+use aide_core::task::ReferenceTask;
+use aide_core::{NodeId, RunId, Task};
+use aide_proto::v1;
+use aide_proto::v1::task_source::Source;
+use aide_store::{NewRun, RunFilter, RunRecord, Store, Usage};
+use tonic::Status;
+
+use super::convert::{node_to_proto, run_to_proto, settings_from_proto, status_filter};
+use super::store_status;
+
+/// Runs ListRuns returns when the request names no limit, and the most it returns.
+const DEFAULT_LIST_LIMIT: u32 = 50;
+const MAX_LIST_LIMIT: u32 = 1000;
+
+/// Resolves the task and the settings, then stores the run as queued.
+pub(super) async fn create_run<S: Store>(
+    store: &S,
+    request: v1::CreateRunRequest,
+) -> Result<v1::Run, Status> {
+    let source = request
+        .task
+        .ok_or_else(|| Status::invalid_argument("task: required"))?;
+    let settings = settings_from_proto(request.settings.as_ref())?;
+    let override_direction = v1::MetricDirection::try_from(source.direction)
+        .map_err(|_| Status::invalid_argument("task.direction: unknown value"))?
+        .to_domain();
+    let mut task = load_task(source.source).await?;
+    let metric_name = source.metric_name.trim();
+    if !metric_name.is_empty() {
+        task.metric.name = Some(metric_name.to_owned());
+    }
+    if let Some(direction) = override_direction {
+        task.metric.direction = Some(direction);
+    }
+    let direction = task.metric.resolved_direction();
+    let name = match request.name.trim() {
+        "" => task.name.clone(),
+        name => name.to_owned(),
+    };
+    let seed = settings.seed;
+    let run = store
+        .create_run(NewRun {
+            name,
+            task,
+            settings,
+            direction,
+            seed,
+        })
+        .await
+        .map_err(store_status)?;
+    tracing::info!(run_id = %run.id, name = %run.name, "run created");
+    Ok(run_to_proto(&run, &[], &Usage::default()))
+}
+
+/// Loads the task on a blocking thread (it reads the task's files). Paths are on this host
+/// and made absolute against the coordinator's working directory.
+async fn load_task(source: Option<Source>) -> Result<Task, Status> {
+    let source = source.ok_or_else(|| {
+        Status::invalid_argument("task: give a task path or a reference task (data_dir and goal)")
+    })?;
+    tokio::task::spawn_blocking(move || match source {
+        Source::Path(path) => {
+            let path = absolute("task.path", &path)?
+                .ok_or_else(|| Status::invalid_argument("task.path: must not be empty"))?;
+            Task::load(&path).map_err(task_status)
+        }
+        Source::Reference(reference) => {
+            let args = ReferenceTask {
+                data_dir: Some(
+                    absolute("task.reference.data_dir", &reference.data_dir)?.ok_or_else(|| {
+                        Status::invalid_argument("task.reference.data_dir: required")
+                    })?,
+                ),
+                goal: non_empty(reference.goal),
+                eval: non_empty(reference.eval),
+                desc_file: absolute("task.reference.desc_file", &reference.desc_file)?,
+            };
+            Task::from_reference(&args).map_err(task_status)
+        }
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "task loading panicked");
+        Status::internal("internal error while loading the task")
+    })?
+}
+
+/// `None` for an empty field; otherwise the path made absolute.
+fn absolute(field: &str, text: &str) -> Result<Option<PathBuf>, Status> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    std::path::absolute(text).map(Some).map_err(|e| {
+        tracing::error!(error = %e, field, "cannot make a task path absolute");
+        Status::invalid_argument(format!("{field}: cannot resolve {text:?}"))
+    })
+}
+
+fn non_empty(text: String) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// A task the loader refused: its message names what is missing, and its paths are the
+/// ones the client gave.
+fn task_status(err: aide_core::Error) -> Status {
+    Status::invalid_argument(err.to_string())
+}
+
+/// The run as clients see it: record, tree statistics and usage.
+pub(super) async fn run_view<S: Store>(store: &S, run_id: RunId) -> Result<v1::Run, Status> {
+    let run = store.get_run(run_id).await.map_err(store_status)?;
+    view_of(store, &run).await
+}
+
+/// The client's view of a run record already read.
+pub(super) async fn view_of<S: Store>(store: &S, run: &RunRecord) -> Result<v1::Run, Status> {
+    let (nodes, usage) =
+        tokio::try_join!(store.load_tree(run.id), store.run_usage(run.id)).map_err(store_status)?;
+    Ok(run_to_proto(run, &nodes, &usage))
+}
+
+/// Runs, newest first. Each run's tree is read for its counts and best node: one tree read
+/// per listed run, which the limit (at most 1000) keeps bounded.
+pub(super) async fn list_runs<S: Store>(
+    store: &S,
+    request: v1::ListRunsRequest,
+) -> Result<v1::ListRunsResponse, Status> {
+    let status = v1::RunStatus::try_from(request.status)
+        .map_err(|_| Status::invalid_argument("status: unknown value"))?;
+    let limit = match request.limit {
+        0 => DEFAULT_LIST_LIMIT,
+        n => n.min(MAX_LIST_LIMIT),
+    };
+    let records = store
+        .list_runs(RunFilter {
+            status: status_filter(status),
+            limit,
+        })
+        .await
+        .map_err(store_status)?;
+    let mut runs = Vec::with_capacity(records.len());
+    for record in &records {
+        runs.push(view_of(store, record).await?);
+    }
+    Ok(v1::ListRunsResponse { runs })
+}
+
+/// Asks the run to stop. Idempotent: a run that already finished (cancelled or not) is
+/// returned unchanged.
+pub(super) async fn cancel_run<S: Store>(store: &S, run_id: RunId) -> Result<v1::Run, Status> {
+    let run = match store.request_cancel(run_id).await {
+        Ok(run) => run,
+        Err(aide_store::Error::InvalidState(why)) => {
+            let run = store.get_run(run_id).await.map_err(store_status)?;
+            if !run.status.is_terminal() {
+                return Err(Status::failed_precondition(why));
+            }
+            run
+        }
+        Err(e) => return Err(store_status(e)),
+    };
+    tracing::info!(run_id = %run_id, status = %run.status, "cancel requested");
+    view_of(store, &run).await
+}
+
+/// One node with its code, output, review and attempt count.
+pub(super) async fn get_node<S: Store>(store: &S, node_id: NodeId) -> Result<v1::Node, Status> {
+    let node = store.get_node(node_id).await.map_err(store_status)?;
+    let (run, executions) =
+        tokio::try_join!(store.get_run(node.run_id), store.list_executions(node_id))
+            .map_err(store_status)?;
+    Ok(node_to_proto(&node, &executions, run.direction))
+}

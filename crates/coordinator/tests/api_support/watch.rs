@@ -1,0 +1,157 @@
+//! WatchRun: stored events, then live ones, then the end of the stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aide_proto::v1;
+use aide_store::{RunStatus, Store};
+use serde_json::json;
+use tonic::{Code, Streaming};
+
+use super::Harness;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn next(stream: &mut Streaming<v1::RunEvent>) -> v1::RunEvent {
+    tokio::time::timeout(WAIT, stream.message())
+        .await
+        .expect("an event in time")
+        .expect("stream healthy")
+        .expect("an event, not the end")
+}
+
+async fn assert_ends(stream: &mut Streaming<v1::RunEvent>) {
+    let end = tokio::time::timeout(WAIT, stream.message())
+        .await
+        .expect("the stream ends in time")
+        .expect("stream healthy");
+    assert!(end.is_none(), "unexpected event {end:?}");
+}
+
+pub async fn watch_delivers_stored_then_live_events_and_ends_with_the_run(h: Arc<Harness>) {
+    let lease = h.running_run("watched").await;
+    let run = lease.run_id;
+    for i in 1..=3 {
+        h.store
+            .append_event(run, "node_created", json!({"step": i}))
+            .await
+            .expect("append");
+    }
+    let mut stream = h
+        .client()
+        .watch_run(v1::WatchRunRequest {
+            run_id: run.to_string(),
+            after_seq: 0,
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    // Three stored events over two pages (the test page size is 2), in order.
+    for seq in 1..=3 {
+        let event = next(&mut stream).await;
+        assert_eq!((event.seq, event.kind.as_str()), (seq, "node_created"));
+        assert_eq!(event.run_id, run.to_string());
+        let payload: serde_json::Value = serde_json::from_str(&event.payload_json).expect("json");
+        assert_eq!(payload["step"], seq);
+        let snapshot = event.run.expect("run snapshot");
+        assert_eq!(snapshot.status(), v1::RunStatus::Running);
+        assert!(event.at.is_some());
+    }
+
+    // A live node and event, picked up by polling (nobody notifies).
+    h.reviewed_node(&lease, 0, None, Some(0.5)).await;
+    h.store
+        .append_event(run, "node_reviewed", json!({"step": 0}))
+        .await
+        .expect("append");
+    let event = next(&mut stream).await;
+    assert_eq!((event.seq, event.kind.as_str()), (4, "node_reviewed"));
+    let snapshot = event.run.expect("run snapshot");
+    assert_eq!((snapshot.nodes, snapshot.reviewed), (1, 1));
+    assert_eq!(snapshot.best_metric.map(|m| m.value), Some(0.5));
+
+    // The engine's way: finish, append run_finished, notify.
+    h.store
+        .finish_run(&lease, RunStatus::Completed, "steps budget reached")
+        .await
+        .expect("finish");
+    h.store
+        .append_event(run, "run_finished", json!({"status": "completed"}))
+        .await
+        .expect("append");
+    h.notifier.notify(run);
+    let event = next(&mut stream).await;
+    assert_eq!((event.seq, event.kind.as_str()), (5, "run_finished"));
+    let snapshot = event.run.expect("run snapshot");
+    assert_eq!(snapshot.status(), v1::RunStatus::Completed);
+    assert_eq!(snapshot.stop_reason, "steps budget reached");
+    assert_ends(&mut stream).await;
+
+    // Watching a finished run replays from after_seq and ends.
+    let mut stream = h
+        .client()
+        .watch_run(v1::WatchRunRequest {
+            run_id: run.to_string(),
+            after_seq: 3,
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    assert_eq!(next(&mut stream).await.seq, 4);
+    assert_eq!(next(&mut stream).await.seq, 5);
+    assert_ends(&mut stream).await;
+}
+
+pub async fn watch_ends_for_a_run_cancelled_without_events(h: Arc<Harness>) {
+    let run = h.queued_run("queued").await;
+    let mut stream = h
+        .client()
+        .watch_run(v1::WatchRunRequest {
+            run_id: run.id.to_string(),
+            after_seq: 0,
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    h.client()
+        .cancel_run(v1::CancelRunRequest {
+            run_id: run.id.to_string(),
+        })
+        .await
+        .expect("cancel");
+    assert_ends(&mut stream).await;
+
+    let unknown = h
+        .client()
+        .watch_run(v1::WatchRunRequest {
+            run_id: uuid::Uuid::now_v7().to_string(),
+            after_seq: 0,
+        })
+        .await
+        .expect_err("unknown run");
+    assert_eq!(unknown.code(), Code::NotFound);
+}
+
+pub async fn a_watcher_that_goes_away_ends_its_task(h: Arc<Harness>) {
+    let lease = h.running_run("abandoned watch").await;
+    let stream = h
+        .client()
+        .watch_run(v1::WatchRunRequest {
+            run_id: lease.run_id.to_string(),
+            after_seq: 0,
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    assert_eq!(h.notifier.watched_runs(), 1);
+    drop(stream);
+    // The task notices at its next wait and drops its subscription.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h.notifier.watched_runs() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the watch task lingers"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -130,12 +130,20 @@ impl Service {
 
 /// A gateway with `config` (TOML) and no provider keys: the baseline answers by default.
 pub async fn gateway(config: &str) -> Service {
+    gateway_on(
+        config,
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+    )
+    .await
+}
+
+/// [`gateway`] serving on `listener`.
+pub async fn gateway_on(config: &str, listener: TcpListener) -> Service {
     let config = aide_gateway::config::GatewayConfig::from_toml(config).expect("gateway config");
     let no_env = |_: &str| None;
     let gateway = aide_gateway::service::Gateway::new(&config, &no_env)
         .await
         .expect("gateway");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let shutdown = CancellationToken::new();
     tokio::spawn(aide_gateway::server::serve(

@@ -1,6 +1,7 @@
-//! A runner that goes away in the middle of an execution (a real process-backend runner
-//! shut down while the script runs) costs one retry of that execution on another runner,
-//! never a node.
+//! Infrastructure failures against real services: a runner that goes away in the middle of
+//! an execution (a process-backend runner shut down while the script runs) costs one retry
+//! of that execution on another runner, and a gateway that is not up yet costs retries of
+//! the call; neither ever makes a node buggy.
 
 mod engine_support;
 
@@ -123,4 +124,52 @@ async fn a_runner_lost_mid_execution_costs_one_retry_elsewhere() {
         1,
         "{events:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_gateway_that_is_down_is_retried_until_it_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let rn = runner(1, 35200).await;
+    let address = refusing_address().await;
+    let lease = claimed_run(&store, house_prices_task(), settings(1, 1)).await;
+    let engine = grpc_engine(store.clone(), &address, &[&rn.url], None);
+    let driving = {
+        let lease = lease.clone();
+        tokio::spawn(async move { engine.drive(lease, CancellationToken::new()).await })
+    };
+    // Let the first calls fail, then bring the gateway up on the address.
+    let retried = loop {
+        let events = event_kinds(&store, lease.run_id).await;
+        let retries = events.iter().filter(|(k, _)| k == "infra_retry").count();
+        if retries >= 2 {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        retried
+            .iter()
+            .filter(|(k, _)| k == "infra_retry")
+            .all(|(_, p)| p["what"] == "code call"),
+        "{retried:?}"
+    );
+    let listener = tokio::net::TcpListener::bind(address.trim_start_matches("http://"))
+        .await
+        .expect("bind the gateway's address");
+    let _gw = gateway_on("", listener).await;
+
+    let end = driving.await.expect("join").expect("drive");
+    assert_eq!(
+        end,
+        RunEnd::Completed {
+            reason: "steps budget reached (1 nodes)".into()
+        }
+    );
+    let nodes = store.load_tree(lease.run_id).await.expect("tree");
+    assert_eq!(nodes.len(), 1);
+    let review = nodes[0].review.as_ref().expect("review");
+    assert!(!review.is_buggy, "{review:?}");
+    // The ledger holds the answered calls only.
+    assert_eq!(store.run_usage(lease.run_id).await.expect("usage").calls, 2);
 }

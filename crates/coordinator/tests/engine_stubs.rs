@@ -261,3 +261,36 @@ impl TapMkdir for std::path::PathBuf {
         self
     }
 }
+
+/// Refuses every request, as a gateway does for an unknown model.
+#[derive(Debug)]
+struct RefusingAuthor;
+
+impl Author for RefusingAuthor {
+    async fn complete(&self, _: CompleteRequest) -> Result<CompleteResponse, PortError> {
+        Err(PortError::request(
+            "gateway: InvalidArgument: unknown model nope/nope",
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_code_request_fails_the_run_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let lease = claimed_run(&store, tiny_task(dir.path()), settings(3, 2)).await;
+    let end = engine(store.clone(), RefusingAuthor, ReadingExecutor, None)
+        .drive(lease.clone(), CancellationToken::new())
+        .await
+        .expect("drive");
+    let RunEnd::Failed { reason } = end else {
+        panic!("{end:?}")
+    };
+    assert!(reason.contains("unknown model"), "{reason}");
+    let run = store.get_run(lease.run_id).await.expect("run");
+    assert_eq!(run.status, aide_store::RunStatus::Failed);
+    assert_eq!(run.stop_reason.as_deref(), Some(reason.as_str()));
+    let events = event_kinds(&store, lease.run_id).await;
+    assert!(events.iter().all(|(k, _)| k != "infra_retry"));
+    assert_eq!(events.last().map(|(k, _)| k.as_str()), Some("run_finished"));
+}

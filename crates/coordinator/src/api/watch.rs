@@ -7,7 +7,8 @@
 //! by polling). The stream ends once the run is terminal and its `run_finished` event was
 //! sent, or, for a run that ended without one (a queued run cancelled at once), once the
 //! run has been terminal for the grace period with no new event. A client that goes away
-//! ends the task at its next send or wait.
+//! ends the task at its next send or wait. A store failure ends the stream with its status;
+//! the client resumes from the last sequence number it received.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -55,6 +56,12 @@ impl EventNotifier {
                 sender.send_modify(|n| *n = n.wrapping_add(1));
             }
         }
+    }
+
+    /// The engine's hook that notifies this notifier after every appended event.
+    pub fn hook(&self) -> crate::engine::EventHook {
+        let notifier = self.clone();
+        crate::engine::EventHook::new(move |run_id| notifier.notify(run_id))
     }
 
     /// Starts listening for notifications about `run_id`.
@@ -243,7 +250,7 @@ mod tests {
         let mut first = notifier.subscribe(run);
         let second = notifier.subscribe(run);
         assert_eq!(notifier.watched_runs(), 1);
-        notifier.notify(run);
+        (notifier.hook().0)(run);
         tokio::time::timeout(std::time::Duration::from_secs(1), first.notified())
             .await
             .expect("woken");

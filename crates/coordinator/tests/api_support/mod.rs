@@ -88,22 +88,8 @@ impl Harness {
     async fn serve(store: AnyStore, dir: TempDir, postgres: Option<PgDatabase>) -> Self {
         let store = Arc::new(store);
         let config = test_config();
-        let service = CoordinatorService::new(store.clone(), config.clone());
-        let notifier = service.notifier().clone();
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
         let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(service.into_server())
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled())
-                .await
-                .expect("serve");
-        });
-        let client = CoordinatorClient::connect(format!("http://{addr}"))
-            .await
-            .expect("connect to the coordinator");
+        let (client, notifier) = start_server(store.clone(), config.clone(), &shutdown).await;
         Self {
             store,
             client,
@@ -113,6 +99,14 @@ impl Harness {
             shutdown,
             postgres,
         }
+    }
+
+    /// A second server on the same store with other settings; stops with the harness.
+    pub async fn another_server(
+        &self,
+        config: ApiConfig,
+    ) -> (CoordinatorClient<Channel>, EventNotifier) {
+        start_server(self.store.clone(), config, &self.shutdown).await
     }
 
     /// A client of this test's server.
@@ -286,6 +280,30 @@ impl Harness {
             .expect("mark reviewed");
         id
     }
+}
+
+/// Serves the API over `store` on a loopback port until `shutdown`.
+async fn start_server(
+    store: Arc<AnyStore>,
+    config: ApiConfig,
+    shutdown: &CancellationToken,
+) -> (CoordinatorClient<Channel>, EventNotifier) {
+    let service = CoordinatorService::new(store, config);
+    let notifier = service.notifier().clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service.into_server())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled())
+            .await
+            .expect("serve");
+    });
+    let client = CoordinatorClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect to the coordinator");
+    (client, notifier)
 }
 
 /// Runs one test body against a harness and cleans up even when the body panics.

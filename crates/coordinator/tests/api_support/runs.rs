@@ -344,3 +344,20 @@ pub async fn cancel_run_is_idempotent(h: Arc<Harness>) {
         .expect_err("unknown");
     assert_eq!(unknown.code(), Code::NotFound);
 }
+
+pub async fn store_failures_are_internal_without_details(h: Arc<Harness>) {
+    let run = h.queued_run("doomed").await;
+    h.store.close().await;
+    let status = h
+        .client()
+        .get_run(v1::GetRunRequest {
+            run_id: run.id.to_string(),
+        })
+        .await
+        .expect_err("the store is closed");
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(
+        status.message(),
+        "internal error in the coordinator's store"
+    );
+}

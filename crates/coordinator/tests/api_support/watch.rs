@@ -8,7 +8,7 @@ use aide_store::{RunStatus, Store};
 use serde_json::json;
 use tonic::{Code, Streaming};
 
-use super::Harness;
+use super::{Harness, test_config};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -154,4 +154,31 @@ pub async fn a_watcher_that_goes_away_ends_its_task(h: Arc<Harness>) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+pub async fn a_notified_watcher_wakes_without_waiting_for_the_poll(h: Arc<Harness>) {
+    let config = aide_coordinator::api::ApiConfig {
+        watch_poll: Duration::from_secs(60),
+        ..test_config()
+    };
+    let (mut client, notifier) = h.another_server(config).await;
+    let lease = h.running_run("notified").await;
+    let mut stream = client
+        .watch_run(v1::WatchRunRequest {
+            run_id: lease.run_id.to_string(),
+            after_seq: 0,
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    // Give the watch task time to reach its wait, then append and poke it the way the
+    // engine's hook does.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    h.store
+        .append_event(lease.run_id, "node_created", json!({}))
+        .await
+        .expect("append");
+    (notifier.hook().0)(lease.run_id);
+    let event = next(&mut stream).await;
+    assert_eq!(event.seq, 1, "delivered long before the 60 s poll");
 }

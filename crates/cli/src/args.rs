@@ -1,0 +1,138 @@
+//! The command line of `aide` (clap derive): the `run` and `resume` commands, their flags
+//! with `AIDE_*` environment variables, and the exit codes scripts can rely on.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+macro_rules! exit_codes {
+    () => {
+        "\
+Exit codes:
+  0  the run completed (a step, time or cost budget was reached)
+  1  the run failed (the search could not go on, e.g. the LLM provider refused requests)
+  2  bad input: usage, configuration, override or task error
+  3  interrupted (Ctrl-C) or cancelled; `aide resume <out>` continues the run
+  4  internal error (a service or the database failed)"
+    };
+}
+
+const EXIT_CODES: &str = exit_codes!();
+
+/// aide: an ML-engineering agent. It searches the space of Python solution scripts for a
+/// dataset and a goal the way the AIDE method does (draft, debug, improve).
+#[derive(Debug, Parser)]
+#[command(name = "aide", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a search on a task, everything in this process (SQLite in the output directory).
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
+    /// Continue an interrupted `aide run` from its output directory.
+    #[command(after_help = EXIT_CODES)]
+    Resume(ResumeArgs),
+}
+
+const RUN_HELP: &str = concat!(
+    "\
+Task: a task directory (task.toml, or an MLE-bench competition directory), or the reference
+implementation's key=value overrides, which are also accepted after the task:
+  data_dir=DIR goal=TEXT eval=TEXT desc_file=FILE log_dir=DIR workspace_dir=DIR exp_name=NAME
+  agent.steps=N agent.search.num_drafts=N agent.search.debug_prob=P
+  agent.search.max_debug_depth=N agent.code.model=M agent.feedback.model=M agent.code.temp=T
+  agent.feedback.temp=T agent.k_fold_validation=N agent.data_preview=BOOL
+  agent.expose_prediction=BOOL exec.timeout=SECS generate_report=BOOL
+Flags win over overrides.
+
+Models: with no LLM key in the environment the offline `baseline` author is used (it is not
+an LLM). ANTHROPIC_API_KEY selects claude-sonnet-4-5, OPENAI_API_KEY gpt-4o, GEMINI_API_KEY
+gemini-2.5-flash, OPENROUTER_API_KEY openrouter/anthropic/claude-sonnet-4.5; with
+OPENAI_BASE_URL (a local server) name the model with --model.
+
+Outputs (in --out): aide.db (the whole search), and best_solution.py, best_<submission>,
+journal.json, tree.html, report.md, config.json of the run.
+
+",
+    exit_codes!()
+);
+
+/// Where solution scripts run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SandboxKind {
+    /// A limited process group on this machine; the Python packages are provisioned into a
+    /// cached virtualenv on first use.
+    Process,
+    /// One Docker container per execution, image aide-sandbox:py311.
+    Docker,
+}
+
+impl SandboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxKind::Process => "process",
+            SandboxKind::Docker => "docker",
+        }
+    }
+}
+
+/// Flags of `aide run`.
+#[derive(Debug, Clone, Parser)]
+pub struct RunArgs {
+    /// A task directory, optionally followed (or replaced) by key=value overrides in the
+    /// reference implementation's style (see below).
+    #[arg(value_name = "TASK | KEY=VALUE")]
+    pub inputs: Vec<String>,
+    /// Output directory [default: aide-runs/<task name>-<YYYYmmdd-HHMMSS>].
+    #[arg(long, env = "AIDE_OUT")]
+    pub out: Option<PathBuf>,
+    /// Nodes the search creates (drafts, debugs and improvements all count) [default: 20].
+    #[arg(long, env = "AIDE_STEPS")]
+    pub steps: Option<u32>,
+    /// Nodes expanded in parallel (and sandbox slots) [default: 1].
+    #[arg(long, env = "AIDE_WORKERS")]
+    pub workers: Option<u32>,
+    /// Seed of the search's random choices [default: 0].
+    #[arg(long, env = "AIDE_SEED")]
+    pub seed: Option<u64>,
+    /// Time limit of one script execution, in seconds [default: 3600].
+    #[arg(long, env = "AIDE_TIMEOUT")]
+    pub timeout: Option<u64>,
+    /// Sandbox the scripts run in.
+    #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "process")]
+    pub sandbox: SandboxKind,
+    /// Model writing the code (`provider/model` or a bare name routed by prefix, or
+    /// `baseline`) [default: from the LLM key found, else baseline].
+    #[arg(long, env = "AIDE_MODEL")]
+    pub model: Option<String>,
+    /// Model reviewing each execution [default: the --model].
+    #[arg(long, env = "AIDE_FEEDBACK_MODEL")]
+    pub feedback_model: Option<String>,
+    /// Stop the search once the LLM calls cost this many US dollars.
+    #[arg(long, env = "AIDE_MAX_COST", value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Stop the search after this many seconds.
+    #[arg(long, env = "AIDE_MAX_TIME", value_name = "SECS")]
+    pub max_time: Option<u64>,
+    /// Print only the final result (no live progress).
+    #[arg(long, short, env = "AIDE_QUIET")]
+    pub quiet: bool,
+}
+
+/// Flags of `aide resume`.
+#[derive(Debug, Clone, Parser)]
+pub struct ResumeArgs {
+    /// The output directory of the interrupted run (it holds aide.db).
+    pub out: PathBuf,
+    /// Sandbox the scripts run in.
+    #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "process")]
+    pub sandbox: SandboxKind,
+    /// Print only the final result (no live progress).
+    #[arg(long, short, env = "AIDE_QUIET")]
+    pub quiet: bool,
+}

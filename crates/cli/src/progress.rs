@@ -1,0 +1,330 @@
+//! The live progress display on stderr, fed by polling the run's event log in the store
+//! every 300 ms. On a terminal one status line (steps done/total, best metric, current
+//! action, elapsed time, cost) is redrawn in place and a line is printed per reviewed node;
+//! otherwise one plain line is printed per event.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aide_coordinator::engine::events;
+use aide_core::{BugReason, RunId};
+use aide_store::{RunEvent, Store};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing until the final summary.
+    Quiet,
+    /// A redrawn status line plus a line per reviewed node.
+    Terminal,
+    /// One line per event (logs, pipes, CI).
+    Lines,
+}
+
+impl Mode {
+    /// Terminal when stderr is one, else lines; quiet when asked.
+    pub fn detect(quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Terminal
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+/// The background display of one run; [`Progress::finish`] flushes and stops it.
+#[derive(Debug)]
+pub struct Progress {
+    stop: CancellationToken,
+    handle: Option<JoinHandle<()>>,
+}
+
+/// What the display knows so far.
+#[derive(Debug)]
+struct View {
+    mode: Mode,
+    steps: u32,
+    metric: String,
+    started: Instant,
+    reviewed: u32,
+    best: Option<(f64, u32)>,
+    in_flight: BTreeMap<u32, String>,
+    cost: f64,
+    status_shown: bool,
+}
+
+impl Progress {
+    /// Starts polling `run_id`'s events (from the first, so a resumed run shows its past).
+    pub fn start<S: Store>(
+        store: Arc<S>,
+        run_id: RunId,
+        steps: u32,
+        metric: Option<String>,
+        mode: Mode,
+    ) -> Self {
+        let stop = CancellationToken::new();
+        if mode == Mode::Quiet {
+            return Self { stop, handle: None };
+        }
+        let mut view = View {
+            mode,
+            steps,
+            metric: metric.unwrap_or_else(|| "metric".into()),
+            started: Instant::now(),
+            reviewed: 0,
+            best: None,
+            in_flight: BTreeMap::new(),
+            cost: 0.0,
+            status_shown: false,
+        };
+        let token = stop.clone();
+        let handle = tokio::spawn(async move {
+            let mut seq = 0;
+            let mut tick = tokio::time::interval(Duration::from_millis(300));
+            loop {
+                let stopping = tokio::select! {
+                    _ = token.cancelled() => true,
+                    _ = tick.tick() => false,
+                };
+                seq = view.poll(&*store, run_id, seq).await;
+                if stopping {
+                    view.clear_status();
+                    return;
+                }
+                view.draw_status();
+            }
+        });
+        Self {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Shows the last events, clears the status line and stops.
+    pub async fn finish(mut self) {
+        self.stop.cancel();
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl View {
+    /// Reads the events after `seq` and shows them; returns the new position.
+    async fn poll<S: Store>(&mut self, store: &S, run_id: RunId, mut seq: u64) -> u64 {
+        loop {
+            let page = match store.events_after(run_id, seq, 200).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::debug!(error = %e, "progress: cannot read events");
+                    break;
+                }
+            };
+            let Some(last) = page.last() else { break };
+            seq = last.seq;
+            for event in &page {
+                self.event(event);
+            }
+            if page.len() < 200 {
+                break;
+            }
+        }
+        if let Ok(usage) = store.run_usage(run_id).await {
+            self.cost = usage.cost_usd;
+        }
+        seq
+    }
+
+    fn event(&mut self, event: &RunEvent) {
+        let p = &event.payload;
+        let step = p["step"].as_u64().map(|s| s as u32);
+        let action = p["action"].as_str().unwrap_or("node").to_owned();
+        match event.kind.as_str() {
+            events::NODE_CREATED => {
+                if let Some(step) = step {
+                    self.in_flight.insert(step, action.clone());
+                    if self.mode == Mode::Lines {
+                        let what = format!("step {}/{}: {}", step + 1, self.steps, verb(&action));
+                        self.line(&what);
+                    }
+                }
+            }
+            events::NODE_REVIEWED => {
+                self.reviewed += 1;
+                if let Some(step) = step {
+                    self.in_flight.remove(&step);
+                }
+                let line = self.reviewed_line(p, step, &action);
+                self.line(&line);
+            }
+            events::BEST_CHANGED => {
+                if let (Some(m), Some(step)) = (p["metric"].as_f64(), step) {
+                    self.best = Some((m, step));
+                    if self.mode == Mode::Lines {
+                        let what = format!(
+                            "new best: step {} with {} {}",
+                            step + 1,
+                            self.metric,
+                            fmt_metric(m)
+                        );
+                        self.line(&what);
+                    }
+                }
+            }
+            events::INFRA_RETRY => {
+                let what = p["what"].as_str().unwrap_or("a service call");
+                let error = p["error"].as_str().unwrap_or("failed");
+                self.line(&format!("retrying {what}: {error}"));
+            }
+            events::RUN_RESUMED => {
+                let nodes = p["nodes"].as_u64().unwrap_or(0);
+                if nodes > 0 {
+                    self.in_flight.clear();
+                    self.line(&format!("resumed with {nodes} node(s) already stored"));
+                }
+            }
+            events::RUN_FINISHED => {
+                let status = p["status"].as_str().unwrap_or("finished");
+                let reason = p["reason"].as_str().unwrap_or("");
+                self.in_flight.clear();
+                if self.mode == Mode::Lines {
+                    self.line(&format!("run {status}: {reason}"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn reviewed_line(&self, p: &Value, step: Option<u32>, action: &str) -> String {
+        let step = step.map_or("?".into(), |s| (s + 1).to_string());
+        let head = format!("step {step}/{} {action:<7}", self.steps);
+        if p["buggy"].as_bool() == Some(false) {
+            let metric = p["metric"].as_f64().map_or("-".into(), fmt_metric);
+            format!("✓ {head} {} {metric}", self.metric)
+        } else {
+            let reasons: Vec<BugReason> =
+                serde_json::from_value(p["bug_reasons"].clone()).unwrap_or_default();
+            let why = reasons
+                .first()
+                .map_or("buggy".into(), |r| short(&r.to_string(), 90));
+            format!("✗ {head} buggy: {why}")
+        }
+    }
+
+    fn status(&self) -> String {
+        let best = self.best.map_or("best: none yet".into(), |(m, s)| {
+            format!("best {} {} (step {})", self.metric, fmt_metric(m), s + 1)
+        });
+        let doing = match self.in_flight.iter().next() {
+            Some((step, action)) if self.in_flight.len() == 1 => {
+                format!("{} step {}", verb(action), step + 1)
+            }
+            Some(_) => format!("{} nodes in flight", self.in_flight.len()),
+            None => "between steps".into(),
+        };
+        format!(
+            "[{}/{}] {best} · {doing} · {} · ${:.2}",
+            self.reviewed,
+            self.steps,
+            fmt_elapsed(self.started.elapsed()),
+            self.cost
+        )
+    }
+
+    fn line(&mut self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        match self.mode {
+            Mode::Terminal => {
+                let _ = writeln!(err, "\r\x1b[2K  {text}");
+                self.status_shown = false;
+            }
+            Mode::Lines => {
+                let _ = writeln!(err, "[{}] {text}", fmt_elapsed(self.started.elapsed()));
+            }
+            Mode::Quiet => {}
+        }
+    }
+
+    fn draw_status(&mut self) {
+        if self.mode == Mode::Terminal {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K{}", short(&self.status(), 150));
+            let _ = err.flush();
+            self.status_shown = true;
+        }
+    }
+
+    fn clear_status(&mut self) {
+        if self.mode == Mode::Terminal && self.status_shown {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+            self.status_shown = false;
+        }
+    }
+}
+
+fn verb(action: &str) -> &'static str {
+    match action {
+        "draft" => "drafting",
+        "improve" => "improving",
+        "debug" => "debugging",
+        _ => "working on",
+    }
+}
+
+/// A metric with about five significant digits.
+pub fn fmt_metric(m: f64) -> String {
+    if m != 0.0 && (m.abs() >= 1e6 || m.abs() < 1e-3) {
+        format!("{m:.4e}")
+    } else {
+        let digits = (4 - m.abs().log10().floor().max(0.0) as i32).max(0) as usize;
+        format!("{m:.digits$}")
+    }
+}
+
+/// `m:ss`, or `h:mm:ss` past an hour.
+pub fn fmt_elapsed(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn short(text: &str, max: usize) -> String {
+    let one_line = text.lines().next().unwrap_or("");
+    if one_line.chars().count() <= max {
+        one_line.to_owned()
+    } else {
+        let cut: String = one_line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(fmt_metric(55.123456), "55.123");
+        assert_eq!(fmt_metric(0.95614), "0.9561");
+        assert_eq!(fmt_elapsed(Duration::from_secs(75)), "1:15");
+        assert_eq!(fmt_elapsed(Duration::from_secs(3725)), "1:02:05");
+        assert_eq!(short("abcdef", 4), "abc…");
+    }
+}

@@ -1,0 +1,221 @@
+//! One embedded session over a stored run, shared by `aide run` and `aide resume`: start
+//! the services, take the run's lease, drive it with the coordinator engine while the
+//! progress display follows, handle Ctrl-C, then link the outputs and print the summary.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aide_coordinator::engine::{Backoff, Engine, EngineConfig, GrpcAuthor, GrpcExecutor, RunEnd};
+use aide_store::{AnyStore, Lease, RunRecord, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::SandboxKind;
+use crate::embedded::{ServiceOptions, Services};
+use crate::error::{CliError, EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED};
+use crate::progress::{Mode, Progress, fmt_elapsed};
+use crate::summary;
+
+/// Lease time-to-live in embedded mode: short, so `aide resume` after a crash waits little.
+pub const LEASE_TTL: Duration = Duration::from_secs(10);
+
+/// The name of the SQLite database in an output directory.
+pub const DB_FILE: &str = "aide.db";
+
+/// Everything a session needs.
+#[derive(Debug)]
+pub struct Session {
+    pub out: PathBuf,
+    pub store: Arc<AnyStore>,
+    pub run: RunRecord,
+    pub sandbox: SandboxKind,
+    pub work_root: Option<PathBuf>,
+    pub mode: Mode,
+}
+
+/// Ctrl-C: the first cancels `first` (the engine stops and releases the lease), the second
+/// exits at once with the interrupted code.
+#[derive(Debug, Clone)]
+pub struct Interrupt {
+    pub first: CancellationToken,
+}
+
+impl Interrupt {
+    /// Installs the handler.
+    pub fn install() -> Self {
+        let first = CancellationToken::new();
+        let token = first.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!("\r\x1b[2Kstopping: releasing the run (Ctrl-C again to quit at once)");
+            token.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("quitting at once");
+                std::process::exit(i32::from(EXIT_INTERRUPTED));
+            }
+        });
+        Self { first }
+    }
+}
+
+/// The SQLite URL of an output directory's database.
+pub fn db_url(out: &Path) -> String {
+    format!("sqlite:{}", out.join(DB_FILE).display())
+}
+
+/// A lease owner name unique to this process.
+pub fn owner() -> String {
+    format!("aide-cli-{}", std::process::id())
+}
+
+/// Starts the services, claims the run (waiting out a previous session's lease), drives it
+/// and prints the summary; returns the exit code.
+pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliError> {
+    let say = |text: &str| {
+        if session.mode != Mode::Quiet {
+            eprintln!("{text}");
+        }
+    };
+    let options = ServiceOptions {
+        sandbox: session.sandbox,
+        slots: session.run.settings.workers,
+        work_root: session.work_root.clone(),
+    };
+    let started = Instant::now();
+    let services = tokio::select! {
+        s = Services::start(&options, &say) => s?,
+        _ = interrupt.first.cancelled() => return interrupted(&session.out),
+    };
+    let lease = tokio::select! {
+        l = claim(&session, &say) => l,
+        _ = interrupt.first.cancelled() => Err(CliError::Interrupted),
+    };
+    let lease = match lease {
+        Ok(lease) => lease,
+        Err(e) => {
+            services.stop().await;
+            return match e {
+                CliError::Interrupted => interrupted(&session.out),
+                e => Err(e),
+            };
+        }
+    };
+    let run_id = session.run.id;
+    summary::link_outputs(&session.out, &session.run, false);
+    let progress = Progress::start(
+        session.store.clone(),
+        run_id,
+        session.run.settings.steps,
+        session.run.task.metric.name.clone(),
+        session.mode,
+    );
+    // Other fields (hooks for a served API) keep their defaults in embedded mode.
+    #[allow(clippy::needless_update)]
+    let config = EngineConfig {
+        lease_ttl: LEASE_TTL,
+        backoff: Backoff::default(),
+        output_dir: Some(session.out.clone()),
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(
+        session.store.clone(),
+        Arc::new(
+            GrpcAuthor::connect_lazy(&services.gateway_url)
+                .map_err(|e| CliError::Service(format!("gateway client: {e:?}")))?,
+        ),
+        Arc::new(
+            GrpcExecutor::new([services.runner_url.as_str()])
+                .map_err(|e| CliError::Service(format!("runner client: {e:?}")))?,
+        ),
+        config,
+    );
+    let stop = interrupt.first.child_token();
+    let driven = {
+        let drive = engine.drive(lease, stop.clone());
+        tokio::pin!(drive);
+        tokio::select! {
+            end = &mut drive => end.map(Some),
+            _ = services.died() => {
+                // A service is gone: stop the engine cleanly, then report the service error.
+                stop.cancel();
+                let _ = drive.await;
+                Ok(None)
+            }
+        }
+    };
+    progress.finish().await;
+    let failure = services.failure();
+    services.stop().await;
+    let end = match driven {
+        Ok(Some(end)) => end,
+        Ok(None) => return Err(failure),
+        Err(e) => return Err(CliError::Engine(e)),
+    };
+    let run = session.store.get_run(run_id).await?;
+    summary::link_outputs(&session.out, &run, true);
+    let code = match &end {
+        RunEnd::Completed { reason } => {
+            eprintln!(
+                "run completed: {reason} ({})",
+                fmt_elapsed(started.elapsed())
+            );
+            EXIT_COMPLETED
+        }
+        RunEnd::Failed { reason } => {
+            eprintln!("run failed: {reason}");
+            EXIT_FAILED
+        }
+        RunEnd::Cancelled => {
+            eprintln!("run cancelled");
+            EXIT_INTERRUPTED
+        }
+        RunEnd::Interrupted => EXIT_INTERRUPTED,
+        RunEnd::LeaseLost => {
+            eprintln!("another aide session took this run over; stopping");
+            EXIT_INTERNAL
+        }
+    };
+    summary::print(&session.store, &run, &session.out).await?;
+    if end == RunEnd::Interrupted {
+        return interrupted(&session.out);
+    }
+    Ok(code)
+}
+
+fn interrupted(out: &Path) -> Result<u8, CliError> {
+    eprintln!("interrupted; continue with: aide resume {}", out.display());
+    Ok(EXIT_INTERRUPTED)
+}
+
+/// Claims the session's run; a lease a crashed session left is waited out (it expires
+/// within [`LEASE_TTL`]); a lease that keeps being renewed means another live session.
+async fn claim(session: &Session, say: &dyn Fn(&str)) -> Result<Lease, CliError> {
+    let owner = owner();
+    let deadline = Instant::now() + LEASE_TTL * 3;
+    let mut told = false;
+    loop {
+        if let Some(lease) = session.store.claim_run(&owner, LEASE_TTL).await? {
+            if lease.run_id != session.run.id {
+                session.store.release_lease(&lease).await?;
+                return Err(CliError::Service(format!(
+                    "the database holds another unfinished run ({}); this session drives {}",
+                    lease.run_id, session.run.id
+                )));
+            }
+            return Ok(lease);
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::Usage(format!(
+                "run {} is held by another live aide session (its lease keeps being renewed)",
+                session.run.id
+            )));
+        }
+        if !told {
+            say("waiting for the previous session's lease to expire (at most 10 s)…");
+            told = true;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,147 @@
+//! The end of a session: links the run's outputs (written by the engine under
+//! `<out>/<run id>/`) into the output directory itself, prints the best node, scores the
+//! best submission against the task's held-back answers, and lists the output files.
+
+use std::path::Path;
+
+use aide_coordinator::engine::events::BEST_CHANGED;
+use aide_core::NodeId;
+use aide_store::{AnyStore, RunRecord, Store};
+
+use crate::error::CliError;
+use crate::progress::fmt_metric;
+use crate::score;
+
+/// The output files and what each is, in the order the summary lists them.
+const FILES: &[(&str, &str)] = &[
+    ("best_solution.py", "the best solution script"),
+    ("report.md", "a summary of the search"),
+    ("tree.html", "the search tree (open it in a browser)"),
+    (
+        "journal.json",
+        "every node, in the reference implementation's journal format",
+    ),
+    ("config.json", "the run's task and settings"),
+];
+
+/// Links `<out>/<file>` to `<out>/<run id>/<file>` for every output the run has (with
+/// `finished`) or will have (before the run: the fixed names, dangling until written).
+/// Links whose target is gone are removed once the run ended.
+pub fn link_outputs(out: &Path, run: &RunRecord, finished: bool) {
+    let run_dir_name = run.id.to_string();
+    let run_dir = out.join(&run_dir_name);
+    let mut names: Vec<String> = FILES.iter().map(|(n, _)| (*n).to_owned()).collect();
+    if let Ok(entries) = std::fs::read_dir(&run_dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.')
+                && name != "best.json"
+                && !names.contains(&name)
+                && !name.ends_with(".tmp")
+            {
+                names.push(name);
+            }
+        }
+    }
+    for name in names {
+        let link = out.join(&name);
+        let target = Path::new(&run_dir_name).join(&name);
+        let exists = run_dir.join(&name).exists();
+        let is_link = link
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink());
+        if finished && !exists {
+            if is_link {
+                let _ = std::fs::remove_file(&link);
+            }
+            continue;
+        }
+        if link.symlink_metadata().is_err()
+            && let Err(e) = std::os::unix::fs::symlink(&target, &link)
+        {
+            tracing::warn!(error = %e, link = %link.display(), "cannot link an output");
+        }
+    }
+}
+
+/// The best submission's file name in the run directory (`best_<submission file>`).
+fn submission_file(out: &Path, run: &RunRecord) -> Option<String> {
+    let dir = out.join(run.id.to_string());
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("best_") && n != "best_solution.py" && !n.ends_with(".tmp"))
+}
+
+/// Prints the best node, the held-back score and the outputs.
+pub async fn print(store: &AnyStore, run: &RunRecord, out: &Path) -> Result<(), CliError> {
+    let nodes = store.load_tree(run.id).await?;
+    let good = nodes
+        .iter()
+        .filter(|n| n.review.as_ref().is_some_and(|r| !r.is_buggy))
+        .count();
+    let events = store.events_after(run.id, 0, 1_000_000).await?;
+    let best_id = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == BEST_CHANGED)
+        .and_then(|e| serde_json::from_value::<NodeId>(e.payload["node_id"].clone()).ok());
+    let best = best_id.and_then(|id| nodes.iter().find(|n| n.id == id));
+    let metric = run.task.metric.name.as_deref().unwrap_or("metric");
+    eprintln!(
+        "nodes: {} of {} steps, {good} good, {} buggy",
+        nodes.len(),
+        run.settings.steps,
+        nodes.len() - good
+    );
+    match best.and_then(|n| n.review.as_ref().and_then(|r| r.metric).map(|m| (n, m))) {
+        Some((node, m)) => eprintln!(
+            "best: step {} ({}), validation {metric} {}",
+            node.step + 1,
+            node.action.as_str(),
+            fmt_metric(m)
+        ),
+        None => eprintln!("best: no working solution yet"),
+    }
+    let submission = submission_file(out, run);
+    if let (Some(answers), Some(file)) = (&run.task.answers, &submission) {
+        let path = out.join(run.id.to_string()).join(file);
+        let answers_name = answers
+            .file_name()
+            .map_or("answers".into(), |n| n.to_string_lossy());
+        match run.task.metric.name.as_deref() {
+            Some(name) => match score::score(name, &path, answers) {
+                Ok(s) => eprintln!(
+                    "score of {file} on the held-back answers ({answers_name}): {} {} over {} rows",
+                    s.metric,
+                    fmt_metric(s.value),
+                    s.rows
+                ),
+                Err(why) => eprintln!("not scored against {answers_name}: {why}"),
+            },
+            None => eprintln!("not scored against {answers_name}: the task names no metric"),
+        }
+    }
+    eprintln!("outputs in {}:", out.display());
+    let mut listed: Vec<(String, &str)> = Vec::new();
+    if best.is_some() {
+        listed.push(("best_solution.py".into(), FILES[0].1));
+    }
+    if let Some(file) = submission {
+        listed.push((file, "the best solution's submission"));
+    }
+    for (name, what) in &FILES[1..] {
+        listed.push(((*name).into(), what));
+    }
+    listed.push((
+        crate::session::DB_FILE.into(),
+        "the whole search (`aide resume` reads it)",
+    ));
+    for (name, what) in listed {
+        if out.join(&name).exists() {
+            eprintln!("  {name:<22} {what}");
+        }
+    }
+    Ok(())
+}

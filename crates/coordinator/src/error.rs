@@ -16,4 +16,10 @@ pub enum Error {
     /// The run loop failed internally (a node task panicked, a run could not be finished).
     #[error("engine: {0}")]
     Engine(String),
+    /// The configuration is unusable (a bad flag, a missing database URL).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Serving the API failed (cannot listen, the server stopped).
+    #[error("serve: {0}")]
+    Serve(String),
 }

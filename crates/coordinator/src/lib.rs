@@ -2,12 +2,18 @@
 //! AIDE policy for the next action, renders the prompt, calls the LLM gateway, persists the
 //! node, dispatches the script to a runner, has the gateway review the result, persists the
 //! verdict and refreshes the run's outputs ([`engine`], [`outputs`]). It serves the public
-//! gRPC API ([`api`]) and keeps the runner registry ([`registry`]).
+//! gRPC API ([`api`]) and keeps the runner registry ([`registry`]). A replica ([`server`],
+//! the `aide-coordinator` binary) claims runs with its [`supervisor`] and dispatches
+//! executions to registered runners ([`dispatch`]).
 
 pub mod api;
+pub mod config;
+pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod outputs;
 pub mod registry;
+pub mod server;
+pub mod supervisor;
 
 pub use error::Error;

@@ -136,6 +136,15 @@ impl<S: Store> RunnerRegistry<S> {
     /// Picks the least loaded runner with a free slot and reserves the slot atomically
     /// with respect to other calls on this registry.
     pub async fn acquire(&self) -> Result<Option<(RunnerInfo, Reservation)>, Error> {
+        self.acquire_where(|_| true).await
+    }
+
+    /// Like [`acquire`](Self::acquire) among the runners whose id `eligible` accepts (e.g.
+    /// to avoid a runner that just failed).
+    pub async fn acquire_where(
+        &self,
+        eligible: impl Fn(&str) -> bool,
+    ) -> Result<Option<(RunnerInfo, Reservation)>, Error> {
         let runners = self.store.live_runners(self.stale_after()).await?;
         let mut state = self.lock();
         let mut best: Option<(&RunnerRecord, u32)> = None;
@@ -144,7 +153,7 @@ impl<S: Store> RunnerRegistry<S> {
                 .seen_heartbeat
                 .insert(runner.info.id.clone(), runner.last_heartbeat_at);
             let free = state.effective_free(runner);
-            if free > 0 && best.is_none_or(|(_, f)| free > f) {
+            if free > 0 && eligible(&runner.info.id) && best.is_none_or(|(_, f)| free > f) {
                 best = Some((runner, free));
             }
         }

@@ -48,7 +48,8 @@ implementation's key=value overrides, which are also accepted after the task:
   agent.search.max_debug_depth=N agent.code.model=M agent.feedback.model=M agent.code.temp=T
   agent.feedback.temp=T agent.k_fold_validation=N agent.data_preview=BOOL
   agent.expose_prediction=BOOL exec.timeout=SECS generate_report=BOOL
-Flags win over overrides.
+The output directory is log_dir/exp_name when given; generate_report is accepted (report.md
+is always written); flags win over overrides; the data is used in place, never copied.
 
 Models: with no LLM key in the environment the offline `baseline` author is used (it is not
 an LLM). ANTHROPIC_API_KEY selects claude-sonnet-4-5, OPENAI_API_KEY gpt-4o, GEMINI_API_KEY
@@ -89,29 +90,29 @@ pub struct RunArgs {
     #[arg(value_name = "TASK | KEY=VALUE")]
     pub inputs: Vec<String>,
     /// Output directory [default: aide-runs/<task name>-<YYYYmmdd-HHMMSS>].
-    #[arg(long, env = "AIDE_OUT")]
+    #[arg(long, env = "AIDE_OUT", value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Nodes the search creates (drafts, debugs and improvements all count) [default: 20].
-    #[arg(long, env = "AIDE_STEPS")]
+    #[arg(long, env = "AIDE_STEPS", value_name = "N")]
     pub steps: Option<u32>,
     /// Nodes expanded in parallel (and sandbox slots) [default: 1].
-    #[arg(long, env = "AIDE_WORKERS")]
+    #[arg(long, env = "AIDE_WORKERS", value_name = "N")]
     pub workers: Option<u32>,
     /// Seed of the search's random choices [default: 0].
     #[arg(long, env = "AIDE_SEED")]
     pub seed: Option<u64>,
     /// Time limit of one script execution, in seconds [default: 3600].
-    #[arg(long, env = "AIDE_TIMEOUT")]
+    #[arg(long, env = "AIDE_TIMEOUT", value_name = "SECS")]
     pub timeout: Option<u64>,
     /// Sandbox the scripts run in.
     #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "process")]
     pub sandbox: SandboxKind,
     /// Model writing the code (`provider/model` or a bare name routed by prefix, or
     /// `baseline`) [default: from the LLM key found, else baseline].
-    #[arg(long, env = "AIDE_MODEL")]
+    #[arg(long, env = "AIDE_MODEL", value_name = "MODEL")]
     pub model: Option<String>,
     /// Model reviewing each execution [default: the --model].
-    #[arg(long, env = "AIDE_FEEDBACK_MODEL")]
+    #[arg(long, env = "AIDE_FEEDBACK_MODEL", value_name = "MODEL")]
     pub feedback_model: Option<String>,
     /// Stop the search once the LLM calls cost this many US dollars.
     #[arg(long, env = "AIDE_MAX_COST", value_name = "USD")]

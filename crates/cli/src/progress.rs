@@ -59,6 +59,9 @@ struct View {
     in_flight: BTreeMap<u32, String>,
     cost: f64,
     status_shown: bool,
+    /// The last reviewed node's line and step, held until the end of the poll so a
+    /// following `best_changed` can mark it.
+    pending: Option<(u32, String)>,
 }
 
 impl Progress {
@@ -84,6 +87,7 @@ impl Progress {
             in_flight: BTreeMap::new(),
             cost: 0.0,
             status_shown: false,
+            pending: None,
         };
         let token = stop.clone();
         let handle = tokio::spawn(async move {
@@ -143,6 +147,7 @@ impl View {
                 break;
             }
         }
+        self.flush();
         if let Ok(usage) = store.run_usage(run_id).await {
             self.cost = usage.cost_usd;
         }
@@ -150,6 +155,9 @@ impl View {
     }
 
     fn event(&mut self, event: &RunEvent) {
+        if event.kind != events::BEST_CHANGED {
+            self.flush();
+        }
         let p = &event.payload;
         let step = p["step"].as_u64().map(|s| s as u32);
         let action = p["action"].as_str().unwrap_or("node").to_owned();
@@ -169,12 +177,14 @@ impl View {
                     self.in_flight.remove(&step);
                 }
                 let line = self.reviewed_line(p, step, &action);
-                self.line(&line);
+                self.pending = Some((step.unwrap_or(u32::MAX), line));
             }
             events::BEST_CHANGED => {
                 if let (Some(m), Some(step)) = (p["metric"].as_f64(), step) {
                     self.best = Some((m, step));
-                    if self.mode == Mode::Lines {
+                    if let Some((at, line)) = self.pending.take_if(|(at, _)| *at == step) {
+                        self.pending = Some((at, format!("{line}  ★ new best")));
+                    } else if self.mode == Mode::Lines {
                         let what = format!(
                             "new best: step {} with {} {}",
                             step + 1,
@@ -193,7 +203,6 @@ impl View {
             events::RUN_RESUMED => {
                 let nodes = p["nodes"].as_u64().unwrap_or(0);
                 if nodes > 0 {
-                    self.in_flight.clear();
                     self.line(&format!("resumed with {nodes} node(s) already stored"));
                 }
             }
@@ -243,6 +252,12 @@ impl View {
             fmt_elapsed(self.started.elapsed()),
             self.cost
         )
+    }
+
+    fn flush(&mut self) {
+        if let Some((_, line)) = self.pending.take() {
+            self.line(&line);
+        }
     }
 
     fn line(&mut self, text: &str) {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use aide_coordinator::engine::events::BEST_CHANGED;
-use aide_core::NodeId;
+use aide_core::{Direction, NodeId};
 use aide_store::{AnyStore, RunRecord, Store};
 
 use crate::error::CliError;
@@ -113,10 +113,16 @@ pub async fn print(store: &AnyStore, run: &RunRecord, out: &Path) -> Result<(), 
         match run.task.metric.name.as_deref() {
             Some(name) => match score::score(name, &path, answers) {
                 Ok(s) => eprintln!(
-                    "score of {file} on the held-back answers ({answers_name}): {} {} over {} rows",
+                    "score of {file} on the held-back answers ({answers_name}): {} {} over {} \
+                     rows{}",
                     s.metric,
                     fmt_metric(s.value),
-                    s.rows
+                    s.rows,
+                    match run.direction {
+                        Some(Direction::Minimize) => " (lower is better)",
+                        Some(Direction::Maximize) => " (higher is better)",
+                        None => "",
+                    }
                 ),
                 Err(why) => eprintln!("not scored against {answers_name}: {why}"),
             },

@@ -1,6 +1,7 @@
 //! The `aide` binary: parse the command line, set up logging to stderr (level from
-//! `RUST_LOG`, default warn so the progress display stays clean), run the command, exit
-//! with its code.
+//! `RUST_LOG`, default warn so the progress display stays clean; the runner's notes about a
+//! caller gone after Ctrl-C are expected here and shown at error level only), run the
+//! command, exit with its code.
 
 use std::process::ExitCode;
 
@@ -37,7 +38,8 @@ fn main() -> ExitCode {
 
 fn telemetry() -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,aide_runner::service=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

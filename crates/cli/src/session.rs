@@ -49,7 +49,13 @@ impl Interrupt {
             if tokio::signal::ctrl_c().await.is_err() {
                 return;
             }
-            eprintln!("\r\x1b[2Kstopping: releasing the run (Ctrl-C again to quit at once)");
+            use std::io::IsTerminal;
+            let clear = if std::io::stderr().is_terminal() {
+                "\r\x1b[2K"
+            } else {
+                ""
+            };
+            eprintln!("{clear}stopping: releasing the run (Ctrl-C again to quit at once)");
             token.cancel();
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("quitting at once");

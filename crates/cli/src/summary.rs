@@ -77,10 +77,12 @@ fn submission_file(out: &Path, run: &RunRecord) -> Option<String> {
 /// Prints the best node, the held-back score and the outputs.
 pub async fn print(store: &AnyStore, run: &RunRecord, out: &Path) -> Result<(), CliError> {
     let nodes = store.load_tree(run.id).await?;
-    let good = nodes
+    let verdicts: Vec<bool> = nodes
         .iter()
-        .filter(|n| n.review.as_ref().is_some_and(|r| !r.is_buggy))
-        .count();
+        .filter_map(|n| n.review.as_ref().map(|r| r.is_buggy))
+        .collect();
+    let buggy = verdicts.iter().filter(|b| **b).count();
+    let unfinished = nodes.len() - verdicts.len();
     let events = store.events_after(run.id, 0, 1_000_000).await?;
     let best_id = events
         .iter()
@@ -90,10 +92,15 @@ pub async fn print(store: &AnyStore, run: &RunRecord, out: &Path) -> Result<(), 
     let best = best_id.and_then(|id| nodes.iter().find(|n| n.id == id));
     let metric = run.task.metric.name.as_deref().unwrap_or("metric");
     eprintln!(
-        "nodes: {} of {} steps, {good} good, {} buggy",
+        "nodes: {} of {} steps{}, {} good, {buggy} buggy",
         nodes.len(),
         run.settings.steps,
-        nodes.len() - good
+        if unfinished > 0 {
+            format!(" ({unfinished} unfinished)")
+        } else {
+            String::new()
+        },
+        verdicts.len() - buggy,
     );
     match best.and_then(|n| n.review.as_ref().and_then(|r| r.metric).map(|m| (n, m))) {
         Some((node, m)) => eprintln!(

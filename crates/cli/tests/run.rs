@@ -156,3 +156,26 @@ fn help_documents_flags_and_exit_codes() {
         assert!(help.contains(needle), "{needle} not in help:\n{help}");
     }
 }
+
+#[test]
+fn a_local_server_without_a_model_is_a_usage_error() {
+    let o = aide()
+        .args(["run", "examples/diabetes", "--steps", "1"])
+        .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+        .output()
+        .expect("spawn");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--model"), "{err}");
+}
+
+#[test]
+fn an_output_directory_holding_a_run_is_not_reused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("aide.db"), b"").unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = run(&["run", "examples/diabetes", "--out", out]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("aide resume {out}")), "{err}");
+}

@@ -1,13 +1,17 @@
 //! The `aide` binary: parse the command line, set up logging to stderr (level from
-//! `RUST_LOG`, default warn so the progress display stays clean; the runner's notes about a
-//! caller gone after Ctrl-C are expected here and shown at error level only), run the
-//! command, exit with its code.
+//! `RUST_LOG`, default warn so the progress display stays clean), run the command, exit
+//! with its code.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+
+/// Warnings, except those the progress display already shows as `retrying …` lines (provider
+/// and infrastructure retries) and the runner's notes about a caller gone after Ctrl-C.
+const DEFAULT_LOG: &str = "warn,aide_gateway::provider=error,aide_gateway::service=error,\
+                           aide_coordinator::engine::step=error,aide_runner::service=error";
 
 fn main() -> ExitCode {
     let cli = aide_cli::args::Cli::parse();
@@ -38,8 +42,7 @@ fn main() -> ExitCode {
 
 fn telemetry() -> anyhow::Result<()> {
     use std::io::IsTerminal;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,aide_runner::service=error"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

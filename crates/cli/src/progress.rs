@@ -198,7 +198,7 @@ impl View {
             events::INFRA_RETRY => {
                 let what = p["what"].as_str().unwrap_or("a service call");
                 let error = p["error"].as_str().unwrap_or("failed");
-                self.line(&format!("retrying {what}: {error}"));
+                self.line(&short(&format!("retrying {what}: {error}"), 200));
             }
             events::RUN_RESUMED => {
                 let nodes = p["nodes"].as_u64().unwrap_or(0);

@@ -1,0 +1,320 @@
+//! The distributed deployment end to end, on real processes: `aide-gateway` (baseline
+//! author), `aide-runner --backend docker` and `aide-coordinator` replicas over one fresh
+//! Postgres database per test (see `distributed_support` for the services and how the
+//! other packages' binaries are built). Each test runs the diabetes example task.
+//!
+//! - a run created over the API completes with exactly its steps, watched to the end;
+//! - a coordinator killed with SIGKILL mid-run is replaced by a new process, which resumes
+//!   the run to exactly `steps` nodes without duplicates;
+//! - a runner killed with SIGKILL mid-execution costs one abandoned attempt, retried on the
+//!   other runner, and never a buggy node;
+//! - two replicas share ten runs: each completes exactly once.
+
+mod distributed_support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use aide_core::node::NodeStage;
+use aide_core::{NodeId, RunId};
+use aide_proto::v1;
+use aide_store::{ExecutionStatus, RunStatus, Store};
+use distributed_support::{Cluster, diabetes_run};
+
+/// Upper bound on one run in these tests.
+const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+
+fn run_id(run: &v1::Run) -> RunId {
+    RunId(uuid::Uuid::parse_str(&run.id).expect("run id"))
+}
+
+/// Polls the store until the run is terminal.
+async fn wait_terminal(cluster: &Cluster, run: RunId, timeout: Duration) -> aide_store::RunRecord {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let record = cluster.store.get_run(run).await.expect("get run");
+        if record.status.is_terminal() {
+            return record;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run} did not finish within {timeout:?} (status {:?}):\n{}",
+            record.status,
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Every event of a run.
+async fn events(cluster: &Cluster, run: RunId) -> Vec<aide_store::RunEvent> {
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |e: &aide_store::RunEvent| e.seq);
+        let page = cluster
+            .store
+            .events_after(run, after, 500)
+            .await
+            .expect("events");
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// A completed run with exactly `steps` reviewed nodes at distinct steps and one
+/// `run_finished` event.
+async fn assert_completed_once(cluster: &Cluster, run: RunId, steps: usize) {
+    let record = wait_terminal(cluster, run, RUN_TIMEOUT).await;
+    assert_eq!(
+        record.status,
+        RunStatus::Completed,
+        "run {run}: {:?}\n{}",
+        record.stop_reason,
+        cluster.logs()
+    );
+    let tree = cluster.store.load_tree(run).await.expect("tree");
+    assert_eq!(tree.len(), steps, "run {run}: nodes {tree:#?}");
+    let distinct: BTreeSet<u32> = tree.iter().map(|n| n.step).collect();
+    assert_eq!(distinct.len(), steps, "run {run}: duplicate steps");
+    assert!(
+        tree.iter().all(|n| n.stage == NodeStage::Reviewed),
+        "run {run}: unreviewed nodes"
+    );
+    let finished = events(cluster, run)
+        .await
+        .iter()
+        .filter(|e| e.kind == "run_finished")
+        .count();
+    assert_eq!(finished, 1, "run {run}: run_finished events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_completes_across_gateway_runners_and_coordinator_processes() {
+    let Some(mut cluster) = Cluster::start(30).await else {
+        return;
+    };
+    let mut api = cluster.start_coordinator(cluster.registry_port).await;
+    cluster.start_runner(1).await;
+    cluster.start_runner(1).await;
+
+    let started = Instant::now();
+    let run = api
+        .create_run(diabetes_run("e2e", 4))
+        .await
+        .expect("create run")
+        .into_inner();
+    let id = run_id(&run);
+    let mut stream = api
+        .watch_run(v1::WatchRunRequest {
+            run_id: run.id.clone(),
+            after_seq: 0,
+        })
+        .await
+        .expect("watch run")
+        .into_inner();
+    let mut kinds = Vec::new();
+    let watched = tokio::time::timeout(RUN_TIMEOUT, async {
+        while let Some(event) = stream.message().await.expect("watch stream") {
+            kinds.push(event.kind);
+        }
+    })
+    .await;
+    assert!(
+        watched.is_ok(),
+        "the watch did not end:\n{}",
+        cluster.logs()
+    );
+    let wall = started.elapsed();
+    eprintln!("distributed e2e: 4 steps in {wall:.1?} (events: {kinds:?})");
+    assert_eq!(kinds.last().map(String::as_str), Some("run_finished"));
+    assert_eq!(kinds.iter().filter(|k| *k == "node_reviewed").count(), 4);
+
+    let view = api
+        .get_run(v1::GetRunRequest {
+            run_id: run.id.clone(),
+        })
+        .await
+        .expect("get run")
+        .into_inner();
+    assert_eq!(view.status(), v1::RunStatus::Completed, "{view:?}");
+    assert_eq!((view.nodes, view.reviewed), (4, 4));
+    assert_completed_once(&cluster, id, 4).await;
+
+    let export = api
+        .export_run(v1::ExportRunRequest {
+            run_id: run.id.clone(),
+            format: v1::ExportFormat::Journal.into(),
+        })
+        .await
+        .expect("export")
+        .into_inner();
+    let journal: serde_json::Value =
+        serde_json::from_slice(&export.content).expect("the journal is JSON");
+    let nodes = journal
+        .get("nodes")
+        .and_then(serde_json::Value::as_array)
+        .map(Vec::len);
+    assert_eq!(nodes, Some(4), "journal: {journal}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_coordinator_is_replaced_and_the_run_completes_with_exactly_its_steps() {
+    let Some(mut cluster) = Cluster::start(3).await else {
+        return;
+    };
+    let port = cluster.registry_port;
+    let mut api = cluster.start_coordinator(port).await;
+    cluster.start_runner(1).await;
+    let run = api
+        .create_run(diabetes_run("coordinator-kill", 4))
+        .await
+        .expect("create run")
+        .into_inner();
+    let id = run_id(&run);
+
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    loop {
+        let reviewed = events(&cluster, id)
+            .await
+            .iter()
+            .filter(|e| e.kind == "node_reviewed")
+            .count();
+        if reviewed >= 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no node reviewed:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cluster.coordinators[0].1.kill();
+    let before = cluster.store.get_run(id).await.expect("run");
+    assert!(
+        !before.status.is_terminal(),
+        "the run ended before the kill"
+    );
+
+    // A new process on the same port, so the runner's heartbeats find it again.
+    cluster.start_coordinator(port).await;
+    assert_completed_once(&cluster, id, 4).await;
+    let resumed = events(&cluster, id)
+        .await
+        .iter()
+        .filter(|e| e.kind == "run_resumed")
+        .count();
+    assert!(resumed >= 1, "the new coordinator did not resume the run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_mid_execution_costs_one_retry_on_the_other_runner() {
+    let Some(mut cluster) = Cluster::start(30).await else {
+        return;
+    };
+    let mut api = cluster.start_coordinator(cluster.registry_port).await;
+    cluster.start_runner(1).await;
+    cluster.start_runner(1).await;
+    let run = api
+        .create_run(diabetes_run("runner-kill", 3))
+        .await
+        .expect("create run")
+        .into_inner();
+    let id = run_id(&run);
+
+    // The first container of the run shows which runner executes which attempt.
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let (runner, node, attempt) = loop {
+        if let Some(found) = cluster.running_containers().into_iter().next() {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no execution started:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let victim = cluster
+        .runners
+        .iter()
+        .position(|(r, _)| *r == runner)
+        .expect("a test runner");
+    cluster.runners[victim].1.kill();
+    distributed_support::remove_containers(&runner);
+    let survivor = cluster.runners[1 - victim].0.clone();
+
+    assert_completed_once(&cluster, id, 3).await;
+    let node = NodeId(uuid::Uuid::parse_str(&node).expect("node label"));
+    let attempt: u32 = attempt.parse().expect("attempt label");
+    let attempts = cluster.store.list_executions(node).await.expect("attempts");
+    let killed = attempts
+        .iter()
+        .find(|a| a.attempt == attempt)
+        .expect("the killed attempt");
+    assert_eq!(killed.status, ExecutionStatus::Abandoned, "{attempts:#?}");
+    assert!(
+        killed
+            .abandon_reason
+            .as_deref()
+            .is_some_and(|r| r.contains(&runner)),
+        "the reason names the lost runner: {killed:?}"
+    );
+    let last = attempts.last().expect("attempts");
+    assert!(last.attempt > attempt, "no retry: {attempts:#?}");
+    assert_eq!(last.status, ExecutionStatus::Finished, "{attempts:#?}");
+    let record = cluster.store.get_node(node).await.expect("node");
+    let review = record.review.expect("reviewed");
+    assert!(!review.is_buggy, "the retried node is buggy: {review:?}");
+    let live = cluster
+        .store
+        .live_runners(Duration::from_secs(3))
+        .await
+        .expect("live runners");
+    assert!(live.iter().any(|r| r.info.id == survivor));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_complete_ten_runs_each_exactly_once() {
+    let Some(mut cluster) = Cluster::start(5).await else {
+        return;
+    };
+    let mut api = cluster.start_coordinator(cluster.registry_port).await;
+    cluster
+        .start_coordinator(distributed_support::free_port())
+        .await;
+    cluster.start_runner(2).await;
+    cluster.start_runner(2).await;
+
+    let started = Instant::now();
+    let mut runs = Vec::new();
+    for i in 0..10 {
+        let run = api
+            .create_run(diabetes_run(&format!("replicas-{i}"), 2))
+            .await
+            .expect("create run")
+            .into_inner();
+        runs.push(run_id(&run));
+    }
+    for run in &runs {
+        assert_completed_once(&cluster, *run, 2).await;
+    }
+    eprintln!(
+        "two replicas: 10 runs of 2 steps in {:.1?}",
+        started.elapsed()
+    );
+    // Both replicas took part (each logs its claims).
+    for (_, proc) in &cluster.coordinators {
+        let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+        let claims = log.matches("claimed a run").count();
+        eprintln!("{}: {claims} claims", proc.name);
+        assert!(
+            claims >= 1,
+            "{} claimed no run:\n{}",
+            proc.name,
+            cluster.logs()
+        );
+    }
+}

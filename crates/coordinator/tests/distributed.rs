@@ -8,7 +8,10 @@
 //!   the run to exactly `steps` nodes without duplicates;
 //! - a runner killed with SIGKILL mid-execution costs one abandoned attempt, retried on the
 //!   other runner, and never a buggy node;
-//! - two replicas share ten runs: each completes exactly once.
+//! - two replicas share ten runs: each completes exactly once;
+//! - a coordinator stopped with SIGTERM exits 0 and releases its run, which another replica
+//!   takes over at once (well within the lease ttl);
+//! - a bad configuration exits with code 2.
 
 mod distributed_support;
 
@@ -316,5 +319,98 @@ async fn two_replicas_complete_ten_runs_each_exactly_once() {
             proc.name,
             cluster.logs()
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_coordinator_releases_its_run_at_once_and_exits_cleanly() {
+    // A long lease: a takeover within it proves the lease was released, not expired.
+    let Some(mut cluster) = Cluster::start(60).await else {
+        return;
+    };
+    let port = cluster.registry_port;
+    let mut api = cluster.start_coordinator(port).await;
+    cluster.start_runner(1).await;
+    let run = api
+        .create_run(diabetes_run("sigterm", 3))
+        .await
+        .expect("create run")
+        .into_inner();
+    let id = run_id(&run);
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    while !events(&cluster, id)
+        .await
+        .iter()
+        .any(|e| e.kind == "node_reviewed")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no node reviewed:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let other = distributed_support::free_port();
+    cluster.start_coordinator(other).await;
+    let first_owner = cluster.store.get_run(id).await.expect("run").owner;
+    assert!(
+        first_owner
+            .as_deref()
+            .is_some_and(|o| o.starts_with("coord-0-")),
+        "{first_owner:?}"
+    );
+
+    let terminated = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &cluster.coordinators[0].1.pid().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = loop {
+        if let Some(exit) = cluster.coordinators[0].1.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            terminated.elapsed() < Duration::from_secs(30),
+            "the coordinator did not stop:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "exit status {exit:?}:\n{}", cluster.logs());
+    // The runner's registry address comes back with a new process.
+    cluster.start_coordinator(port).await;
+    loop {
+        let owner = cluster.store.get_run(id).await.expect("run").owner;
+        if owner.as_deref().is_some_and(|o| !o.starts_with("coord-0-")) {
+            break;
+        }
+        assert!(
+            terminated.elapsed() < Duration::from_secs(20),
+            "nobody took the run over within 20 s of SIGTERM (lease ttl 60 s): {owner:?}\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("SIGTERM → taken over in {:.1?}", terminated.elapsed());
+    assert_completed_once(&cluster, id, 3).await;
+}
+
+#[test]
+fn a_bad_configuration_exits_with_code_2() {
+    let program = env!("CARGO_BIN_EXE_aide-coordinator");
+    for args in [
+        &[][..],
+        &["--database-url", "sqlite::memory:", "--max-runs", "0"][..],
+        &["--database-url", "mysql://localhost/aide"][..],
+    ] {
+        let output = std::process::Command::new(program)
+            .args(args)
+            .env_remove("AIDE_DATABASE_URL")
+            .output()
+            .expect("run aide-coordinator");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("error: configuration"), "{stderr}");
     }
 }

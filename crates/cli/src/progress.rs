@@ -1,7 +1,8 @@
 //! The live progress display on stderr, fed by polling the run's event log in the store
 //! every 300 ms. On a terminal one status line (steps done/total, best metric, current
 //! action, elapsed time, cost) is redrawn in place and a line is printed per reviewed node;
-//! otherwise one plain line is printed per event.
+//! otherwise one plain line is printed per event. Steps are numbered from 0 as in the
+//! run's report, tree and journal; `3/6` counts the nodes reviewed.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -166,7 +167,7 @@ impl View {
                 if let Some(step) = step {
                     self.in_flight.insert(step, action.clone());
                     if self.mode == Mode::Lines {
-                        let what = format!("step {}/{}: {}", step + 1, self.steps, verb(&action));
+                        let what = format!("step {step}: {}", verb(&action));
                         self.line(&what);
                     }
                 }
@@ -187,7 +188,7 @@ impl View {
                     } else if self.mode == Mode::Lines {
                         let what = format!(
                             "new best: step {} with {} {}",
-                            step + 1,
+                            step,
                             self.metric,
                             fmt_metric(m)
                         );
@@ -206,21 +207,18 @@ impl View {
                     self.line(&format!("resumed with {nodes} node(s) already stored"));
                 }
             }
-            events::RUN_FINISHED => {
-                let status = p["status"].as_str().unwrap_or("finished");
-                let reason = p["reason"].as_str().unwrap_or("");
-                self.in_flight.clear();
-                if self.mode == Mode::Lines {
-                    self.line(&format!("run {status}: {reason}"));
-                }
-            }
+            // The session's summary says how the run ended.
+            events::RUN_FINISHED => self.in_flight.clear(),
             _ => {}
         }
     }
 
     fn reviewed_line(&self, p: &Value, step: Option<u32>, action: &str) -> String {
-        let step = step.map_or("?".into(), |s| (s + 1).to_string());
-        let head = format!("step {step}/{} {action:<7}", self.steps);
+        let step = step.map_or("?".into(), |s| s.to_string());
+        let head = format!(
+            "{}/{}  step {step:<2} {action:<7}",
+            self.reviewed, self.steps
+        );
         if p["buggy"].as_bool() == Some(false) {
             let metric = p["metric"].as_f64().map_or("-".into(), fmt_metric);
             format!("✓ {head} {} {metric}", self.metric)
@@ -236,11 +234,11 @@ impl View {
 
     fn status(&self) -> String {
         let best = self.best.map_or("best: none yet".into(), |(m, s)| {
-            format!("best {} {} (step {})", self.metric, fmt_metric(m), s + 1)
+            format!("best {} {} (step {s})", self.metric, fmt_metric(m))
         });
         let doing = match self.in_flight.iter().next() {
             Some((step, action)) if self.in_flight.len() == 1 => {
-                format!("{} step {}", verb(action), step + 1)
+                format!("{} step {step}", verb(action))
             }
             Some(_) => format!("{} nodes in flight", self.in_flight.len()),
             None => "between steps".into(),

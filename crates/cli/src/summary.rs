@@ -105,7 +105,7 @@ pub async fn print(store: &AnyStore, run: &RunRecord, out: &Path) -> Result<(), 
     match best.and_then(|n| n.review.as_ref().and_then(|r| r.metric).map(|m| (n, m))) {
         Some((node, m)) => eprintln!(
             "best: step {} ({}), validation {metric} {}",
-            node.step + 1,
+            node.step,
             node.action.as_str(),
             fmt_metric(m)
         ),

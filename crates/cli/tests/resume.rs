@@ -28,12 +28,12 @@ fn run_then(out: &Path, signal: Signal) -> (ExitStatus, String) {
     let started = Instant::now();
     let mut seen = String::new();
     let mut lines = BufReader::new(stderr).lines();
-    // stderr is not a terminal: one line per event; "✓ step 1/4" is the first review.
+    // stderr is not a terminal: one line per event; "✓ 1/4  step 0 …" is the first review.
     for line in lines.by_ref() {
         let line = line.expect("read stderr");
         seen.push_str(&line);
         seen.push('\n');
-        if line.contains("step 1/4") && (line.contains('✓') || line.contains('✗')) {
+        if line.contains(" 1/4 ") && (line.contains('✓') || line.contains('✗')) {
             break;
         }
         assert!(

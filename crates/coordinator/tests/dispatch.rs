@@ -1,0 +1,195 @@
+//! The registry-backed executor against stand-in runners served over loopback gRPC and a
+//! SQLite store: no runner is an infrastructure error, an unreachable runner is one too and
+//! is avoided next time, a runner that leaves the registry mid-execution ends the execution
+//! as lost, and reservations are always released.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aide_coordinator::dispatch::RegistryExecutor;
+use aide_coordinator::engine::Executor;
+use aide_coordinator::registry::RunnerRegistry;
+use aide_proto::v1::runner_server::{Runner, RunnerServer};
+use aide_proto::v1::{
+    CancelRequest, CancelResponse, ExecuteEvent, ExecuteRequest, Finished, execute_event::Event,
+};
+use aide_store::{AnyStore, RunnerInfo, RunnerLoad, Store};
+use tokio::net::TcpListener;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+/// A runner that answers every execution with a Finished event at once, or never.
+#[derive(Debug, Clone, Copy)]
+struct StandIn {
+    hang: bool,
+}
+
+type Events = Pin<Box<dyn Stream<Item = Result<ExecuteEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Runner for StandIn {
+    type ExecuteStream = Events;
+
+    async fn execute(
+        &self,
+        _request: Request<ExecuteRequest>,
+    ) -> Result<Response<Self::ExecuteStream>, Status> {
+        if self.hang {
+            return Ok(Response::new(Box::pin(tokio_stream::pending())));
+        }
+        let finished = ExecuteEvent {
+            event: Some(Event::Finished(Finished {
+                exit_code: Some(0),
+                output: "ok\n".into(),
+                ..Default::default()
+            })),
+        };
+        Ok(Response::new(Box::pin(tokio_stream::iter([Ok(finished)]))))
+    }
+
+    async fn cancel(
+        &self,
+        _request: Request<CancelRequest>,
+    ) -> Result<Response<CancelResponse>, Status> {
+        Ok(Response::new(CancelResponse::default()))
+    }
+}
+
+/// Serves a stand-in runner until `stop`; returns its address.
+async fn serve(runner: StandIn, stop: CancellationToken) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(RunnerServer::new(runner))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled_owned()),
+    );
+    address
+}
+
+/// An address nothing listens on.
+fn dead_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("http://{}", listener.local_addr().expect("address"))
+}
+
+struct Fixture {
+    store: Arc<AnyStore>,
+    registry: Arc<RunnerRegistry<AnyStore>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite:{}", dir.path().join("store.db").display());
+    let store = Arc::new(aide_store::connect(&url).await.expect("store"));
+    let registry = Arc::new(RunnerRegistry::new(store.clone(), Duration::from_secs(1)));
+    Fixture {
+        store,
+        registry,
+        _dir: dir,
+    }
+}
+
+async fn register(store: &AnyStore, id: &str, address: &str) {
+    store
+        .register_runner(RunnerInfo {
+            id: id.into(),
+            address: address.into(),
+            slots: 1,
+            labels: serde_json::json!({}),
+        })
+        .await
+        .expect("register");
+    store
+        .heartbeat_runner(
+            id,
+            RunnerLoad {
+                free_slots: 1,
+                running: 0,
+                cpu_load: 0.0,
+                memory_load: 0.0,
+            },
+        )
+        .await
+        .expect("heartbeat");
+}
+
+#[tokio::test]
+async fn no_runner_is_an_infrastructure_error() {
+    let f = fixture().await;
+    let executor = RegistryExecutor::new(f.registry.clone());
+    let err = executor
+        .execute(ExecuteRequest::default())
+        .await
+        .expect_err("no runner");
+    assert!(err.is_infrastructure(), "{err:?}");
+    assert!(err.message.contains("no runner with a free slot"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_runner_is_lost_and_avoided_for_the_next_execution() {
+    let f = fixture().await;
+    let stop = CancellationToken::new();
+    let live = serve(StandIn { hang: false }, stop.clone()).await;
+    register(&f.store, "dead", &dead_address()).await;
+    register(&f.store, "live", &live).await;
+    let executor = RegistryExecutor::new(f.registry.clone());
+    let mut failures = 0;
+    for _ in 0..3 {
+        match executor.execute(ExecuteRequest::default()).await {
+            Ok(finished) => assert_eq!(finished.output, "ok\n"),
+            Err(e) => {
+                assert!(e.is_infrastructure(), "{e:?}");
+                assert!(e.message.contains("dead"), "{e}");
+                failures += 1;
+            }
+        }
+    }
+    assert!(failures <= 1, "the failed runner was picked again");
+    assert_eq!(f.registry.reserved("dead") + f.registry.reserved("live"), 0);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_runner_that_leaves_the_registry_mid_execution_loses_the_execution() {
+    let f = fixture().await;
+    let stop = CancellationToken::new();
+    let hanging = serve(StandIn { hang: true }, stop.clone()).await;
+    register(&f.store, "hanging", &hanging).await;
+    let executor = Arc::new(RegistryExecutor::new(f.registry.clone()));
+    let running = {
+        let executor = executor.clone();
+        tokio::spawn(async move { executor.execute(ExecuteRequest::default()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        f.registry.reserved("hanging"),
+        1,
+        "the slot is held while running"
+    );
+    let left = Instant::now();
+    assert!(
+        f.store
+            .deregister_runner("hanging")
+            .await
+            .expect("deregister")
+    );
+    let err = tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the execution ends")
+        .expect("task")
+        .expect_err("lost");
+    assert!(err.is_infrastructure(), "{err:?}");
+    assert!(err.message.contains("left the registry"), "{err}");
+    assert!(
+        left.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        left.elapsed()
+    );
+    assert_eq!(f.registry.reserved("hanging"), 0);
+    stop.cancel();
+}

@@ -6,8 +6,9 @@
 //! breaks, the runner answers UNAVAILABLE, or it drops out of the registry while the
 //! execution runs) is an infrastructure error, so the engine abandons the attempt and
 //! retries it as a new attempt, and a runner that failed is avoided for a while when
-//! another one has a free slot. No runner with a free slot is an infrastructure error too
-//! (the engine backs off and tries again).
+//! another one has a free slot. An execution waits a few seconds for a free slot; after
+//! that, no runner with a free slot is an infrastructure error too (the engine backs off
+//! and tries again).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +25,8 @@ use crate::registry::{Reservation, RunnerRegistry};
 
 /// Largest message a runner may send (a Finished event carries the collected files).
 const MAX_MESSAGE: usize = 64 << 20;
+/// How often an execution waiting for a slot looks again.
+const SLOT_POLL: Duration = Duration::from_millis(250);
 
 /// Executions dispatched through a [`RunnerRegistry`].
 #[derive(Debug)]
@@ -37,6 +40,8 @@ pub struct RegistryExecutor<S: Store> {
     slack: Duration,
     /// How often a running execution checks that its runner is still registered.
     liveness_every: Duration,
+    /// How long an execution waits for a free slot before reporting that there is none.
+    slot_wait: Duration,
 }
 
 impl<S: Store> RegistryExecutor<S> {
@@ -49,7 +54,15 @@ impl<S: Store> RegistryExecutor<S> {
             penalty: Duration::from_secs(30),
             slack: Duration::from_secs(120),
             liveness_every,
+            slot_wait: Duration::from_secs(5),
         }
+    }
+
+    /// Sets how long an execution waits for a free slot (polling the registry) before the
+    /// "no runner with a free slot" error hands the wait to the engine's backoff.
+    pub fn with_slot_wait(mut self, wait: Duration) -> Self {
+        self.slot_wait = wait;
+        self
     }
 
     /// Sets how long a runner that failed is avoided.
@@ -58,8 +71,22 @@ impl<S: Store> RegistryExecutor<S> {
         self
     }
 
-    /// A live runner with a free slot, preferring runners that did not fail recently.
+    /// A live runner with a free slot, waiting up to `slot_wait` for one.
     async fn acquire(&self) -> Result<(RunnerInfo, Reservation), PortError> {
+        let deadline = Instant::now() + self.slot_wait;
+        loop {
+            if let Some(picked) = self.try_acquire().await? {
+                return Ok(picked);
+            }
+            if Instant::now() >= deadline {
+                return Err(PortError::infrastructure("no runner with a free slot"));
+            }
+            tokio::time::sleep(SLOT_POLL.min(self.slot_wait)).await;
+        }
+    }
+
+    /// A live runner with a free slot, preferring runners that did not fail recently.
+    async fn try_acquire(&self) -> Result<Option<(RunnerInfo, Reservation)>, PortError> {
         let now = Instant::now();
         let suspects: Vec<String> = {
             let mut map = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
@@ -73,14 +100,11 @@ impl<S: Store> RegistryExecutor<S> {
             .acquire_where(|id| !suspects.iter().any(|s| s == id))
             .await
             .map_err(registry_error)?;
-        let picked = match fresh {
-            Some(picked) => Some(picked),
-            None if !suspects.is_empty() => {
-                self.registry.acquire().await.map_err(registry_error)?
-            }
-            None => None,
-        };
-        picked.ok_or_else(|| PortError::infrastructure("no runner with a free slot"))
+        match fresh {
+            Some(picked) => Ok(Some(picked)),
+            None if !suspects.is_empty() => self.registry.acquire().await.map_err(registry_error),
+            None => Ok(None),
+        }
     }
 
     fn client(&self, address: &str) -> Result<RunnerClient<Channel>, PortError> {

@@ -121,13 +121,19 @@ async fn register(store: &AnyStore, id: &str, address: &str) {
 #[tokio::test]
 async fn no_runner_is_an_infrastructure_error() {
     let f = fixture().await;
-    let executor = RegistryExecutor::new(f.registry.clone());
+    let executor =
+        RegistryExecutor::new(f.registry.clone()).with_slot_wait(Duration::from_millis(600));
+    let started = Instant::now();
     let err = executor
         .execute(ExecuteRequest::default())
         .await
         .expect_err("no runner");
     assert!(err.is_infrastructure(), "{err:?}");
     assert!(err.message.contains("no runner with a free slot"), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "it waited for a slot"
+    );
 }
 
 #[tokio::test]

@@ -294,3 +294,37 @@ async fn a_refused_code_request_fails_the_run_with_the_reason() {
     assert!(events.iter().all(|(k, _)| k != "infra_retry"));
     assert_eq!(events.last().map(|(k, _)| k.as_str()), Some("run_finished"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_in_place_go_straight_into_the_output_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let lease = claimed_run(&store, tiny_task(dir.path()), settings(3, 2)).await;
+    let out = dir.path().join("out");
+    let mut config = config(Some(out.clone()));
+    config.outputs_in_place = true;
+    let engine = aide_coordinator::engine::Engine::new(
+        store.clone(),
+        Arc::new(ScriptedAuthor::default()),
+        Arc::new(ReadingExecutor),
+        config,
+    );
+    let end = engine
+        .drive(lease.clone(), CancellationToken::new())
+        .await
+        .expect("drive");
+    assert!(matches!(end, RunEnd::Completed { .. }), "{end:?}");
+    for file in [
+        "report.md",
+        "journal.json",
+        "config.json",
+        "best_solution.py",
+    ] {
+        assert!(
+            out.join(file).is_file(),
+            "{file} missing in {}",
+            out.display()
+        );
+    }
+    assert!(!out.join(lease.run_id.to_string()).exists());
+}

@@ -48,7 +48,10 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
         .config
         .output_dir
         .as_ref()
-        .map(|d| RunOutputs::new(d.join(lease.run_id.to_string())));
+        .map(|d| match engine.config.outputs_in_place {
+            true => RunOutputs::new(d),
+            false => RunOutputs::new(d.join(lease.run_id.to_string())),
+        });
     let workers = ctx.info.run.settings.workers.max(1) as usize;
     let mut queue: VecDeque<NodeRecord> = state.unfinished().into();
     let mut tasks: JoinSet<Result<NodeOutcome, Failure>> = JoinSet::new();

@@ -78,6 +78,9 @@ pub struct EngineConfig {
     pub backoff: Backoff,
     /// Where run outputs are written (`<dir>/<run id>/`), when they are.
     pub output_dir: Option<PathBuf>,
+    /// Writes the outputs straight into `output_dir` instead of `<dir>/<run id>/` (for a
+    /// caller that drives one run with a directory of its own).
+    pub outputs_in_place: bool,
     /// Called after every event the engine appends (e.g. to wake the run's watchers).
     pub on_event: Option<EventHook>,
 }
@@ -104,6 +107,7 @@ impl Default for EngineConfig {
             lease_ttl: Duration::from_secs(60),
             backoff: Backoff::default(),
             output_dir: None,
+            outputs_in_place: false,
             on_event: None,
         }
     }

@@ -277,6 +277,7 @@ pub fn config(output_dir: Option<PathBuf>) -> EngineConfig {
             max: Duration::from_secs(1),
         },
         output_dir,
+        outputs_in_place: false,
         on_event: None,
     }
 }

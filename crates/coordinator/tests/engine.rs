@@ -86,6 +86,12 @@ async fn six_steps_on_house_prices_with_the_baseline() {
     assert!(count(&events, "best_changed") >= 1);
     assert_eq!(count(&events, "run_finished"), 1);
     assert_eq!(count(&events, "infra_retry"), 0);
+    assert_eq!(count(&events, "run_started"), 1);
+    assert_eq!(
+        count(&events, "run_resumed"),
+        0,
+        "a fresh run is not resumed"
+    );
 
     let usage = store.run_usage(lease.run_id).await.expect("usage");
     let reviews = nodes.iter().filter(|n| n.execution.is_some()).count() as u64;
@@ -195,7 +201,9 @@ async fn an_interrupted_run_resumes_without_duplicates() {
     .expect("best submission in the outputs");
     assert_eq!(stored, written);
     let events = event_kinds(&store, lease.run_id).await;
-    assert_eq!(count(&events, "run_resumed"), 2);
+    // The first claim found no node (a start); the second one resumed the run.
+    assert_eq!(count(&events, "run_started"), 1);
+    assert_eq!(count(&events, "run_resumed"), 1);
     assert_eq!(count(&events, "node_created"), 5);
 }
 

@@ -13,7 +13,9 @@ use tracing::{Instrument, info, warn};
 
 use super::budget::{Budget, Exhausted};
 use super::context::{RunInfo, code_request, input_files};
-use super::events::{self, BEST_CHANGED, NODE_CREATED, NODE_REVIEWED, RUN_FINISHED, RUN_RESUMED};
+use super::events::{
+    self, BEST_CHANGED, NODE_CREATED, NODE_REVIEWED, RUN_FINISHED, RUN_RESUMED, RUN_STARTED,
+};
 use super::retry::{Failure, retrying};
 use super::state::RunState;
 use super::step::{NodeJob, NodeOutcome, RunCtx};
@@ -197,8 +199,13 @@ async fn load<S: Store, A: Author, E: Executor>(
         stop: stop.clone(),
         on_event: engine.config.on_event.clone(),
     });
-    if let Err(e) = store.append_event(lease.run_id, RUN_RESUMED, payload).await {
-        warn!(error = %e, "cannot record the run_resumed event");
+    let kind = if state.records.is_empty() {
+        RUN_STARTED
+    } else {
+        RUN_RESUMED
+    };
+    if let Err(e) = store.append_event(lease.run_id, kind, payload).await {
+        warn!(error = %e, kind, "cannot record the event");
     }
     ctx.notify();
     if let Some(best) = state.best {

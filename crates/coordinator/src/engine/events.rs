@@ -22,7 +22,9 @@ pub const BEST_CHANGED: &str = "best_changed";
 pub const INFRA_RETRY: &str = "infra_retry";
 /// The run finished (completed, cancelled or failed).
 pub const RUN_FINISHED: &str = "run_finished";
-/// An owner took the run up (first start or resume).
+/// An owner took up a run that has no node yet (its first start).
+pub const RUN_STARTED: &str = "run_started";
+/// An owner took up a run that already had nodes (a resume after another owner).
 pub const RUN_RESUMED: &str = "run_resumed";
 
 /// Events read per page when scanning a run's log.

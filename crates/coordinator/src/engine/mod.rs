@@ -13,7 +13,8 @@
 //!   retried as a new attempt. Request errors fail the run (reviews: the node is flagged).
 //! - **Resume.** A new owner loads the tree and carries every unreviewed node on from its
 //!   last persisted stage (pending → generate, generated → execute, executed → review),
-//!   before the policy creates new nodes, so the run ends with exactly `steps` nodes.
+//!   before the policy creates new nodes, so the run ends with exactly `steps` nodes. The
+//!   claim is recorded as `run_resumed` when the run had nodes, `run_started` otherwise.
 //! - **Randomness.** Each `node_created` event (written before its node) holds the run
 //!   generator's state after the decision; a resumed run continues from the newest node's
 //!   state ([`events::resume_rng`]), so the random sequence is the one a crash-free run uses.

@@ -1,0 +1,11 @@
+//! Telemetry of aide's binaries and gRPC links: [`init`] installs the process's tracing
+//! subscriber (logs to stderr, and OTLP span export when the standard `OTEL_*` variables ask
+//! for it); [`propagation`] carries W3C trace context (`traceparent`, `tracestate`) in gRPC
+//! metadata so that one trace follows a request from the coordinator into the gateway and the
+//! runners. Propagation never depends on export: spans always get OpenTelemetry ids.
+
+pub mod init;
+pub mod propagation;
+
+pub use init::{TelemetryGuard, init};
+pub use propagation::{GrpcTraceLayer, GrpcTraceService, TraceInjector, TracedChannel, traced};

@@ -13,7 +13,8 @@ Exit codes:
   1  the run failed (the search could not go on, e.g. the LLM provider refused requests)
   2  bad input: usage, configuration, override or task error
   3  interrupted (Ctrl-C) or cancelled; `aide resume <out>` continues the run
-  4  internal error (a service or the database failed)"
+  4  internal error (a service, the database or the server failed)
+  5  the server (--server) cannot be reached (client commands)"
     };
 }
 
@@ -37,7 +38,41 @@ pub enum Command {
     /// Continue an interrupted `aide run` from its output directory.
     #[command(after_help = EXIT_CODES)]
     Resume(ResumeArgs),
+    /// Serve a team: coordinator API, LLM gateway and sandbox runner in one process over
+    /// Postgres (and Redis).
+    #[command(after_help = SERVE_HELP)]
+    Serve(crate::serve::ServeArgs),
+    /// Submit a run to a server; prints its id on stdout.
+    #[command(after_help = crate::client::submit::HELP)]
+    Submit(crate::client::submit::SubmitArgs),
+    /// List a server's runs, newest first.
+    #[command(after_help = EXIT_CODES)]
+    Ls(crate::client::ls::LsArgs),
+    /// Show one run of a server.
+    #[command(after_help = EXIT_CODES)]
+    Status(crate::client::status::StatusArgs),
+    /// Follow a run with the live progress display; exits with the run's exit code.
+    #[command(after_help = EXIT_CODES)]
+    Watch(crate::client::watch::WatchArgs),
+    /// Ask a server to cancel a run.
+    #[command(after_help = EXIT_CODES)]
+    Cancel(crate::client::cancel::CancelArgs),
+    /// Write a run's outputs (journal, best solution, submission, tree, report) as files.
+    #[command(after_help = EXIT_CODES)]
+    Export(crate::client::export::ExportArgs),
 }
+
+const SERVE_HELP: &str = concat!(
+    "\
+The coordinator serves the public API on --listen; the gateway and the runner listen on
+loopback ports and the runner registers with the coordinator. Runs survive a restart: they
+are released on shutdown and resumed by the next `aide serve` on the same database. LLM keys
+(ANTHROPIC_API_KEY, OPENAI_API_KEY, …) are read from this process's environment. Clients:
+aide submit / ls / status / watch / cancel / export --server http://<listen>.
+
+",
+    exit_codes!()
+);
 
 const RUN_HELP: &str = concat!(
     "\

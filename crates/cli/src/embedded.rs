@@ -93,6 +93,10 @@ pub struct ServiceOptions {
     pub slots: u32,
     /// Where execution attempts get their directories; a private temp dir when `None`.
     pub work_root: Option<PathBuf>,
+    /// A coordinator the runner registers with (`aide serve`); none in embedded runs.
+    pub coordinator: Option<String>,
+    /// Redis for the gateway's response cache and shared rate limits; none: in-process.
+    pub redis_url: Option<String>,
 }
 
 /// The running gateway and runner; stopped by [`Services::stop`].
@@ -112,7 +116,8 @@ impl Services {
     /// Starts both services and waits until they answer; `say` reports slow steps.
     pub async fn start(opts: &ServiceOptions, say: &dyn Fn(&str)) -> Result<Self, CliError> {
         let env = |var: &str| std::env::var(var).ok();
-        let gw_config = aide_gateway::config::GatewayConfig::default();
+        let mut gw_config = aide_gateway::config::GatewayConfig::default();
+        gw_config.shared.redis_url = opts.redis_url.clone();
         let gateway = aide_gateway::service::Gateway::new(&gw_config, &env)
             .await
             .map_err(|e| CliError::Usage(format!("LLM gateway configuration: {e}")))?;
@@ -259,7 +264,7 @@ fn runner_config(
     let slots = opts.slots.max(1).to_string();
     let root = work_root.to_string_lossy().into_owned();
     let id = format!("aide-{pid}");
-    let args = [
+    let mut args = vec![
         "aide-runner",
         "--listen",
         "127.0.0.1:0",
@@ -278,6 +283,9 @@ fn runner_config(
         "--grace-secs",
         "2",
     ];
+    if let Some(coordinator) = &opts.coordinator {
+        args.extend(["--coordinator", coordinator.as_str()]);
+    }
     aide_runner::Config::try_parse_from(args)
         .map_err(|e| CliError::Usage(format!("sandbox runner configuration: {e}")))
 }

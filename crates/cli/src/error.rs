@@ -10,8 +10,10 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: interrupted (Ctrl-C) or cancelled; `aide resume` continues the run.
 pub const EXIT_INTERRUPTED: u8 = 3;
-/// Exit code: an internal error (a service or the database failed).
+/// Exit code: an internal error (a service, the database or the server failed).
 pub const EXIT_INTERNAL: u8 = 4;
+/// Exit code: the server of a client command cannot be reached.
+pub const EXIT_UNREACHABLE: u8 = 5;
 
 /// Everything the command line can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,14 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// The server of a client command cannot be reached.
+    #[error(
+        "cannot reach the aide server at {url}: {reason} (start one with `aide serve`, or pass --server / AIDE_SERVER)"
+    )]
+    Unreachable { url: String, reason: String },
+    /// The server answered with an error of its own.
+    #[error("server: {0}")]
+    Remote(String),
     /// Ctrl-C before the run was driven.
     #[error("interrupted")]
     Interrupted,
@@ -52,6 +62,8 @@ impl CliError {
         match self {
             CliError::Usage(_) | CliError::Task(_) | CliError::OutDir { .. } => EXIT_USAGE,
             CliError::Interrupted => EXIT_INTERRUPTED,
+            CliError::Unreachable { .. } => EXIT_UNREACHABLE,
+            CliError::Remote(_) => EXIT_INTERNAL,
             CliError::Store(_)
             | CliError::Engine(_)
             | CliError::Service(_)

@@ -1,8 +1,11 @@
 //! aide-cli, the `aide` command: `aide run` drives a whole AIDE search in one process
 //! (coordinator engine, LLM gateway and sandbox runner on loopback gRPC, SQLite in the
-//! output directory) with a live progress display; `aide resume` continues one.
+//! output directory) with a live progress display; `aide resume` continues one; `aide
+//! serve` runs the three services for a team and the client commands (`submit`, `ls`,
+//! `status`, `watch`, `cancel`, `export`) talk to it.
 
 pub mod args;
+pub mod client;
 pub mod embedded;
 pub mod error;
 pub mod overrides;
@@ -10,6 +13,7 @@ pub mod progress;
 pub mod resume;
 pub mod run;
 pub mod score;
+pub mod serve;
 pub mod session;
 pub mod summary;
 
@@ -17,9 +21,16 @@ pub use error::CliError;
 
 /// Executes a parsed command line; the `Ok` value is the exit code.
 pub async fn execute(cli: args::Cli) -> Result<u8, CliError> {
-    let interrupt = session::Interrupt::install();
+    use args::Command;
     match cli.command {
-        args::Command::Run(a) => run::run(a, &interrupt).await,
-        args::Command::Resume(a) => resume::resume(a, &interrupt).await,
+        Command::Run(a) => run::run(a, &session::Interrupt::install()).await,
+        Command::Resume(a) => resume::resume(a, &session::Interrupt::install()).await,
+        Command::Serve(a) => serve::serve(a).await,
+        Command::Submit(a) => client::submit::submit(a).await,
+        Command::Ls(a) => client::ls::ls(a).await,
+        Command::Status(a) => client::status::status(a).await,
+        Command::Watch(a) => client::watch::watch(a).await,
+        Command::Cancel(a) => client::cancel::cancel(a).await,
+        Command::Export(a) => client::export::export(a).await,
     }
 }

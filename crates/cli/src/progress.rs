@@ -78,18 +78,7 @@ impl Progress {
         if mode == Mode::Quiet {
             return Self { stop, handle: None };
         }
-        let mut view = View {
-            mode,
-            steps,
-            metric: metric.unwrap_or_else(|| "metric".into()),
-            started: Instant::now(),
-            reviewed: 0,
-            best: None,
-            in_flight: BTreeMap::new(),
-            cost: 0.0,
-            status_shown: false,
-            pending: None,
-        };
+        let mut view = View::new(steps, metric, mode);
         let token = stop.clone();
         let handle = tokio::spawn(async move {
             let mut seq = 0;
@@ -128,7 +117,58 @@ impl Drop for Progress {
     }
 }
 
+/// The same display fed with events from elsewhere (`aide watch`'s WatchRun stream).
+#[derive(Debug)]
+pub struct Live {
+    view: View,
+}
+
+impl Live {
+    pub fn new(steps: u32, metric: Option<String>, mode: Mode) -> Self {
+        Self {
+            view: View::new(steps, metric, mode),
+        }
+    }
+
+    /// Shows one event (a reviewed node's line waits for a following `best_changed`).
+    pub fn event(&mut self, event: &RunEvent) {
+        self.view.event(event);
+    }
+
+    /// The run's spending so far.
+    pub fn set_cost(&mut self, cost: f64) {
+        self.view.cost = cost;
+    }
+
+    /// Shows what is pending and redraws the status line.
+    pub fn tick(&mut self) {
+        self.view.flush();
+        self.view.draw_status();
+    }
+
+    /// Shows what is pending and clears the status line.
+    pub fn finish(&mut self) {
+        self.view.flush();
+        self.view.clear_status();
+    }
+}
+
 impl View {
+    fn new(steps: u32, metric: Option<String>, mode: Mode) -> Self {
+        View {
+            mode,
+            steps,
+            metric: metric.unwrap_or_else(|| "metric".into()),
+            started: Instant::now(),
+            reviewed: 0,
+            best: None,
+            in_flight: BTreeMap::new(),
+            cost: 0.0,
+            status_shown: false,
+            pending: None,
+        }
+    }
+
     /// Reads the events after `seq` and shows them; returns the new position.
     async fn poll<S: Store>(&mut self, store: &S, run_id: RunId, mut seq: u64) -> u64 {
         loop {

@@ -88,6 +88,8 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
         sandbox: session.sandbox,
         slots: session.run.settings.workers,
         work_root: session.work_root.clone(),
+        coordinator: None,
+        redis_url: None,
     };
     let started = Instant::now();
     let services = tokio::select! {

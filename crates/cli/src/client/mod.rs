@@ -1,0 +1,160 @@
+//! The client commands of a team server (`aide serve` or the `aide-coordinator` service):
+//! the shared `--server` flag, the connection (an unreachable server is exit 5), gRPC errors
+//! turned into the CLI's errors (NOT_FOUND and INVALID_ARGUMENT are bad input, exit 2), and
+//! a run as text and as JSON.
+
+pub mod cancel;
+pub mod export;
+pub mod ls;
+pub mod status;
+pub mod submit;
+pub mod watch;
+
+use std::time::Duration;
+
+use aide_proto::v1;
+use aide_proto::v1::coordinator_client::CoordinatorClient;
+use serde_json::{Value, json};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::CliError;
+use crate::progress::fmt_metric;
+
+/// The default server: `aide serve`'s default --listen.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
+
+/// Largest answer accepted (exports carry whole journals).
+const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// The `--server` flag every client command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArg {
+    /// The coordinator's API (`aide serve --listen`, or an aide-coordinator service).
+    #[arg(long, env = "AIDE_SERVER", value_name = "URL", default_value = DEFAULT_SERVER)]
+    pub server: String,
+}
+
+/// A connected client of the Coordinator API.
+pub type Client = CoordinatorClient<Channel>;
+
+impl ServerArg {
+    /// Connects to the server; a refused or failed connection is [`CliError::Unreachable`].
+    pub async fn connect(&self) -> Result<Client, CliError> {
+        let url = self.server.trim().trim_end_matches('/').to_owned();
+        let url = if url.contains("://") {
+            url
+        } else {
+            format!("http://{url}")
+        };
+        let endpoint = Endpoint::from_shared(url.clone())
+            .map_err(|e| CliError::Usage(format!("--server {url:?}: not a URL ({e})")))?
+            .connect_timeout(Duration::from_secs(5));
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| CliError::Unreachable {
+                url: url.clone(),
+                reason: root_cause(&e),
+            })?;
+        Ok(CoordinatorClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    }
+}
+
+/// The innermost message of an error chain ("Connection refused (os error 111)").
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// A gRPC error as the CLI's error; `run` names the run for NOT_FOUND.
+pub fn remote(status: tonic::Status, run: Option<&str>) -> CliError {
+    use tonic::Code;
+    let message = status.message().to_owned();
+    match status.code() {
+        Code::NotFound => CliError::Usage(match run {
+            Some(id) => format!("no run {id}"),
+            None => message,
+        }),
+        Code::InvalidArgument | Code::FailedPrecondition | Code::AlreadyExists => {
+            CliError::Usage(message)
+        }
+        Code::Unavailable => CliError::Unreachable {
+            url: "the server".into(),
+            reason: message,
+        },
+        _ => CliError::Remote(format!("{:?}: {message}", status.code())),
+    }
+}
+
+/// The lower-case name of a run status.
+pub fn status_name(status: i32) -> &'static str {
+    match v1::RunStatus::try_from(status).unwrap_or(v1::RunStatus::Unspecified) {
+        v1::RunStatus::Unspecified => "unknown",
+        v1::RunStatus::Queued => "queued",
+        v1::RunStatus::Running => "running",
+        v1::RunStatus::Completed => "completed",
+        v1::RunStatus::Failed => "failed",
+        v1::RunStatus::Cancelled => "cancelled",
+    }
+}
+
+/// A protocol timestamp as RFC 3339 UTC text (seconds).
+pub fn time_text(at: Option<&prost_types::Timestamp>) -> Option<String> {
+    let at = at?;
+    let nanos = u32::try_from(at.nanos).unwrap_or(0);
+    chrono::DateTime::from_timestamp(at.seconds, nanos)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// The best metric as text, `-` when none.
+pub fn best_text(run: &v1::Run) -> String {
+    match &run.best_metric {
+        Some(m) if !run.best_node_id.is_empty() => fmt_metric(m.value),
+        _ => "-".into(),
+    }
+}
+
+/// A run as JSON (`aide ls --json`, `aide status --json`).
+pub fn run_json(run: &v1::Run) -> Value {
+    let settings = run.settings.clone().unwrap_or_default();
+    let best = run
+        .best_metric
+        .as_ref()
+        .filter(|_| !run.best_node_id.is_empty());
+    json!({
+        "id": run.id,
+        "name": run.name,
+        "task": run.task_name,
+        "status": status_name(run.status),
+        "stop_reason": non_empty(&run.stop_reason),
+        "steps": settings.steps,
+        "nodes": run.nodes,
+        "reviewed": run.reviewed,
+        "best_node_id": non_empty(&run.best_node_id),
+        "best_metric": best.map(|m| m.value),
+        "cost_usd": run.cost_usd,
+        "code_model": settings.code_model,
+        "owner": non_empty(&run.owner),
+        "cancel_requested": run.cancel_requested,
+        "created_at": time_text(run.created_at.as_ref()),
+        "updated_at": time_text(run.updated_at.as_ref()),
+        "finished_at": time_text(run.finished_at.as_ref()),
+    })
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// Prints JSON on stdout.
+pub fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
+}

@@ -1,0 +1,269 @@
+//! `aide serve`: the three services in one process for a small team — the coordinator
+//! (public API on `--listen`, supervisor, runner reaper) over Postgres (or SQLite on one
+//! machine), the LLM gateway (Redis cache and shared limits when `--redis-url` is given) and
+//! a sandbox runner on loopback ports, the runner registering with the in-process
+//! coordinator. SIGINT/SIGTERM stop it gracefully (runs are released); a second one exits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aide_coordinator::config::CoordinatorConfig;
+use aide_store::Store;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::SandboxKind;
+use crate::embedded::{ServiceOptions, Services};
+use crate::error::{CliError, EXIT_INTERRUPTED};
+
+/// Flags of `aide serve`.
+#[derive(Debug, Clone, Parser)]
+pub struct ServeArgs {
+    /// The store: postgres://user:pass@host/db (a team server), or sqlite:PATH (one machine).
+    #[arg(long, env = "AIDE_DATABASE_URL", value_name = "URL")]
+    pub database_url: String,
+    /// Redis for the gateway's response cache and shared rate limits (redis://host:6379);
+    /// without it there is no cache and limits are per process.
+    #[arg(long, env = "AIDE_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Address of the coordinator's public gRPC API (what `aide submit --server` dials).
+    #[arg(
+        long,
+        env = "AIDE_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:50051"
+    )]
+    pub listen: SocketAddr,
+    /// Sandbox the scripts run in: docker (one container per execution, image
+    /// aide-sandbox:py311; refused with a hint when Docker or the image is missing) or
+    /// process (a limited process group, for a trusted single machine).
+    #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "docker")]
+    pub sandbox: SandboxKind,
+    /// Executions the runner runs at once.
+    #[arg(long, env = "AIDE_SLOTS", value_name = "N", default_value_t = 2)]
+    pub slots: u32,
+    /// Runs the coordinator drives at once (the others wait, queued).
+    #[arg(long, env = "AIDE_MAX_RUNS", value_name = "N", default_value_t = 4)]
+    pub max_runs: usize,
+    /// Where each run's outputs are also written as files (`<dir>/<run id>/`); without it
+    /// they are only in the database (`aide export` renders them).
+    #[arg(long, env = "AIDE_OUTPUT_DIR", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+/// Runs `aide serve` until a signal; 0 after a clean shutdown.
+pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
+    let url = args.database_url.trim().to_owned();
+    if !(url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+        || url.starts_with("sqlite:"))
+    {
+        return Err(CliError::Usage(
+            "--database-url must start with postgres://, postgresql:// or sqlite:".into(),
+        ));
+    }
+    if args.slots == 0 || args.max_runs == 0 {
+        return Err(CliError::Usage(
+            "--slots and --max-runs must be at least 1".into(),
+        ));
+    }
+    if args.sandbox == SandboxKind::Docker {
+        check_docker().await?;
+    }
+    let shutdown = CancellationToken::new();
+    on_signals(shutdown.clone());
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| CliError::Service(e.to_string()))?;
+    let api_url = format!("http://{local}");
+    // The runner dials the coordinator on loopback even when the API listens on all addresses.
+    let loopback = SocketAddr::from(([127, 0, 0, 1], local.port()));
+    let store = Arc::new(aide_store::connect(&url).await.map_err(|e| {
+        CliError::Service(format!("cannot open the database {}: {e}", redact(&url)))
+    })?);
+    eprintln!(
+        "aide serve: database {} · {} sandbox, {} slot(s) · up to {} run(s) at once",
+        redact(&url),
+        args.sandbox.as_str(),
+        args.slots,
+        args.max_runs
+    );
+    let options = ServiceOptions {
+        sandbox: args.sandbox,
+        slots: args.slots,
+        work_root: None,
+        coordinator: Some(format!("http://{loopback}")),
+        redis_url: args.redis_url.clone().filter(|u| !u.trim().is_empty()),
+    };
+    let say = |text: &str| eprintln!("{text}");
+    let services = tokio::select! {
+        s = Services::start(&options, &say) => s.map_err(|e| docker_hint(e, args.sandbox))?,
+        () = shutdown.cancelled() => return Ok(EXIT_INTERRUPTED),
+    };
+    let mut config = CoordinatorConfig::new(url.clone());
+    config.listen = local;
+    config.gateway = services.gateway_url.clone();
+    config.max_runs = args.max_runs;
+    config.output_dir = args.output_dir.clone();
+    let coordinator_stop = CancellationToken::new();
+    let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store(
+        config,
+        store.clone(),
+        listener,
+        coordinator_stop.clone(),
+    ));
+    let runner_id = format!("aide-{}", std::process::id());
+    let ready = tokio::select! {
+        r = wait_registered(&*store, &runner_id) => r,
+        () = shutdown.cancelled() => Ok(()),
+        ended = &mut coordinator => Err(coordinator_error(ended)),
+        () = services.died() => Err(services.failure()),
+    };
+    if let Err(e) = ready {
+        coordinator_stop.cancel();
+        services.stop().await;
+        store.close().await;
+        return Err(e);
+    }
+    if !shutdown.is_cancelled() {
+        eprintln!(
+            "gateway {} · runner {} · Redis {}",
+            services.gateway_url,
+            services.runner_url,
+            options.redis_url.as_deref().map_or("none".into(), redact)
+        );
+        eprintln!("coordinator API on {api_url}");
+        eprintln!("ready: aide submit --server {api_url} <task> (Ctrl-C to stop)");
+    }
+    let outcome = tokio::select! {
+        () = shutdown.cancelled() => Ok(()),
+        ended = &mut coordinator => Err(coordinator_error(ended)),
+        () = services.died() => Err(services.failure()),
+    };
+    eprintln!("aide serve: stopping (runs are released and resume on the next start)");
+    coordinator_stop.cancel();
+    if !coordinator.is_finished() {
+        match tokio::time::timeout(Duration::from_secs(30), &mut coordinator).await {
+            Ok(ended) => {
+                if let Err(e) = ended
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                {
+                    eprintln!("coordinator: {e}");
+                }
+            }
+            Err(_) => coordinator.abort(),
+        }
+    }
+    services.stop().await;
+    store.close().await;
+    outcome.map(|()| 0)
+}
+
+fn coordinator_error(
+    ended: Result<Result<(), aide_coordinator::Error>, tokio::task::JoinError>,
+) -> CliError {
+    match ended {
+        Ok(Ok(())) => CliError::Service("the coordinator stopped unexpectedly".into()),
+        Ok(Err(e)) => CliError::Service(format!("the coordinator failed: {e}")),
+        Err(e) => CliError::Service(format!("the coordinator task failed: {e}")),
+    }
+}
+
+/// Waits until the runner is in the registry (so a run submitted now finds it).
+async fn wait_registered(store: &impl Store, runner_id: &str) -> Result<(), CliError> {
+    for _ in 0..300 {
+        let live = store.live_runners(Duration::from_secs(60)).await?;
+        if live.iter().any(|r| r.info.id == runner_id) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(CliError::Service(
+        "the runner did not register with the coordinator within 30 s".into(),
+    ))
+}
+
+/// Refuses the docker sandbox early when the daemon or the image is missing.
+async fn check_docker() -> Result<(), CliError> {
+    const IMAGE: &str = "aide-sandbox:py311";
+    let status = tokio::process::Command::new("docker")
+        .args(["image", "inspect", IMAGE])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await;
+    let why = match status {
+        Ok(s) if s.success() => return Ok(()),
+        Ok(_) => format!("the image {IMAGE} is missing or the Docker daemon is not running"),
+        Err(e) => format!("cannot run docker: {e}"),
+    };
+    Err(CliError::Usage(format!(
+        "--sandbox docker: {why}. Build the image (deploy/sandbox/README.md) or pass \
+         --sandbox process to run scripts as limited local processes (trusted machines only)"
+    )))
+}
+
+fn docker_hint(err: CliError, sandbox: SandboxKind) -> CliError {
+    match (err, sandbox) {
+        (CliError::Service(why), SandboxKind::Docker) => CliError::Service(format!(
+            "{why} (is Docker running? --sandbox process avoids it)"
+        )),
+        (err, _) => err,
+    }
+}
+
+/// A URL with its password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// The first SIGINT or SIGTERM cancels `shutdown`; the second exits at once.
+fn on_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        eprintln!("warning: cannot listen for signals");
+        return;
+    };
+    tokio::spawn(async move {
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+        eprintln!("stopping (signal again to quit at once)");
+        shutdown.cancel();
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+        eprintln!("quitting at once");
+        std::process::exit(i32::from(EXIT_INTERRUPTED));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            redact("postgres://aide:secret@db:5432/aide"),
+            "postgres://aide:***@db:5432/aide"
+        );
+        assert_eq!(redact("sqlite:/tmp/a.db"), "sqlite:/tmp/a.db");
+        assert_eq!(redact("redis://cache:6379"), "redis://cache:6379");
+    }
+}

@@ -14,13 +14,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use aide_proto::v1::ExecuteRequest;
 use aide_proto::v1::runner_client::RunnerClient;
-use aide_proto::v1::{ExecuteRequest, Finished, execute_event::Event};
 use aide_store::{RunnerInfo, Store};
 use tonic::transport::Channel;
 use tracing::Instrument;
 
-use crate::engine::{Executor, PortError};
+use crate::engine::executor::read_events;
+use crate::engine::{Executed, Executor, PortError};
 use crate::registry::{Reservation, RunnerRegistry};
 
 /// Largest message a runner may send (a Finished event carries the collected files).
@@ -137,12 +138,13 @@ impl<S: Store> RegistryExecutor<S> {
             .insert(runner.id.clone(), Instant::now() + self.penalty);
     }
 
-    /// Streams one execution on `runner` to its Finished event.
+    /// Streams one execution on `runner` to its Finished event; the runner id is the one
+    /// its Started event announced, else the registry's.
     async fn run_on(
         &self,
         runner: &RunnerInfo,
         request: ExecuteRequest,
-    ) -> Result<Finished, PortError> {
+    ) -> Result<Executed, PortError> {
         let timeout = request
             .limits
             .as_ref()
@@ -153,28 +155,14 @@ impl<S: Store> RegistryExecutor<S> {
         let what = format!("runner {} ({})", runner.id, runner.address);
         let mut client = self.client(&runner.address)?;
         let stream = async {
-            let mut stream = client
+            let stream = client
                 .execute(request)
                 .await
                 .map_err(|s| PortError::from_status(&what, &s))?
                 .into_inner();
-            loop {
-                match stream.message().await {
-                    Err(status) => return Err(PortError::from_status(&what, &status)),
-                    Ok(None) => {
-                        return Err(PortError::infrastructure(format!(
-                            "{what}: the stream ended without a Finished event"
-                        )));
-                    }
-                    Ok(Some(event)) => {
-                        if let Some(Event::Finished(finished)) = event.event {
-                            return Ok(finished);
-                        }
-                    }
-                }
-            }
+            read_events(stream, &what).await
         };
-        let finished = tokio::select! {
+        let mut executed = tokio::select! {
             outcome = tokio::time::timeout(timeout, stream) => outcome.map_err(|_| {
                 PortError::infrastructure(format!("{what}: no result within {timeout:?}"))
             })??,
@@ -184,6 +172,8 @@ impl<S: Store> RegistryExecutor<S> {
                 )));
             }
         };
+        executed.runner_id.get_or_insert_with(|| runner.id.clone());
+        let finished = &executed.finished;
         if !finished.sandbox_error.is_empty() {
             return Err(PortError::infrastructure(format!(
                 "{what}: sandbox failure: {}",
@@ -195,7 +185,7 @@ impl<S: Store> RegistryExecutor<S> {
                 "{what}: the runner cancelled the execution (shutting down?)"
             )));
         }
-        Ok(finished)
+        Ok(executed)
     }
 
     /// Returns once `runner_id` is no longer among the live runners (a store failure is
@@ -213,7 +203,7 @@ impl<S: Store> RegistryExecutor<S> {
 }
 
 impl<S: Store> Executor for RegistryExecutor<S> {
-    async fn execute(&self, request: ExecuteRequest) -> Result<Finished, PortError> {
+    async fn execute(&self, request: ExecuteRequest) -> Result<Executed, PortError> {
         let (runner, reservation) = self.acquire().await?;
         let span = tracing::info_span!("dispatch", runner_id = %runner.id);
         async {

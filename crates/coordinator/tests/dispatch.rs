@@ -147,7 +147,11 @@ async fn an_unreachable_runner_is_lost_and_avoided_for_the_next_execution() {
     let mut failures = 0;
     for _ in 0..3 {
         match executor.execute(ExecuteRequest::default()).await {
-            Ok(finished) => assert_eq!(finished.output, "ok\n"),
+            Ok(executed) => {
+                assert_eq!(executed.finished.output, "ok\n");
+                // The stand-in sends no Started event: the registry's id is kept.
+                assert!(executed.runner_id.is_some());
+            }
             Err(e) => {
                 assert!(e.is_infrastructure(), "{e:?}");
                 assert!(e.message.contains("dead"), "{e}");

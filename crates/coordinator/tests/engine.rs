@@ -93,6 +93,23 @@ async fn six_steps_on_house_prices_with_the_baseline() {
         "a fresh run is not resumed"
     );
 
+    // Every finished execution names the runner that ran it (from its Started event).
+    for node in nodes.iter().filter(|n| n.execution.is_some()) {
+        let attempts = store.list_executions(node.id).await.expect("executions");
+        let finished: Vec<_> = attempts
+            .iter()
+            .filter(|a| a.status == ExecutionStatus::Finished)
+            .collect();
+        assert_eq!(finished.len(), 1, "{attempts:#?}");
+        assert_eq!(
+            finished[0]
+                .result
+                .as_ref()
+                .and_then(|r| r.runner_id.as_deref()),
+            Some("test-runner")
+        );
+    }
+
     let usage = store.run_usage(lease.run_id).await.expect("usage");
     let reviews = nodes.iter().filter(|n| n.execution.is_some()).count() as u64;
     assert_eq!(usage.calls, 6 + reviews);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use aide_coordinator::engine::{Author, Executor, PortError, RunEnd};
+use aide_coordinator::engine::{Author, Executed, Executor, PortError, RunEnd};
 use aide_core::task::ReferenceTask;
 use aide_core::{Action, Task};
 use aide_proto::v1::{
@@ -78,10 +78,10 @@ impl Author for ScriptedAuthor {
 struct ReadingExecutor;
 
 impl Executor for ReadingExecutor {
-    async fn execute(&self, request: ExecuteRequest) -> Result<Finished, PortError> {
+    async fn execute(&self, request: ExecuteRequest) -> Result<Executed, PortError> {
         let work = request.work.expect("work context");
         assert!(work.attempt >= 1 && work.deadline.is_some());
-        Ok(if request.code.starts_with("raise") {
+        let finished = if request.code.starts_with("raise") {
             Finished {
                 exit_code: Some(1),
                 output: "Traceback ...\nValueError: scripted failure\n".into(),
@@ -107,6 +107,10 @@ impl Executor for ReadingExecutor {
                 }),
                 ..Default::default()
             }
+        };
+        Ok(Executed {
+            finished,
+            runner_id: Some("reader".into()),
         })
     }
 }

@@ -18,13 +18,60 @@ pub use super::author::PortError;
 const MAX_MESSAGE: usize = 64 << 20;
 
 /// Runs one script to its end and returns the `Finished` event (output, exit, collected
-/// files). Infrastructure errors (runner lost or unavailable, stream broken, sandbox
+/// files) with the id of the runner that ran it. Infrastructure errors (runner lost or unavailable, stream broken, sandbox
 /// failure) make the engine retry the execution as a new attempt.
 pub trait Executor: Send + Sync + 'static {
     fn execute(
         &self,
         request: ExecuteRequest,
-    ) -> impl Future<Output = Result<Finished, PortError>> + Send;
+    ) -> impl Future<Output = Result<Executed, PortError>> + Send;
+}
+
+/// A finished execution and the runner that ran it (from its `Started` event), when known.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Executed {
+    pub finished: Finished,
+    pub runner_id: Option<String>,
+}
+
+impl From<Finished> for Executed {
+    fn from(finished: Finished) -> Self {
+        Self {
+            finished,
+            runner_id: None,
+        }
+    }
+}
+
+/// Reads an execution's event stream to its `Finished` event, keeping the runner id the
+/// `Started` event announced; `what` names the runner in errors.
+pub(crate) async fn read_events(
+    mut stream: tonic::Streaming<aide_proto::v1::ExecuteEvent>,
+    what: &str,
+) -> Result<Executed, PortError> {
+    let mut runner_id = None;
+    loop {
+        match stream.message().await {
+            Err(status) => return Err(PortError::from_status(what, &status)),
+            Ok(None) => {
+                return Err(PortError::infrastructure(format!(
+                    "{what}: the stream ended without a Finished event"
+                )));
+            }
+            Ok(Some(event)) => match event.event {
+                Some(Event::Started(started)) if !started.runner_id.is_empty() => {
+                    runner_id = Some(started.runner_id);
+                }
+                Some(Event::Finished(finished)) => {
+                    return Ok(Executed {
+                        finished,
+                        runner_id,
+                    });
+                }
+                _ => {}
+            },
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -117,7 +164,7 @@ impl GrpcExecutor {
         &self,
         endpoint: &Endpoint,
         request: ExecuteRequest,
-    ) -> Result<Finished, PortError> {
+    ) -> Result<Executed, PortError> {
         let timeout = request
             .limits
             .as_ref()
@@ -128,30 +175,17 @@ impl GrpcExecutor {
         let what = format!("runner {}", endpoint.address);
         let mut client = endpoint.client.clone();
         let work = async {
-            let mut stream = client
+            let stream = client
                 .execute(request)
                 .await
                 .map_err(|s| PortError::from_status(&what, &s))?
                 .into_inner();
-            loop {
-                match stream.message().await {
-                    Err(status) => return Err(PortError::from_status(&what, &status)),
-                    Ok(None) => {
-                        return Err(PortError::infrastructure(format!(
-                            "{what}: the stream ended without a Finished event"
-                        )));
-                    }
-                    Ok(Some(event)) => {
-                        if let Some(Event::Finished(finished)) = event.event {
-                            return Ok(finished);
-                        }
-                    }
-                }
-            }
+            read_events(stream, &what).await
         };
-        let finished = tokio::time::timeout(timeout, work).await.map_err(|_| {
+        let executed = tokio::time::timeout(timeout, work).await.map_err(|_| {
             PortError::infrastructure(format!("{what}: no result within {timeout:?}"))
         })??;
+        let finished = &executed.finished;
         if !finished.sandbox_error.is_empty() {
             return Err(PortError::infrastructure(format!(
                 "{what}: sandbox failure: {}",
@@ -163,12 +197,12 @@ impl GrpcExecutor {
                 "{what}: the runner cancelled the execution (shutting down?)"
             )));
         }
-        Ok(finished)
+        Ok(executed)
     }
 }
 
 impl Executor for GrpcExecutor {
-    async fn execute(&self, request: ExecuteRequest) -> Result<Finished, PortError> {
+    async fn execute(&self, request: ExecuteRequest) -> Result<Executed, PortError> {
         let endpoint = self.pick();
         endpoint.in_flight.fetch_add(1, Ordering::SeqCst);
         let _guard = InFlight(&endpoint.in_flight);

@@ -51,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use author::{Author, FailureKind, GrpcAuthor, PortError};
-pub use executor::{Executor, GrpcExecutor};
+pub use executor::{Executed, Executor, GrpcExecutor};
 pub use retry::Backoff;
 
 use crate::Error;

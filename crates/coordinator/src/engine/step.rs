@@ -274,8 +274,11 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                 outcome = self.executor.execute(request) => outcome,
             };
             let why = match outcome {
-                Ok(finished) => {
-                    let result = execution_result(&finished);
+                Ok(executed) => {
+                    let result = ExecutionResult {
+                        runner_id: executed.runner_id,
+                        ..execution_result(&executed.finished)
+                    };
                     let stored = self
                         .persist("finish_execution", node, || async {
                             match self
@@ -289,7 +292,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                         })
                         .await?;
                     if stored {
-                        return Ok(finished);
+                        return Ok(executed.finished);
                     }
                     format!("attempt {attempt} was superseded before its result was stored")
                 }

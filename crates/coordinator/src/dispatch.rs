@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use aide_proto::v1::ExecuteRequest;
 use aide_proto::v1::runner_client::RunnerClient;
 use aide_store::{RunnerInfo, Store};
+use aide_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;
 use tracing::Instrument;
 
@@ -108,7 +109,7 @@ impl<S: Store> RegistryExecutor<S> {
         }
     }
 
-    fn client(&self, address: &str) -> Result<RunnerClient<Channel>, PortError> {
+    fn client(&self, address: &str) -> Result<RunnerClient<TracedChannel>, PortError> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         let channel = match channels.get(address) {
             Some(channel) => channel.clone(),
@@ -123,7 +124,7 @@ impl<S: Store> RegistryExecutor<S> {
                 channel
             }
         };
-        Ok(RunnerClient::new(channel).max_decoding_message_size(MAX_MESSAGE))
+        Ok(RunnerClient::new(traced(channel)).max_decoding_message_size(MAX_MESSAGE))
     }
 
     /// Forgets a failed runner's channel and avoids the runner for a while.

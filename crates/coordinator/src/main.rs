@@ -3,12 +3,10 @@
 //! another replica; a second signal exits at once). Exit codes: 0 after a clean shutdown,
 //! 2 for a bad configuration, 1 when the replica fails.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 use aide_coordinator::Error;
 use aide_coordinator::config::{CoordinatorArgs, CoordinatorConfig};
@@ -25,13 +23,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    let _telemetry = aide_telemetry::init("aide-coordinator", "info");
     let config = match CoordinatorConfig::resolve(&cli.coordinator) {
         Ok(config) => config,
         Err(err) => {

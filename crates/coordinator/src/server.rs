@@ -96,6 +96,7 @@ pub async fn serve_store(
     let stop_serving = CancellationToken::new();
     let mut server = tokio::spawn(
         Server::builder()
+            .layer(aide_telemetry::GrpcTraceLayer)
             .add_service(health_service)
             .add_service(service)
             .serve_with_incoming_shutdown(

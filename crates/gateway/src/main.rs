@@ -22,7 +22,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    aide_gateway::telemetry::init();
+    let _telemetry = aide_telemetry::init("aide-gateway", "info");
     let config = match GatewayConfig::resolve(&cli.gateway) {
         Ok(config) => config,
         Err(err) => {

@@ -55,6 +55,7 @@ pub async fn serve(
         }
     };
     Server::builder()
+        .layer(aide_telemetry::GrpcTraceLayer)
         .add_service(health_service)
         .add_service(service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)

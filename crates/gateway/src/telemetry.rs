@@ -1,23 +1,9 @@
-//! Process-level plumbing of the gateway binary: the tracing subscriber (to stderr, level
-//! from `RUST_LOG`, default info) and signal handling (the first SIGINT/SIGTERM cancels the
-//! shutdown token; a second exits at once).
-
-use std::io::IsTerminal;
+//! Process-level plumbing of the gateway binary: signal handling (the first SIGINT/SIGTERM
+//! cancels the shutdown token; a second exits at once). The tracing subscriber comes from
+//! `aide_telemetry::init`.
 
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
-use tracing_subscriber::EnvFilter;
-
-/// Installs the log subscriber; call once from `main`.
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-}
 
 /// Cancels `shutdown` on the first SIGINT or SIGTERM and exits the process on the second.
 pub fn cancel_on_signals(shutdown: CancellationToken) {

@@ -118,6 +118,7 @@ pub async fn serve(
 
     let stop_server = CancellationToken::new();
     let server = tonic::transport::Server::builder()
+        .layer(aide_telemetry::GrpcTraceLayer)
         .add_service(health_service)
         .add_service(RunnerServer::new(service.clone()).max_encoding_message_size(MAX_MESSAGE))
         .serve_with_incoming_shutdown(

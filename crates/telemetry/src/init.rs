@@ -1,6 +1,8 @@
-//! The process's tracing subscriber: an `EnvFilter` (from `RUST_LOG`, default given by the
-//! caller) over a stderr formatter and an OpenTelemetry layer. The OpenTelemetry layer is
-//! always present, so spans carry trace ids that [`crate::propagation`] can send on; spans are
+//! The process's tracing subscriber: a stderr formatter filtered by an `EnvFilter` (from
+//! `RUST_LOG`, default given by the caller), and an OpenTelemetry layer taking spans at info
+//! and above whatever the log level (so a CLI logging warnings only still traces). The
+//! OpenTelemetry layer is always present, so spans carry trace ids that
+//! [`crate::propagation`] can send on; spans are
 //! exported over OTLP (http/protobuf) only when `OTEL_EXPORTER_OTLP_ENDPOINT` or
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set and `OTEL_SDK_DISABLED` is not `true`.
 
@@ -12,6 +14,8 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -54,10 +58,12 @@ pub fn init(service_name: &str, default_filter: &str) -> TelemetryGuard {
         .with_target(false)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(LevelFilter::INFO);
     let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .with(fmt.with_filter(filter))
+        .with(otel)
         .try_init()
         .is_ok();
     if installed {

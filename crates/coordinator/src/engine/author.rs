@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use aide_proto::v1::llm_gateway_client::LlmGatewayClient;
 use aide_proto::v1::{CompleteRequest, CompleteResponse};
+use aide_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;
 
 /// How a failed call of a port should be treated.
@@ -75,13 +76,13 @@ pub trait Author: Send + Sync + 'static {
 /// The author behind a gateway reached over gRPC.
 #[derive(Debug, Clone)]
 pub struct GrpcAuthor {
-    client: LlmGatewayClient<Channel>,
+    client: LlmGatewayClient<TracedChannel>,
     /// Client-side bound on one call (the gateway's own retries included).
     timeout: Duration,
 }
 
 impl GrpcAuthor {
-    pub fn new(client: LlmGatewayClient<Channel>) -> Self {
+    pub fn new(client: LlmGatewayClient<TracedChannel>) -> Self {
         Self {
             client,
             timeout: Duration::from_secs(600),
@@ -93,7 +94,7 @@ impl GrpcAuthor {
         let channel = Channel::from_shared(address.to_owned())
             .map_err(|e| PortError::request(format!("bad gateway address {address:?}: {e}")))?
             .connect_lazy();
-        Ok(Self::new(LlmGatewayClient::new(channel)))
+        Ok(Self::new(LlmGatewayClient::new(traced(channel))))
     }
 
     /// Sets the client-side bound on one call.

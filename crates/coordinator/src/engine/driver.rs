@@ -285,8 +285,12 @@ fn spawn<S: Store, A: Author, E: Executor>(
 ) {
     let code_request = (record.stage == NodeStage::Pending)
         .then(|| code_request(&ctx.info, &state.records, &record, state.direction));
+    // Each node is the root of its own trace (its gateway and runner calls join it), linked
+    // to the run's span.
     let span = tracing::info_span!(
+        parent: None,
         "node",
+        run_id = %ctx.lease.run_id,
         node_id = %record.id,
         step = record.step,
         action = %record.action,
@@ -297,6 +301,7 @@ fn spawn<S: Store, A: Author, E: Executor>(
         code_request,
         direction: state.direction,
     };
+    span.follows_from(tracing::Span::current());
     tasks.spawn(ctx.clone().run_node(job).instrument(span));
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use aide_proto::v1::runner_client::RunnerClient;
 use aide_proto::v1::{ExecuteRequest, Finished, execute_event::Event};
+use aide_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;
 
 pub use super::author::PortError;
@@ -77,7 +78,7 @@ pub(crate) async fn read_events(
 #[derive(Debug)]
 struct Endpoint {
     address: String,
-    client: RunnerClient<Channel>,
+    client: RunnerClient<TracedChannel>,
     in_flight: AtomicUsize,
     /// Skipped until this instant after an infrastructure failure.
     suspect_until: Mutex<Option<Instant>>,
@@ -126,7 +127,7 @@ impl GrpcExecutor {
                 .connect_timeout(Duration::from_secs(5))
                 .connect_lazy();
             endpoints.push(Endpoint {
-                client: RunnerClient::new(channel).max_decoding_message_size(MAX_MESSAGE),
+                client: RunnerClient::new(traced(channel)).max_decoding_message_size(MAX_MESSAGE),
                 address,
                 in_flight: AtomicUsize::new(0),
                 suspect_until: Mutex::new(None),

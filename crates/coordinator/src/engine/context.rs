@@ -54,7 +54,7 @@ impl RunInfo {
             .with_direction(direction)
     }
 
-    fn facts(&self, direction: Option<Direction>) -> TaskFacts {
+    pub(super) fn facts(&self, direction: Option<Direction>) -> TaskFacts {
         let task = &self.run.task;
         let sample = task
             .submission

@@ -16,6 +16,7 @@ use super::context::{RunInfo, code_request, input_files};
 use super::events::{
     self, BEST_CHANGED, NODE_CREATED, NODE_REVIEWED, RUN_FINISHED, RUN_RESUMED, RUN_STARTED,
 };
+use super::narrative::narrative;
 use super::retry::{Failure, retrying};
 use super::state::RunState;
 use super::step::{NodeJob, NodeOutcome, RunCtx};
@@ -58,6 +59,8 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
     let mut queue: VecDeque<NodeRecord> = state.unfinished().into();
     let mut tasks: JoinSet<Result<NodeOutcome, Failure>> = JoinSet::new();
     let mut stopping: Option<Stop> = None;
+    // The model's narrative for the report, asked for when the run completes.
+    let mut report_text = None;
     let result = loop {
         if stopping.is_none() {
             match check_cost(&ctx, &budget).await {
@@ -94,6 +97,12 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
                 }
                 None => Exhausted::Steps(budget.steps()),
             };
+            if outputs.is_some() {
+                match narrative(&ctx, &state, &budget, &exhausted, &cancel, heartbeat).await {
+                    Ok(text) => report_text = text,
+                    Err(end) => break Ok(end),
+                }
+            }
             break finish(&ctx, RunStatus::Completed, &exhausted.reason()).await;
         }
         let timed = budget.time_left().filter(|_| stopping.is_none());
@@ -132,7 +141,7 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
             Ok(RunEnd::Completed { .. } | RunEnd::Cancelled | RunEnd::Failed { .. })
         )
     {
-        write_report(&ctx, &state, outputs).await;
+        write_report(&ctx, &state, outputs, report_text.as_deref()).await;
     }
     result
 }
@@ -353,12 +362,13 @@ async fn write_report<S: Store, A: Author, E: Executor>(
     ctx: &Ctx<S, A, E>,
     state: &RunState,
     outputs: &RunOutputs,
+    llm_report: Option<&str>,
 ) {
     refresh_outputs(ctx, state, outputs);
     let usage = ctx.store.run_usage(ctx.lease.run_id).await.ok();
     let run = ctx.store.get_run(ctx.lease.run_id).await;
     let run = run.as_ref().unwrap_or(&ctx.info.run);
-    if let Err(e) = outputs.write_report(run, &state.records, usage.as_ref(), None) {
+    if let Err(e) = outputs.write_report(run, &state.records, usage.as_ref(), llm_report) {
         warn!(error = %e, "cannot write the run report");
     }
 }

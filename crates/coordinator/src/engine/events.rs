@@ -20,6 +20,8 @@ pub const NODE_REVIEWED: &str = "node_reviewed";
 pub const BEST_CHANGED: &str = "best_changed";
 /// An infrastructure failure is being retried.
 pub const INFRA_RETRY: &str = "infra_retry";
+/// The model could not write the report's narrative (the deterministic report stands).
+pub const REPORT_FAILED: &str = "report_failed";
 /// The run finished (completed, cancelled or failed).
 pub const RUN_FINISHED: &str = "run_finished";
 /// An owner took up a run that has no node yet (its first start).

@@ -26,6 +26,10 @@
 //!   (`Store::put_node_file`) before the node is marked executed; the best node's file is
 //!   read back when the best changes or a run is resumed, and written to the run's outputs
 //!   ([`crate::outputs::RunOutputs::refresh`]) after every reviewed node.
+//! - **Report.** A run with outputs gets `report.md` when it ends; when it completes and its
+//!   code model is not the baseline (and cost budget is left), the model writes a narrative
+//!   for it first (`narrative`: purpose `report`, in the ledger; a failure is only a
+//!   `report_failed` event).
 //! - **Stopping.** Steps and cost let the nodes in flight finish; the time budget, a cancel
 //!   request, shutdown and a lost lease abort them (a shutdown leaves them resumable).
 //! - **Parallelism.** Up to `settings.workers` nodes in flight (a `JoinSet`); in-flight
@@ -37,6 +41,7 @@ pub mod context;
 mod driver;
 pub mod events;
 pub mod executor;
+mod narrative;
 pub mod retry;
 mod state;
 mod step;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_core::{
-    BugReason, Direction, ExecutionFacts, NodeStage, Review as ReviewArgs, Verdict,
+    BugReason, Direction, ExecutionFacts, NodeId, NodeStage, Review as ReviewArgs, Verdict,
     metric::cross_check, parse_reply,
 };
 use aide_proto::v1::{CompleteRequest, CompleteResponse, Finished, complete_response::Answer};
@@ -131,6 +131,30 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         .await
     }
 
+    /// The ledger row of a gateway answer.
+    pub fn ledger_entry(
+        &self,
+        node: Option<NodeId>,
+        purpose: &str,
+        response: &CompleteResponse,
+    ) -> NewLlmCall {
+        let usage = response.usage.unwrap_or_default();
+        NewLlmCall {
+            run_id: self.lease.run_id,
+            node_id: node,
+            purpose: purpose.to_owned(),
+            provider: response.provider.clone(),
+            model: response.model.clone(),
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cached_tokens: usage.cached_tokens,
+            cost_usd: response.cost_usd,
+            latency_ms: response.latency_ms,
+            request_id: Some(response.provider_request_id.clone()).filter(|r| !r.is_empty()),
+            cached: response.cache_hit,
+        }
+    }
+
     /// One gateway call, retried on infrastructure failures, then put in the ledger.
     async fn ask(
         &self,
@@ -151,21 +175,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             },
         )
         .await?;
-        let usage = response.usage.unwrap_or_default();
-        let call = NewLlmCall {
-            run_id: self.lease.run_id,
-            node_id: Some(node.id),
-            purpose: request.purpose.clone(),
-            provider: response.provider.clone(),
-            model: response.model.clone(),
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            cached_tokens: usage.cached_tokens,
-            cost_usd: response.cost_usd,
-            latency_ms: response.latency_ms,
-            request_id: Some(response.provider_request_id.clone()).filter(|r| !r.is_empty()),
-            cached: response.cache_hit,
-        };
+        let call = self.ledger_entry(Some(node.id), &request.purpose, &response);
         self.persist("ledger", node, || self.store.record_llm_call(call.clone()))
             .await?;
         Ok(response)

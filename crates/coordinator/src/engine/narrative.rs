@@ -1,0 +1,260 @@
+//! The narrative part of `report.md`: when a run completes and its code model is a real
+//! one (not the offline baseline) with cost budget left, the engine asks the gateway for a
+//! short markdown account of the run (purpose `report`, action `ACTION_KIND_REPORT`) built
+//! from the task, the metric trajectory and the best node. The call is put in the ledger.
+//! It never fails the run: after a refusal or a few infrastructure failures the report is
+//! the deterministic one alone and a `report_failed` event says why.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use aide_core::{Action, Direction, truncate_middle};
+use aide_proto::v1::{
+    ActionKind, AideContext, ChatMessage, CompleteRequest, Role, WorkContext,
+    complete_response::Answer,
+};
+use aide_store::{NodeRecord, RunRecord, Store};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::budget::{Budget, Exhausted};
+use super::context::{AUTHOR_DEADLINE, RunInfo};
+use super::events::REPORT_FAILED;
+use super::retry::retrying;
+use super::state::RunState;
+use super::step::RunCtx;
+use super::{Author, Executor, Heartbeat, PortError, RunEnd};
+use crate::outputs::{best_node, best_so_far, by_step, direction_name, format_metric, good_metric};
+
+/// The ledger purpose of the report call.
+pub const REPORT_PURPOSE: &str = "report";
+/// Attempts of the report call when the gateway is unreachable or overloaded.
+const ATTEMPTS: u32 = 3;
+/// Bounds on the parts of the prompt, in characters.
+const TRAJECTORY_CHARS: usize = 8_000;
+const TEXT_CHARS: usize = 2_000;
+const CODE_CHARS: usize = 10_000;
+
+/// The narrative for the report of a run that completed because `exhausted` ran out:
+/// `Ok(None)` when none is wanted or the call failed (recorded as `report_failed`);
+/// `Err` with the end of the drive when the engine stops or the lease is lost meanwhile.
+pub(super) async fn narrative<S: Store, A: Author, E: Executor>(
+    ctx: &RunCtx<S, A, E>,
+    state: &RunState,
+    budget: &Budget,
+    exhausted: &Exhausted,
+    cancel: &CancellationToken,
+    heartbeat: &Heartbeat,
+) -> Result<Option<String>, RunEnd> {
+    let settings = &ctx.info.run.settings;
+    if settings.code.model.starts_with("baseline") || matches!(exhausted, Exhausted::Cost { .. }) {
+        return Ok(None);
+    }
+    if settings.max_cost_usd.is_some() {
+        match ctx.store.run_usage(ctx.lease.run_id).await {
+            Ok(usage) if budget.cost(usage.cost_usd).is_some() => return Ok(None),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "cannot read the run's cost; asking for the report"),
+        }
+    }
+    let request = report_request(&ctx.info, &state.records, state.direction);
+    let mut attempt = 0;
+    let error = loop {
+        let outcome = tokio::select! {
+            _ = cancel.cancelled() => return Err(RunEnd::Interrupted),
+            _ = heartbeat.lost.cancelled() => return Err(RunEnd::LeaseLost),
+            outcome = ctx.author.complete(request.clone()) => outcome,
+        };
+        let error = match outcome {
+            Ok(response) => {
+                let call = ctx.ledger_entry(None, REPORT_PURPOSE, &response);
+                let quiet = |_, why: String, _| async move {
+                    warn!(error = %why, "recording the report call, retrying");
+                };
+                let recorded = retrying(ctx.backoff, cancel, quiet, || async {
+                    Ok(ctx.store.record_llm_call(call.clone()).await?)
+                })
+                .await;
+                if let Err(e) = recorded {
+                    warn!(error = ?e, "the report call is not in the ledger");
+                }
+                match response.answer {
+                    Some(Answer::Text(text)) | Some(Answer::FunctionArgumentsJson(text))
+                        if !text.trim().is_empty() =>
+                    {
+                        info!(chars = text.len(), "report written by the model");
+                        return Ok(Some(text));
+                    }
+                    _ => PortError::request("the report answer was empty"),
+                }
+            }
+            Err(e) => e,
+        };
+        attempt += 1;
+        if !error.is_infrastructure() || attempt >= ATTEMPTS {
+            break error;
+        }
+        let wait = ctx.backoff.delay(attempt - 1);
+        warn!(error = %error, attempt, ?wait, "the report call failed, retrying");
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(RunEnd::Interrupted),
+            _ = heartbeat.lost.cancelled() => return Err(RunEnd::LeaseLost),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    };
+    warn!(error = %error, "no report from the model: the report is the deterministic one");
+    let payload = json!({"error": error.message, "attempts": attempt});
+    if let Err(e) = ctx
+        .store
+        .append_event(ctx.lease.run_id, REPORT_FAILED, payload)
+        .await
+    {
+        warn!(error = %e, "cannot record the report_failed event");
+    }
+    ctx.notify();
+    Ok(None)
+}
+
+/// The request asking the run's code model for the report.
+pub fn report_request(
+    info: &RunInfo,
+    nodes: &[NodeRecord],
+    direction: Option<Direction>,
+) -> CompleteRequest {
+    let mut run = info.run.clone();
+    run.direction = run.direction.or(direction);
+    let best = best_node(&run, nodes);
+    let settings = &run.settings;
+    let best_code = best
+        .and_then(|b| b.generation.as_ref())
+        .and_then(|g| g.code.clone())
+        .unwrap_or_default();
+    CompleteRequest {
+        work: Some(WorkContext {
+            run_id: run.id.to_string(),
+            node_id: best.map(|b| b.id.to_string()).unwrap_or_default(),
+            attempt: 1,
+            deadline: Some((SystemTime::now() + AUTHOR_DEADLINE).into()),
+        }),
+        model: settings.code.model.clone(),
+        messages: vec![ChatMessage {
+            role: Role::User.into(),
+            content: report_prompt(&run, nodes),
+        }],
+        temperature: Some(settings.code.temperature),
+        max_tokens: None,
+        function: None,
+        cache: None,
+        aide: Some(AideContext {
+            action: ActionKind::Report.into(),
+            task: Some(info.facts(run.direction)),
+            parent_code: truncate_middle(&best_code, CODE_CHARS),
+            last_output: String::new(),
+            step: nodes.len() as u32,
+            seed: run.seed,
+            draft_index: 0,
+            parent_metric: best.and_then(good_metric),
+        }),
+        purpose: REPORT_PURPOSE.into(),
+    }
+}
+
+/// The prompt: the task, how the search went step by step, the best node, and what to write.
+fn report_prompt(run: &RunRecord, nodes: &[NodeRecord]) -> String {
+    let sorted = by_step(nodes);
+    let best = best_node(run, nodes);
+    let task = &run.task;
+    let mut p = String::new();
+    let _ = writeln!(
+        p,
+        "An automated search for a machine-learning solution has just ended. A language \
+         model drafted candidate programs, improved the good ones and debugged the broken \
+         ones; every program was run and scored. Write the closing report of this search \
+         for the person who started it.\n"
+    );
+    let _ = writeln!(p, "# Task\n\n{}\n", task.goal.trim());
+    if let Some(eval) = task.eval.as_deref() {
+        let _ = writeln!(p, "Evaluation: {}\n", eval.trim());
+    }
+    let metric = task.metric.name.as_deref().unwrap_or("metric");
+    let direction = run.direction.map_or("direction unknown", direction_name);
+    let _ = writeln!(p, "Metric: {metric} ({direction}).\n");
+
+    let count = |a: Action| sorted.iter().filter(|n| n.action == a).count();
+    let good = sorted.iter().filter(|n| good_metric(n).is_some()).count();
+    let _ = writeln!(
+        p,
+        "# Search\n\n{} programs ({} drafts, {} improvements, {} debugging attempts); {good} \
+         produced a valid metric. Stop reason: {}.\n",
+        sorted.len(),
+        count(Action::Draft),
+        count(Action::Improve),
+        count(Action::Debug),
+        run.stop_reason
+            .as_deref()
+            .unwrap_or("the budget was reached"),
+    );
+    let mut lines = String::new();
+    for (node, so_far) in sorted.iter().zip(best_so_far(run, &sorted)) {
+        let parent = node
+            .parent
+            .and_then(|p| sorted.iter().find(|n| n.id == p))
+            .map(|p| format!(" of step {}", p.step))
+            .unwrap_or_default();
+        let result = match (good_metric(node), &node.review) {
+            (Some(m), _) => format_metric(m),
+            (None, Some(review)) => format!("failed ({})", one_line(&review.summary, 160)),
+            (None, None) => "not reviewed".into(),
+        };
+        let so_far = so_far.map_or_else(|| "none".into(), |(_, m)| format_metric(m));
+        let _ = writeln!(
+            lines,
+            "- step {} {}{parent}: {result}; best so far {so_far}",
+            node.step, node.action
+        );
+    }
+    let _ = writeln!(
+        p,
+        "Metric trajectory (one line per program, in order):\n{}",
+        truncate_middle(&lines, TRAJECTORY_CHARS)
+    );
+    match best {
+        Some(node) => {
+            let value = good_metric(node).map(format_metric).unwrap_or_default();
+            let plan = node.generation.as_ref().map_or("", |g| g.plan.trim());
+            let summary = node.review.as_ref().map_or("", |r| r.summary.trim());
+            let code = node
+                .generation
+                .as_ref()
+                .and_then(|g| g.code.as_deref())
+                .unwrap_or("");
+            let _ = writeln!(
+                p,
+                "# Best program: step {}, {metric} = {value}\n\nIts plan:\n{}\n\nIts \
+                 reviewer's summary:\n{}\n\nIts code:\n```python\n{}\n```\n",
+                node.step,
+                truncate_middle(plan, TEXT_CHARS),
+                truncate_middle(summary, TEXT_CHARS),
+                truncate_middle(code, CODE_CHARS),
+            );
+        }
+        None => {
+            let _ = writeln!(p, "# Best program\n\nNo program produced a valid metric.\n");
+        }
+    }
+    let _ = writeln!(
+        p,
+        "# Your report\n\nAnswer with markdown only, at most about 400 words, under these \
+         level-3 headings: `### What was tried`, `### What worked`, `### Final solution`, \
+         `### Next steps`. Quote metric values only from the data above; do not invent \
+         results."
+    );
+    p
+}
+
+/// `text` on one line, cut to `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate_middle(&line, max)
+}

@@ -3,9 +3,12 @@
 //! for it); [`propagation`] carries W3C trace context (`traceparent`, `tracestate`) in gRPC
 //! metadata so that one trace follows a request from the coordinator into the gateway and the
 //! runners. Propagation never depends on export: spans always get OpenTelemetry ids.
+//! [`metrics`] is a minimal Prometheus text endpoint with counters the services register.
 
 pub mod init;
+pub mod metrics;
 pub mod propagation;
 
 pub use init::{TelemetryGuard, init};
+pub use metrics::{GrpcMetricsLayer, Metrics, serve_metrics};
 pub use propagation::{GrpcTraceLayer, GrpcTraceService, TraceInjector, TracedChannel, traced};

@@ -1,0 +1,188 @@
+//! A minimal Prometheus text endpoint: [`Metrics`] holds counters (no global registry; each
+//! service owns one and shares it by `Arc`), [`GrpcMetricsLayer`] counts a server's gRPC
+//! requests by method, and [`serve_metrics`] answers `GET /metrics` on its own listener.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context as TaskContext, Poll};
+
+use tokio_util::sync::CancellationToken;
+
+/// Counters by name and label set, rendered in the Prometheus text format.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<String, Counter>>,
+}
+
+#[derive(Debug, Default)]
+struct Counter {
+    help: String,
+    values: BTreeMap<Vec<(String, String)>, u64>,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Adds `by` to counter `name` (with `help`) for `labels`.
+    pub fn add(&self, name: &str, help: &str, labels: &[(&str, &str)], by: u64) {
+        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        let counter = counters.entry(name.to_owned()).or_default();
+        if counter.help.is_empty() {
+            counter.help = help.to_owned();
+        }
+        let key = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        *counter.values.entry(key).or_default() += by;
+    }
+
+    /// The current value of `name` for `labels` (0 when never counted).
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        let key: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        counters
+            .get(name)
+            .and_then(|c| c.values.get(&key))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every counter in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = String::new();
+        for (name, counter) in counters.iter() {
+            let _ = writeln!(out, "# HELP {name} {}", counter.help);
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (labels, value) in &counter.values {
+                let labels: Vec<String> = labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                    .collect();
+                if labels.is_empty() {
+                    let _ = writeln!(out, "{name} {value}");
+                } else {
+                    let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The counter [`GrpcMetricsLayer`] increments.
+pub const GRPC_REQUESTS: &str = "grpc_server_requests_total";
+
+/// A tower layer for tonic servers counting requests by gRPC method.
+#[derive(Debug, Clone)]
+pub struct GrpcMetricsLayer {
+    metrics: Arc<Metrics>,
+}
+
+impl GrpcMetricsLayer {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for GrpcMetricsLayer {
+    type Service = GrpcMetricsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcMetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service [`GrpcMetricsLayer`] wraps around a server's routes.
+#[derive(Debug, Clone)]
+pub struct GrpcMetricsService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, B> tower_service::Service<http::Request<B>> for GrpcMetricsService<S>
+where
+    S: tower_service::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        self.metrics.add(
+            GRPC_REQUESTS,
+            "gRPC requests received, by method.",
+            &[("method", request.uri().path())],
+            1,
+        );
+        self.inner.call(request)
+    }
+}
+
+/// Serves `GET /metrics` from `metrics` on `listener` until `shutdown` fires.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move {
+                (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics.render(),
+                )
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+
+    #[test]
+    fn counters_render_in_the_text_format() {
+        let metrics = Metrics::new();
+        metrics.add("aide_things_total", "Things.", &[("kind", "a\"b")], 2);
+        metrics.add("aide_things_total", "Things.", &[("kind", "a\"b")], 1);
+        metrics.add("aide_plain_total", "Plain.", &[], 5);
+        assert_eq!(metrics.get("aide_things_total", &[("kind", "a\"b")]), 3);
+        assert_eq!(
+            metrics.render(),
+            "# HELP aide_plain_total Plain.\n# TYPE aide_plain_total counter\n\
+             aide_plain_total 5\n\
+             # HELP aide_things_total Things.\n# TYPE aide_things_total counter\n\
+             aide_things_total{kind=\"a\\\"b\"} 3\n"
+        );
+    }
+}

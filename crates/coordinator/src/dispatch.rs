@@ -21,7 +21,7 @@ use aide_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;
 use tracing::Instrument;
 
-use crate::engine::executor::read_events;
+use crate::engine::executor::{read_events, runner_verdict};
 use crate::engine::{Executed, Executor, PortError};
 use crate::registry::{Reservation, RunnerRegistry};
 
@@ -174,19 +174,7 @@ impl<S: Store> RegistryExecutor<S> {
             }
         };
         executed.runner_id.get_or_insert_with(|| runner.id.clone());
-        let finished = &executed.finished;
-        if !finished.sandbox_error.is_empty() {
-            return Err(PortError::infrastructure(format!(
-                "{what}: sandbox failure: {}",
-                finished.sandbox_error
-            )));
-        }
-        if finished.cancelled {
-            return Err(PortError::infrastructure(format!(
-                "{what}: the runner cancelled the execution (shutting down?)"
-            )));
-        }
-        Ok(executed)
+        runner_verdict(executed, &what)
     }
 
     /// Returns once `runner_id` is no longer among the live runners (a store failure is

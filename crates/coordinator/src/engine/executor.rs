@@ -186,19 +186,7 @@ impl GrpcExecutor {
         let executed = tokio::time::timeout(timeout, work).await.map_err(|_| {
             PortError::infrastructure(format!("{what}: no result within {timeout:?}"))
         })??;
-        let finished = &executed.finished;
-        if !finished.sandbox_error.is_empty() {
-            return Err(PortError::infrastructure(format!(
-                "{what}: sandbox failure: {}",
-                finished.sandbox_error
-            )));
-        }
-        if finished.cancelled {
-            return Err(PortError::infrastructure(format!(
-                "{what}: the runner cancelled the execution (shutting down?)"
-            )));
-        }
-        Ok(executed)
+        runner_verdict(executed, &what)
     }
 }
 
@@ -216,4 +204,23 @@ impl Executor for GrpcExecutor {
         }
         result
     }
+}
+
+/// Turns a runner's own failures reported in `Finished` into infrastructure errors: a
+/// sandbox that could not run the script, or a runner that cancelled the execution itself
+/// (shutting down). Both are retried as a new attempt, never judged as the script's fault.
+pub(crate) fn runner_verdict(executed: Executed, what: &str) -> Result<Executed, PortError> {
+    let finished = &executed.finished;
+    if !finished.sandbox_error.is_empty() {
+        return Err(PortError::infrastructure(format!(
+            "{what}: sandbox failure: {}",
+            finished.sandbox_error
+        )));
+    }
+    if finished.cancelled {
+        return Err(PortError::infrastructure(format!(
+            "{what}: the runner cancelled the execution (shutting down?)"
+        )));
+    }
+    Ok(executed)
 }

@@ -9,10 +9,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aide_coordinator::engine::events;
-use aide_core::{BugReason, RunId};
-use aide_store::{RunEvent, Store};
-use serde_json::Value;
+use aide_core::event::NodeReviewed;
+use aide_core::{RunEvent, RunId};
+use aide_store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -181,8 +180,8 @@ impl View {
             };
             let Some(last) = page.last() else { break };
             seq = last.seq;
-            for event in &page {
-                self.event(event);
+            for record in &page {
+                self.event(&record.event);
             }
             if page.len() < 200 {
                 break;
@@ -196,76 +195,61 @@ impl View {
     }
 
     fn event(&mut self, event: &RunEvent) {
-        if event.kind != events::BEST_CHANGED {
+        if !matches!(event, RunEvent::BestChanged(_)) {
             self.flush();
         }
-        let p = &event.payload;
-        let step = p["step"].as_u64().map(|s| s as u32);
-        let action = p["action"].as_str().unwrap_or("node").to_owned();
-        match event.kind.as_str() {
-            events::NODE_CREATED => {
-                if let Some(step) = step {
-                    self.in_flight.insert(step, action.clone());
-                    if self.mode == Mode::Lines {
-                        let what = format!("step {step}: {}", verb(&action));
-                        self.line(&what);
-                    }
+        match event {
+            RunEvent::NodeCreated(created) => {
+                let action = created.action.as_str();
+                self.in_flight.insert(created.step, action.to_owned());
+                if self.mode == Mode::Lines {
+                    let what = format!("step {}: {}", created.step, verb(action));
+                    self.line(&what);
                 }
             }
-            events::NODE_REVIEWED => {
+            RunEvent::NodeReviewed(reviewed) => {
                 self.reviewed += 1;
-                if let Some(step) = step {
-                    self.in_flight.remove(&step);
-                }
-                let line = self.reviewed_line(p, step, &action);
-                self.pending = Some((step.unwrap_or(u32::MAX), line));
+                self.in_flight.remove(&reviewed.step);
+                let line = self.reviewed_line(reviewed);
+                self.pending = Some((reviewed.step, line));
             }
-            events::BEST_CHANGED => {
-                if let (Some(m), Some(step)) = (p["metric"].as_f64(), step) {
-                    self.best = Some((m, step));
-                    if let Some((at, line)) = self.pending.take_if(|(at, _)| *at == step) {
-                        self.pending = Some((at, format!("{line}  ★ new best")));
-                    } else if self.mode == Mode::Lines {
-                        let what = format!(
-                            "new best: step {} with {} {}",
-                            step,
-                            self.metric,
-                            fmt_metric(m)
-                        );
-                        self.line(&what);
-                    }
+            RunEvent::BestChanged(best) => {
+                let step = best.step;
+                self.best = Some((best.metric, step));
+                if let Some((at, line)) = self.pending.take_if(|(at, _)| *at == step) {
+                    self.pending = Some((at, format!("{line}  ★ new best")));
+                } else if self.mode == Mode::Lines {
+                    let metric = fmt_metric(best.metric);
+                    let what = format!("new best: step {step} with {} {metric}", self.metric);
+                    self.line(&what);
                 }
             }
-            events::INFRA_RETRY => {
-                let what = p["what"].as_str().unwrap_or("a service call");
-                let error = p["error"].as_str().unwrap_or("failed");
-                self.line(&short(&format!("retrying {what}: {error}"), 200));
+            RunEvent::InfraRetry(retry) => {
+                let what = format!("retrying {}: {}", retry.what, retry.error);
+                self.line(&short(&what, 200));
             }
-            events::RUN_RESUMED => {
-                let nodes = p["nodes"].as_u64().unwrap_or(0);
-                if nodes > 0 {
-                    self.line(&format!("resumed with {nodes} node(s) already stored"));
-                }
+            RunEvent::RunResumed(taken) if taken.nodes > 0 => {
+                let what = format!("resumed with {} node(s) already stored", taken.nodes);
+                self.line(&what);
             }
             // The session's summary says how the run ended.
-            events::RUN_FINISHED => self.in_flight.clear(),
+            RunEvent::RunFinished(_) => self.in_flight.clear(),
             _ => {}
         }
     }
 
-    fn reviewed_line(&self, p: &Value, step: Option<u32>, action: &str) -> String {
-        let step = step.map_or("?".into(), |s| s.to_string());
+    fn reviewed_line(&self, reviewed: &NodeReviewed) -> String {
+        let action = reviewed.action.as_str();
         let head = format!(
-            "{}/{}  step {step:<2} {action:<7}",
-            self.reviewed, self.steps
+            "{}/{}  step {:<2} {action:<7}",
+            self.reviewed, self.steps, reviewed.step
         );
-        if p["buggy"].as_bool() == Some(false) {
-            let metric = p["metric"].as_f64().map_or("-".into(), fmt_metric);
+        if !reviewed.buggy {
+            let metric = reviewed.metric.map_or("-".into(), fmt_metric);
             format!("✓ {head} {} {metric}", self.metric)
         } else {
-            let reasons: Vec<BugReason> =
-                serde_json::from_value(p["bug_reasons"].clone()).unwrap_or_default();
-            let why = reasons
+            let why = reviewed
+                .bug_reasons
                 .first()
                 .map_or("buggy".into(), |r| short(&r.to_string(), 90));
             format!("✗ {head} buggy: {why}")

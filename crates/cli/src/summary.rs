@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use aide_coordinator::engine::events::BEST_CHANGED;
-use aide_core::{Direction, NodeId};
+use aide_core::Direction;
 use aide_store::{AnyStore, RunRecord, Store};
 
 use crate::error::CliError;
@@ -83,13 +82,8 @@ pub async fn print(store: &AnyStore, run: &RunRecord, out: &Path) -> Result<(), 
         .collect();
     let buggy = verdicts.iter().filter(|b| **b).count();
     let unfinished = nodes.len() - verdicts.len();
-    let events = store.events_after(run.id, 0, 1_000_000).await?;
-    let best_id = events
-        .iter()
-        .rev()
-        .find(|e| e.kind == BEST_CHANGED)
-        .and_then(|e| serde_json::from_value::<NodeId>(e.payload["node_id"].clone()).ok());
-    let best = best_id.and_then(|id| nodes.iter().find(|n| n.id == id));
+    // The run's best node by the one rule the engine and the outputs use.
+    let best = aide_coordinator::tree::best_node(run.direction, &nodes);
     let metric = run.task.metric.name.as_deref().unwrap_or("metric");
     eprintln!(
         "nodes: {} of {} steps{}, {} good, {buggy} buggy",

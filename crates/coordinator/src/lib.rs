@@ -15,5 +15,6 @@ pub mod outputs;
 pub mod registry;
 pub mod server;
 pub mod supervisor;
+pub mod tree;
 
 pub use error::Error;

@@ -50,10 +50,10 @@ async fn wait_terminal(cluster: &Cluster, run: RunId, timeout: Duration) -> aide
 }
 
 /// Every event of a run.
-async fn events(cluster: &Cluster, run: RunId) -> Vec<aide_store::RunEvent> {
+async fn events(cluster: &Cluster, run: RunId) -> Vec<aide_store::EventRecord> {
     let mut all = Vec::new();
     loop {
-        let after = all.last().map_or(0, |e: &aide_store::RunEvent| e.seq);
+        let after = all.last().map_or(0, |e: &aide_store::EventRecord| e.seq);
         let page = cluster
             .store
             .events_after(run, after, 500)
@@ -88,7 +88,7 @@ async fn assert_completed_once(cluster: &Cluster, run: RunId, steps: usize) {
     let finished = events(cluster, run)
         .await
         .iter()
-        .filter(|e| e.kind == "run_finished")
+        .filter(|e| e.event.kind() == "run_finished")
         .count();
     assert_eq!(finished, 1, "run {run}: run_finished events");
 }
@@ -182,7 +182,7 @@ async fn a_killed_coordinator_is_replaced_and_the_run_completes_with_exactly_its
         let reviewed = events(&cluster, id)
             .await
             .iter()
-            .filter(|e| e.kind == "node_reviewed")
+            .filter(|e| e.event.kind() == "node_reviewed")
             .count();
         if reviewed >= 1 {
             break;
@@ -207,7 +207,7 @@ async fn a_killed_coordinator_is_replaced_and_the_run_completes_with_exactly_its
     let resumed = events(&cluster, id)
         .await
         .iter()
-        .filter(|e| e.kind == "run_resumed")
+        .filter(|e| e.event.kind() == "run_resumed")
         .count();
     assert!(resumed >= 1, "the new coordinator did not resume the run");
 }
@@ -341,7 +341,7 @@ async fn a_terminated_coordinator_releases_its_run_at_once_and_exits_cleanly() {
     while !events(&cluster, id)
         .await
         .iter()
-        .any(|e| e.kind == "node_reviewed")
+        .any(|e| e.event.kind() == "node_reviewed")
     {
         assert!(
             Instant::now() < deadline,

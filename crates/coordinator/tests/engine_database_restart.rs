@@ -363,26 +363,27 @@ async fn a_database_outage_mid_run_is_retried_and_recorded() {
         .expect("events");
     let retries: Vec<_> = events
         .iter()
-        .filter(|e| e.kind == "infra_retry" && e.seq > before)
+        .filter(|e| e.event.kind() == "infra_retry" && e.seq > before)
         .collect();
-    for e in events.iter().filter(|e| e.kind == "infra_retry") {
-        eprintln!("infra_retry #{} at {}: {}", e.seq, e.created_at, e.payload);
+    for e in events.iter().filter(|e| e.event.kind() == "infra_retry") {
+        eprintln!("infra_retry #{} at {}: {:?}", e.seq, e.created_at, e.event);
     }
     assert!(
         !retries.is_empty(),
         "no infra_retry event after the outage: {:#?}",
         events
             .iter()
-            .map(|e| (e.seq, &e.kind, &e.payload))
+            .map(|e| (e.seq, e.event.kind().to_owned(), e.event.payload()))
             .collect::<Vec<_>>()
     );
     assert!(
-        retries.iter().all(|e| e.payload["error"]
-            .as_str()
-            .is_some_and(|s| s.contains("database"))),
+        retries.iter().all(|e| matches!(
+            &e.event,
+            aide_core::RunEvent::InfraRetry(retry) if retry.error.contains("database")
+        )),
         "{retries:#?}"
     );
-    let count = |kind: &str| events.iter().filter(|e| e.kind == kind).count();
+    let count = |kind: &str| events.iter().filter(|e| e.event.kind() == kind).count();
     assert_eq!(count("node_created"), 4);
     assert_eq!(count("node_reviewed"), 4);
     assert_eq!(count("run_finished"), 1);

@@ -3,6 +3,8 @@
 //! the data preview. No network and no database: the services build on this crate.
 
 pub mod error;
+pub mod event;
+pub mod exception;
 pub mod metric;
 pub mod node;
 pub mod parse;
@@ -10,10 +12,13 @@ pub mod policy;
 pub mod preview;
 pub mod prompt;
 pub mod rng;
+pub mod run;
 pub mod settings;
 pub mod task;
 
 pub use error::{Error, Result};
+pub use event::RunEvent;
+pub use exception::{ExceptionInfo, StackFrame};
 pub use metric::{Direction, MetricCheck, MetricValue};
 pub use node::{Action, BugReason, ExecutionFacts, NodeId, NodeStage, RunId, Verdict};
 pub use parse::{CodeSource, ParsedReply, Review, extract_json_object, parse_reply};
@@ -25,5 +30,6 @@ pub use prompt::{
     review_prompt, truncate_middle,
 };
 pub use rng::RunRng;
+pub use run::{LlmPurpose, RunStatus};
 pub use settings::{ModelSettings, RunSettings, SearchSettings};
 pub use task::Task;

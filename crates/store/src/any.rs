@@ -2,16 +2,16 @@
 
 use std::time::Duration;
 
-use aide_core::{Direction, NodeId, RunId};
+use aide_core::{Direction, NodeId, RunEvent, RunId};
 
 use crate::error::{Error, Result};
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::store::Store;
 use crate::types::{
-    ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease, LeaseStatus, NewLlmCall,
-    NewNode, NewRun, NodeRecord, Review, RunEvent, RunFilter, RunRecord, RunStatus, RunnerInfo,
-    RunnerLoad, RunnerRecord, Usage,
+    EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
+    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord, RunStatus,
+    RunnerInfo, RunnerLoad, RunnerRecord, Usage,
 };
 
 /// Opens the store at `url` and applies pending migrations: `postgres://` or
@@ -178,13 +178,8 @@ impl Store for AnyStore {
         dispatch!(self.run_usage(run_id))
     }
 
-    async fn append_event(
-        &self,
-        run_id: RunId,
-        kind: &str,
-        payload: serde_json::Value,
-    ) -> Result<u64> {
-        dispatch!(self.append_event(run_id, kind, payload))
+    async fn append_event(&self, run_id: RunId, event: &RunEvent) -> Result<u64> {
+        dispatch!(self.append_event(run_id, event))
     }
 
     async fn events_after(
@@ -192,7 +187,7 @@ impl Store for AnyStore {
         run_id: RunId,
         after_seq: u64,
         limit: u32,
-    ) -> Result<Vec<RunEvent>> {
+    ) -> Result<Vec<EventRecord>> {
         dispatch!(self.events_after(run_id, after_seq, limit))
     }
 

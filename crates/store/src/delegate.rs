@@ -144,13 +144,8 @@ macro_rules! impl_store_via_pool_functions {
                 llm::run_usage(&self.pool, run_id).await
             }
 
-            async fn append_event(
-                &self,
-                run_id: RunId,
-                kind: &str,
-                payload: serde_json::Value,
-            ) -> Result<u64> {
-                events::append_event(&self.pool, run_id, kind, payload).await
+            async fn append_event(&self, run_id: RunId, event: &RunEvent) -> Result<u64> {
+                events::append_event(&self.pool, run_id, event).await
             }
 
             async fn events_after(
@@ -158,7 +153,7 @@ macro_rules! impl_store_via_pool_functions {
                 run_id: RunId,
                 after_seq: u64,
                 limit: u32,
-            ) -> Result<Vec<RunEvent>> {
+            ) -> Result<Vec<EventRecord>> {
                 events::events_after(&self.pool, run_id, after_seq, limit).await
             }
 

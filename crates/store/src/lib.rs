@@ -29,7 +29,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::Store;
 pub use types::{
-    ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation, Lease,
-    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunEvent, RunFilter, RunRecord,
+    EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation,
+    Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord,
     RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
 };

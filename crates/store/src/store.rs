@@ -4,13 +4,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use aide_core::{Direction, NodeId, RunId};
+use aide_core::{Direction, NodeId, RunEvent, RunId};
 
 use crate::error::Result;
 use crate::types::{
-    ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease, LeaseStatus, NewLlmCall,
-    NewNode, NewRun, NodeRecord, Review, RunEvent, RunFilter, RunRecord, RunStatus, RunnerInfo,
-    RunnerLoad, RunnerRecord, Usage,
+    EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
+    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord, RunStatus,
+    RunnerInfo, RunnerLoad, RunnerRecord, Usage,
 };
 
 /// Persistence behind one interface, implemented by [`PgStore`](crate::PgStore) and
@@ -192,8 +192,7 @@ pub trait Store: Send + Sync + 'static {
     fn append_event(
         &self,
         run_id: RunId,
-        kind: &str,
-        payload: serde_json::Value,
+        event: &RunEvent,
     ) -> impl Future<Output = Result<u64>> + Send;
 
     /// Up to `limit` events with `seq > after_seq`, in order.
@@ -202,7 +201,7 @@ pub trait Store: Send + Sync + 'static {
         run_id: RunId,
         after_seq: u64,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<RunEvent>>> + Send;
+    ) -> impl Future<Output = Result<Vec<EventRecord>>> + Send;
 
     // ---- runner registry ----
 

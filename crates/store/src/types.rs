@@ -1,60 +1,15 @@
 //! The records the store reads and writes: runs and leases, nodes and their lifecycle
 //! payloads, execution attempts, LLM calls, run events and runners.
 
-use std::fmt;
-
-use aide_core::{Action, BugReason, Direction, NodeId, NodeStage, RunId, RunSettings, Task};
+pub use aide_core::RunStatus;
+use aide_core::{
+    Action, BugReason, Direction, ExceptionInfo, LlmPurpose, NodeId, NodeStage, RunEvent, RunId,
+    RunSettings, Task,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-
-/// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Created, never claimed.
-    Queued,
-    /// Claimed at least once and not finished (it may be between owners).
-    Running,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl RunStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "queued" => Some(Self::Queued),
-            "running" => Some(Self::Running),
-            "completed" => Some(Self::Completed),
-            "failed" => Some(Self::Failed),
-            "cancelled" => Some(Self::Cancelled),
-            _ => None,
-        }
-    }
-
-    /// Completed, failed and cancelled runs never change again.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A run to create.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,8 +111,8 @@ pub struct ExecutionSummary {
     pub exec_time_secs: f64,
     pub timed_out: bool,
     pub exc_type: Option<String>,
-    /// Structured exception details (message, traceback frames), when there are any.
-    pub exc_info: Option<serde_json::Value>,
+    /// The exception's message, line and traceback, when there was one.
+    pub exc_info: Option<ExceptionInfo>,
     pub wrote_submission: bool,
 }
 
@@ -261,8 +216,7 @@ pub struct ExecutionRecord {
 pub struct NewLlmCall {
     pub run_id: RunId,
     pub node_id: Option<NodeId>,
-    /// What the call was for: `code`, `feedback`, `report`, ...
-    pub purpose: String,
+    pub purpose: LlmPurpose,
     pub provider: String,
     pub model: String,
     pub prompt_tokens: u64,
@@ -287,13 +241,12 @@ pub struct Usage {
 }
 
 /// One entry of a run's event log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunEvent {
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
     pub run_id: RunId,
     /// 1, 2, 3, ... per run, in commit order.
     pub seq: u64,
-    pub kind: String,
-    pub payload: serde_json::Value,
+    pub event: RunEvent,
     pub created_at: DateTime<Utc>,
 }
 

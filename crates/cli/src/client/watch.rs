@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use aide_core::RunEvent;
 use aide_proto::v1;
-use aide_store::RunEvent;
 use tonic::Code;
 
 use super::{Client, ServerArg, best_text, remote, status_name};
@@ -112,20 +112,8 @@ async fn stream(
 
 /// A protocol event as the display reads it.
 fn domain_event(event: v1::RunEvent) -> RunEvent {
-    let run_id = uuid::Uuid::parse_str(&event.run_id).unwrap_or_default();
-    let created_at = event
-        .at
-        .and_then(|t| {
-            chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
-        })
-        .unwrap_or_else(chrono::Utc::now);
-    RunEvent {
-        run_id: aide_core::RunId(run_id),
-        seq: event.seq,
-        kind: event.kind,
-        payload: serde_json::from_str(&event.payload_json).unwrap_or_default(),
-        created_at,
-    }
+    let payload = serde_json::from_str(&event.payload_json).unwrap_or_default();
+    RunEvent::from_parts(&event.kind, payload)
 }
 
 /// Prints how the run ended and returns its exit code.

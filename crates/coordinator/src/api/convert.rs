@@ -3,7 +3,7 @@
 
 use aide_core::{Direction, NodeStage, RunSettings};
 use aide_proto::v1;
-use aide_store::{ExecutionRecord, NodeRecord, RunEvent, RunRecord, RunStatus, Usage};
+use aide_store::{EventRecord, ExecutionRecord, NodeRecord, RunRecord, RunStatus, Usage};
 use chrono::{DateTime, Utc};
 use tonic::Status;
 
@@ -224,13 +224,13 @@ pub fn node_to_proto(
 }
 
 /// An event with the run snapshot sent along with it.
-pub fn event_to_proto(event: &RunEvent, run: Option<v1::Run>) -> v1::RunEvent {
+pub fn event_to_proto(event: &EventRecord, run: Option<v1::Run>) -> v1::RunEvent {
     v1::RunEvent {
         seq: event.seq,
         run_id: event.run_id.to_string(),
         at: Some(timestamp(event.created_at)),
-        kind: event.kind.clone(),
-        payload_json: event.payload.to_string(),
+        kind: event.event.kind().to_owned(),
+        payload_json: event.event.payload().to_string(),
         run,
     }
 }

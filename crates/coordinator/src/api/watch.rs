@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use aide_core::RunId;
+use aide_core::{RunEvent, RunId};
 use aide_proto::v1;
 use aide_store::Store;
 use tokio::sync::{mpsc, watch};
@@ -27,9 +27,6 @@ use tracing::Instrument;
 use super::convert::event_to_proto;
 use super::runs::run_view;
 use super::{ApiConfig, store_status};
-
-/// The kind of the event the engine appends after finishing a run.
-pub const RUN_FINISHED: &str = "run_finished";
 
 /// The response stream of WatchRun.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<v1::RunEvent, Status>> + Send>>;
@@ -227,7 +224,7 @@ async fn send_stored<S: Store>(
             }
             *after = event.seq;
             sent.count += 1;
-            sent.finished |= event.kind == RUN_FINISHED;
+            sent.finished |= matches!(event.event, RunEvent::RunFinished(_));
         }
         if page.len() < usize::try_from(config.watch_page).unwrap_or(usize::MAX) {
             return Ok(Some(sent));

@@ -7,15 +7,15 @@ use std::time::{Duration, SystemTime};
 
 use aide_core::prompt::OUTPUT_CAP_CHARS;
 use aide_core::{
-    Action, BuggySolution, Direction, ExecutedSolution, MemoryEntry, MetricValue, NodeId,
-    PreviousSolution, PromptContext, debug_prompt, draft_prompt, improve_prompt, review_function,
-    review_prompt, truncate_middle,
+    Action, BuggySolution, Direction, ExecutedSolution, LlmPurpose, MemoryEntry, MetricValue,
+    NodeId, PreviousSolution, PromptContext, RunId, RunSettings, Task, debug_prompt, draft_prompt,
+    improve_prompt, review_function, review_prompt, truncate_middle,
 };
 use aide_proto::v1::{
     self, ActionKind, AideContext, ChatMessage, CompleteRequest, ExecuteRequest, Limits, Role,
     TaskFacts, WorkContext,
 };
-use aide_store::{NodeRecord, RunRecord};
+use aide_store::NodeRecord;
 
 /// How long the engine waits for one gateway answer (set as the request's deadline).
 pub const AUTHOR_DEADLINE: Duration = Duration::from_secs(600);
@@ -23,10 +23,14 @@ pub const AUTHOR_DEADLINE: Duration = Duration::from_secs(600);
 /// Margin added to the execution timeout for the execution's deadline.
 const EXECUTION_SLACK: Duration = Duration::from_secs(60);
 
-/// What every request of a run shares.
+/// What every request of a run shares: the parts of the run that never change (the
+/// direction and status belong to the loop's [`RunState`](super::state::RunState)).
 #[derive(Debug, Clone)]
 pub struct RunInfo {
-    pub run: RunRecord,
+    pub id: RunId,
+    pub task: Task,
+    pub settings: RunSettings,
+    pub seed: u64,
     /// The data overview for draft and debug prompts, when previews are on.
     pub preview: Option<String>,
     /// Files of the task's input directory, relative to it.
@@ -36,11 +40,7 @@ pub struct RunInfo {
 impl RunInfo {
     /// The submission file name inside `./working`, when the task has test data.
     pub fn submission_file(&self) -> Option<&str> {
-        self.run
-            .task
-            .submission
-            .as_ref()
-            .map(|s| s.file_name.as_str())
+        self.task.submission.as_ref().map(|s| s.file_name.as_str())
     }
 
     fn prompt_context<'a>(
@@ -48,14 +48,14 @@ impl RunInfo {
         memory: &'a [MemoryEntry],
         direction: Option<Direction>,
     ) -> PromptContext<'a> {
-        PromptContext::new(&self.run.task, &self.run.settings)
+        PromptContext::new(&self.task, &self.settings)
             .with_memory(memory)
             .with_data_preview(self.preview.as_deref())
             .with_direction(direction)
     }
 
     pub(super) fn facts(&self, direction: Option<Direction>) -> TaskFacts {
-        let task = &self.run.task;
+        let task = &self.task;
         let sample = task
             .submission
             .as_ref()
@@ -77,14 +77,14 @@ impl RunInfo {
                 .map(|s| s.file_name.clone())
                 .unwrap_or_default(),
             sample_submission: sample,
-            k_fold: self.run.settings.k_fold_validation,
-            exec_timeout_secs: self.run.settings.exec_timeout_secs,
+            k_fold: self.settings.k_fold_validation,
+            exec_timeout_secs: self.settings.exec_timeout_secs,
         }
     }
 
     fn work(&self, node: NodeId, attempt: u32, within: Duration) -> WorkContext {
         WorkContext {
-            run_id: self.run.id.to_string(),
+            run_id: self.id.to_string(),
             node_id: node.to_string(),
             attempt,
             deadline: Some((SystemTime::now() + within).into()),
@@ -157,7 +157,7 @@ pub fn code_request(
         ),
         _ => draft_prompt(&ctx),
     };
-    let settings = &info.run.settings;
+    let settings = &info.settings;
     let draft_index = nodes
         .iter()
         .filter(|n| n.parent.is_none() && n.step < node.step)
@@ -176,13 +176,13 @@ pub fn code_request(
             parent_code,
             last_output: truncate_middle(&parent_output, OUTPUT_CAP_CHARS),
             step: node.step,
-            seed: info.run.seed,
+            seed: info.seed,
             draft_index,
             parent_metric: parent
                 .and_then(|p| p.review.as_ref())
                 .and_then(|r| r.metric),
         }),
-        purpose: "code".into(),
+        purpose: LlmPurpose::Code.to_string(),
     }
 }
 
@@ -197,7 +197,7 @@ pub fn review_request(
     let ctx = info.prompt_context(&[], direction);
     let prompt = review_prompt(&ctx, &ExecutedSolution { code, output });
     let spec = review_function();
-    let settings = &info.run.settings;
+    let settings = &info.settings;
     CompleteRequest {
         work: Some(info.work(node.id, 1, AUTHOR_DEADLINE)),
         model: settings.feedback.model.clone(),
@@ -216,19 +216,19 @@ pub fn review_request(
             parent_code: code.to_owned(),
             last_output: truncate_middle(output, OUTPUT_CAP_CHARS),
             step: node.step,
-            seed: info.run.seed,
+            seed: info.seed,
             draft_index: 0,
             parent_metric: None,
         }),
-        purpose: "feedback".into(),
+        purpose: LlmPurpose::Feedback.to_string(),
     }
 }
 
 /// The execution request of attempt `attempt` of a node's code.
 pub fn execute_request(info: &RunInfo, node: NodeId, attempt: u32, code: &str) -> ExecuteRequest {
-    let settings = &info.run.settings;
+    let settings = &info.settings;
     let timeout = Duration::from_secs(settings.exec_timeout_secs);
-    let task = &info.run.task;
+    let task = &info.task;
     ExecuteRequest {
         work: Some(info.work(node, attempt, timeout + EXECUTION_SLACK)),
         code: code.to_owned(),

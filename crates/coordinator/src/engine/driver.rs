@@ -1,21 +1,20 @@
-//! The loop of one drive: load and rebuild the run, resume unfinished nodes, create new
-//! ones by the policy while budgets allow, apply each reviewed node, and finish the run.
+//! The loop of one drive ([`Drive`]): load and rebuild the run, resume unfinished nodes,
+//! create new ones by the policy while budgets allow, apply each reviewed node, finish the
+//! run, and write its outputs one last time from the finished state.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use aide_core::{NodeId, NodeStage, PreviewOptions, next_action, preview_dir};
+use aide_core::event::{RunFinished, RunTaken};
+use aide_core::{NodeId, NodeStage, PreviewOptions, RunEvent, next_action, preview_dir};
 use aide_store::{Lease, NewNode, NodeRecord, RunRecord, RunStatus, Store};
-use serde_json::json;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
 
 use super::budget::{Budget, Exhausted};
 use super::context::{RunInfo, code_request, input_files};
-use super::events::{
-    self, BEST_CHANGED, NODE_CREATED, NODE_REVIEWED, RUN_FINISHED, RUN_RESUMED, RUN_STARTED,
-};
+use super::events;
 use super::narrative::narrative;
 use super::retry::{Failure, retrying};
 use super::state::RunState;
@@ -25,11 +24,27 @@ use crate::Error;
 use crate::outputs::RunOutputs;
 
 type Ctx<S, A, E> = Arc<RunCtx<S, A, E>>;
+type NodeTasks = JoinSet<Result<NodeOutcome, Failure>>;
 
 /// Why the loop stops creating nodes.
 enum Stop {
     Budget(Exhausted),
     Cancelled,
+}
+
+/// The state of one drive's loop: the run's owner state, the node tasks in flight and
+/// what stops the loop.
+struct Drive<S: Store, A: Author, E: Executor> {
+    ctx: Ctx<S, A, E>,
+    state: RunState,
+    budget: Budget,
+    outputs: Option<RunOutputs>,
+    /// Nodes left unfinished by a previous owner, resumed before new ones are created.
+    queue: VecDeque<NodeRecord>,
+    tasks: NodeTasks,
+    stopping: Option<Stop>,
+    /// The model's narrative for the report, asked for when the run completes.
+    report_text: Option<String>,
 }
 
 pub(super) async fn drive<S: Store, A: Author, E: Executor>(
@@ -40,7 +55,7 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
 ) -> Result<RunEnd, Error> {
     // Node tasks stop on shutdown, a cancel request or the loss of the lease.
     let stop = CancellationToken::new();
-    let (ctx, mut state, budget) = match load(engine, &lease, &stop, &cancel).await {
+    let (ctx, state, budget) = match load(engine, &lease, &stop, &cancel).await {
         Ok(loaded) => loaded,
         Err(Failure::Stopped) => return Ok(RunEnd::Interrupted),
         Err(Failure::LeaseLost) => return Ok(RunEnd::LeaseLost),
@@ -55,95 +70,227 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
             true => RunOutputs::new(d),
             false => RunOutputs::new(d.join(lease.run_id.to_string())),
         });
-    let workers = ctx.info.run.settings.workers.max(1) as usize;
-    let mut queue: VecDeque<NodeRecord> = state.unfinished().into();
-    let mut tasks: JoinSet<Result<NodeOutcome, Failure>> = JoinSet::new();
-    let mut stopping: Option<Stop> = None;
-    // The model's narrative for the report, asked for when the run completes.
-    let mut report_text = None;
-    let result = loop {
-        if stopping.is_none() {
-            match check_cost(&ctx, &budget).await {
-                Ok(exhausted) => stopping = exhausted.or_else(|| budget.time()).map(Stop::Budget),
-                Err(failure) => break end_with(&ctx, failure).await,
+    let mut drive = Drive {
+        queue: state.unfinished().into(),
+        ctx,
+        state,
+        budget,
+        outputs,
+        tasks: JoinSet::new(),
+        stopping: None,
+        report_text: None,
+    };
+    let result = drive.run(&cancel, heartbeat).await;
+    stop.cancel();
+    drive.tasks.abort_all();
+    if matches!(
+        result,
+        Ok(RunEnd::Completed { .. } | RunEnd::Cancelled | RunEnd::Failed { .. })
+    ) {
+        drive.write_final_outputs().await;
+    }
+    result
+}
+
+impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
+    /// The loop: fill the worker slots, wait for a node, a budget, a cancel or the end.
+    async fn run(
+        &mut self,
+        cancel: &CancellationToken,
+        heartbeat: &Heartbeat,
+    ) -> Result<RunEnd, Error> {
+        let workers = self.ctx.info.settings.workers.max(1) as usize;
+        loop {
+            if self.stopping.is_none() {
+                match check_cost(&self.ctx, &self.budget).await {
+                    Ok(exhausted) => {
+                        self.stopping = exhausted.or_else(|| self.budget.time()).map(Stop::Budget);
+                    }
+                    Err(failure) => return self.end_with(failure).await,
+                }
             }
-        }
-        // Fill the free worker slots: resumed nodes first, then new ones.
-        let mut failed = None;
-        while stopping.is_none() && tasks.len() < workers {
-            let record = match queue.pop_front() {
-                Some(record) => record,
-                None if !budget.steps_done(state.records.len()) => {
-                    match create_node(&ctx, &mut state).await {
-                        Ok(record) => record,
-                        Err(failure) => {
-                            failed = Some(failure);
-                            break;
+            if let Err(failure) = self.fill(workers).await {
+                return self.end_with(failure).await;
+            }
+            if self.tasks.is_empty() {
+                return self.complete(cancel, heartbeat).await;
+            }
+            let timed = self.budget.time_left().filter(|_| self.stopping.is_none());
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(RunEnd::Interrupted),
+                _ = heartbeat.lost.cancelled() => return Ok(RunEnd::LeaseLost),
+                _ = heartbeat.cancel_requested.cancelled(), if self.stopping.is_none() => {
+                    self.abort_nodes(Some(Stop::Cancelled));
+                }
+                _ = tokio::time::sleep(timed.unwrap_or_default()), if timed.is_some() => {
+                    let exhausted = self.budget.time().map(Stop::Budget);
+                    self.abort_nodes(exhausted);
+                }
+                joined = self.tasks.join_next() => match joined {
+                    None => {}
+                    Some(Err(e)) if e.is_cancelled() => {}
+                    Some(Err(e)) => return Err(Error::Engine(format!("a node task panicked: {e}"))),
+                    Some(Ok(Ok(outcome))) => {
+                        if let Err(failure) = self.applied(outcome).await {
+                            return self.end_with(failure).await;
                         }
                     }
+                    Some(Ok(Err(Failure::Stopped))) => {}
+                    Some(Ok(Err(failure))) => return self.end_with(failure).await,
+                },
+            }
+        }
+    }
+
+    /// Fills the free worker slots: resumed nodes first, then new ones.
+    async fn fill(&mut self, workers: usize) -> Result<(), Failure> {
+        while self.stopping.is_none() && self.tasks.len() < workers {
+            let record = match self.queue.pop_front() {
+                Some(record) => record,
+                None if !self.budget.steps_done(self.state.records.len()) => {
+                    create_node(&self.ctx, &mut self.state).await?
                 }
                 None => break,
             };
-            spawn(&ctx, &state, record, &mut tasks);
+            spawn(&self.ctx, &self.state, record, &mut self.tasks);
         }
-        if let Some(failure) = failed {
-            break end_with(&ctx, failure).await;
-        }
-        if tasks.is_empty() {
-            let exhausted = match stopping.take() {
-                Some(Stop::Budget(b)) => b,
-                Some(Stop::Cancelled) => {
-                    break finish(&ctx, RunStatus::Cancelled, "cancelled by request").await;
-                }
-                None => Exhausted::Steps(budget.steps()),
-            };
-            if outputs.is_some() {
-                match narrative(&ctx, &state, &budget, &exhausted, &cancel, heartbeat).await {
-                    Ok(text) => report_text = text,
-                    Err(end) => break Ok(end),
-                }
-            }
-            break finish(&ctx, RunStatus::Completed, &exhausted.reason()).await;
-        }
-        let timed = budget.time_left().filter(|_| stopping.is_none());
-        tokio::select! {
-            _ = cancel.cancelled() => break Ok(RunEnd::Interrupted),
-            _ = heartbeat.lost.cancelled() => break Ok(RunEnd::LeaseLost),
-            _ = heartbeat.cancel_requested.cancelled(), if stopping.is_none() => {
-                stop.cancel();
-                tasks.abort_all();
-                stopping = Some(Stop::Cancelled);
-            }
-            _ = tokio::time::sleep(timed.unwrap_or_default()), if timed.is_some() => {
-                stop.cancel();
-                tasks.abort_all();
-                stopping = budget.time().map(Stop::Budget);
-            }
-            joined = tasks.join_next() => match joined {
-                None => {}
-                Some(Err(e)) if e.is_cancelled() => {}
-                Some(Err(e)) => break Err(Error::Engine(format!("a node task panicked: {e}"))),
-                Some(Ok(Ok(outcome))) => {
-                    if let Err(failure) = applied(&ctx, &mut state, outcome, outputs.as_ref()).await {
-                        break end_with(&ctx, failure).await;
-                    }
-                }
-                Some(Ok(Err(Failure::Stopped))) => {}
-                Some(Ok(Err(failure))) => break end_with(&ctx, failure).await,
-            },
-        }
-    };
-    stop.cancel();
-    tasks.abort_all();
-    if let Some(outputs) = &outputs
-        && matches!(
-            result,
-            Ok(RunEnd::Completed { .. } | RunEnd::Cancelled | RunEnd::Failed { .. })
-        )
-    {
-        write_report(&ctx, &state, outputs, report_text.as_deref()).await;
+        Ok(())
     }
-    result
+
+    /// Stops the nodes in flight (their tasks are aborted) for `why`.
+    fn abort_nodes(&mut self, why: Option<Stop>) {
+        self.ctx.stop.cancel();
+        self.tasks.abort_all();
+        self.stopping = why;
+    }
+
+    /// Ends a loop with nothing in flight: cancelled, or completed by a budget (with the
+    /// model's narrative asked for first).
+    async fn complete(
+        &mut self,
+        cancel: &CancellationToken,
+        heartbeat: &Heartbeat,
+    ) -> Result<RunEnd, Error> {
+        let exhausted = match self.stopping.take() {
+            Some(Stop::Budget(b)) => b,
+            Some(Stop::Cancelled) => {
+                return self
+                    .finish(RunStatus::Cancelled, "cancelled by request")
+                    .await;
+            }
+            None => Exhausted::Steps(self.budget.steps()),
+        };
+        if self.outputs.is_some() {
+            let ctx = &self.ctx;
+            match narrative(
+                ctx,
+                &self.state,
+                &self.budget,
+                &exhausted,
+                cancel,
+                heartbeat,
+            )
+            .await
+            {
+                Ok(text) => self.report_text = text,
+                Err(end) => return Ok(end),
+            }
+        }
+        self.finish(RunStatus::Completed, &exhausted.reason()).await
+    }
+
+    /// Applies a reviewed node: tree, events, best node, outputs.
+    async fn applied(&mut self, outcome: NodeOutcome) -> Result<(), Failure> {
+        let (ctx, state) = (&self.ctx, &mut self.state);
+        ctx.event(events::node_reviewed(&outcome.record)).await?;
+        let reviewed = outcome.record.id;
+        if let Some(best) = state.reviewed(outcome.record, outcome.direction) {
+            state.best_submission = match outcome.submission {
+                Some(bytes) if best == reviewed => Some(bytes),
+                _ => stored_submission(ctx, best).await?,
+            };
+            if let Some(event) = state.record(best).and_then(events::best_changed) {
+                info!(node_id = %best, "best node changed");
+                ctx.event(event).await?;
+            }
+        }
+        self.refresh_outputs();
+        Ok(())
+    }
+
+    /// Rewrites the run's outputs from the owner's state.
+    fn refresh_outputs(&self) {
+        let Some(outputs) = &self.outputs else {
+            return;
+        };
+        let submission = self
+            .ctx
+            .info
+            .submission_file()
+            .zip(self.state.best_submission.as_deref());
+        if let Err(e) = outputs.refresh(&self.state.run, &self.state.records, submission) {
+            warn!(error = %e, "cannot refresh the run outputs");
+        }
+    }
+
+    /// The outputs of a finished run: every file once more (the final status and the
+    /// direction reach `tree.html` and `config.json`), then `report.md`.
+    async fn write_final_outputs(&self) {
+        let Some(outputs) = &self.outputs else {
+            return;
+        };
+        self.refresh_outputs();
+        let usage = self.ctx.store.run_usage(self.ctx.lease.run_id).await.ok();
+        let (run, nodes) = (&self.state.run, &self.state.records);
+        let report = self.report_text.as_deref();
+        if let Err(e) = outputs.write_report(run, nodes, usage.as_ref(), report) {
+            warn!(error = %e, "cannot write the run report");
+        }
+    }
+
+    /// Finishes the run with `status` and `reason`, keeps the finished record as the
+    /// owner's, then records the event.
+    async fn finish(&mut self, status: RunStatus, reason: &str) -> Result<RunEnd, Error> {
+        let ctx = &self.ctx;
+        // The loop's own stop token may be cancelled already; finishing must still happen.
+        let finishing = CancellationToken::new();
+        let quiet =
+            |_, why: String, _| async move { warn!(error = %why, "finishing the run, retrying") };
+        let done = retrying(ctx.backoff, &finishing, quiet, || async {
+            Ok(ctx.store.finish_run(&ctx.lease, status, reason).await?)
+        })
+        .await;
+        match done {
+            Ok(finished) => self.state.run = finished,
+            Err(Failure::LeaseLost) => return Ok(RunEnd::LeaseLost),
+            Err(Failure::Internal(e)) => return Err(e),
+            Err(other) => return Err(Error::Engine(format!("cannot finish the run: {other:?}"))),
+        }
+        info!(status = status.as_str(), reason, "run finished");
+        let event = RunEvent::RunFinished(RunFinished {
+            status,
+            reason: reason.to_owned(),
+        });
+        if let Err(e) = ctx.store.append_event(ctx.lease.run_id, &event).await {
+            warn!(error = %e, "cannot record the run_finished event");
+        }
+        ctx.notify();
+        Ok(RunEnd::of(status, reason))
+    }
+
+    /// Ends the drive after a failure a node task or the loop could not get past.
+    async fn end_with(&mut self, failure: Failure) -> Result<RunEnd, Error> {
+        self.ctx.stop.cancel();
+        match failure {
+            Failure::LeaseLost => Ok(RunEnd::LeaseLost),
+            Failure::Stopped => Ok(RunEnd::Interrupted),
+            Failure::Fatal(why) | Failure::Infra(why) => {
+                warn!(error = %why, "the run cannot go on");
+                self.finish(RunStatus::Failed, &why).await
+            }
+            Failure::Internal(e) => Err(e),
+        }
+    }
 }
 
 async fn load<S: Store, A: Author, E: Executor>(
@@ -155,7 +302,7 @@ async fn load<S: Store, A: Author, E: Executor>(
     let store = &engine.store;
     let backoff = engine.config.backoff;
     let quiet = |_, why: String, _| async move { warn!(error = %why, "loading the run, retrying") };
-    let run: RunRecord = retrying(backoff, cancel, quiet, || async {
+    let mut run: RunRecord = retrying(backoff, cancel, quiet, || async {
         Ok(store.get_run(lease.run_id).await?)
     })
     .await?;
@@ -163,11 +310,10 @@ async fn load<S: Store, A: Author, E: Executor>(
         Ok(store.load_tree(lease.run_id).await?)
     })
     .await?;
-    let mut direction = run.direction;
-    if direction.is_none()
+    if run.direction.is_none()
         && let Some(d) = run.task.metric.resolved_direction()
     {
-        direction = Some(store.fix_direction(lease, d).await?);
+        run.direction = Some(store.fix_direction(lease, d).await?);
     }
     let (rng, exact) = events::resume_rng(&**store, lease.run_id, run.seed, &nodes).await?;
     if !exact {
@@ -180,6 +326,43 @@ async fn load<S: Store, A: Author, E: Executor>(
         .and_then(|first| (chrono::Utc::now() - first).to_std().ok())
         .unwrap_or_default();
     let budget = Budget::new(&run.settings, prior);
+    let info = run_info(&run).await?;
+    let mut state = RunState::new(run, nodes, rng);
+    let unfinished = state.unfinished().len();
+    info!(nodes = state.records.len(), unfinished, "run loaded");
+    let ctx = Arc::new(RunCtx {
+        store: store.clone(),
+        author: engine.author.clone(),
+        executor: engine.executor.clone(),
+        info,
+        lease: lease.clone(),
+        backoff,
+        stop: stop.clone(),
+        on_event: engine.config.on_event.clone(),
+    });
+    let taken = RunTaken {
+        epoch: lease.epoch,
+        owner: lease.owner.clone(),
+        nodes: state.records.len() as u64,
+        unfinished: unfinished as u64,
+    };
+    let event = match state.records.is_empty() {
+        true => RunEvent::RunStarted(taken),
+        false => RunEvent::RunResumed(taken),
+    };
+    if let Err(e) = store.append_event(lease.run_id, &event).await {
+        warn!(error = %e, kind = event.kind(), "cannot record the event");
+    }
+    ctx.notify();
+    if let Some(best) = state.best {
+        state.best_submission = stored_submission(&ctx, best).await?;
+    }
+    Ok((ctx, state, budget))
+}
+
+/// What every request of the run shares, with the data preview and the input files read
+/// off the task's data directory.
+async fn run_info(run: &RunRecord) -> Result<RunInfo, Failure> {
     let data_dir = run.task.data_dir.clone();
     let with_preview = run.settings.data_preview;
     let (preview, files) = tokio::task::spawn_blocking(move || {
@@ -190,37 +373,14 @@ async fn load<S: Store, A: Author, E: Executor>(
     })
     .await
     .map_err(|e| Failure::Internal(Error::Engine(format!("data preview: {e}"))))?;
-    let mut state = RunState::new(nodes, direction, rng);
-    let unfinished = state.unfinished().len();
-    info!(nodes = state.records.len(), unfinished, "run loaded");
-    let payload = json!({"epoch": lease.epoch, "owner": lease.owner, "nodes": state.records.len(), "unfinished": unfinished});
-    let ctx = Arc::new(RunCtx {
-        store: store.clone(),
-        author: engine.author.clone(),
-        executor: engine.executor.clone(),
-        info: RunInfo {
-            run,
-            preview,
-            input_files: files,
-        },
-        lease: lease.clone(),
-        backoff,
-        stop: stop.clone(),
-        on_event: engine.config.on_event.clone(),
-    });
-    let kind = if state.records.is_empty() {
-        RUN_STARTED
-    } else {
-        RUN_RESUMED
-    };
-    if let Err(e) = store.append_event(lease.run_id, kind, payload).await {
-        warn!(error = %e, kind, "cannot record the event");
-    }
-    ctx.notify();
-    if let Some(best) = state.best {
-        state.best_submission = stored_submission(&ctx, best).await?;
-    }
-    Ok((ctx, state, budget))
+    Ok(RunInfo {
+        id: run.id,
+        task: run.task.clone(),
+        settings: run.settings.clone(),
+        seed: run.seed,
+        preview,
+        input_files: files,
+    })
 }
 
 /// The cost budget, checked against the ledger.
@@ -228,7 +388,7 @@ async fn check_cost<S: Store, A: Author, E: Executor>(
     ctx: &Ctx<S, A, E>,
     budget: &Budget,
 ) -> Result<Option<Exhausted>, Failure> {
-    if ctx.info.run.settings.max_cost_usd.is_none() {
+    if ctx.info.settings.max_cost_usd.is_none() {
         return Ok(None);
     }
     let usage = ctx
@@ -243,13 +403,9 @@ async fn create_node<S: Store, A: Author, E: Executor>(
     ctx: &Ctx<S, A, E>,
     state: &mut RunState,
 ) -> Result<NodeRecord, Failure> {
-    let settings = &ctx.info.run.settings;
-    let decision = next_action(
-        &state.tree,
-        &settings.search,
-        state.direction,
-        &mut state.rng,
-    );
+    let settings = &ctx.info.settings;
+    let direction = state.direction();
+    let decision = next_action(&state.tree, &settings.search, direction, &mut state.rng);
     let id = NodeId::new();
     let planned = state.tree.add_in_flight(id, decision).clone();
     let node = NewNode {
@@ -259,8 +415,7 @@ async fn create_node<S: Store, A: Author, E: Executor>(
         step: planned.step,
         debug_depth: planned.debug_depth,
     };
-    let payload = events::node_created(&node, &state.rng);
-    ctx.event(NODE_CREATED, payload).await?;
+    ctx.event(events::node_created(&node, &state.rng)).await?;
     let record = ctx
         .persist("insert_node", None, || {
             ctx.store.insert_node(&ctx.lease, node.clone())
@@ -290,10 +445,11 @@ fn spawn<S: Store, A: Author, E: Executor>(
     ctx: &Ctx<S, A, E>,
     state: &RunState,
     record: NodeRecord,
-    tasks: &mut JoinSet<Result<NodeOutcome, Failure>>,
+    tasks: &mut NodeTasks,
 ) {
+    let direction = state.direction();
     let code_request = (record.stage == NodeStage::Pending)
-        .then(|| code_request(&ctx.info, &state.records, &record, state.direction));
+        .then(|| code_request(&ctx.info, &state.records, &record, direction));
     // Each node is the root of its own trace (its gateway and runner calls join it), linked
     // to the run's span.
     let span = tracing::info_span!(
@@ -308,125 +464,8 @@ fn spawn<S: Store, A: Author, E: Executor>(
     let job = NodeJob {
         record,
         code_request,
-        direction: state.direction,
+        direction,
     };
     span.follows_from(tracing::Span::current());
     tasks.spawn(ctx.clone().run_node(job).instrument(span));
-}
-
-/// Applies a reviewed node: tree, events, best node, outputs.
-async fn applied<S: Store, A: Author, E: Executor>(
-    ctx: &Ctx<S, A, E>,
-    state: &mut RunState,
-    outcome: NodeOutcome,
-    outputs: Option<&RunOutputs>,
-) -> Result<(), Failure> {
-    let payload = events::node_reviewed(&outcome.record);
-    ctx.event(NODE_REVIEWED, payload).await?;
-    let reviewed = outcome.record.id;
-    if let Some(best) = state.reviewed(outcome.record, outcome.direction) {
-        state.best_submission = match outcome.submission {
-            Some(bytes) if best == reviewed => Some(bytes),
-            _ => stored_submission(ctx, best).await?,
-        };
-        let metric = state
-            .record(best)
-            .and_then(|n| n.review.as_ref())
-            .and_then(|r| r.metric);
-        let step = state.record(best).map(|n| n.step);
-        info!(node_id = %best, ?metric, "best node changed");
-        let payload = json!({"node_id": best, "step": step, "metric": metric});
-        ctx.event(BEST_CHANGED, payload).await?;
-    }
-    if let Some(outputs) = outputs {
-        refresh_outputs(ctx, state, outputs);
-    }
-    Ok(())
-}
-
-fn refresh_outputs<S: Store, A: Author, E: Executor>(
-    ctx: &Ctx<S, A, E>,
-    state: &RunState,
-    outputs: &RunOutputs,
-) {
-    let submission = ctx
-        .info
-        .submission_file()
-        .zip(state.best_submission.as_deref());
-    if let Err(e) = outputs.refresh(&ctx.info.run, &state.records, submission) {
-        warn!(error = %e, "cannot refresh the run outputs");
-    }
-}
-
-async fn write_report<S: Store, A: Author, E: Executor>(
-    ctx: &Ctx<S, A, E>,
-    state: &RunState,
-    outputs: &RunOutputs,
-    llm_report: Option<&str>,
-) {
-    refresh_outputs(ctx, state, outputs);
-    let usage = ctx.store.run_usage(ctx.lease.run_id).await.ok();
-    let run = ctx.store.get_run(ctx.lease.run_id).await;
-    let run = run.as_ref().unwrap_or(&ctx.info.run);
-    if let Err(e) = outputs.write_report(run, &state.records, usage.as_ref(), llm_report) {
-        warn!(error = %e, "cannot write the run report");
-    }
-}
-
-/// Finishes the run with `status` and `reason`, then records the event.
-async fn finish<S: Store, A: Author, E: Executor>(
-    ctx: &Ctx<S, A, E>,
-    status: RunStatus,
-    reason: &str,
-) -> Result<RunEnd, Error> {
-    // The loop's own stop token may be cancelled already; finishing must still happen.
-    let finishing = CancellationToken::new();
-    let quiet =
-        |_, why: String, _| async move { warn!(error = %why, "finishing the run, retrying") };
-    let done = retrying(ctx.backoff, &finishing, quiet, || async {
-        Ok(ctx.store.finish_run(&ctx.lease, status, reason).await?)
-    })
-    .await;
-    match done {
-        Ok(_) => {}
-        Err(Failure::LeaseLost) => return Ok(RunEnd::LeaseLost),
-        Err(Failure::Internal(e)) => return Err(e),
-        Err(other) => return Err(Error::Engine(format!("cannot finish the run: {other:?}"))),
-    }
-    info!(status = status.as_str(), reason, "run finished");
-    let payload = json!({"status": status.as_str(), "reason": reason});
-    if let Err(e) = ctx
-        .store
-        .append_event(ctx.lease.run_id, RUN_FINISHED, payload)
-        .await
-    {
-        warn!(error = %e, "cannot record the run_finished event");
-    }
-    ctx.notify();
-    Ok(match status {
-        RunStatus::Cancelled => RunEnd::Cancelled,
-        RunStatus::Failed => RunEnd::Failed {
-            reason: reason.to_owned(),
-        },
-        _ => RunEnd::Completed {
-            reason: reason.to_owned(),
-        },
-    })
-}
-
-/// Ends the drive after a failure a node task or the loop could not get past.
-async fn end_with<S: Store, A: Author, E: Executor>(
-    ctx: &Ctx<S, A, E>,
-    failure: Failure,
-) -> Result<RunEnd, Error> {
-    ctx.stop.cancel();
-    match failure {
-        Failure::LeaseLost => Ok(RunEnd::LeaseLost),
-        Failure::Stopped => Ok(RunEnd::Interrupted),
-        Failure::Fatal(why) | Failure::Infra(why) => {
-            warn!(error = %why, "the run cannot go on");
-            finish(ctx, RunStatus::Failed, &why).await
-        }
-        Failure::Internal(e) => Err(e),
-    }
 }

@@ -1,60 +1,53 @@
-//! The run events the engine appends (kinds and JSON payloads), and the resume rule for
-//! the run's random generator: every `node_created` event carries the generator's state
-//! right after the decision that created the node, so a new owner continues the exact
-//! random sequence from the newest node's event instead of replaying decisions (which
-//! would need the review outcomes in the order the previous owner saw them).
+//! The run events the engine builds from its records, and the resume rule for the run's
+//! random generator: every `node_created` event carries the generator's state right after
+//! the decision that created the node, so a new owner continues the exact random sequence
+//! from the newest node's event instead of replaying decisions (which would need the review
+//! outcomes in the order the previous owner saw them).
 
 use std::collections::HashMap;
 
-use aide_core::{NodeId, RunId, RunRng};
-use aide_store::{NodeRecord, Store};
-use serde_json::{Value, json};
+use aide_core::event::{BestChanged, NodeCreated, NodeReviewed};
+use aide_core::{NodeId, RunEvent, RunId, RunRng};
+use aide_store::{NewNode, NodeRecord, Store};
 
 use super::retry::Failure;
-
-/// A node was decided and is about to be stored (written before the node itself).
-pub const NODE_CREATED: &str = "node_created";
-/// A node received its final verdict.
-pub const NODE_REVIEWED: &str = "node_reviewed";
-/// The best node changed.
-pub const BEST_CHANGED: &str = "best_changed";
-/// An infrastructure failure is being retried.
-pub const INFRA_RETRY: &str = "infra_retry";
-/// The model could not write the report's narrative (the deterministic report stands).
-pub const REPORT_FAILED: &str = "report_failed";
-/// The run finished (completed, cancelled or failed).
-pub const RUN_FINISHED: &str = "run_finished";
-/// An owner took up a run that has no node yet (its first start).
-pub const RUN_STARTED: &str = "run_started";
-/// An owner took up a run that already had nodes (a resume after another owner).
-pub const RUN_RESUMED: &str = "run_resumed";
 
 /// Events read per page when scanning a run's log.
 const PAGE: u32 = 500;
 
-/// Payload of [`NODE_CREATED`].
-pub fn node_created(node: &aide_store::NewNode, rng: &RunRng) -> Value {
-    json!({
-        "node_id": node.id,
-        "parent": node.parent,
-        "action": node.action,
-        "step": node.step,
-        "debug_depth": node.debug_depth,
-        "rng": rng,
+/// The event of a node about to be stored, with the generator state after its decision.
+pub fn node_created(node: &NewNode, rng: &RunRng) -> RunEvent {
+    RunEvent::NodeCreated(NodeCreated {
+        node_id: node.id,
+        parent: node.parent,
+        action: node.action,
+        step: node.step,
+        debug_depth: node.debug_depth,
+        rng: rng.clone(),
     })
 }
 
-/// Payload of [`NODE_REVIEWED`].
-pub fn node_reviewed(node: &NodeRecord) -> Value {
+/// The event of a reviewed node's verdict.
+pub fn node_reviewed(node: &NodeRecord) -> RunEvent {
     let review = node.review.as_ref();
-    json!({
-        "node_id": node.id,
-        "step": node.step,
-        "action": node.action,
-        "buggy": review.map(|r| r.is_buggy),
-        "metric": review.and_then(|r| r.metric),
-        "bug_reasons": review.map(|r| r.bug_reasons.clone()),
+    RunEvent::NodeReviewed(NodeReviewed {
+        node_id: node.id,
+        step: node.step,
+        action: node.action,
+        buggy: review.is_none_or(|r| r.is_buggy),
+        metric: review.and_then(|r| r.metric),
+        bug_reasons: review.map(|r| r.bug_reasons.clone()).unwrap_or_default(),
     })
+}
+
+/// The event of a new best node, when it has a metric.
+pub fn best_changed(node: &NodeRecord) -> Option<RunEvent> {
+    let metric = node.review.as_ref()?.metric?;
+    Some(RunEvent::BestChanged(BestChanged {
+        node_id: node.id,
+        step: node.step,
+        metric,
+    }))
 }
 
 /// The generator of a run resumed with `nodes` stored: the state saved with the newest
@@ -75,11 +68,9 @@ pub async fn resume_rng<S: Store>(
         let page = store.events_after(run_id, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        for event in page.iter().filter(|e| e.kind == NODE_CREATED) {
-            let id = serde_json::from_value::<NodeId>(event.payload["node_id"].clone());
-            let rng = serde_json::from_value::<RunRng>(event.payload["rng"].clone());
-            if let (Ok(id), Ok(rng)) = (id, rng) {
-                states.insert(id, rng);
+        for record in page.iter() {
+            if let RunEvent::NodeCreated(created) = &record.event {
+                states.insert(created.node_id, created.rng.clone());
             }
         }
         if page.len() < PAGE as usize {

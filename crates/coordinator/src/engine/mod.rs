@@ -51,7 +51,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_core::RunId;
-use aide_store::{Lease, Store};
+use aide_store::{Lease, RunStatus, Store};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -74,6 +74,21 @@ pub enum RunEnd {
     LeaseLost,
     /// The engine was told to stop; the lease was released for another owner to resume.
     Interrupted,
+}
+
+impl RunEnd {
+    /// How a drive ended that finished its run with `status` and `reason`.
+    pub fn of(status: RunStatus, reason: &str) -> Self {
+        match status {
+            RunStatus::Cancelled => Self::Cancelled,
+            RunStatus::Failed => Self::Failed {
+                reason: reason.to_owned(),
+            },
+            _ => Self::Completed {
+                reason: reason.to_owned(),
+            },
+        }
+    }
 }
 
 /// Settings of the engine itself (not of a run).

@@ -8,27 +8,24 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use aide_core::{Action, Direction, truncate_middle};
+use aide_core::event::ReportFailed;
+use aide_core::{Action, LlmPurpose, RunEvent, truncate_middle};
 use aide_proto::v1::{
     ActionKind, AideContext, ChatMessage, CompleteRequest, Role, WorkContext,
     complete_response::Answer,
 };
 use aide_store::{NodeRecord, RunRecord, Store};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::budget::{Budget, Exhausted};
 use super::context::{AUTHOR_DEADLINE, RunInfo};
-use super::events::REPORT_FAILED;
 use super::retry::retrying;
 use super::state::RunState;
 use super::step::RunCtx;
 use super::{Author, Executor, Heartbeat, PortError, RunEnd};
 use crate::outputs::{best_node, best_so_far, by_step, direction_name, format_metric, good_metric};
 
-/// The ledger purpose of the report call.
-pub const REPORT_PURPOSE: &str = "report";
 /// Attempts of the report call when the gateway is unreachable or overloaded.
 const ATTEMPTS: u32 = 3;
 /// Bounds on the parts of the prompt, in characters.
@@ -47,7 +44,7 @@ pub(super) async fn narrative<S: Store, A: Author, E: Executor>(
     cancel: &CancellationToken,
     heartbeat: &Heartbeat,
 ) -> Result<Option<String>, RunEnd> {
-    let settings = &ctx.info.run.settings;
+    let settings = &ctx.info.settings;
     if settings.code.model.starts_with("baseline") || matches!(exhausted, Exhausted::Cost { .. }) {
         return Ok(None);
     }
@@ -58,7 +55,7 @@ pub(super) async fn narrative<S: Store, A: Author, E: Executor>(
             Err(e) => warn!(error = %e, "cannot read the run's cost; asking for the report"),
         }
     }
-    let request = report_request(&ctx.info, &state.records, state.direction);
+    let request = report_request(&ctx.info, &state.run, &state.records);
     let mut attempt = 0;
     let error = loop {
         let outcome = tokio::select! {
@@ -68,7 +65,7 @@ pub(super) async fn narrative<S: Store, A: Author, E: Executor>(
         };
         let error = match outcome {
             Ok(response) => {
-                let call = ctx.ledger_entry(None, REPORT_PURPOSE, &response);
+                let call = ctx.ledger_entry(None, LlmPurpose::Report, &response);
                 let quiet = |_, why: String, _| async move {
                     warn!(error = %why, "recording the report call, retrying");
                 };
@@ -104,27 +101,21 @@ pub(super) async fn narrative<S: Store, A: Author, E: Executor>(
         }
     };
     warn!(error = %error, "no report from the model: the report is the deterministic one");
-    let payload = json!({"error": error.message, "attempts": attempt});
-    if let Err(e) = ctx
-        .store
-        .append_event(ctx.lease.run_id, REPORT_FAILED, payload)
-        .await
-    {
+    let event = RunEvent::ReportFailed(ReportFailed {
+        error: error.message,
+        attempts: attempt,
+    });
+    if let Err(e) = ctx.store.append_event(ctx.lease.run_id, &event).await {
         warn!(error = %e, "cannot record the report_failed event");
     }
     ctx.notify();
     Ok(None)
 }
 
-/// The request asking the run's code model for the report.
-pub fn report_request(
-    info: &RunInfo,
-    nodes: &[NodeRecord],
-    direction: Option<Direction>,
-) -> CompleteRequest {
-    let mut run = info.run.clone();
-    run.direction = run.direction.or(direction);
-    let best = best_node(&run, nodes);
+/// The request asking the run's code model for the report; `run` is the run as the loop
+/// knows it now.
+pub fn report_request(info: &RunInfo, run: &RunRecord, nodes: &[NodeRecord]) -> CompleteRequest {
+    let best = best_node(run, nodes);
     let settings = &run.settings;
     let best_code = best
         .and_then(|b| b.generation.as_ref())
@@ -140,7 +131,7 @@ pub fn report_request(
         model: settings.code.model.clone(),
         messages: vec![ChatMessage {
             role: Role::User.into(),
-            content: report_prompt(&run, nodes),
+            content: report_prompt(run, nodes),
         }],
         temperature: Some(settings.code.temperature),
         max_tokens: None,
@@ -156,7 +147,7 @@ pub fn report_request(
             draft_index: 0,
             parent_metric: best.and_then(good_metric),
         }),
-        purpose: REPORT_PURPOSE.into(),
+        purpose: LlmPurpose::Report.to_string(),
     }
 }
 

@@ -1,40 +1,22 @@
-//! The run loop's picture of one run: the stored nodes, the policy's tree built from them,
-//! the fixed direction, the random generator and the best node with its submission.
+//! The run loop's picture of one run, and the one owner of the run's state while the loop
+//! holds the lease: the run record as it is now (direction fixed, status finished), the
+//! stored nodes, the policy's tree built from them, the random generator and the best node
+//! with its submission. The outputs, the report and the events are written from it.
 
-use aide_core::{
-    Direction, MetricValue, NodeId, NodeStage, NodeStatus, RunRng, SearchTree, TreeNode,
-};
-use aide_store::NodeRecord;
+use aide_core::{Direction, NodeId, NodeStage, RunRng, SearchTree};
+use aide_store::{NodeRecord, RunRecord};
 
-/// What the policy sees of a stored node.
-pub fn status_of(node: &NodeRecord) -> NodeStatus {
-    match (&node.review, node.stage) {
-        (Some(review), NodeStage::Reviewed) if !review.is_buggy => review
-            .metric
-            .and_then(MetricValue::new)
-            .map_or(NodeStatus::Buggy, NodeStatus::Good),
-        (Some(_), NodeStage::Reviewed) => NodeStatus::Buggy,
-        _ => NodeStatus::InFlight,
-    }
-}
-
-fn tree_node(node: &NodeRecord) -> TreeNode {
-    TreeNode {
-        id: node.id,
-        parent: node.parent,
-        step: node.step,
-        debug_depth: node.debug_depth,
-        status: status_of(node),
-    }
-}
+use crate::tree::{search_tree, status_of};
 
 /// One run as the loop tracks it.
 #[derive(Debug)]
 pub struct RunState {
+    /// The run as this owner knows it: updated when the direction is fixed and when the
+    /// run finishes.
+    pub run: RunRecord,
     pub tree: SearchTree,
     /// Every node, in step order.
     pub records: Vec<NodeRecord>,
-    pub direction: Option<Direction>,
     pub rng: RunRng,
     pub best: Option<NodeId>,
     /// The best node's submission file, once known (from its execution or the store).
@@ -42,18 +24,23 @@ pub struct RunState {
 }
 
 impl RunState {
-    pub fn new(mut records: Vec<NodeRecord>, direction: Option<Direction>, rng: RunRng) -> Self {
+    pub fn new(run: RunRecord, mut records: Vec<NodeRecord>, rng: RunRng) -> Self {
         records.sort_by_key(|n| n.step);
-        let tree = SearchTree::from_nodes(records.iter().map(tree_node).collect());
-        let best = tree.best(direction).map(|n| n.id);
+        let tree = search_tree(&records);
+        let best = tree.best(run.direction).map(|n| n.id);
         Self {
+            run,
             tree,
             records,
-            direction,
             rng,
             best,
             best_submission: None,
         }
+    }
+
+    /// The run's metric direction, once fixed.
+    pub fn direction(&self) -> Option<Direction> {
+        self.run.direction
     }
 
     /// Nodes not yet reviewed, in step order (left by a previous owner).
@@ -70,11 +57,12 @@ impl RunState {
         self.records.push(record);
     }
 
-    /// Records a reviewed node; returns the new best node when it changed (the caller then
-    /// sets [`best_submission`](Self::best_submission)).
+    /// Records a reviewed node and the direction its review left fixed; returns the new
+    /// best node when it changed (the caller then sets
+    /// [`best_submission`](Self::best_submission)).
     pub fn reviewed(&mut self, record: NodeRecord, direction: Option<Direction>) -> Option<NodeId> {
-        if self.direction.is_none() {
-            self.direction = direction;
+        if self.run.direction.is_none() {
+            self.run.direction = direction;
         }
         let status = status_of(&record);
         self.tree.set_status(record.id, status);
@@ -82,7 +70,7 @@ impl RunState {
             Some(slot) => *slot = record,
             None => self.records.push(record),
         }
-        let best = self.tree.best(self.direction).map(|n| n.id);
+        let best = self.tree.best(self.run.direction).map(|n| n.id);
         if best != self.best {
             self.best = best;
             self.best_submission = None;

@@ -6,22 +6,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aide_core::event::InfraRetry;
 use aide_core::{
-    BugReason, Direction, ExecutionFacts, NodeId, NodeStage, Review as ReviewArgs, Verdict,
-    metric::cross_check, parse_reply,
+    BugReason, Direction, ExceptionInfo, ExecutionFacts, LlmPurpose, NodeId, NodeStage,
+    Review as ReviewArgs, RunEvent, Verdict, metric::cross_check, parse_reply,
 };
 use aide_proto::v1::{CompleteRequest, CompleteResponse, Finished, complete_response::Answer};
 use aide_store::{
     ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NodeRecord, Review, Store,
 };
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::EventHook;
 use super::author::Author;
 use super::context::{RunInfo, execute_request, review_request};
-use super::events::INFRA_RETRY;
 use super::executor::Executor;
 use super::retry::{Backoff, Failure, retrying};
 
@@ -67,10 +66,10 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
     }
 
     /// Appends a run event (retried like every store write) and notifies.
-    pub async fn event(&self, kind: &str, payload: serde_json::Value) -> Result<(), Failure> {
+    pub async fn event(&self, event: RunEvent) -> Result<(), Failure> {
         let run_id = self.lease.run_id;
-        self.persist(kind, None, || {
-            self.store.append_event(run_id, kind, payload.clone())
+        self.persist(event.kind(), None, || {
+            self.store.append_event(run_id, &event)
         })
         .await?;
         self.notify();
@@ -93,15 +92,15 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             ?wait,
             "infrastructure failure, retrying"
         );
-        let payload = json!({
-            "node_id": node.map(|n| n.id), "step": node.map(|n| n.step), "what": what,
-            "retry": retry, "error": why, "wait_ms": wait.as_millis() as u64,
+        let event = RunEvent::InfraRetry(InfraRetry {
+            node_id: node.map(|n| n.id),
+            step: node.map(|n| n.step),
+            what: what.to_owned(),
+            retry,
+            error: why.to_owned(),
+            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         });
-        if let Err(e) = self
-            .store
-            .append_event(self.lease.run_id, INFRA_RETRY, payload)
-            .await
-        {
+        if let Err(e) = self.store.append_event(self.lease.run_id, &event).await {
             warn!(error = %e, "cannot record the infra_retry event");
         }
         self.notify();
@@ -135,14 +134,14 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
     pub fn ledger_entry(
         &self,
         node: Option<NodeId>,
-        purpose: &str,
+        purpose: LlmPurpose,
         response: &CompleteResponse,
     ) -> NewLlmCall {
         let usage = response.usage.unwrap_or_default();
         NewLlmCall {
             run_id: self.lease.run_id,
             node_id: node,
-            purpose: purpose.to_owned(),
+            purpose,
             provider: response.provider.clone(),
             model: response.model.clone(),
             prompt_tokens: usage.prompt_tokens,
@@ -159,9 +158,10 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
     async fn ask(
         &self,
         node: &NodeRecord,
+        purpose: LlmPurpose,
         request: CompleteRequest,
     ) -> Result<CompleteResponse, Failure> {
-        let what = format!("{} call", request.purpose);
+        let what = format!("{purpose} call");
         let response = retrying(
             self.backoff,
             &self.stop,
@@ -175,7 +175,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             },
         )
         .await?;
-        let call = self.ledger_entry(Some(node.id), &request.purpose, &response);
+        let call = self.ledger_entry(Some(node.id), purpose, &response);
         self.persist("ledger", node, || self.store.record_llm_call(call.clone()))
             .await?;
         Ok(response)
@@ -191,7 +191,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         let (id, lease) = (node.id, &self.lease);
         if node.stage == NodeStage::Pending {
             let request = code_request.ok_or_else(|| Failure::Fatal("no code request".into()))?;
-            let response = self.ask(&node, request).await?;
+            let response = self.ask(&node, LlmPurpose::Code, request).await?;
             let text = match response.answer {
                 Some(Answer::Text(t)) | Some(Answer::FunctionArgumentsJson(t)) => t,
                 None => String::new(),
@@ -346,7 +346,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
     ) -> Result<Option<Direction>, Failure> {
         let (id, lease) = (node.id, &self.lease);
         let request = review_request(&self.info, node, code, &execution.term_out, direction);
-        let parsed = match self.ask(node, request).await {
+        let parsed = match self.ask(node, LlmPurpose::Feedback, request).await {
             Ok(response) => match response.answer {
                 Some(Answer::FunctionArgumentsJson(args)) => serde_json::from_str(&args)
                     .map_err(|e| e.to_string())
@@ -373,7 +373,8 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         let facts = ExecutionFacts {
             exit_code: execution.exit_code,
             timed_out: execution.timed_out,
-            exc_type: execution.exc_type.clone(),
+            // A timeout is its own reason; its recorded `TimeoutError` is not a second one.
+            exc_type: execution.exc_type.clone().filter(|_| !execution.timed_out),
             wrote_submission: execution.wrote_submission,
         };
         let (says_bug, metric, summary) = match parsed {
@@ -388,7 +389,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             }
         };
         let check = cross_check(&execution.term_out, metric);
-        let verdict = Verdict::judge(&facts, says_bug, &check, self.info.run.task.has_test_data());
+        let verdict = Verdict::judge(&facts, says_bug, &check, self.info.task.has_test_data());
         let review = Review {
             is_buggy: verdict.is_buggy(),
             metric: verdict.metric.map(f64::from),
@@ -433,22 +434,47 @@ fn execution_result(f: &Finished) -> ExecutionResult {
     }
 }
 
+/// What the node keeps of an execution. A script stopped at its time limit raised nothing
+/// itself; it is recorded as a `TimeoutError`, as the reference records it.
 fn summarise(f: &Finished, info: &RunInfo) -> ExecutionSummary {
     let exception = f.exception.as_ref().filter(|e| !e.r#type.is_empty());
+    let (exc_type, exc_info) = match exception {
+        Some(e) => (
+            Some(e.r#type.clone()),
+            Some(ExceptionInfo {
+                message: e.message.clone(),
+                line: e.line,
+                traceback: e.traceback.clone(),
+            }),
+        ),
+        None if f.timed_out => (
+            Some(TIMEOUT_ERROR.to_owned()),
+            Some(ExceptionInfo {
+                message: format!(
+                    "the script exceeded its time limit of {} s",
+                    info.settings.exec_timeout_secs
+                ),
+                ..ExceptionInfo::default()
+            }),
+        ),
+        None => (None, None),
+    };
     ExecutionSummary {
         term_out: f.output.clone(),
         exit_code: f.exit_code,
         exec_time_secs: seconds(f.wall_time).unwrap_or(0.0),
         timed_out: f.timed_out,
-        exc_type: exception.map(|e| e.r#type.clone()),
-        exc_info: exception
-            .map(|e| json!({"message": e.message, "line": e.line, "traceback": e.traceback})),
+        exc_type,
+        exc_info,
         wrote_submission: submission_bytes(f, info).is_some(),
     }
 }
 
+/// The exception type a timed-out execution is recorded with.
+const TIMEOUT_ERROR: &str = "TimeoutError";
+
 fn submission_bytes(f: &Finished, info: &RunInfo) -> Option<Vec<u8>> {
-    let name = &info.run.task.submission.as_ref()?.file_name;
+    let name = &info.task.submission.as_ref()?.file_name;
     f.files
         .iter()
         .find(|file| &file.path == name)

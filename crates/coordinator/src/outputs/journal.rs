@@ -16,7 +16,10 @@
 //!   value); a good node's `maximize` is `null` while the run's direction is not fixed;
 //! - a node whose reply held no code never ran: `code` is `""`, `_term_out` is `[]`,
 //!   `exec_time` is `0.0`;
-//! - `exc_stack` is the `stack` array of our structured exception details, when present;
+//! - `exc_info` is `{"args": [message], "line": line in solution.py}` (the reference keeps
+//!   the exception's `args` and a few attributes); `exc_stack` holds the traceback's frames
+//!   as the reference's `[file, line, function, code]` tuples;
+//! - a timed-out script has `exc_type` `TimeoutError`, as in the reference;
 //! - extra per-node keys the reference ignores: `action`, `debug_depth`, `bug_reasons`.
 
 use aide_core::{Direction, NodeStage};
@@ -62,12 +65,14 @@ fn journal_node(direction: Option<Direction>, node: &NodeRecord) -> Value {
     let term_out: Vec<&str> = execution
         .map(|e| e.term_out.split_inclusive('\n').collect())
         .unwrap_or_default();
-    let exc_info = execution.and_then(|e| e.exc_info.clone());
-    let exc_stack = exc_info
-        .as_ref()
-        .and_then(|info| info.get("stack"))
-        .filter(|s| s.is_array())
-        .cloned();
+    let exception = execution.and_then(|e| e.exc_info.as_ref());
+    let exc_info = exception.map(|e| json!({"args": [e.message], "line": e.line}));
+    let exc_stack = exception.map(|e| {
+        e.stack()
+            .into_iter()
+            .map(|f| json!([f.file, f.line, f.function, f.code]))
+            .collect::<Vec<_>>()
+    });
     json!({
         "code": generation.and_then(|g| g.code.as_deref()).unwrap_or_default(),
         "plan": generation.map(|g| g.plan.as_str()).unwrap_or_default(),

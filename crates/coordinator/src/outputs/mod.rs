@@ -22,7 +22,7 @@ mod tree_html;
 
 use std::path::{Path, PathBuf};
 
-use aide_core::{Direction, NodeId, NodeStage};
+use aide_core::{Direction, MetricValue, NodeId, NodeStage};
 use aide_store::{NodeRecord, RunRecord, Usage};
 use serde_json::json;
 
@@ -142,16 +142,10 @@ impl RunOutputs {
     }
 }
 
-/// The best node: reviewed, not buggy, with a finite metric; the best metric under the
-/// run's direction, the earliest step on ties. While the direction is not fixed, the
-/// earliest good node.
+/// The best node under the run's direction ([`crate::tree::best_node`]: the rule the
+/// engine and the API use too).
 pub fn best_node<'a>(run: &RunRecord, nodes: &'a [NodeRecord]) -> Option<&'a NodeRecord> {
-    let sorted = by_step(nodes);
-    best_so_far(run, &sorted)
-        .last()
-        .copied()
-        .flatten()
-        .map(|(node, _)| node)
+    crate::tree::best_node(run.direction, nodes)
 }
 
 /// The resolved configuration of a run, as `config.json` holds it.
@@ -180,14 +174,6 @@ pub(crate) fn good_metric(node: &NodeRecord) -> Option<f64> {
     review.metric.filter(|m| m.is_finite())
 }
 
-/// Strictly better under `direction` (a tie keeps the earlier node).
-pub(crate) fn better(candidate: f64, incumbent: f64, direction: Direction) -> bool {
-    match direction {
-        Direction::Maximize => candidate > incumbent,
-        Direction::Minimize => candidate < incumbent,
-    }
-}
-
 /// Nodes in step order (ties by id, so the order is total).
 pub(crate) fn by_step(nodes: &[NodeRecord]) -> Vec<&NodeRecord> {
     let mut sorted: Vec<&NodeRecord> = nodes.iter().collect();
@@ -195,7 +181,8 @@ pub(crate) fn by_step(nodes: &[NodeRecord]) -> Vec<&NodeRecord> {
     sorted
 }
 
-/// For each node in step order, the best good node reached up to and including it.
+/// For each node in step order, the best good node reached up to and including it (the
+/// same comparison as [`best_node`]: strictly better replaces, the earliest wins ties).
 pub(crate) fn best_so_far<'a>(
     run: &RunRecord,
     sorted: &[&'a NodeRecord],
@@ -207,7 +194,12 @@ pub(crate) fn best_so_far<'a>(
             if let Some(metric) = good_metric(node) {
                 let replace = match best {
                     None => true,
-                    Some((_, bm)) => run.direction.is_some_and(|d| better(metric, bm, d)),
+                    Some((_, incumbent)) => run.direction.is_some_and(|d| {
+                        match (MetricValue::new(metric), MetricValue::new(incumbent)) {
+                            (Some(m), Some(i)) => m.is_better_than(i, d),
+                            _ => false,
+                        }
+                    }),
                 };
                 if replace {
                     best = Some((node, metric));

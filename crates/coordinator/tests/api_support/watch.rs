@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aide_core::event::{NodeCreated, NodeReviewed, RunFinished};
+use aide_core::{Action, NodeId, RunEvent, RunRng};
 use aide_proto::v1;
 use aide_store::{RunStatus, Store};
-use serde_json::json;
 use tonic::{Code, Streaming};
 
 use super::{Harness, test_config};
@@ -28,12 +29,40 @@ async fn assert_ends(stream: &mut Streaming<v1::RunEvent>) {
     assert!(end.is_none(), "unexpected event {end:?}");
 }
 
+fn created(step: u32) -> RunEvent {
+    RunEvent::NodeCreated(NodeCreated {
+        node_id: NodeId::new(),
+        parent: None,
+        action: Action::Draft,
+        step,
+        debug_depth: 0,
+        rng: RunRng::from_seed(1),
+    })
+}
+
+fn reviewed(step: u32) -> RunEvent {
+    RunEvent::NodeReviewed(NodeReviewed {
+        node_id: NodeId::new(),
+        step,
+        action: Action::Draft,
+        buggy: false,
+        metric: Some(0.5),
+        bug_reasons: Vec::new(),
+    })
+}
+
+/// The event a protocol message carries.
+fn decoded(event: &v1::RunEvent) -> RunEvent {
+    let payload = serde_json::from_str(&event.payload_json).expect("json");
+    RunEvent::from_parts(&event.kind, payload)
+}
+
 pub async fn watch_delivers_stored_then_live_events_and_ends_with_the_run(h: Arc<Harness>) {
     let lease = h.running_run("watched").await;
     let run = lease.run_id;
     for i in 1..=3 {
         h.store
-            .append_event(run, "node_created", json!({"step": i}))
+            .append_event(run, &created(i))
             .await
             .expect("append");
     }
@@ -51,8 +80,10 @@ pub async fn watch_delivers_stored_then_live_events_and_ends_with_the_run(h: Arc
         let event = next(&mut stream).await;
         assert_eq!((event.seq, event.kind.as_str()), (seq, "node_created"));
         assert_eq!(event.run_id, run.to_string());
-        let payload: serde_json::Value = serde_json::from_str(&event.payload_json).expect("json");
-        assert_eq!(payload["step"], seq);
+        let RunEvent::NodeCreated(created) = decoded(&event) else {
+            panic!("{event:?}")
+        };
+        assert_eq!(u64::from(created.step), seq);
         let snapshot = event.run.expect("run snapshot");
         assert_eq!(snapshot.status(), v1::RunStatus::Running);
         assert!(event.at.is_some());
@@ -61,7 +92,7 @@ pub async fn watch_delivers_stored_then_live_events_and_ends_with_the_run(h: Arc
     // A live node and event, picked up by polling (nobody notifies).
     h.reviewed_node(&lease, 0, None, Some(0.5)).await;
     h.store
-        .append_event(run, "node_reviewed", json!({"step": 0}))
+        .append_event(run, &reviewed(0))
         .await
         .expect("append");
     let event = next(&mut stream).await;
@@ -76,7 +107,13 @@ pub async fn watch_delivers_stored_then_live_events_and_ends_with_the_run(h: Arc
         .await
         .expect("finish");
     h.store
-        .append_event(run, "run_finished", json!({"status": "completed"}))
+        .append_event(
+            run,
+            &RunEvent::RunFinished(RunFinished {
+                status: RunStatus::Completed,
+                reason: "steps budget reached".into(),
+            }),
+        )
         .await
         .expect("append");
     h.notifier.notify(run);
@@ -175,7 +212,7 @@ pub async fn a_notified_watcher_wakes_without_waiting_for_the_poll(h: Arc<Harnes
     // engine's hook does.
     tokio::time::sleep(Duration::from_millis(200)).await;
     h.store
-        .append_event(lease.run_id, "node_created", json!({}))
+        .append_event(lease.run_id, &created(0))
         .await
         .expect("append");
     (notifier.hook().0)(lease.run_id);

@@ -319,6 +319,6 @@ pub async fn event_kinds(
         .await
         .expect("events")
         .into_iter()
-        .map(|e| (e.kind, e.payload))
+        .map(|e| (e.event.kind().to_owned(), e.event.payload()))
         .collect()
 }

@@ -124,8 +124,10 @@ impl Tree {
                     exec_time_secs: 10.0 + step as f64,
                     timed_out: step == 4,
                     exc_type: (step == 1).then(|| "KeyError".into()),
-                    exc_info: (step == 1).then(|| {
-                        serde_json::json!({"args": ["SalePrice"], "stack": [["runfile.py", 2, "<module>", "df['SalePrice']"]]})
+                    exc_info: (step == 1).then(|| aide_core::ExceptionInfo {
+                        message: "SalePrice".into(),
+                        line: 2,
+                        traceback: "Traceback (most recent call last):\n  File \"runfile.py\", line 2, in <module>\n    df['SalePrice']\nKeyError: 'SalePrice'\n".into(),
                     }),
                     wrote_submission: !buggy,
                 });

@@ -1,19 +1,14 @@
 //! Postgres: the `run_events` log — per-run sequence numbers handed out under the run
 //! row's lock, so sequence order is commit order.
 
-use aide_core::RunId;
+use aide_core::{RunEvent, RunId};
 use sqlx::Row;
 use sqlx::postgres::PgPool;
 
 use crate::error::{Error, Result};
-use crate::types::{RunEvent, to_i64, to_u64};
+use crate::types::{EventRecord, to_i64, to_u64};
 
-pub(super) async fn append_event(
-    pool: &PgPool,
-    run_id: RunId,
-    kind: &str,
-    payload: serde_json::Value,
-) -> Result<u64> {
+pub(super) async fn append_event(pool: &PgPool, run_id: RunId, event: &RunEvent) -> Result<u64> {
     let seq = sqlx::query_scalar::<_, i64>(
         "WITH next AS ( \
              UPDATE runs SET last_event_seq = last_event_seq + 1 WHERE id = $1 RETURNING last_event_seq) \
@@ -22,8 +17,8 @@ pub(super) async fn append_event(
          RETURNING seq",
     )
     .bind(run_id.0)
-    .bind(kind)
-    .bind(payload)
+    .bind(event.kind())
+    .bind(event.payload())
     .fetch_optional(pool)
     .await?;
     match seq {
@@ -37,7 +32,7 @@ pub(super) async fn events_after(
     run_id: RunId,
     after_seq: u64,
     limit: u32,
-) -> Result<Vec<RunEvent>> {
+) -> Result<Vec<EventRecord>> {
     let rows = sqlx::query(
         "SELECT seq, kind, payload, created_at FROM run_events \
          WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
@@ -49,11 +44,10 @@ pub(super) async fn events_after(
     .await?;
     rows.iter()
         .map(|row| {
-            Ok(RunEvent {
+            Ok(EventRecord {
                 run_id,
                 seq: to_u64(row.try_get("seq")?, "event seq")?,
-                kind: row.try_get("kind")?,
-                payload: row.try_get("payload")?,
+                event: RunEvent::from_parts(row.try_get("kind")?, row.try_get("payload")?),
                 created_at: row.try_get("created_at")?,
             })
         })

@@ -16,7 +16,7 @@ pub(super) async fn record_llm_call(pool: &PgPool, call: NewLlmCall) -> Result<i
     )
     .bind(call.run_id.0)
     .bind(call.node_id.map(|n| n.0))
-    .bind(&call.purpose)
+    .bind(call.purpose.as_str())
     .bind(&call.provider)
     .bind(&call.model)
     .bind(to_i64(call.prompt_tokens, "prompt tokens")?)

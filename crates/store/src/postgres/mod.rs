@@ -18,15 +18,15 @@ mod runs;
 
 use std::time::Duration;
 
-use aide_core::{Direction, NodeId, RunId};
+use aide_core::{Direction, NodeId, RunEvent, RunId};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::error::{Error, Result};
 use crate::types::{
-    ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease, LeaseStatus, NewLlmCall,
-    NewNode, NewRun, NodeRecord, Review, RunEvent, RunFilter, RunRecord, RunStatus, RunnerInfo,
-    RunnerLoad, RunnerRecord, Usage, to_i64,
+    EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
+    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord, RunStatus,
+    RunnerInfo, RunnerLoad, RunnerRecord, Usage, to_i64,
 };
 
 /// The migrations under `migrations/postgres`, embedded at compile time.

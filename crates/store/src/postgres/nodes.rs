@@ -47,7 +47,10 @@ fn node_from_row(row: &PgRow) -> Result<NodeRecord> {
                 .try_get::<Option<bool>, _>("timed_out")?
                 .unwrap_or_default(),
             exc_type: row.try_get("exc_type")?,
-            exc_info: row.try_get("exc_info")?,
+            exc_info: row
+                .try_get::<Option<serde_json::Value>, _>("exc_info")?
+                .map(|v| from_json(v, "exception info"))
+                .transpose()?,
             wrote_submission: row
                 .try_get::<Option<bool>, _>("wrote_submission")?
                 .unwrap_or_default(),
@@ -238,7 +241,12 @@ pub(super) async fn mark_executed(
     .bind(exec.exec_time_secs)
     .bind(exec.timed_out)
     .bind(&exec.exc_type)
-    .bind(&exec.exc_info)
+    .bind(
+        exec.exc_info
+            .as_ref()
+            .map(|info| to_json(info, "exception info"))
+            .transpose()?,
+    )
     .bind(exec.wrote_submission)
     .execute(pool)
     .await?;

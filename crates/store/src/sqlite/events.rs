@@ -1,19 +1,18 @@
 //! SQLite: the `run_events` log — per-run sequence numbers handed out inside the same
 //! `BEGIN IMMEDIATE` transaction as the insert, so sequence order is commit order.
 
-use aide_core::RunId;
+use aide_core::{RunEvent, RunId};
 use sqlx::Row;
 use sqlx::sqlite::SqlitePool;
 
 use super::{begin_immediate, id_text, now_ms, parse_json, time};
 use crate::error::{Error, Result};
-use crate::types::{RunEvent, to_i64, to_u64};
+use crate::types::{EventRecord, to_i64, to_u64};
 
 pub(super) async fn append_event(
     pool: &SqlitePool,
     run_id: RunId,
-    kind: &str,
-    payload: serde_json::Value,
+    event: &RunEvent,
 ) -> Result<u64> {
     let mut tx = begin_immediate(pool).await?;
     let seq: Option<i64> =
@@ -33,8 +32,8 @@ pub(super) async fn append_event(
     ))
     .bind(id_text(run_id.0))
     .bind(seq)
-    .bind(kind)
-    .bind(payload.to_string())
+    .bind(event.kind())
+    .bind(event.payload().to_string())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -46,7 +45,7 @@ pub(super) async fn events_after(
     run_id: RunId,
     after_seq: u64,
     limit: u32,
-) -> Result<Vec<RunEvent>> {
+) -> Result<Vec<EventRecord>> {
     let rows = sqlx::query(
         "SELECT seq, kind, payload, created_at FROM run_events \
          WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -58,11 +57,13 @@ pub(super) async fn events_after(
     .await?;
     rows.iter()
         .map(|row| {
-            Ok(RunEvent {
+            Ok(EventRecord {
                 run_id,
                 seq: to_u64(row.try_get("seq")?, "event seq")?,
-                kind: row.try_get("kind")?,
-                payload: parse_json(row.try_get("payload")?, "event payload")?,
+                event: RunEvent::from_parts(
+                    row.try_get("kind")?,
+                    parse_json(row.try_get("payload")?, "event payload")?,
+                ),
                 created_at: time(row.try_get("created_at")?)?,
             })
         })

@@ -19,7 +19,7 @@ pub(super) async fn record_llm_call(pool: &SqlitePool, call: NewLlmCall) -> Resu
     ))
     .bind(id_text(call.run_id.0))
     .bind(call.node_id.map(|n| id_text(n.0)))
-    .bind(&call.purpose)
+    .bind(call.purpose.as_str())
     .bind(&call.provider)
     .bind(&call.model)
     .bind(to_i64(call.prompt_tokens, "prompt tokens")?)

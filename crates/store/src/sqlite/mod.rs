@@ -25,7 +25,7 @@ mod runs;
 use std::str::FromStr;
 use std::time::Duration;
 
-use aide_core::{Direction, NodeId, RunId};
+use aide_core::{Direction, NodeId, RunEvent, RunId};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -33,9 +33,9 @@ use sqlx::sqlite::{
 
 use crate::error::{Error, Result};
 use crate::types::{
-    ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease, LeaseStatus, NewLlmCall,
-    NewNode, NewRun, NodeRecord, Review, RunEvent, RunFilter, RunRecord, RunStatus, RunnerInfo,
-    RunnerLoad, RunnerRecord, Usage, to_i64,
+    EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
+    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord, RunStatus,
+    RunnerInfo, RunnerLoad, RunnerRecord, Usage, to_i64,
 };
 
 /// The migrations under `migrations/sqlite`, embedded at compile time.

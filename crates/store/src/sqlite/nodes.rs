@@ -50,7 +50,9 @@ fn node_from_row(row: &SqliteRow) -> Result<NodeRecord> {
             exc_type: row.try_get("exc_type")?,
             exc_info: row
                 .try_get::<Option<&str>, _>("exc_info")?
-                .map(|t| parse_json(t, "exception info"))
+                .map(|t| {
+                    parse_json(t, "exception info").and_then(|v| from_json(v, "exception info"))
+                })
                 .transpose()?,
             wrote_submission: row
                 .try_get::<Option<bool>, _>("wrote_submission")?
@@ -261,7 +263,12 @@ pub(super) async fn mark_executed(
     .bind(exec.exec_time_secs)
     .bind(exec.timed_out)
     .bind(&exec.exc_type)
-    .bind(exec.exc_info.as_ref().map(json_text))
+    .bind(
+        exec.exc_info
+            .as_ref()
+            .map(|info| to_json(info, "exception info").map(|v| json_text(&v)))
+            .transpose()?,
+    )
     .bind(exec.wrote_submission)
     .execute(pool)
     .await?;

@@ -4,17 +4,18 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aide_core::{NodeId, RunId};
+use aide_core::event::{BestChanged, RunFinished, UnrecognisedEvent};
+use aide_core::{LlmPurpose, NodeId, RunEvent, RunId, RunStatus};
 use aide_store::{Error, NewLlmCall, RunnerInfo, RunnerLoad, Store, Usage};
 
 use super::{Harness, claimed, create};
 use crate::assert_err;
 
-fn call(run_id: RunId, purpose: &str, prompt: u64, cost: f64) -> NewLlmCall {
+fn call(run_id: RunId, purpose: LlmPurpose, prompt: u64, cost: f64) -> NewLlmCall {
     NewLlmCall {
         run_id,
         node_id: Some(NodeId::new()),
-        purpose: purpose.into(),
+        purpose,
         provider: "openai".into(),
         model: "gpt-4o-mini".into(),
         prompt_tokens: prompt,
@@ -37,11 +38,11 @@ pub async fn llm_ledger<H: Harness>(h: Arc<H>) {
     );
 
     let first = store
-        .record_llm_call(call(run.id, "code", 1000, 0.25))
+        .record_llm_call(call(run.id, LlmPurpose::Code, 1000, 0.25))
         .await
         .expect("record");
     let second = store
-        .record_llm_call(call(run.id, "feedback", 3000, 0.5))
+        .record_llm_call(call(run.id, LlmPurpose::Feedback, 3000, 0.5))
         .await
         .expect("record");
     assert_ne!(first, second);
@@ -49,14 +50,14 @@ pub async fn llm_ledger<H: Harness>(h: Arc<H>) {
         node_id: None,
         request_id: None,
         cached: true,
-        ..call(run.id, "report", 0, 0.0)
+        ..call(run.id, LlmPurpose::Report, 0, 0.0)
     };
     store
         .record_llm_call(cached)
         .await
         .expect("record cached call");
     store
-        .record_llm_call(call(other.id, "code", 7, 9.0))
+        .record_llm_call(call(other.id, LlmPurpose::Code, 7, 9.0))
         .await
         .expect("record other run");
 
@@ -74,10 +75,26 @@ pub async fn llm_ledger<H: Harness>(h: Arc<H>) {
 
     assert_err!(
         store
-            .record_llm_call(call(RunId::new(), "code", 1, 0.1))
+            .record_llm_call(call(RunId::new(), LlmPurpose::Code, 1, 0.1))
             .await,
         Error::NotFound { what: "run", .. }
     );
+}
+
+fn best(step: u64) -> RunEvent {
+    RunEvent::BestChanged(BestChanged {
+        node_id: NodeId::new(),
+        step: step as u32,
+        metric: step as f64 / 10.0,
+    })
+}
+
+/// An event of a kind this version does not know: stored and read back verbatim.
+fn tick(t: u32, i: u32) -> RunEvent {
+    RunEvent::Unrecognised(UnrecognisedEvent {
+        kind: "tick".into(),
+        payload: serde_json::json!({"t": t, "i": i}),
+    })
 }
 
 pub async fn run_events<H: Harness>(h: Arc<H>) {
@@ -85,15 +102,12 @@ pub async fn run_events<H: Harness>(h: Arc<H>) {
     let run = create(&store, "events").await;
     let other = create(&store, "other").await;
     for i in 1..=5u64 {
-        let seq = store
-            .append_event(run.id, "node.created", serde_json::json!({"step": i}))
-            .await
-            .expect("append");
+        let seq = store.append_event(run.id, &best(i)).await.expect("append");
         assert_eq!(seq, i);
     }
     assert_eq!(
         store
-            .append_event(other.id, "run.started", serde_json::json!({}))
+            .append_event(other.id, &best(1))
             .await
             .expect("append"),
         1
@@ -104,8 +118,10 @@ pub async fn run_events<H: Harness>(h: Arc<H>) {
         all.iter().map(|e| e.seq).collect::<Vec<_>>(),
         vec![1, 2, 3, 4, 5]
     );
-    assert_eq!(all[2].kind, "node.created");
-    assert_eq!(all[2].payload, serde_json::json!({"step": 3}));
+    let RunEvent::BestChanged(third) = &all[2].event else {
+        panic!("{:?}", all[2])
+    };
+    assert_eq!((third.step, third.metric), (3, 0.3));
     assert_eq!(all[2].run_id, run.id);
     let page = store.events_after(run.id, 2, 2).await.expect("page");
     assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4]);
@@ -117,9 +133,7 @@ pub async fn run_events<H: Harness>(h: Arc<H>) {
             .is_empty()
     );
     assert_err!(
-        store
-            .append_event(RunId::new(), "x", serde_json::json!(null))
-            .await,
+        store.append_event(RunId::new(), &best(1)).await,
         Error::NotFound { .. }
     );
 
@@ -132,7 +146,7 @@ pub async fn run_events<H: Harness>(h: Arc<H>) {
             for i in 0..10 {
                 seqs.push(
                     store
-                        .append_event(run.id, "tick", serde_json::json!({"t": t, "i": i}))
+                        .append_event(run.id, &tick(t, i))
                         .await
                         .expect("append"),
                 );
@@ -147,14 +161,10 @@ pub async fn run_events<H: Harness>(h: Arc<H>) {
         }
     }
     assert_eq!(seqs, (6..=45).collect::<BTreeSet<u64>>());
-    assert_eq!(
-        store
-            .events_after(run.id, 0, 1000)
-            .await
-            .expect("events")
-            .len(),
-        45
-    );
+    let all = store.events_after(run.id, 0, 1000).await.expect("events");
+    assert_eq!(all.len(), 45);
+    assert!(all[5..].iter().all(|e| e.event.kind() == "tick"));
+    assert_eq!(all[44].event.payload()["i"], 9);
 }
 
 fn runner(id: &str, slots: u32) -> RunnerInfo {
@@ -296,18 +306,20 @@ pub async fn ledger_ignores_leases<H: Harness>(h: Arc<H>) {
     let store = h.open().await;
     let lease = claimed(&store, "unfenced").await;
     store
-        .finish_run(&lease, aide_store::RunStatus::Failed, "crashed")
+        .finish_run(&lease, RunStatus::Failed, "crashed")
         .await
         .expect("finish");
     store
-        .record_llm_call(call(lease.run_id, "report", 10, 0.01))
+        .record_llm_call(call(lease.run_id, LlmPurpose::Report, 10, 0.01))
         .await
         .expect("record after finish");
     store
         .append_event(
             lease.run_id,
-            "run.finished",
-            serde_json::json!({"ok": false}),
+            &RunEvent::RunFinished(RunFinished {
+                status: RunStatus::Failed,
+                reason: "crashed".into(),
+            }),
         )
         .await
         .expect("append");

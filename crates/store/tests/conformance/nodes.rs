@@ -25,9 +25,11 @@ fn execution() -> ExecutionSummary {
         exec_time_secs: 12.5,
         timed_out: false,
         exc_type: Some("KeyError".into()),
-        exc_info: Some(
-            serde_json::json!({"args": ["SalePrice"], "stack": [["train.py", 12, "main", "df[c]"]]}),
-        ),
+        exc_info: Some(aide_core::ExceptionInfo {
+            message: "'SalePrice'".into(),
+            line: 12,
+            traceback: "Traceback (most recent call last):\n  File \"solution.py\", line 12, in <module>\n    df[c]\nKeyError: 'SalePrice'\n".into(),
+        }),
         wrote_submission: true,
     }
 }

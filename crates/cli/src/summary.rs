@@ -6,7 +6,7 @@ use std::path::Path;
 
 use aide_coordinator::engine::events::BEST_CHANGED;
 use aide_core::{Direction, NodeId};
-use aide_store::{AnyStore, RunRecord, Store};
+use aide_store::{AnyStore, EventStore, NodeStore, RunRecord};
 
 use crate::error::CliError;
 use crate::progress::fmt_metric;

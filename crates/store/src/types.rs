@@ -48,6 +48,17 @@ impl RunStatus {
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
+
+    /// `InvalidState` unless a run can finish with this status.
+    pub(crate) fn check_terminal(self) -> Result<()> {
+        if self.is_terminal() {
+            Ok(())
+        } else {
+            Err(Error::InvalidState(format!(
+                "a run cannot finish as {self}"
+            )))
+        }
+    }
 }
 
 impl fmt::Display for RunStatus {
@@ -63,7 +74,7 @@ pub struct NewRun {
     pub task: Task,
     pub settings: RunSettings,
     /// The metric direction when the task fixes it; otherwise fixed later by
-    /// [`Store::fix_direction`](crate::Store::fix_direction).
+    /// [`RunStore::fix_direction`](crate::RunStore::fix_direction).
     pub direction: Option<Direction>,
     pub seed: u64,
 }
@@ -91,7 +102,14 @@ pub struct RunRecord {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// Which runs [`Store::list_runs`](crate::Store::list_runs) returns, newest first.
+impl RunRecord {
+    /// Why a cancel request for this run, which is no longer queued or running, was refused.
+    pub(crate) fn cancel_refused(&self) -> Error {
+        Error::InvalidState(format!("run {} is already {}", self.id, self.status))
+    }
+}
+
+/// Which runs [`RunStore::list_runs`](crate::RunStore::list_runs) returns, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunFilter {
     pub status: Option<RunStatus>,
@@ -107,7 +125,7 @@ impl Default for RunFilter {
     }
 }
 
-/// Proof of ownership of a run, returned by [`Store::claim_run`](crate::Store::claim_run).
+/// Proof of ownership of a run, returned by [`RunStore::claim_run`](crate::RunStore::claim_run).
 /// Every run-loop write presents it; the store refuses the write when the run's owner or
 /// epoch has moved on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -40,7 +40,7 @@ all_conformance_tests!(setup);
 
 #[tokio::test]
 async fn in_memory_database_works() {
-    use aide_store::Store;
+    use aide_store::prelude::*;
     let store = aide_store::connect("sqlite::memory:")
         .await
         .expect("in-memory store");

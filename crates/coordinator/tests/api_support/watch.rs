@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_proto::v1;
-use aide_store::{RunStatus, Store};
+use aide_store::{EventStore, RunStatus, RunStore};
 use serde_json::json;
 use tonic::{Code, Streaming};
 

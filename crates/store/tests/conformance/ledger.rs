@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_core::{NodeId, RunId};
-use aide_store::{Error, NewLlmCall, RunnerInfo, RunnerLoad, Store, Usage};
+use aide_store::prelude::*;
+use aide_store::{Error, NewLlmCall, RunnerInfo, RunnerLoad, Usage};
 
 use super::{Harness, claimed, create};
 use crate::assert_err;

@@ -15,7 +15,7 @@ use crate::types::{
     ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation, Lease,
     LeaseStatus, NodeRecord, Review, RunEvent, RunRecord, RunnerInfo, RunnerLoad, RunnerRecord,
     Usage, from_json, parse_action, parse_direction, parse_exec_status, parse_stage, parse_status,
-    seed_from_db, to_u64, transition_error,
+    seed_from_db, to_u64,
 };
 
 /// A Rust value both backends decode from their column the same way: text, booleans,
@@ -251,18 +251,4 @@ pub(crate) fn stage(row: &impl DbRow) -> Result<(NodeStage, bool)> {
         parse_stage(&row.value::<String>("stage")?)?,
         row.value("has_code")?,
     ))
-}
-
-/// Why a fenced transition of `node` to `target` changed nothing while the lease held,
-/// given the node's [`stage`] row if the lease's run has that node.
-pub(crate) fn transition_refused(
-    row: Option<&impl DbRow>,
-    node: NodeId,
-    target: NodeStage,
-) -> Result<Error> {
-    let Some(row) = row else {
-        return Ok(Error::not_found("node", node));
-    };
-    let (stage, has_code) = stage(row)?;
-    Ok(transition_error(node, stage, has_code, target))
 }

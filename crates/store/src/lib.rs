@@ -25,6 +25,7 @@ mod any;
 mod decode;
 mod error;
 pub mod postgres;
+mod refusal;
 pub mod sqlite;
 mod store;
 mod types;

@@ -3,33 +3,12 @@
 
 use aide_core::{NodeId, NodeStage};
 
-use super::{PgStore, lock_fence};
+use super::{PgStore, attempt_i32, lock_fence};
 use crate::decode;
 use crate::error::{Error, Result};
+use crate::refusal;
 use crate::store::ExecutionStore;
 use crate::types::{ExecutionRecord, ExecutionResult, Lease, to_i64, to_u32, transition_error};
-
-fn attempt_i32(node: NodeId, attempt: u32) -> Result<i32> {
-    i32::try_from(attempt).map_err(|_| Error::StaleAttempt {
-        node_id: node,
-        attempt,
-    })
-}
-
-impl PgStore {
-    /// Explains why an attempt-fenced write affected no row.
-    async fn attempt_refused(&self, node: NodeId, attempt: u32) -> Error {
-        let exists = sqlx::query_scalar(include_str!("../../sql/postgres/executions/exists.sql"))
-            .bind(node.0)
-            .bind(attempt_i32(node, attempt).unwrap_or(i32::MAX))
-            .fetch_one(&self.pool)
-            .await;
-        match exists {
-            Ok(exists) => Error::attempt_refused(node, attempt, exists),
-            Err(e) => e.into(),
-        }
-    }
-}
 
 impl ExecutionStore for PgStore {
     async fn start_execution(&self, lease: &Lease, node: NodeId) -> Result<u32> {
@@ -88,7 +67,7 @@ impl ExecutionStore for PgStore {
             .await?;
         match row {
             Some(row) => decode::execution(&row),
-            None => Err(self.attempt_refused(node, attempt).await),
+            None => Err(refusal::attempt(self, node, attempt).await),
         }
     }
 
@@ -100,7 +79,7 @@ impl ExecutionStore for PgStore {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(self.attempt_refused(node, attempt).await);
+            return Err(refusal::attempt(self, node, attempt).await);
         }
         Ok(())
     }

@@ -24,8 +24,11 @@ use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use uuid::Uuid;
 
-use crate::decode::{DbRow, Plain};
+use aide_core::{NodeId, NodeStage};
+
+use crate::decode::{self, DbRow, Plain};
 use crate::error::{Error, Result};
+use crate::refusal::Explain;
 use crate::types::{Lease, to_i64, to_u32};
 
 /// The migrations under `migrations/postgres`, embedded at compile time.
@@ -64,14 +67,43 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
 
-    /// Whether the lease still holds (no lock; used to explain a refused write).
+impl Explain for PgStore {
     async fn lease_holds(&self, lease: &Lease) -> Result<bool> {
         let row = fenced(include_str!("../../sql/postgres/lease/holds.sql"), lease)?
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get(0)?)
     }
+
+    async fn node_stage(&self, lease: &Lease, node: NodeId) -> Result<Option<(NodeStage, bool)>> {
+        sqlx::query(include_str!("../../sql/postgres/nodes/stage.sql"))
+            .bind(node.0)
+            .bind(lease.run_id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| decode::stage(&row))
+            .transpose()
+    }
+
+    async fn attempt_exists(&self, node: NodeId, attempt: u32) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar(include_str!("../../sql/postgres/executions/exists.sql"))
+                .bind(node.0)
+                .bind(attempt_i32(node, attempt)?)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
+
+/// An attempt number as the `integer` column holds it; one beyond is stale by definition.
+fn attempt_i32(node: NodeId, attempt: u32) -> Result<i32> {
+    i32::try_from(attempt).map_err(|_| Error::StaleAttempt {
+        node_id: node,
+        attempt,
+    })
 }
 
 type PgQuery = Query<'static, sqlx::Postgres, PgArguments>;

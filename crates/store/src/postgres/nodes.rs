@@ -7,36 +7,12 @@ use aide_core::{NodeId, NodeStage, RunId};
 use super::{PgStore, fenced, int4, lock_fence};
 use crate::decode;
 use crate::error::{Error, Result};
+use crate::refusal;
 use crate::store::NodeStore;
 use crate::types::{ExecutionSummary, Generation, Lease, NewNode, NodeRecord, Review, to_json};
 
 /// Rows in one `UNNEST` insert of a batch.
 const BATCH: usize = 5_000;
-
-impl PgStore {
-    /// Checks that a fenced transition of `node` to `target` changed a row, and otherwise
-    /// explains why not.
-    async fn transitioned(
-        &self,
-        done: sqlx::postgres::PgQueryResult,
-        lease: &Lease,
-        node: NodeId,
-        target: NodeStage,
-    ) -> Result<()> {
-        if done.rows_affected() > 0 {
-            return Ok(());
-        }
-        if !self.lease_holds(lease).await? {
-            return Err(Error::lease_lost(lease));
-        }
-        let row = sqlx::query(include_str!("../../sql/postgres/nodes/stage.sql"))
-            .bind(node.0)
-            .bind(lease.run_id.0)
-            .fetch_optional(&self.pool)
-            .await?;
-        Err(decode::transition_refused(row.as_ref(), node, target)?)
-    }
-}
 
 impl NodeStore for PgStore {
     async fn insert_node(&self, lease: &Lease, node: NewNode) -> Result<NodeRecord> {
@@ -98,8 +74,10 @@ impl NodeStore for PgStore {
         .bind(&generation.raw_reply)
         .execute(&self.pool)
         .await?;
-        self.transitioned(done, lease, node, NodeStage::Generated)
-            .await
+        if done.rows_affected() == 0 {
+            return Err(refusal::transition(self, lease, node, NodeStage::Generated).await);
+        }
+        Ok(())
     }
 
     async fn mark_executed(
@@ -122,8 +100,10 @@ impl NodeStore for PgStore {
         .bind(exec.wrote_submission)
         .execute(&self.pool)
         .await?;
-        self.transitioned(done, lease, node, NodeStage::Executed)
-            .await
+        if done.rows_affected() == 0 {
+            return Err(refusal::transition(self, lease, node, NodeStage::Executed).await);
+        }
+        Ok(())
     }
 
     async fn mark_reviewed(&self, lease: &Lease, node: NodeId, review: Review) -> Result<()> {
@@ -138,8 +118,10 @@ impl NodeStore for PgStore {
         .bind(&review.summary)
         .execute(&self.pool)
         .await?;
-        self.transitioned(done, lease, node, NodeStage::Reviewed)
-            .await
+        if done.rows_affected() == 0 {
+            return Err(refusal::transition(self, lease, node, NodeStage::Reviewed).await);
+        }
+        Ok(())
     }
 
     async fn get_node(&self, node: NodeId) -> Result<NodeRecord> {
@@ -176,13 +158,10 @@ impl NodeStore for PgStore {
             .bind(content)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() > 0 {
-            Ok(())
-        } else if self.lease_holds(lease).await? {
-            Err(Error::not_found("node", node))
-        } else {
-            Err(Error::lease_lost(lease))
+        if done.rows_affected() == 0 {
+            return Err(refusal::node_write(self, lease, node).await);
         }
+        Ok(())
     }
 
     async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<Vec<u8>>> {

@@ -4,26 +4,12 @@
 
 use aide_core::{NodeId, NodeStage};
 
-use super::{SqliteStore, id_text, lease_holds, returning};
+use super::{SqliteStore, id_text, lease_holds, node_stage, returning};
 use crate::decode;
 use crate::error::{Error, Result};
+use crate::refusal;
 use crate::store::ExecutionStore;
 use crate::types::{ExecutionRecord, ExecutionResult, Lease, to_i64, to_u32, transition_error};
-
-impl SqliteStore {
-    /// Explains why an attempt-fenced write affected no row.
-    async fn attempt_refused(&self, node: NodeId, attempt: u32) -> Error {
-        let exists = sqlx::query_scalar(include_str!("../../sql/sqlite/executions/exists.sql"))
-            .bind(id_text(node.0))
-            .bind(i64::from(attempt))
-            .fetch_one(&self.pool)
-            .await;
-        match exists {
-            Ok(exists) => Error::attempt_refused(node, attempt, exists),
-            Err(e) => e.into(),
-        }
-    }
-}
 
 impl ExecutionStore for SqliteStore {
     async fn start_execution(&self, lease: &Lease, node: NodeId) -> Result<u32> {
@@ -32,13 +18,9 @@ impl ExecutionStore for SqliteStore {
         if !lease_holds(&mut *tx, lease).await? {
             return Err(Error::lease_lost(lease));
         }
-        let row = sqlx::query(include_str!("../../sql/sqlite/nodes/stage.sql"))
-            .bind(id_text(node.0))
-            .bind(id_text(lease.run_id.0))
-            .fetch_optional(&mut *tx)
+        let (stage, has_code) = node_stage(&mut *tx, lease, node)
             .await?
             .ok_or_else(|| Error::not_found("node", node))?;
-        let (stage, has_code) = decode::stage(&row)?;
         if stage != NodeStage::Generated || !has_code {
             return Err(transition_error(node, stage, has_code, NodeStage::Executed));
         }
@@ -83,7 +65,7 @@ impl ExecutionStore for SqliteStore {
             .bind(result.exc_message);
         match returning(query, &self.pool).await? {
             Some(row) => decode::execution(&row),
-            None => Err(self.attempt_refused(node, attempt).await),
+            None => Err(refusal::attempt(self, node, attempt).await),
         }
     }
 
@@ -95,7 +77,7 @@ impl ExecutionStore for SqliteStore {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(self.attempt_refused(node, attempt).await);
+            return Err(refusal::attempt(self, node, attempt).await);
         }
         Ok(())
     }

@@ -36,8 +36,11 @@ use sqlx::sqlite::{
 };
 use uuid::Uuid;
 
-use crate::decode::{DbRow, Plain};
+use aide_core::{NodeId, NodeStage};
+
+use crate::decode::{self, DbRow, Plain};
 use crate::error::{Error, Result};
+use crate::refusal::Explain;
 use crate::types::{Lease, millis, to_i64, to_u32};
 
 /// The migrations under `migrations/sqlite`, embedded at compile time.
@@ -109,10 +112,25 @@ impl SqliteStore {
     async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
 
-    /// Whether the lease still holds (used to explain a refused write).
+impl Explain for SqliteStore {
     async fn lease_holds(&self, lease: &Lease) -> Result<bool> {
         lease_holds(&self.pool, lease).await
+    }
+
+    async fn node_stage(&self, lease: &Lease, node: NodeId) -> Result<Option<(NodeStage, bool)>> {
+        node_stage(&self.pool, lease, node).await
+    }
+
+    async fn attempt_exists(&self, node: NodeId, attempt: u32) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar(include_str!("../../sql/sqlite/executions/exists.sql"))
+                .bind(id_text(node.0))
+                .bind(i64::from(attempt))
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }
 
@@ -122,6 +140,21 @@ async fn lease_holds<'e>(executor: impl sqlx::SqliteExecutor<'e>, lease: &Lease)
         .fetch_one(executor)
         .await?;
     Ok(row.try_get(0)?)
+}
+
+/// The stage of `node` in the lease's run and whether it has code, read on `executor`.
+async fn node_stage<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    lease: &Lease,
+    node: NodeId,
+) -> Result<Option<(NodeStage, bool)>> {
+    sqlx::query(include_str!("../../sql/sqlite/nodes/stage.sql"))
+        .bind(id_text(node.0))
+        .bind(id_text(lease.run_id.0))
+        .fetch_optional(executor)
+        .await?
+        .map(|row| decode::stage(&row))
+        .transpose()
 }
 
 /// `sql` with the lease bound as its first three parameters: run id, owner, epoch.

@@ -8,33 +8,9 @@ use aide_core::{NodeId, NodeStage, RunId};
 use super::{SqliteStore, fenced, id_text, json_text, returning};
 use crate::decode;
 use crate::error::{Error, Result};
+use crate::refusal::{self, Explain};
 use crate::store::NodeStore;
 use crate::types::{ExecutionSummary, Generation, Lease, NewNode, NodeRecord, Review, to_json};
-
-impl SqliteStore {
-    /// Checks that a fenced transition of `node` to `target` changed a row, and otherwise
-    /// explains why not.
-    async fn transitioned(
-        &self,
-        done: sqlx::sqlite::SqliteQueryResult,
-        lease: &Lease,
-        node: NodeId,
-        target: NodeStage,
-    ) -> Result<()> {
-        if done.rows_affected() > 0 {
-            return Ok(());
-        }
-        if !self.lease_holds(lease).await? {
-            return Err(Error::lease_lost(lease));
-        }
-        let row = sqlx::query(include_str!("../../sql/sqlite/nodes/stage.sql"))
-            .bind(id_text(node.0))
-            .bind(id_text(lease.run_id.0))
-            .fetch_optional(&self.pool)
-            .await?;
-        Err(decode::transition_refused(row.as_ref(), node, target)?)
-    }
-}
 
 /// A batch of new nodes as the JSON array `nodes/insert_batch.sql` reads.
 fn batch_json(nodes: &[NewNode]) -> String {
@@ -103,8 +79,10 @@ impl NodeStore for SqliteStore {
         .bind(generation.raw_reply)
         .execute(&self.pool)
         .await?;
-        self.transitioned(done, lease, node, NodeStage::Generated)
-            .await
+        if done.rows_affected() == 0 {
+            return Err(refusal::transition(self, lease, node, NodeStage::Generated).await);
+        }
+        Ok(())
     }
 
     async fn mark_executed(
@@ -127,8 +105,10 @@ impl NodeStore for SqliteStore {
         .bind(exec.wrote_submission)
         .execute(&self.pool)
         .await?;
-        self.transitioned(done, lease, node, NodeStage::Executed)
-            .await
+        if done.rows_affected() == 0 {
+            return Err(refusal::transition(self, lease, node, NodeStage::Executed).await);
+        }
+        Ok(())
     }
 
     async fn mark_reviewed(&self, lease: &Lease, node: NodeId, review: Review) -> Result<()> {
@@ -143,8 +123,10 @@ impl NodeStore for SqliteStore {
         .bind(review.summary)
         .execute(&self.pool)
         .await?;
-        self.transitioned(done, lease, node, NodeStage::Reviewed)
-            .await
+        if done.rows_affected() == 0 {
+            return Err(refusal::transition(self, lease, node, NodeStage::Reviewed).await);
+        }
+        Ok(())
     }
 
     async fn get_node(&self, node: NodeId) -> Result<NodeRecord> {
@@ -181,13 +163,10 @@ impl NodeStore for SqliteStore {
             .bind(content)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() > 0 {
-            Ok(())
-        } else if self.lease_holds(lease).await? {
-            Err(Error::not_found("node", node))
-        } else {
-            Err(Error::lease_lost(lease))
+        if done.rows_affected() == 0 {
+            return Err(refusal::node_write(self, lease, node).await);
         }
+        Ok(())
     }
 
     async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<Vec<u8>>> {

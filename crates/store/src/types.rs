@@ -371,11 +371,6 @@ pub(crate) fn seed_from_db(seed: i64) -> u64 {
     u64::from_ne_bytes(seed.to_ne_bytes())
 }
 
-/// Milliseconds of a TTL or staleness window, as the SQL expressions take them.
-pub(crate) fn millis(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
 pub(crate) fn parse_direction(text: Option<String>) -> Result<Option<Direction>> {
     text.map(|t| {
         Direction::parse(&t).ok_or_else(|| Error::corrupt(format!("unknown direction {t:?}")))

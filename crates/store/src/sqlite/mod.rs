@@ -41,7 +41,7 @@ use aide_core::{NodeId, NodeStage};
 use crate::decode::{self, DbRow, Plain};
 use crate::error::{Error, Result};
 use crate::refusal::Explain;
-use crate::types::{Lease, millis, to_i64, to_u32};
+use crate::types::{Lease, to_i64, to_u32};
 
 /// The migrations under `migrations/sqlite`, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -103,16 +103,14 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
 
-type SqliteQuery = Query<'static, sqlx::Sqlite, SqliteArguments>;
-
-impl SqliteStore {
     /// Starts a transaction that holds the write lock from its first statement.
     async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
+
+type SqliteQuery = Query<'static, sqlx::Sqlite, SqliteArguments>;
 
 impl Explain for SqliteStore {
     async fn lease_holds(&self, lease: &Lease) -> Result<bool> {
@@ -181,9 +179,9 @@ fn json_text(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
-/// Milliseconds of a TTL or staleness window.
+/// Milliseconds of a TTL or staleness window, as the SQL adds them to the clock.
 fn ms(duration: Duration) -> i64 {
-    millis(duration)
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl DbRow for SqliteRow {

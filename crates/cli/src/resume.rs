@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use aide_store::{RunFilter, RunStatus, Store};
+use aide_store::{RunFilter, RunStatus, RunStore};
 
 use crate::args::ResumeArgs;
 use crate::error::{CliError, EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aide_core::{RunSettings, Task};
-use aide_store::{NewRun, Store};
+use aide_store::{NewRun, RunStore};
 
 use crate::args::RunArgs;
 use crate::embedded::choose_models;

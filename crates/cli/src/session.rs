@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aide_coordinator::engine::{Backoff, Engine, EngineConfig, GrpcAuthor, GrpcExecutor, RunEnd};
-use aide_store::{AnyStore, Lease, RunRecord, Store};
+use aide_store::{AnyStore, Lease, RunRecord, RunStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::SandboxKind;

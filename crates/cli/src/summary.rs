@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use aide_core::Direction;
-use aide_store::{AnyStore, RunRecord, Store};
+use aide_store::{AnyStore, NodeStore, RunRecord};
 
 use crate::error::CliError;
 use crate::progress::fmt_metric;

@@ -14,7 +14,7 @@ use aide_proto::v1::runner_server::{Runner, RunnerServer};
 use aide_proto::v1::{
     CancelRequest, CancelResponse, ExecuteEvent, ExecuteRequest, Finished, execute_event::Event,
 };
-use aide_store::{AnyStore, RunnerInfo, RunnerLoad, Store};
+use aide_store::{AnyStore, RunnerInfo, RunnerLoad, RunnerStore};
 use tokio::net::TcpListener;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::TcpListenerStream;

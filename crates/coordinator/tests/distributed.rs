@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use aide_core::node::NodeStage;
 use aide_core::{NodeId, RunId};
 use aide_proto::v1;
-use aide_store::{ExecutionStatus, RunStatus, Store};
+use aide_store::{
+    EventStore, ExecutionStatus, ExecutionStore, NodeStore, RunStatus, RunStore, RunnerStore,
+};
 use distributed_support::{Cluster, diabetes_run};
 
 /// Upper bound on one run in these tests.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use aide_coordinator::engine::{Engine, GrpcAuthor, GrpcExecutor, RunEnd};
 use aide_core::{NodeStage, Task};
-use aide_store::{AnyStore, Lease, NewRun, RunStatus, Store};
+use aide_store::{AnyStore, EventStore, Lease, NewRun, NodeStore, RunStatus, RunStore};
 use engine_support::*;
 use tokio_util::sync::CancellationToken;
 

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aide_coordinator::engine::RunEnd;
 use aide_core::Task;
 use aide_core::task::ReferenceTask;
-use aide_store::{RunStatus, Store};
+use aide_store::{RunStatus, RunStore};
 use axum::http::StatusCode;
 use axum::{Json, Router, routing::post};
 use engine_support::*;

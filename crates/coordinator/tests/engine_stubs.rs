@@ -16,7 +16,7 @@ use aide_proto::v1::{
     ActionKind, CompleteRequest, CompleteResponse, ExecuteRequest, Finished, PythonException,
     complete_response::Answer,
 };
-use aide_store::{AnyStore, NodeRecord, Store};
+use aide_store::{AnyStore, NodeRecord, NodeStore, RunStore};
 use engine_support::*;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;

@@ -2,6 +2,8 @@
 
 use aide_core::{NodeId, RunId};
 
+use crate::types::Lease;
+
 /// Results of store operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -89,5 +91,32 @@ impl Error {
 
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
         Self::Corrupt(what.to_string())
+    }
+
+    /// A failed ledger insert: a foreign key violation means the run does not exist.
+    pub(crate) fn unless_missing_run(err: sqlx::Error, run_id: RunId) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                Self::not_found("run", run_id)
+            }
+            _ => err.into(),
+        }
+    }
+
+    pub(crate) fn lease_lost(lease: &Lease) -> Self {
+        Self::LeaseLost {
+            run_id: lease.run_id,
+            epoch: lease.epoch,
+        }
+    }
+
+    /// Why an attempt-fenced write changed nothing: the attempt `exists` but is superseded
+    /// or over, or there is no such attempt.
+    pub(crate) fn attempt_refused(node_id: NodeId, attempt: u32, exists: bool) -> Self {
+        if exists {
+            Self::StaleAttempt { node_id, attempt }
+        } else {
+            Self::not_found("execution attempt", format!("{node_id}#{attempt}"))
+        }
     }
 }

@@ -11,6 +11,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// `InvalidState` unless a run can finish with `status`.
+pub(crate) fn check_terminal(status: RunStatus) -> Result<()> {
+    if status.is_terminal() {
+        Ok(())
+    } else {
+        Err(Error::InvalidState(format!(
+            "a run cannot finish as {status}"
+        )))
+    }
+}
+
 /// A run to create.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRun {
@@ -18,7 +29,7 @@ pub struct NewRun {
     pub task: Task,
     pub settings: RunSettings,
     /// The metric direction when the task fixes it; otherwise fixed later by
-    /// [`Store::fix_direction`](crate::Store::fix_direction).
+    /// [`RunStore::fix_direction`](crate::RunStore::fix_direction).
     pub direction: Option<Direction>,
     pub seed: u64,
 }
@@ -46,7 +57,14 @@ pub struct RunRecord {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// Which runs [`Store::list_runs`](crate::Store::list_runs) returns, newest first.
+impl RunRecord {
+    /// Why a cancel request for this run, which is no longer queued or running, was refused.
+    pub(crate) fn cancel_refused(&self) -> Error {
+        Error::InvalidState(format!("run {} is already {}", self.id, self.status))
+    }
+}
+
+/// Which runs [`RunStore::list_runs`](crate::RunStore::list_runs) returns, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunFilter {
     pub status: Option<RunStatus>,
@@ -62,7 +80,7 @@ impl Default for RunFilter {
     }
 }
 
-/// Proof of ownership of a run, returned by [`Store::claim_run`](crate::Store::claim_run).
+/// Proof of ownership of a run, returned by [`RunStore::claim_run`](crate::RunStore::claim_run).
 /// Every run-loop write presents it; the store refuses the write when the run's owner or
 /// epoch has moved on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -111,7 +129,7 @@ pub struct ExecutionSummary {
     pub exec_time_secs: f64,
     pub timed_out: bool,
     pub exc_type: Option<String>,
-    /// The exception's message, line and traceback, when there was one.
+    /// Structured exception details (message, traceback frames), when there are any.
     pub exc_info: Option<ExceptionInfo>,
     pub wrote_submission: bool,
 }
@@ -304,11 +322,6 @@ pub(crate) fn seed_to_db(seed: u64) -> i64 {
 
 pub(crate) fn seed_from_db(seed: i64) -> u64 {
     u64::from_ne_bytes(seed.to_ne_bytes())
-}
-
-/// Milliseconds of a TTL or staleness window, as the SQL expressions take them.
-pub(crate) fn millis(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 pub(crate) fn parse_direction(text: Option<String>) -> Result<Option<Direction>> {

@@ -122,7 +122,8 @@ async fn fenced_write_waits_for_an_uncommitted_claim() {
 }
 
 async fn fenced_write_waits(harness: std::sync::Arc<PgHarness>) {
-    use aide_store::{Error, Store};
+    use aide_store::Error;
+    use aide_store::prelude::*;
     use conformance::Harness;
 
     let store = harness.open().await;

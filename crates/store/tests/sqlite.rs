@@ -40,7 +40,7 @@ all_conformance_tests!(setup);
 
 #[tokio::test]
 async fn in_memory_database_works() {
-    use aide_store::Store;
+    use aide_store::prelude::*;
     let store = aide_store::connect("sqlite::memory:")
         .await
         .expect("in-memory store");
@@ -85,7 +85,8 @@ async fn the_database_file_is_created_with_wal() {
 #[tokio::test]
 async fn a_database_of_the_previous_version_decodes() {
     use aide_core::RunEvent;
-    use aide_store::{RunFilter, Store};
+    use aide_store::RunFilter;
+    use aide_store::prelude::*;
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("old.db");
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

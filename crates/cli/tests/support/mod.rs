@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use aide_store::{NodeRecord, RunFilter, RunRecord, Store};
+use aide_store::{NodeRecord, NodeStore, RunFilter, RunRecord, RunStore};
 
 /// The repository root.
 pub fn repo() -> PathBuf {

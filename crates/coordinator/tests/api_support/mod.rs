@@ -21,7 +21,7 @@ use aide_core::task::ReferenceTask;
 use aide_core::{Action, NodeId, RunSettings, Task};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
-use aide_store::{AnyStore, Lease, NewNode, NewRun, Store};
+use aide_store::{AnyStore, ExecutionStore, Lease, NewNode, NewRun, NodeStore, RunStore};
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use tempfile::TempDir;

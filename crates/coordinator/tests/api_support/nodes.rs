@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aide_core::Direction;
 use aide_proto::v1;
-use aide_store::Store;
+use aide_store::{ExecutionStore, NodeStore, RunStore};
 use tonic::Code;
 
 use super::Harness;

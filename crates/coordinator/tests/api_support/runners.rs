@@ -8,7 +8,7 @@ use std::time::Duration;
 use aide_coordinator::registry::RunnerRegistry;
 use aide_core::NodeId;
 use aide_proto::v1;
-use aide_store::{Lease, RunStatus, Store};
+use aide_store::{ExecutionStore, Lease, RunStatus, RunStore, RunnerStore};
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 

@@ -4,7 +4,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use aide_proto::v1;
-use aide_store::{RunStatus, Store};
+use aide_store::{RunStatus, RunStore};
 use tonic::Code;
 
 use super::{Harness, create_from_path, create_reference, house_prices_dir, run_id};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use aide_core::event::{NodeCreated, NodeReviewed, RunFinished};
 use aide_core::{Action, NodeId, RunEvent, RunRng};
 use aide_proto::v1;
-use aide_store::{RunStatus, Store};
+use aide_store::{EventStore, RunStatus, RunStore};
 use tonic::{Code, Streaming};
 
 use super::{Harness, test_config};

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
-use aide_store::{AnyStore, Store};
+use aide_store::{AnyStore, RunnerStore};
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPoolOptions;
 use tempfile::TempDir;

@@ -19,7 +19,7 @@ use aide_coordinator::engine::{
 };
 use aide_core::task::ReferenceTask;
 use aide_core::{RunSettings, Task};
-use aide_store::{AnyStore, Lease, NewRun, Store};
+use aide_store::{AnyStore, EventStore, Lease, NewRun, RunStore};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

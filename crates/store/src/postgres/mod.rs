@@ -1,5 +1,6 @@
-//! The Postgres implementation of [`Store`](crate::Store): connection, migrations, the lease
-//! fence shared by every run-loop write, and the trait impl delegating to one module per table.
+//! The Postgres implementation of the store traits: connection, migrations, the lease
+//! fence shared by every run-loop write, and how a Postgres row reads; each trait is
+//! implemented in the module of its concern, with its SQL in `sql/postgres/<concern>/`.
 //!
 //! Fenced writes put the fence into the write statement itself:
 //! `EXISTS (SELECT 1 FROM runs WHERE id = $1 AND owner = $2 AND epoch = $3 AND status =
@@ -10,39 +11,30 @@
 
 mod events;
 mod executions;
-mod files;
-mod llm;
+mod ledger;
 mod nodes;
 mod runners;
 mod runs;
 
 use std::time::Duration;
 
-use aide_core::{Direction, NodeId, RunEvent, RunId};
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use uuid::Uuid;
 
+use aide_core::{NodeId, NodeStage};
+
+use crate::decode::{self, DbRow, Plain};
 use crate::error::{Error, Result};
-use crate::types::{
-    EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
-    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord, RunStatus,
-    RunnerInfo, RunnerLoad, RunnerRecord, Usage, to_i64,
-};
+use crate::refusal::Explain;
+use crate::types::{Lease, to_i64, to_u32};
 
 /// The migrations under `migrations/postgres`, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// The lease fence for Postgres statements whose first three parameters are the lease's
-/// run id, owner and epoch.
-macro_rules! pg_fence {
-    () => {
-        "EXISTS (SELECT 1 FROM runs WHERE runs.id = $1 AND runs.owner = $2 AND runs.epoch = $3 \
-         AND runs.status = 'running' FOR SHARE)"
-    };
-}
-pub(crate) use pg_fence;
-
-/// A [`Store`] on Postgres.
+/// A [`Store`](crate::Store) on Postgres.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -77,60 +69,90 @@ impl PgStore {
     }
 }
 
-/// The lease as bind values: run id, owner, epoch.
-pub(crate) fn lease_binds(lease: &Lease) -> Result<(uuid::Uuid, String, i64)> {
-    Ok((
-        lease.run_id.0,
-        lease.owner.clone(),
-        to_i64(lease.epoch, "epoch")?,
-    ))
+impl Explain for PgStore {
+    async fn lease_holds(&self, lease: &Lease) -> Result<bool> {
+        let row = fenced(include_str!("../../sql/postgres/lease/holds.sql"), lease)?
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn node_stage(&self, lease: &Lease, node: NodeId) -> Result<Option<(NodeStage, bool)>> {
+        sqlx::query(include_str!("../../sql/postgres/nodes/stage.sql"))
+            .bind(node.0)
+            .bind(lease.run_id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| decode::stage(&row))
+            .transpose()
+    }
+
+    async fn attempt_exists(&self, node: NodeId, attempt: u32) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar(include_str!("../../sql/postgres/executions/exists.sql"))
+                .bind(node.0)
+                .bind(attempt_i32(node, attempt)?)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
 }
 
-/// Whether the lease still holds (no lock; used to explain a refused write).
-pub(crate) async fn lease_holds<'e, E>(executor: E, lease: &Lease) -> Result<bool>
-where
-    E: sqlx::PgExecutor<'e>,
-{
-    let (run, owner, epoch) = lease_binds(lease)?;
-    let holds: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1 AND owner = $2 AND epoch = $3 \
-         AND status = 'running')",
-    )
-    .bind(run)
-    .bind(owner)
-    .bind(epoch)
-    .fetch_one(executor)
-    .await?;
-    Ok(holds)
+/// An attempt number as the `integer` column holds it; one beyond is stale by definition.
+fn attempt_i32(node: NodeId, attempt: u32) -> Result<i32> {
+    i32::try_from(attempt).map_err(|_| Error::StaleAttempt {
+        node_id: node,
+        attempt,
+    })
+}
+
+type PgQuery = Query<'static, sqlx::Postgres, PgArguments>;
+
+/// `sql` with the lease bound as its first three parameters: run id, owner, epoch.
+fn fenced(sql: &'static str, lease: &Lease) -> Result<PgQuery> {
+    Ok(sqlx::query(sql)
+        .bind(lease.run_id.0)
+        .bind(&lease.owner)
+        .bind(to_i64(lease.epoch, "epoch")?))
 }
 
 /// Takes the fence inside a transaction: a share lock on the run row while it is held.
-pub(crate) async fn lock_fence(tx: &mut sqlx::PgConnection, lease: &Lease) -> Result<()> {
-    let (run, owner, epoch) = lease_binds(lease)?;
-    let row = sqlx::query(concat!("SELECT 1 AS one WHERE ", pg_fence!()))
-        .bind(run)
-        .bind(owner)
-        .bind(epoch)
+async fn lock_fence(tx: &mut sqlx::PgConnection, lease: &Lease) -> Result<()> {
+    fenced(include_str!("../../sql/postgres/lease/lock.sql"), lease)?
         .fetch_optional(&mut *tx)
-        .await?;
-    match row {
-        Some(_) => Ok(()),
-        None => Err(lease_lost(lease)),
-    }
-}
-
-pub(crate) fn lease_lost(lease: &Lease) -> Error {
-    Error::LeaseLost {
-        run_id: lease.run_id,
-        epoch: lease.epoch,
-    }
+        .await?
+        .map(drop)
+        .ok_or_else(|| Error::lease_lost(lease))
 }
 
 /// `Duration` as the `float8` milliseconds the SQL multiplies with `interval '1 millisecond'`.
-pub(crate) fn ms(duration: Duration) -> f64 {
+fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-pub(crate) type Ts = DateTime<Utc>;
+/// A 32-bit `integer` column's value.
+fn int4(value: u32, what: &str) -> Result<i32> {
+    i32::try_from(value).map_err(|_| Error::InvalidArgument(format!("{what} {value} is too large")))
+}
 
-crate::delegate::impl_store_via_pool_functions!(PgStore);
+impl DbRow for PgRow {
+    fn value<T: Plain>(&self, col: &str) -> Result<T> {
+        Ok(self.try_get(col)?)
+    }
+
+    fn count(&self, col: &str) -> Result<u32> {
+        to_u32(i64::from(self.try_get::<i32, _>(col)?), col)
+    }
+
+    fn opt_id(&self, col: &str) -> Result<Option<Uuid>> {
+        Ok(self.try_get(col)?)
+    }
+
+    fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.try_get(col)?)
+    }
+
+    fn opt_json(&self, col: &str) -> Result<Option<serde_json::Value>> {
+        Ok(self.try_get(col)?)
+    }
+}

@@ -1,6 +1,7 @@
-//! The SQLite implementation of [`Store`](crate::Store): opening the database file (WAL,
-//! foreign keys, busy timeout), migrations, the clock and lease fence shared by the
-//! statements, and the trait impl delegating to one module per table.
+//! The SQLite implementation of the store traits: opening the database file (WAL, foreign
+//! keys, busy timeout), migrations, the lease fence shared by the statements, and how an
+//! SQLite row reads; each trait is implemented in the module of its concern, with its SQL
+//! in `sql/sqlite/<concern>/`.
 //!
 //! SQLite has a single writer. Fenced writes are single statements whose `WHERE` checks the
 //! lease (`EXISTS (SELECT 1 FROM runs WHERE id = ?1 AND owner = ?2 AND epoch = ?3 AND
@@ -8,16 +9,17 @@
 //! check and the write are atomic. Multi-statement writes run in `BEGIN IMMEDIATE`
 //! transactions, which take the write lock up front (and wait for it under the busy timeout).
 //!
-//! Times are integer milliseconds since the Unix epoch from the database clock.
+//! Times are integer milliseconds since the Unix epoch from the database clock
+//! (`CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)` in the statements); ids are
+//! hyphenated UUID text and JSON is text.
 //!
-//! Writes with `RETURNING` are read with `fetch_all`: sqlx's SQLite `fetch_one` and
-//! `fetch_optional` stop stepping after the first row, which would hide a constraint error
-//! raised when the statement completes.
+//! Writes with `RETURNING` are read with `fetch_all` ([`returning`]): sqlx's SQLite
+//! `fetch_one` and `fetch_optional` stop stepping after the first row, which would hide a
+//! constraint error raised when the statement completes.
 
 mod events;
 mod executions;
-mod files;
-mod llm;
+mod ledger;
 mod nodes;
 mod runners;
 mod runs;
@@ -25,45 +27,29 @@ mod runs;
 use std::str::FromStr;
 use std::time::Duration;
 
-use aide_core::{Direction, NodeId, RunEvent, RunId};
 use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
+use uuid::Uuid;
 
+use aide_core::{NodeId, NodeStage};
+
+use crate::decode::{self, DbRow, Plain};
 use crate::error::{Error, Result};
-use crate::types::{
-    EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
-    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord, RunStatus,
-    RunnerInfo, RunnerLoad, RunnerRecord, Usage, to_i64,
-};
+use crate::refusal::Explain;
+use crate::types::{Lease, to_i64, to_u32};
 
 /// The migrations under `migrations/sqlite`, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
-/// The database clock: integer milliseconds since the Unix epoch, UTC. Stable within one
-/// statement.
-macro_rules! now_ms {
-    () => {
-        "CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)"
-    };
-}
-pub(crate) use now_ms;
-
-/// The lease fence for statements whose first three parameters are the lease's run id,
-/// owner and epoch.
-macro_rules! sqlite_fence {
-    () => {
-        "EXISTS (SELECT 1 FROM runs WHERE runs.id = ?1 AND runs.owner = ?2 AND runs.epoch = ?3 \
-         AND runs.status = 'running')"
-    };
-}
-pub(crate) use sqlite_fence;
-
 /// How long a connection waits for the write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A [`Store`] on an SQLite database file.
+/// A [`Store`](crate::Store) on an SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -117,74 +103,120 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
 
-/// Starts a transaction that holds the write lock from its first statement.
-pub(crate) async fn begin_immediate(
-    pool: &SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
-}
-
-pub(crate) fn id_text(id: uuid::Uuid) -> String {
-    id.hyphenated().to_string()
-}
-
-pub(crate) fn parse_uuid(text: &str, what: &str) -> Result<uuid::Uuid> {
-    uuid::Uuid::parse_str(text)
-        .map_err(|_| Error::corrupt(format!("{what} {text:?} is not a UUID")))
-}
-
-/// The lease as bind values: run id, owner, epoch.
-pub(crate) fn lease_binds(lease: &Lease) -> Result<(String, String, i64)> {
-    Ok((
-        id_text(lease.run_id.0),
-        lease.owner.clone(),
-        to_i64(lease.epoch, "epoch")?,
-    ))
-}
-
-/// Whether the lease still holds (used to explain a refused write).
-pub(crate) async fn lease_holds<'e, E>(executor: E, lease: &Lease) -> Result<bool>
-where
-    E: sqlx::SqliteExecutor<'e>,
-{
-    let (run, owner, epoch) = lease_binds(lease)?;
-    let holds: bool = sqlx::query_scalar(concat!("SELECT ", sqlite_fence!()))
-        .bind(run)
-        .bind(owner)
-        .bind(epoch)
-        .fetch_one(executor)
-        .await?;
-    Ok(holds)
-}
-
-pub(crate) fn lease_lost(lease: &Lease) -> Error {
-    Error::LeaseLost {
-        run_id: lease.run_id,
-        epoch: lease.epoch,
+    /// Starts a transaction that holds the write lock from its first statement.
+    async fn begin_immediate(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
-pub(crate) fn time(ms: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms)
-        .ok_or_else(|| Error::corrupt(format!("timestamp {ms} is out of range")))
+type SqliteQuery = Query<'static, sqlx::Sqlite, SqliteArguments>;
+
+impl Explain for SqliteStore {
+    async fn lease_holds(&self, lease: &Lease) -> Result<bool> {
+        lease_holds(&self.pool, lease).await
+    }
+
+    async fn node_stage(&self, lease: &Lease, node: NodeId) -> Result<Option<(NodeStage, bool)>> {
+        node_stage(&self.pool, lease, node).await
+    }
+
+    async fn attempt_exists(&self, node: NodeId, attempt: u32) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar(include_str!("../../sql/sqlite/executions/exists.sql"))
+                .bind(id_text(node.0))
+                .bind(i64::from(attempt))
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
 }
 
-pub(crate) fn opt_time(ms: Option<i64>) -> Result<Option<DateTime<Utc>>> {
-    ms.map(time).transpose()
+/// Whether the lease still holds, read on `executor` (a pool or an open transaction).
+async fn lease_holds<'e>(executor: impl sqlx::SqliteExecutor<'e>, lease: &Lease) -> Result<bool> {
+    let row = fenced(include_str!("../../sql/sqlite/lease/holds.sql"), lease)?
+        .fetch_one(executor)
+        .await?;
+    Ok(row.try_get(0)?)
 }
 
-pub(crate) fn json_text(value: &serde_json::Value) -> String {
+/// The stage of `node` in the lease's run and whether it has code, read on `executor`.
+async fn node_stage<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    lease: &Lease,
+    node: NodeId,
+) -> Result<Option<(NodeStage, bool)>> {
+    sqlx::query(include_str!("../../sql/sqlite/nodes/stage.sql"))
+        .bind(id_text(node.0))
+        .bind(id_text(lease.run_id.0))
+        .fetch_optional(executor)
+        .await?
+        .map(|row| decode::stage(&row))
+        .transpose()
+}
+
+/// `sql` with the lease bound as its first three parameters: run id, owner, epoch.
+fn fenced(sql: &'static str, lease: &Lease) -> Result<SqliteQuery> {
+    Ok(sqlx::query(sql)
+        .bind(id_text(lease.run_id.0))
+        .bind(&lease.owner)
+        .bind(to_i64(lease.epoch, "epoch")?))
+}
+
+/// Runs a statement with `RETURNING` to completion and gives its last row, if any.
+async fn returning<'e>(
+    query: SqliteQuery,
+    executor: impl sqlx::SqliteExecutor<'e>,
+) -> Result<Option<SqliteRow>> {
+    Ok(query.fetch_all(executor).await?.pop())
+}
+
+fn id_text(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+fn json_text(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
-pub(crate) fn parse_json(text: &str, what: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| Error::corrupt(format!("{what}: {e}")))
+/// Milliseconds of a TTL or staleness window, as the SQL adds them to the clock.
+fn ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn ms(duration: Duration) -> i64 {
-    crate::types::millis(duration)
-}
+impl DbRow for SqliteRow {
+    fn value<T: Plain>(&self, col: &str) -> Result<T> {
+        Ok(self.try_get(col)?)
+    }
 
-crate::delegate::impl_store_via_pool_functions!(SqliteStore);
+    fn count(&self, col: &str) -> Result<u32> {
+        to_u32(self.try_get(col)?, col)
+    }
+
+    fn opt_id(&self, col: &str) -> Result<Option<Uuid>> {
+        let Some(text) = self.try_get::<Option<&str>, _>(col)? else {
+            return Ok(None);
+        };
+        Uuid::parse_str(text)
+            .map(Some)
+            .map_err(|_| Error::corrupt(format!("{col} {text:?} is not a UUID")))
+    }
+
+    fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>> {
+        let Some(ms) = self.try_get::<Option<i64>, _>(col)? else {
+            return Ok(None);
+        };
+        DateTime::from_timestamp_millis(ms)
+            .map(Some)
+            .ok_or_else(|| Error::corrupt(format!("{col} {ms} is out of range")))
+    }
+
+    fn opt_json(&self, col: &str) -> Result<Option<serde_json::Value>> {
+        let Some(text) = self.try_get::<Option<&str>, _>(col)? else {
+            return Ok(None);
+        };
+        serde_json::from_str(text)
+            .map(Some)
+            .map_err(|e| Error::corrupt(format!("{col}: {e}")))
+    }
+}

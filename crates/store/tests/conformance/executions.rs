@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use aide_core::NodeId;
-use aide_store::{Error, ExecutionResult, ExecutionStatus, Generation, Lease, Store};
+use aide_store::prelude::*;
+use aide_store::{Error, ExecutionResult, ExecutionStatus, Generation, Lease};
 
 use super::{Harness, claimed, draft};
 use crate::assert_err;

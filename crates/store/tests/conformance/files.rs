@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_core::NodeId;
-use aide_store::{Error, Store};
+use aide_store::Error;
+use aide_store::prelude::*;
 
 use super::{Harness, LONG, claimed, create, draft};
 use crate::assert_err;

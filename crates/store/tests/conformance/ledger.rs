@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use aide_core::event::{BestChanged, RunFinished, UnrecognisedEvent};
 use aide_core::{LlmPurpose, NodeId, RunEvent, RunId, RunStatus};
-use aide_store::{Error, NewLlmCall, RunnerInfo, RunnerLoad, Store, Usage};
+use aide_store::prelude::*;
+use aide_store::{Error, NewLlmCall, RunnerInfo, RunnerLoad, Usage};
 
 use super::{Harness, claimed, create};
 use crate::assert_err;

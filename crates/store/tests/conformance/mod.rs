@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use aide_core::task::{MetricSpec, SubmissionSpec, TaskLayout};
 use aide_core::{Action, Direction, NodeId, RunSettings, Task};
-use aide_store::{Lease, NewNode, NewRun, RunRecord, Store};
+use aide_store::prelude::*;
+use aide_store::{Lease, NewNode, NewRun, RunRecord};
 
 /// One fresh database and a way to open stores on it.
 pub trait Harness: Send + Sync + 'static {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aide_core::{Action, BugReason, NodeId, NodeStage};
-use aide_store::{Error, ExecutionSummary, Generation, NewNode, Review, Store};
+use aide_store::prelude::*;
+use aide_store::{Error, ExecutionSummary, Generation, NewNode, Review};
 
 use super::{Harness, child, claimed, draft};
 use crate::assert_err;

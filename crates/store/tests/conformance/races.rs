@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_core::{Action, Direction, RunId};
-use aide_store::{Error, ExecutionSummary, Generation, Lease, Review, RunStatus, Store};
+use aide_store::prelude::*;
+use aide_store::{Error, ExecutionSummary, Generation, Lease, Review, RunStatus};
 
 use super::{Harness, LONG, child, create, draft};
 use crate::assert_err;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_core::{Direction, RunId};
-use aide_store::{Error, RunFilter, RunStatus, Store};
+use aide_store::prelude::*;
+use aide_store::{Error, RunFilter, RunStatus};
 
 use super::{Harness, LONG, claimed, create, draft, new_run};
 use crate::assert_err;

@@ -1,0 +1,1 @@
+SELECT * FROM nodes WHERE id = $1

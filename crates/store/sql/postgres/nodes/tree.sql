@@ -1,0 +1,1 @@
+SELECT * FROM nodes WHERE run_id = $1 ORDER BY step

@@ -1,0 +1,1 @@
+DELETE FROM runners WHERE id = $1

@@ -1,0 +1,2 @@
+UPDATE executions SET status = 'abandoned', finished_at = CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER), abandon_reason = ?3
+WHERE node_id = ?1 AND attempt = ?2 AND status = 'running'

@@ -1,0 +1,1 @@
+SELECT EXISTS (SELECT 1 FROM executions WHERE node_id = ?1 AND attempt = ?2)

@@ -1,0 +1,12 @@
+-- File ?5 of node ?4 with content ?6, replacing an earlier one; fenced like
+-- nodes/insert.sql, and only for a node of the lease's run.
+INSERT INTO node_files (node_id, name, content, created_at)
+SELECT ?4, ?5, ?6, CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)
+WHERE EXISTS (SELECT 1 FROM nodes WHERE nodes.id = ?4 AND nodes.run_id = ?1)
+  AND EXISTS (
+      SELECT 1 FROM runs
+      WHERE runs.id = ?1 AND runs.owner = ?2 AND runs.epoch = ?3 AND runs.status = 'running'
+  )
+ON CONFLICT (node_id, name) DO UPDATE SET
+    content = excluded.content,
+    created_at = excluded.created_at

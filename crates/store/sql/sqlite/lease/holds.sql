@@ -1,0 +1,5 @@
+-- Whether the lease (?1 run, ?2 owner, ?3 epoch) still holds.
+SELECT EXISTS (
+    SELECT 1 FROM runs
+    WHERE id = ?1 AND owner = ?2 AND epoch = ?3 AND status = 'running'
+)

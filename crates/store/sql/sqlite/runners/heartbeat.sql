@@ -1,0 +1,7 @@
+UPDATE runners SET
+    free_slots = ?2,
+    running = ?3,
+    cpu_load = ?4,
+    memory_load = ?5,
+    last_heartbeat_at = CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)
+WHERE id = ?1

@@ -1,0 +1,256 @@
+//! Row decoding, written once for both backends: [`DbRow`] reads one column the way its
+//! backend stores it (ids, times and JSON differ: `uuid`/`timestamptz`/`jsonb` on Postgres,
+//! text/integer milliseconds/text on SQLite), and one function per record type builds the
+//! record from any backend's row. Columns are read by name, so statements may return more
+//! columns than a record needs (`RETURNING *`).
+
+use aide_core::{Direction, NodeId, NodeStage, RunEvent, RunId};
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use sqlx::{Decode, Postgres, Sqlite, Type};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::types::{
+    EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation,
+    Lease, LeaseStatus, NodeRecord, Review, RunRecord, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
+    from_json, parse_action, parse_direction, parse_exec_status, parse_stage, parse_status,
+    seed_from_db, to_u64,
+};
+
+/// A Rust value both backends decode from their column the same way: text, booleans,
+/// floats, `i32` from `integer` and `i64` from `bigint` columns, and options of those.
+pub(crate) trait Plain:
+    for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite>
+{
+}
+
+impl<T> Plain for T where
+    T: for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite>
+{
+}
+
+/// One result row of either backend, read column by column.
+pub(crate) trait DbRow {
+    /// A column whose value decodes the same on both backends.
+    fn value<T: Plain>(&self, col: &str) -> Result<T>;
+
+    /// A non-negative count stored as a 32-bit `integer` on Postgres.
+    fn count(&self, col: &str) -> Result<u32>;
+
+    fn opt_id(&self, col: &str) -> Result<Option<Uuid>>;
+
+    fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>>;
+
+    fn opt_json(&self, col: &str) -> Result<Option<serde_json::Value>>;
+
+    fn id(&self, col: &str) -> Result<Uuid> {
+        self.opt_id(col)?.ok_or_else(|| null(col))
+    }
+
+    fn time(&self, col: &str) -> Result<DateTime<Utc>> {
+        self.opt_time(col)?.ok_or_else(|| null(col))
+    }
+
+    fn json<T: DeserializeOwned>(&self, col: &str) -> Result<T> {
+        from_json(self.opt_json(col)?.ok_or_else(|| null(col))?, col)
+    }
+
+    /// A `bigint` column that holds a non-negative number.
+    fn unsigned(&self, col: &str) -> Result<u64> {
+        to_u64(self.value(col)?, col)
+    }
+
+    /// A nullable column whose `NULL` means the type's default (`false`, `0`, `""`).
+    fn or_default<T: Plain + Default>(&self, col: &str) -> Result<T> {
+        Ok(self.value::<Option<T>>(col)?.unwrap_or_default())
+    }
+}
+
+fn null(col: &str) -> Error {
+    Error::corrupt(format!("{col} is unexpectedly null"))
+}
+
+pub(crate) fn run(row: &impl DbRow) -> Result<RunRecord> {
+    Ok(RunRecord {
+        id: RunId(row.id("id")?),
+        name: row.value("name")?,
+        task: row.json("task")?,
+        settings: row.json("settings")?,
+        direction: parse_direction(row.value("direction")?)?,
+        seed: seed_from_db(row.value("seed")?),
+        status: parse_status(&row.value::<String>("status")?)?,
+        stop_reason: row.value("stop_reason")?,
+        owner: row.value("owner")?,
+        epoch: row.unsigned("epoch")?,
+        lease_expires_at: row.opt_time("lease_expires_at")?,
+        cancel_requested: row.value("cancel_requested")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+        finished_at: row.opt_time("finished_at")?,
+    })
+}
+
+/// The lease a claim returned (`id`, `epoch`) for `owner`.
+pub(crate) fn lease(row: &impl DbRow, owner: &str) -> Result<Lease> {
+    Ok(Lease {
+        run_id: RunId(row.id("id")?),
+        owner: owner.to_owned(),
+        epoch: row.unsigned("epoch")?,
+    })
+}
+
+/// The direction in force after fixing it.
+pub(crate) fn fixed_direction(row: &impl DbRow) -> Result<Direction> {
+    parse_direction(row.value("direction")?)?
+        .ok_or_else(|| Error::corrupt("direction is unset after fixing it"))
+}
+
+pub(crate) fn lease_status(row: &impl DbRow) -> Result<LeaseStatus> {
+    Ok(LeaseStatus {
+        expires_at: row.time("lease_expires_at")?,
+        cancel_requested: row.value("cancel_requested")?,
+    })
+}
+
+pub(crate) fn node(row: &impl DbRow) -> Result<NodeRecord> {
+    let stage = parse_stage(&row.value::<String>("stage")?)?;
+    Ok(NodeRecord {
+        id: NodeId(row.id("id")?),
+        run_id: RunId(row.id("run_id")?),
+        parent: row.opt_id("parent_id")?.map(NodeId),
+        action: parse_action(&row.value::<String>("action")?)?,
+        step: row.count("step")?,
+        debug_depth: row.count("debug_depth")?,
+        stage,
+        generation: (stage >= NodeStage::Generated)
+            .then(|| generation(row))
+            .transpose()?,
+        execution: execution_summary(row)?,
+        review: (stage == NodeStage::Reviewed)
+            .then(|| review(row))
+            .transpose()?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+fn generation(row: &impl DbRow) -> Result<Generation> {
+    Ok(Generation {
+        plan: row.or_default("plan")?,
+        code: row.value("code")?,
+        raw_reply: row.value("raw_reply")?,
+    })
+}
+
+/// Present once the node was executed (its terminal output is set).
+fn execution_summary(row: &impl DbRow) -> Result<Option<ExecutionSummary>> {
+    let Some(term_out) = row.value::<Option<String>>("term_out")? else {
+        return Ok(None);
+    };
+    Ok(Some(ExecutionSummary {
+        term_out,
+        exit_code: row.value("exit_code")?,
+        exec_time_secs: row.or_default("exec_time_secs")?,
+        timed_out: row.or_default("timed_out")?,
+        exc_type: row.value("exc_type")?,
+        exc_info: row
+            .opt_json("exc_info")?
+            .map(|v| from_json(v, "exc_info"))
+            .transpose()?,
+        wrote_submission: row.or_default("wrote_submission")?,
+    }))
+}
+
+fn review(row: &impl DbRow) -> Result<Review> {
+    Ok(Review {
+        is_buggy: row.or_default("is_buggy")?,
+        bug_reasons: match row.opt_json("bug_reasons")? {
+            Some(reasons) => from_json(reasons, "bug_reasons")?,
+            None => Vec::new(),
+        },
+        metric: row.value("metric")?,
+        summary: row.or_default("summary")?,
+    })
+}
+
+pub(crate) fn execution(row: &impl DbRow) -> Result<ExecutionRecord> {
+    let status = parse_exec_status(&row.value::<String>("status")?)?;
+    Ok(ExecutionRecord {
+        node_id: NodeId(row.id("node_id")?),
+        run_id: RunId(row.id("run_id")?),
+        attempt: row.count("attempt")?,
+        status,
+        started_at: row.time("started_at")?,
+        finished_at: row.opt_time("finished_at")?,
+        result: (status == ExecutionStatus::Finished)
+            .then(|| execution_result(row))
+            .transpose()?,
+        abandon_reason: row.value("abandon_reason")?,
+    })
+}
+
+fn execution_result(row: &impl DbRow) -> Result<ExecutionResult> {
+    Ok(ExecutionResult {
+        exit_code: row.value("exit_code")?,
+        timed_out: row.or_default("timed_out")?,
+        oom_killed: row.or_default("oom_killed")?,
+        wall_secs: row.or_default("wall_secs")?,
+        cpu_secs: row.value("cpu_secs")?,
+        peak_memory_bytes: row
+            .value::<Option<i64>>("peak_memory_bytes")?
+            .map(|v| to_u64(v, "peak_memory_bytes"))
+            .transpose()?,
+        output: row.or_default("output")?,
+        output_bytes: to_u64(row.or_default("output_bytes")?, "output_bytes")?,
+        exc_type: row.value("exc_type")?,
+        exc_message: row.value("exc_message")?,
+        runner_id: row.value("runner_id")?,
+    })
+}
+
+pub(crate) fn usage(row: &impl DbRow) -> Result<Usage> {
+    Ok(Usage {
+        calls: row.unsigned("calls")?,
+        prompt_tokens: row.unsigned("prompt_tokens")?,
+        completion_tokens: row.unsigned("completion_tokens")?,
+        cached_tokens: row.unsigned("cached_tokens")?,
+        cost_usd: row.value("cost_usd")?,
+    })
+}
+
+pub(crate) fn event(row: &impl DbRow) -> Result<EventRecord> {
+    Ok(EventRecord {
+        run_id: RunId(row.id("run_id")?),
+        seq: row.unsigned("seq")?,
+        event: RunEvent::from_parts(&row.value::<String>("kind")?, row.json("payload")?),
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub(crate) fn runner(row: &impl DbRow) -> Result<RunnerRecord> {
+    Ok(RunnerRecord {
+        info: RunnerInfo {
+            id: row.value("id")?,
+            address: row.value("address")?,
+            slots: row.count("slots")?,
+            labels: row.json("labels")?,
+        },
+        load: RunnerLoad {
+            free_slots: row.count("free_slots")?,
+            running: row.count("running")?,
+            cpu_load: row.value("cpu_load")?,
+            memory_load: row.value("memory_load")?,
+        },
+        registered_at: row.time("registered_at")?,
+        last_heartbeat_at: row.time("last_heartbeat_at")?,
+    })
+}
+
+/// A node's `stage` and whether it `has_code`.
+pub(crate) fn stage(row: &impl DbRow) -> Result<(NodeStage, bool)> {
+    Ok((
+        parse_stage(&row.value::<String>("stage")?)?,
+        row.value("has_code")?,
+    ))
+}

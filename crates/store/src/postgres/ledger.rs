@@ -1,0 +1,39 @@
+//! Postgres: [`LedgerStore`] on the `llm_calls` ledger — one row per LLM call with tokens,
+//! cost and latency, summed per run.
+
+use aide_core::RunId;
+
+use super::PgStore;
+use crate::decode;
+use crate::error::{Error, Result};
+use crate::store::LedgerStore;
+use crate::types::{NewLlmCall, Usage, to_i64};
+
+impl LedgerStore for PgStore {
+    async fn record_llm_call(&self, call: NewLlmCall) -> Result<i64> {
+        sqlx::query_scalar(include_str!("../../sql/postgres/ledger/record.sql"))
+            .bind(call.run_id.0)
+            .bind(call.node_id.map(|n| n.0))
+            .bind(call.purpose.as_str())
+            .bind(&call.provider)
+            .bind(&call.model)
+            .bind(to_i64(call.prompt_tokens, "prompt tokens")?)
+            .bind(to_i64(call.completion_tokens, "completion tokens")?)
+            .bind(to_i64(call.cached_tokens, "cached tokens")?)
+            .bind(call.cost_usd)
+            .bind(to_i64(call.latency_ms, "latency")?)
+            .bind(&call.request_id)
+            .bind(call.cached)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| Error::unless_missing_run(e, call.run_id))
+    }
+
+    async fn run_usage(&self, run_id: RunId) -> Result<Usage> {
+        let row = sqlx::query(include_str!("../../sql/postgres/ledger/usage.sql"))
+            .bind(run_id.0)
+            .fetch_one(&self.pool)
+            .await?;
+        decode::usage(&row)
+    }
+}

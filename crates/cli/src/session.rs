@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aide_coordinator::engine::{Backoff, Engine, EngineConfig, GrpcAuthor, GrpcExecutor, RunEnd};
+use aide_coordinator::dispatch::GrpcExecutor;
+use aide_coordinator::engine::{Backoff, Engine, EngineConfig, GrpcAuthor, RunEnd};
 use aide_store::{AnyStore, Lease, RunRecord, RunStore};
 use tokio_util::sync::CancellationToken;
 

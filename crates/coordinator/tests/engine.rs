@@ -253,8 +253,8 @@ async fn a_reply_without_code_is_a_buggy_node_not_a_crash() {
     let store = store(dir.path()).await;
     let lease = claimed_run(&store, house_prices_task(), settings(2, 2)).await;
     // Nothing may be executed: the only runner address refuses connections.
-    let executor =
-        aide_coordinator::engine::GrpcExecutor::new([refusing_address().await]).expect("executor");
+    let executor = aide_coordinator::dispatch::GrpcExecutor::new([refusing_address().await])
+        .expect("executor");
     let engine = engine(store.clone(), ProseAuthor, executor, None);
     let end = engine
         .drive(lease.clone(), CancellationToken::new())
@@ -482,8 +482,8 @@ async fn a_lost_lease_stops_the_loop_without_finishing_the_run() {
         steal: true,
         calls: Default::default(),
     };
-    let executor =
-        aide_coordinator::engine::GrpcExecutor::new([refusing_address().await]).expect("executor");
+    let executor = aide_coordinator::dispatch::GrpcExecutor::new([refusing_address().await])
+        .expect("executor");
     let end = engine(store.clone(), author, executor, None)
         .drive(lease.clone(), CancellationToken::new())
         .await
@@ -516,8 +516,8 @@ async fn a_cancel_request_finishes_the_run_as_cancelled() {
         steal: false,
         calls: Default::default(),
     };
-    let executor =
-        aide_coordinator::engine::GrpcExecutor::new([refusing_address().await]).expect("executor");
+    let executor = aide_coordinator::dispatch::GrpcExecutor::new([refusing_address().await])
+        .expect("executor");
     let mut config = config(None);
     // Renewals (which report the cancel request) every 100 ms.
     config.lease_ttl = Duration::from_millis(300);

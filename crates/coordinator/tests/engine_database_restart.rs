@@ -23,7 +23,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aide_coordinator::engine::{Engine, GrpcAuthor, GrpcExecutor, RunEnd};
+use aide_coordinator::dispatch::GrpcExecutor;
+use aide_coordinator::engine::{Engine, GrpcAuthor, RunEnd};
 use aide_core::{NodeStage, Task};
 use aide_store::{AnyStore, EventStore, Lease, NewRun, NodeStore, RunStatus, RunStore};
 use engine_support::*;

@@ -67,7 +67,7 @@ async fn a_runner_lost_mid_execution_costs_one_retry_elsewhere() {
     .expect("task");
     let lease = claimed_run(&store, task, settings(1, 1)).await;
     let executor =
-        aide_coordinator::engine::GrpcExecutor::new([first.url.clone(), second.url.clone()])
+        aide_coordinator::dispatch::GrpcExecutor::new([first.url.clone(), second.url.clone()])
             .expect("executor");
     let engine = engine(store.clone(), SlowScriptAuthor, executor, None);
     let driving = {

@@ -14,3 +14,7 @@ pub mod v1 {
 }
 
 pub use convert::UnknownEnum;
+
+/// The largest gRPC message any aide service sends or accepts: a runner's `Finished` event
+/// carries the files an execution collected, and exports carry whole outputs.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;

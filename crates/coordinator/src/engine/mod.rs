@@ -5,7 +5,7 @@
 //! review → metric rules → one persisted transition per stage → run events → outputs.
 //!
 //! - **Ports.** [`Author`] and [`Executor`] keep the loop independent of transport;
-//!   [`GrpcAuthor`] and [`GrpcExecutor`] are the gRPC adapters. Their errors are classified:
+//!   [`GrpcAuthor`] and [`crate::dispatch::RunnerExecutor`] are the gRPC adapters. Their errors are classified:
 //!   infrastructure failures (unreachable, deadline, overloaded, runner lost, stream broken,
 //!   the database briefly failing) are retried with bounded exponential backoff
 //!   ([`Backoff`], 0.5 s → 30 s, forever until cancelled or the lease is lost), recorded as
@@ -40,8 +40,8 @@ pub mod budget;
 pub mod context;
 mod driver;
 pub mod events;
-pub mod executor;
 mod narrative;
+pub mod ports;
 pub mod retry;
 mod state;
 mod step;
@@ -55,8 +55,8 @@ use aide_store::{Lease, RunStatus, Store};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub use author::{Author, FailureKind, GrpcAuthor, PortError};
-pub use executor::{Executed, Executor, GrpcExecutor};
+pub use author::GrpcAuthor;
+pub use ports::{Author, Executed, Executor, FailureKind, PortError};
 pub use retry::Backoff;
 
 use crate::Error;

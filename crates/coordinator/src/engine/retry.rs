@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::author::PortError;
+use super::ports::PortError;
 use crate::Error;
 
 /// Exponential backoff between retries of infrastructure failures: `initial`, doubling,

@@ -19,9 +19,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::EventHook;
-use super::author::Author;
 use super::context::{RunInfo, execute_request, review_request};
-use super::executor::Executor;
+use super::ports::{Author, Executor};
 use super::retry::{Backoff, Failure, retrying};
 
 /// What every node task of one run shares.

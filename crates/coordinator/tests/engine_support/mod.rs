@@ -14,9 +14,8 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use aide_coordinator::engine::{
-    Author, Backoff, Engine, EngineConfig, Executor, GrpcAuthor, GrpcExecutor,
-};
+use aide_coordinator::dispatch::GrpcExecutor;
+use aide_coordinator::engine::{Author, Backoff, Engine, EngineConfig, Executor, GrpcAuthor};
 use aide_core::task::ReferenceTask;
 use aide_core::{RunSettings, Task};
 use aide_store::{AnyStore, EventStore, Lease, NewRun, RunStore};

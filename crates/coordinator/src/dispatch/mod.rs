@@ -1,0 +1,274 @@
+//! The one gRPC adapter of the engine's [`Executor`] port: [`RunnerExecutor`] sends each
+//! execution to a runner lent by a [`RunnerPool`] — a fixed list of addresses
+//! ([`FixedRunners`], for `aide run` and tests: [`GrpcExecutor`]) or the runner registry
+//! ([`RunnerRegistry`], for the coordinator service: [`RegistryExecutor`]) — and classifies
+//! what goes wrong for the engine.
+//!
+//! - **Choice.** The pool lends the least loaded runner; a runner that failed recently is
+//!   avoided for a while (the penalty) when another one is available. An execution waits a
+//!   few seconds for a runner with a free slot; after that, none is an infrastructure error
+//!   (the engine backs off and tries again).
+//! - **Loss.** A runner that vanishes mid-execution (the stream breaks, it answers
+//!   UNAVAILABLE, it goes silent past the execution's timeout plus a slack, or it leaves the
+//!   pool) is an infrastructure error: the engine abandons the attempt and retries it as a
+//!   new attempt, and the runner becomes a suspect. So is a runner's own failure reported in
+//!   `Finished` (a sandbox that could not run the script, a runner that cancelled the
+//!   execution while shutting down): never the script's fault.
+
+mod pool;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use aide_proto::MAX_MESSAGE_BYTES;
+use aide_proto::v1::runner_client::RunnerClient;
+use aide_proto::v1::{ExecuteEvent, ExecuteRequest, execute_event::Event};
+use aide_store::Store;
+use aide_telemetry::{TracedChannel, traced};
+use tonic::transport::Channel;
+use tracing::Instrument;
+
+pub use pool::{FixedRunners, Lent, RunnerPool};
+
+use crate::engine::{Executed, Executor, PortError};
+use crate::registry::RunnerRegistry;
+
+/// How often an execution waiting for a free slot asks the pool again.
+const SLOT_POLL: Duration = Duration::from_millis(250);
+
+/// The executor over a fixed list of runner addresses.
+pub type GrpcExecutor = RunnerExecutor<FixedRunners>;
+/// The executor over the runners registered with this coordinator.
+pub type RegistryExecutor<S> = RunnerExecutor<Arc<RunnerRegistry<S>>>;
+
+/// Executions over gRPC on the runners of a [`RunnerPool`].
+#[derive(Debug)]
+pub struct RunnerExecutor<P> {
+    pool: P,
+    channels: Mutex<HashMap<String, Channel>>,
+    /// Runners that failed recently (by id), avoided until the instant while others are free.
+    suspects: Mutex<HashMap<String, Instant>>,
+    penalty: Duration,
+    /// Added to the execution timeout before a silent runner is given up.
+    slack: Duration,
+    /// How long an execution waits for a free slot before reporting that there is none.
+    slot_wait: Duration,
+}
+
+impl RunnerExecutor<FixedRunners> {
+    /// An executor over `addresses` (e.g. `http://10.0.0.5:50053`); channels connect lazily.
+    pub fn new<I, T>(addresses: I) -> Result<Self, PortError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        Ok(Self::over(FixedRunners::new(addresses)?))
+    }
+}
+
+impl<S: Store> RunnerExecutor<Arc<RunnerRegistry<S>>> {
+    /// An executor over the live runners of `registry`.
+    pub fn new(registry: Arc<RunnerRegistry<S>>) -> Self {
+        Self::over(registry)
+    }
+}
+
+impl<P: RunnerPool> RunnerExecutor<P> {
+    /// An executor over the runners `pool` lends.
+    pub fn over(pool: P) -> Self {
+        Self {
+            pool,
+            channels: Mutex::default(),
+            suspects: Mutex::default(),
+            penalty: Duration::from_secs(30),
+            slack: Duration::from_secs(120),
+            slot_wait: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets how long an execution waits for a free slot (asking the pool again every
+    /// 250 ms) before the "no runner with a free slot" error hands the wait to the engine.
+    pub fn with_slot_wait(mut self, wait: Duration) -> Self {
+        self.slot_wait = wait;
+        self
+    }
+
+    /// Sets how long a runner that failed is avoided.
+    pub fn with_penalty(mut self, penalty: Duration) -> Self {
+        self.penalty = penalty;
+        self
+    }
+
+    /// A runner with a free slot, waiting up to `slot_wait` for one; recent suspects only
+    /// when no other runner is free.
+    async fn acquire(&self) -> Result<Lent<P::Guard>, PortError> {
+        let deadline = Instant::now() + self.slot_wait;
+        loop {
+            let suspects = self.current_suspects();
+            let fresh = self
+                .pool
+                .lend(&|id| !suspects.iter().any(|s| s == id))
+                .await?;
+            let lent = match fresh {
+                Some(lent) => Some(lent),
+                None if !suspects.is_empty() => self.pool.lend(&|_| true).await?,
+                None => None,
+            };
+            if let Some(lent) = lent {
+                return Ok(lent);
+            }
+            if Instant::now() >= deadline {
+                return Err(PortError::infrastructure("no runner with a free slot"));
+            }
+            tokio::time::sleep(SLOT_POLL.min(self.slot_wait)).await;
+        }
+    }
+
+    /// The ids of the runners avoided now.
+    fn current_suspects(&self) -> Vec<String> {
+        let now = Instant::now();
+        let mut suspects = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
+        suspects.retain(|_, until| *until > now);
+        suspects.keys().cloned().collect()
+    }
+
+    /// Forgets a failed runner's channel and avoids the runner for a while.
+    fn suspect(&self, lent: &Lent<P::Guard>) {
+        self.channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&lent.address);
+        self.suspects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(lent.id.clone(), Instant::now() + self.penalty);
+    }
+
+    fn client(&self, address: &str) -> Result<RunnerClient<TracedChannel>, PortError> {
+        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        let channel = match channels.get(address) {
+            Some(channel) => channel.clone(),
+            None => {
+                let channel = Channel::from_shared(address.to_owned())
+                    .map_err(|e| {
+                        PortError::infrastructure(format!("bad runner address {address:?}: {e}"))
+                    })?
+                    .connect_timeout(Duration::from_secs(5))
+                    .connect_lazy();
+                channels.insert(address.to_owned(), channel.clone());
+                channel
+            }
+        };
+        Ok(RunnerClient::new(traced(channel)).max_decoding_message_size(MAX_MESSAGE_BYTES))
+    }
+
+    /// Streams one execution on the lent runner to its `Finished` event; the runner id is
+    /// the one its `Started` event announced, else the pool's.
+    async fn run_on(
+        &self,
+        lent: &Lent<P::Guard>,
+        request: ExecuteRequest,
+    ) -> Result<Executed, PortError> {
+        let timeout = request
+            .limits
+            .as_ref()
+            .and_then(|l| l.timeout)
+            .and_then(|d| Duration::try_from(d).ok())
+            .unwrap_or(Duration::from_secs(3600))
+            + self.slack;
+        let what = match lent.id == lent.address {
+            true => format!("runner {}", lent.address),
+            false => format!("runner {} ({})", lent.id, lent.address),
+        };
+        let mut client = self.client(&lent.address)?;
+        let stream = async {
+            let stream = client
+                .execute(request)
+                .await
+                .map_err(|s| PortError::from_status(&what, &s))?
+                .into_inner();
+            read_events(stream, &what).await
+        };
+        let mut executed = tokio::select! {
+            outcome = tokio::time::timeout(timeout, stream) => outcome.map_err(|_| {
+                PortError::infrastructure(format!("{what}: no result within {timeout:?}"))
+            })??,
+            () = self.pool.until_gone(&lent.id) => {
+                return Err(PortError::infrastructure(format!(
+                    "{what}: the runner left the registry during the execution"
+                )));
+            }
+        };
+        executed.runner_id.get_or_insert_with(|| lent.id.clone());
+        runner_verdict(executed, &what)
+    }
+}
+
+impl<P: RunnerPool> Executor for RunnerExecutor<P> {
+    async fn execute(&self, request: ExecuteRequest) -> Result<Executed, PortError> {
+        let lent = self.acquire().await?;
+        let span = tracing::info_span!("dispatch", runner_id = %lent.id);
+        async {
+            tracing::debug!(address = %lent.address, "dispatching an execution");
+            let result = self.run_on(&lent, request).await;
+            if let Err(e) = &result
+                && e.is_infrastructure()
+            {
+                tracing::warn!(error = %e, "execution lost to the infrastructure");
+                self.suspect(&lent);
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// Reads an execution's event stream to its `Finished` event, keeping the runner id the
+/// `Started` event announced; `what` names the runner in errors.
+async fn read_events(
+    mut stream: tonic::Streaming<ExecuteEvent>,
+    what: &str,
+) -> Result<Executed, PortError> {
+    let mut runner_id = None;
+    loop {
+        match stream.message().await {
+            Err(status) => return Err(PortError::from_status(what, &status)),
+            Ok(None) => {
+                return Err(PortError::infrastructure(format!(
+                    "{what}: the stream ended without a Finished event"
+                )));
+            }
+            Ok(Some(event)) => match event.event {
+                Some(Event::Started(started)) if !started.runner_id.is_empty() => {
+                    runner_id = Some(started.runner_id);
+                }
+                Some(Event::Finished(finished)) => {
+                    return Ok(Executed {
+                        finished,
+                        runner_id,
+                    });
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+/// Turns a runner's own failures reported in `Finished` into infrastructure errors.
+fn runner_verdict(executed: Executed, what: &str) -> Result<Executed, PortError> {
+    let finished = &executed.finished;
+    if !finished.sandbox_error.is_empty() {
+        return Err(PortError::infrastructure(format!(
+            "{what}: sandbox failure: {}",
+            finished.sandbox_error
+        )));
+    }
+    if finished.cancelled {
+        return Err(PortError::infrastructure(format!(
+            "{what}: the runner cancelled the execution (shutting down?)"
+        )));
+    }
+    Ok(executed)
+}

@@ -13,13 +13,30 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The run loop failed internally (a node task panicked, a run could not be finished).
-    #[error("engine: {0}")]
-    Engine(String),
+    /// The run loop could not load or finish its run.
+    #[error("the run loop failed: {0}")]
+    Run(#[source] Box<crate::engine::Failure>),
+    /// A task of the run loop panicked or was lost.
+    #[error("{what} failed: {source}")]
+    Task {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
     /// The configuration is unusable (a bad flag, a missing database URL).
     #[error("configuration: {0}")]
     Config(String),
     /// Serving the API failed (cannot listen, the server stopped).
     #[error("serve: {0}")]
     Serve(String),
+}
+
+impl aide_core::HasErrorCode for Error {
+    fn code(&self) -> aide_core::ErrorCode {
+        match self {
+            Self::Store(e) => e.code(),
+            Self::Config(_) => aide_core::ErrorCode::InvalidArgument,
+            _ => aide_core::ErrorCode::Internal,
+        }
+    }
 }

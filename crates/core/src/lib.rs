@@ -2,6 +2,7 @@
 //! settings, nodes, metrics), the greedy search policy, prompt building, reply parsing and
 //! the data preview. No network and no database: the services build on this crate.
 
+pub mod code;
 pub mod error;
 pub mod event;
 pub mod exception;
@@ -16,6 +17,7 @@ pub mod run;
 pub mod settings;
 pub mod task;
 
+pub use code::{ErrorCode, HasErrorCode};
 pub use error::{Error, Result};
 pub use event::RunEvent;
 pub use exception::{ExceptionInfo, StackFrame};

@@ -2,6 +2,7 @@
 //! build time, plus conversions between its enums and the aide-core domain types.
 
 mod convert;
+mod status;
 
 /// Version 1 of the aide APIs.
 pub mod v1 {
@@ -14,6 +15,7 @@ pub mod v1 {
 }
 
 pub use convert::UnknownEnum;
+pub use status::{grpc_code, status_of};
 
 /// The largest gRPC message any aide service sends or accepts: a runner's `Finished` event
 /// carries the files an execution collected, and exports carry whole outputs.

@@ -120,3 +120,19 @@ impl Error {
         }
     }
 }
+
+impl aide_core::HasErrorCode for Error {
+    /// Missing rows, out-of-order transitions, duplicates and bad arguments are the
+    /// caller's; a lost lease, a stale attempt, corrupt data and database failures are
+    /// internal to the server.
+    fn code(&self) -> aide_core::ErrorCode {
+        use aide_core::ErrorCode as Code;
+        match self {
+            Self::NotFound { .. } => Code::NotFound,
+            Self::InvalidState(_) => Code::FailedPrecondition,
+            Self::Conflict(_) => Code::AlreadyExists,
+            Self::InvalidArgument(_) => Code::InvalidArgument,
+            _ => Code::Internal,
+        }
+    }
+}

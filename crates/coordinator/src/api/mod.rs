@@ -188,32 +188,14 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
     }
 }
 
-/// The status a client sees for a store error. Messages of not-found, state, conflict and
-/// argument errors are safe to show (the store promises it); anything else is logged here
-/// and reported as a generic internal error.
+/// The status of a store error (internal details are logged, never sent).
 pub fn store_status(err: aide_store::Error) -> Status {
-    use aide_store::Error as E;
-    match &err {
-        E::NotFound { .. } => Status::not_found(err.to_string()),
-        E::InvalidState(_) => Status::failed_precondition(err.to_string()),
-        E::Conflict(_) => Status::already_exists(err.to_string()),
-        E::InvalidArgument(_) => Status::invalid_argument(err.to_string()),
-        _ => {
-            tracing::error!(error = ?err, "store failure while serving a request");
-            Status::internal("internal error in the coordinator's store")
-        }
-    }
+    aide_proto::status_of(&err, "coordinator")
 }
 
 impl From<crate::Error> for Status {
     fn from(err: crate::Error) -> Self {
-        match err {
-            crate::Error::Store(e) => store_status(e),
-            other => {
-                tracing::error!(error = ?other, "internal failure while serving a request");
-                Status::internal("internal error in the coordinator")
-            }
-        }
+        aide_proto::status_of(&err, "coordinator")
     }
 }
 

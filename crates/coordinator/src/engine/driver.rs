@@ -59,8 +59,8 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
         Ok(loaded) => loaded,
         Err(Failure::Stopped) => return Ok(RunEnd::Interrupted),
         Err(Failure::LeaseLost) => return Ok(RunEnd::LeaseLost),
-        Err(Failure::Fatal(why) | Failure::Infra(why)) => return Err(Error::Engine(why)),
         Err(Failure::Internal(e)) => return Err(e),
+        Err(failure) => return Err(Error::Run(Box::new(failure))),
     };
     let outputs = engine
         .config
@@ -129,7 +129,7 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
                 joined = self.tasks.join_next() => match joined {
                     None => {}
                     Some(Err(e)) if e.is_cancelled() => {}
-                    Some(Err(e)) => return Err(Error::Engine(format!("a node task panicked: {e}"))),
+                    Some(Err(e)) => return Err(Error::Task { what: "a node task", source: e }),
                     Some(Ok(Ok(outcome))) => {
                         if let Err(failure) = self.applied(outcome).await {
                             return self.end_with(failure).await;
@@ -264,7 +264,7 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
             Ok(finished) => self.state.run = finished,
             Err(Failure::LeaseLost) => return Ok(RunEnd::LeaseLost),
             Err(Failure::Internal(e)) => return Err(e),
-            Err(other) => return Err(Error::Engine(format!("cannot finish the run: {other:?}"))),
+            Err(other) => return Err(Error::Run(Box::new(other))),
         }
         info!(status = status.as_str(), reason, "run finished");
         let event = RunEvent::RunFinished(RunFinished {
@@ -284,7 +284,8 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
         match failure {
             Failure::LeaseLost => Ok(RunEnd::LeaseLost),
             Failure::Stopped => Ok(RunEnd::Interrupted),
-            Failure::Fatal(why) | Failure::Infra(why) => {
+            failure @ (Failure::Fatal(_) | Failure::Infra(_)) => {
+                let why = failure.to_string();
                 warn!(error = %why, "the run cannot go on");
                 self.finish(RunStatus::Failed, &why).await
             }
@@ -372,7 +373,12 @@ async fn run_info(run: &RunRecord) -> Result<RunInfo, Failure> {
         (preview, input_files(&data_dir))
     })
     .await
-    .map_err(|e| Failure::Internal(Error::Engine(format!("data preview: {e}"))))?;
+    .map_err(|e| {
+        Failure::Internal(Error::Task {
+            what: "the data preview",
+            source: e,
+        })
+    })?;
     Ok(RunInfo {
         id: run.id,
         task: run.task.clone(),

@@ -57,7 +57,7 @@ use tracing::Instrument;
 
 pub use author::GrpcAuthor;
 pub use ports::{Author, Executed, Executor, FailureKind, PortError};
-pub use retry::Backoff;
+pub use retry::{Backoff, Failure, Fatal, Transient};
 
 use crate::Error;
 

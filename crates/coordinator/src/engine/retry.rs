@@ -36,26 +36,53 @@ impl Backoff {
     }
 }
 
-/// A failure inside the run loop.
-#[derive(Debug)]
+/// A failure inside the run loop, with its cause kept as the source.
+#[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// Transient: retry.
-    Infra(String),
+    #[error(transparent)]
+    Infra(Transient),
     /// The lease is gone: stop without touching the run.
+    #[error("the lease was lost to another owner")]
     LeaseLost,
     /// The engine was told to stop (shutdown), or the run is being cancelled.
+    #[error("the engine was told to stop")]
     Stopped,
     /// The run cannot continue: finish it as failed with this reason.
-    Fatal(String),
+    #[error(transparent)]
+    Fatal(Fatal),
     /// A bug or corrupt data.
+    #[error(transparent)]
     Internal(Error),
+}
+
+/// What failed for a while and may work when tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum Transient {
+    /// The database could not be reached or answered with an error.
+    #[error("database: {0}")]
+    Database(#[source] aide_store::Error),
+    /// The gateway or a runner was unreachable, overloaded or lost the work.
+    #[error(transparent)]
+    Port(PortError),
+}
+
+/// Why a run cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum Fatal {
+    /// The gateway or a runner refused the request itself (a bad model, a bad key).
+    #[error(transparent)]
+    Refused(PortError),
+    /// The stored run contradicts itself (e.g. an executed node without its execution).
+    #[error("inconsistent run: {0}")]
+    Inconsistent(String),
 }
 
 impl From<aide_store::Error> for Failure {
     fn from(err: aide_store::Error) -> Self {
         match err {
             aide_store::Error::LeaseLost { .. } => Self::LeaseLost,
-            aide_store::Error::Database(_) => Self::Infra(format!("database: {err}")),
+            aide_store::Error::Database(_) => Self::Infra(Transient::Database(err)),
             other => Self::Internal(Error::Store(other)),
         }
     }
@@ -64,9 +91,9 @@ impl From<aide_store::Error> for Failure {
 impl From<PortError> for Failure {
     fn from(err: PortError) -> Self {
         if err.is_infrastructure() {
-            Self::Infra(err.message)
+            Self::Infra(Transient::Port(err))
         } else {
-            Self::Fatal(err.message)
+            Self::Fatal(Fatal::Refused(err))
         }
     }
 }
@@ -94,7 +121,7 @@ where
         match op().await {
             Err(Failure::Infra(why)) => {
                 let wait = backoff.delay(retry);
-                on_retry(retry + 1, why, wait).await;
+                on_retry(retry + 1, why.to_string(), wait).await;
                 retry += 1;
                 tokio::select! {
                     _ = stop.cancelled() => return Err(Failure::Stopped),
@@ -141,7 +168,7 @@ mod tests {
                 let n = calls;
                 async move {
                     if n < 3 {
-                        Err(Failure::Infra("down".into()))
+                        Err(Failure::from(PortError::infrastructure("down")))
                     } else {
                         Ok(n)
                     }
@@ -155,7 +182,7 @@ mod tests {
             b,
             &stop,
             |_, _, _| async {},
-            || async { Err(Failure::Fatal("no".into())) },
+            || async { Err(Failure::from(PortError::request("no"))) },
         )
         .await;
         assert!(matches!(fatal, Err(Failure::Fatal(_))));
@@ -164,7 +191,7 @@ mod tests {
             b,
             &stop,
             |_, _, _| async {},
-            || async { Err(Failure::Infra("down".into())) },
+            || async { Err(Failure::from(PortError::infrastructure("down"))) },
         )
         .await;
         assert!(matches!(stopped, Err(Failure::Stopped)));

@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use super::EventHook;
 use super::context::{RunInfo, execute_request, review_request};
 use super::ports::{Author, Executor};
-use super::retry::{Backoff, Failure, retrying};
+use super::retry::{Backoff, Failure, Fatal, retrying};
 
 /// What every node task of one run shares.
 #[derive(Debug)]
@@ -189,7 +189,11 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         } = job;
         let (id, lease) = (node.id, &self.lease);
         if node.stage == NodeStage::Pending {
-            let request = code_request.ok_or_else(|| Failure::Fatal("no code request".into()))?;
+            let request = code_request.ok_or_else(|| {
+                Failure::Fatal(Fatal::Inconsistent(format!(
+                    "pending node {id} without a code request"
+                )))
+            })?;
             let response = self.ask(&node, LlmPurpose::Code, request).await?;
             let text = match response.answer {
                 Some(Answer::Text(t)) | Some(Answer::FunctionArgumentsJson(t)) => t,
@@ -242,10 +246,11 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             node.execution = Some(summary);
             node.stage = NodeStage::Executed;
         }
-        let execution = node
-            .execution
-            .clone()
-            .ok_or_else(|| Failure::Fatal(format!("node {id} is executed without an execution")))?;
+        let execution = node.execution.clone().ok_or_else(|| {
+            Failure::Fatal(Fatal::Inconsistent(format!(
+                "node {id} is executed without an execution"
+            )))
+        })?;
         let direction = self.review(&node, &code, &execution, direction).await?;
         self.finish(node, direction, submission).await
     }
@@ -316,7 +321,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                     .await?;
                     e.message
                 }
-                Err(e) => return Err(Failure::Fatal(e.message)),
+                Err(e) => return Err(Failure::from(e)),
             };
             let wait = self.backoff.delay(retry);
             retry += 1;
@@ -353,7 +358,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                 Some(Answer::Text(text)) => ReviewArgs::from_text(&text).map_err(|e| e.to_string()),
                 None => Err("the answer was empty".into()),
             },
-            Err(Failure::Fatal(why)) => Err(why),
+            Err(Failure::Fatal(why)) => Err(why.to_string()),
             Err(other) => return Err(other),
         };
         let direction = match (direction, &parsed) {

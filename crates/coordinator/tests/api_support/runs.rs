@@ -358,6 +358,6 @@ pub async fn store_failures_are_internal_without_details(h: Arc<Harness>) {
     assert_eq!(status.code(), Code::Internal);
     assert_eq!(
         status.message(),
-        "internal error in the coordinator's store"
+        "internal error in the coordinator"
     );
 }

@@ -2,8 +2,7 @@
 //! scikit-learn instead of a missing library, fewer trees and rows after a memory error or
 //! timeout, the simplest robust recipe for anything else.
 
-use super::improve::Applied;
-use super::recipe::{Change, Recipe};
+use super::recipe::{Applied, Change, Recipe};
 
 /// What went wrong, as far as the output tells.
 #[derive(Debug, Clone, PartialEq, Eq)]

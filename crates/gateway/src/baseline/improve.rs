@@ -1,7 +1,7 @@
 //! Improvements: picks one atomic change for a parent recipe, deterministically from
 //! (step, seed, recipe), never one the lineage already applied, and applies it.
 
-use super::recipe::{Change, Family, Feature, Recipe};
+use super::recipe::{Applied, Change, Family, Feature, Recipe};
 
 /// How many of the highest-priority open changes rotate with the step, so re-improving the
 /// same parent at successive steps tries different changes.
@@ -84,16 +84,6 @@ pub fn choose_change(recipe: &Recipe, step: u32, seed: u64) -> Change {
     let window = open.len().min(WINDOW) as u64;
     let pick = mix(seed).wrapping_add(u64::from(step)) % window;
     open[pick as usize]
-}
-
-/// What a change did, for the plan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Applied {
-    pub recipe: Recipe,
-    /// What changes, with the before/after values.
-    pub what: String,
-    /// Why it should help.
-    pub why: &'static str,
 }
 
 /// Applies `change` to a copy of `parent` and records it in the history.

@@ -289,3 +289,13 @@ pub fn feature_name(feature: Feature) -> &'static str {
         Feature::TargetEncode => "target encoding",
     }
 }
+
+/// What a change did, for the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub recipe: Recipe,
+    /// What changes, with the before/after values.
+    pub what: String,
+    /// Why it should help.
+    pub why: &'static str,
+}

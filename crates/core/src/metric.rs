@@ -123,12 +123,29 @@ impl Direction {
     }
 }
 
-impl fmt::Display for Direction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Direction {
+    /// `minimize` or `maximize`, as outputs and configs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Self::Minimize => "minimize",
             Self::Maximize => "maximize",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A metric as people read it: full precision, no trailing noise, and a `.0` on whole
+/// numbers so a metric never reads as a count.
+pub fn format_metric(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.1}")
+    } else {
+        format!("{value}")
     }
 }
 

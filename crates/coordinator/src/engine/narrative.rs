@@ -5,11 +5,11 @@
 //! It never fails the run: after a refusal or a few infrastructure failures the report is
 //! the deterministic one alone and a `report_failed` event says why.
 
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use aide_core::event::ReportFailed;
-use aide_core::{Action, LlmPurpose, RunEvent, truncate_middle};
+use aide_core::prompt::{BestProgram, SearchSummary, StepOutcome, StepResult, report_prompt};
+use aide_core::{LlmPurpose, RunEvent, truncate_middle};
 use aide_proto::v1::{
     ActionKind, AideContext, ChatMessage, CompleteRequest, Role, WorkContext,
     complete_response::Answer,
@@ -24,13 +24,11 @@ use super::retry::retrying;
 use super::state::RunState;
 use super::step::RunCtx;
 use super::{Author, Executor, Heartbeat, PortError, RunEnd};
-use crate::outputs::{best_node, best_so_far, by_step, direction_name, format_metric, good_metric};
+use crate::outputs::{best_node, best_so_far, by_step, good_metric};
 
 /// Attempts of the report call when the gateway is unreachable or overloaded.
 const ATTEMPTS: u32 = 3;
-/// Bounds on the parts of the prompt, in characters.
-const TRAJECTORY_CHARS: usize = 8_000;
-const TEXT_CHARS: usize = 2_000;
+/// Bound on the best program's code in the request's context, in characters.
 const CODE_CHARS: usize = 10_000;
 
 /// The narrative for the report of a run that completed because `exhausted` ran out:
@@ -131,7 +129,7 @@ pub fn report_request(info: &RunInfo, run: &RunRecord, nodes: &[NodeRecord]) -> 
         model: settings.code.model.clone(),
         messages: vec![ChatMessage {
             role: Role::User.into(),
-            content: report_prompt(run, nodes),
+            content: report_prompt(&search_summary(run, nodes)).render(),
         }],
         temperature: Some(settings.code.temperature),
         max_tokens: None,
@@ -151,101 +149,41 @@ pub fn report_request(info: &RunInfo, run: &RunRecord, nodes: &[NodeRecord]) -> 
     }
 }
 
-/// The prompt: the task, how the search went step by step, the best node, and what to write.
-fn report_prompt(run: &RunRecord, nodes: &[NodeRecord]) -> String {
+/// What the report is written from: every node in step order with the best metric so far,
+/// and the best node.
+fn search_summary<'a>(run: &'a RunRecord, nodes: &'a [NodeRecord]) -> SearchSummary<'a> {
     let sorted = by_step(nodes);
-    let best = best_node(run, nodes);
-    let task = &run.task;
-    let mut p = String::new();
-    let _ = writeln!(
-        p,
-        "An automated search for a machine-learning solution has just ended. A language \
-         model drafted candidate programs, improved the good ones and debugged the broken \
-         ones; every program was run and scored. Write the closing report of this search \
-         for the person who started it.\n"
-    );
-    let _ = writeln!(p, "# Task\n\n{}\n", task.goal.trim());
-    if let Some(eval) = task.eval.as_deref() {
-        let _ = writeln!(p, "Evaluation: {}\n", eval.trim());
+    let step_of = |id| sorted.iter().find(|n| n.id == id).map(|n| n.step);
+    let steps = sorted
+        .iter()
+        .zip(best_so_far(run, &sorted))
+        .map(|(node, so_far)| StepOutcome {
+            step: node.step,
+            action: node.action,
+            parent_step: node.parent.and_then(step_of),
+            result: match (good_metric(node), &node.review) {
+                (Some(m), _) => StepResult::Metric(m),
+                (None, Some(review)) => StepResult::Failed(&review.summary),
+                (None, None) => StepResult::NotReviewed,
+            },
+            best_so_far: so_far.map(|(_, m)| m),
+        })
+        .collect();
+    let best = best_node(run, nodes).and_then(|node| {
+        let generation = node.generation.as_ref();
+        Some(BestProgram {
+            step: node.step,
+            metric: good_metric(node)?,
+            plan: generation.map_or("", |g| g.plan.as_str()),
+            review: node.review.as_ref().map_or("", |r| r.summary.as_str()),
+            code: generation.and_then(|g| g.code.as_deref()).unwrap_or(""),
+        })
+    });
+    SearchSummary {
+        task: &run.task,
+        direction: run.direction,
+        stop_reason: run.stop_reason.as_deref(),
+        steps,
+        best,
     }
-    let metric = task.metric.name.as_deref().unwrap_or("metric");
-    let direction = run.direction.map_or("direction unknown", direction_name);
-    let _ = writeln!(p, "Metric: {metric} ({direction}).\n");
-
-    let count = |a: Action| sorted.iter().filter(|n| n.action == a).count();
-    let good = sorted.iter().filter(|n| good_metric(n).is_some()).count();
-    let _ = writeln!(
-        p,
-        "# Search\n\n{} programs ({} drafts, {} improvements, {} debugging attempts); {good} \
-         produced a valid metric. Stop reason: {}.\n",
-        sorted.len(),
-        count(Action::Draft),
-        count(Action::Improve),
-        count(Action::Debug),
-        run.stop_reason
-            .as_deref()
-            .unwrap_or("the budget was reached"),
-    );
-    let mut lines = String::new();
-    for (node, so_far) in sorted.iter().zip(best_so_far(run, &sorted)) {
-        let parent = node
-            .parent
-            .and_then(|p| sorted.iter().find(|n| n.id == p))
-            .map(|p| format!(" of step {}", p.step))
-            .unwrap_or_default();
-        let result = match (good_metric(node), &node.review) {
-            (Some(m), _) => format_metric(m),
-            (None, Some(review)) => format!("failed ({})", one_line(&review.summary, 160)),
-            (None, None) => "not reviewed".into(),
-        };
-        let so_far = so_far.map_or_else(|| "none".into(), |(_, m)| format_metric(m));
-        let _ = writeln!(
-            lines,
-            "- step {} {}{parent}: {result}; best so far {so_far}",
-            node.step, node.action
-        );
-    }
-    let _ = writeln!(
-        p,
-        "Metric trajectory (one line per program, in order):\n{}",
-        truncate_middle(&lines, TRAJECTORY_CHARS)
-    );
-    match best {
-        Some(node) => {
-            let value = good_metric(node).map(format_metric).unwrap_or_default();
-            let plan = node.generation.as_ref().map_or("", |g| g.plan.trim());
-            let summary = node.review.as_ref().map_or("", |r| r.summary.trim());
-            let code = node
-                .generation
-                .as_ref()
-                .and_then(|g| g.code.as_deref())
-                .unwrap_or("");
-            let _ = writeln!(
-                p,
-                "# Best program: step {}, {metric} = {value}\n\nIts plan:\n{}\n\nIts \
-                 reviewer's summary:\n{}\n\nIts code:\n```python\n{}\n```\n",
-                node.step,
-                truncate_middle(plan, TEXT_CHARS),
-                truncate_middle(summary, TEXT_CHARS),
-                truncate_middle(code, CODE_CHARS),
-            );
-        }
-        None => {
-            let _ = writeln!(p, "# Best program\n\nNo program produced a valid metric.\n");
-        }
-    }
-    let _ = writeln!(
-        p,
-        "# Your report\n\nAnswer with markdown only, at most about 400 words, under these \
-         level-3 headings: `### What was tried`, `### What worked`, `### Final solution`, \
-         `### Next steps`. Quote metric values only from the data above; do not invent \
-         results."
-    );
-    p
-}
-
-/// `text` on one line, cut to `max` characters.
-fn one_line(text: &str, max: usize) -> String {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate_middle(&line, max)
 }

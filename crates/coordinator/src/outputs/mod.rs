@@ -131,7 +131,7 @@ impl RunOutputs {
             "node_id": best.id.to_string(),
             "step": best.step,
             "metric": good_metric(best),
-            "direction": run.direction.map(direction_name),
+            "direction": run.direction.map(Direction::as_str),
             "solution_file": BEST_SOLUTION_FILE,
             "submission_file": submission_file,
         });
@@ -154,7 +154,7 @@ pub fn config_json(run: &RunRecord) -> serde_json::Value {
         "run_id": run.id.to_string(),
         "name": run.name,
         "seed": run.seed,
-        "direction": run.direction.map(direction_name),
+        "direction": run.direction.map(Direction::as_str),
         "task": run.task,
         "settings": run.settings,
     })
@@ -242,21 +242,5 @@ impl NodeState {
             Self::Good => "good",
             Self::Best => "best",
         }
-    }
-}
-
-pub(crate) fn direction_name(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Minimize => "minimize",
-        Direction::Maximize => "maximize",
-    }
-}
-
-/// A metric as the outputs print it: full precision, no trailing noise.
-pub(crate) fn format_metric(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{value:.1}")
-    } else {
-        format!("{value}")
     }
 }

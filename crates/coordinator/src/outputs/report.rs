@@ -5,12 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use aide_core::{Action, BugReason, NodeId};
+use aide_core::metric::format_metric;
+use aide_core::{Action, BugReason, Direction, NodeId};
 use aide_store::{NodeRecord, RunRecord, Usage};
 
-use super::{
-    BEST_SOLUTION_FILE, NodeState, best_so_far, by_step, direction_name, format_metric, good_metric,
-};
+use super::{BEST_SOLUTION_FILE, NodeState, best_so_far, by_step, good_metric};
 
 /// The report of a run as markdown.
 pub fn report_md(
@@ -39,7 +38,7 @@ pub fn report_md(
         "- Metric: {}, {}",
         inline(run.task.metric.name.as_deref().unwrap_or("unnamed")),
         run.direction
-            .map_or("direction never fixed", direction_name)
+            .map_or("direction never fixed", Direction::as_str)
     );
     let _ = writeln!(
         w,

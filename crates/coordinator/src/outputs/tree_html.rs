@@ -10,11 +10,12 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use aide_core::NodeId;
+use aide_core::metric::format_metric;
+use aide_core::{Direction, NodeId};
 use aide_store::{NodeRecord, RunRecord};
 use serde_json::{Value, json};
 
-use super::{NodeState, best_so_far, by_step, direction_name, format_metric, good_metric};
+use super::{NodeState, best_so_far, by_step, good_metric};
 
 const TEMPLATE: &str = include_str!("tree.html.in");
 const CSS: &str = include_str!("tree.css");
@@ -67,7 +68,7 @@ pub fn tree_html(run: &RunRecord, nodes: &[NodeRecord]) -> String {
             "name": run.name,
             "task": run.task.name,
             "status": run.status.as_str(),
-            "direction": run.direction.map(direction_name),
+            "direction": run.direction.map(Direction::as_str),
             "metric_name": run.task.metric.name,
         },
         "best": best.map(|b| b.to_string()),
@@ -175,7 +176,7 @@ fn summary_line(run: &RunRecord, sorted: &[&NodeRecord], best: Option<NodeId>) -
     let metric = run.task.metric.name.as_deref().unwrap_or("metric");
     let direction = run
         .direction
-        .map_or("direction not fixed yet", direction_name);
+        .map_or("direction not fixed yet", Direction::as_str);
     let best_text = best
         .and_then(|id| sorted.iter().find(|n| n.id == id))
         .and_then(|n| good_metric(n).map(|m| format!("{} at step {}", format_metric(m), n.step)))

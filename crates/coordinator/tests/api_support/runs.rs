@@ -356,8 +356,5 @@ pub async fn store_failures_are_internal_without_details(h: Arc<Harness>) {
         .await
         .expect_err("the store is closed");
     assert_eq!(status.code(), Code::Internal);
-    assert_eq!(
-        status.message(),
-        "internal error in the coordinator"
-    );
+    assert_eq!(status.message(), "internal error in the coordinator");
 }

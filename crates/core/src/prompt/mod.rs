@@ -1,6 +1,6 @@
-//! Prompt building for the four model calls of a step — draft, improve, debug and review —
-//! as markdown assembled from named sections (ARCHITECTURE §4), plus the `submit_review`
-//! function the reviewer is forced to call.
+//! Prompt building for every model call — the four of a step (draft, improve, debug and
+//! review) and the report of a finished run — as markdown assembled from named sections
+//! (ARCHITECTURE §4), plus the `submit_review` function the reviewer is forced to call.
 //!
 //! Which sections each prompt has, in order (`+` marks sections that appear only when there
 //! is something to show):
@@ -11,11 +11,13 @@
 //! | improve | Introduction, Task description, Memory+, Instructions (Response format, Improvement guideline, Implementation guideline), Previous solution (Plan+, Code, Output+) |
 //! | debug   | Introduction, Task description, Buggy solution, Execution output, Instructions (Response format, Bug-fix guideline, Implementation guideline), Data overview+ |
 //! | review  | Introduction, Task description, Code, Execution output, Instructions |
+//! | report  | Introduction, Task description, Search, Best program, Your report |
 //!
 //! All wording is this project's own.
 
 mod builders;
 mod memory;
+mod report;
 mod review;
 mod sections;
 mod truncate;
@@ -28,6 +30,7 @@ use crate::task::Task;
 
 pub use builders::{debug_prompt, draft_prompt, improve_prompt};
 pub use memory::render_memory;
+pub use report::{BestProgram, SearchSummary, StepOutcome, StepResult, report_prompt};
 pub use review::{FunctionSpec, REVIEW_FUNCTION_NAME, review_function, review_prompt};
 pub use sections::humane_duration;
 pub use truncate::truncate_middle;
@@ -57,6 +60,9 @@ pub mod title {
     pub const OUTPUT: &str = "Output";
     pub const BUGGY_SOLUTION: &str = "Buggy solution";
     pub const EXECUTION_OUTPUT: &str = "Execution output";
+    pub const SEARCH: &str = "Search";
+    pub const BEST_PROGRAM: &str = "Best program";
+    pub const YOUR_REPORT: &str = "Your report";
 }
 
 /// A prompt: an ordered list of top-level sections.

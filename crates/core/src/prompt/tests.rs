@@ -417,3 +417,87 @@ fn sample_draft_prompt_renders() {
     println!("{text}");
     assert!(text.trim_end().ends_with(PREVIEW));
 }
+
+#[test]
+fn the_report_prompt_has_its_sections_the_trajectory_and_the_best_code() {
+    let task = task(true);
+    let summary = SearchSummary {
+        task: &task,
+        direction: Some(Direction::Minimize),
+        stop_reason: Some("steps budget reached (3 nodes)"),
+        steps: vec![
+            StepOutcome {
+                step: 0,
+                action: crate::Action::Draft,
+                parent_step: None,
+                result: StepResult::Metric(0.5),
+                best_so_far: Some(0.5),
+            },
+            StepOutcome {
+                step: 1,
+                action: crate::Action::Draft,
+                parent_step: None,
+                result: StepResult::Failed("KeyError:\n  'SalePrice'"),
+                best_so_far: Some(0.5),
+            },
+            StepOutcome {
+                step: 2,
+                action: crate::Action::Improve,
+                parent_step: Some(0),
+                result: StepResult::Metric(2.0),
+                best_so_far: Some(0.5),
+            },
+        ],
+        best: Some(BestProgram {
+            step: 0,
+            metric: 0.5,
+            plan: "Ridge.",
+            review: "Ran well.",
+            code: "print('AIDE_METRIC: 0.5')",
+        }),
+    };
+    let prompt = report_prompt(&summary);
+    let titles: Vec<&str> = prompt.sections.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            title::INTRODUCTION,
+            title::TASK,
+            title::SEARCH,
+            title::BEST_PROGRAM,
+            title::YOUR_REPORT
+        ]
+    );
+    let text = prompt.render();
+    assert!(text.contains("3 programs (2 drafts, 1 improvements, 0 debugging attempts); 2 produced a valid metric. Stop reason: steps budget reached (3 nodes)."), "{text}");
+    assert!(
+        text.contains("- step 0 draft: 0.5; best so far 0.5\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- step 1 draft: failed (KeyError: 'SalePrice'); best so far 0.5\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- step 2 improve of step 0: 2.0; best so far 0.5\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The metric is RMSE; lower values are better."),
+        "{text}"
+    );
+    assert!(
+        text.contains("```python\nprint('AIDE_METRIC: 0.5')\n```"),
+        "{text}"
+    );
+    assert!(text.contains("# Your report"), "{text}");
+
+    let none = report_prompt(&SearchSummary {
+        best: None,
+        ..summary
+    });
+    assert!(
+        none.render()
+            .contains("No program produced a valid metric.")
+    );
+}

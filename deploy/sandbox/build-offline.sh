@@ -40,6 +40,8 @@ readonly VENV=/opt/venv
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly here
 readonly requirements="$here/requirements.txt"
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$here/../lib.sh"
 
 tag=${AIDE_SANDBOX_TAG:-aide-sandbox:py311}
 force=0
@@ -51,8 +53,8 @@ while [ $# -gt 0 ]; do
     --no-check) check=0 ;;
     --tag) tag=${2:?--tag needs a value}; shift ;;
     --tag=*) tag=${1#--tag=} ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    -h|--help) usage ;;
+    *) bad_arg "$1" ;;
   esac
   shift
 done
@@ -62,31 +64,15 @@ workdir=${AIDE_SANDBOX_WORKDIR:-/var/tmp}
 
 # Progress goes to the original stderr (fd 3), even from code whose stderr is redirected.
 exec 3>&2
-log() { printf '[build-offline %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&3; }
-die() { log "error: $*"; exit 1; }
-
+log_as build-offline 3
 build_start=$SECONDS
-phase_name=""
-phase_start=$SECONDS
-phase() {
-  if [ -n "$phase_name" ]; then
-    log "phase '$phase_name' took $((SECONDS - phase_start))s"
-  fi
-  phase_name=$1
-  phase_start=$SECONDS
-  [ -n "$phase_name" ] && log "phase '$phase_name'"
-  return 0
-}
 
 [ -f "$requirements" ] || die "missing $requirements"
 req_sha=$(sha256sum "$requirements" | cut -d' ' -f1)
-command -v docker >/dev/null || die "docker CLI not found"
-docker info >/dev/null 2>&1 || die "cannot reach the Docker daemon"
+require_docker
 
 # --- up to date? ------------------------------------------------------------------------
-label_of() {
-  docker image inspect --format "{{ index .Config.Labels \"$1\" }}" "$tag" 2>/dev/null || true
-}
+label_of() { image_label "$tag" "$1"; }
 exit_if_up_to_date() {
   [ "$force" = 0 ] && docker image inspect "$tag" >/dev/null 2>&1 || return 0
   local have_sha have_recipe
@@ -100,58 +86,18 @@ exit_if_up_to_date() {
 }
 exit_if_up_to_date
 
-[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot and mounts need it)"
+require_root "debootstrap, chroot and mounts need it"
 # One build at a time per cache; a build that waited may find the image already current.
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-if ! flock -n 9; then
-  log "another build holds $cache/.lock; waiting"
-  flock 9
-  exit_if_up_to_date
-fi
+lock_cache "$cache" || exit_if_up_to_date
 
 # --- tools --------------------------------------------------------------------------------
 phase "host tools"
-if ! command -v debootstrap >/dev/null; then
-  log "installing debootstrap"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; }
-fi
+ensure_debootstrap
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 
 # The mirror: explicit, or the host's own bookworm source (deb822 *.sources or one-line *.list).
-find_mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v suite="$SUITE" '
-      function flush() {
-        if (types ~ /(^| )deb( |$)/ && enabled != "no" && (" " suites " ") ~ (" " suite " ") && uri != "") {
-          print uri; found = 1; exit
-        }
-        types = suites = uri = enabled = ""
-      }
-      /^[ \t]*$/ { flush(); next }
-      /^[ \t]*#/ { next }
-      tolower($1) == "types:"   { types = $0; sub(/^[^:]*:[ \t]*/, "", types) }
-      tolower($1) == "suites:"  { suites = $0; sub(/^[^:]*:[ \t]*/, "", suites) }
-      tolower($1) == "uris:"    { uri = $2 }
-      tolower($1) == "enabled:" { enabled = tolower($2) }
-      END { if (!found) flush() }
-    ' "$f" | head -n1
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    # deb [options] URI SUITE COMPONENTS...
-    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" |
-      awk -v suite="$SUITE" '$1 == "deb" && $3 == suite { print $2; exit }'
-  done
-}
-mirror=${AIDE_SANDBOX_MIRROR:-$(find_mirror | grep -E '^(https?|file)://' | head -n1 || true)}
+mirror=${AIDE_SANDBOX_MIRROR:-$(host_mirror "$SUITE")}
 [ -n "$mirror" ] || die "no $SUITE mirror found in the apt sources; set AIDE_SANDBOX_MIRROR"
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-keyring_args=()
-[ -f "$keyring" ] && keyring_args=(--keyring="$keyring")
 
 mkdir -p "$cache" "$workdir"
 rootfs=$(mktemp -d "$workdir/aide-sandbox-rootfs.XXXXXX")
@@ -168,25 +114,13 @@ cleanup() {
   done
   [ -n "${rootfs:-}" ] && rm -f "$rootfs.debootstrap.log"
   if [ -n "${rootfs:-}" ] && [ -d "$rootfs" ]; then
-    if awk -v r="$rootfs/" 'index($2 "/", r) == 1 { bad = 1 } END { exit !bad }' /proc/self/mounts; then
-      log "warning: mounts remain under $rootfs; leaving it in place"
-    else
-      local t=$SECONDS
-      rm -rf --one-file-system "$rootfs"
-      log "removed the temporary rootfs in $((SECONDS - t))s"
-    fi
+    local t=$SECONDS
+    remove_rootfs "$rootfs" && log "removed the temporary rootfs in $((SECONDS - t))s"
   fi
-  if [ "$rc" = 0 ]; then
-    log "done in $((SECONDS - build_start))s"
-  else
-    log "build failed (exit $rc) after $((SECONDS - build_start))s"
-  fi
+  log_outcome "$rc" "$build_start" "build failed"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+on_exit cleanup
 
 mount_in() { # mount_in <mount args...> <target>; records the target for cleanup
   local target=${*: -1}
@@ -196,23 +130,12 @@ mount_in() { # mount_in <mount args...> <target>; records the target for cleanup
 
 # --- base rootfs (cached) -------------------------------------------------------------------
 phase "base rootfs"
-base_key=$(printf '%s\n' "$BASE_VERSION" "$SUITE" "$arch" "$DEB_PACKAGES" | sha256sum | cut -c1-16)
-base_tar="$cache/base-$SUITE-$arch-$base_key.tar"
+base_tar=$(base_tar_path "$cache" "$BASE_VERSION" "$SUITE" "$arch" "$DEB_PACKAGES")
 if [ -f "$base_tar" ]; then
-  log "unpacking cached base $base_tar"
-  tar -C "$rootfs" --numeric-owner -xpf "$base_tar"
+  unpack_base "$rootfs" "$base_tar"
 else
-  log "debootstrap $SUITE ($arch, minbase) with $DEB_PACKAGES"
-  debootstrap --variant=minbase --arch="$arch" --include="$DEB_PACKAGES" \
-    "${keyring_args[@]}" "$SUITE" "$rootfs" "$mirror" >"$rootfs.debootstrap.log" 2>&1 ||
-    { tail -n 30 "$rootfs.debootstrap.log" >&2; rm -f "$rootfs.debootstrap.log"; die "debootstrap failed"; }
-  rm -f "$rootfs.debootstrap.log"
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*
-  log "caching base as $base_tar"
-  tar -C "$rootfs" --numeric-owner -cf "$base_tar.tmp.$$" .
-  mv "$base_tar.tmp.$$" "$base_tar"
-  # Older bases for other recipes are dead weight.
-  find "$cache" -maxdepth 1 -name "base-*.tar" ! -name "$(basename "$base_tar")" -delete
+  debootstrap_base_into "$rootfs" "$base_tar" "$SUITE" "$arch" "$DEB_PACKAGES" "$mirror" ||
+    die "debootstrap failed"
 fi
 pyver=$(chroot "$rootfs" /usr/bin/python3 -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
 case "$pyver" in 3.11.*) ;; *) die "expected Python 3.11 in the rootfs, found $pyver" ;; esac
@@ -283,14 +206,7 @@ chroot "$rootfs" groupadd --gid "$SANDBOX_UID" sandbox
 chroot "$rootfs" useradd --uid "$SANDBOX_UID" --gid "$SANDBOX_UID" --create-home \
   --home-dir /home/sandbox --shell /bin/sh sandbox
 install -d -o "$SANDBOX_UID" -g "$SANDBOX_UID" -m 0755 "$rootfs/sandbox"
-# Docker provides these at run time; the host's copies must not end up in the image.
-: >"$rootfs/etc/resolv.conf"
-printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$rootfs/etc/hosts"
-printf 'sandbox\n' >"$rootfs/etc/hostname"
-rm -rf --one-file-system "$rootfs"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/root/.cache "$rootfs"/var/log/* \
-  "$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/debconf/*-old \
-  "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
-  "$rootfs"/usr/share/lintian "$rootfs"/usr/share/locale/*
+scrub_rootfs "$rootfs" sandbox
 if [ "${AIDE_SANDBOX_KEEP_TESTS:-0}" != 1 ]; then
   find "$rootfs$VENV/lib" -depth -type d -name tests -path '*/site-packages/*' -exec rm -rf {} +
 fi
@@ -302,7 +218,7 @@ rm -f "${touched_devs[@]}"
 
 # --- import -----------------------------------------------------------------------------------
 phase "docker import"
-old_id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+old_id=$(image_id "$tag")
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 changes=(
   "ENV PATH=$VENV/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -323,16 +239,8 @@ changes=(
   "LABEL aide.sandbox.recipe-version=$RECIPE_VERSION"
   "LABEL aide.sandbox.requirements-sha256=$req_sha"
 )
-change_args=()
-for c in "${changes[@]}"; do change_args+=(--change "$c"); done
-tar -C "$rootfs" --numeric-owner --one-file-system -cf - . |
-  docker import "${change_args[@]}" --message "aide sandbox (offline build)" - "$tag" >/dev/null
-new_id=$(docker image inspect --format '{{.Id}}' "$tag")
-if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
-  docker image rm "$old_id" >/dev/null 2>&1 || log "note: previous image $old_id is still in use; not removed"
-fi
-size=$(docker image inspect --format '{{.Size}}' "$tag")
-log "built $tag ($new_id, $((size / 1000000)) MB)"
+import_rootfs "$rootfs" "$tag" "aide sandbox (offline build)" "${changes[@]}"
+log_built "$tag" "$old_id"
 
 if [ "$check" = 1 ]; then
   phase "smoke test"

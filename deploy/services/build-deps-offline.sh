@@ -21,28 +21,29 @@ readonly PGBIN=/usr/lib/postgresql/15/bin
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly here
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$here/../lib.sh"
 tag=${AIDE_DEPS_TAG:-aide-deps:bookworm}
 force=0
 case "${1:-}" in
   "") ;;
   --force) force=1 ;;
-  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  -h|--help) usage ;;
+  *) bad_arg "$1" ;;
 esac
 cache=${AIDE_SERVICES_CACHE:-/var/cache/aide-services}
 workdir=${AIDE_SERVICES_WORKDIR:-/var/tmp}
 
-log() { printf '[deps-offline %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+log_as deps-offline
 start=$SECONDS
 
-docker info >/dev/null 2>&1 || die "cannot reach the Docker daemon"
-have=$(docker image inspect --format '{{ index .Config.Labels "aide.deps.recipe-version" }}' "$tag" 2>/dev/null || true)
+require_docker
+have=$(image_label "$tag" aide.deps.recipe-version)
 if [ "$force" = 0 ] && [ "$have" = "$RECIPE_VERSION" ]; then
   log "$tag is up to date (recipe $RECIPE_VERSION)"
   exit 0
 fi
-[ "$(id -u)" = 0 ] || die "must run as root (chroot and mounts need it)"
+require_root "chroot and mounts need it"
 
 # The minimal base comes from build-offline.sh's cache; have it build one if there is none.
 base_tar=$(find "$cache" -maxdepth 1 -name "base-$SUITE-*.tar" 2>/dev/null | head -n1 || true)
@@ -60,17 +61,11 @@ cleanup() {
   local rc=$?
   set +e
   [ "$mounted" = 1 ] && { umount "$rootfs/proc" || umount -l "$rootfs/proc"; }
-  if awk -v r="$rootfs/" 'index($2 "/", r) == 1 { bad = 1 } END { exit !bad }' /proc/self/mounts; then
-    log "warning: mounts remain under $rootfs; leaving it in place"
-  else
-    rm -rf --one-file-system "$rootfs"
-  fi
-  if [ "$rc" = 0 ]; then log "done in $((SECONDS - start))s"; else log "failed (exit $rc) after $((SECONDS - start))s"; fi
+  remove_rootfs "$rootfs"
+  log_outcome "$rc" "$start" "failed"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 tar -C "$rootfs" --numeric-owner -xpf "$base_tar"
 mount -t proc proc "$rootfs/proc"
@@ -147,21 +142,15 @@ chmod 0755 "$rootfs/usr/local/bin/docker-entrypoint.sh"
 rm -f "$rootfs/usr/sbin/policy-rc.d"
 # ssl-cert made a snakeoil key pair at install time; the server does not use TLS here.
 rm -f "$rootfs/etc/ssl/private/ssl-cert-snakeoil.key" "$rootfs/etc/ssl/certs/ssl-cert-snakeoil.pem"
-: >"$rootfs/etc/resolv.conf"
-printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$rootfs/etc/hosts"
-rm -rf --one-file-system "$rootfs"/tmp/* "$rootfs"/var/log/* "$rootfs"/var/cache/apt/* \
-  "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* \
-  "$rootfs"/usr/share/locale/*
+scrub_rootfs "$rootfs"
 
-tar -C "$rootfs" --numeric-owner --one-file-system -cf - . |
-  docker import --message "aide deps (offline build)" \
-    --change "ENV PATH=$PGBIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    --change "ENV LANG=C.UTF-8" \
-    --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
-    --change 'CMD ["postgres"]' \
-    --change "EXPOSE 5432 6379" \
-    --change "LABEL org.opencontainers.image.title=aide-deps" \
-    --change "LABEL org.opencontainers.image.description=\"PostgreSQL 15 and Redis 7.0 from Debian $SUITE, for development\"" \
-    --change "LABEL aide.deps.recipe-version=$RECIPE_VERSION" \
-    - "$tag" >/dev/null
+import_rootfs "$rootfs" "$tag" "aide deps (offline build)" \
+  "ENV PATH=$PGBIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+  "ENV LANG=C.UTF-8" \
+  'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+  'CMD ["postgres"]' \
+  "EXPOSE 5432 6379" \
+  "LABEL org.opencontainers.image.title=aide-deps" \
+  "LABEL org.opencontainers.image.description=\"PostgreSQL 15 and Redis 7.0 from Debian $SUITE, for development\"" \
+  "LABEL aide.deps.recipe-version=$RECIPE_VERSION"
 log "built $tag ($(($(docker image inspect --format '{{.Size}}' "$tag") / 1000000)) MB)"

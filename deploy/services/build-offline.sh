@@ -42,6 +42,8 @@ readonly BINARIES=(aide-coordinator aide-gateway aide-runner)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 readonly here repo
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$here/../lib.sh"
 
 version=$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version *= *"\([^"]*\)".*/\1/p' "$repo/Cargo.toml" | head -n1)
 [ -n "$version" ] || version=latest
@@ -58,8 +60,8 @@ while [ $# -gt 0 ]; do
     --base-only) base_only=1 ;;
     --tag) tag=${2:?--tag needs a value}; also_latest=0; shift ;;
     --tag=*) tag=${1#--tag=}; also_latest=0 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    -h|--help) usage ;;
+    *) bad_arg "$1" ;;
   esac
   shift
 done
@@ -70,24 +72,10 @@ workdir=${AIDE_SERVICES_WORKDIR:-/var/tmp}
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 
 exec 3>&2
-log() { printf '[services-offline %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&3; }
-die() { log "error: $*"; exit 1; }
-
+log_as services-offline 3
 build_start=$SECONDS
-phase_name=""
-phase_start=$SECONDS
-phase() {
-  if [ -n "$phase_name" ]; then
-    log "phase '$phase_name' took $((SECONDS - phase_start))s"
-  fi
-  phase_name=$1
-  phase_start=$SECONDS
-  [ -n "$phase_name" ] && log "phase '$phase_name'"
-  return 0
-}
 
-command -v docker >/dev/null || die "docker CLI not found"
-docker info >/dev/null 2>&1 || die "cannot reach the Docker daemon"
+require_docker
 
 # --- binaries -------------------------------------------------------------------------------
 phase "cargo build"
@@ -109,9 +97,7 @@ bin_sha=none
 
 # --- up to date? ------------------------------------------------------------------------------
 phase "check"
-label_of() {
-  docker image inspect --format "{{ index .Config.Labels \"$1\" }}" "$tag" 2>/dev/null || true
-}
+label_of() { image_label "$tag" "$1"; }
 up_to_date() {
   [ "$force" = 0 ] && docker image inspect "$tag" >/dev/null 2>&1 || return 1
   [ "$(label_of aide.services.binaries-sha256)" = "$bin_sha" ] &&
@@ -130,12 +116,9 @@ if [ "$base_only" = 0 ] && up_to_date; then
   exit 0
 fi
 
-[ "$(id -u)" = 0 ] || die "must run as root (debootstrap and chroot need it)"
-mkdir -p "$cache" "$workdir"
-exec 9>"$cache/.lock"
-if ! flock -n 9; then
-  log "another build holds $cache/.lock; waiting"
-  flock 9
+require_root "debootstrap and chroot need it"
+mkdir -p "$workdir"
+if ! lock_cache "$cache"; then
   if up_to_date; then tag_latest; log "$tag was built meanwhile"; exit 0; fi
 fi
 
@@ -145,82 +128,26 @@ cleanup() {
   local rc=$?
   set +e
   if [ -n "${rootfs:-}" ] && [ -d "$rootfs" ]; then
-    if awk -v r="$rootfs/" 'index($2 "/", r) == 1 { bad = 1 } END { exit !bad }' /proc/self/mounts; then
-      log "warning: mounts remain under $rootfs; leaving it in place"
-    else
-      rm -rf --one-file-system "$rootfs" "$rootfs.debootstrap.log"
-    fi
+    remove_rootfs "$rootfs" "$rootfs.debootstrap.log"
   fi
-  if [ "$rc" = 0 ]; then
-    log "done in $((SECONDS - build_start))s"
-  else
-    log "build failed (exit $rc) after $((SECONDS - build_start))s"
-  fi
+  log_outcome "$rc" "$build_start" "build failed"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+on_exit cleanup
 
 # --- base rootfs (cached) ---------------------------------------------------------------------
 phase "base rootfs"
-find_mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v suite="$SUITE" '
-      function flush() {
-        if (types ~ /(^| )deb( |$)/ && enabled != "no" && (" " suites " ") ~ (" " suite " ") && uri != "") {
-          print uri; found = 1; exit
-        }
-        types = suites = uri = enabled = ""
-      }
-      /^[ \t]*$/ { flush(); next }
-      /^[ \t]*#/ { next }
-      tolower($1) == "types:"   { types = $0; sub(/^[^:]*:[ \t]*/, "", types) }
-      tolower($1) == "suites:"  { suites = $0; sub(/^[^:]*:[ \t]*/, "", suites) }
-      tolower($1) == "uris:"    { uri = $2 }
-      tolower($1) == "enabled:" { enabled = tolower($2) }
-      END { if (!found) flush() }
-    ' "$f" | head -n1
-  done
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" |
-      awk -v suite="$SUITE" '$1 == "deb" && $3 == suite { print $2; exit }'
-  done
-}
 debootstrap_base() { # debootstrap_base <tarball>; 1 when it cannot
-  local out=$1 mirror keyring_args=()
-  mirror=${AIDE_SERVICES_MIRROR:-$(find_mirror | grep -E '^(https?|file)://' | head -n1 || true)}
+  local mirror
+  mirror=${AIDE_SERVICES_MIRROR:-$(host_mirror "$SUITE")}
   [ -n "$mirror" ] || { log "no $SUITE mirror in the apt sources (set AIDE_SERVICES_MIRROR)"; return 1; }
-  if ! command -v debootstrap >/dev/null; then
-    log "installing debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null 2>&1 ||
-      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null; } ||
-      return 1
-  fi
-  [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] &&
-    keyring_args=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
-  log "debootstrap $SUITE ($arch, minbase) with $DEB_PACKAGES from $mirror"
-  if ! debootstrap --variant=minbase --arch="$arch" --include="$DEB_PACKAGES" \
-    "${keyring_args[@]}" "$SUITE" "$rootfs" "$mirror" >"$rootfs.debootstrap.log" 2>&1; then
-    tail -n 20 "$rootfs.debootstrap.log" >&3
-    return 1
-  fi
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/log/*
-  log "caching base as $out"
-  tar -C "$rootfs" --numeric-owner -cf "$out.tmp.$$" .
-  mv "$out.tmp.$$" "$out"
-  find "$cache" -maxdepth 1 -name "base-*.tar" ! -name "$(basename "$out")" -delete
+  ensure_debootstrap || return 1
+  debootstrap_base_into "$rootfs" "$1" "$SUITE" "$arch" "$DEB_PACKAGES" "$mirror"
 }
-base_key=$(printf '%s\n' "$BASE_VERSION" "$SUITE" "$arch" "$DEB_PACKAGES" | sha256sum | cut -c1-16)
-base_tar="$cache/base-$SUITE-$arch-$base_key.tar"
+base_tar=$(base_tar_path "$cache" "$BASE_VERSION" "$SUITE" "$arch" "$DEB_PACKAGES")
 base_name="debian:$SUITE (minbase)"
 if [ -f "$base_tar" ]; then
-  log "unpacking cached base $base_tar"
-  tar -C "$rootfs" --numeric-owner -xpf "$base_tar"
+  unpack_base "$rootfs" "$base_tar"
 elif ! debootstrap_base "$base_tar"; then
   sandbox_base=$(find "$sandbox_cache" -maxdepth 1 -name "base-$SUITE-$arch-*.tar" 2>/dev/null | head -n1 || true)
   [ -n "$sandbox_base" ] || die "debootstrap failed and no sandbox base is cached in $sandbox_cache"
@@ -249,18 +176,12 @@ chroot "$rootfs" groupadd --gid "$AIDE_UID" aide
 chroot "$rootfs" useradd --uid "$AIDE_UID" --gid "$AIDE_UID" --home-dir /var/lib/aide \
   --no-create-home --shell /usr/sbin/nologin aide
 install -d -o "$AIDE_UID" -g "$AIDE_UID" -m 0755 "$rootfs/var/lib/aide" "$rootfs/var/lib/aide/runs"
-: >"$rootfs/etc/resolv.conf"
-printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$rootfs/etc/hosts"
-printf 'aide\n' >"$rootfs/etc/hostname"
-rm -rf --one-file-system "$rootfs"/tmp/* "$rootfs"/var/tmp/* "$rootfs"/var/log/* \
-  "$rootfs"/var/cache/apt/* "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/debconf/*-old \
-  "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* \
-  "$rootfs"/usr/share/lintian "$rootfs"/usr/share/locale/*
+scrub_rootfs "$rootfs" aide
 find "$rootfs" -xdev -type f -perm /6000 -exec chmod ug-s {} +
 
 # --- import -----------------------------------------------------------------------------------
 phase "docker import"
-old_id=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+old_id=$(image_id "$tag")
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 revision=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 changes=(
@@ -284,17 +205,9 @@ changes=(
   "LABEL aide.services.recipe-version=$RECIPE_VERSION"
   "LABEL aide.services.binaries-sha256=$bin_sha"
 )
-change_args=()
-for c in "${changes[@]}"; do change_args+=(--change "$c"); done
-tar -C "$rootfs" --numeric-owner --one-file-system -cf - . |
-  docker import "${change_args[@]}" --message "aide services (offline build)" - "$tag" >/dev/null
+import_rootfs "$rootfs" "$tag" "aide services (offline build)" "${changes[@]}"
 tag_latest
-new_id=$(docker image inspect --format '{{.Id}}' "$tag")
-if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
-  docker image rm "$old_id" >/dev/null 2>&1 || log "note: previous image $old_id is still in use; not removed"
-fi
-size=$(docker image inspect --format '{{.Size}}' "$tag")
-log "built $tag ($new_id, $((size / 1000000)) MB)"
+log_built "$tag" "$old_id"
 
 phase "smoke test"
 for b in "${BINARIES[@]}"; do

@@ -19,12 +19,14 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 readonly here repo
+# shellcheck source=SCRIPTDIR/../lib.sh
+source "$here/../lib.sh"
 keep=0
 case "${1:-}" in
   "") ;;
   --keep) keep=1 ;;
-  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  -h|--help) usage ;;
+  *) bad_arg "$1" ;;
 esac
 
 project=${AIDE_SMOKE_PROJECT:-aide-smoke}
@@ -32,18 +34,8 @@ port_base=${AIDE_SMOKE_PORT_BASE:-55000}
 run_timeout=${AIDE_SMOKE_TIMEOUT:-600}
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 
-log() { printf '[smoke %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
+log_as smoke 2 FAILED
 start=$SECONDS
-phase_name=""
-phase_start=$SECONDS
-phase() {
-  [ -n "$phase_name" ] && log "phase '$phase_name' took $((SECONDS - phase_start))s"
-  phase_name=$1
-  phase_start=$SECONDS
-  [ -n "$phase_name" ] && log "phase '$phase_name'"
-  return 0
-}
 
 if docker compose version >/dev/null 2>&1; then
   compose_cmd=(docker compose)
@@ -119,9 +111,7 @@ finish() {
   fi
   exit "$rc"
 }
-trap finish EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit finish
 
 # --- up -------------------------------------------------------------------------------------------
 phase "up"

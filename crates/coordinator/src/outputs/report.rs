@@ -12,6 +12,9 @@ use aide_store::{NodeRecord, RunRecord, Usage};
 use super::{BEST_SOLUTION_FILE, NodeState, best_so_far, by_step, good_metric};
 
 /// The report of a run as markdown.
+///
+/// Long because it writes the document's sections in reading order; each section is a few
+/// lines of formatting that would mean little on its own.
 pub fn report_md(
     run: &RunRecord,
     nodes: &[NodeRecord],

@@ -12,6 +12,8 @@ fn shared(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// One scenario on the real house_prices data, asserted step by step: long because every
+/// budget decision of the preview is checked against the same rendering.
 #[test]
 fn house_prices_fits_the_budget_with_compact_tables() {
     let started = Instant::now();

@@ -39,6 +39,9 @@ pub(super) struct TableProfile {
 /// Profiles `path`: column statistics over the first `options.max_csv_rows` data rows (fewer
 /// for wide tables, see `max_csv_cells`), rows counted up to `options.max_counted_rows`.
 /// Never fails: problems end up in [`TableProfile::error`].
+///
+/// Long because it is one streaming pass over the file (rows sampled, counted and profiled
+/// as they are read); split up, the pass's shared state would travel through every piece.
 pub(super) fn profile(
     path: &Path,
     rel_path: &str,
@@ -267,6 +270,9 @@ impl TableProfile {
     }
 
     /// Both renderings; `tables` lists the column names of every table of the preview.
+    ///
+    /// Long because the full and the compact rendering are written side by side in one pass
+    /// over the columns, so they cannot drift apart.
     pub(super) fn render(
         &self,
         tables: &[(String, Vec<String>)],

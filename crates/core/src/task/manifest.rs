@@ -65,6 +65,10 @@ fn yes() -> bool {
     true
 }
 
+/// The task a `task.toml` describes, every path resolved against its folder.
+///
+/// Long because it checks the manifest's fields in the order the file lists them, each with
+/// its own named error; the sequence reads as the file's specification.
 pub(super) fn load(manifest_path: &Path) -> Result<Task> {
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
     let text = read_text(manifest_path)?;

@@ -87,6 +87,9 @@ pub fn choose_change(recipe: &Recipe, step: u32, seed: u64) -> Change {
 }
 
 /// Applies `change` to a copy of `parent` and records it in the history.
+///
+/// Long because it has one arm per change with its before/after wording: the catalogue of
+/// improvements reads as one table here, and split up it would be scattered.
 pub fn apply(parent: &Recipe, change: Change) -> Applied {
     let mut recipe = parent.clone();
     let p = parent.params;

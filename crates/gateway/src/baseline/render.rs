@@ -53,6 +53,9 @@ pub fn script_seed(seed: u64) -> u64 {
 }
 
 /// Renders the complete script for `recipe`.
+///
+/// Long because it writes the script top to bottom in the order the script runs (imports,
+/// data, features, model, validation, submission), which keeps the template readable.
 pub fn render(recipe: &Recipe, facts: &TaskFacts, seed: u64) -> Result<String, Error> {
     let metric = MetricKind::from_facts(facts);
     let mut out = String::with_capacity(24 * 1024);

@@ -261,6 +261,9 @@ impl Sandbox for DockerSandbox {
             .and_then(|u| u.parse().ok())
     }
 
+    /// One container's whole life: create, start, stream, wait (timeout → stop → kill),
+    /// collect, remove. Long on purpose: every path out of it must remove the container,
+    /// and that guarantee is easiest to check when the lifecycle is read in one place.
     #[tracing::instrument(name = "docker_run", skip_all, fields(key = %spec.key))]
     async fn run(
         &self,

@@ -191,6 +191,9 @@ impl Sandbox for ProcessSandbox {
             .map(|b| b + u32::try_from(slot).unwrap_or(u32::MAX - b))
     }
 
+    /// One process group's whole life: spawn, stream, wait (timeout → TERM → KILL), collect,
+    /// clean up. Long on purpose: every path out of it must kill the group and remove the
+    /// workspace, and that guarantee is easiest to check when read in one place.
     #[tracing::instrument(name = "process_run", skip_all, fields(key = %spec.key))]
     async fn run(
         &self,

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_coordinator::config::CoordinatorConfig;
-use aide_store::Store;
+use aide_core::redact::url_password;
+use aide_store::{DatabaseUrl, Store};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -56,15 +57,8 @@ pub struct ServeArgs {
 
 /// Runs `aide serve` until a signal; 0 after a clean shutdown.
 pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
-    let url = args.database_url.trim().to_owned();
-    if !(url.starts_with("postgres://")
-        || url.starts_with("postgresql://")
-        || url.starts_with("sqlite:"))
-    {
-        return Err(CliError::Usage(
-            "--database-url must start with postgres://, postgresql:// or sqlite:".into(),
-        ));
-    }
+    let url = DatabaseUrl::parse(&args.database_url)
+        .map_err(|e| CliError::Usage(format!("--database-url: {e}")))?;
     if args.slots == 0 || args.max_runs == 0 {
         return Err(CliError::Usage(
             "--slots and --max-runs must be at least 1".into(),
@@ -85,11 +79,10 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     // The runner dials the coordinator on loopback even when the API listens on all addresses.
     let loopback = SocketAddr::from(([127, 0, 0, 1], local.port()));
     let store = Arc::new(aide_store::connect(&url).await.map_err(|e| {
-        CliError::Service(format!("cannot open the database {}: {e}", redact(&url)))
+        CliError::Service(format!("cannot open the database {url}: {e}"))
     })?);
     eprintln!(
-        "aide serve: database {} · {} sandbox, {} slot(s) · up to {} run(s) at once",
-        redact(&url),
+        "aide serve: database {url} · {} sandbox, {} slot(s) · up to {} run(s) at once",
         args.sandbox.as_str(),
         args.slots,
         args.max_runs
@@ -136,7 +129,7 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
             "gateway {} · runner {} · Redis {}",
             services.gateway_url,
             services.runner_url,
-            options.redis_url.as_deref().map_or("none".into(), redact)
+            options.redis_url.as_deref().map_or("none".into(), url_password)
         );
         eprintln!("coordinator API on {api_url}");
         eprintln!("ready: aide submit --server {api_url} <task> (Ctrl-C to stop)");
@@ -219,20 +212,6 @@ fn docker_hint(err: CliError, sandbox: SandboxKind) -> CliError {
     }
 }
 
-/// A URL with its password replaced by `***`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 /// The first SIGINT or SIGTERM cancels `shutdown`; the second exits at once.
 fn on_signals(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -251,19 +230,4 @@ fn on_signals(shutdown: CancellationToken) {
         eprintln!("quitting at once");
         std::process::exit(i32::from(EXIT_INTERRUPTED));
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(
-            redact("postgres://aide:secret@db:5432/aide"),
-            "postgres://aide:***@db:5432/aide"
-        );
-        assert_eq!(redact("sqlite:/tmp/a.db"), "sqlite:/tmp/a.db");
-        assert_eq!(redact("redis://cache:6379"), "redis://cache:6379");
-    }
 }

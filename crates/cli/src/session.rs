@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aide_coordinator::engine::{Backoff, Engine, EngineConfig, GrpcAuthor, GrpcExecutor, RunEnd};
-use aide_store::{AnyStore, Lease, RunRecord, Store};
+use aide_store::{AnyStore, DatabaseUrl, Lease, RunRecord, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::SandboxKind;
@@ -67,8 +67,8 @@ impl Interrupt {
 }
 
 /// The SQLite URL of an output directory's database.
-pub fn db_url(out: &Path) -> String {
-    format!("sqlite:{}", out.join(DB_FILE).display())
+pub fn db_url(out: &Path) -> DatabaseUrl {
+    DatabaseUrl::sqlite_file(&out.join(DB_FILE))
 }
 
 /// A lease owner name unique to this process.

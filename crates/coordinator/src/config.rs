@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use aide_store::DatabaseUrl;
+
 use crate::Error;
 
 /// Default gRPC address of the coordinator.
@@ -46,7 +48,7 @@ pub struct CoordinatorArgs {
 #[derive(Debug, Clone)]
 pub struct CoordinatorConfig {
     pub listen: SocketAddr,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub gateway: String,
     pub owner: String,
     pub max_runs: usize,
@@ -59,10 +61,10 @@ pub struct CoordinatorConfig {
 
 impl CoordinatorConfig {
     /// A configuration with defaults for everything but the store.
-    pub fn new(database_url: impl Into<String>) -> Self {
+    pub fn new(database_url: DatabaseUrl) -> Self {
         Self {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
-            database_url: database_url.into(),
+            database_url,
             gateway: DEFAULT_GATEWAY.into(),
             owner: default_owner(),
             max_runs: 4,
@@ -78,19 +80,12 @@ impl CoordinatorConfig {
         let url = args
             .database_url
             .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
+            .filter(|u| !u.trim().is_empty())
             .ok_or_else(|| {
                 Error::Config("--database-url (AIDE_DATABASE_URL) is required".into())
             })?;
-        if !(url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:"))
-        {
-            return Err(Error::Config(
-                "--database-url must start with postgres://, postgresql:// or sqlite:".into(),
-            ));
-        }
+        let url = DatabaseUrl::parse(url)
+            .map_err(|e| Error::Config(format!("--database-url: {e}")))?;
         let mut config = Self::new(url);
         if let Some(listen) = args.listen {
             config.listen = listen;

@@ -22,12 +22,14 @@ pub mod postgres;
 pub mod sqlite;
 mod store;
 mod types;
+mod url;
 
 pub use any::{AnyStore, connect};
 pub use error::{Error, Result};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::Store;
+pub use url::{Backend, DatabaseUrl};
 pub use types::{
     ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation, Lease,
     LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunEvent, RunFilter, RunRecord,

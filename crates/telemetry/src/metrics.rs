@@ -1,11 +1,10 @@
 //! A minimal Prometheus text endpoint: [`Metrics`] holds counters (no global registry; each
-//! service owns one and shares it by `Arc`), [`GrpcMetricsLayer`] counts a server's gRPC
-//! requests by method, and [`serve_metrics`] answers `GET /metrics` on its own listener.
+//! service owns one and shares it by `Arc`) and [`serve_metrics`] answers `GET /metrics` on
+//! its own listener. [`crate::grpc_metrics`] counts a server's gRPC requests into it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context as TaskContext, Poll};
 
 use tokio_util::sync::CancellationToken;
 
@@ -82,62 +81,6 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// The counter [`GrpcMetricsLayer`] increments.
-pub const GRPC_REQUESTS: &str = "grpc_server_requests_total";
-
-/// A tower layer for tonic servers counting requests by gRPC method.
-#[derive(Debug, Clone)]
-pub struct GrpcMetricsLayer {
-    metrics: Arc<Metrics>,
-}
-
-impl GrpcMetricsLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
-}
-
-impl<S> tower_layer::Layer<S> for GrpcMetricsLayer {
-    type Service = GrpcMetricsService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        GrpcMetricsService {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-/// The service [`GrpcMetricsLayer`] wraps around a server's routes.
-#[derive(Debug, Clone)]
-pub struct GrpcMetricsService<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-impl<S, B> tower_service::Service<http::Request<B>> for GrpcMetricsService<S>
-where
-    S: tower_service::Service<http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        self.metrics.add(
-            GRPC_REQUESTS,
-            "gRPC requests received, by method.",
-            &[("method", request.uri().path())],
-            1,
-        );
-        self.inner.call(request)
-    }
 }
 
 /// Serves `GET /metrics` from `metrics` on `listener` until `shutdown` fires.

@@ -78,9 +78,11 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     let api_url = format!("http://{local}");
     // The runner dials the coordinator on loopback even when the API listens on all addresses.
     let loopback = SocketAddr::from(([127, 0, 0, 1], local.port()));
-    let store = Arc::new(aide_store::connect(&url).await.map_err(|e| {
-        CliError::Service(format!("cannot open the database {url}: {e}"))
-    })?);
+    let store = Arc::new(
+        aide_store::connect(&url)
+            .await
+            .map_err(|e| CliError::Service(format!("cannot open the database {url}: {e}")))?,
+    );
     eprintln!(
         "aide serve: database {url} · {} sandbox, {} slot(s) · up to {} run(s) at once",
         args.sandbox.as_str(),
@@ -129,7 +131,10 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
             "gateway {} · runner {} · Redis {}",
             services.gateway_url,
             services.runner_url,
-            options.redis_url.as_deref().map_or("none".into(), url_password)
+            options
+                .redis_url
+                .as_deref()
+                .map_or("none".into(), url_password)
         );
         eprintln!("coordinator API on {api_url}");
         eprintln!("ready: aide submit --server {api_url} <task> (Ctrl-C to stop)");

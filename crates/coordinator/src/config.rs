@@ -84,8 +84,8 @@ impl CoordinatorConfig {
             .ok_or_else(|| {
                 Error::Config("--database-url (AIDE_DATABASE_URL) is required".into())
             })?;
-        let url = DatabaseUrl::parse(url)
-            .map_err(|e| Error::Config(format!("--database-url: {e}")))?;
+        let url =
+            DatabaseUrl::parse(url).map_err(|e| Error::Config(format!("--database-url: {e}")))?;
         let mut config = Self::new(url);
         if let Some(listen) = args.listen {
             config.listen = listen;

@@ -8,12 +8,12 @@ use crate::error::Result;
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
 use crate::store::Store;
-use crate::url::{Backend, DatabaseUrl};
 use crate::types::{
     ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease, LeaseStatus, NewLlmCall,
     NewNode, NewRun, NodeRecord, Review, RunEvent, RunFilter, RunRecord, RunStatus, RunnerInfo,
     RunnerLoad, RunnerRecord, Usage,
 };
+use crate::url::{Backend, DatabaseUrl};
 
 /// Opens the store at `url` and applies pending migrations: `postgres://` or
 /// `postgresql://` for Postgres, `sqlite:` for SQLite (the file is created if missing).

@@ -29,9 +29,9 @@ pub use error::{Error, Result};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::Store;
-pub use url::{Backend, DatabaseUrl};
 pub use types::{
     ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation, Lease,
     LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunEvent, RunFilter, RunRecord,
     RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
 };
+pub use url::{Backend, DatabaseUrl};

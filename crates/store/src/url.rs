@@ -128,7 +128,10 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://aide:hunter2@db/aide").expect("url");
         assert_eq!(url.as_str(), "postgres://aide:hunter2@db/aide");
         for shown in [url.to_string(), format!("{url:?}")] {
-            assert!(!shown.contains("hunter2") && shown.contains("[redacted]"), "{shown}");
+            assert!(
+                !shown.contains("hunter2") && shown.contains("[redacted]"),
+                "{shown}"
+            );
         }
     }
 }

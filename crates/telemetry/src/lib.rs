@@ -11,7 +11,7 @@ pub mod init;
 pub mod metrics;
 pub mod propagation;
 
-pub use init::{TelemetryGuard, init};
 pub use grpc_metrics::{GRPC_REQUESTS, GrpcMetricsLayer};
-pub use metrics::{Metrics, serve_metrics};
+pub use init::{TelemetryGuard, init};
+pub use metrics::{Metrics, scrape, serve_metrics};
 pub use propagation::{GrpcTraceLayer, GrpcTraceService, TraceInjector, TracedChannel, traced};

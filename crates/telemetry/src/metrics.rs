@@ -1,6 +1,6 @@
 //! A minimal Prometheus text endpoint: [`Metrics`] holds counters (no global registry; each
 //! service owns one and shares it by `Arc`) and [`serve_metrics`] answers `GET /metrics` on
-//! its own listener. [`crate::grpc_metrics`] counts a server's gRPC requests into it.
+//! its own listener ([`scrape`] is its client). [`crate::grpc_metrics`] counts a server's gRPC requests into it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -107,6 +107,25 @@ pub async fn serve_metrics(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
+}
+
+/// Fetches `GET /metrics` from the endpoint at `address` and returns the body: the
+/// client side of [`serve_metrics`], for tests and probes.
+pub async fn scrape(address: std::net::SocketAddr) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: metrics\r\nconnection: close\r\n\r\n")
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    match response.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_owned()),
+        _ => Err(std::io::Error::other(format!(
+            "unexpected answer from {address}: {}",
+            response.lines().next().unwrap_or_default()
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -75,9 +75,9 @@ pub enum Error {
     /// The request itself is unusable (e.g. a structured call without a function).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// The gRPC server could not bind or failed while serving.
-    #[error("cannot serve: {0}")]
-    Serve(String),
+    /// The configuration file, a listener or the gRPC server failed (the service shell).
+    #[error(transparent)]
+    Service(#[from] aide_service::Error),
 }
 
 /// The small set of error classes the service maps to gRPC status codes (ARCHITECTURE §8),
@@ -118,7 +118,7 @@ impl Error {
             Error::Recipe(_)
             | Error::ProviderConfig(_)
             | Error::PriceTable { .. }
-            | Error::Serve(_) => ErrorKind::Internal,
+            | Error::Service(_) => ErrorKind::Internal,
         }
     }
 }

@@ -18,6 +18,5 @@ pub mod service;
 pub mod shared;
 pub mod status;
 pub mod structured;
-pub mod telemetry;
 
 pub use error::{Error, ErrorKind};

@@ -77,6 +77,13 @@ pub fn set<T: Clone>(target: &mut T, value: &Option<T>) {
     }
 }
 
+/// Sets an optional `target` when `value` is present (a flag over an optional setting).
+pub fn set_some<T: Clone>(target: &mut Option<T>, value: &Option<T>) {
+    if value.is_some() {
+        target.clone_from(value);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A bound listener cannot tell its address.
+    #[error("cannot read the listener's address")]
+    Listener(#[source] std::io::Error),
+
     /// The signal handlers cannot be installed.
     #[error("cannot listen for signals")]
     Signals(#[source] std::io::Error),

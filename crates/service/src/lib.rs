@@ -17,4 +17,4 @@ pub mod signals;
 
 pub use config::Overlay;
 pub use error::Error;
-pub use shell::{Background, Shell};
+pub use shell::{Background, Shell, bind};

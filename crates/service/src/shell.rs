@@ -88,14 +88,7 @@ impl Shell {
         let Some(address) = address else {
             return Ok(self);
         };
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| Error::Bind {
-                what: "metrics",
-                address,
-                source,
-            })?;
-        Ok(self.metrics_listener(listener))
+        Ok(self.metrics_listener(bind("metrics", address).await?))
     }
 
     /// Serves the Prometheus endpoint on an already bound listener.
@@ -186,6 +179,17 @@ impl Shell {
         info!("stopped");
         outcome(ended, was_early)
     }
+}
+
+/// Binds `address` for `what` (named in the error).
+pub async fn bind(what: &'static str, address: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| Error::Bind {
+            what,
+            address,
+            source,
+        })
 }
 
 async fn set_status(health: &HealthReporter, names: &[&'static str], status: ServingStatus) {

@@ -16,9 +16,9 @@ use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::SandboxKind;
 use crate::embedded::{ServiceOptions, Services};
 use crate::error::{CliError, EXIT_INTERRUPTED};
+use aide_runner::BackendKind;
 
 /// Flags of `aide serve`.
 #[derive(Debug, Clone, Parser)]
@@ -42,7 +42,7 @@ pub struct ServeArgs {
     /// aide-sandbox:py311; refused with a hint when Docker or the image is missing) or
     /// process (a limited process group, for a trusted single machine).
     #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "docker")]
-    pub sandbox: SandboxKind,
+    pub sandbox: BackendKind,
     /// Executions the runner runs at once.
     #[arg(long, env = "AIDE_SLOTS", value_name = "N", default_value_t = 2)]
     pub slots: u32,
@@ -64,7 +64,7 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
             "--slots and --max-runs must be at least 1".into(),
         ));
     }
-    if args.sandbox == SandboxKind::Docker {
+    if args.sandbox == BackendKind::Docker {
         check_docker().await?;
     }
     let shutdown = CancellationToken::new();
@@ -208,9 +208,9 @@ async fn check_docker() -> Result<(), CliError> {
     )))
 }
 
-fn docker_hint(err: CliError, sandbox: SandboxKind) -> CliError {
+fn docker_hint(err: CliError, sandbox: BackendKind) -> CliError {
     match (err, sandbox) {
-        (CliError::Service(why), SandboxKind::Docker) => CliError::Service(format!(
+        (CliError::Service(why), BackendKind::Docker) => CliError::Service(format!(
             "{why} (is Docker running? --sandbox process avoids it)"
         )),
         (err, _) => err,

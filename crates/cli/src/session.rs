@@ -10,11 +10,11 @@ use aide_coordinator::engine::{Backoff, Engine, EngineConfig, GrpcAuthor, GrpcEx
 use aide_store::{AnyStore, DatabaseUrl, Lease, RunRecord, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::SandboxKind;
 use crate::embedded::{ServiceOptions, Services};
 use crate::error::{CliError, EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED};
 use crate::progress::{Mode, Progress, fmt_elapsed};
 use crate::summary;
+use aide_runner::BackendKind;
 
 /// Lease time-to-live in embedded mode: short, so `aide resume` after a crash waits little.
 pub const LEASE_TTL: Duration = Duration::from_secs(10);
@@ -28,7 +28,7 @@ pub struct Session {
     pub out: PathBuf,
     pub store: Arc<AnyStore>,
     pub run: RunRecord,
-    pub sandbox: SandboxKind,
+    pub sandbox: BackendKind,
     pub work_root: Option<PathBuf>,
     pub mode: Mode,
 }

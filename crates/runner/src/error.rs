@@ -65,6 +65,9 @@ pub enum Error {
     /// The configuration is inconsistent.
     #[error("config: {0}")]
     Config(String),
+    /// The configuration file, a listener or the gRPC server failed (the service shell).
+    #[error(transparent)]
+    Service(#[from] aide_service::Error),
 }
 
 /// Result alias of the crate.

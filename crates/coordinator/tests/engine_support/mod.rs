@@ -20,7 +20,6 @@ use aide_coordinator::engine::{
 use aide_core::task::ReferenceTask;
 use aide_core::{RunSettings, Task};
 use aide_store::{AnyStore, Lease, NewRun, Store};
-use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -169,7 +168,7 @@ pub async fn runner(slots: usize, uid_base: u32) -> Service {
     let root = dir.path().join("work").to_string_lossy().into_owned();
     let python = sandbox_python();
     let (slots, uid) = (slots.to_string(), uid_base.to_string());
-    let config = aide_runner::Config::try_parse_from([
+    let config = aide_runner::Config::from_argv([
         "aide-runner",
         "--listen",
         "127.0.0.1:0",

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use aide_coordinator::config::CoordinatorConfig;
 use aide_core::redact::url_password;
+use aide_service::signals::Stage;
 use aide_store::{DatabaseUrl, Store};
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -68,7 +69,16 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         check_docker().await?;
     }
     let shutdown = CancellationToken::new();
-    on_signals(shutdown.clone());
+    aide_service::signals::install(shutdown.clone(), EXIT_INTERRUPTED.into(), |stage| {
+        eprintln!(
+            "{}",
+            match stage {
+                Stage::Draining => "stopping (signal again to quit at once)",
+                Stage::Exiting => "quitting at once",
+            }
+        )
+    })
+    .map_err(|e| CliError::Service(e.to_string()))?;
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -215,24 +225,4 @@ fn docker_hint(err: CliError, sandbox: BackendKind) -> CliError {
         )),
         (err, _) => err,
     }
-}
-
-/// The first SIGINT or SIGTERM cancels `shutdown`; the second exits at once.
-fn on_signals(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        eprintln!("warning: cannot listen for signals");
-        return;
-    };
-    tokio::spawn(async move {
-        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-        eprintln!("stopping (signal again to quit at once)");
-        shutdown.cancel();
-        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-        eprintln!("quitting at once");
-        std::process::exit(i32::from(EXIT_INTERRUPTED));
-    });
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aide_coordinator::engine::{Backoff, Engine, EngineConfig, GrpcAuthor, GrpcExecutor, RunEnd};
+use aide_service::signals::Stage;
 use aide_store::{AnyStore, DatabaseUrl, Lease, RunRecord, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -41,27 +42,29 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Installs the handler.
+    /// Installs the handler (SIGINT, and SIGTERM alike).
     pub fn install() -> Self {
         let first = CancellationToken::new();
-        let token = first.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
-            use std::io::IsTerminal;
-            let clear = if std::io::stderr().is_terminal() {
-                "\r\x1b[2K"
-            } else {
-                ""
-            };
-            eprintln!("{clear}stopping: releasing the run (Ctrl-C again to quit at once)");
-            token.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("quitting at once");
-                std::process::exit(i32::from(EXIT_INTERRUPTED));
-            }
-        });
+        let installed =
+            aide_service::signals::install(first.clone(), EXIT_INTERRUPTED.into(), |stage| {
+                match stage {
+                    Stage::Draining => {
+                        use std::io::IsTerminal;
+                        let clear = if std::io::stderr().is_terminal() {
+                            "\r\x1b[2K"
+                        } else {
+                            ""
+                        };
+                        eprintln!(
+                            "{clear}stopping: releasing the run (Ctrl-C again to quit at once)"
+                        );
+                    }
+                    Stage::Exiting => eprintln!("quitting at once"),
+                }
+            });
+        if let Err(e) = installed {
+            eprintln!("warning: {e}: Ctrl-C will not stop the run cleanly");
+        }
         Self { first }
     }
 }

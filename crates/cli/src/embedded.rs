@@ -96,6 +96,9 @@ pub struct ServiceOptions {
     pub coordinator: Option<String>,
     /// Redis for the gateway's response cache and shared rate limits; none: in-process.
     pub redis_url: Option<String>,
+    /// The counters both services' gRPC requests go to (`aide serve` shares them with the
+    /// coordinator and serves them on `--metrics-listen`).
+    pub metrics: Arc<aide_telemetry::Metrics>,
 }
 
 /// The running gateway and runner; stopped by [`Services::stop`].
@@ -131,7 +134,9 @@ impl Services {
         };
         let (listener, url) = bind().await?;
         services.gateway_url = url;
-        let served = aide_gateway::server::serve(gateway, listener, services.shutdown.clone());
+        let shell = aide_service::Shell::new(opts.metrics.clone());
+        let served =
+            aide_gateway::server::serve_in(shell, gateway, listener, services.shutdown.clone());
         services.watch("LLM gateway", async move {
             served.await.map_err(|e| e.to_string())
         });
@@ -150,7 +155,8 @@ impl Services {
         }
         let (listener, url) = bind().await?;
         services.runner_url = url;
-        let served = aide_runner::serve(config, listener, services.shutdown.clone());
+        let shell = aide_service::Shell::new(opts.metrics.clone());
+        let served = aide_runner::serve_in(shell, config, listener, services.shutdown.clone());
         services.watch("sandbox runner", async move {
             served.await.map_err(|e| e.to_string())
         });

@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// they are only in the database (`aide export` renders them).
     #[arg(long, env = "AIDE_OUTPUT_DIR", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+    /// Address to serve Prometheus metrics on (GET /metrics: the gRPC requests of all three
+    /// services, by method and code) [default: off].
+    #[arg(long, env = "AIDE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Runs `aide serve` until a signal; 0 after a clean shutdown.
@@ -105,7 +109,12 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         work_root: None,
         coordinator: Some(format!("http://{loopback}")),
         redis_url: args.redis_url.clone().filter(|u| !u.trim().is_empty()),
+        metrics: aide_telemetry::Metrics::new(),
     };
+    let shell = aide_service::Shell::new(options.metrics.clone())
+        .metrics_on(args.metrics_listen)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let say = |text: &str| eprintln!("{text}");
     let services = tokio::select! {
         s = Services::start(&options, &say) => s.map_err(|e| docker_hint(e, args.sandbox))?,
@@ -117,7 +126,8 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     config.max_runs = args.max_runs;
     config.output_dir = args.output_dir.clone();
     let coordinator_stop = CancellationToken::new();
-    let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store(
+    let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store_in(
+        shell,
         config,
         store.clone(),
         listener,

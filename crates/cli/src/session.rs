@@ -93,6 +93,7 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
         work_root: session.work_root.clone(),
         coordinator: None,
         redis_url: None,
+        metrics: aide_telemetry::Metrics::new(),
     };
     let started = Instant::now();
     let services = tokio::select! {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use aide_service::binary::{Binary, Resolved};
 use clap::Parser;
 
-use aide_coordinator::config::{CoordinatorArgs, CoordinatorConfig};
+use aide_coordinator::config::CoordinatorArgs;
 
 /// The aide search coordinator: owns runs (leased from the shared store), serves the public
 /// gRPC API and the runner registry, and dispatches executions to registered runners.
@@ -25,21 +25,14 @@ const BINARY: Binary = Binary {
     draining: "releasing runs",
 };
 
-fn resolve(args: &CoordinatorArgs) -> Result<Resolved<CoordinatorConfig>, aide_coordinator::Error> {
-    let config = args.resolve()?;
-    let print = match args.print_config {
-        true => Some(aide_service::config::render(&config)?),
-        false => None,
-    };
-    Ok(Resolved { config, print })
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     aide_service::binary::main(
         BINARY,
-        resolve(&cli.coordinator),
+        cli.coordinator
+            .resolve()
+            .and_then(|config| Ok(Resolved::rendered(config, cli.coordinator.print_config)?)),
         aide_coordinator::server::run_coordinator,
     )
     .await

@@ -35,8 +35,7 @@ pub async fn run_coordinator(
     config: CoordinatorConfig,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let listener = aide_service::bind("gRPC", config.listen).await?;
-    let shell = Shell::default().metrics_on(config.metrics_listen).await?;
+    let (listener, shell) = Shell::listen(config.listen, config.metrics_listen).await?;
     serve_in(shell, config, listener, shutdown).await
 }
 

@@ -24,8 +24,7 @@ pub async fn run(
     env: Env<'_>,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let listener = aide_service::bind("gRPC", config.listen).await?;
-    let shell = Shell::default().metrics_on(config.metrics_listen).await?;
+    let (listener, shell) = Shell::listen(config.listen, config.metrics_listen).await?;
     let gateway = Gateway::new(&config, env).await?;
     serve_in(shell, gateway, listener, shutdown).await
 }

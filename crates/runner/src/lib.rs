@@ -34,8 +34,7 @@ const MAX_MESSAGE: usize = 64 << 20;
 
 /// Binds `config.listen` (and `config.metrics_listen`) and serves until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
-    let listener = aide_service::bind("gRPC", config.listen).await?;
-    let shell = Shell::default().metrics_on(config.metrics_listen).await?;
+    let (listener, shell) = Shell::listen(config.listen, config.metrics_listen).await?;
     serve_in(shell, config, listener, shutdown).await
 }
 

@@ -13,17 +13,11 @@ const BINARY: Binary = Binary {
     draining: "draining executions",
 };
 
-fn resolve(args: &RunnerArgs) -> aide_runner::Result<Resolved<aide_runner::Config>> {
-    let config = args.resolve()?;
-    let print = match args.print_config {
-        true => Some(aide_service::config::render(&config)?),
-        false => None,
-    };
-    Ok(Resolved { config, print })
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = RunnerArgs::parse();
-    aide_service::binary::main(BINARY, resolve(&args), aide_runner::run).await
+    let resolved = args
+        .resolve()
+        .and_then(|config| Ok(Resolved::rendered(config, args.print_config)?));
+    aide_service::binary::main(BINARY, resolved, aide_runner::run).await
 }

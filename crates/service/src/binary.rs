@@ -26,6 +26,18 @@ pub struct Resolved<C> {
     pub print: Option<String>,
 }
 
+impl<C: serde::Serialize> Resolved<C> {
+    /// `config`, and its TOML rendering when `print_config` (`--print-config`). A
+    /// configuration with secrets renders itself and builds [`Resolved`] directly.
+    pub fn rendered(config: C, print_config: bool) -> Result<Self, crate::Error> {
+        let print = match print_config {
+            true => Some(crate::config::render(&config)?),
+            false => None,
+        };
+        Ok(Self { config, print })
+    }
+}
+
 /// Runs a service binary to its exit code.
 pub async fn main<C, E, R, Fut, F>(
     binary: Binary,

@@ -91,6 +91,16 @@ impl Shell {
         Ok(self.metrics_listener(bind("metrics", address).await?))
     }
 
+    /// Binds a service's gRPC address and, when set, its metrics address: what each
+    /// service's `run` does before serving.
+    pub async fn listen(
+        grpc: SocketAddr,
+        metrics: Option<SocketAddr>,
+    ) -> Result<(TcpListener, Self), Error> {
+        let listener = bind("gRPC", grpc).await?;
+        Ok((listener, Self::default().metrics_on(metrics).await?))
+    }
+
     /// Serves the Prometheus endpoint on an already bound listener.
     pub fn metrics_listener(mut self, listener: TcpListener) -> Self {
         self.metrics_listener = Some(listener);

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use aide_runner::BackendKind;
+use clap::{Parser, Subcommand};
 
 macro_rules! exit_codes {
     () => {
@@ -98,25 +99,6 @@ journal.json, tree.html, report.md, config.json of the run.
     exit_codes!()
 );
 
-/// Where solution scripts run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SandboxKind {
-    /// A limited process group on this machine; the Python packages are provisioned into a
-    /// cached virtualenv on first use.
-    Process,
-    /// One Docker container per execution, image aide-sandbox:py311.
-    Docker,
-}
-
-impl SandboxKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SandboxKind::Process => "process",
-            SandboxKind::Docker => "docker",
-        }
-    }
-}
-
 /// Flags of `aide run`.
 #[derive(Debug, Clone, Parser)]
 pub struct RunArgs {
@@ -141,7 +123,7 @@ pub struct RunArgs {
     pub timeout: Option<u64>,
     /// Sandbox the scripts run in.
     #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "process")]
-    pub sandbox: SandboxKind,
+    pub sandbox: BackendKind,
     /// Model writing the code (`provider/model` or a bare name routed by prefix, or
     /// `baseline`) [default: from the LLM key found, else baseline].
     #[arg(long, env = "AIDE_MODEL", value_name = "MODEL")]
@@ -167,7 +149,7 @@ pub struct ResumeArgs {
     pub out: PathBuf,
     /// Sandbox the scripts run in.
     #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "process")]
-    pub sandbox: SandboxKind,
+    pub sandbox: BackendKind,
     /// Print only the final result (no live progress).
     #[arg(long, short, env = "AIDE_QUIET")]
     pub quiet: bool,

@@ -8,13 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aide_runner::sandbox::venv;
-use clap::Parser;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::SandboxKind;
 use crate::error::CliError;
+use aide_runner::BackendKind;
 
 /// The provider keys looked for, in the order a default model is chosen.
 pub const KEY_VARS: &[(&str, &str)] = &[
@@ -88,7 +87,7 @@ pub fn choose_models(
 /// What the embedded services need.
 #[derive(Debug, Clone)]
 pub struct ServiceOptions {
-    pub sandbox: SandboxKind,
+    pub sandbox: BackendKind,
     /// Sandbox slots (the run's workers).
     pub slots: u32,
     /// Where execution attempts get their directories; a private temp dir when `None`.
@@ -97,6 +96,9 @@ pub struct ServiceOptions {
     pub coordinator: Option<String>,
     /// Redis for the gateway's response cache and shared rate limits; none: in-process.
     pub redis_url: Option<String>,
+    /// The counters both services' gRPC requests go to (`aide serve` shares them with the
+    /// coordinator and serves them on `--metrics-listen`).
+    pub metrics: Arc<aide_telemetry::Metrics>,
 }
 
 /// The running gateway and runner; stopped by [`Services::stop`].
@@ -132,7 +134,9 @@ impl Services {
         };
         let (listener, url) = bind().await?;
         services.gateway_url = url;
-        let served = aide_gateway::server::serve(gateway, listener, services.shutdown.clone());
+        let shell = aide_service::Shell::new(opts.metrics.clone());
+        let served =
+            aide_gateway::server::serve_in(shell, gateway, listener, services.shutdown.clone());
         services.watch("LLM gateway", async move {
             served.await.map_err(|e| e.to_string())
         });
@@ -145,13 +149,14 @@ impl Services {
                 dir
             }
         };
-        let config = runner_config(opts, &work_root)?;
-        if opts.sandbox == SandboxKind::Process && config.process.python == venv::AUTO {
+        let config = runner_config(opts, &work_root);
+        if opts.sandbox == BackendKind::Process && config.process.python == venv::AUTO {
             provision(&config, say).await?;
         }
         let (listener, url) = bind().await?;
         services.runner_url = url;
-        let served = aide_runner::serve(config, listener, services.shutdown.clone());
+        let shell = aide_service::Shell::new(opts.metrics.clone());
+        let served = aide_runner::serve_in(shell, config, listener, services.shutdown.clone());
         services.watch("sandbox runner", async move {
             served.await.map_err(|e| e.to_string())
         });
@@ -255,39 +260,21 @@ async fn bind() -> Result<(TcpListener, String), CliError> {
 
 /// The runner's configuration for embedded mode. Sandbox uids (when root) are spread by
 /// process id so two `aide run` sessions on one host never share (and kill) a slot's uid.
-fn runner_config(
-    opts: &ServiceOptions,
-    work_root: &std::path::Path,
-) -> Result<aide_runner::Config, CliError> {
+fn runner_config(opts: &ServiceOptions, work_root: &std::path::Path) -> aide_runner::Config {
     let pid = std::process::id();
-    let uid_base = (20_000 + (pid % 2_500) * 16).to_string();
-    let slots = opts.slots.max(1).to_string();
-    let root = work_root.to_string_lossy().into_owned();
-    let id = format!("aide-{pid}");
-    let mut args = vec![
-        "aide-runner",
-        "--listen",
-        "127.0.0.1:0",
-        "--runner-id",
-        &id,
-        "--backend",
-        opts.sandbox.as_str(),
-        "--slots",
-        &slots,
-        "--work-root",
-        &root,
-        "--uid-base",
-        &uid_base,
-        "--drain-secs",
-        "1",
-        "--grace-secs",
-        "2",
-    ];
-    if let Some(coordinator) = &opts.coordinator {
-        args.extend(["--coordinator", coordinator.as_str()]);
-    }
-    aide_runner::Config::try_parse_from(args)
-        .map_err(|e| CliError::Usage(format!("sandbox runner configuration: {e}")))
+    let mut config = aide_runner::Config {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        runner_id: Some(format!("aide-{pid}")),
+        coordinator: opts.coordinator.clone(),
+        backend: opts.sandbox,
+        slots: opts.slots.max(1) as usize,
+        work_root: Some(work_root.to_owned()),
+        drain_secs: 1,
+        grace_secs: 2,
+        ..aide_runner::Config::default()
+    };
+    config.process.uid_base = 20_000 + (pid % 2_500) * 16;
+    config
 }
 
 /// Builds the process backend's virtualenv when it is not there yet (first run only).

@@ -9,8 +9,9 @@ use aide_store::{RunFilter, RunStatus, RunStore};
 use crate::args::ResumeArgs;
 use crate::error::{CliError, EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED};
 use crate::progress::Mode;
-use crate::session::{self, DB_FILE, Interrupt, Session};
+use crate::session::{self, Interrupt, Session};
 use crate::summary;
+use crate::summary::DB_FILE;
 
 /// Runs `aide resume`.
 pub async fn resume(args: ResumeArgs, interrupt: &Interrupt) -> Result<u8, CliError> {

@@ -13,7 +13,8 @@ use crate::embedded::choose_models;
 use crate::error::CliError;
 use crate::overrides::{Inputs, parse_inputs};
 use crate::progress::Mode;
-use crate::session::{self, DB_FILE, Interrupt, Session};
+use crate::session::{self, Interrupt, Session};
+use crate::summary::DB_FILE;
 
 /// What `aide run` resolved before touching the disk.
 #[derive(Debug)]

@@ -10,14 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_coordinator::config::CoordinatorConfig;
-use aide_store::Store;
+use aide_core::redact::url_password;
+use aide_service::signals::Stage;
+use aide_store::{DatabaseUrl, Store};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::args::SandboxKind;
 use crate::embedded::{ServiceOptions, Services};
 use crate::error::{CliError, EXIT_INTERRUPTED};
+use aide_runner::BackendKind;
 
 /// Flags of `aide serve`.
 #[derive(Debug, Clone, Parser)]
@@ -41,7 +43,7 @@ pub struct ServeArgs {
     /// aide-sandbox:py311; refused with a hint when Docker or the image is missing) or
     /// process (a limited process group, for a trusted single machine).
     #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "docker")]
-    pub sandbox: SandboxKind,
+    pub sandbox: BackendKind,
     /// Executions the runner runs at once.
     #[arg(long, env = "AIDE_SLOTS", value_name = "N", default_value_t = 2)]
     pub slots: u32,
@@ -52,29 +54,35 @@ pub struct ServeArgs {
     /// they are only in the database (`aide export` renders them).
     #[arg(long, env = "AIDE_OUTPUT_DIR", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+    /// Address to serve Prometheus metrics on (GET /metrics: the gRPC requests of all three
+    /// services, by method and code) [default: off].
+    #[arg(long, env = "AIDE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Runs `aide serve` until a signal; 0 after a clean shutdown.
 pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
-    let url = args.database_url.trim().to_owned();
-    if !(url.starts_with("postgres://")
-        || url.starts_with("postgresql://")
-        || url.starts_with("sqlite:"))
-    {
-        return Err(CliError::Usage(
-            "--database-url must start with postgres://, postgresql:// or sqlite:".into(),
-        ));
-    }
+    let url = DatabaseUrl::parse(&args.database_url)
+        .map_err(|e| CliError::Usage(format!("--database-url: {e}")))?;
     if args.slots == 0 || args.max_runs == 0 {
         return Err(CliError::Usage(
             "--slots and --max-runs must be at least 1".into(),
         ));
     }
-    if args.sandbox == SandboxKind::Docker {
+    if args.sandbox == BackendKind::Docker {
         check_docker().await?;
     }
     let shutdown = CancellationToken::new();
-    on_signals(shutdown.clone());
+    aide_service::signals::install(shutdown.clone(), EXIT_INTERRUPTED.into(), |stage| {
+        eprintln!(
+            "{}",
+            match stage {
+                Stage::Draining => "stopping (signal again to quit at once)",
+                Stage::Exiting => "quitting at once",
+            }
+        )
+    })
+    .map_err(|e| CliError::Service(e.to_string()))?;
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -84,12 +92,13 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     let api_url = format!("http://{local}");
     // The runner dials the coordinator on loopback even when the API listens on all addresses.
     let loopback = SocketAddr::from(([127, 0, 0, 1], local.port()));
-    let store = Arc::new(aide_store::connect(&url).await.map_err(|e| {
-        CliError::Service(format!("cannot open the database {}: {e}", redact(&url)))
-    })?);
+    let store = Arc::new(
+        aide_store::connect(&url)
+            .await
+            .map_err(|e| CliError::Service(format!("cannot open the database {url}: {e}")))?,
+    );
     eprintln!(
-        "aide serve: database {} · {} sandbox, {} slot(s) · up to {} run(s) at once",
-        redact(&url),
+        "aide serve: database {url} · {} sandbox, {} slot(s) · up to {} run(s) at once",
         args.sandbox.as_str(),
         args.slots,
         args.max_runs
@@ -100,7 +109,12 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         work_root: None,
         coordinator: Some(format!("http://{loopback}")),
         redis_url: args.redis_url.clone().filter(|u| !u.trim().is_empty()),
+        metrics: aide_telemetry::Metrics::new(),
     };
+    let shell = aide_service::Shell::new(options.metrics.clone())
+        .metrics_on(args.metrics_listen)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let say = |text: &str| eprintln!("{text}");
     let services = tokio::select! {
         s = Services::start(&options, &say) => s.map_err(|e| docker_hint(e, args.sandbox))?,
@@ -112,7 +126,8 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     config.max_runs = args.max_runs;
     config.output_dir = args.output_dir.clone();
     let coordinator_stop = CancellationToken::new();
-    let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store(
+    let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store_in(
+        shell,
         config,
         store.clone(),
         listener,
@@ -136,7 +151,10 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
             "gateway {} · runner {} · Redis {}",
             services.gateway_url,
             services.runner_url,
-            options.redis_url.as_deref().map_or("none".into(), redact)
+            options
+                .redis_url
+                .as_deref()
+                .map_or("none".into(), url_password)
         );
         eprintln!("coordinator API on {api_url}");
         eprintln!("ready: aide submit --server {api_url} <task> (Ctrl-C to stop)");
@@ -210,60 +228,11 @@ async fn check_docker() -> Result<(), CliError> {
     )))
 }
 
-fn docker_hint(err: CliError, sandbox: SandboxKind) -> CliError {
+fn docker_hint(err: CliError, sandbox: BackendKind) -> CliError {
     match (err, sandbox) {
-        (CliError::Service(why), SandboxKind::Docker) => CliError::Service(format!(
+        (CliError::Service(why), BackendKind::Docker) => CliError::Service(format!(
             "{why} (is Docker running? --sandbox process avoids it)"
         )),
         (err, _) => err,
-    }
-}
-
-/// A URL with its password replaced by `***`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
-/// The first SIGINT or SIGTERM cancels `shutdown`; the second exits at once.
-fn on_signals(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        eprintln!("warning: cannot listen for signals");
-        return;
-    };
-    tokio::spawn(async move {
-        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-        eprintln!("stopping (signal again to quit at once)");
-        shutdown.cancel();
-        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-        eprintln!("quitting at once");
-        std::process::exit(i32::from(EXIT_INTERRUPTED));
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(
-            redact("postgres://aide:secret@db:5432/aide"),
-            "postgres://aide:***@db:5432/aide"
-        );
-        assert_eq!(redact("sqlite:/tmp/a.db"), "sqlite:/tmp/a.db");
-        assert_eq!(redact("redis://cache:6379"), "redis://cache:6379");
     }
 }

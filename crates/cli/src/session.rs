@@ -8,20 +8,18 @@ use std::time::{Duration, Instant};
 
 use aide_coordinator::dispatch::GrpcExecutor;
 use aide_coordinator::engine::{Backoff, Engine, EngineConfig, GrpcAuthor, RunEnd};
-use aide_store::{AnyStore, Lease, RunRecord, RunStore};
+use aide_service::signals::Stage;
+use aide_store::{AnyStore, DatabaseUrl, Lease, RunRecord, RunStore};
 use tokio_util::sync::CancellationToken;
 
-use crate::args::SandboxKind;
 use crate::embedded::{ServiceOptions, Services};
 use crate::error::{CliError, EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED};
 use crate::progress::{Mode, Progress, fmt_elapsed};
-use crate::summary;
+use crate::summary::{self, DB_FILE};
+use aide_runner::BackendKind;
 
 /// Lease time-to-live in embedded mode: short, so `aide resume` after a crash waits little.
 pub const LEASE_TTL: Duration = Duration::from_secs(10);
-
-/// The name of the SQLite database in an output directory.
-pub const DB_FILE: &str = "aide.db";
 
 /// Everything a session needs.
 #[derive(Debug)]
@@ -29,7 +27,7 @@ pub struct Session {
     pub out: PathBuf,
     pub store: Arc<AnyStore>,
     pub run: RunRecord,
-    pub sandbox: SandboxKind,
+    pub sandbox: BackendKind,
     pub work_root: Option<PathBuf>,
     pub mode: Mode,
 }
@@ -42,34 +40,36 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Installs the handler.
+    /// Installs the handler (SIGINT, and SIGTERM alike).
     pub fn install() -> Self {
         let first = CancellationToken::new();
-        let token = first.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
-            }
-            use std::io::IsTerminal;
-            let clear = if std::io::stderr().is_terminal() {
-                "\r\x1b[2K"
-            } else {
-                ""
-            };
-            eprintln!("{clear}stopping: releasing the run (Ctrl-C again to quit at once)");
-            token.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("quitting at once");
-                std::process::exit(i32::from(EXIT_INTERRUPTED));
-            }
-        });
+        let installed =
+            aide_service::signals::install(first.clone(), EXIT_INTERRUPTED.into(), |stage| {
+                match stage {
+                    Stage::Draining => {
+                        use std::io::IsTerminal;
+                        let clear = if std::io::stderr().is_terminal() {
+                            "\r\x1b[2K"
+                        } else {
+                            ""
+                        };
+                        eprintln!(
+                            "{clear}stopping: releasing the run (Ctrl-C again to quit at once)"
+                        );
+                    }
+                    Stage::Exiting => eprintln!("quitting at once"),
+                }
+            });
+        if let Err(e) = installed {
+            eprintln!("warning: {e}: Ctrl-C will not stop the run cleanly");
+        }
         Self { first }
     }
 }
 
 /// The SQLite URL of an output directory's database.
-pub fn db_url(out: &Path) -> String {
-    format!("sqlite:{}", out.join(DB_FILE).display())
+pub fn db_url(out: &Path) -> DatabaseUrl {
+    DatabaseUrl::sqlite_file(&out.join(DB_FILE))
 }
 
 /// A lease owner name unique to this process.
@@ -91,6 +91,7 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
         work_root: session.work_root.clone(),
         coordinator: None,
         redis_url: None,
+        metrics: aide_telemetry::Metrics::new(),
     };
     let started = Instant::now();
     let services = tokio::select! {

@@ -12,6 +12,9 @@ use crate::progress::fmt_metric;
 use crate::score;
 
 /// The output files and what each is, in the order the summary lists them.
+/// The run's database inside an `aide run` output directory.
+pub const DB_FILE: &str = "aide.db";
+
 const FILES: &[(&str, &str)] = &[
     ("best_solution.py", "the best solution script"),
     ("report.md", "a summary of the search"),
@@ -141,10 +144,7 @@ pub async fn print(store: &AnyStore, run: &RunRecord, out: &Path) -> Result<(), 
     for (name, what) in &FILES[1..] {
         listed.push(((*name).into(), what));
     }
-    listed.push((
-        crate::session::DB_FILE.into(),
-        "the whole search (`aide resume` reads it)",
-    ));
+    listed.push((DB_FILE.into(), "the whole search (`aide resume` reads it)"));
     for (name, what) in listed {
         if out.join(&name).exists() {
             eprintln!("  {name:<22} {what}");

@@ -1,23 +1,84 @@
-//! Coordinator configuration: command-line flags with `AIDE_*` environment variables (clap)
-//! over defaults, resolved and checked into a [`CoordinatorConfig`].
+//! Coordinator configuration: a plain serde struct with its defaults written once
+//! ([`Default`]), laid over by a TOML file (`--config`), `AIDE_*` variables and flags
+//! ([`CoordinatorArgs`], the [`Overlay`]), then checked by [`CoordinatorConfig::validate`].
+//!
+//! ```toml
+//! listen = "0.0.0.0:50051"
+//! metrics_listen = "0.0.0.0:9090"       # Prometheus /metrics; absent: off
+//! database_url = "postgres://aide@db/aide"
+//! gateway = "http://gateway:50052"
+//! max_runs = 8
+//! ```
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use aide_service::Overlay;
+use aide_service::config::{set, set_some};
+use aide_store::DatabaseUrl;
+use serde::{Deserialize, Serialize};
+
 use crate::Error;
 
-/// Default gRPC address of the coordinator.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
-/// Default address of the LLM gateway.
-pub const DEFAULT_GATEWAY: &str = "http://127.0.0.1:50052";
+/// The configuration a coordinator replica runs with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoordinatorConfig {
+    /// Address of the gRPC API.
+    pub listen: SocketAddr,
+    /// Where `GET /metrics` is served; off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The store; required (no default).
+    pub database_url: Option<DatabaseUrl>,
+    /// The LLM gateway.
+    pub gateway: String,
+    /// Lease owner id of this replica.
+    pub owner: String,
+    /// Runs this replica drives at once.
+    pub max_runs: usize,
+    /// Lease time-to-live; a crashed replica's runs are taken over after it.
+    pub lease_ttl_secs: u64,
+    /// Where run outputs are written (`<dir>/<run id>/`); none when absent.
+    pub output_dir: Option<PathBuf>,
+    /// Seconds between runner heartbeats; a runner silent for 3 is dropped.
+    pub runner_heartbeat_secs: u64,
+    /// How often the supervisor looks for claimable runs, in milliseconds.
+    pub claim_every_ms: u64,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            metrics_listen: None,
+            database_url: None,
+            gateway: "http://127.0.0.1:50052".into(),
+            owner: default_owner(),
+            max_runs: 4,
+            lease_ttl_secs: 30,
+            output_dir: None,
+            runner_heartbeat_secs: 5,
+            claim_every_ms: 500,
+        }
+    }
+}
 
 /// Flags of the `aide-coordinator` binary; each also reads an `AIDE_*` environment variable.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CoordinatorArgs {
+    /// TOML configuration file (any of the settings below, by their field names).
+    #[arg(long, env = "AIDE_COORDINATOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the resolved configuration (database password redacted) and exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Address to serve the gRPC API on [default: 127.0.0.1:50051].
     #[arg(long, env = "AIDE_COORDINATOR_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Address to serve Prometheus metrics on (GET /metrics) [default: off].
+    #[arg(long, env = "AIDE_COORDINATOR_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// The store: postgres://… (replicated coordinators) or sqlite:… (one coordinator).
     #[arg(long, env = "AIDE_DATABASE_URL")]
     pub database_url: Option<String>,
@@ -42,97 +103,93 @@ pub struct CoordinatorArgs {
     pub runner_heartbeat_secs: Option<u64>,
 }
 
-/// The resolved configuration a coordinator runs with.
-#[derive(Debug, Clone)]
-pub struct CoordinatorConfig {
-    pub listen: SocketAddr,
-    pub database_url: String,
-    pub gateway: String,
-    pub owner: String,
-    pub max_runs: usize,
-    pub lease_ttl: Duration,
-    pub output_dir: Option<PathBuf>,
-    pub runner_heartbeat: Duration,
-    /// How often the supervisor looks for claimable runs.
-    pub claim_every: Duration,
+impl Overlay<CoordinatorConfig> for CoordinatorArgs {
+    fn apply(&self, c: &mut CoordinatorConfig) {
+        set(&mut c.listen, &self.listen);
+        set_some(&mut c.metrics_listen, &self.metrics_listen);
+        set(
+            &mut c.gateway,
+            &self.gateway.as_deref().map(|g| g.trim().to_owned()),
+        );
+        set(
+            &mut c.owner,
+            &self.owner.as_deref().map(|o| o.trim().to_owned()),
+        );
+        set(&mut c.max_runs, &self.max_runs);
+        set(&mut c.lease_ttl_secs, &self.lease_ttl_secs);
+        set_some(&mut c.output_dir, &self.output_dir);
+        set(&mut c.runner_heartbeat_secs, &self.runner_heartbeat_secs);
+    }
+}
+
+impl CoordinatorArgs {
+    /// Defaults → `--config` file → variables → flags, checked.
+    pub fn resolve(&self) -> Result<CoordinatorConfig, Error> {
+        let mut config: CoordinatorConfig =
+            aide_service::config::layered(self.config.as_deref(), self)?;
+        if let Some(url) = self
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            let url = DatabaseUrl::parse(url)
+                .map_err(|e| Error::Config(format!("--database-url: {e}")))?;
+            config.database_url = Some(url);
+        }
+        config.validate()?;
+        Ok(config)
+    }
 }
 
 impl CoordinatorConfig {
     /// A configuration with defaults for everything but the store.
-    pub fn new(database_url: impl Into<String>) -> Self {
+    pub fn new(database_url: DatabaseUrl) -> Self {
         Self {
-            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
-            database_url: database_url.into(),
-            gateway: DEFAULT_GATEWAY.into(),
-            owner: default_owner(),
-            max_runs: 4,
-            lease_ttl: Duration::from_secs(30),
-            output_dir: None,
-            runner_heartbeat: Duration::from_secs(5),
-            claim_every: Duration::from_millis(500),
+            database_url: Some(database_url),
+            ..Self::default()
         }
     }
 
-    /// Resolves flags and variables over defaults and checks the values clap cannot.
-    pub fn resolve(args: &CoordinatorArgs) -> Result<Self, Error> {
-        let url = args
-            .database_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                Error::Config("--database-url (AIDE_DATABASE_URL) is required".into())
-            })?;
-        if !(url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:"))
-        {
-            return Err(Error::Config(
-                "--database-url must start with postgres://, postgresql:// or sqlite:".into(),
-            ));
+    /// Checks what the types cannot.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |why: &str| Err(Error::Config(why.into()));
+        if self.database_url.is_none() {
+            return bad("--database-url (AIDE_DATABASE_URL) is required");
         }
-        let mut config = Self::new(url);
-        if let Some(listen) = args.listen {
-            config.listen = listen;
+        if !(self.gateway.starts_with("http://") || self.gateway.starts_with("https://")) {
+            return Err(Error::Config(format!(
+                "--gateway {:?}: expected an http:// or https:// address",
+                self.gateway
+            )));
         }
-        if let Some(gateway) = &args.gateway {
-            let gateway = gateway.trim();
-            if !(gateway.starts_with("http://") || gateway.starts_with("https://")) {
-                return Err(Error::Config(format!(
-                    "--gateway {gateway:?}: expected an http:// or https:// address"
-                )));
-            }
-            config.gateway = gateway.to_owned();
+        if self.owner.is_empty() {
+            return bad("--owner must not be empty");
         }
-        if let Some(owner) = &args.owner {
-            let owner = owner.trim();
-            if owner.is_empty() {
-                return Err(Error::Config("--owner must not be empty".into()));
-            }
-            config.owner = owner.to_owned();
+        if self.max_runs == 0 {
+            return bad("--max-runs must be at least 1");
         }
-        if let Some(max_runs) = args.max_runs {
-            if max_runs == 0 {
-                return Err(Error::Config("--max-runs must be at least 1".into()));
-            }
-            config.max_runs = max_runs;
+        if self.lease_ttl_secs == 0 {
+            return bad("--lease-ttl-secs must be at least 1");
         }
-        if let Some(ttl) = args.lease_ttl_secs {
-            if ttl == 0 {
-                return Err(Error::Config("--lease-ttl-secs must be at least 1".into()));
-            }
-            config.lease_ttl = Duration::from_secs(ttl);
+        if self.runner_heartbeat_secs == 0 {
+            return bad("--runner-heartbeat-secs must be at least 1");
         }
-        if let Some(secs) = args.runner_heartbeat_secs {
-            if secs == 0 {
-                return Err(Error::Config(
-                    "--runner-heartbeat-secs must be at least 1".into(),
-                ));
-            }
-            config.runner_heartbeat = Duration::from_secs(secs);
-        }
-        config.output_dir = args.output_dir.clone();
-        Ok(config)
+        Ok(())
+    }
+
+    /// Lease time-to-live.
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.lease_ttl_secs)
+    }
+
+    /// Interval of runner heartbeats.
+    pub fn runner_heartbeat(&self) -> Duration {
+        Duration::from_secs(self.runner_heartbeat_secs)
+    }
+
+    /// How often the supervisor looks for claimable runs.
+    pub fn claim_every(&self) -> Duration {
+        Duration::from_millis(self.claim_every_ms.max(1))
     }
 }
 
@@ -153,52 +210,65 @@ pub fn default_owner() -> String {
 mod tests {
     use super::*;
 
+    fn with_url() -> CoordinatorArgs {
+        CoordinatorArgs {
+            database_url: Some("sqlite::memory:".into()),
+            ..CoordinatorArgs::default()
+        }
+    }
+
     #[test]
     fn a_database_url_is_required() {
-        let err = CoordinatorConfig::resolve(&CoordinatorArgs::default()).unwrap_err();
+        let err = CoordinatorArgs::default().resolve().unwrap_err();
         assert!(matches!(err, Error::Config(_)), "{err}");
     }
 
     #[test]
     fn defaults_fill_what_is_absent() {
-        let args = CoordinatorArgs {
-            database_url: Some("sqlite::memory:".into()),
-            ..CoordinatorArgs::default()
-        };
-        let config = CoordinatorConfig::resolve(&args).expect("config");
-        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
-        assert_eq!(config.gateway, DEFAULT_GATEWAY);
+        let config = with_url().resolve().expect("config");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(config.gateway, "http://127.0.0.1:50052");
         assert_eq!(config.max_runs, 4);
-        assert_eq!(config.lease_ttl, Duration::from_secs(30));
+        assert_eq!(config.lease_ttl(), Duration::from_secs(30));
         assert!(config.owner.contains(&std::process::id().to_string()));
         assert_ne!(config.owner, default_owner(), "owners are unique per call");
     }
 
     #[test]
-    fn bad_values_are_refused() {
-        let base = CoordinatorArgs {
-            database_url: Some("sqlite::memory:".into()),
-            ..CoordinatorArgs::default()
+    fn the_file_lays_under_the_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("coordinator.toml");
+        std::fs::write(&path, "max_runs = 7\nlease_ttl_secs = 9\n").expect("write");
+        let args = CoordinatorArgs {
+            config: Some(path),
+            max_runs: Some(8),
+            ..with_url()
         };
+        let config = args.resolve().expect("config");
+        assert_eq!((config.max_runs, config.lease_ttl_secs), (8, 9));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
         for args in [
             CoordinatorArgs {
                 max_runs: Some(0),
-                ..base.clone()
+                ..with_url()
             },
             CoordinatorArgs {
                 lease_ttl_secs: Some(0),
-                ..base.clone()
+                ..with_url()
             },
             CoordinatorArgs {
                 gateway: Some("127.0.0.1:50052".into()),
-                ..base.clone()
+                ..with_url()
             },
             CoordinatorArgs {
                 database_url: Some("mysql://x".into()),
-                ..base.clone()
+                ..with_url()
             },
         ] {
-            assert!(CoordinatorConfig::resolve(&args).is_err(), "{args:?}");
+            assert!(args.resolve().is_err(), "{args:?}");
         }
     }
 }

@@ -26,9 +26,9 @@ pub enum Error {
     /// The configuration is unusable (a bad flag, a missing database URL).
     #[error("configuration: {0}")]
     Config(String),
-    /// Serving the API failed (cannot listen, the server stopped).
-    #[error("serve: {0}")]
-    Serve(String),
+    /// The configuration file, a listener or the gRPC server failed (the service shell).
+    #[error(transparent)]
+    Service(#[from] aide_service::Error),
 }
 
 impl aide_core::HasErrorCode for Error {

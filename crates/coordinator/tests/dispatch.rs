@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aide_coordinator::dispatch::RegistryExecutor;
-use aide_coordinator::engine::Executor;
+use aide_coordinator::engine::{Executor, ScriptRun};
 use aide_coordinator::registry::RunnerRegistry;
+use aide_core::{NodeId, RunId};
 use aide_proto::v1::runner_server::{Runner, RunnerServer};
 use aide_proto::v1::{
     CancelRequest, CancelResponse, ExecuteEvent, ExecuteRequest, Finished, execute_event::Event,
@@ -20,6 +21,19 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
+
+/// An execution to dispatch.
+fn script() -> ScriptRun {
+    ScriptRun {
+        run_id: RunId::new(),
+        node_id: NodeId::new(),
+        attempt: 1,
+        code: "print('ok')".into(),
+        input_dir: std::env::temp_dir(),
+        timeout: Duration::from_secs(60),
+        submission_file: None,
+    }
+}
 
 /// A runner that answers every execution with a Finished event at once, or never.
 #[derive(Debug, Clone, Copy)]
@@ -124,10 +138,7 @@ async fn no_runner_is_an_infrastructure_error() {
     let executor =
         RegistryExecutor::new(f.registry.clone()).with_slot_wait(Duration::from_millis(600));
     let started = Instant::now();
-    let err = executor
-        .execute(ExecuteRequest::default())
-        .await
-        .expect_err("no runner");
+    let err = executor.execute(script()).await.expect_err("no runner");
     assert!(err.is_infrastructure(), "{err:?}");
     assert!(err.message.contains("no runner with a free slot"), "{err}");
     assert!(
@@ -146,9 +157,9 @@ async fn an_unreachable_runner_is_lost_and_avoided_for_the_next_execution() {
     let executor = RegistryExecutor::new(f.registry.clone());
     let mut failures = 0;
     for _ in 0..3 {
-        match executor.execute(ExecuteRequest::default()).await {
+        match executor.execute(script()).await {
             Ok(executed) => {
-                assert_eq!(executed.finished.output, "ok\n");
+                assert_eq!(executed.output, "ok\n");
                 // The stand-in sends no Started event: the registry's id is kept.
                 assert!(executed.runner_id.is_some());
             }
@@ -173,7 +184,7 @@ async fn a_runner_that_leaves_the_registry_mid_execution_loses_the_execution() {
     let executor = Arc::new(RegistryExecutor::new(f.registry.clone()));
     let running = {
         let executor = executor.clone();
-        tokio::spawn(async move { executor.execute(ExecuteRequest::default()).await })
+        tokio::spawn(async move { executor.execute(script()).await })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(

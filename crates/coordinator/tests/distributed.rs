@@ -416,3 +416,51 @@ fn a_bad_configuration_exits_with_code_2() {
         assert!(stderr.contains("error: configuration"), "{stderr}");
     }
 }
+
+#[test]
+fn print_config_layers_file_env_and_flags_and_hides_the_database_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("coordinator.toml");
+    std::fs::write(
+        &path,
+        "max_runs = 7\nlease_ttl_secs = 11\ndatabase_url = \"postgres://aide:file-pw@db/aide\"\n",
+    )
+    .expect("write");
+    let print = |env: &[(&str, &str)], flags: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_aide-coordinator"))
+            .env_clear()
+            .envs(env.iter().copied())
+            .arg("--config")
+            .arg(&path)
+            .args(flags)
+            .arg("--print-config")
+            .output()
+            .expect("run aide-coordinator");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let file_only = print(&[], &[]);
+    assert!(file_only.contains("max_runs = 7"), "{file_only}");
+    assert!(
+        file_only.contains("database_url = \"postgres://aide:[redacted]@db/aide\""),
+        "{file_only}"
+    );
+    let env = [
+        ("AIDE_COORDINATOR_MAX_RUNS", "8"),
+        ("AIDE_DATABASE_URL", "postgres://aide:env-pw@db/aide"),
+    ];
+    let text = print(&env, &["--lease-ttl-secs", "12"]);
+    assert!(text.contains("max_runs = 8"), "env over file: {text}");
+    assert!(
+        text.contains("lease_ttl_secs = 12"),
+        "flag over file: {text}"
+    );
+    let flagged = print(&env, &["--max-runs", "9"]);
+    assert!(flagged.contains("max_runs = 9"), "flag over env: {flagged}");
+    for secret in ["file-pw", "env-pw"] {
+        assert!(
+            !text.contains(secret) && !file_only.contains(secret),
+            "{secret}"
+        );
+    }
+}

@@ -9,13 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use aide_coordinator::engine::{Author, Executed, Executor, PortError, RunEnd};
+use aide_coordinator::engine::{Author, Executed, Executor, PortError, RunEnd, ScriptRun};
 use aide_core::task::ReferenceTask;
-use aide_core::{Action, Task};
-use aide_proto::v1::{
-    ActionKind, CompleteRequest, CompleteResponse, ExecuteRequest, Finished, PythonException,
-    complete_response::Answer,
-};
+use aide_core::{Action, ExceptionInfo, Task};
+use aide_proto::v1::{ActionKind, CompleteRequest, CompleteResponse, complete_response::Answer};
 use aide_store::{AnyStore, NodeRecord, NodeStore, RunStore};
 use engine_support::*;
 use serde_json::json;
@@ -78,39 +75,34 @@ impl Author for ScriptedAuthor {
 struct ReadingExecutor;
 
 impl Executor for ReadingExecutor {
-    async fn execute(&self, request: ExecuteRequest) -> Result<Executed, PortError> {
-        let work = request.work.expect("work context");
-        assert!(work.attempt >= 1 && work.deadline.is_some());
-        let finished = if request.code.starts_with("raise") {
-            Finished {
+    async fn execute(&self, script: ScriptRun) -> Result<Executed, PortError> {
+        assert!(script.attempt >= 1 && !script.timeout.is_zero());
+        let ran = if script.code.starts_with("raise") {
+            let exception = ExceptionInfo {
+                message: "scripted failure".into(),
+                ..ExceptionInfo::default()
+            };
+            Executed {
                 exit_code: Some(1),
                 output: "Traceback ...\nValueError: scripted failure\n".into(),
-                exception: Some(PythonException {
-                    r#type: "ValueError".into(),
-                    message: "scripted failure".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
+                exception: Some(("ValueError".into(), exception)),
+                ..Executed::default()
             }
         } else {
-            let printed = request
+            let printed = script
                 .code
                 .trim_start_matches("print('")
-                .trim_end_matches("')")
-                .to_owned();
-            Finished {
+                .trim_end_matches("')");
+            Executed {
                 exit_code: Some(0),
                 output: format!("{printed}\n"),
-                wall_time: Some(prost_types::Duration {
-                    seconds: 0,
-                    nanos: 1_000_000,
-                }),
-                ..Default::default()
+                wall_time: Duration::from_millis(1),
+                ..Executed::default()
             }
         };
         Ok(Executed {
-            finished,
             runner_id: Some("reader".into()),
+            ..ran
         })
     }
 }

@@ -1,6 +1,7 @@
 //! aide-core: the AIDE method without I/O beyond reading task files. Domain types (tasks,
 //! settings, nodes, metrics), the greedy search policy, prompt building, reply parsing and
-//! the data preview. No network and no database: the services build on this crate.
+//! the data preview; [`redact`] hides the password of a URL. No network and no database:
+//! the services build on this crate.
 
 pub mod code;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod parse;
 pub mod policy;
 pub mod preview;
 pub mod prompt;
+pub mod redact;
 pub mod rng;
 pub mod run;
 pub mod settings;

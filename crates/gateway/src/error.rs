@@ -1,5 +1,7 @@
-//! The one error type of aide-gateway, and its classification into the gRPC-facing
-//! [`ErrorKind`]s.
+//! The one error type of aide-gateway, and its [`ErrorCode`] (which picks the gRPC status
+//! through `aide_proto::status_of`).
+
+use aide_core::{ErrorCode, HasErrorCode};
 
 use crate::retry::GiveUpKind;
 
@@ -75,50 +77,33 @@ pub enum Error {
     /// The request itself is unusable (e.g. a structured call without a function).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
-    /// The gRPC server could not bind or failed while serving.
-    #[error("cannot serve: {0}")]
-    Serve(String),
+    /// The configuration file, a listener or the gRPC server failed (the service shell).
+    #[error(transparent)]
+    Service(#[from] aide_service::Error),
 }
 
-/// The small set of error classes the service maps to gRPC status codes (ARCHITECTURE §8),
-/// kept free of any gRPC dependency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The request is wrong and retrying it unchanged cannot help (INVALID_ARGUMENT).
-    InvalidArgument,
-    /// A key is wrong or lacks access (PERMISSION_DENIED).
-    PermissionDenied,
-    /// Rate limits outlasted the retries (RESOURCE_EXHAUSTED).
-    ResourceExhausted,
-    /// The provider is unreachable, timing out, failing or unreadable (UNAVAILABLE).
-    Unavailable,
-    /// The system is not in a state to answer: no valid structured output, a missing key
-    /// (FAILED_PRECONDITION).
-    FailedPrecondition,
-    /// A bug or a broken installation: bad configuration, price table (INTERNAL).
-    Internal,
-}
-
-impl Error {
-    /// The class of this error, which picks the gRPC status.
-    pub fn kind(&self) -> ErrorKind {
+impl HasErrorCode for Error {
+    /// The code of this error, which picks the gRPC status: a bad request or a refused key is
+    /// the caller's, an unreachable or rate-limited provider may pass, a missing key or no
+    /// valid structured output is a failed precondition, a broken installation is internal.
+    fn code(&self) -> ErrorCode {
         match self {
             Error::UnsupportedAction(_)
             | Error::UnknownAction(_)
             | Error::UnroutableModel { .. }
-            | Error::InvalidRequest(_) => ErrorKind::InvalidArgument,
+            | Error::InvalidRequest(_) => ErrorCode::InvalidArgument,
             Error::Provider { kind, .. } => match kind {
-                GiveUpKind::Unauthorized => ErrorKind::PermissionDenied,
-                GiveUpKind::Rejected => ErrorKind::InvalidArgument,
-                GiveUpKind::RateLimited => ErrorKind::ResourceExhausted,
-                GiveUpKind::Unavailable => ErrorKind::Unavailable,
+                GiveUpKind::Unauthorized => ErrorCode::PermissionDenied,
+                GiveUpKind::Rejected => ErrorCode::InvalidArgument,
+                GiveUpKind::RateLimited => ErrorCode::ResourceExhausted,
+                GiveUpKind::Unavailable => ErrorCode::Unavailable,
             },
-            Error::ProviderAnswer { .. } => ErrorKind::Unavailable,
-            Error::StructuredOutput { .. } | Error::Secret { .. } => ErrorKind::FailedPrecondition,
+            Error::ProviderAnswer { .. } => ErrorCode::Unavailable,
+            Error::StructuredOutput { .. } | Error::Secret { .. } => ErrorCode::FailedPrecondition,
             Error::Recipe(_)
             | Error::ProviderConfig(_)
             | Error::PriceTable { .. }
-            | Error::Serve(_) => ErrorKind::Internal,
+            | Error::Service(_) => ErrorCode::Internal,
         }
     }
 }

@@ -16,8 +16,6 @@ pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod shared;
-pub mod status;
 pub mod structured;
-pub mod telemetry;
 
-pub use error::{Error, ErrorKind};
+pub use error::Error;

@@ -1,11 +1,11 @@
-//! The `aide-gateway` binary: flags and environment → configuration → telemetry → serve
-//! until SIGINT or SIGTERM (a second signal exits at once). Exit codes: 0 after a clean
-//! shutdown, 2 for a bad configuration, 1 when serving fails.
+//! The `aide-gateway` binary: flags, environment and file → configuration (`--print-config`
+//! shows it) → telemetry → serve until SIGINT or SIGTERM (a second signal exits at once).
+//! Exit codes: 0 after a clean shutdown, 2 for a bad configuration, 1 when serving fails.
 
 use std::process::ExitCode;
 
+use aide_service::binary::{Binary, Resolved};
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
 
 use aide_gateway::config::{GatewayArgs, GatewayConfig};
 
@@ -19,25 +19,29 @@ struct Cli {
     gateway: GatewayArgs,
 }
 
+const BINARY: Binary = Binary {
+    name: "aide-gateway",
+    draining: "finishing in-flight requests",
+};
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn resolve(args: &GatewayArgs) -> Result<Resolved<GatewayConfig>, aide_gateway::Error> {
+    let config = GatewayConfig::resolve(args)?;
+    let print = match args.print_config {
+        true => Some(config.print(&env)?),
+        false => None,
+    };
+    Ok(Resolved { config, print })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _telemetry = aide_telemetry::init("aide-gateway", "info");
-    let config = match GatewayConfig::resolve(&cli.gateway) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    let shutdown = CancellationToken::new();
-    aide_gateway::telemetry::cancel_on_signals(shutdown.clone());
-    let env = |name: &str| std::env::var(name).ok();
-    match aide_gateway::server::run(config, &env, shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    aide_service::binary::main(BINARY, resolve(&cli.gateway), |config, shutdown| {
+        aide_gateway::server::run(config, &env, shutdown)
+    })
+    .await
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, info, info_span, warn};
 
+use crate::Error;
 use crate::baseline::{self, BaselineAnswer};
 use crate::config::GatewayConfig;
 use crate::pricing::{PriceTable, TokenUsage};
@@ -23,7 +24,6 @@ use crate::provider::{
 use crate::routing::{ProviderKind, Providers, accepts_temperature};
 use crate::secrets::Env;
 use crate::shared::{SharedState, cache_enabled, cache_key};
-use crate::{Error, status};
 
 /// Completion tokens assumed for rate limiting when a request sets no `max_tokens`.
 const ASSUMED_COMPLETION_TOKENS: u64 = 2_048;
@@ -140,7 +140,7 @@ impl Gateway {
         let route = inner
             .providers
             .route(&request.model)
-            .map_err(|e| status::from_error(&e))?;
+            .map_err(|e| aide_proto::status_of(&e, "gateway"))?;
         let provider = route.provider.name.clone();
         if route.provider.kind == ProviderKind::Baseline {
             return answer_from_baseline(&request, started);
@@ -182,7 +182,7 @@ impl Gateway {
             Err(e) => {
                 permit.settle(estimate);
                 warn!(error = %e, "provider call failed");
-                return Err(status::from_error(&e));
+                return Err(aide_proto::status_of(&e, "gateway"));
             }
         };
         permit.settle(answer.usage.prompt + answer.usage.completion);

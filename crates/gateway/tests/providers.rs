@@ -6,13 +6,14 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use aide_core::{ErrorCode, HasErrorCode};
+use aide_gateway::Error;
 use aide_gateway::pricing::TokenUsage;
 use aide_gateway::provider::{
     Answer, FunctionSpec, Message, ProviderClient, ProviderRequest, ProviderResponse, Role,
 };
 use aide_gateway::retry::RetryPolicy;
 use aide_gateway::structured::complete_structured;
-use aide_gateway::{Error, ErrorKind};
 use serde_json::{Value, json};
 use support::{Flavor, MockProvider};
 
@@ -256,7 +257,7 @@ async fn failing_every_reask_is_a_structured_output_error(flavor: Flavor) {
         matches!(&error, Error::StructuredOutput { provider, .. } if provider.starts_with("mock-")),
         "{error:?}"
     );
-    assert_eq!(error.kind(), ErrorKind::FailedPrecondition);
+    assert_eq!(error.code(), ErrorCode::FailedPrecondition);
     let message = error.to_string();
     assert!(message.contains("3 answer(s)"), "{message}");
     assert!(message.contains("holds no JSON object"), "{message}");
@@ -309,7 +310,7 @@ async fn timeouts_are_retried_then_unavailable(flavor: Flavor) {
         .await
         .unwrap_err();
     let elapsed = started.elapsed();
-    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    assert_eq!(error.code(), ErrorCode::Unavailable, "{error}");
     assert!(
         error.to_string().contains("gave up after 3 attempt(s)"),
         "{error}"
@@ -337,7 +338,7 @@ async fn unauthorized_fails_at_once_without_the_key(flavor: Flavor) {
         .complete(&request("mock-model", None))
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::PermissionDenied);
+    assert_eq!(error.code(), ErrorCode::PermissionDenied);
     assert_eq!(mock.received().len(), 1);
     let message = error.to_string();
     let debug = format!("{error:?}");
@@ -357,7 +358,7 @@ async fn rejected_request_fails_at_once_with_the_provider_message(flavor: Flavor
         .complete(&request("mock-model", None))
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(error.code(), ErrorCode::InvalidArgument);
     assert_eq!(mock.received().len(), 1);
     let message = error.to_string();
     assert!(message.contains("max_tokens too large"), "{message}");
@@ -374,7 +375,7 @@ async fn rate_limits_outlasting_retries_are_resource_exhausted(flavor: Flavor) {
         .complete(&request("mock-model", None))
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::ResourceExhausted, "{error}");
+    assert_eq!(error.code(), ErrorCode::ResourceExhausted, "{error}");
     assert!(matches!(error, Error::Provider { .. }));
     assert_eq!(mock.received().len(), 3);
 }

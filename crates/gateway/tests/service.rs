@@ -1,18 +1,20 @@
 //! The gateway end to end over real gRPC on loopback: the baseline author, a provider
 //! behind a real HTTP mock speaking OpenAI Chat Completions, the Redis response cache,
-//! cost from a price file, error codes, deadlines, health and a graceful shutdown.
+//! cost from a price file, error codes (counted on /metrics), deadlines, health and a
+//! graceful shutdown.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use aide_gateway::config::GatewayConfig;
-use aide_gateway::server::serve;
+use aide_gateway::server::serve_in;
 use aide_gateway::service::Gateway;
 use aide_proto::v1::{
     self, ActionKind, AideContext, CompleteRequest, FunctionSpec, TaskFacts, WorkContext,
     complete_response::Answer, llm_gateway_client::LlmGatewayClient,
 };
+use aide_service::Shell;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -75,6 +77,7 @@ struct Running {
     shutdown: CancellationToken,
     served: tokio::task::JoinHandle<Result<(), aide_gateway::Error>>,
     redis_healthy: bool,
+    metrics: std::net::SocketAddr,
 }
 
 /// Starts a gateway with `config_text`, with no provider keys in its environment.
@@ -94,8 +97,11 @@ async fn start_gateway_with_env(config_text: &str, env: &[(&str, &str)]) -> Runn
     let redis_healthy = gateway.redis_healthy();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
+    let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics = metrics_listener.local_addr().expect("address");
+    let shell = Shell::default().metrics_listener(metrics_listener);
     let shutdown = CancellationToken::new();
-    let served = tokio::spawn(serve(gateway, listener, shutdown.clone()));
+    let served = tokio::spawn(serve_in(shell, gateway, listener, shutdown.clone()));
     let channel = Channel::from_shared(format!("http://{address}"))
         .expect("uri")
         .connect()
@@ -107,6 +113,7 @@ async fn start_gateway_with_env(config_text: &str, env: &[(&str, &str)]) -> Runn
         shutdown,
         served,
         redis_healthy,
+        metrics,
     }
 }
 
@@ -229,6 +236,13 @@ async fn baseline_author_answers_drafts_and_reviews_over_grpc() {
         .expect_err("no AIDE context");
     assert_eq!(missing.code(), tonic::Code::InvalidArgument);
     assert!(missing.message().contains("AIDE context"));
+    let metrics = aide_telemetry::scrape(gw.metrics).await.expect("scrape");
+    for counted in [
+        "{method=\"/aide.v1.LlmGateway/Complete\",code=\"OK\"} 2",
+        "{method=\"/aide.v1.LlmGateway/Complete\",code=\"InvalidArgument\"} 1",
+    ] {
+        assert!(metrics.contains(counted), "{counted} in {metrics}");
+    }
     gw.shutdown.cancel();
 }
 

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use aide_proto::v1::{
     ExecuteRequest, Finished, WorkContext, execute_event::Event, runner_client::RunnerClient,
 };
-use clap::Parser;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -36,7 +35,7 @@ async fn serve(args: &[&str]) -> aide_runner::Result<Served> {
     let slots = SLOTS.to_string();
     let mut argv = vec!["aide-runner", "--work-root", &root, "--slots", &slots];
     argv.extend_from_slice(args);
-    let config = aide_runner::Config::try_parse_from(argv)
+    let config = aide_runner::Config::from_argv(argv)
         .map_err(|e| aide_runner::Error::Config(e.to_string()))?;
     // Fail early (e.g. image missing) instead of inside the spawned task.
     aide_runner::build_sandbox(&config, "bench").await?;

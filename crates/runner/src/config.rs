@@ -1,10 +1,27 @@
-//! The runner's configuration: command-line flags with `AIDE_*` environment variables, the
-//! default limits applied when a request leaves one at zero, and per-backend settings.
+//! The runner's configuration: a plain serde struct with defaults, laid over by a TOML
+//! file (`--config`), `AIDE_RUNNER_*` variables and flags ([`crate::args::RunnerArgs`]);
+//! the default limits applied when a request leaves one at zero, and per-backend settings.
+//!
+//! ```toml
+//! listen = "0.0.0.0:50053"
+//! metrics_listen = "0.0.0.0:9090"   # Prometheus /metrics; absent: off
+//! backend = "process"               # or "docker"
+//! slots = 4
+//! [limits]
+//! timeout_secs = 600
+//! [docker]
+//! image = "aide-sandbox:py311"
+//! [process]
+//! python = "auto"
+//! ```
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use serde::{Deserialize, Serialize};
+
 /// Which sandbox runs the scripts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// One container per execution attempt (the production sandbox).
     Docker,
@@ -22,136 +39,160 @@ impl BackendKind {
     }
 }
 
-/// The runner's whole configuration.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "aide-runner",
-    about = "Executes aide solution scripts in a sandbox"
-)]
+/// The runner's whole configuration (the flags of `aide-runner` describe each field).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the gRPC server listens on.
-    #[arg(long, env = "AIDE_RUNNER_LISTEN", default_value = "0.0.0.0:50053")]
     pub listen: SocketAddr,
+    /// Where `GET /metrics` is served; off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Stable id of this runner; defaults to "<hostname>-<pid>".
-    #[arg(long, env = "AIDE_RUNNER_ID")]
     pub runner_id: Option<String>,
     /// Address the coordinator dials to reach this runner; defaults to http://<listen>.
-    #[arg(long, env = "AIDE_RUNNER_ADVERTISE")]
     pub advertise: Option<String>,
     /// Coordinator to register with; without one the runner runs standalone.
-    #[arg(long, env = "AIDE_COORDINATOR_ADDR")]
     pub coordinator: Option<String>,
     /// Executions run at once; one more is refused with RESOURCE_EXHAUSTED.
-    #[arg(long, env = "AIDE_RUNNER_SLOTS", default_value_t = 2)]
     pub slots: usize,
     /// Sandbox backend.
-    #[arg(
-        long,
-        env = "AIDE_RUNNER_BACKEND",
-        value_enum,
-        default_value = "docker"
-    )]
     pub backend: BackendKind,
     /// Directory under which each attempt gets its own temporary directory.
-    #[arg(long, env = "AIDE_RUNNER_WORK_ROOT")]
     pub work_root: Option<PathBuf>,
     /// Labels sent at registration, as key=value (e.g. gpu=true).
-    #[arg(long = "label", env = "AIDE_RUNNER_LABELS", value_delimiter = ',')]
     pub labels: Vec<String>,
     /// Seconds in-flight executions may keep running after a shutdown signal.
-    #[arg(long, env = "AIDE_RUNNER_DRAIN_SECS", default_value_t = 30)]
     pub drain_secs: u64,
     /// Seconds between SIGTERM and SIGKILL when a script times out.
-    #[arg(long, env = "AIDE_RUNNER_GRACE_SECS", default_value_t = 2)]
     pub grace_secs: u64,
     /// Milliseconds between resource samples.
-    #[arg(long, env = "AIDE_RUNNER_SAMPLE_MS", default_value_t = 1000)]
     pub sample_ms: u64,
     /// Default limits.
-    #[command(flatten)]
     pub limits: LimitDefaults,
     /// Docker backend settings.
-    #[command(flatten)]
     pub docker: DockerConfig,
     /// Process backend settings.
-    #[command(flatten)]
     pub process: ProcessConfig,
 }
 
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 50053)),
+            metrics_listen: None,
+            runner_id: None,
+            advertise: None,
+            coordinator: None,
+            slots: 2,
+            backend: BackendKind::Docker,
+            work_root: None,
+            labels: Vec::new(),
+            drain_secs: 30,
+            grace_secs: 2,
+            sample_ms: 1000,
+            limits: LimitDefaults::default(),
+            docker: DockerConfig::default(),
+            process: ProcessConfig::default(),
+        }
+    }
+}
+
 /// Limits used when a request leaves a field at zero.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LimitDefaults {
     /// Wall-clock limit in seconds.
-    #[arg(long, env = "AIDE_RUNNER_TIMEOUT_SECS", default_value_t = 3600)]
     pub timeout_secs: u64,
     /// Memory limit in bytes (swap excluded).
-    #[arg(long, env = "AIDE_RUNNER_MEMORY_BYTES", default_value_t = 4 << 30)]
     pub memory_bytes: u64,
     /// CPU limit in cores.
-    #[arg(long, env = "AIDE_RUNNER_CPUS", default_value_t = 1.0)]
     pub cpus: f64,
     /// Processes and threads.
-    #[arg(long, env = "AIDE_RUNNER_PIDS", default_value_t = 256)]
     pub pids: u32,
     /// Output kept for Finished, in bytes (head and tail).
-    #[arg(long, env = "AIDE_RUNNER_MAX_OUTPUT_BYTES", default_value_t = 256 << 10)]
     pub max_output_bytes: u64,
     /// Largest collected file returned, in bytes.
-    #[arg(long, env = "AIDE_RUNNER_MAX_FILE_BYTES", default_value_t = 2 << 20)]
     pub max_file_bytes: u64,
     /// All collected files together, in bytes (keeps Finished under gRPC message limits).
-    #[arg(long, env = "AIDE_RUNNER_MAX_COLLECT_BYTES", default_value_t = 3 << 20)]
     pub max_collect_bytes: u64,
     /// Largest file the script may write (RLIMIT_FSIZE of the process backend), in bytes.
-    #[arg(long, env = "AIDE_RUNNER_MAX_WRITE_BYTES", default_value_t = 8 << 30)]
     pub max_write_bytes: u64,
 }
 
+impl Default for LimitDefaults {
+    fn default() -> Self {
+        Self {
+            timeout_secs: 3600,
+            memory_bytes: 4 << 30,
+            cpus: 1.0,
+            pids: 256,
+            max_output_bytes: 256 << 10,
+            max_file_bytes: 2 << 20,
+            max_collect_bytes: 3 << 20,
+            max_write_bytes: 8 << 30,
+        }
+    }
+}
+
 /// Settings of the Docker backend.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DockerConfig {
     /// Image the scripts run in; never pulled.
-    #[arg(long, env = "AIDE_RUNNER_IMAGE", default_value = "aide-sandbox:py311")]
     pub image: String,
     /// User the script runs as inside the container.
-    #[arg(long, env = "AIDE_RUNNER_DOCKER_USER", default_value = "10001:10001")]
     pub user: String,
     /// Size of the writable tmpfs at /tmp.
-    #[arg(long, env = "AIDE_RUNNER_TMPFS_SIZE", default_value = "1g")]
     pub tmpfs_size: String,
     /// GPUs handed to every container: "all", or a comma list of device ids; none by default.
-    #[arg(long, env = "AIDE_RUNNER_GPUS")]
     pub gpus: Option<String>,
     /// Seconds between janitor sweeps of this runner's leftover containers.
-    #[arg(long, env = "AIDE_RUNNER_JANITOR_SECS", default_value_t = 300)]
     pub janitor_secs: u64,
 }
 
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            image: "aide-sandbox:py311".into(),
+            user: "10001:10001".into(),
+            tmpfs_size: "1g".into(),
+            gpus: None,
+            janitor_secs: 300,
+        }
+    }
+}
+
 /// Settings of the process backend.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ProcessConfig {
-    /// Python interpreter. "auto": at start, provision (once per host) a virtualenv with the
-    /// pinned package set of deploy/sandbox/requirements.txt under --venv-root and use it.
-    /// Anything else (a path or command name) is used as-is and nothing is installed.
-    #[arg(long, env = "AIDE_RUNNER_PYTHON", default_value = "auto")]
+    /// Python interpreter: "auto" provisions (once per host) a virtualenv with the pinned
+    /// package set; anything else is used as-is.
     pub python: String,
-    /// With --python auto: the interpreter the virtualenv is built from. Default: the first
-    /// python3 on PATH (then /usr/bin, /usr/local/bin) that is >= 3.9 and has venv, and, when
-    /// the runner is root, that the sandbox uids can run.
-    #[arg(long, env = "AIDE_RUNNER_VENV_BASE_PYTHON")]
+    /// With python "auto": the interpreter the virtualenv is built from.
     pub venv_base_python: Option<String>,
-    /// With --python auto: directory holding the virtualenvs. Default: /var/cache/aide/venvs
-    /// as root, else $XDG_CACHE_HOME/aide/venvs or ~/.cache/aide/venvs.
-    #[arg(long, env = "AIDE_RUNNER_VENV_ROOT")]
+    /// With python "auto": directory holding the virtualenvs.
     pub venv_root: Option<PathBuf>,
-    /// When the runner is root: slot i runs as uid/gid base+i (so process limits, kills and
-    /// file permissions apply to the sandbox alone).
-    #[arg(long, env = "AIDE_RUNNER_UID_BASE", default_value_t = 20000)]
+    /// When the runner is root: slot i runs as uid/gid base+i.
     pub uid_base: u32,
-    /// When the runner is root: put the script in a fresh network namespace (`unshare --net`)
-    /// unless the request allows network.
-    #[arg(long, env = "AIDE_RUNNER_UNSHARE_NET", default_value_t = true, action = clap::ArgAction::Set)]
+    /// When the runner is root: put the script in a fresh network namespace unless the
+    /// request allows network.
     pub unshare_net: bool,
+}
+
+/// The `--python` value that asks for a provisioned virtualenv.
+pub const PYTHON_AUTO: &str = "auto";
+
+impl Default for ProcessConfig {
+    fn default() -> Self {
+        Self {
+            python: PYTHON_AUTO.into(),
+            venv_base_python: None,
+            venv_root: None,
+            uid_base: 20000,
+            unshare_net: true,
+        }
+    }
 }
 
 impl Config {

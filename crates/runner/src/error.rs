@@ -65,6 +65,9 @@ pub enum Error {
     /// The configuration is inconsistent.
     #[error("config: {0}")]
     Config(String),
+    /// The configuration file, a listener or the gRPC server failed (the service shell).
+    #[error(transparent)]
+    Service(#[from] aide_service::Error),
 }
 
 /// Result alias of the crate.
@@ -90,16 +93,23 @@ impl Error {
     }
 }
 
+impl aide_core::HasErrorCode for Error {
+    /// Sandbox failures reach the client inside `Finished.sandbox_error`; anything else
+    /// that is not the caller's is internal and is not described further.
+    fn code(&self) -> aide_core::ErrorCode {
+        use aide_core::ErrorCode as Code;
+        match self {
+            Error::InvalidRequest(_) => Code::InvalidArgument,
+            Error::NoFreeSlot(_) => Code::ResourceExhausted,
+            Error::AlreadyRunning(_) => Code::AlreadyExists,
+            Error::ShuttingDown => Code::Unavailable,
+            _ => Code::Internal,
+        }
+    }
+}
+
 impl From<Error> for tonic::Status {
     fn from(err: Error) -> Self {
-        match &err {
-            Error::InvalidRequest(_) => tonic::Status::invalid_argument(err.to_string()),
-            Error::NoFreeSlot(_) => tonic::Status::resource_exhausted(err.to_string()),
-            Error::AlreadyRunning(_) => tonic::Status::already_exists(err.to_string()),
-            Error::ShuttingDown => tonic::Status::unavailable(err.to_string()),
-            // Sandbox failures reach the client inside Finished.sandbox_error; anything that
-            // ends up here is internal and is not described further.
-            _ => tonic::Status::internal("runner internal error"),
-        }
+        aide_proto::status_of(&err, "runner")
     }
 }

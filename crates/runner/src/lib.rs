@@ -4,6 +4,7 @@
 //! files it produced, and cleans up after itself. It serves aide.v1.Runner plus gRPC health,
 //! and registers and heartbeats with a coordinator when one is configured.
 
+pub mod args;
 pub mod collect;
 pub mod config;
 pub mod error;
@@ -18,8 +19,8 @@ pub mod workspace;
 use std::{collections::HashMap, os::unix::fs::PermissionsExt, sync::Arc, time::Duration};
 
 use aide_proto::v1::runner_server::RunnerServer;
+use aide_service::Shell;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -28,13 +29,10 @@ pub use error::{Error, Result};
 pub use sandbox::{Sandbox, docker::DockerSandbox, process::ProcessSandbox};
 pub use service::RunnerService;
 
-/// Largest message the service sends (Finished carries collected files).
-const MAX_MESSAGE: usize = 64 << 20;
-
-/// Binds `config.listen` and serves until `shutdown`.
+/// Binds `config.listen` (and `config.metrics_listen`) and serves until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
-    let listener = TcpListener::bind(config.listen).await?;
-    serve(config, listener, shutdown).await
+    let (listener, shell) = Shell::listen(config.listen, config.metrics_listen).await?;
+    serve_in(shell, config, listener, shutdown).await
 }
 
 /// Builds the configured sandbox backend.
@@ -59,6 +57,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    serve_in(Shell::default(), config, listener, shutdown).await
+}
+
+/// [`serve`] in `shell` (its metrics registry and endpoint; `aide serve` shares one).
+pub async fn serve_in(
+    shell: Shell,
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<()> {
     config.validate()?;
     let runner_id = config.runner_id();
     let work_root = config.work_root();
@@ -79,24 +87,12 @@ pub async fn serve(
     let local = listener.local_addr()?;
     info!(%runner_id, %local, backend = sandbox.backend(), slots = config.slots, swept, "runner serving");
 
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<RunnerServer<RunnerService>>().await;
-    let background = CancellationToken::new();
-    let mut tasks = Vec::new();
     if config.backend == BackendKind::Docker {
-        let (sandbox, stop) = (sandbox.clone(), background.clone());
+        let sandbox = sandbox.clone();
         let every = Duration::from_secs(config.docker.janitor_secs.max(1));
-        tasks.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(every) => {}
-                }
-                if let Err(e) = sandbox.sweep().await {
-                    warn!(error = %e, "janitor sweep failed");
-                }
-            }
-        }));
+        shell
+            .background()
+            .spawn(|stop| janitor(sandbox, every, stop));
     }
     if let Some(coordinator) = config.coordinator.clone() {
         let reg = registry::Registration {
@@ -109,48 +105,40 @@ pub async fn serve(
             backend: config.backend.as_str().into(),
             labels: parse_labels(&config.labels),
         };
-        tasks.push(tokio::spawn(registry::heartbeat_loop(
-            reg,
-            service.clone(),
-            background.clone(),
-        )));
+        let service = service.clone();
+        shell
+            .background()
+            .spawn(|stop| registry::heartbeat_loop(reg, service, stop));
     }
-
-    let stop_server = CancellationToken::new();
-    let server = tonic::transport::Server::builder()
-        .layer(aide_telemetry::GrpcTraceLayer)
-        .add_service(health_service)
-        .add_service(RunnerServer::new(service.clone()).max_encoding_message_size(MAX_MESSAGE))
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
-            stop_server.clone().cancelled_owned(),
-        );
-    let mut server = tokio::spawn(server);
-    let early = tokio::select! {
-        _ = shutdown.cancelled() => None,
-        res = &mut server => Some(res),
+    let drain = {
+        let service = service.clone();
+        async move {
+            service.drain(Duration::from_secs(config.drain_secs)).await;
+        }
     };
-    info!("shutting down: draining executions");
-    health
-        .set_not_serving::<RunnerServer<RunnerService>>()
+    let served = shell
+        .add_service(
+            RunnerServer::new(service).max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES),
+        )
+        .serve(listener, shutdown, drain)
         .await;
-    service.drain(Duration::from_secs(config.drain_secs)).await;
-    background.cancel();
-    stop_server.cancel();
-    for t in tasks {
-        let _ = t.await;
-    }
-    let res = match early {
-        Some(res) => res,
-        None => server.await,
-    };
     if let Err(e) = sandbox.sweep().await {
         warn!(error = %e, "final sweep failed");
     }
     info!("runner stopped");
-    match res {
-        Ok(r) => r.map_err(Error::from),
-        Err(e) => Err(Error::Io(std::io::Error::other(e))),
+    Ok(served?)
+}
+
+/// Sweeps this runner's leftover containers every `every` until `stop`.
+async fn janitor(sandbox: Arc<dyn Sandbox>, every: Duration, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = sandbox.sweep().await {
+            warn!(error = %e, "janitor sweep failed");
+        }
     }
 }
 

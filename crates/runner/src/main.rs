@@ -1,25 +1,23 @@
-//! The aide-runner binary: configuration from flags and `AIDE_*` variables, tracing, and a
-//! shutdown on SIGINT/SIGTERM (a second signal exits at once).
+//! The aide-runner binary: flags, `AIDE_RUNNER_*` variables and file → configuration
+//! (`--print-config` shows it) → telemetry → serve until SIGINT/SIGTERM (running
+//! executions drain; a second signal exits at once).
 
+use std::process::ExitCode;
+
+use aide_runner::args::RunnerArgs;
+use aide_service::binary::{Binary, Resolved};
 use clap::Parser;
-use tokio::signal::unix::{SignalKind, signal};
-use tokio_util::sync::CancellationToken;
+
+const BINARY: Binary = Binary {
+    name: "aide-runner",
+    draining: "draining executions",
+};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let config = aide_runner::Config::parse();
-    let _telemetry = aide_telemetry::init("aide-runner", "info");
-    let shutdown = CancellationToken::new();
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let token = shutdown.clone();
-    tokio::spawn(async move {
-        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-        tracing::info!("signal received, shutting down (again to exit at once)");
-        token.cancel();
-        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
-        std::process::exit(130);
-    });
-    aide_runner::run(config, shutdown).await?;
-    Ok(())
+async fn main() -> ExitCode {
+    let args = RunnerArgs::parse();
+    let resolved = args
+        .resolve()
+        .and_then(|config| Ok(Resolved::rendered(config, args.print_config)?));
+    aide_service::binary::main(BINARY, resolved, aide_runner::run).await
 }

@@ -254,9 +254,6 @@ fn job(req: ExecuteRequest, defaults: &LimitDefaults) -> Result<Job> {
     })
 }
 
-/// Longest wait for a caller to accept the final events of an execution.
-pub(crate) const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
-
 type EventStream = Pin<Box<dyn Stream<Item = Result<ExecuteEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -300,7 +297,11 @@ impl Runner for RunnerService {
                 let event = ExecuteEvent {
                     event: Some(Event::Finished(finished)),
                 };
-                if tx.send_timeout(event, DELIVERY_TIMEOUT).await.is_err() {
+                if tx
+                    .send_timeout(event, crate::sandbox::DELIVERY_TIMEOUT)
+                    .await
+                    .is_err()
+                {
                     warn!("caller did not take the Finished event");
                 }
             }

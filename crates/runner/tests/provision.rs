@@ -14,7 +14,6 @@ use aide_runner::{
     Config, Error,
     sandbox::venv::{self, MARKER, VenvRequest},
 };
-use clap::Parser;
 
 mod common;
 
@@ -188,10 +187,10 @@ fn a_missing_base_python_is_a_clear_error() {
 
 #[test]
 fn auto_is_the_default_and_an_explicit_python_is_left_alone() {
-    let config = Config::try_parse_from(["aide-runner"]).expect("config");
+    let config = Config::from_argv(["aide-runner"]).expect("config");
     assert_eq!(config.process.python, venv::AUTO);
     let config =
-        Config::try_parse_from(["aide-runner", "--python", "/usr/bin/python3"]).expect("config");
+        Config::from_argv(["aide-runner", "--python", "/usr/bin/python3"]).expect("config");
     assert_eq!(config.process.python, "/usr/bin/python3");
     let req = VenvRequest::from_config(&config.process);
     assert_eq!(req.requirements, venv::REQUIREMENTS);

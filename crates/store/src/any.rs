@@ -2,22 +2,20 @@
 //! `store_trait!`, which declares each store trait once and derives `AnyStore`'s forwarding
 //! from that same declaration.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
+use crate::url::{Backend, DatabaseUrl};
 
 /// Opens the store at `url` and applies pending migrations: `postgres://` or
 /// `postgresql://` for Postgres, `sqlite:` for SQLite (the file is created if missing).
-pub async fn connect(url: &str) -> Result<AnyStore> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(AnyStore::Postgres(PgStore::connect(url).await?))
-    } else if url.starts_with("sqlite:") {
-        Ok(AnyStore::Sqlite(SqliteStore::connect(url).await?))
-    } else {
-        Err(Error::InvalidArgument(
-            "the store URL must start with postgres:// or sqlite:".into(),
-        ))
-    }
+/// Takes a [`DatabaseUrl`] or text, which is checked by [`DatabaseUrl::parse`].
+pub async fn connect(url: impl AsRef<str>) -> Result<AnyStore> {
+    let url = DatabaseUrl::parse(url.as_ref())?;
+    Ok(match url.backend() {
+        Backend::Postgres => AnyStore::Postgres(PgStore::connect(url.as_str()).await?),
+        Backend::Sqlite => AnyStore::Sqlite(SqliteStore::connect(url.as_str()).await?),
+    })
 }
 
 /// A store on either backend; cheap to clone (the pools are shared).

@@ -2,8 +2,6 @@
 
 use aide_core::{NodeId, RunId};
 
-use crate::types::Lease;
-
 /// Results of store operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -100,13 +98,6 @@ impl Error {
                 Self::not_found("run", run_id)
             }
             _ => err.into(),
-        }
-    }
-
-    pub(crate) fn lease_lost(lease: &Lease) -> Self {
-        Self::LeaseLost {
-            run_id: lease.run_id,
-            epoch: lease.epoch,
         }
     }
 

@@ -29,6 +29,7 @@ mod refusal;
 pub mod sqlite;
 mod store;
 mod types;
+mod url;
 
 pub use any::{AnyStore, connect};
 pub use error::{Error, Result};
@@ -40,6 +41,7 @@ pub use types::{
     Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord,
     RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
 };
+pub use url::{Backend, DatabaseUrl};
 
 /// Every store trait, for calling store methods on a concrete store type
 /// (`use aide_store::prelude::*`); generic code needs only [`Store`].

@@ -39,7 +39,7 @@ pub(crate) async fn transition(
 ) -> Error {
     let explained = async {
         if !store.lease_holds(lease).await? {
-            return Ok(Error::lease_lost(lease));
+            return Ok(lease.lost());
         }
         Ok(match store.node_stage(lease, node).await? {
             Some((stage, has_code)) => transition_error(node, stage, has_code, target),
@@ -53,7 +53,7 @@ pub(crate) async fn transition(
 pub(crate) async fn node_write(store: &impl Explain, lease: &Lease, node: NodeId) -> Error {
     match store.lease_holds(lease).await {
         Ok(true) => Error::not_found("node", node),
-        Ok(false) => Error::lease_lost(lease),
+        Ok(false) => lease.lost(),
         Err(e) => e,
     }
 }

@@ -90,6 +90,16 @@ pub struct Lease {
     pub epoch: u64,
 }
 
+impl Lease {
+    /// The error of a fenced write this lease no longer covers.
+    pub(crate) fn lost(&self) -> Error {
+        Error::LeaseLost {
+            run_id: self.run_id,
+            epoch: self.epoch,
+        }
+    }
+}
+
 /// The state of a lease after a renewal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseStatus {

@@ -3,12 +3,15 @@
 //! for it); [`propagation`] carries W3C trace context (`traceparent`, `tracestate`) in gRPC
 //! metadata so that one trace follows a request from the coordinator into the gateway and the
 //! runners. Propagation never depends on export: spans always get OpenTelemetry ids.
-//! [`metrics`] is a minimal Prometheus text endpoint with counters the services register.
+//! [`metrics`] is a minimal Prometheus text endpoint with counters the services register;
+//! [`grpc_metrics`] counts served gRPC requests by method and status code.
 
+pub mod grpc_metrics;
 pub mod init;
 pub mod metrics;
 pub mod propagation;
 
+pub use grpc_metrics::{GRPC_REQUESTS, GrpcMetricsLayer};
 pub use init::{TelemetryGuard, init};
-pub use metrics::{GrpcMetricsLayer, Metrics, serve_metrics};
+pub use metrics::{Metrics, scrape, serve_metrics};
 pub use propagation::{GrpcTraceLayer, GrpcTraceService, TraceInjector, TracedChannel, traced};

@@ -1,11 +1,10 @@
 //! A minimal Prometheus text endpoint: [`Metrics`] holds counters (no global registry; each
-//! service owns one and shares it by `Arc`), [`GrpcMetricsLayer`] counts a server's gRPC
-//! requests by method, and [`serve_metrics`] answers `GET /metrics` on its own listener.
+//! service owns one and shares it by `Arc`) and [`serve_metrics`] answers `GET /metrics` on
+//! its own listener ([`scrape`] is its client). [`crate::grpc_metrics`] counts a server's gRPC requests into it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context as TaskContext, Poll};
 
 use tokio_util::sync::CancellationToken;
 
@@ -84,62 +83,6 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The counter [`GrpcMetricsLayer`] increments.
-pub const GRPC_REQUESTS: &str = "grpc_server_requests_total";
-
-/// A tower layer for tonic servers counting requests by gRPC method.
-#[derive(Debug, Clone)]
-pub struct GrpcMetricsLayer {
-    metrics: Arc<Metrics>,
-}
-
-impl GrpcMetricsLayer {
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
-    }
-}
-
-impl<S> tower_layer::Layer<S> for GrpcMetricsLayer {
-    type Service = GrpcMetricsService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        GrpcMetricsService {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-/// The service [`GrpcMetricsLayer`] wraps around a server's routes.
-#[derive(Debug, Clone)]
-pub struct GrpcMetricsService<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-impl<S, B> tower_service::Service<http::Request<B>> for GrpcMetricsService<S>
-where
-    S: tower_service::Service<http::Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        self.metrics.add(
-            GRPC_REQUESTS,
-            "gRPC requests received, by method.",
-            &[("method", request.uri().path())],
-            1,
-        );
-        self.inner.call(request)
-    }
-}
-
 /// Serves `GET /metrics` from `metrics` on `listener` until `shutdown` fires.
 pub async fn serve_metrics(
     listener: tokio::net::TcpListener,
@@ -164,6 +107,25 @@ pub async fn serve_metrics(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
+}
+
+/// Fetches `GET /metrics` from the endpoint at `address` and returns the body: the
+/// client side of [`serve_metrics`], for tests and probes.
+pub async fn scrape(address: std::net::SocketAddr) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: metrics\r\nconnection: close\r\n\r\n")
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    match response.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_owned()),
+        _ => Err(std::io::Error::other(format!(
+            "unexpected answer from {address}: {}",
+            response.lines().next().unwrap_or_default()
+        ))),
+    }
 }
 
 #[cfg(test)]

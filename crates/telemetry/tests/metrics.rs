@@ -1,8 +1,8 @@
-//! The metrics endpoint for real: a tonic server behind `GrpcMetricsLayer` answers one health
-//! check, and `GET /metrics` on the metrics listener reports it in the Prometheus text format.
+//! The metrics endpoint for real: a tonic server behind `GrpcMetricsLayer` answers a health
+//! check and refuses one for an unknown service, and `GET /metrics` on the metrics listener
+//! reports both by method and status code in the Prometheus text format.
 
-use aide_telemetry::{GrpcMetricsLayer, Metrics, serve_metrics};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use aide_telemetry::{GrpcMetricsLayer, Metrics, scrape, serve_metrics};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Server};
@@ -31,28 +31,33 @@ async fn served_requests_show_on_the_metrics_endpoint() {
     tokio::spawn(serve_metrics(http, metrics, shutdown.clone()));
 
     let channel = Channel::from_shared(url).expect("url").connect_lazy();
-    HealthClient::new(channel)
+    let mut client = HealthClient::new(channel);
+    client
         .check(HealthCheckRequest::default())
         .await
         .expect("check");
+    let unknown = HealthCheckRequest {
+        service: "no.such.Service".into(),
+    };
+    let status = client.check(unknown).await.expect_err("unknown service");
+    assert_eq!(status.code(), tonic::Code::NotFound);
 
-    let mut stream = tokio::net::TcpStream::connect(metrics_address)
-        .await
-        .expect("connect");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
+    let response = scrape(metrics_address).await.expect("scrape");
     shutdown.cancel();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
         response.contains("# TYPE grpc_server_requests_total counter"),
         "{response}"
     );
     assert!(
-        response.contains("grpc_server_requests_total{method=\"/grpc.health.v1.Health/Check\"} 1"),
+        response.contains(
+            "grpc_server_requests_total{method=\"/grpc.health.v1.Health/Check\",code=\"OK\"} 1"
+        ),
+        "{response}"
+    );
+    assert!(
+        response.contains(
+            "grpc_server_requests_total{method=\"/grpc.health.v1.Health/Check\",code=\"NotFound\"} 1"
+        ),
         "{response}"
     );
 }

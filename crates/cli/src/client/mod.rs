@@ -23,9 +23,6 @@ use crate::progress::fmt_metric;
 /// The default server: `aide serve`'s default --listen.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 
-/// Largest answer accepted (exports carry whole journals).
-const MAX_MESSAGE_BYTES: usize = 64 << 20;
-
 /// The `--server` flag every client command takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArg {
@@ -57,8 +54,8 @@ impl ServerArg {
                 reason: root_cause(&e),
             })?;
         Ok(CoordinatorClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES))
+            .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES))
     }
 }
 

@@ -16,6 +16,7 @@
 //!   execution while shutting down): never the script's fault.
 
 mod pool;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use aide_proto::MAX_MESSAGE_BYTES;
 use aide_proto::v1::runner_client::RunnerClient;
-use aide_proto::v1::{ExecuteEvent, ExecuteRequest, execute_event::Event};
+use aide_proto::v1::{ExecuteEvent, Finished, execute_event::Event};
 use aide_store::Store;
 use aide_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;
@@ -31,7 +32,7 @@ use tracing::Instrument;
 
 pub use pool::{FixedRunners, Lent, RunnerPool};
 
-use crate::engine::{Executed, Executor, PortError};
+use crate::engine::{Executed, Executor, PortError, ScriptRun};
 use crate::registry::RunnerRegistry;
 
 /// How often an execution waiting for a free slot asks the pool again.
@@ -168,15 +169,9 @@ impl<P: RunnerPool> RunnerExecutor<P> {
     async fn run_on(
         &self,
         lent: &Lent<P::Guard>,
-        request: ExecuteRequest,
+        script: &ScriptRun,
     ) -> Result<Executed, PortError> {
-        let timeout = request
-            .limits
-            .as_ref()
-            .and_then(|l| l.timeout)
-            .and_then(|d| Duration::try_from(d).ok())
-            .unwrap_or(Duration::from_secs(3600))
-            + self.slack;
+        let timeout = script.timeout + self.slack;
         let what = match lent.id == lent.address {
             true => format!("runner {}", lent.address),
             false => format!("runner {} ({})", lent.id, lent.address),
@@ -184,7 +179,7 @@ impl<P: RunnerPool> RunnerExecutor<P> {
         let mut client = self.client(&lent.address)?;
         let stream = async {
             let stream = client
-                .execute(request)
+                .execute(wire::execute_request(script))
                 .await
                 .map_err(|s| PortError::from_status(&what, &s))?
                 .into_inner();
@@ -201,17 +196,17 @@ impl<P: RunnerPool> RunnerExecutor<P> {
             }
         };
         executed.runner_id.get_or_insert_with(|| lent.id.clone());
-        runner_verdict(executed, &what)
+        Ok(executed)
     }
 }
 
 impl<P: RunnerPool> Executor for RunnerExecutor<P> {
-    async fn execute(&self, request: ExecuteRequest) -> Result<Executed, PortError> {
+    async fn execute(&self, script: ScriptRun) -> Result<Executed, PortError> {
         let lent = self.acquire().await?;
         let span = tracing::info_span!("dispatch", runner_id = %lent.id);
         async {
             tracing::debug!(address = %lent.address, "dispatching an execution");
-            let result = self.run_on(&lent, request).await;
+            let result = self.run_on(&lent, &script).await;
             if let Err(e) = &result
                 && e.is_infrastructure()
             {
@@ -245,10 +240,8 @@ async fn read_events(
                     runner_id = Some(started.runner_id);
                 }
                 Some(Event::Finished(finished)) => {
-                    return Ok(Executed {
-                        finished,
-                        runner_id,
-                    });
+                    runner_verdict(&finished, what)?;
+                    return Ok(wire::executed(finished, runner_id));
                 }
                 _ => {}
             },
@@ -257,8 +250,7 @@ async fn read_events(
 }
 
 /// Turns a runner's own failures reported in `Finished` into infrastructure errors.
-fn runner_verdict(executed: Executed, what: &str) -> Result<Executed, PortError> {
-    let finished = &executed.finished;
+fn runner_verdict(finished: &Finished, what: &str) -> Result<(), PortError> {
     if !finished.sandbox_error.is_empty() {
         return Err(PortError::infrastructure(format!(
             "{what}: sandbox failure: {}",
@@ -270,5 +262,5 @@ fn runner_verdict(executed: Executed, what: &str) -> Result<Executed, PortError>
             "{what}: the runner cancelled the execution (shutting down?)"
         )));
     }
-    Ok(executed)
+    Ok(())
 }

@@ -12,16 +12,14 @@ use aide_core::{
     improve_prompt, review_function, review_prompt, truncate_middle,
 };
 use aide_proto::v1::{
-    self, ActionKind, AideContext, ChatMessage, CompleteRequest, ExecuteRequest, Limits, Role,
-    TaskFacts, WorkContext,
+    self, ActionKind, AideContext, ChatMessage, CompleteRequest, Role, TaskFacts, WorkContext,
 };
 use aide_store::NodeRecord;
 
+use super::ports::ScriptRun;
+
 /// How long the engine waits for one gateway answer (set as the request's deadline).
 pub const AUTHOR_DEADLINE: Duration = Duration::from_secs(600);
-
-/// Margin added to the execution timeout for the execution's deadline.
-const EXECUTION_SLACK: Duration = Duration::from_secs(60);
 
 /// What every request of a run shares: the parts of the run that never change (the
 /// direction and status belong to the loop's [`RunState`](super::state::RunState)).
@@ -224,26 +222,17 @@ pub fn review_request(
     }
 }
 
-/// The execution request of attempt `attempt` of a node's code.
-pub fn execute_request(info: &RunInfo, node: NodeId, attempt: u32, code: &str) -> ExecuteRequest {
-    let settings = &info.settings;
-    let timeout = Duration::from_secs(settings.exec_timeout_secs);
-    let task = &info.task;
-    ExecuteRequest {
-        work: Some(info.work(node, attempt, timeout + EXECUTION_SLACK)),
+/// The execution attempt `attempt` of `node`'s `code`.
+pub fn script_run(info: &RunInfo, node: NodeId, attempt: u32, code: &str) -> ScriptRun {
+    ScriptRun {
+        run_id: info.id,
+        node_id: node,
+        attempt,
         code: code.to_owned(),
-        input_dir: absolute(&task.data_dir),
-        limits: Some(Limits {
-            timeout: prost_types::Duration::try_from(timeout).ok(),
-            ..Limits::default()
-        }),
-        allow_network: false,
-        collect_globs: Vec::new(),
-        submission_file: task
-            .submission
-            .as_ref()
-            .map(|s| s.file_name.clone())
-            .unwrap_or_default(),
+        input_dir: std::path::absolute(&info.task.data_dir)
+            .unwrap_or_else(|_| info.task.data_dir.clone()),
+        timeout: Duration::from_secs(info.settings.exec_timeout_secs),
+        submission_file: info.submission_file().map(str::to_owned),
     }
 }
 
@@ -268,13 +257,6 @@ pub fn input_files(dir: &Path) -> Vec<String> {
     }
     files.sort();
     files
-}
-
-fn absolute(path: &Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .to_string_lossy()
-        .into_owned()
 }
 
 fn user(content: String) -> ChatMessage {

@@ -56,7 +56,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use author::GrpcAuthor;
-pub use ports::{Author, Executed, Executor, FailureKind, PortError};
+pub use ports::{Author, Executed, Executor, FailureKind, PortError, ScriptRun};
 pub use retry::{Backoff, Failure, Fatal, Transient};
 
 use crate::Error;

@@ -5,7 +5,11 @@
 
 use std::future::Future;
 
-use aide_proto::v1::{CompleteRequest, CompleteResponse, ExecuteRequest, Finished};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aide_core::{ExceptionInfo, NodeId, RunId};
+use aide_proto::v1::{CompleteRequest, CompleteResponse};
 
 /// How a failed call of a port should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,28 +74,61 @@ pub trait Author: Send + Sync + 'static {
     ) -> impl Future<Output = Result<CompleteResponse, PortError>> + Send;
 }
 
-/// Runs one script to its end and returns the `Finished` event (output, exit, collected
-/// files) with the id of the runner that ran it. Infrastructure errors (runner lost or unavailable, stream broken, sandbox
-/// failure) make the engine retry the execution as a new attempt.
+/// Runs one script to its end and returns how it ended with the id of the runner that ran
+/// it. Infrastructure errors (runner lost or unavailable, stream broken, sandbox failure)
+/// make the engine retry the execution as a new attempt.
 pub trait Executor: Send + Sync + 'static {
     fn execute(
         &self,
-        request: ExecuteRequest,
+        script: ScriptRun,
     ) -> impl Future<Output = Result<Executed, PortError>> + Send;
 }
 
-/// A finished execution and the runner that ran it (from its `Started` event), when known.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Executed {
-    pub finished: Finished,
-    pub runner_id: Option<String>,
+/// One execution attempt of a node's script, as the engine asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptRun {
+    pub run_id: RunId,
+    pub node_id: NodeId,
+    /// The attempt number, the fence of its result (1, 2, ...).
+    pub attempt: u32,
+    /// The Python source of the solution.
+    pub code: String,
+    /// The task's input directory, mounted read-only as `./input`.
+    pub input_dir: PathBuf,
+    /// The script's own time limit.
+    pub timeout: Duration,
+    /// The submission file the script should write in `./working`, when the task has test
+    /// data.
+    pub submission_file: Option<String>,
 }
 
-impl From<Finished> for Executed {
-    fn from(finished: Finished) -> Self {
-        Self {
-            finished,
-            runner_id: None,
-        }
+/// How an execution ended, as the runner that ran it reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Executed {
+    /// The runner that ran it, when known.
+    pub runner_id: Option<String>,
+    /// `None` when the script was killed.
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub oom_killed: bool,
+    pub wall_time: Duration,
+    pub cpu_time: Option<Duration>,
+    pub peak_memory_bytes: u64,
+    /// The merged output as kept (head and tail), and its full size.
+    pub output: String,
+    pub output_bytes: u64,
+    /// The Python exception that ended the script: its type and details.
+    pub exception: Option<(String, ExceptionInfo)>,
+    /// Files collected from `./working` (the submission among them), by relative path.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl Executed {
+    /// The content of the collected file `path`.
+    pub fn file(&self, path: &str) -> Option<&[u8]> {
+        self.files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, content)| content.as_slice())
     }
 }

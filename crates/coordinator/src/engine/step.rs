@@ -11,7 +11,7 @@ use aide_core::{
     BugReason, Direction, ExceptionInfo, ExecutionFacts, LlmPurpose, NodeId, NodeStage,
     Review as ReviewArgs, RunEvent, Verdict, metric::cross_check, parse_reply,
 };
-use aide_proto::v1::{CompleteRequest, CompleteResponse, Finished, complete_response::Answer};
+use aide_proto::v1::{CompleteRequest, CompleteResponse, complete_response::Answer};
 use aide_store::{
     ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NodeRecord, Review, Store,
 };
@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::EventHook;
-use super::context::{RunInfo, execute_request, review_request};
-use super::ports::{Author, Executor};
+use super::context::{RunInfo, review_request, script_run};
+use super::ports::{Author, Executed, Executor};
 use super::retry::{Backoff, Failure, Fatal, retrying};
 
 /// What every node task of one run shares.
@@ -273,7 +273,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
 
     /// Runs the code until one attempt reports a result; an attempt lost to the
     /// infrastructure is abandoned and the next attempt starts (on another runner).
-    async fn execute(&self, node: &NodeRecord, code: &str) -> Result<Finished, Failure> {
+    async fn execute(&self, node: &NodeRecord, code: &str) -> Result<Executed, Failure> {
         let (id, lease) = (node.id, &self.lease);
         let mut retry = 0;
         loop {
@@ -282,17 +282,14 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                     self.store.start_execution(lease, id)
                 })
                 .await?;
-            let request = execute_request(&self.info, id, attempt, code);
+            let script = script_run(&self.info, id, attempt, code);
             let outcome = tokio::select! {
                 _ = self.stop.cancelled() => return Err(Failure::Stopped),
-                outcome = self.executor.execute(request) => outcome,
+                outcome = self.executor.execute(script) => outcome,
             };
             let why = match outcome {
                 Ok(executed) => {
-                    let result = ExecutionResult {
-                        runner_id: executed.runner_id,
-                        ..execution_result(&executed.finished)
-                    };
+                    let result = execution_result(&executed);
                     let stored = self
                         .persist("finish_execution", node, || async {
                             match self
@@ -306,7 +303,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                         })
                         .await?;
                     if stored {
-                        return Ok(executed.finished);
+                        return Ok(executed);
                     }
                     format!("attempt {attempt} was superseded before its result was stored")
                 }
@@ -409,49 +406,31 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
     }
 }
 
-fn seconds(d: Option<prost_types::Duration>) -> Option<f64> {
-    d.and_then(|d| Duration::try_from(d).ok())
-        .map(|d| d.as_secs_f64())
-}
-
-fn execution_result(f: &Finished) -> ExecutionResult {
+fn execution_result(e: &Executed) -> ExecutionResult {
+    let exception = e.exception.as_ref();
     ExecutionResult {
-        exit_code: f.exit_code,
-        timed_out: f.timed_out,
-        oom_killed: f.oom_killed,
-        wall_secs: seconds(f.wall_time).unwrap_or(0.0),
-        cpu_secs: seconds(f.cpu_time),
-        peak_memory_bytes: Some(f.peak_memory_bytes),
-        output: f.output.clone(),
-        output_bytes: f.output_bytes,
-        exc_type: f
-            .exception
-            .as_ref()
-            .map(|e| e.r#type.clone())
-            .filter(|t| !t.is_empty()),
-        exc_message: f
-            .exception
-            .as_ref()
-            .map(|e| e.message.clone())
+        exit_code: e.exit_code,
+        timed_out: e.timed_out,
+        oom_killed: e.oom_killed,
+        wall_secs: e.wall_time.as_secs_f64(),
+        cpu_secs: e.cpu_time.map(|d| d.as_secs_f64()),
+        peak_memory_bytes: Some(e.peak_memory_bytes),
+        output: e.output.clone(),
+        output_bytes: e.output_bytes,
+        exc_type: exception.map(|(kind, _)| kind.clone()),
+        exc_message: exception
+            .map(|(_, info)| info.message.clone())
             .filter(|m| !m.is_empty()),
-        runner_id: None,
+        runner_id: e.runner_id.clone(),
     }
 }
 
 /// What the node keeps of an execution. A script stopped at its time limit raised nothing
 /// itself; it is recorded as a `TimeoutError`, as the reference records it.
-fn summarise(f: &Finished, info: &RunInfo) -> ExecutionSummary {
-    let exception = f.exception.as_ref().filter(|e| !e.r#type.is_empty());
-    let (exc_type, exc_info) = match exception {
-        Some(e) => (
-            Some(e.r#type.clone()),
-            Some(ExceptionInfo {
-                message: e.message.clone(),
-                line: e.line,
-                traceback: e.traceback.clone(),
-            }),
-        ),
-        None if f.timed_out => (
+fn summarise(e: &Executed, info: &RunInfo) -> ExecutionSummary {
+    let (exc_type, exc_info) = match &e.exception {
+        Some((kind, details)) => (Some(kind.clone()), Some(details.clone())),
+        None if e.timed_out => (
             Some(TIMEOUT_ERROR.to_owned()),
             Some(ExceptionInfo {
                 message: format!(
@@ -464,23 +443,19 @@ fn summarise(f: &Finished, info: &RunInfo) -> ExecutionSummary {
         None => (None, None),
     };
     ExecutionSummary {
-        term_out: f.output.clone(),
-        exit_code: f.exit_code,
-        exec_time_secs: seconds(f.wall_time).unwrap_or(0.0),
-        timed_out: f.timed_out,
+        term_out: e.output.clone(),
+        exit_code: e.exit_code,
+        exec_time_secs: e.wall_time.as_secs_f64(),
+        timed_out: e.timed_out,
         exc_type,
         exc_info,
-        wrote_submission: submission_bytes(f, info).is_some(),
+        wrote_submission: submission_bytes(e, info).is_some(),
     }
 }
 
 /// The exception type a timed-out execution is recorded with.
 const TIMEOUT_ERROR: &str = "TimeoutError";
 
-fn submission_bytes(f: &Finished, info: &RunInfo) -> Option<Vec<u8>> {
-    let name = &info.task.submission.as_ref()?.file_name;
-    f.files
-        .iter()
-        .find(|file| &file.path == name)
-        .map(|file| file.content.clone())
+fn submission_bytes(e: &Executed, info: &RunInfo) -> Option<Vec<u8>> {
+    e.file(info.submission_file()?).map(<[u8]>::to_vec)
 }

@@ -19,7 +19,6 @@ use aide_coordinator::engine::{Author, Backoff, Engine, EngineConfig, Executor, 
 use aide_core::task::ReferenceTask;
 use aide_core::{RunSettings, Task};
 use aide_store::{AnyStore, EventStore, Lease, NewRun, RunStore};
-use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -168,7 +167,7 @@ pub async fn runner(slots: usize, uid_base: u32) -> Service {
     let root = dir.path().join("work").to_string_lossy().into_owned();
     let python = sandbox_python();
     let (slots, uid) = (slots.to_string(), uid_base.to_string());
-    let config = aide_runner::Config::try_parse_from([
+    let config = aide_runner::Config::from_argv([
         "aide-runner",
         "--listen",
         "127.0.0.1:0",

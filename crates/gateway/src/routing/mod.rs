@@ -21,7 +21,7 @@ use crate::Error;
 use crate::secrets::{Env, Secret};
 
 /// The wire format a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub enum ProviderKind {
     /// OpenAI Chat Completions (OpenAI, Gemini's compatible endpoint, OpenRouter, Ollama,
     /// vLLM, llama.cpp, LiteLLM). Written `kind = "openai"` in the config file.

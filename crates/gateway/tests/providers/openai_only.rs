@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use aide_gateway::ErrorKind;
+use aide_core::{ErrorCode, HasErrorCode};
 use aide_gateway::pricing::TokenUsage;
 use aide_gateway::provider::{Answer, ProviderClient};
 use aide_gateway::routing::ProviderKind;
@@ -102,7 +102,7 @@ async fn a_success_body_in_another_format_is_an_unavailable_error() {
         .complete(&request("gpt-4o", None))
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Unavailable);
+    assert_eq!(error.code(), ErrorCode::Unavailable);
     assert!(error.to_string().contains("no choices"), "{error}");
     assert_eq!(mock.received().len(), 1, "a garbled success is not retried");
 }
@@ -118,7 +118,7 @@ async fn an_unreachable_server_is_retried_then_unavailable() {
     config.base_url = format!("http://{addr}/v1");
     let client = ProviderClient::new(&config, policy(), reqwest::Client::new()).unwrap();
     let error = client.complete(&request("gpt-4o", None)).await.unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Unavailable, "{error}");
+    assert_eq!(error.code(), ErrorCode::Unavailable, "{error}");
     let message = error.to_string();
     assert!(message.contains("gave up after 3 attempt(s)"), "{message}");
     assert!(message.contains("connection error"), "{message}");
@@ -131,7 +131,7 @@ async fn the_baseline_has_no_http_client() {
     let mut config = mock.config(None);
     config.kind = ProviderKind::Baseline;
     let error = ProviderClient::new(&config, policy(), reqwest::Client::new()).unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Internal);
+    assert_eq!(error.code(), ErrorCode::Internal);
     assert!(error.to_string().contains("baseline"), "{error}");
 }
 

@@ -18,6 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Result, output::OutputBuffer};
 
+/// Longest wait for a caller to accept the events of an execution (output, the final
+/// `Finished`) before they are dropped.
+pub(crate) const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The bootstrap every backend runs in front of the solution (see its own comments).
 pub const BOOTSTRAP: &str = include_str!("bootstrap.py");
 
@@ -185,7 +189,7 @@ impl ExecIo {
         }
         if let Some((chunk, _)) = self.pending.take() {
             let event = Some(Event::Output(chunk));
-            let timeout = crate::service::DELIVERY_TIMEOUT;
+            let timeout = DELIVERY_TIMEOUT;
             let _ = self
                 .events
                 .send_timeout(ExecuteEvent { event }, timeout)

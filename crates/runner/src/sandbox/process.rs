@@ -52,7 +52,7 @@ impl ProcessSandbox {
     /// blocks, for minutes on a host's first start) and decides on privilege drop and network
     /// isolation.
     pub fn new(config: &Config) -> Result<Self> {
-        let configured = if config.process.python == venv::AUTO {
+        let configured = if config.process.python == crate::config::PYTHON_AUTO {
             let venv = venv::provision(&venv::VenvRequest::from_config(&config.process))?;
             venv.python.to_string_lossy().into_owned()
         } else {

@@ -28,13 +28,11 @@ use std::{
 use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
+pub use crate::config::PYTHON_AUTO as AUTO;
 use crate::{Error, Result, config::ProcessConfig};
 
 /// The package set every sandbox installs, as pinned for the Docker image.
 pub const REQUIREMENTS: &str = include_str!("../../../../deploy/sandbox/requirements.txt");
-
-/// The `--python` value that asks for a provisioned virtualenv.
-pub const AUTO: &str = "auto";
 
 /// Name of the marker file written last; it holds the venv's key.
 pub const MARKER: &str = ".aide-provisioned";

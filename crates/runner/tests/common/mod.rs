@@ -12,7 +12,6 @@ use aide_proto::v1::{
     Started, WorkContext, execute_event::Event, runner_client::RunnerClient,
 };
 use aide_runner::Config;
-use clap::Parser;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -83,7 +82,7 @@ impl Harness {
             "2",
         ];
         argv.extend_from_slice(args);
-        let config = Config::try_parse_from(argv).expect("config");
+        let config = Config::from_argv(argv).expect("config");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -122,7 +122,7 @@ async fn lock_fence(tx: &mut sqlx::PgConnection, lease: &Lease) -> Result<()> {
         .fetch_optional(&mut *tx)
         .await?
         .map(drop)
-        .ok_or_else(|| Error::lease_lost(lease))
+        .ok_or_else(|| lease.lost())
 }
 
 /// `Duration` as the `float8` milliseconds the SQL multiplies with `interval '1 millisecond'`.

@@ -24,7 +24,7 @@ impl NodeStore for PgStore {
             .bind(int4(node.debug_depth, "debug depth")?)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| Error::lease_lost(lease))?;
+            .ok_or_else(|| lease.lost())?;
         decode::node(&row)
     }
 

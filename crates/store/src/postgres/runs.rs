@@ -79,7 +79,7 @@ impl RunStore for PgStore {
         .bind(ms(ttl))
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| Error::lease_lost(lease))?;
+        .ok_or_else(|| lease.lost())?;
         decode::lease_status(&row)
     }
 
@@ -91,7 +91,7 @@ impl RunStore for PgStore {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::lease_lost(lease));
+            return Err(lease.lost());
         }
         Ok(())
     }
@@ -108,7 +108,7 @@ impl RunStore for PgStore {
             .bind(reason)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| Error::lease_lost(lease))?;
+            .ok_or_else(|| lease.lost())?;
         decode::run(&row)
     }
 
@@ -120,7 +120,7 @@ impl RunStore for PgStore {
         .bind(direction_str(direction))
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| Error::lease_lost(lease))?;
+        .ok_or_else(|| lease.lost())?;
         decode::fixed_direction(&row)
     }
 }

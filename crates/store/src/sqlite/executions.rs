@@ -16,7 +16,7 @@ impl ExecutionStore for SqliteStore {
         let mut tx = self.begin_immediate().await?;
         // The write lock is held from here on, so the checks below stay true until commit.
         if !lease_holds(&mut *tx, lease).await? {
-            return Err(Error::lease_lost(lease));
+            return Err(lease.lost());
         }
         let (stage, has_code) = node_stage(&mut *tx, lease, node)
             .await?

@@ -39,7 +39,7 @@ impl NodeStore for SqliteStore {
             .bind(i64::from(node.debug_depth));
         let row = returning(query, &self.pool)
             .await?
-            .ok_or_else(|| Error::lease_lost(lease))?;
+            .ok_or_else(|| lease.lost())?;
         decode::node(&row)
     }
 
@@ -47,7 +47,7 @@ impl NodeStore for SqliteStore {
         if nodes.is_empty() {
             return match self.lease_holds(lease).await? {
                 true => Ok(()),
-                false => Err(Error::lease_lost(lease)),
+                false => Err(lease.lost()),
             };
         }
         let done = fenced(
@@ -58,7 +58,7 @@ impl NodeStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::lease_lost(lease));
+            return Err(lease.lost());
         }
         Ok(())
     }

@@ -86,7 +86,7 @@ impl RunStore for SqliteStore {
             fenced(include_str!("../../sql/sqlite/runs/renew_lease.sql"), lease)?.bind(ms(ttl));
         let row = returning(query, &self.pool)
             .await?
-            .ok_or_else(|| Error::lease_lost(lease))?;
+            .ok_or_else(|| lease.lost())?;
         decode::lease_status(&row)
     }
 
@@ -98,7 +98,7 @@ impl RunStore for SqliteStore {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::lease_lost(lease));
+            return Err(lease.lost());
         }
         Ok(())
     }
@@ -115,7 +115,7 @@ impl RunStore for SqliteStore {
             .bind(reason);
         let row = returning(query, &self.pool)
             .await?
-            .ok_or_else(|| Error::lease_lost(lease))?;
+            .ok_or_else(|| lease.lost())?;
         decode::run(&row)
     }
 
@@ -127,7 +127,7 @@ impl RunStore for SqliteStore {
         .bind(direction_str(direction));
         let row = returning(query, &self.pool)
             .await?
-            .ok_or_else(|| Error::lease_lost(lease))?;
+            .ok_or_else(|| lease.lost())?;
         decode::fixed_direction(&row)
     }
 }

@@ -1,8 +1,11 @@
-//! Gateway configuration: command-line flags and `AIDE_*` environment variables (clap), laid
-//! over an optional TOML file, laid over defaults. Flags and variables win over the file.
+//! Gateway configuration, layered by `aide_service::config`: defaults → the TOML file
+//! (`--config`) → `AIDE_*` variables → flags ([`GatewayArgs`]). Provider keys never come
+//! from here: only from the environment or files named in the providers section
+//! ([`crate::secrets`]); [`GatewayConfig::print`] shows them as `[redacted]`.
 //!
 //! ```toml
 //! listen = "0.0.0.0:50052"
+//! metrics_listen = "0.0.0.0:9090"           # Prometheus /metrics; absent: off
 //! redis_url = "redis://127.0.0.1:6379"    # absent: no cache, in-process rate limits
 //! prices_file = "prices.toml"             # laid over the shipped price table
 //! max_reasks = 2                          # re-asks when structured output is invalid
@@ -30,44 +33,32 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use aide_service::Overlay;
 
 use crate::Error;
+
+mod args;
+mod print;
+
 use crate::retry::RetryPolicy;
 use crate::routing::{ProviderEntry, ProvidersConfig};
 use crate::shared::{Limits, SharedConfig};
+pub use args::GatewayArgs;
 
 /// Default gRPC address of the gateway.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
-
-/// Flags of the `aide-gateway` binary; each also reads an `AIDE_*` environment variable.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct GatewayArgs {
-    /// TOML configuration file (providers, limits, cache, retries).
-    #[arg(long, env = "AIDE_GATEWAY_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Address to serve gRPC on [default: 127.0.0.1:50052].
-    #[arg(long, env = "AIDE_GATEWAY_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// Redis for the response cache and shared rate limits; without it the gateway caches
-    /// nothing and limits rates per process.
-    #[arg(long, env = "AIDE_REDIS_URL")]
-    pub redis_url: Option<String>,
-    /// Price table laid over the shipped one (USD per million tokens).
-    #[arg(long, env = "AIDE_GATEWAY_PRICES")]
-    pub prices: Option<PathBuf>,
-    /// Re-asks when a model's structured answer is invalid [default: 2].
-    #[arg(long, env = "AIDE_GATEWAY_MAX_REASKS")]
-    pub max_reasks: Option<u32>,
-}
 
 /// The resolved configuration the gateway runs with.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub listen: SocketAddr,
+    /// Where `GET /metrics` is served; off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
     pub providers: ProvidersConfig,
     /// User price file, laid over the shipped table.
     pub prices_file: Option<PathBuf>,
@@ -80,6 +71,7 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            metrics_listen: None,
             providers: ProvidersConfig::default(),
             prices_file: None,
             retry: RetryPolicy::default(),
@@ -99,14 +91,15 @@ fn default_shared(redis_url: Option<String>) -> SharedConfig {
     }
 }
 
-/// The TOML file's shape; every field optional.
+/// The TOML file's shape; every field optional. The flags lay over it ([`GatewayArgs`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    redis_url: Option<String>,
-    prices_file: Option<PathBuf>,
-    max_reasks: Option<u32>,
+pub struct FileConfig {
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) metrics_listen: Option<SocketAddr>,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) prices_file: Option<PathBuf>,
+    pub(crate) max_reasks: Option<u32>,
     default_provider: Option<String>,
     #[serde(default)]
     providers: BTreeMap<String, ProviderEntry>,
@@ -118,64 +111,55 @@ struct FileConfig {
     limits: BTreeMap<String, LimitsSection>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct CacheSection {
-    ttl_secs: Option<u64>,
+pub(crate) struct CacheSection {
+    pub(crate) ttl_secs: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RetrySection {
-    max_attempts: Option<u32>,
-    base_delay_ms: Option<u64>,
-    max_delay_secs: Option<u64>,
-    max_total_secs: Option<u64>,
-    request_timeout_secs: Option<u64>,
+pub(crate) struct RetrySection {
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) base_delay_ms: Option<u64>,
+    pub(crate) max_delay_secs: Option<u64>,
+    pub(crate) max_total_secs: Option<u64>,
+    pub(crate) request_timeout_secs: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct LimitsSection {
-    requests_per_min: Option<u32>,
-    tokens_per_min: Option<u64>,
-    max_concurrent: Option<u32>,
+pub(crate) struct LimitsSection {
+    pub(crate) requests_per_min: Option<u32>,
+    pub(crate) tokens_per_min: Option<u64>,
+    pub(crate) max_concurrent: Option<u32>,
 }
 
 impl GatewayConfig {
     /// Resolves flags and variables over the file named by `--config` (if any) over defaults.
     pub fn resolve(args: &GatewayArgs) -> Result<Self, Error> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
+        let mut file = match &args.config {
+            Some(path) => {
+                let mut file: FileConfig = aide_service::config::read(path)?;
+                file.prices_file = file.prices_file.map(|p| match path.parent() {
+                    Some(dir) if p.is_relative() => dir.join(p),
+                    _ => p,
+                });
+                file
+            }
             None => FileConfig::default(),
         };
-        let base_dir = args
-            .config
-            .as_deref()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf);
-        Self::from_parts(args, file, base_dir.as_deref())
+        args.apply(&mut file);
+        Self::from_file(file)
     }
 
     /// Parses configuration file text alone (flags absent), for tests and tools.
     pub fn from_toml(text: &str) -> Result<Self, Error> {
-        Self::from_parts(
-            &GatewayArgs::default(),
-            parse_file(text, "configuration")?,
-            None,
-        )
+        Self::from_file(aide_service::config::parse(text, "configuration")?)
     }
 
-    fn from_parts(
-        args: &GatewayArgs,
-        file: FileConfig,
-        base_dir: Option<&Path>,
-    ) -> Result<Self, Error> {
+    fn from_file(file: FileConfig) -> Result<Self, Error> {
         let defaults = Self::default();
-        let relative = |p: PathBuf| match base_dir {
-            Some(dir) if p.is_relative() => dir.join(p),
-            _ => p,
-        };
         let r = file.retry;
         let d = defaults.retry;
         let retry = RetryPolicy {
@@ -192,7 +176,7 @@ impl GatewayConfig {
                 "retry.max_attempts must be at least 1".into(),
             ));
         }
-        let mut shared = default_shared(args.redis_url.clone().or(file.redis_url));
+        let mut shared = default_shared(file.redis_url);
         if let Some(ttl) = file.cache.ttl_secs {
             shared.cache_ttl = Duration::from_secs(ttl);
         }
@@ -213,39 +197,18 @@ impl GatewayConfig {
             shared.limits.insert(key, limits);
         }
         Ok(Self {
-            listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
+            listen: file.listen.unwrap_or(defaults.listen),
+            metrics_listen: file.metrics_listen,
             providers: ProvidersConfig {
                 default_provider: file.default_provider,
                 providers: file.providers,
             },
-            prices_file: args.prices.clone().or(file.prices_file.map(relative)),
+            prices_file: file.prices_file,
             retry,
             shared,
-            max_reasks: args
-                .max_reasks
-                .or(file.max_reasks)
-                .unwrap_or(defaults.max_reasks),
+            max_reasks: file.max_reasks.unwrap_or(defaults.max_reasks),
         })
     }
-}
-
-fn read_file(path: &Path) -> Result<FileConfig, Error> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::ProviderConfig(format!("cannot read {}: {e}", path.display())))?;
-    parse_file(&text, &path.display().to_string())
-}
-
-/// Parses the file, reporting the line of an error but never quoting the text (it may sit
-/// next to secrets).
-fn parse_file(text: &str, origin: &str) -> Result<FileConfig, Error> {
-    toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .and_then(|s| text.get(..s.start))
-            .map(|b| b.matches('\n').count() + 1);
-        let at = line.map(|l| format!(", line {l}")).unwrap_or_default();
-        Error::ProviderConfig(format!("{origin}{at}: {}", e.message().trim_end()))
-    })
 }
 
 #[cfg(test)]

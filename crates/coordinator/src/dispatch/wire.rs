@@ -1,0 +1,67 @@
+//! The runner protocol's side of the [`Executor`](crate::engine::Executor) port: the
+//! `ExecuteRequest` of a [`ScriptRun`] and the [`Executed`] of a `Finished` event.
+
+use std::time::{Duration, SystemTime};
+
+use aide_core::ExceptionInfo;
+use aide_proto::v1::{ExecuteRequest, Finished, Limits, WorkContext};
+
+use crate::engine::{Executed, ScriptRun};
+
+/// Margin added to the script's time limit for the execution's deadline (sandbox set-up,
+/// collecting files).
+const DEADLINE_SLACK: Duration = Duration::from_secs(60);
+
+/// The request that runs `script` on a runner.
+pub fn execute_request(script: &ScriptRun) -> ExecuteRequest {
+    ExecuteRequest {
+        work: Some(WorkContext {
+            run_id: script.run_id.to_string(),
+            node_id: script.node_id.to_string(),
+            attempt: script.attempt,
+            deadline: Some((SystemTime::now() + script.timeout + DEADLINE_SLACK).into()),
+        }),
+        code: script.code.clone(),
+        input_dir: script.input_dir.to_string_lossy().into_owned(),
+        limits: Some(Limits {
+            timeout: prost_types::Duration::try_from(script.timeout).ok(),
+            ..Limits::default()
+        }),
+        allow_network: false,
+        collect_globs: Vec::new(),
+        submission_file: script.submission_file.clone().unwrap_or_default(),
+    }
+}
+
+/// How the execution ended, from the runner's `Finished` event.
+pub fn executed(finished: Finished, runner_id: Option<String>) -> Executed {
+    let seconds = |d: Option<prost_types::Duration>| d.and_then(|d| Duration::try_from(d).ok());
+    let exception = finished
+        .exception
+        .filter(|e| !e.r#type.is_empty())
+        .map(|e| {
+            let info = ExceptionInfo {
+                message: e.message,
+                line: e.line,
+                traceback: e.traceback,
+            };
+            (e.r#type, info)
+        });
+    Executed {
+        runner_id,
+        exit_code: finished.exit_code,
+        timed_out: finished.timed_out,
+        oom_killed: finished.oom_killed,
+        wall_time: seconds(finished.wall_time).unwrap_or_default(),
+        cpu_time: seconds(finished.cpu_time),
+        peak_memory_bytes: finished.peak_memory_bytes,
+        output: finished.output,
+        output_bytes: finished.output_bytes,
+        exception,
+        files: finished
+            .files
+            .into_iter()
+            .map(|f| (f.path, f.content))
+            .collect(),
+    }
+}

@@ -1,12 +1,13 @@
 //! The conformance suite on SQLite: each test gets a fresh database file in a temporary
 //! directory; rival stores are separate pools on that file.
 
-mod conformance;
 
 use std::path::PathBuf;
 
 use aide_store::SqliteStore;
 use tempfile::TempDir;
+
+use crate::conformance;
 
 struct SqliteHarness {
     _dir: TempDir,

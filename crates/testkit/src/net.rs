@@ -12,17 +12,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until `addr` accepts TCP connections; false when `within` passes first.
-pub async fn wait_for_port(addr: SocketAddr, within: Duration) -> bool {
+/// Waits until `addr` accepts TCP connections; false when `within` passes first. Blocking
+/// (usable in sync tests and in `Drop`-free setup alike): meant for servers in other
+/// processes, not for one served by the calling test's own runtime thread.
+pub fn wait_for_port(addr: SocketAddr, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     loop {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
             return true;
         }
         if Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

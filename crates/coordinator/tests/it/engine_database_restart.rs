@@ -16,8 +16,6 @@
 //! under `/usr/lib/postgresql/<version>/bin`; without them the test is skipped loudly, or
 //! fails when `CI` is set.
 
-mod engine_support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -27,36 +25,13 @@ use aide_coordinator::dispatch::GrpcExecutor;
 use aide_coordinator::engine::{Engine, GrpcAuthor, RunEnd};
 use aide_core::{NodeStage, Task};
 use aide_store::{AnyStore, EventStore, Lease, NewRun, NodeStore, RunStatus, RunStore};
-use engine_support::*;
+use crate::engine_support::*;
 use tokio_util::sync::CancellationToken;
 
 /// How long the database stays down (more than the pool's 30 s connection wait).
 const OUTAGE: Duration = Duration::from_secs(40);
 /// The lease's ttl: longer than the outage, so renewals failing meanwhile do not lose it.
 const LEASE_TTL: Duration = Duration::from_secs(120);
-
-/// Skips the test (or, under CI, fails it) when a private cluster cannot be started.
-fn unavailable(why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("a private Postgres cluster cannot be started and CI is set: {why}");
-    }
-    eprintln!(
-        "\n!!!!!!!! SKIPPED: engine_database_restart, a private Postgres cluster cannot be \
-         started ({why}).\n!!!!!!!! Run it as root with the PostgreSQL server installed \
-         (CI=1 makes this fatal).\n"
-    );
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
 
 /// The newest `/usr/lib/postgresql/<version>/bin` that has `initdb`.
 fn postgres_bin() -> Option<PathBuf> {
@@ -99,14 +74,11 @@ struct PgCluster {
 
 impl PgCluster {
     fn start() -> Result<Self, String> {
-        if !is_root() {
+        if !aide_testkit::is_root() {
             return Err("the test is not running as root".into());
         }
         let bin = postgres_bin().ok_or("no /usr/lib/postgresql/<version>/bin/initdb")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free port: {e}"))?
-            .port();
+        let port = aide_testkit::free_port();
         let dir = std::env::temp_dir().join(format!("aide-pg-restart-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -215,8 +187,7 @@ async fn wait_reviewed<T>(
 }
 
 fn diabetes_task() -> Task {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/diabetes");
-    Task::load(&dir.canonicalize().expect("examples/diabetes")).expect("diabetes task")
+    Task::load(&aide_testkit::example_dir("diabetes")).expect("diabetes task")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -226,7 +197,10 @@ async fn a_database_outage_mid_run_is_retried_and_recorded() {
         .expect("cluster start")
     {
         Ok(cluster) => Arc::new(cluster),
-        Err(why) => return unavailable(&why),
+        Err(why) => {
+            aide_testkit::unavailable::<()>("a private Postgres cluster (root and the PostgreSQL server binaries)", why);
+            return;
+        }
     };
     let store: Arc<AnyStore> = Arc::new(aide_store::connect(&cluster.url()).await.expect("store"));
     let gw = gateway("").await;

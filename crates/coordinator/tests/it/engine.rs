@@ -2,8 +2,6 @@
 //! offline baseline, or a mock OpenAI provider with prices), a real aide-runner with the
 //! process backend, a SQLite store, and the shared house-prices data.
 
-mod engine_support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -13,7 +11,7 @@ use aide_core::{BugReason, NodeStage, Task};
 use aide_proto::v1::{CompleteRequest, CompleteResponse, complete_response::Answer};
 use aide_store::{ExecutionStatus, ExecutionStore, LedgerStore, NodeStore, RunStatus, RunStore};
 use axum::{Json, Router, routing::post};
-use engine_support::*;
+use crate::engine_support::*;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -1,7 +1,5 @@
 //! The coordinator's gRPC API end to end: a real tonic server on loopback over a real
-//! store, every test once on SQLite and once on Postgres (see [`api_support`]).
-
-mod api_support;
+//! store, every test once on SQLite and once on Postgres (see [`crate::api_support`]).
 
 /// Instantiates every listed test body (`async fn(Arc<Harness>)` in `api_support`) once
 /// per backend.

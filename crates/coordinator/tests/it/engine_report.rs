@@ -9,8 +9,6 @@
 //! - a real failing script's traceback reaches `exc_stack`, and a timed-out script is
 //!   recorded as a `TimeoutError`.
 
-mod engine_support;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +19,7 @@ use aide_core::task::ReferenceTask;
 use aide_store::{RunStatus, RunStore};
 use axum::http::StatusCode;
 use axum::{Json, Router, routing::post};
-use engine_support::*;
+use crate::engine_support::*;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -1,20 +1,12 @@
 //! Child processes of the distributed tests: locating (and once building) the other
-//! packages' binaries, processes killed on drop with their output in a log file, free
-//! ports, and clean-up of the containers a killed runner leaves.
+//! packages' binaries, starting them as [`ChildGuard`]s (killed on drop, output in a log
+//! file), and clean-up of the containers a killed runner leaves.
 
-use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-/// A free port on 127.0.0.1 (bound then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
+use aide_testkit::ChildGuard;
 
 /// Builds the other packages' binaries once per test process; returns the directory
 /// holding the binaries.
@@ -68,61 +60,16 @@ pub(super) fn bin_dir() -> PathBuf {
         .clone()
 }
 
-/// A child process killed with SIGKILL when dropped; its output goes to a log file.
-#[derive(Debug)]
-pub struct Proc {
-    pub name: String,
-    pub child: Child,
-    pub log: PathBuf,
-}
-
-impl Proc {
-    pub(super) fn spawn(name: &str, program: &Path, args: &[String], logs: &Path) -> Self {
-        let log = logs.join(format!("{name}.log"));
-        let out = File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = Command::new(program)
+/// Starts `program` with `args` and `RUST_LOG=info`, its output in `<logs>/<name>.log`.
+pub(super) fn spawn(name: &str, program: &Path, args: &[String], logs: &Path) -> ChildGuard {
+    ChildGuard::spawn_logged(
+        name,
+        Command::new(program)
             .args(args)
             .env("RUST_LOG", "info")
-            .env_remove("AIDE_DATABASE_URL")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        Self {
-            name: name.to_owned(),
-            child,
-            log,
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// SIGKILL and reap.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// The last lines of the log.
-    pub fn tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
+            .env_remove("AIDE_DATABASE_URL"),
+        &logs.join(format!("{name}.log")),
+    )
 }
 
 /// Removes every container a test runner left (a runner killed with SIGKILL cannot).

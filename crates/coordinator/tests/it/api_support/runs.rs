@@ -7,7 +7,7 @@ use aide_proto::v1;
 use aide_store::{RunStatus, RunStore};
 use tonic::Code;
 
-use super::{Harness, create_from_path, create_reference, house_prices_dir, run_id};
+use super::{Harness, create_from_path, create_reference, run_id};
 
 /// `target` relative to the working directory (tests run in the crate directory), so the
 /// coordinator has to make it absolute.
@@ -30,7 +30,7 @@ fn write_task_toml(dir: &Path, body: &str) -> PathBuf {
 }
 
 pub async fn create_run_from_a_task_directory(h: Arc<Harness>) {
-    let data = house_prices_dir();
+    let data = aide_testkit::house_prices_dir();
     let task_dir = write_task_toml(
         h.dir.path(),
         &format!(
@@ -123,7 +123,7 @@ pub async fn create_run_from_a_reference_task(h: Arc<Harness>) {
 }
 
 pub async fn a_malformed_task_is_an_invalid_argument_naming_what_is_missing(h: Arc<Harness>) {
-    let data = house_prices_dir();
+    let data = aide_testkit::house_prices_dir();
     let task_dir = write_task_toml(
         h.dir.path(),
         &format!(

@@ -3,8 +3,6 @@
 //! makes exactly the decisions (the random debug draws included) of a run never
 //! interrupted, and the time budget ends a run with its reason.
 
-mod engine_support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -17,7 +15,7 @@ use aide_proto::v1::{
     complete_response::Answer,
 };
 use aide_store::{AnyStore, NodeRecord, NodeStore, RunStore};
-use engine_support::*;
+use crate::engine_support::*;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

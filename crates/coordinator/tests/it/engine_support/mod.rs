@@ -18,21 +18,11 @@ use aide_coordinator::dispatch::GrpcExecutor;
 use aide_coordinator::engine::{Author, Backoff, Engine, EngineConfig, Executor, GrpcAuthor};
 use aide_core::task::ReferenceTask;
 use aide_core::{RunSettings, Task};
+pub use aide_testkit::house_prices_dir;
 use aide_store::{AnyStore, EventStore, Lease, NewRun, RunStore};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-/// Where the shared house-prices data lives (never copied).
-pub fn house_prices_dir() -> PathBuf {
-    let dir = std::env::var_os("AIDE_TEST_HOUSE_PRICES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/house_prices")
-        });
-    dir.canonicalize()
-        .unwrap_or_else(|e| panic!("house-prices data missing at {}: {e}", dir.display()))
-}
 
 pub fn house_prices_task() -> Task {
     Task::from_reference(&ReferenceTask {
@@ -48,17 +38,6 @@ pub fn house_prices_task() -> Task {
     .expect("house-prices task")
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
 static PYTHON: OnceLock<String> = OnceLock::new();
 
 /// The interpreter for the process backend (see the module docs).
@@ -70,7 +49,7 @@ fn find_python() -> String {
     if let Ok(p) = std::env::var("AIDE_TEST_PYTHON") {
         return p;
     }
-    if !is_root() {
+    if !aide_testkit::is_root() {
         return "python3".into();
     }
     let venv = PathBuf::from("/var/tmp/aide-coordinator-test-venv");

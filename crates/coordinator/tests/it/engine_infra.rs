@@ -3,8 +3,6 @@
 //! of that execution on another runner, and a gateway that is not up yet costs retries of
 //! the call; neither ever makes a node buggy.
 
-mod engine_support;
-
 use std::time::Duration;
 
 use aide_coordinator::engine::{Author, PortError, RunEnd};
@@ -12,7 +10,7 @@ use aide_core::task::ReferenceTask;
 use aide_core::{NodeStage, Task};
 use aide_proto::v1::{ActionKind, CompleteRequest, CompleteResponse, complete_response::Answer};
 use aide_store::{ExecutionStatus, ExecutionStore, LedgerStore, NodeStore};
-use engine_support::*;
+use crate::engine_support::*;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

@@ -10,17 +10,16 @@
 //! from, and starts them from there (`current_exe()/../../aide-gateway`).
 //!
 //! Services: Postgres (`AIDE_TEST_POSTGRES_URL`), Redis (`AIDE_TEST_REDIS_URL`) and Docker
-//! with the `aide-sandbox:py311` image. When one is missing the test fails under `CI` and
-//! is skipped loudly otherwise. Every child process is killed (SIGKILL) when the
-//! [`Cluster`] is dropped, the database is dropped, and containers of the test's runners
-//! are removed.
+//! with the `aide-sandbox:py311` image, under aide-testkit's rule (a missing one fails the
+//! test under `CI` and skips it loudly otherwise). Every child process is killed (SIGKILL)
+//! when the [`Cluster`] is dropped, the database is dropped, and containers of the test's
+//! runners are removed.
 #![allow(dead_code)]
 
 mod procs;
 
-use std::io::Write as _;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,68 +27,39 @@ use std::time::{Duration, Instant};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
 use aide_store::{AnyStore, RunnerStore};
-use sqlx::AssertSqlSafe;
-use sqlx::postgres::PgPoolOptions;
+use aide_testkit::{ChildGuard, TestDatabase, free_port, unavailable};
 use tempfile::TempDir;
 use tonic::transport::Channel;
 
-use procs::bin_dir;
-pub use procs::{Proc, free_port, remove_containers};
+use procs::{bin_dir, spawn};
+pub use procs::remove_containers;
 
-const DEFAULT_PG_URL: &str = "postgres://aide:aide@127.0.0.1:5432/postgres";
-const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 pub const SANDBOX_IMAGE: &str = "aide-sandbox:py311";
-
-/// The absolute path of the diabetes example task.
-pub fn diabetes_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/diabetes")
-        .canonicalize()
-        .expect("examples/diabetes")
-}
-
-/// Skips (or, under CI, fails) a test whose service is missing.
-fn missing<T>(what: &str, why: &str) -> Option<T> {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} is unavailable and CI is set: {why}");
-    }
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n!!!!!!!! SKIPPED: distributed test, {what} is unavailable ({why}).\n\
-         !!!!!!!! Set AIDE_TEST_POSTGRES_URL / AIDE_TEST_REDIS_URL, start Docker and build \
-         {SANDBOX_IMAGE} to run it (CI=1 makes this fatal).\n"
-    );
-    None
-}
 
 /// One deployment: a database, a gateway, runners and coordinators.
 #[derive(Debug)]
 pub struct Cluster {
     pub tag: String,
     pub db_url: String,
-    admin_url: String,
-    db_name: String,
     pub store: Arc<AnyStore>,
     pub gateway: SocketAddr,
     redis_url: String,
-    pub runners: Vec<(String, Proc)>,
-    pub coordinators: Vec<(u16, Proc)>,
-    gateway_proc: Option<Proc>,
+    pub runners: Vec<(String, ChildGuard)>,
+    pub coordinators: Vec<(u16, ChildGuard)>,
+    gateway_proc: Option<ChildGuard>,
     /// The port runners register with (the first coordinator's).
     pub registry_port: u16,
     pub lease_ttl_secs: u64,
     pub dir: TempDir,
+    /// Dropped after the processes (fields drop after [`Cluster`]'s `drop`).
+    database: TestDatabase,
 }
 
 impl Cluster {
     /// A database and a gateway; `None` (after a loud message) when a service is missing
     /// outside CI.
     pub async fn start(lease_ttl_secs: u64) -> Option<Self> {
-        let redis_url =
-            std::env::var("AIDE_TEST_REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.into());
-        if let Err(why) = reachable(&redis_url) {
-            return missing("Redis", &format!("{redis_url}: {why}"));
-        }
+        let redis_url = aide_testkit::redis::require()?;
         match Command::new("docker")
             .args(["image", "inspect", SANDBOX_IMAGE])
             .stdout(Stdio::null())
@@ -97,28 +67,12 @@ impl Cluster {
             .status()
         {
             Ok(s) if s.success() => {}
-            Ok(_) => return missing("Docker", &format!("image {SANDBOX_IMAGE} not found")),
-            Err(e) => return missing("Docker", &e.to_string()),
+            Ok(_) => return unavailable("Docker", format!("image {SANDBOX_IMAGE} not found")),
+            Err(e) => return unavailable("Docker", e),
         }
-        let admin_url =
-            std::env::var("AIDE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
-        let admin = match PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&admin_url)
-            .await
-        {
-            Ok(pool) => pool,
-            Err(e) => return missing("Postgres", &format!("{admin_url}: {e}")),
-        };
-        let tag = uuid::Uuid::now_v7().simple().to_string()[20..].to_owned();
-        let db_name = format!("aide_dist_{tag}");
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {db_name}")))
-            .execute(&admin)
-            .await
-            .expect("create the test database");
-        admin.close().await;
-        let db_url = with_database(&admin_url, &db_name);
+        let database = TestDatabase::create("aide_dist").await?;
+        let tag = database.name()[database.name().len() - 12..].to_owned();
+        let db_url = database.url().to_owned();
         let store = Arc::new(aide_store::connect(&db_url).await.expect("test store"));
         let dir = tempfile::tempdir().expect("temp dir");
         let gateway_port = free_port();
@@ -126,8 +80,6 @@ impl Cluster {
         let mut cluster = Self {
             tag,
             db_url,
-            admin_url,
-            db_name,
             store,
             gateway,
             redis_url,
@@ -137,6 +89,7 @@ impl Cluster {
             registry_port: free_port(),
             lease_ttl_secs,
             dir,
+            database,
         };
         let args = vec![
             "--listen".into(),
@@ -145,7 +98,7 @@ impl Cluster {
             cluster.redis_url.clone(),
         ];
         let program = bin_dir().join("aide-gateway");
-        cluster.gateway_proc = Some(Proc::spawn("gateway", &program, &args, cluster.dir.path()));
+        cluster.gateway_proc = Some(spawn("gateway", &program, &args, cluster.dir.path()));
         cluster.wait_port(gateway_port, "gateway").await;
         Some(cluster)
     }
@@ -168,7 +121,7 @@ impl Cluster {
             "1".into(),
         ];
         let program = PathBuf::from(env!("CARGO_BIN_EXE_aide-coordinator"));
-        let proc = Proc::spawn(
+        let proc = spawn(
             &format!("coordinator-{n}"),
             &program,
             &args,
@@ -202,7 +155,7 @@ impl Cluster {
             "1".into(),
         ];
         let program = bin_dir().join("aide-runner");
-        let proc = Proc::spawn(&format!("runner-{n}"), &program, &args, self.dir.path());
+        let proc = spawn(&format!("runner-{n}"), &program, &args, self.dir.path());
         self.runners.push((id.clone(), proc));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -224,14 +177,9 @@ impl Cluster {
     }
 
     async fn wait_port(&self, port: u16, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "{what} never listened on {port}:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if !aide_testkit::wait_for_port(addr, Duration::from_secs(60)) {
+            panic!("{what} never listened on {port}:\n{}", self.logs());
         }
     }
 
@@ -289,30 +237,6 @@ impl Drop for Cluster {
         for (id, _) in &self.runners {
             remove_containers(id);
         }
-        // The store's pool belongs to the test's runtime; drop the database from a thread
-        // with its own.
-        let (admin_url, db_name) = (self.admin_url.clone(), self.db_name.clone());
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let Ok(admin) = PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&admin_url)
-                    .await
-                else {
-                    return;
-                };
-                let drop = format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)");
-                if let Err(e) = sqlx::query(AssertSqlSafe(drop)).execute(&admin).await {
-                    eprintln!("cannot drop the test database {db_name}: {e}");
-                }
-                admin.close().await;
-            });
-        });
-        let _ = dropped.join();
     }
 }
 
@@ -338,7 +262,7 @@ pub fn diabetes_run(name: &str, steps: u32) -> v1::CreateRunRequest {
         name: name.to_owned(),
         task: Some(v1::TaskSource {
             source: Some(v1::task_source::Source::Path(
-                diabetes_dir().to_string_lossy().into_owned(),
+                aide_testkit::example_dir("diabetes").to_string_lossy().into_owned(),
             )),
             ..Default::default()
         }),
@@ -350,42 +274,4 @@ pub fn diabetes_run(name: &str, steps: u32) -> v1::CreateRunRequest {
             ..Default::default()
         }),
     }
-}
-
-/// `base` (a server URL) with its database replaced by `name`.
-fn with_database(base: &str, name: &str) -> String {
-    let (without_query, query) = match base.split_once('?') {
-        Some((url, query)) => (url, Some(query)),
-        None => (base, None),
-    };
-    let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
-    let path_start = without_query[scheme_end..]
-        .find('/')
-        .map_or(without_query.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{name}", &without_query[..path_start]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
-}
-
-/// Checks that the host and port of a `redis://` URL accept connections.
-fn reachable(url: &str) -> Result<(), String> {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
-    let host_port = rest.split('/').next().unwrap_or(rest);
-    let host_port = if host_port.contains(':') {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:6379")
-    };
-    let addr = host_port
-        .to_socket_addrs()
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or("no address")?;
-    TcpStream::connect_timeout(&addr, Duration::from_secs(3))
-        .map(drop)
-        .map_err(|e| e.to_string())
 }

@@ -11,9 +11,7 @@ pub mod runs;
 pub mod watch;
 
 use std::future::Future;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aide_coordinator::api::{ApiConfig, CoordinatorService, EventNotifier};
@@ -21,16 +19,13 @@ use aide_core::task::ReferenceTask;
 use aide_core::{Action, NodeId, RunSettings, Task};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
+use aide_testkit::TestDatabase;
 use aide_store::{AnyStore, ExecutionStore, Lease, NewNode, NewRun, NodeStore, RunStore};
-use sqlx::AssertSqlSafe;
-use sqlx::postgres::{PgPool, PgPoolOptions};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
-
-const DEFAULT_PG_URL: &str = "postgres://aide:aide@127.0.0.1:5432/postgres";
 
 /// One test's server, client and store.
 pub struct Harness {
@@ -40,12 +35,8 @@ pub struct Harness {
     pub config: ApiConfig,
     pub dir: TempDir,
     shutdown: CancellationToken,
-    postgres: Option<PgDatabase>,
-}
-
-struct PgDatabase {
-    admin: PgPool,
-    name: String,
+    /// Dropped (from the server) with the harness.
+    postgres: Option<TestDatabase>,
 }
 
 /// The API settings of the tests: short polls and grace so streams end quickly.
@@ -67,25 +58,15 @@ impl Harness {
     }
 
     pub async fn postgres() -> Option<Self> {
-        let (admin, base) = pg_admin().await?;
-        let name = format!("aide_api_test_{}", uuid::Uuid::now_v7().simple());
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .expect("create the test database");
-        let (server, _) = base.rsplit_once('/').expect("the URL names a database");
-        let query = base
-            .split_once('?')
-            .map(|(_, q)| format!("?{q}"))
-            .unwrap_or_default();
-        let store = aide_store::connect(&format!("{server}/{name}{query}"))
+        let database = TestDatabase::create("aide_api_test").await?;
+        let store = aide_store::connect(database.url())
             .await
             .expect("open the Postgres store");
         let dir = tempfile::tempdir().expect("temporary directory");
-        Some(Self::serve(store, dir, Some(PgDatabase { admin, name })).await)
+        Some(Self::serve(store, dir, Some(database)).await)
     }
 
-    async fn serve(store: AnyStore, dir: TempDir, postgres: Option<PgDatabase>) -> Self {
+    async fn serve(store: AnyStore, dir: TempDir, postgres: Option<TestDatabase>) -> Self {
         let store = Arc::new(store);
         let config = test_config();
         let shutdown = CancellationToken::new();
@@ -117,14 +98,6 @@ impl Harness {
     async fn cleanup(&self) {
         self.shutdown.cancel();
         self.store.close().await;
-        if let Some(pg) = &self.postgres {
-            // The name is generated above, never user input; identifiers cannot be bound.
-            let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name);
-            if let Err(err) = sqlx::query(AssertSqlSafe(drop)).execute(&pg.admin).await {
-                eprintln!("warning: could not drop test database {}: {err}", pg.name);
-            }
-            pg.admin.close().await;
-        }
     }
 
     // ---- writing history through the store ----
@@ -321,56 +294,11 @@ where
     }
 }
 
-/// Set once a test found Postgres unreachable, so the others skip without waiting.
-static PG_UNREACHABLE: OnceLock<String> = OnceLock::new();
-
-async fn pg_admin() -> Option<(PgPool, String)> {
-    let base =
-        std::env::var("AIDE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
-    let admin = match PG_UNREACHABLE.get() {
-        Some(reason) => Err(reason.clone()),
-        None => PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&base)
-            .await
-            .map_err(|err| PG_UNREACHABLE.get_or_init(|| err.to_string()).clone()),
-    };
-    match admin {
-        Ok(admin) => Some((admin, base)),
-        Err(err) if std::env::var_os("CI").is_some() => {
-            panic!(
-                "Postgres is unreachable at AIDE_TEST_POSTGRES_URL ({base}) and CI is set: {err}"
-            )
-        }
-        Err(err) => {
-            // Past the harness's output capture on purpose: a skip must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!! SKIPPED: coordinator API test on Postgres, no server at {base} ({err}).\n\
-                 !!!!!!!! Set AIDE_TEST_POSTGRES_URL to a superuser URL to run it (CI=1 makes this fatal).\n"
-            );
-            None
-        }
-    }
-}
-
 // ---- the shared task data ----
-
-/// Where the shared house-prices data lives (never copied).
-pub fn house_prices_dir() -> PathBuf {
-    let dir = std::env::var_os("AIDE_TEST_HOUSE_PRICES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/house_prices")
-        });
-    dir.canonicalize()
-        .unwrap_or_else(|e| panic!("house-prices data missing at {}: {e}", dir.display()))
-}
 
 pub fn house_prices_task() -> Task {
     Task::from_reference(&ReferenceTask {
-        data_dir: Some(house_prices_dir()),
+        data_dir: Some(aide_testkit::house_prices_dir()),
         goal: Some("Predict the sales price for each house.".into()),
         eval: None,
         desc_file: None,
@@ -397,7 +325,7 @@ pub fn create_reference(name: &str) -> v1::CreateRunRequest {
         name: name.into(),
         task: Some(v1::TaskSource {
             source: Some(v1::task_source::Source::Reference(v1::ReferenceTask {
-                data_dir: house_prices_dir().to_string_lossy().into_owned(),
+                data_dir: aide_testkit::house_prices_dir().to_string_lossy().into_owned(),
                 goal: "Predict the sales price for each house.".into(),
                 eval: "RMSE of the log prices.".into(),
                 desc_file: String::new(),

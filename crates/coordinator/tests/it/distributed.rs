@@ -13,8 +13,6 @@
 //!   takes over at once (well within the lease ttl);
 //! - a bad configuration exits with code 2.
 
-mod distributed_support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -24,7 +22,7 @@ use aide_proto::v1;
 use aide_store::{
     EventStore, ExecutionStatus, ExecutionStore, NodeStore, RunStatus, RunStore, RunnerStore,
 };
-use distributed_support::{Cluster, diabetes_run};
+use crate::distributed_support::{Cluster, diabetes_run};
 
 /// Upper bound on one run in these tests.
 const RUN_TIMEOUT: Duration = Duration::from_secs(240);
@@ -248,7 +246,7 @@ async fn a_runner_killed_mid_execution_costs_one_retry_on_the_other_runner() {
         .position(|(r, _)| *r == runner)
         .expect("a test runner");
     cluster.runners[victim].1.kill();
-    distributed_support::remove_containers(&runner);
+    crate::distributed_support::remove_containers(&runner);
     let survivor = cluster.runners[1 - victim].0.clone();
 
     assert_completed_once(&cluster, id, 3).await;
@@ -288,7 +286,7 @@ async fn two_replicas_complete_ten_runs_each_exactly_once() {
     };
     let mut api = cluster.start_coordinator(cluster.registry_port).await;
     cluster
-        .start_coordinator(distributed_support::free_port())
+        .start_coordinator(aide_testkit::free_port())
         .await;
     cluster.start_runner(2).await;
     cluster.start_runner(2).await;
@@ -312,7 +310,7 @@ async fn two_replicas_complete_ten_runs_each_exactly_once() {
     );
     // Both replicas took part (each logs its claims).
     for (_, proc) in &cluster.coordinators {
-        let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+        let log = proc.log();
         let claims = log.matches("claimed a run").count();
         eprintln!("{}: {claims} claims", proc.name);
         assert!(
@@ -352,7 +350,7 @@ async fn a_terminated_coordinator_releases_its_run_at_once_and_exits_cleanly() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let other = distributed_support::free_port();
+    let other = aide_testkit::free_port();
     cluster.start_coordinator(other).await;
     let first_owner = cluster.store.get_run(id).await.expect("run").owner;
     assert!(
@@ -369,7 +367,7 @@ async fn a_terminated_coordinator_releases_its_run_at_once_and_exits_cleanly() {
         .expect("kill -TERM");
     assert!(status.success());
     let exit = loop {
-        if let Some(exit) = cluster.coordinators[0].1.child.try_wait().expect("wait") {
+        if let Some(exit) = cluster.coordinators[0].1.child_mut().try_wait().expect("wait") {
             break exit;
         }
         assert!(

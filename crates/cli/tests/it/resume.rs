@@ -3,8 +3,6 @@
 //! exactly the planned number of nodes and no duplicate step. After a crash (SIGKILL) the
 //! resume waits for the dead session's lease to expire first.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -13,7 +11,7 @@ use std::time::{Duration, Instant};
 use aide_store::RunStatus;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::*;
+use crate::support::*;
 
 /// Starts `aide run --steps 4`, sends `signal` once the first node is reviewed, and returns
 /// the exit status and everything it printed.

@@ -2,10 +2,8 @@
 //! the process sandbox, SQLite in the output directory; the example tasks and the shared
 //! house-prices data through the reference implementation's overrides.
 
-mod support;
-
 use aide_store::RunStatus;
-use support::*;
+use crate::support::*;
 
 #[test]
 fn diabetes_in_four_steps_with_the_baseline() {

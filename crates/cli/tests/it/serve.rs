@@ -2,15 +2,13 @@
 //! database and Redis (process sandbox), then `aide submit`, `watch`, `ls`, `status`,
 //! `export` and `cancel` against it, and the exit codes of a bad server or run id.
 
-mod serve_support;
-mod support;
-
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use serve_support::{Server, free_port};
-use support::{aide, stderr};
+use crate::serve_support::Server;
+use aide_testkit::free_port;
+use crate::support::{aide, stderr};
 
 /// Runs `aide <args> --server <url>`, echoing its stderr.
 fn client(server: &str, args: &[&str]) -> Output {

@@ -2,20 +2,16 @@
 //! environment, and a look into the SQLite store of an output directory.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use aide_store::{NodeRecord, NodeStore, RunFilter, RunRecord, RunStore};
 
-/// The repository root.
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// The built `aide` with a clean environment (PATH and HOME only: no LLM keys).
 pub fn aide() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aide"));
-    cmd.env_clear().current_dir(repo());
+    cmd.env_clear().current_dir(aide_testkit::repo_root());
     for var in ["PATH", "HOME"] {
         if let Some(v) = std::env::var_os(var) {
             cmd.env(var, v);
@@ -40,23 +36,12 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The shared house-prices data (never copied).
-pub fn house_prices_dir() -> PathBuf {
-    let dir = std::env::var_os("AIDE_TEST_HOUSE_PRICES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data/house_prices"));
-    dir.canonicalize()
-        .unwrap_or_else(|e| panic!("house-prices data missing at {}: {e}", dir.display()))
-}
+pub use aide_testkit::house_prices_dir;
 
 /// The run and its nodes stored in `<out>/aide.db`.
 pub fn stored(out: &Path) -> (RunRecord, Vec<NodeRecord>) {
     let url = format!("sqlite:{}", out.join("aide.db").display());
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(async {
+    aide_testkit::block_on(async {
             let store = aide_store::connect(&url).await.expect("open the store");
             let runs = store.list_runs(RunFilter::default()).await.expect("runs");
             assert_eq!(runs.len(), 1, "one run per output directory");

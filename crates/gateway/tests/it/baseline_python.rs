@@ -2,7 +2,7 @@
 //! task from ../shared/data and a synthetic binary-classification task written by the test.
 //! Without python3 + pandas + scikit-learn the tests fail when `CI` is set and skip otherwise.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -15,18 +15,13 @@ fn python_ready() -> bool {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("python3 with pandas and scikit-learn is required (CI is set)");
-        }
-        eprintln!("skipping: python3 with pandas and scikit-learn is not available");
-    }
-    ok
+    ok || aide_testkit::unavailable::<()>(
+        "python3 with pandas and scikit-learn",
+        "`import pandas, sklearn, numpy` failed",
+    )
+    .is_some()
 }
 
-fn house_prices_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/house_prices")
-}
 
 fn house_facts() -> TaskFacts {
     TaskFacts {
@@ -135,7 +130,7 @@ fn house_prices_ten_step_loop_reaches_target() {
         return;
     }
     let task = house_facts();
-    let input = house_prices_dir();
+    let input = aide_testkit::house_prices_dir();
     let mut nodes: Vec<Node> = Vec::new();
     for step in 0..10u32 {
         let mut ctx;
@@ -229,7 +224,7 @@ fn debug_of_missing_lightgbm_runs_without_it() {
         .into();
     let code = code_of(&ctx);
     assert!(!code.contains("lightgbm") && !code.contains("xgboost"));
-    let run = run_script(&code, &house_prices_dir());
+    let run = run_script(&code, &aide_testkit::house_prices_dir());
     assert!(run.success, "{}", run.output);
     let review = review_of(&task, &code, &run.output);
     assert_eq!(review["is_bug"], false, "{review}");

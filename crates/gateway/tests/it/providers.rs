@@ -2,8 +2,6 @@
 //! the same scenarios for the OpenAI-style and the Anthropic-style wire format, then the
 //! details only one of them has.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use aide_gateway::pricing::TokenUsage;
@@ -14,7 +12,7 @@ use aide_gateway::retry::RetryPolicy;
 use aide_gateway::structured::complete_structured;
 use aide_gateway::{Error, ErrorKind};
 use serde_json::{Value, json};
-use support::{Flavor, MockProvider};
+use crate::support::{Flavor, MockProvider};
 
 const KEY: &str = "sk-test-SECRET-0123456789";
 

@@ -4,13 +4,12 @@
 
 #[path = "shared_state/outage.rs"]
 mod outage;
-#[path = "support/redis_server.rs"]
-mod redis_server;
 
 use aide_gateway::shared::{
     CacheKey, Limits, Permit, SharedConfig, SharedState, Timings, cache_enabled, cache_key,
 };
-use redis_server::{shared_redis_url, unique_prefix};
+use crate::support::redis_server::unique_prefix;
+use aide_testkit::redis::require as shared_redis_url;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@ use aide_gateway::pricing::TokenUsage;
 use aide_gateway::provider::{Message, Role};
 use serde_json::json;
 
-use super::support::{Canned, Flavor, MockProvider};
+use crate::support::{Canned, Flavor, MockProvider};
 use super::{client, request};
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use aide_gateway::provider::{Answer, ProviderClient};
 use aide_gateway::routing::ProviderKind;
 use serde_json::json;
 
-use super::support::{Canned, Flavor, MockProvider};
+use crate::support::{Canned, Flavor, MockProvider};
 use super::{client, client_with, policy, request};
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! per outage, local limits meanwhile, recovery on its own, and the end of the background task
 //! with the last handle.
 
-use super::redis_server::RedisServer;
+use crate::support::redis_server::RedisServer;
 use super::{config, key};
 use aide_gateway::shared::{Limits, SharedState};
 use std::time::{Duration, Instant};

@@ -1,8 +1,11 @@
 //! Mock LLM providers for the provider-client tests: real HTTP servers on 127.0.0.1 (axum)
 //! that check requests the way OpenAI Chat Completions or Anthropic Messages would, record
-//! every request they receive, and answer from a per-test queue of canned responses.
+//! every request they receive, and answer from a per-test queue of canned responses; and
+//! private `redis-server`s ([`redis_server`]).
 
 #![allow(dead_code)]
+
+pub mod redis_server;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};

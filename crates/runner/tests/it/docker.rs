@@ -3,8 +3,6 @@
 //! (no network, read-only root and input, no runner secrets), cancellation, and cleanup.
 //! Skips loudly without Docker or the image; fails instead when CI is set.
 
-mod common;
-
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
@@ -12,7 +10,7 @@ use std::{
 
 use aide_proto::v1::Limits;
 use bollard::query_parameters::ListContainersOptions;
-use common::*;
+use crate::common::*;
 
 const IMAGE: &str = "aide-sandbox:py311";
 

@@ -2,12 +2,10 @@
 //! isolation that the backend guarantees (as root: own uid, no network, no writes outside
 //! working/), cancellation, and cleanup.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use aide_proto::v1::Limits;
-use common::*;
+use crate::common::*;
 
 /// Each test gets its own sandbox uids so parallel tests never kill each other's scripts.
 const UID_BASE: u32 = 21000;

@@ -16,8 +16,6 @@ use aide_runner::{
 };
 use clap::Parser;
 
-mod common;
-
 const SIX: &str = "six==1.16.0\n";
 
 /// A request for `requirements` into a fresh cache root; as root, shared with a sandbox uid
@@ -25,7 +23,7 @@ const SIX: &str = "six==1.16.0\n";
 fn request(requirements: &str) -> (tempfile::TempDir, VenvRequest) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let root_user = nix::unistd::geteuid().is_root();
+    let root_user = aide_testkit::is_root();
     let req = VenvRequest {
         requirements: requirements.to_string(),
         root: dir.path().join("venvs"),
@@ -228,7 +226,7 @@ async fn the_full_package_set_provisions_and_a_runner_uses_it() {
 
     let root = req.root.to_string_lossy().into_owned();
     let started = Instant::now();
-    let h = common::Harness::start(&[
+    let h = crate::common::Harness::start(&[
         "--backend",
         "process",
         "--python",
@@ -241,7 +239,7 @@ async fn the_full_package_set_provisions_and_a_runner_uses_it() {
     .await;
     assert!(started.elapsed() < Duration::from_secs(10), "did not reuse");
     let out = h
-        .run(common::request(
+        .run(crate::common::request(
             "import sys, sklearn, lightgbm\nprint(sys.prefix)\nprint(sklearn.__version__)\n",
         ))
         .await;

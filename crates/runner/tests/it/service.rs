@@ -2,8 +2,6 @@
 //! drain-then-cancel shutdown, the runner binary keeping its own secrets from scripts, and
 //! registration plus heartbeats against a stand-in coordinator.
 
-mod common;
-
 use std::{
     pin::Pin,
     process::Stdio,
@@ -17,7 +15,7 @@ use aide_proto::v1::{
     coordinator_server::{Coordinator, CoordinatorServer},
     execute_event::Event,
 };
-use common::*;
+use crate::common::*;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request, Response, Status};
 

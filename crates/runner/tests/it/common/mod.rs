@@ -29,10 +29,7 @@ pub struct Harness {
     _dir: tempfile::TempDir,
 }
 
-/// Whether the tests run as root (privilege drop, NPROC, unshare available).
-pub fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
+pub use aide_testkit::is_root;
 
 /// Skips loudly (or fails under CI) when Docker or the sandbox image is missing.
 pub async fn docker_available(image: &str) -> bool {
@@ -49,11 +46,7 @@ pub async fn docker_available(image: &str) -> bool {
     };
     match problem {
         None => true,
-        Some(p) if std::env::var_os("CI").is_some() => panic!("CI requires Docker: {p}"),
-        Some(p) => {
-            eprintln!("\n!!! SKIPPED (needs Docker): {p}\n");
-            false
-        }
+        Some(p) => aide_testkit::unavailable::<()>("Docker", p).is_some(),
     }
 }
 

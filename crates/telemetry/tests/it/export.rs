@@ -62,7 +62,7 @@ fn spans_are_exported_over_otlp_http_when_the_environment_says_so() {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || tx.send(receive_one(listener)));
     let status = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "export_child", "--nocapture"])
+        .args(["--exact", "export::export_child", "--nocapture"])
         .env(CHILD, "1")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

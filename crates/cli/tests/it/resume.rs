@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use aide_store::RunStatus;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use crate::support::*;
 
 /// Starts `aide run --steps 4`, sends `signal` once the first node is reviewed, and returns
 /// the exit status and everything it printed.

@@ -2,8 +2,8 @@
 //! the process sandbox, SQLite in the output directory; the example tasks and the shared
 //! house-prices data through the reference implementation's overrides.
 
-use aide_store::RunStatus;
 use crate::support::*;
+use aide_store::RunStatus;
 
 #[test]
 fn diabetes_in_four_steps_with_the_baseline() {

@@ -5,10 +5,10 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use crate::serve_support::Server;
-use aide_testkit::free_port;
 use crate::support::{aide, stderr};
+use aide_testkit::free_port;
+use serde_json::Value;
 
 /// Runs `aide <args> --server <url>`, echoing its stderr.
 fn client(server: &str, args: &[&str]) -> Output {

@@ -16,13 +16,13 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::distributed_support::{Cluster, diabetes_run};
 use aide_core::node::NodeStage;
 use aide_core::{NodeId, RunId};
 use aide_proto::v1;
 use aide_store::{
     EventStore, ExecutionStatus, ExecutionStore, NodeStore, RunStatus, RunStore, RunnerStore,
 };
-use crate::distributed_support::{Cluster, diabetes_run};
 
 /// Upper bound on one run in these tests.
 const RUN_TIMEOUT: Duration = Duration::from_secs(240);
@@ -285,9 +285,7 @@ async fn two_replicas_complete_ten_runs_each_exactly_once() {
         return;
     };
     let mut api = cluster.start_coordinator(cluster.registry_port).await;
-    cluster
-        .start_coordinator(aide_testkit::free_port())
-        .await;
+    cluster.start_coordinator(aide_testkit::free_port()).await;
     cluster.start_runner(2).await;
     cluster.start_runner(2).await;
 
@@ -367,7 +365,12 @@ async fn a_terminated_coordinator_releases_its_run_at_once_and_exits_cleanly() {
         .expect("kill -TERM");
     assert!(status.success());
     let exit = loop {
-        if let Some(exit) = cluster.coordinators[0].1.child_mut().try_wait().expect("wait") {
+        if let Some(exit) = cluster.coordinators[0]
+            .1
+            .child_mut()
+            .try_wait()
+            .expect("wait")
+        {
             break exit;
         }
         assert!(

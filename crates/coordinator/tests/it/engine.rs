@@ -5,13 +5,13 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::engine_support::*;
 use aide_coordinator::engine::{Author, PortError, RunEnd};
 use aide_core::task::ReferenceTask;
 use aide_core::{BugReason, NodeStage, Task};
 use aide_proto::v1::{CompleteRequest, CompleteResponse, complete_response::Answer};
 use aide_store::{ExecutionStatus, ExecutionStore, LedgerStore, NodeStore, RunStatus, RunStore};
 use axum::{Json, Router, routing::post};
-use crate::engine_support::*;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -21,11 +21,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::engine_support::*;
 use aide_coordinator::dispatch::GrpcExecutor;
 use aide_coordinator::engine::{Engine, GrpcAuthor, RunEnd};
 use aide_core::{NodeStage, Task};
 use aide_store::{AnyStore, EventStore, Lease, NewRun, NodeStore, RunStatus, RunStore};
-use crate::engine_support::*;
 use tokio_util::sync::CancellationToken;
 
 /// How long the database stays down (more than the pool's 30 s connection wait).
@@ -198,7 +198,10 @@ async fn a_database_outage_mid_run_is_retried_and_recorded() {
     {
         Ok(cluster) => Arc::new(cluster),
         Err(why) => {
-            aide_testkit::unavailable::<()>("a private Postgres cluster (root and the PostgreSQL server binaries)", why);
+            aide_testkit::unavailable::<()>(
+                "a private Postgres cluster (root and the PostgreSQL server binaries)",
+                why,
+            );
             return;
         }
     };

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use crate::engine_support::*;
 use aide_coordinator::engine::{Author, PortError, RunEnd};
 use aide_core::task::ReferenceTask;
 use aide_core::{NodeStage, Task};
 use aide_proto::v1::{ActionKind, CompleteRequest, CompleteResponse, complete_response::Answer};
 use aide_store::{ExecutionStatus, ExecutionStore, LedgerStore, NodeStore};
-use crate::engine_support::*;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

@@ -13,13 +13,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::engine_support::*;
 use aide_coordinator::engine::RunEnd;
 use aide_core::Task;
 use aide_core::task::ReferenceTask;
 use aide_store::{RunStatus, RunStore};
 use axum::http::StatusCode;
 use axum::{Json, Router, routing::post};
-use crate::engine_support::*;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::engine_support::*;
 use aide_coordinator::engine::{Author, Executed, Executor, PortError, RunEnd};
 use aide_core::task::ReferenceTask;
 use aide_core::{Action, Task};
@@ -15,7 +16,6 @@ use aide_proto::v1::{
     complete_response::Answer,
 };
 use aide_store::{AnyStore, NodeRecord, NodeStore, RunStore};
-use crate::engine_support::*;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

@@ -22,7 +22,6 @@ fn python_ready() -> bool {
     .is_some()
 }
 
-
 fn house_facts() -> TaskFacts {
     TaskFacts {
         goal: "Predict the sales price for each house".into(),

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::{Flavor, MockProvider};
 use aide_gateway::pricing::TokenUsage;
 use aide_gateway::provider::{
     Answer, FunctionSpec, Message, ProviderClient, ProviderRequest, ProviderResponse, Role,
@@ -12,7 +13,6 @@ use aide_gateway::retry::RetryPolicy;
 use aide_gateway::structured::complete_structured;
 use aide_gateway::{Error, ErrorKind};
 use serde_json::{Value, json};
-use crate::support::{Flavor, MockProvider};
 
 const KEY: &str = "sk-test-SECRET-0123456789";
 

@@ -158,7 +158,10 @@ fn require_redis(running: &Running) -> bool {
     if running.redis_healthy {
         return true;
     }
-    aide_testkit::unavailable::<()>(&format!("Redis at {}", redis_url()), "the gateway finds it unhealthy");
+    aide_testkit::unavailable::<()>(
+        &format!("Redis at {}", redis_url()),
+        "the gateway finds it unhealthy",
+    );
     false
 }
 

@@ -5,10 +5,10 @@
 #[path = "shared_state/outage.rs"]
 mod outage;
 
+use crate::support::redis_server::unique_prefix;
 use aide_gateway::shared::{
     CacheKey, Limits, Permit, SharedConfig, SharedState, Timings, cache_enabled, cache_key,
 };
-use crate::support::redis_server::unique_prefix;
 use aide_testkit::redis::require as shared_redis_url;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

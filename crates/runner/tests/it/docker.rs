@@ -8,9 +8,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::common::*;
 use aide_proto::v1::Limits;
 use bollard::query_parameters::ListContainersOptions;
-use crate::common::*;
 
 const IMAGE: &str = "aide-sandbox:py311";
 

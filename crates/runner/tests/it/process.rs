@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use aide_proto::v1::Limits;
 use crate::common::*;
+use aide_proto::v1::Limits;
 
 /// Each test gets its own sandbox uids so parallel tests never kill each other's scripts.
 const UID_BASE: u32 = 21000;

@@ -9,13 +9,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::common::*;
 use aide_proto::v1::{
     self, ExecuteRequest, ExecutionRef, RegisterRunnerRequest, RegisterRunnerResponse,
     RunnerHeartbeatRequest, RunnerHeartbeatResponse,
     coordinator_server::{Coordinator, CoordinatorServer},
     execute_event::Event,
 };
-use crate::common::*;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request, Response, Status};
 

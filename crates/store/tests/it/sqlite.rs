@@ -1,7 +1,6 @@
 //! The conformance suite on SQLite: each test gets a fresh database file in a temporary
 //! directory; rival stores are separate pools on that file.
 
-
 use std::path::PathBuf;
 
 use aide_store::SqliteStore;

@@ -36,21 +36,21 @@ impl Server {
         let child = ChildGuard::spawn(
             "aide serve",
             aide()
-            .args([
-                "serve",
-                "--database-url",
-                &db_url,
-                "--redis-url",
-                &redis_url,
-                "--sandbox",
-                "process",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--output-dir",
-            ])
-            .arg(dir.path().join("outputs"))
-            .stdout(Stdio::null())
-            .stderr(log),
+                .args([
+                    "serve",
+                    "--database-url",
+                    &db_url,
+                    "--redis-url",
+                    &redis_url,
+                    "--sandbox",
+                    "process",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--output-dir",
+                ])
+                .arg(dir.path().join("outputs"))
+                .stdout(Stdio::null())
+                .stderr(log),
         );
         let mut server = Self {
             url: format!("http://127.0.0.1:{port}"),

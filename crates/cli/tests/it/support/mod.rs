@@ -7,7 +7,6 @@ use std::process::{Command, Output};
 
 use aide_store::{NodeRecord, NodeStore, RunFilter, RunRecord, RunStore};
 
-
 /// The built `aide` with a clean environment (PATH and HOME only: no LLM keys).
 pub fn aide() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aide"));
@@ -42,11 +41,11 @@ pub use aide_testkit::house_prices_dir;
 pub fn stored(out: &Path) -> (RunRecord, Vec<NodeRecord>) {
     let url = format!("sqlite:{}", out.join("aide.db").display());
     aide_testkit::block_on(async {
-            let store = aide_store::connect(&url).await.expect("open the store");
-            let runs = store.list_runs(RunFilter::default()).await.expect("runs");
-            assert_eq!(runs.len(), 1, "one run per output directory");
-            let run = runs.into_iter().next().expect("a run");
-            let nodes = store.load_tree(run.id).await.expect("tree");
-            (run, nodes)
-        })
+        let store = aide_store::connect(&url).await.expect("open the store");
+        let runs = store.list_runs(RunFilter::default()).await.expect("runs");
+        assert_eq!(runs.len(), 1, "one run per output directory");
+        let run = runs.into_iter().next().expect("a run");
+        let nodes = store.load_tree(run.id).await.expect("tree");
+        (run, nodes)
+    })
 }

@@ -19,8 +19,8 @@ use aide_core::task::ReferenceTask;
 use aide_core::{Action, NodeId, RunSettings, Task};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
-use aide_testkit::TestDatabase;
 use aide_store::{AnyStore, ExecutionStore, Lease, NewNode, NewRun, NodeStore, RunStore};
+use aide_testkit::TestDatabase;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -325,7 +325,9 @@ pub fn create_reference(name: &str) -> v1::CreateRunRequest {
         name: name.into(),
         task: Some(v1::TaskSource {
             source: Some(v1::task_source::Source::Reference(v1::ReferenceTask {
-                data_dir: aide_testkit::house_prices_dir().to_string_lossy().into_owned(),
+                data_dir: aide_testkit::house_prices_dir()
+                    .to_string_lossy()
+                    .into_owned(),
                 goal: "Predict the sales price for each house.".into(),
                 eval: "RMSE of the log prices.".into(),
                 desc_file: String::new(),

@@ -31,8 +31,8 @@ use aide_testkit::{ChildGuard, TestDatabase, free_port, unavailable};
 use tempfile::TempDir;
 use tonic::transport::Channel;
 
-use procs::{bin_dir, spawn};
 pub use procs::remove_containers;
+use procs::{bin_dir, spawn};
 
 pub const SANDBOX_IMAGE: &str = "aide-sandbox:py311";
 
@@ -262,7 +262,9 @@ pub fn diabetes_run(name: &str, steps: u32) -> v1::CreateRunRequest {
         name: name.to_owned(),
         task: Some(v1::TaskSource {
             source: Some(v1::task_source::Source::Path(
-                aide_testkit::example_dir("diabetes").to_string_lossy().into_owned(),
+                aide_testkit::example_dir("diabetes")
+                    .to_string_lossy()
+                    .into_owned(),
             )),
             ..Default::default()
         }),

@@ -5,8 +5,8 @@ use aide_gateway::pricing::TokenUsage;
 use aide_gateway::provider::{Message, Role};
 use serde_json::json;
 
-use crate::support::{Canned, Flavor, MockProvider};
 use super::{client, request};
+use crate::support::{Canned, Flavor, MockProvider};
 
 #[tokio::test]
 async fn system_messages_go_to_the_system_field_and_max_tokens_defaults() {

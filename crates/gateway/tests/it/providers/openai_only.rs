@@ -9,8 +9,8 @@ use aide_gateway::provider::{Answer, ProviderClient};
 use aide_gateway::routing::ProviderKind;
 use serde_json::json;
 
-use crate::support::{Canned, Flavor, MockProvider};
 use super::{client, client_with, policy, request};
+use crate::support::{Canned, Flavor, MockProvider};
 
 #[tokio::test]
 async fn reasoning_models_get_no_temperature_and_max_completion_tokens() {

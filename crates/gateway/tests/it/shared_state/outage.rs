@@ -2,8 +2,8 @@
 //! per outage, local limits meanwhile, recovery on its own, and the end of the background task
 //! with the last handle.
 
-use crate::support::redis_server::RedisServer;
 use super::{config, key};
+use crate::support::redis_server::RedisServer;
 use aide_gateway::shared::{Limits, SharedState};
 use std::time::{Duration, Instant};
 

@@ -3,6 +3,7 @@
 //! every span recorded in memory. Each node's span is the root of its own trace, and the
 //! gateway's and the runner's request spans for that node sit in that trace under it.
 
+#[path = "it/engine_support/mod.rs"]
 mod engine_support;
 
 use std::collections::HashMap;

@@ -1,0 +1,170 @@
+//! `aide serve` with the client commands, as real processes: a server over a fresh Postgres
+//! database and Redis (process sandbox), then `aide submit`, `watch`, `ls`, `status`,
+//! `export` and `cancel` against it, and the exit codes of a bad server or run id.
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use crate::serve_support::Server;
+use crate::support::{aide, stderr};
+use aide_testkit::free_port;
+use serde_json::Value;
+
+/// Runs `aide <args> --server <url>`, echoing its stderr.
+fn client(server: &str, args: &[&str]) -> Output {
+    let out = aide()
+        .args(args)
+        .args(["--server", server])
+        .output()
+        .expect("spawn aide");
+    eprintln!(
+        "$ aide {} --server {server}\n--- exit {:?}\n{}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(out)))
+}
+
+#[test]
+fn a_team_server_runs_searches_submitted_by_clients() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let url = server.url.as_str();
+
+    let submitted = client(url, &["submit", "examples/diabetes", "--steps", "3"]);
+    assert_eq!(submitted.status.code(), Some(0));
+    let id = stdout(&submitted);
+    assert!(
+        uuid::Uuid::parse_str(&id).is_ok(),
+        "only the id on stdout: {id:?}"
+    );
+
+    let watched = client(url, &["watch", &id]);
+    assert_eq!(
+        watched.status.code(),
+        Some(0),
+        "watch exits 0 once completed"
+    );
+    let text = stderr(&watched);
+    assert!(
+        text.contains("3/3") && text.contains("run completed"),
+        "{text}"
+    );
+
+    let listed = json(&client(url, &["ls", "--json"]));
+    let runs = listed.as_array().expect("an array");
+    let run = runs
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .expect("listed");
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["nodes"], 3);
+    let table = client(url, &["ls"]);
+    assert!(stdout(&table).contains(&id) && stdout(&table).contains("completed"));
+
+    let status = client(url, &["status", &id]);
+    assert_eq!(status.status.code(), Some(0));
+    assert!(
+        stdout(&status).contains("steps budget reached"),
+        "{}",
+        stdout(&status)
+    );
+    let status = json(&client(url, &["status", &id, "--json"]));
+    assert_eq!(
+        (status["status"].as_str(), status["nodes"].as_u64()),
+        (Some("completed"), Some(3))
+    );
+
+    let out = server.dir.path().join("export");
+    let out_text = out.to_string_lossy().into_owned();
+    let exported = client(url, &["export", &id, "--format", "all", "--out", &out_text]);
+    assert_eq!(exported.status.code(), Some(0));
+    let journal = std::fs::read(out.join("journal.json")).expect("journal.json");
+    let journal: Value = serde_json::from_slice(&journal).expect("the journal parses");
+    assert!(journal.is_object() || journal.is_array());
+    for file in ["best_solution.py", "tree.html", "report.md"] {
+        assert!(out.join(file).is_file(), "{file} exported");
+    }
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .expect("export dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("submission")),
+        "{names:?}"
+    );
+
+    // A second run, cancelled once it is under way: its watcher exits 3.
+    let second = client(url, &["submit", "examples/diabetes", "--steps", "50"]);
+    assert_eq!(second.status.code(), Some(0));
+    let second = stdout(&second);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = json(&client(url, &["status", &second, "--json"]));
+        if s["nodes"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the second run never started");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(client(url, &["cancel", &second]).status.code(), Some(0));
+    let watched = client(url, &["watch", &second, "--quiet"]);
+    assert_eq!(
+        watched.status.code(),
+        Some(3),
+        "a cancelled run's watch exits 3"
+    );
+    assert!(stderr(&watched).contains("run cancelled"));
+
+    // Unknown or malformed run ids are bad input.
+    let unknown = client(url, &["status", "01900000-0000-7000-8000-000000000000"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("no run 01900000-0000-7000-8000-000000000000"));
+    assert_eq!(client(url, &["status", "not-a-run"]).status.code(), Some(2));
+    assert_eq!(client(url, &["cancel", "not-a-run"]).status.code(), Some(2));
+}
+
+#[test]
+fn an_unreachable_server_is_exit_5_naming_the_url() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    for args in [
+        &["ls"][..],
+        &["status", "01900000-0000-7000-8000-000000000000"],
+        &["submit", "examples/diabetes"],
+    ] {
+        let out = client(&url, args);
+        assert_eq!(out.status.code(), Some(5), "{args:?}");
+        let text = stderr(&out);
+        assert!(
+            text.contains("cannot reach the aide server") && text.contains(&url),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn serve_refuses_a_bad_database_url() {
+    let out = aide()
+        .args([
+            "serve",
+            "--database-url",
+            "mysql://x",
+            "--sandbox",
+            "process",
+        ])
+        .output()
+        .expect("spawn aide");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--database-url"));
+}

@@ -1,0 +1,99 @@
+//! A real `aide serve` for the client-command tests: a fresh Postgres database per test and
+//! the test Redis (from aide-testkit: a missing service fails the test under `CI` and skips
+//! it loudly otherwise), the process sandbox, and the built `aide` binary as a child process
+//! on a free port. Dropping the [`Server`] kills the process and drops the database.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use aide_testkit::{ChildGuard, TestDatabase, free_port};
+use tempfile::TempDir;
+
+use crate::support::aide;
+
+/// A running `aide serve`.
+#[derive(Debug)]
+pub struct Server {
+    pub url: String,
+    pub dir: TempDir,
+    child: ChildGuard,
+    /// Dropped after the process is killed.
+    database: TestDatabase,
+}
+
+impl Server {
+    /// Creates a database and starts `aide serve` on it; `None` when a service is missing
+    /// outside CI.
+    pub fn start() -> Option<Self> {
+        let redis_url = aide_testkit::redis::require()?;
+        let database = aide_testkit::block_on(TestDatabase::create("aide_serve"))?;
+        let db_url = database.url().to_owned();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
+        let child = ChildGuard::spawn(
+            "aide serve",
+            aide()
+                .args([
+                    "serve",
+                    "--database-url",
+                    &db_url,
+                    "--redis-url",
+                    &redis_url,
+                    "--sandbox",
+                    "process",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--output-dir",
+                ])
+                .arg(dir.path().join("outputs"))
+                .stdout(Stdio::null())
+                .stderr(log),
+        );
+        let mut server = Self {
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+            child,
+            database,
+        };
+        server.wait_ready();
+        Some(server)
+    }
+
+    /// The server's stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("serve.log")
+    }
+
+    /// Waits for "ready" (the first start may provision the sandbox's virtualenv).
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            if self.log().contains("ready:") {
+                return;
+            }
+            if let Some(status) = self.child.try_wait() {
+                panic!("aide serve exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "aide serve not ready in 300 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill();
+        eprintln!("--- aide serve log\n{}", self.log());
+    }
+}

@@ -1,0 +1,345 @@
+//! The harness of the API tests: a real `aide.v1.Coordinator` tonic server on loopback over
+//! a real store, SQLite in a temporary directory or a fresh Postgres database per test
+//! (`aide_api_test_<uuid>` on `AIDE_TEST_POSTGRES_URL`, dropped afterwards; without a
+//! reachable server the Postgres tests fail when `CI` is set and are skipped loudly
+//! otherwise), and helpers that write a run's history straight into the store under a lease.
+#![allow(dead_code)]
+
+pub mod nodes;
+pub mod runners;
+pub mod runs;
+pub mod watch;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aide_coordinator::api::{ApiConfig, CoordinatorService, EventNotifier};
+use aide_core::task::ReferenceTask;
+use aide_core::{Action, NodeId, RunSettings, Task};
+use aide_proto::v1;
+use aide_proto::v1::coordinator_client::CoordinatorClient;
+use aide_store::{AnyStore, ExecutionStore, Lease, NewNode, NewRun, NodeStore, RunStore};
+use aide_testkit::TestDatabase;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// One test's server, client and store.
+pub struct Harness {
+    pub store: Arc<AnyStore>,
+    pub client: CoordinatorClient<Channel>,
+    pub notifier: EventNotifier,
+    pub config: ApiConfig,
+    pub dir: TempDir,
+    shutdown: CancellationToken,
+    /// Dropped (from the server) with the harness.
+    postgres: Option<TestDatabase>,
+}
+
+/// The API settings of the tests: short polls and grace so streams end quickly.
+pub fn test_config() -> ApiConfig {
+    ApiConfig {
+        heartbeat_interval: Duration::from_secs(2),
+        watch_poll: Duration::from_millis(50),
+        finish_grace: Duration::from_millis(300),
+        watch_page: 2,
+    }
+}
+
+impl Harness {
+    pub async fn sqlite() -> Option<Self> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite:{}", dir.path().join("aide.db").display());
+        let store = aide_store::connect(&url).await.expect("open SQLite store");
+        Some(Self::serve(store, dir, None).await)
+    }
+
+    pub async fn postgres() -> Option<Self> {
+        let database = TestDatabase::create("aide_api_test").await?;
+        let store = aide_store::connect(database.url())
+            .await
+            .expect("open the Postgres store");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        Some(Self::serve(store, dir, Some(database)).await)
+    }
+
+    async fn serve(store: AnyStore, dir: TempDir, postgres: Option<TestDatabase>) -> Self {
+        let store = Arc::new(store);
+        let config = test_config();
+        let shutdown = CancellationToken::new();
+        let (client, notifier) = start_server(store.clone(), config.clone(), &shutdown).await;
+        Self {
+            store,
+            client,
+            notifier,
+            config,
+            dir,
+            shutdown,
+            postgres,
+        }
+    }
+
+    /// A second server on the same store with other settings; stops with the harness.
+    pub async fn another_server(
+        &self,
+        config: ApiConfig,
+    ) -> (CoordinatorClient<Channel>, EventNotifier) {
+        start_server(self.store.clone(), config, &self.shutdown).await
+    }
+
+    /// A client of this test's server.
+    pub fn client(&self) -> CoordinatorClient<Channel> {
+        self.client.clone()
+    }
+
+    async fn cleanup(&self) {
+        self.shutdown.cancel();
+        self.store.close().await;
+    }
+
+    // ---- writing history through the store ----
+
+    /// A queued run of the house-prices task, straight into the store.
+    pub async fn queued_run(&self, name: &str) -> aide_store::RunRecord {
+        self.store
+            .create_run(NewRun {
+                name: name.into(),
+                task: house_prices_task(),
+                settings: RunSettings::default(),
+                direction: Some(aide_core::Direction::Minimize),
+                seed: 0,
+            })
+            .await
+            .expect("create run")
+    }
+
+    /// Claims the oldest claimable run (tests create one at a time before claiming).
+    pub async fn claim(&self) -> Lease {
+        self.store
+            .claim_run("test-owner", Duration::from_secs(60))
+            .await
+            .expect("claim")
+            .expect("a claimable run")
+    }
+
+    /// A queued run, claimed.
+    pub async fn running_run(&self, name: &str) -> Lease {
+        let run = self.queued_run(name).await;
+        let lease = self.claim().await;
+        assert_eq!(lease.run_id, run.id);
+        lease
+    }
+
+    /// A node at `step` carried to `generated` with `code`.
+    pub async fn generated_node(
+        &self,
+        lease: &Lease,
+        step: u32,
+        parent: Option<NodeId>,
+        code: &str,
+    ) -> NodeId {
+        let id = NodeId::new();
+        let action = if parent.is_some() {
+            Action::Improve
+        } else {
+            Action::Draft
+        };
+        self.store
+            .insert_node(
+                lease,
+                NewNode {
+                    id,
+                    parent,
+                    action,
+                    step,
+                    debug_depth: 0,
+                },
+            )
+            .await
+            .expect("insert node");
+        self.store
+            .mark_generated(
+                lease,
+                id,
+                aide_store::Generation {
+                    plan: format!("plan of step {step}"),
+                    code: Some(code.into()),
+                    raw_reply: None,
+                },
+            )
+            .await
+            .expect("mark generated");
+        id
+    }
+
+    /// A node carried through one execution attempt to `reviewed`; `metric` None makes
+    /// it buggy.
+    pub async fn reviewed_node(
+        &self,
+        lease: &Lease,
+        step: u32,
+        parent: Option<NodeId>,
+        metric: Option<f64>,
+    ) -> NodeId {
+        let code = format!("print('step {step}')\n");
+        let id = self.generated_node(lease, step, parent, &code).await;
+        let attempt = self
+            .store
+            .start_execution(lease, id)
+            .await
+            .expect("start execution");
+        let output = match metric {
+            Some(m) => format!("validation rmse: {m}\n"),
+            None => "Traceback (most recent call last):\nValueError: bad\n".into(),
+        };
+        self.store
+            .finish_execution(
+                id,
+                attempt,
+                aide_store::ExecutionResult {
+                    exit_code: Some(i32::from(metric.is_none())),
+                    timed_out: false,
+                    oom_killed: false,
+                    wall_secs: 1.5,
+                    cpu_secs: Some(1.0),
+                    peak_memory_bytes: None,
+                    output: output.clone(),
+                    output_bytes: output.len() as u64,
+                    exc_type: metric.is_none().then(|| "ValueError".into()),
+                    exc_message: None,
+                    runner_id: Some("r1".into()),
+                },
+            )
+            .await
+            .expect("finish execution");
+        self.store
+            .mark_executed(
+                lease,
+                id,
+                aide_store::ExecutionSummary {
+                    term_out: output,
+                    exit_code: Some(i32::from(metric.is_none())),
+                    exec_time_secs: 1.5,
+                    timed_out: false,
+                    exc_type: metric.is_none().then(|| "ValueError".into()),
+                    exc_info: None,
+                    wrote_submission: metric.is_some(),
+                },
+            )
+            .await
+            .expect("mark executed");
+        let bug_reasons = match metric {
+            Some(_) => vec![],
+            None => vec![
+                aide_core::BugReason::Exception("ValueError".into()),
+                aide_core::BugReason::NonZeroExit(1),
+            ],
+        };
+        self.store
+            .mark_reviewed(
+                lease,
+                id,
+                aide_store::Review {
+                    is_buggy: metric.is_none(),
+                    bug_reasons,
+                    metric,
+                    summary: format!("summary of step {step}"),
+                },
+            )
+            .await
+            .expect("mark reviewed");
+        id
+    }
+}
+
+/// Serves the API over `store` on a loopback port until `shutdown`.
+async fn start_server(
+    store: Arc<AnyStore>,
+    config: ApiConfig,
+    shutdown: &CancellationToken,
+) -> (CoordinatorClient<Channel>, EventNotifier) {
+    let service = CoordinatorService::new(store, config);
+    let notifier = service.notifier().clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service.into_server())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled())
+            .await
+            .expect("serve");
+    });
+    let client = CoordinatorClient::connect(format!("http://{addr}"))
+        .await
+        .expect("connect to the coordinator");
+    (client, notifier)
+}
+
+/// Runs one test body against a harness and cleans up even when the body panics.
+pub async fn run_test<F, Fut>(harness: Option<Harness>, body: F)
+where
+    F: FnOnce(Arc<Harness>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(harness) = harness else { return };
+    let harness = Arc::new(harness);
+    let outcome = tokio::spawn(body(harness.clone())).await;
+    harness.cleanup().await;
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+// ---- the shared task data ----
+
+pub fn house_prices_task() -> Task {
+    Task::from_reference(&ReferenceTask {
+        data_dir: Some(aide_testkit::house_prices_dir()),
+        goal: Some("Predict the sales price for each house.".into()),
+        eval: None,
+        desc_file: None,
+    })
+    .expect("house-prices task")
+}
+
+/// A CreateRun request for the task directory at `path`.
+pub fn create_from_path(path: &str, settings: Option<v1::RunSettings>) -> v1::CreateRunRequest {
+    v1::CreateRunRequest {
+        name: String::new(),
+        task: Some(v1::TaskSource {
+            source: Some(v1::task_source::Source::Path(path.into())),
+            metric_name: String::new(),
+            direction: 0,
+        }),
+        settings,
+    }
+}
+
+/// A CreateRun request for a queued house-prices run given by reference.
+pub fn create_reference(name: &str) -> v1::CreateRunRequest {
+    v1::CreateRunRequest {
+        name: name.into(),
+        task: Some(v1::TaskSource {
+            source: Some(v1::task_source::Source::Reference(v1::ReferenceTask {
+                data_dir: aide_testkit::house_prices_dir()
+                    .to_string_lossy()
+                    .into_owned(),
+                goal: "Predict the sales price for each house.".into(),
+                eval: "RMSE of the log prices.".into(),
+                desc_file: String::new(),
+            })),
+            metric_name: "rmse".into(),
+            direction: 0,
+        }),
+        settings: None,
+    }
+}
+
+/// Parses a run id from the API.
+pub fn run_id(run: &v1::Run) -> aide_core::RunId {
+    aide_core::RunId(run.id.parse().expect("run id is a UUID"))
+}

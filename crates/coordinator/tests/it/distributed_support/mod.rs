@@ -1,0 +1,279 @@
+//! A real aide deployment for the distributed tests, all on 127.0.0.1 free ports: the
+//! `aide-gateway` (baseline author, Redis cache), `aide-runner --backend docker` processes
+//! and `aide-coordinator` replicas over one fresh Postgres database per test.
+//!
+//! Binaries: `aide-coordinator` is this crate's (`CARGO_BIN_EXE_…`). The gateway and runner
+//! binaries belong to other packages, which `cargo test -p aide-coordinator` does not build
+//! (they are dev-dependencies for their libraries only), so the first test that needs them
+//! runs `cargo build -p aide-gateway -p aide-runner --bins` once per test binary (guarded by
+//! a `OnceLock`; a no-op when they are up to date) into the target directory this test runs
+//! from, and starts them from there (`current_exe()/../../aide-gateway`).
+//!
+//! Services: Postgres (`AIDE_TEST_POSTGRES_URL`), Redis (`AIDE_TEST_REDIS_URL`) and Docker
+//! with the `aide-sandbox:py311` image, under aide-testkit's rule (a missing one fails the
+//! test under `CI` and skips it loudly otherwise). Every child process is killed (SIGKILL)
+//! when the [`Cluster`] is dropped, the database is dropped, and containers of the test's
+//! runners are removed.
+#![allow(dead_code)]
+
+mod procs;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aide_proto::v1;
+use aide_proto::v1::coordinator_client::CoordinatorClient;
+use aide_store::{AnyStore, RunnerStore};
+use aide_testkit::{ChildGuard, TestDatabase, free_port, unavailable};
+use tempfile::TempDir;
+use tonic::transport::Channel;
+
+pub use procs::remove_containers;
+use procs::{bin_dir, spawn};
+
+pub const SANDBOX_IMAGE: &str = "aide-sandbox:py311";
+
+/// One deployment: a database, a gateway, runners and coordinators.
+#[derive(Debug)]
+pub struct Cluster {
+    pub tag: String,
+    pub db_url: String,
+    pub store: Arc<AnyStore>,
+    pub gateway: SocketAddr,
+    redis_url: String,
+    pub runners: Vec<(String, ChildGuard)>,
+    pub coordinators: Vec<(u16, ChildGuard)>,
+    gateway_proc: Option<ChildGuard>,
+    /// The port runners register with (the first coordinator's).
+    pub registry_port: u16,
+    pub lease_ttl_secs: u64,
+    pub dir: TempDir,
+    /// Dropped after the processes (fields drop after [`Cluster`]'s `drop`).
+    database: TestDatabase,
+}
+
+impl Cluster {
+    /// A database and a gateway; `None` (after a loud message) when a service is missing
+    /// outside CI.
+    pub async fn start(lease_ttl_secs: u64) -> Option<Self> {
+        let redis_url = aide_testkit::redis::require()?;
+        match Command::new("docker")
+            .args(["image", "inspect", SANDBOX_IMAGE])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+        {
+            Ok(s) if s.success() => {}
+            Ok(_) => return unavailable("Docker", format!("image {SANDBOX_IMAGE} not found")),
+            Err(e) => return unavailable("Docker", e),
+        }
+        let database = TestDatabase::create("aide_dist").await?;
+        let tag = database.name()[database.name().len() - 12..].to_owned();
+        let db_url = database.url().to_owned();
+        let store = Arc::new(aide_store::connect(&db_url).await.expect("test store"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let gateway_port = free_port();
+        let gateway = SocketAddr::from(([127, 0, 0, 1], gateway_port));
+        let mut cluster = Self {
+            tag,
+            db_url,
+            store,
+            gateway,
+            redis_url,
+            runners: Vec::new(),
+            coordinators: Vec::new(),
+            gateway_proc: None,
+            registry_port: free_port(),
+            lease_ttl_secs,
+            dir,
+            database,
+        };
+        let args = vec![
+            "--listen".into(),
+            gateway.to_string(),
+            "--redis-url".into(),
+            cluster.redis_url.clone(),
+        ];
+        let program = bin_dir().join("aide-gateway");
+        cluster.gateway_proc = Some(spawn("gateway", &program, &args, cluster.dir.path()));
+        cluster.wait_port(gateway_port, "gateway").await;
+        Some(cluster)
+    }
+
+    /// Starts a coordinator replica on `port` (the registry port for the first one).
+    pub async fn start_coordinator(&mut self, port: u16) -> CoordinatorClient<Channel> {
+        let n = self.coordinators.len();
+        let args = vec![
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--database-url".into(),
+            self.db_url.clone(),
+            "--gateway".into(),
+            format!("http://{}", self.gateway),
+            "--owner".into(),
+            format!("coord-{n}-{}", self.tag),
+            "--lease-ttl-secs".into(),
+            self.lease_ttl_secs.to_string(),
+            "--runner-heartbeat-secs".into(),
+            "1".into(),
+        ];
+        let program = PathBuf::from(env!("CARGO_BIN_EXE_aide-coordinator"));
+        let proc = spawn(
+            &format!("coordinator-{n}"),
+            &program,
+            &args,
+            self.dir.path(),
+        );
+        self.coordinators.push((port, proc));
+        self.wait_port(port, "coordinator").await;
+        client(port).await
+    }
+
+    /// Starts a Docker runner with `slots` that registers with the registry port and waits
+    /// until it is registered.
+    pub async fn start_runner(&mut self, slots: u32) -> String {
+        let n = self.runners.len();
+        let id = format!("dist-{}-r{n}", self.tag);
+        let work_root = self.dir.path().join(format!("work-{n}"));
+        let args = vec![
+            "--listen".into(),
+            format!("127.0.0.1:{}", free_port()),
+            "--runner-id".into(),
+            id.clone(),
+            "--coordinator".into(),
+            format!("http://127.0.0.1:{}", self.registry_port),
+            "--backend".into(),
+            "docker".into(),
+            "--slots".into(),
+            slots.to_string(),
+            "--work-root".into(),
+            work_root.to_string_lossy().into_owned(),
+            "--drain-secs".into(),
+            "1".into(),
+        ];
+        let program = bin_dir().join("aide-runner");
+        let proc = spawn(&format!("runner-{n}"), &program, &args, self.dir.path());
+        self.runners.push((id.clone(), proc));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let live = self
+                .store
+                .live_runners(Duration::from_secs(10))
+                .await
+                .expect("live runners");
+            if live.iter().any(|r| r.info.id == id) {
+                return id;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "runner {id} never registered:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn wait_port(&self, port: u16, what: &str) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if !aide_testkit::wait_for_port(addr, Duration::from_secs(60)) {
+            panic!("{what} never listened on {port}:\n{}", self.logs());
+        }
+    }
+
+    /// The tails of every process log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        let procs = self
+            .gateway_proc
+            .iter()
+            .chain(self.runners.iter().map(|(_, p)| p))
+            .chain(self.coordinators.iter().map(|(_, p)| p));
+        for proc in procs {
+            out.push_str(&format!("---- {} ----\n{}\n", proc.name, proc.tail(40)));
+        }
+        out
+    }
+
+    /// Ids of the test runners' containers that are running, with their labels
+    /// (runner, node, attempt).
+    pub fn running_containers(&self) -> Vec<(String, String, String)> {
+        let mut found = Vec::new();
+        for (id, _) in &self.runners {
+            let Ok(out) = Command::new("docker")
+                .args(["ps", "--filter"])
+                .arg(format!("label=aide.runner={id}"))
+                .args([
+                    "--format",
+                    "{{.Label \"aide.node\"}} {{.Label \"aide.attempt\"}}",
+                ])
+                .output()
+            else {
+                continue;
+            };
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                if let Some((node, attempt)) = line.trim().split_once(' ') {
+                    found.push((id.clone(), node.to_owned(), attempt.to_owned()));
+                }
+            }
+        }
+        found
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (_, proc) in &mut self.coordinators {
+            proc.kill();
+        }
+        for (_, proc) in &mut self.runners {
+            proc.kill();
+        }
+        if let Some(proc) = &mut self.gateway_proc {
+            proc.kill();
+        }
+        for (id, _) in &self.runners {
+            remove_containers(id);
+        }
+    }
+}
+
+/// A gRPC client of the coordinator on `port`, retried until it connects.
+pub async fn client(port: u16) -> CoordinatorClient<Channel> {
+    let address = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match CoordinatorClient::connect(address.clone()).await {
+            Ok(client) => return client.max_decoding_message_size(64 << 20),
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot connect to the coordinator at {address}: {e}"),
+        }
+    }
+}
+
+/// A CreateRun request for the diabetes example with the baseline model.
+pub fn diabetes_run(name: &str, steps: u32) -> v1::CreateRunRequest {
+    v1::CreateRunRequest {
+        name: name.to_owned(),
+        task: Some(v1::TaskSource {
+            source: Some(v1::task_source::Source::Path(
+                aide_testkit::example_dir("diabetes")
+                    .to_string_lossy()
+                    .into_owned(),
+            )),
+            ..Default::default()
+        }),
+        settings: Some(v1::RunSettings {
+            steps: Some(steps),
+            k_fold_validation: Some(3),
+            exec_timeout_secs: Some(120),
+            workers: Some(1),
+            ..Default::default()
+        }),
+    }
+}

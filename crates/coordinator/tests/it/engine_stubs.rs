@@ -1,0 +1,324 @@
+//! The run loop with stub ports (a scripted author and an executor that "runs" a script by
+//! reading it), for what needs many fast steps: an interrupted run resumed by a new owner
+//! makes exactly the decisions (the random debug draws included) of a run never
+//! interrupted, and the time budget ends a run with its reason.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::engine_support::*;
+use aide_coordinator::engine::{Author, Executed, Executor, PortError, RunEnd, ScriptRun};
+use aide_core::task::ReferenceTask;
+use aide_core::{Action, ExceptionInfo, Task};
+use aide_proto::v1::{ActionKind, CompleteRequest, CompleteResponse, complete_response::Answer};
+use aide_store::{AnyStore, NodeRecord, NodeStore, RunStore};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+/// Writes programs whose fate depends on the step: every third one fails, the others print
+/// a metric. Reviews read the metric line back. On code call number `cancel_at` it fires
+/// `cancel` and never answers.
+#[derive(Debug, Default)]
+struct ScriptedAuthor {
+    calls: AtomicUsize,
+    cancel_at: Option<(usize, CancellationToken)>,
+    delay: Duration,
+}
+
+impl Author for ScriptedAuthor {
+    async fn complete(&self, request: CompleteRequest) -> Result<CompleteResponse, PortError> {
+        tokio::time::sleep(self.delay).await;
+        let aide = request.aide.expect("every request has an AIDE context");
+        let answer = if aide.action == i32::from(ActionKind::Review) {
+            let metric = aide
+                .last_output
+                .lines()
+                .find_map(|l| l.strip_prefix("AIDE_METRIC: "))
+                .and_then(|m| m.trim().parse::<f64>().ok());
+            Answer::FunctionArgumentsJson(
+                json!({"is_bug": metric.is_none(), "summary": "scripted", "metric": metric,
+                       "lower_is_better": true})
+                .to_string(),
+            )
+        } else {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some((at, cancel)) = &self.cancel_at
+                && n == *at
+            {
+                cancel.cancel();
+                std::future::pending::<()>().await;
+            }
+            let code = if aide.step.is_multiple_of(3) {
+                "raise ValueError('scripted failure')".to_owned()
+            } else {
+                format!("print('AIDE_METRIC: {}')", 1.0 / f64::from(aide.step + 1))
+            };
+            Answer::Text(format!(
+                "Plan for step {}.\n```python\n{code}\n```\n",
+                aide.step
+            ))
+        };
+        Ok(CompleteResponse {
+            answer: Some(answer),
+            provider: "stub".into(),
+            model: "scripted".into(),
+            ..Default::default()
+        })
+    }
+}
+
+/// "Runs" the scripts [`ScriptedAuthor`] writes.
+#[derive(Debug)]
+struct ReadingExecutor;
+
+impl Executor for ReadingExecutor {
+    async fn execute(&self, script: ScriptRun) -> Result<Executed, PortError> {
+        assert!(script.attempt >= 1 && !script.timeout.is_zero());
+        let ran = if script.code.starts_with("raise") {
+            let exception = ExceptionInfo {
+                message: "scripted failure".into(),
+                ..ExceptionInfo::default()
+            };
+            Executed {
+                exit_code: Some(1),
+                output: "Traceback ...\nValueError: scripted failure\n".into(),
+                exception: Some(("ValueError".into(), exception)),
+                ..Executed::default()
+            }
+        } else {
+            let printed = script
+                .code
+                .trim_start_matches("print('")
+                .trim_end_matches("')");
+            Executed {
+                exit_code: Some(0),
+                output: format!("{printed}\n"),
+                wall_time: Duration::from_millis(1),
+                ..Executed::default()
+            }
+        };
+        Ok(Executed {
+            runner_id: Some("reader".into()),
+            ..ran
+        })
+    }
+}
+
+/// A task without test data (no submission needed).
+fn tiny_task(dir: &std::path::Path) -> Task {
+    std::fs::write(dir.join("train.csv"), "x,y\n1,2\n").expect("data");
+    Task::from_reference(&ReferenceTask {
+        data_dir: Some(dir.to_path_buf()),
+        goal: Some("Predict y.".into()),
+        eval: None,
+        desc_file: None,
+    })
+    .expect("task")
+}
+
+/// (step, action, parent's step) of every node.
+fn shape(nodes: &[NodeRecord]) -> Vec<(u32, Action, Option<u32>)> {
+    nodes
+        .iter()
+        .map(|n| {
+            let parent = n
+                .parent
+                .map(|p| nodes.iter().find(|m| m.id == p).expect("parent").step);
+            (n.step, n.action, parent)
+        })
+        .collect()
+}
+
+async fn run_once(
+    store: &Arc<AnyStore>,
+    task: Task,
+    interrupt_at: Option<usize>,
+) -> Vec<NodeRecord> {
+    let mut s = settings(14, 2);
+    s.search.debug_prob = 0.5;
+    let lease = claimed_run(store, task, s).await;
+    if let Some(at) = interrupt_at {
+        let cancel = CancellationToken::new();
+        let author = ScriptedAuthor {
+            cancel_at: Some((at, cancel.clone())),
+            ..Default::default()
+        };
+        let end = engine(store.clone(), author, ReadingExecutor, None)
+            .drive(lease.clone(), cancel)
+            .await
+            .expect("drive");
+        assert_eq!(end, RunEnd::Interrupted);
+        let left = store.load_tree(lease.run_id).await.expect("tree");
+        assert_eq!(left.len(), at, "interrupted while generating node {at}");
+        let resumed = claim(store).await;
+        assert_eq!(resumed.run_id, lease.run_id);
+        let end = engine(
+            store.clone(),
+            ScriptedAuthor::default(),
+            ReadingExecutor,
+            None,
+        )
+        .drive(resumed, CancellationToken::new())
+        .await
+        .expect("resume");
+        assert!(matches!(end, RunEnd::Completed { .. }), "{end:?}");
+    } else {
+        let end = engine(
+            store.clone(),
+            ScriptedAuthor::default(),
+            ReadingExecutor,
+            None,
+        )
+        .drive(lease.clone(), CancellationToken::new())
+        .await
+        .expect("drive");
+        assert!(matches!(end, RunEnd::Completed { .. }), "{end:?}");
+    }
+    store.load_tree(lease.run_id).await.expect("tree")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_makes_the_decisions_of_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let task = tiny_task(dir.path());
+    let a = store(&dir.path().join("a").tap_mkdir()).await;
+    let b = store(&dir.path().join("b").tap_mkdir()).await;
+    let straight = run_once(&a, task.clone(), None).await;
+    let resumed = run_once(&b, task, Some(9)).await;
+    assert_eq!(straight.len(), 14);
+    let actions: Vec<Action> = straight.iter().map(|n| n.action).collect();
+    assert!(
+        actions.contains(&Action::Debug) && actions.contains(&Action::Improve),
+        "{actions:?}"
+    );
+    assert_eq!(shape(&straight), shape(&resumed));
+    let verdicts = |nodes: &[NodeRecord]| -> Vec<Option<f64>> {
+        nodes
+            .iter()
+            .map(|n| n.review.as_ref().and_then(|r| r.metric))
+            .collect()
+    };
+    assert_eq!(verdicts(&straight), verdicts(&resumed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_time_budget_ends_the_run_with_its_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let mut s = settings(50, 2);
+    s.max_run_secs = Some(1);
+    let lease = claimed_run(&store, tiny_task(dir.path()), s).await;
+    let author = ScriptedAuthor {
+        delay: Duration::from_millis(300),
+        ..Default::default()
+    };
+    // Every appended event is announced through the hook.
+    let announced = Arc::new(AtomicUsize::new(0));
+    let mut config = config(None);
+    config.on_event = Some(aide_coordinator::engine::EventHook::new({
+        let (announced, run) = (announced.clone(), lease.run_id);
+        move |id| {
+            assert_eq!(id, run);
+            announced.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+    let engine = aide_coordinator::engine::Engine::new(
+        store.clone(),
+        Arc::new(author),
+        Arc::new(ReadingExecutor),
+        config,
+    );
+    let end = engine
+        .drive(lease.clone(), CancellationToken::new())
+        .await
+        .expect("drive");
+    let events = event_kinds(&store, lease.run_id).await;
+    assert_eq!(announced.load(Ordering::SeqCst), events.len());
+    let RunEnd::Completed { reason } = end else {
+        panic!("{end:?}")
+    };
+    assert!(reason.starts_with("time budget reached"), "{reason}");
+    let nodes = store.load_tree(lease.run_id).await.expect("tree");
+    assert!(!nodes.is_empty() && nodes.len() < 50, "{}", nodes.len());
+    let run = store.get_run(lease.run_id).await.expect("run");
+    assert_eq!(run.stop_reason.as_deref(), Some(reason.as_str()));
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl TapMkdir for std::path::PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).expect("mkdir");
+        self
+    }
+}
+
+/// Refuses every request, as a gateway does for an unknown model.
+#[derive(Debug)]
+struct RefusingAuthor;
+
+impl Author for RefusingAuthor {
+    async fn complete(&self, _: CompleteRequest) -> Result<CompleteResponse, PortError> {
+        Err(PortError::request(
+            "gateway: InvalidArgument: unknown model nope/nope",
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_code_request_fails_the_run_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let lease = claimed_run(&store, tiny_task(dir.path()), settings(3, 2)).await;
+    let end = engine(store.clone(), RefusingAuthor, ReadingExecutor, None)
+        .drive(lease.clone(), CancellationToken::new())
+        .await
+        .expect("drive");
+    let RunEnd::Failed { reason } = end else {
+        panic!("{end:?}")
+    };
+    assert!(reason.contains("unknown model"), "{reason}");
+    let run = store.get_run(lease.run_id).await.expect("run");
+    assert_eq!(run.status, aide_store::RunStatus::Failed);
+    assert_eq!(run.stop_reason.as_deref(), Some(reason.as_str()));
+    let events = event_kinds(&store, lease.run_id).await;
+    assert!(events.iter().all(|(k, _)| k != "infra_retry"));
+    assert_eq!(events.last().map(|(k, _)| k.as_str()), Some("run_finished"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_in_place_go_straight_into_the_output_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let lease = claimed_run(&store, tiny_task(dir.path()), settings(3, 2)).await;
+    let out = dir.path().join("out");
+    let mut config = config(Some(out.clone()));
+    config.outputs_in_place = true;
+    let engine = aide_coordinator::engine::Engine::new(
+        store.clone(),
+        Arc::new(ScriptedAuthor::default()),
+        Arc::new(ReadingExecutor),
+        config,
+    );
+    let end = engine
+        .drive(lease.clone(), CancellationToken::new())
+        .await
+        .expect("drive");
+    assert!(matches!(end, RunEnd::Completed { .. }), "{end:?}");
+    for file in [
+        "report.md",
+        "journal.json",
+        "config.json",
+        "best_solution.py",
+    ] {
+        assert!(
+            out.join(file).is_file(),
+            "{file} missing in {}",
+            out.display()
+        );
+    }
+    assert!(!out.join(lease.run_id.to_string()).exists());
+}

@@ -1,0 +1,41 @@
+//! Test support for aide's integration suites, written once: the rule for a service a test
+//! needs ([`require`]), a fresh Postgres database per test ([`postgres`]), the Redis of the
+//! test environment ([`redis`]), child processes killed and reaped on drop ([`process`]),
+//! loopback ports ([`net`]) and the data the tests share ([`paths`]).
+//!
+//! Only a `[dev-dependencies]` entry. It starts no aide service: how the services are
+//! configured and started stays with each crate's tests.
+
+pub mod net;
+pub mod paths;
+pub mod postgres;
+pub mod process;
+pub mod redis;
+pub mod require;
+
+pub use net::{free_port, wait_for_port};
+pub use paths::{example_dir, house_prices_dir, repo_root};
+pub use postgres::TestDatabase;
+pub use process::ChildGuard;
+pub use require::unavailable;
+
+/// Runs `future` to completion on a runtime of its own (current thread), for synchronous
+/// tests and for clean-up in `Drop`.
+pub fn block_on<T>(future: impl Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a test runtime")
+        .block_on(future)
+}
+
+/// Whether the tests run as root (effective uid 0): sandbox uids, `unshare`, `runuser`.
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+            line.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false)
+}

@@ -60,38 +60,23 @@ pub struct ServeArgs {
     pub metrics_listen: Option<SocketAddr>,
 }
 
+/// The coordinator task of `aide serve`.
+type CoordinatorTask = tokio::task::JoinHandle<Result<(), aide_coordinator::Error>>;
+
 /// Runs `aide serve` until a signal; 0 after a clean shutdown.
 pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
-    let url = DatabaseUrl::parse(&args.database_url)
-        .map_err(|e| CliError::Usage(format!("--database-url: {e}")))?;
-    if args.slots == 0 || args.max_runs == 0 {
-        return Err(CliError::Usage(
-            "--slots and --max-runs must be at least 1".into(),
-        ));
-    }
+    let url = checked_url(&args)?;
     if args.sandbox == BackendKind::Docker {
         check_docker().await?;
     }
     let shutdown = CancellationToken::new();
-    aide_service::signals::install(shutdown.clone(), EXIT_INTERRUPTED.into(), |stage| {
-        eprintln!(
-            "{}",
-            match stage {
-                Stage::Draining => "stopping (signal again to quit at once)",
-                Stage::Exiting => "quitting at once",
-            }
-        )
-    })
-    .map_err(|e| CliError::Service(e.to_string()))?;
+    install_signals(&shutdown)?;
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let local = listener
         .local_addr()
         .map_err(|e| CliError::Service(e.to_string()))?;
-    let api_url = format!("http://{local}");
-    // The runner dials the coordinator on loopback even when the API listens on all addresses.
-    let loopback = SocketAddr::from(([127, 0, 0, 1], local.port()));
     let store = Arc::new(
         aide_store::connect(&url)
             .await
@@ -103,6 +88,8 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         args.slots,
         args.max_runs
     );
+    // The runner dials the coordinator on loopback even when the API listens on all addresses.
+    let loopback = SocketAddr::from(([127, 0, 0, 1], local.port()));
     let options = ServiceOptions {
         sandbox: args.sandbox,
         slots: args.slots,
@@ -140,48 +127,75 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         ended = &mut coordinator => Err(coordinator_error(ended)),
         () = services.died() => Err(services.failure()),
     };
-    if let Err(e) = ready {
-        coordinator_stop.cancel();
-        services.stop().await;
-        store.close().await;
-        return Err(e);
-    }
-    if !shutdown.is_cancelled() {
-        eprintln!(
-            "gateway {} · runner {} · Redis {}",
-            services.gateway_url,
-            services.runner_url,
-            options
-                .redis_url
-                .as_deref()
-                .map_or("none".into(), url_password)
-        );
-        eprintln!("coordinator API on {api_url}");
-        eprintln!("ready: aide submit --server {api_url} <task> (Ctrl-C to stop)");
-    }
-    let outcome = tokio::select! {
-        () = shutdown.cancelled() => Ok(()),
-        ended = &mut coordinator => Err(coordinator_error(ended)),
-        () = services.died() => Err(services.failure()),
+    let outcome = match ready {
+        Ok(()) if !shutdown.is_cancelled() => {
+            announce_ready(&services, &options, local);
+            tokio::select! {
+                () = shutdown.cancelled() => Ok(()),
+                ended = &mut coordinator => Err(coordinator_error(ended)),
+                () = services.died() => Err(services.failure()),
+            }
+        }
+        other => other,
     };
     eprintln!("aide serve: stopping (runs are released and resume on the next start)");
-    coordinator_stop.cancel();
-    if !coordinator.is_finished() {
-        match tokio::time::timeout(Duration::from_secs(30), &mut coordinator).await {
-            Ok(ended) => {
-                if let Err(e) = ended
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()))
-                {
-                    eprintln!("coordinator: {e}");
-                }
-            }
-            Err(_) => coordinator.abort(),
-        }
-    }
+    stop_coordinator(coordinator, &coordinator_stop).await;
     services.stop().await;
     store.close().await;
     outcome.map(|()| 0)
+}
+
+/// The database URL, once the flags are known to be usable.
+fn checked_url(args: &ServeArgs) -> Result<DatabaseUrl, CliError> {
+    if args.slots == 0 || args.max_runs == 0 {
+        return Err(CliError::Usage(
+            "--slots and --max-runs must be at least 1".into(),
+        ));
+    }
+    DatabaseUrl::parse(&args.database_url)
+        .map_err(|e| CliError::Usage(format!("--database-url: {e}")))
+}
+
+/// The first SIGINT/SIGTERM cancels `shutdown`; a second one exits at once.
+fn install_signals(shutdown: &CancellationToken) -> Result<(), CliError> {
+    aide_service::signals::install(shutdown.clone(), EXIT_INTERRUPTED.into(), |stage| {
+        eprintln!(
+            "{}",
+            match stage {
+                Stage::Draining => "stopping (signal again to quit at once)",
+                Stage::Exiting => "quitting at once",
+            }
+        )
+    })
+    .map_err(|e| CliError::Service(e.to_string()))
+}
+
+/// Tells where everything listens once the runner has registered.
+fn announce_ready(services: &Services, options: &ServiceOptions, api: SocketAddr) {
+    let redis = options
+        .redis_url
+        .as_deref()
+        .map_or("none".into(), url_password);
+    eprintln!(
+        "gateway {} · runner {} · Redis {redis}",
+        services.gateway_url, services.runner_url
+    );
+    eprintln!("coordinator API on http://{api}");
+    eprintln!("ready: aide submit --server http://{api} <task> (Ctrl-C to stop)");
+}
+
+/// Stops the coordinator (its runs are released), waiting up to 30 s for it.
+async fn stop_coordinator(mut coordinator: CoordinatorTask, stop: &CancellationToken) {
+    stop.cancel();
+    if coordinator.is_finished() {
+        return;
+    }
+    match tokio::time::timeout(Duration::from_secs(30), &mut coordinator).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => eprintln!("coordinator: {e}"),
+        Ok(Err(e)) => eprintln!("coordinator: {e}"),
+        Err(_) => coordinator.abort(),
+    }
 }
 
 fn coordinator_error(

@@ -121,6 +121,33 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
         session.run.task.metric.name.clone(),
         session.mode,
     );
+    let driven = drive_engine(&session, &services, lease, interrupt).await;
+    progress.finish().await;
+    let failure = services.failure();
+    services.stop().await;
+    let end = match driven {
+        Ok(Some(end)) => end,
+        Ok(None) => return Err(failure),
+        Err(e) => return Err(e),
+    };
+    let run = session.store.get_run(run_id).await?;
+    summary::link_outputs(&session.out, &run, true);
+    let code = announce_end(&end, started.elapsed());
+    summary::print(&session.store, &run, &session.out).await?;
+    if end == RunEnd::Interrupted {
+        return interrupted(&session.out);
+    }
+    Ok(code)
+}
+
+/// Drives the leased run on an engine over the in-process services until it ends; `None`
+/// when a service died first (the engine is stopped cleanly before returning).
+async fn drive_engine(
+    session: &Session,
+    services: &Services,
+    lease: Lease,
+    interrupt: &Interrupt,
+) -> Result<Option<RunEnd>, CliError> {
     // Other fields (hooks for a served API) keep their defaults in embedded mode.
     #[allow(clippy::needless_update)]
     let config = EngineConfig {
@@ -129,48 +156,35 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
         output_dir: Some(session.out.clone()),
         ..EngineConfig::default()
     };
+    let author = GrpcAuthor::connect_lazy(&services.gateway_url)
+        .map_err(|e| CliError::Service(format!("gateway client: {e:?}")))?;
+    let executor = GrpcExecutor::new([services.runner_url.as_str()])
+        .map_err(|e| CliError::Service(format!("runner client: {e:?}")))?;
     let engine = Engine::new(
         session.store.clone(),
-        Arc::new(
-            GrpcAuthor::connect_lazy(&services.gateway_url)
-                .map_err(|e| CliError::Service(format!("gateway client: {e:?}")))?,
-        ),
-        Arc::new(
-            GrpcExecutor::new([services.runner_url.as_str()])
-                .map_err(|e| CliError::Service(format!("runner client: {e:?}")))?,
-        ),
+        Arc::new(author),
+        Arc::new(executor),
         config,
     );
     let stop = interrupt.first.child_token();
-    let driven = {
-        let drive = engine.drive(lease, stop.clone());
-        tokio::pin!(drive);
-        tokio::select! {
-            end = &mut drive => end.map(Some),
-            _ = services.died() => {
-                // A service is gone: stop the engine cleanly, then report the service error.
-                stop.cancel();
-                let _ = drive.await;
-                Ok(None)
-            }
+    let drive = engine.drive(lease, stop.clone());
+    tokio::pin!(drive);
+    tokio::select! {
+        end = &mut drive => end.map(Some).map_err(CliError::Engine),
+        _ = services.died() => {
+            // A service is gone: stop the engine cleanly, then report the service error.
+            stop.cancel();
+            let _ = drive.await;
+            Ok(None)
         }
-    };
-    progress.finish().await;
-    let failure = services.failure();
-    services.stop().await;
-    let end = match driven {
-        Ok(Some(end)) => end,
-        Ok(None) => return Err(failure),
-        Err(e) => return Err(CliError::Engine(e)),
-    };
-    let run = session.store.get_run(run_id).await?;
-    summary::link_outputs(&session.out, &run, true);
-    let code = match &end {
+    }
+}
+
+/// Says how the drive ended and returns the exit code for it.
+fn announce_end(end: &RunEnd, elapsed: Duration) -> u8 {
+    match end {
         RunEnd::Completed { reason } => {
-            eprintln!(
-                "run completed: {reason} ({})",
-                fmt_elapsed(started.elapsed())
-            );
+            eprintln!("run completed: {reason} ({})", fmt_elapsed(elapsed));
             EXIT_COMPLETED
         }
         RunEnd::Failed { reason } => {
@@ -186,12 +200,7 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
             eprintln!("another aide session took this run over; stopping");
             EXIT_INTERNAL
         }
-    };
-    summary::print(&session.store, &run, &session.out).await?;
-    if end == RunEnd::Interrupted {
-        return interrupted(&session.out);
     }
-    Ok(code)
 }
 
 fn interrupted(out: &Path) -> Result<u8, CliError> {

@@ -153,40 +153,14 @@ impl Gateway {
 
         let caching = cache_enabled(request.cache, provider_request.temperature);
         let key = caching.then(|| cache_key_of(&provider, &provider_request));
-        if let Some(key) = &key
-            && let Some(bytes) = inner.shared.cache_get(key).await
-        {
-            match serde_json::from_slice::<CachedAnswer>(&bytes) {
-                Ok(hit) => {
-                    info!(cache_hit = true, "answered from the cache");
-                    return Ok(response_from_cache(hit, &provider, started));
-                }
-                Err(e) => warn!(error = %e, "ignoring an unreadable cache entry"),
-            }
+        if let Some(hit) = self.cached(key.as_ref()).await {
+            info!(cache_hit = true, "answered from the cache");
+            return Ok(response_from_cache(hit, &provider, started));
         }
-
-        let estimate = estimated_tokens(&provider_request);
-        let permit = inner
-            .shared
-            .acquire(&provider, &route.model, estimate)
-            .await;
-        let answer = match &provider_request.function {
-            Some(_) => {
-                crate::structured::complete_structured(client, &provider_request, inner.max_reasks)
-                    .await
-            }
-            None => client.complete(&provider_request).await,
-        };
-        let answer = match answer {
-            Ok(answer) => answer,
-            Err(e) => {
-                permit.settle(estimate);
-                warn!(error = %e, "provider call failed");
-                return Err(aide_proto::status_of(&e, "gateway"));
-            }
-        };
-        permit.settle(answer.usage.prompt + answer.usage.completion);
-
+        let answer = self
+            .call_provider(client, &provider, &route.model, &provider_request)
+            .await
+            .map_err(|e| aide_proto::status_of(&e, "gateway"))?;
         let cost = self.cost(&provider, &route.model, answer.usage);
         if let Some(key) = &key {
             match serde_json::to_vec(&cached_answer(&answer)) {
@@ -214,6 +188,42 @@ impl Gateway {
             cache_hit: false,
             attempts: answer.attempts,
         })
+    }
+
+    /// The cached answer under `key`, when caching is on and there is a readable one.
+    async fn cached(&self, key: Option<&crate::shared::CacheKey>) -> Option<CachedAnswer> {
+        let bytes = self.inner.shared.cache_get(key?).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| warn!(error = %e, "ignoring an unreadable cache entry"))
+            .ok()
+    }
+
+    /// One provider call under the shared limits (a forced function call is validated and
+    /// re-asked); the limiter is settled with the tokens really used.
+    async fn call_provider(
+        &self,
+        client: &ProviderClient,
+        provider: &str,
+        model: &str,
+        request: &ProviderRequest,
+    ) -> Result<ProviderResponse, Error> {
+        let inner = &self.inner;
+        let estimate = estimated_tokens(request);
+        let permit = inner.shared.acquire(provider, model, estimate).await;
+        let answer = match &request.function {
+            Some(_) => {
+                crate::structured::complete_structured(client, request, inner.max_reasks).await
+            }
+            None => client.complete(request).await,
+        };
+        match &answer {
+            Ok(answer) => permit.settle(answer.usage.prompt + answer.usage.completion),
+            Err(e) => {
+                permit.settle(estimate);
+                warn!(error = %e, "provider call failed");
+            }
+        }
+        answer
     }
 
     /// The price of a call; 0 with a warning (once per model) when the table has no price.

@@ -418,11 +418,10 @@ fn sample_draft_prompt_renders() {
     assert!(text.trim_end().ends_with(PREVIEW));
 }
 
-#[test]
-fn the_report_prompt_has_its_sections_the_trajectory_and_the_best_code() {
-    let task = task(true);
-    let summary = SearchSummary {
-        task: &task,
+/// A search of three programs: a good draft, a failed draft and an improvement.
+fn three_step_summary(task: &Task) -> SearchSummary<'_> {
+    SearchSummary {
+        task,
         direction: Some(Direction::Minimize),
         stop_reason: Some("steps budget reached (3 nodes)"),
         steps: vec![
@@ -455,7 +454,13 @@ fn the_report_prompt_has_its_sections_the_trajectory_and_the_best_code() {
             review: "Ran well.",
             code: "print('AIDE_METRIC: 0.5')",
         }),
-    };
+    }
+}
+
+#[test]
+fn the_report_prompt_has_its_sections_the_trajectory_and_the_best_code() {
+    let task = task(true);
+    let summary = three_step_summary(&task);
     let prompt = report_prompt(&summary);
     let titles: Vec<&str> = prompt.sections.iter().map(|s| s.title.as_str()).collect();
     assert_eq!(

@@ -3,7 +3,7 @@
 //! the execution request for a runner.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aide_core::prompt::OUTPUT_CAP_CHARS;
 use aide_core::{
@@ -11,15 +11,9 @@ use aide_core::{
     NodeId, PreviousSolution, PromptContext, RunId, RunSettings, Task, debug_prompt, draft_prompt,
     improve_prompt, review_function, review_prompt, truncate_middle,
 };
-use aide_proto::v1::{
-    self, ActionKind, AideContext, ChatMessage, CompleteRequest, Role, TaskFacts, WorkContext,
-};
 use aide_store::NodeRecord;
 
-use super::ports::ScriptRun;
-
-/// How long the engine waits for one gateway answer (set as the request's deadline).
-pub const AUTHOR_DEADLINE: Duration = Duration::from_secs(600);
+use super::ports::{AuthorHints, AuthorRequest, CallKind, ScriptRun, TaskFacts};
 
 /// What every request of a run shares: the parts of the run that never change (the
 /// direction and status belong to the loop's [`RunState`](super::state::RunState)).
@@ -54,38 +48,19 @@ impl RunInfo {
 
     pub(super) fn facts(&self, direction: Option<Direction>) -> TaskFacts {
         let task = &self.task;
-        let sample = task
-            .submission
-            .as_ref()
-            .and_then(|s| s.sample.as_ref())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let submission = task.submission.as_ref();
         TaskFacts {
             goal: task.goal.clone(),
-            eval: task.eval.clone().unwrap_or_default(),
-            metric_name: task.metric.name.clone().unwrap_or_default(),
-            direction: direction
-                .map(v1::MetricDirection::from)
-                .unwrap_or(v1::MetricDirection::Unspecified)
-                .into(),
+            eval: task.eval.clone(),
+            metric_name: task.metric.name.clone(),
+            direction,
             input_files: self.input_files.clone(),
-            submission_file: task
-                .submission
-                .as_ref()
-                .map(|s| s.file_name.clone())
-                .unwrap_or_default(),
-            sample_submission: sample,
+            submission_file: submission.map(|s| s.file_name.clone()),
+            sample_submission: submission
+                .and_then(|s| s.sample.as_ref())
+                .map(|p| p.to_string_lossy().into_owned()),
             k_fold: self.settings.k_fold_validation,
             exec_timeout_secs: self.settings.exec_timeout_secs,
-        }
-    }
-
-    fn work(&self, node: NodeId, attempt: u32, within: Duration) -> WorkContext {
-        WorkContext {
-            run_id: self.id.to_string(),
-            node_id: node.to_string(),
-            attempt,
-            deadline: Some((SystemTime::now() + within).into()),
         }
     }
 }
@@ -116,7 +91,7 @@ pub fn code_request(
     nodes: &[NodeRecord],
     node: &NodeRecord,
     direction: Option<Direction>,
-) -> CompleteRequest {
+) -> AuthorRequest {
     let memory = memory(nodes);
     let ctx = info.prompt_context(&memory, direction);
     let parent = node.parent.and_then(|p| nodes.iter().find(|n| n.id == p));
@@ -160,17 +135,17 @@ pub fn code_request(
         .iter()
         .filter(|n| n.parent.is_none() && n.step < node.step)
         .count() as u32;
-    CompleteRequest {
-        work: Some(info.work(node.id, 1, AUTHOR_DEADLINE)),
+    AuthorRequest {
+        purpose: LlmPurpose::Code,
+        run_id: info.id,
+        node_id: Some(node.id),
         model: settings.code.model.clone(),
-        messages: vec![user(prompt.render())],
-        temperature: Some(settings.code.temperature),
-        max_tokens: None,
+        temperature: settings.code.temperature,
+        prompt: prompt.render(),
         function: None,
-        cache: None,
-        aide: Some(AideContext {
-            action: ActionKind::from(node.action).into(),
-            task: Some(info.facts(direction)),
+        hints: AuthorHints {
+            call: CallKind::from(node.action),
+            task: info.facts(direction),
             parent_code,
             last_output: truncate_middle(&parent_output, OUTPUT_CAP_CHARS),
             step: node.step,
@@ -179,8 +154,7 @@ pub fn code_request(
             parent_metric: parent
                 .and_then(|p| p.review.as_ref())
                 .and_then(|r| r.metric),
-        }),
-        purpose: LlmPurpose::Code.to_string(),
+        },
     }
 }
 
@@ -191,34 +165,28 @@ pub fn review_request(
     code: &str,
     output: &str,
     direction: Option<Direction>,
-) -> CompleteRequest {
+) -> AuthorRequest {
     let ctx = info.prompt_context(&[], direction);
     let prompt = review_prompt(&ctx, &ExecutedSolution { code, output });
-    let spec = review_function();
     let settings = &info.settings;
-    CompleteRequest {
-        work: Some(info.work(node.id, 1, AUTHOR_DEADLINE)),
+    AuthorRequest {
+        purpose: LlmPurpose::Feedback,
+        run_id: info.id,
+        node_id: Some(node.id),
         model: settings.feedback.model.clone(),
-        messages: vec![user(prompt.render())],
-        temperature: Some(settings.feedback.temperature),
-        max_tokens: None,
-        function: Some(v1::FunctionSpec {
-            name: spec.name,
-            description: spec.description,
-            parameters_json: spec.parameters.to_string(),
-        }),
-        cache: None,
-        aide: Some(AideContext {
-            action: ActionKind::Review.into(),
-            task: Some(info.facts(direction)),
+        temperature: settings.feedback.temperature,
+        prompt: prompt.render(),
+        function: Some(review_function()),
+        hints: AuthorHints {
+            call: CallKind::Review,
+            task: info.facts(direction),
             parent_code: code.to_owned(),
             last_output: truncate_middle(output, OUTPUT_CAP_CHARS),
             step: node.step,
             seed: info.seed,
             draft_index: 0,
             parent_metric: None,
-        }),
-        purpose: LlmPurpose::Feedback.to_string(),
+        },
     }
 }
 
@@ -257,11 +225,4 @@ pub fn input_files(dir: &Path) -> Vec<String> {
     }
     files.sort();
     files
-}
-
-fn user(content: String) -> ChatMessage {
-    ChatMessage {
-        role: Role::User.into(),
-        content,
-    }
 }

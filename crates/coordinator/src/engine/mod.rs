@@ -56,7 +56,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use author::GrpcAuthor;
-pub use ports::{Author, Executed, Executor, FailureKind, PortError, ScriptRun};
+pub use ports::{
+    Answer, Author, AuthorHints, AuthorReply, AuthorRequest, CallKind, Executed, Executor,
+    FailureKind, PortError, ScriptRun, TaskFacts,
+};
 pub use retry::{Backoff, Failure, Fatal, Transient};
 
 use crate::Error;

@@ -5,21 +5,16 @@
 //! It never fails the run: after a refusal or a few infrastructure failures the report is
 //! the deterministic one alone and a `report_failed` event says why.
 
-use std::time::SystemTime;
-
 use aide_core::event::ReportFailed;
 use aide_core::prompt::{BestProgram, SearchSummary, StepOutcome, StepResult, report_prompt};
 use aide_core::{LlmPurpose, RunEvent, truncate_middle};
-use aide_proto::v1::{
-    ActionKind, AideContext, ChatMessage, CompleteRequest, Role, WorkContext,
-    complete_response::Answer,
-};
 use aide_store::{NodeRecord, RunRecord, Store};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::budget::{Budget, Exhausted};
-use super::context::{AUTHOR_DEADLINE, RunInfo};
+use super::context::RunInfo;
+use super::ports::{Answer, AuthorHints, AuthorRequest, CallKind};
 use super::retry::retrying;
 use super::state::RunState;
 use super::step::RunCtx;
@@ -74,12 +69,10 @@ pub(super) async fn narrative<S: Store, A: Author, E: Executor>(
                 if let Err(e) = recorded {
                     warn!(error = ?e, "the report call is not in the ledger");
                 }
-                match response.answer {
-                    Some(Answer::Text(text)) | Some(Answer::FunctionArgumentsJson(text))
-                        if !text.trim().is_empty() =>
-                    {
+                match response.answer.as_ref().map(Answer::text) {
+                    Some(text) if !text.trim().is_empty() => {
                         info!(chars = text.len(), "report written by the model");
-                        return Ok(Some(text));
+                        return Ok(Some(text.to_owned()));
                     }
                     _ => PortError::request("the report answer was empty"),
                 }
@@ -112,40 +105,31 @@ pub(super) async fn narrative<S: Store, A: Author, E: Executor>(
 
 /// The request asking the run's code model for the report; `run` is the run as the loop
 /// knows it now.
-pub fn report_request(info: &RunInfo, run: &RunRecord, nodes: &[NodeRecord]) -> CompleteRequest {
+pub fn report_request(info: &RunInfo, run: &RunRecord, nodes: &[NodeRecord]) -> AuthorRequest {
     let best = best_node(run, nodes);
     let settings = &run.settings;
     let best_code = best
         .and_then(|b| b.generation.as_ref())
-        .and_then(|g| g.code.clone())
+        .and_then(|g| g.code.as_deref())
         .unwrap_or_default();
-    CompleteRequest {
-        work: Some(WorkContext {
-            run_id: run.id.to_string(),
-            node_id: best.map(|b| b.id.to_string()).unwrap_or_default(),
-            attempt: 1,
-            deadline: Some((SystemTime::now() + AUTHOR_DEADLINE).into()),
-        }),
+    AuthorRequest {
+        purpose: LlmPurpose::Report,
+        run_id: run.id,
+        node_id: best.map(|b| b.id),
         model: settings.code.model.clone(),
-        messages: vec![ChatMessage {
-            role: Role::User.into(),
-            content: report_prompt(&search_summary(run, nodes)).render(),
-        }],
-        temperature: Some(settings.code.temperature),
-        max_tokens: None,
+        temperature: settings.code.temperature,
+        prompt: report_prompt(&search_summary(run, nodes)).render(),
         function: None,
-        cache: None,
-        aide: Some(AideContext {
-            action: ActionKind::Report.into(),
-            task: Some(info.facts(run.direction)),
-            parent_code: truncate_middle(&best_code, CODE_CHARS),
+        hints: AuthorHints {
+            call: CallKind::Report,
+            task: info.facts(run.direction),
+            parent_code: truncate_middle(best_code, CODE_CHARS),
             last_output: String::new(),
             step: nodes.len() as u32,
             seed: run.seed,
             draft_index: 0,
             parent_metric: best.and_then(good_metric),
-        }),
-        purpose: LlmPurpose::Report.to_string(),
+        },
     }
 }
 

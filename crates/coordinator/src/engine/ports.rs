@@ -8,8 +8,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aide_core::{ExceptionInfo, NodeId, RunId};
-use aide_proto::v1::{CompleteRequest, CompleteResponse};
+use aide_core::{Action, Direction, ExceptionInfo, FunctionSpec, LlmPurpose, NodeId, RunId};
 
 /// How a failed call of a port should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +65,116 @@ impl PortError {
     }
 }
 
-/// Answers completion requests: drafts, improvements, debugs and reviews.
+/// Answers model calls: drafts, improvements, debugs, reviews and the report.
 pub trait Author: Send + Sync + 'static {
     fn complete(
         &self,
-        request: CompleteRequest,
-    ) -> impl Future<Output = Result<CompleteResponse, PortError>> + Send;
+        request: AuthorRequest,
+    ) -> impl Future<Output = Result<AuthorReply, PortError>> + Send;
+}
+
+/// One model call, as the engine asks for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorRequest {
+    pub purpose: LlmPurpose,
+    pub run_id: RunId,
+    /// The node the call is for; `None` for the run's report.
+    pub node_id: Option<NodeId>,
+    pub model: String,
+    pub temperature: f64,
+    /// The rendered prompt, sent as one user message.
+    pub prompt: String,
+    /// The function the model must call (the review's `submit_review`).
+    pub function: Option<FunctionSpec>,
+    /// What an author that does not read prompts (the offline baseline) answers from.
+    pub hints: AuthorHints,
+}
+
+/// Which of the engine's calls a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Draft,
+    Improve,
+    Debug,
+    Review,
+    Report,
+}
+
+impl From<Action> for CallKind {
+    fn from(action: Action) -> Self {
+        match action {
+            Action::Draft => Self::Draft,
+            Action::Improve => Self::Improve,
+            Action::Debug => Self::Debug,
+        }
+    }
+}
+
+/// The structured side of a request: the call, the task and the node's lineage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorHints {
+    pub call: CallKind,
+    pub task: TaskFacts,
+    /// The parent's code (the reviewed code, for a review; the best code, for the report).
+    pub parent_code: String,
+    /// The parent's output or review (the reviewed output, for a review), cut to size.
+    pub last_output: String,
+    pub step: u32,
+    pub seed: u64,
+    /// How many drafts came before this one.
+    pub draft_index: u32,
+    pub parent_metric: Option<f64>,
+}
+
+/// The task as an author sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskFacts {
+    pub goal: String,
+    pub eval: Option<String>,
+    pub metric_name: Option<String>,
+    pub direction: Option<Direction>,
+    /// Files of the input directory, relative to it.
+    pub input_files: Vec<String>,
+    pub submission_file: Option<String>,
+    pub sample_submission: Option<String>,
+    pub k_fold: u32,
+    pub exec_timeout_secs: u64,
+}
+
+/// A model's answer with what it cost.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuthorReply {
+    /// `None` when the model said nothing.
+    pub answer: Option<Answer>,
+    pub provider: String,
+    pub model: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cached_tokens: u64,
+    pub cost_usd: f64,
+    pub latency_ms: u64,
+    /// The provider's request id, when it gave one.
+    pub request_id: Option<String>,
+    /// Answered from the gateway's cache.
+    pub cache_hit: bool,
+}
+
+/// What a model answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Prose, with a plan and a code block when it is a code reply.
+    Text(String),
+    /// The arguments of the forced function call, as JSON text.
+    FunctionArguments(String),
+}
+
+impl Answer {
+    /// The answer's text, whichever form it came in.
+    pub fn text(&self) -> &str {
+        match self {
+            Self::Text(text) | Self::FunctionArguments(text) => text,
+        }
+    }
 }
 
 /// Runs one script to its end and returns how it ended with the id of the runner that ran

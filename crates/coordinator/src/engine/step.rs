@@ -11,7 +11,6 @@ use aide_core::{
     BugReason, Direction, ExceptionInfo, ExecutionFacts, LlmPurpose, NodeId, NodeStage,
     Review as ReviewArgs, RunEvent, Verdict, metric::cross_check, parse_reply,
 };
-use aide_proto::v1::{CompleteRequest, CompleteResponse, complete_response::Answer};
 use aide_store::{
     ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NodeRecord, Review, Store,
 };
@@ -20,7 +19,7 @@ use tracing::{info, warn};
 
 use super::EventHook;
 use super::context::{RunInfo, review_request, script_run};
-use super::ports::{Author, Executed, Executor};
+use super::ports::{Answer, Author, AuthorReply, AuthorRequest, Executed, Executor};
 use super::retry::{Backoff, Failure, Fatal, retrying};
 
 /// What every node task of one run shares.
@@ -41,7 +40,7 @@ pub(super) struct RunCtx<S, A, E> {
 #[derive(Debug)]
 pub(super) struct NodeJob {
     pub record: NodeRecord,
-    pub code_request: Option<CompleteRequest>,
+    pub code_request: Option<AuthorRequest>,
     /// The run's direction when the job was made (`None` until fixed).
     pub direction: Option<Direction>,
 }
@@ -129,37 +128,32 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         .await
     }
 
-    /// The ledger row of a gateway answer.
+    /// The ledger row of a model's answer.
     pub fn ledger_entry(
         &self,
         node: Option<NodeId>,
         purpose: LlmPurpose,
-        response: &CompleteResponse,
+        reply: &AuthorReply,
     ) -> NewLlmCall {
-        let usage = response.usage.unwrap_or_default();
         NewLlmCall {
             run_id: self.lease.run_id,
             node_id: node,
             purpose,
-            provider: response.provider.clone(),
-            model: response.model.clone(),
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            cached_tokens: usage.cached_tokens,
-            cost_usd: response.cost_usd,
-            latency_ms: response.latency_ms,
-            request_id: Some(response.provider_request_id.clone()).filter(|r| !r.is_empty()),
-            cached: response.cache_hit,
+            provider: reply.provider.clone(),
+            model: reply.model.clone(),
+            prompt_tokens: reply.prompt_tokens,
+            completion_tokens: reply.completion_tokens,
+            cached_tokens: reply.cached_tokens,
+            cost_usd: reply.cost_usd,
+            latency_ms: reply.latency_ms,
+            request_id: reply.request_id.clone(),
+            cached: reply.cache_hit,
         }
     }
 
-    /// One gateway call, retried on infrastructure failures, then put in the ledger.
-    async fn ask(
-        &self,
-        node: &NodeRecord,
-        purpose: LlmPurpose,
-        request: CompleteRequest,
-    ) -> Result<CompleteResponse, Failure> {
+    /// One model call, retried on infrastructure failures, then put in the ledger.
+    async fn ask(&self, node: &NodeRecord, request: AuthorRequest) -> Result<AuthorReply, Failure> {
+        let purpose = request.purpose;
         let what = format!("{purpose} call");
         let response = retrying(
             self.backoff,
@@ -194,11 +188,12 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                     "pending node {id} without a code request"
                 )))
             })?;
-            let response = self.ask(&node, LlmPurpose::Code, request).await?;
-            let text = match response.answer {
-                Some(Answer::Text(t)) | Some(Answer::FunctionArgumentsJson(t)) => t,
-                None => String::new(),
-            };
+            let response = self.ask(&node, request).await?;
+            let text = response
+                .answer
+                .as_ref()
+                .map(|a| a.text().to_owned())
+                .unwrap_or_default();
             let parsed = parse_reply(&text);
             let generation = Generation {
                 plan: parsed.plan,
@@ -347,9 +342,9 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
     ) -> Result<Option<Direction>, Failure> {
         let (id, lease) = (node.id, &self.lease);
         let request = review_request(&self.info, node, code, &execution.term_out, direction);
-        let parsed = match self.ask(node, LlmPurpose::Feedback, request).await {
+        let parsed = match self.ask(node, request).await {
             Ok(response) => match response.answer {
-                Some(Answer::FunctionArgumentsJson(args)) => serde_json::from_str(&args)
+                Some(Answer::FunctionArguments(args)) => serde_json::from_str(&args)
                     .map_err(|e| e.to_string())
                     .and_then(|v| ReviewArgs::from_json(&v).map_err(|e| e.to_string())),
                 Some(Answer::Text(text)) => ReviewArgs::from_text(&text).map_err(|e| e.to_string()),

@@ -6,10 +6,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::engine_support::*;
-use aide_coordinator::engine::{Author, PortError, RunEnd};
+use aide_coordinator::engine::{Answer, Author, AuthorReply, AuthorRequest, PortError, RunEnd};
 use aide_core::task::ReferenceTask;
-use aide_core::{BugReason, NodeStage, Task};
-use aide_proto::v1::{CompleteRequest, CompleteResponse, complete_response::Answer};
+use aide_core::{BugReason, LlmPurpose, NodeStage, Task};
 use aide_store::{ExecutionStatus, ExecutionStore, LedgerStore, NodeStore, RunStatus, RunStore};
 use axum::{Json, Router, routing::post};
 use serde_json::{Value, json};
@@ -227,12 +226,13 @@ async fn an_interrupted_run_resumes_without_duplicates() {
 struct ProseAuthor;
 
 impl Author for ProseAuthor {
-    async fn complete(&self, request: CompleteRequest) -> Result<CompleteResponse, PortError> {
+    async fn complete(&self, request: AuthorRequest) -> Result<AuthorReply, PortError> {
         assert_eq!(
-            request.purpose, "code",
+            request.purpose,
+            LlmPurpose::Code,
             "no review is asked for a node without code"
         );
-        Ok(CompleteResponse {
+        Ok(AuthorReply {
             answer: Some(Answer::Text(
                 "I would train a gradient-boosting model on the numeric columns and predict \
                  the test set with it."
@@ -240,7 +240,7 @@ impl Author for ProseAuthor {
             )),
             provider: "stub".into(),
             model: "prose".into(),
-            ..Default::default()
+            ..AuthorReply::default()
         })
     }
 }
@@ -442,7 +442,7 @@ impl std::fmt::Debug for MeddlingAuthor {
 }
 
 impl Author for MeddlingAuthor {
-    async fn complete(&self, request: CompleteRequest) -> Result<CompleteResponse, PortError> {
+    async fn complete(&self, request: AuthorRequest) -> Result<AuthorReply, PortError> {
         if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
             if self.steal {
                 // Another replica takes the run over while this call is in flight.

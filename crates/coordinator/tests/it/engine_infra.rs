@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use crate::engine_support::*;
-use aide_coordinator::engine::{Author, PortError, RunEnd};
+use aide_coordinator::engine::{
+    Answer, Author, AuthorReply, AuthorRequest, CallKind, PortError, RunEnd,
+};
 use aide_core::task::ReferenceTask;
 use aide_core::{NodeStage, Task};
-use aide_proto::v1::{ActionKind, CompleteRequest, CompleteResponse, complete_response::Answer};
 use aide_store::{ExecutionStatus, ExecutionStore, LedgerStore, NodeStore};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -19,11 +20,11 @@ use tokio_util::sync::CancellationToken;
 struct SlowScriptAuthor;
 
 impl Author for SlowScriptAuthor {
-    async fn complete(&self, request: CompleteRequest) -> Result<CompleteResponse, PortError> {
-        let aide = request.aide.expect("context");
-        let answer = if aide.action == i32::from(ActionKind::Review) {
+    async fn complete(&self, request: AuthorRequest) -> Result<AuthorReply, PortError> {
+        let aide = request.hints;
+        let answer = if aide.call == CallKind::Review {
             let ok = aide.last_output.contains("AIDE_METRIC: 0.25");
-            Answer::FunctionArgumentsJson(
+            Answer::FunctionArguments(
                 json!({"is_bug": !ok, "summary": "slow script", "metric": ok.then_some(0.25),
                        "lower_is_better": true})
                 .to_string(),
@@ -35,11 +36,11 @@ impl Author for SlowScriptAuthor {
                     .into(),
             )
         };
-        Ok(CompleteResponse {
+        Ok(AuthorReply {
             answer: Some(answer),
             provider: "stub".into(),
             model: "slow".into(),
-            ..Default::default()
+            ..AuthorReply::default()
         })
     }
 }

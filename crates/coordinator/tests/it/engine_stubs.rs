@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::engine_support::*;
-use aide_coordinator::engine::{Author, Executed, Executor, PortError, RunEnd, ScriptRun};
+use aide_coordinator::engine::{
+    Answer, Author, AuthorReply, AuthorRequest, CallKind, Executed, Executor, PortError, RunEnd,
+    ScriptRun,
+};
 use aide_core::task::ReferenceTask;
 use aide_core::{Action, ExceptionInfo, Task};
-use aide_proto::v1::{ActionKind, CompleteRequest, CompleteResponse, complete_response::Answer};
 use aide_store::{AnyStore, NodeRecord, NodeStore, RunStore};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -27,16 +29,16 @@ struct ScriptedAuthor {
 }
 
 impl Author for ScriptedAuthor {
-    async fn complete(&self, request: CompleteRequest) -> Result<CompleteResponse, PortError> {
+    async fn complete(&self, request: AuthorRequest) -> Result<AuthorReply, PortError> {
         tokio::time::sleep(self.delay).await;
-        let aide = request.aide.expect("every request has an AIDE context");
-        let answer = if aide.action == i32::from(ActionKind::Review) {
+        let aide = request.hints;
+        let answer = if aide.call == CallKind::Review {
             let metric = aide
                 .last_output
                 .lines()
                 .find_map(|l| l.strip_prefix("AIDE_METRIC: "))
                 .and_then(|m| m.trim().parse::<f64>().ok());
-            Answer::FunctionArgumentsJson(
+            Answer::FunctionArguments(
                 json!({"is_bug": metric.is_none(), "summary": "scripted", "metric": metric,
                        "lower_is_better": true})
                 .to_string(),
@@ -59,11 +61,11 @@ impl Author for ScriptedAuthor {
                 aide.step
             ))
         };
-        Ok(CompleteResponse {
+        Ok(AuthorReply {
             answer: Some(answer),
             provider: "stub".into(),
             model: "scripted".into(),
-            ..Default::default()
+            ..AuthorReply::default()
         })
     }
 }
@@ -261,7 +263,7 @@ impl TapMkdir for std::path::PathBuf {
 struct RefusingAuthor;
 
 impl Author for RefusingAuthor {
-    async fn complete(&self, _: CompleteRequest) -> Result<CompleteResponse, PortError> {
+    async fn complete(&self, _: AuthorRequest) -> Result<AuthorReply, PortError> {
         Err(PortError::request(
             "gateway: InvalidArgument: unknown model nope/nope",
         ))

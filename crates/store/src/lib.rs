@@ -37,9 +37,9 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore, Store};
 pub use types::{
-    EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation,
-    Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord,
-    RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
+    CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
+    Generation, Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter,
+    RunRecord, RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
 };
 pub use url::{Backend, DatabaseUrl};
 

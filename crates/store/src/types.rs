@@ -245,6 +245,12 @@ pub struct NewLlmCall {
     pub run_id: RunId,
     pub node_id: Option<NodeId>,
     pub purpose: LlmPurpose,
+    pub usage: CallUsage,
+}
+
+/// What one LLM call used and cost, as the gateway reports it with the answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallUsage {
     pub provider: String,
     pub model: String,
     pub prompt_tokens: u64,

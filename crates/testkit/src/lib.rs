@@ -1,11 +1,13 @@
 //! Test support for aide's integration suites, written once: the rule for a service a test
 //! needs ([`require`]), a fresh Postgres database per test ([`postgres`]), the Redis of the
 //! test environment ([`redis`]), child processes killed and reaped on drop ([`process`]),
-//! loopback ports ([`net`]) and the data the tests share ([`paths`]).
+//! loopback ports ([`net`]), the data the tests share ([`paths`]) and a service binary's
+//! `--print-config` ([`binary`]).
 //!
 //! Only a `[dev-dependencies]` entry. It starts no aide service: how the services are
 //! configured and started stays with each crate's tests.
 
+pub mod binary;
 pub mod net;
 pub mod paths;
 pub mod postgres;

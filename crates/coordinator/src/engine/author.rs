@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use aide_proto::v1::llm_gateway_client::LlmGatewayClient;
 use aide_proto::v1::{self, CompleteRequest, CompleteResponse, complete_response};
+use aide_store::CallUsage;
 use aide_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;
 
@@ -136,14 +137,16 @@ pub fn author_reply(response: CompleteResponse) -> AuthorReply {
                 Answer::FunctionArguments(args)
             }
         }),
-        provider: response.provider,
-        model: response.model,
-        prompt_tokens: usage.prompt_tokens,
-        completion_tokens: usage.completion_tokens,
-        cached_tokens: usage.cached_tokens,
-        cost_usd: response.cost_usd,
-        latency_ms: response.latency_ms,
-        request_id: Some(response.provider_request_id).filter(|id| !id.is_empty()),
-        cache_hit: response.cache_hit,
+        usage: CallUsage {
+            provider: response.provider,
+            model: response.model,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cached_tokens: usage.cached_tokens,
+            cost_usd: response.cost_usd,
+            latency_ms: response.latency_ms,
+            request_id: Some(response.provider_request_id).filter(|id| !id.is_empty()),
+            cached: response.cache_hit,
+        },
     }
 }

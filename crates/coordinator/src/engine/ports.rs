@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aide_core::{Action, Direction, ExceptionInfo, FunctionSpec, LlmPurpose, NodeId, RunId};
+use aide_store::CallUsage;
 
 /// How a failed call of a port should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,22 +142,12 @@ pub struct TaskFacts {
     pub exec_timeout_secs: u64,
 }
 
-/// A model's answer with what it cost.
+/// A model's answer with what it used and cost.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuthorReply {
     /// `None` when the model said nothing.
     pub answer: Option<Answer>,
-    pub provider: String,
-    pub model: String,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub cached_tokens: u64,
-    pub cost_usd: f64,
-    pub latency_ms: u64,
-    /// The provider's request id, when it gave one.
-    pub request_id: Option<String>,
-    /// Answered from the gateway's cache.
-    pub cache_hit: bool,
+    pub usage: CallUsage,
 }
 
 /// What a model answered.

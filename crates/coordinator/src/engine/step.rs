@@ -139,15 +139,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             run_id: self.lease.run_id,
             node_id: node,
             purpose,
-            provider: reply.provider.clone(),
-            model: reply.model.clone(),
-            prompt_tokens: reply.prompt_tokens,
-            completion_tokens: reply.completion_tokens,
-            cached_tokens: reply.cached_tokens,
-            cost_usd: reply.cost_usd,
-            latency_ms: reply.latency_ms,
-            request_id: reply.request_id.clone(),
-            cached: reply.cache_hit,
+            usage: reply.usage.clone(),
         }
     }
 

@@ -428,17 +428,9 @@ fn print_config_layers_file_env_and_flags_and_hides_the_database_password() {
     )
     .expect("write");
     let print = |env: &[(&str, &str)], flags: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_aide-coordinator"))
-            .env_clear()
-            .envs(env.iter().copied())
-            .arg("--config")
-            .arg(&path)
-            .args(flags)
-            .arg("--print-config")
-            .output()
-            .expect("run aide-coordinator");
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        let program = env!("CARGO_BIN_EXE_aide-coordinator");
+        let output = aide_testkit::binary::print_config(program, &path, env, flags);
+        aide_testkit::binary::success_stdout(&output)
     };
     let file_only = print(&[], &[]);
     assert!(file_only.contains("max_runs = 7"), "{file_only}");

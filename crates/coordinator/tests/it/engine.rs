@@ -9,7 +9,9 @@ use crate::engine_support::*;
 use aide_coordinator::engine::{Answer, Author, AuthorReply, AuthorRequest, PortError, RunEnd};
 use aide_core::task::ReferenceTask;
 use aide_core::{BugReason, LlmPurpose, NodeStage, Task};
-use aide_store::{ExecutionStatus, ExecutionStore, LedgerStore, NodeStore, RunStatus, RunStore};
+use aide_store::{
+    CallUsage, ExecutionStatus, ExecutionStore, LedgerStore, NodeStore, RunStatus, RunStore,
+};
 use axum::{Json, Router, routing::post};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -238,9 +240,11 @@ impl Author for ProseAuthor {
                  the test set with it."
                     .into(),
             )),
-            provider: "stub".into(),
-            model: "prose".into(),
-            ..AuthorReply::default()
+            usage: CallUsage {
+                provider: "stub".into(),
+                model: "prose".into(),
+                ..CallUsage::default()
+            },
         })
     }
 }

@@ -11,7 +11,7 @@ use aide_coordinator::engine::{
 };
 use aide_core::task::ReferenceTask;
 use aide_core::{NodeStage, Task};
-use aide_store::{ExecutionStatus, ExecutionStore, LedgerStore, NodeStore};
+use aide_store::{CallUsage, ExecutionStatus, ExecutionStore, LedgerStore, NodeStore};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -38,9 +38,11 @@ impl Author for SlowScriptAuthor {
         };
         Ok(AuthorReply {
             answer: Some(answer),
-            provider: "stub".into(),
-            model: "slow".into(),
-            ..AuthorReply::default()
+            usage: CallUsage {
+                provider: "stub".into(),
+                model: "slow".into(),
+                ..CallUsage::default()
+            },
         })
     }
 }

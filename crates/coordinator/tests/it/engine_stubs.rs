@@ -14,7 +14,7 @@ use aide_coordinator::engine::{
 };
 use aide_core::task::ReferenceTask;
 use aide_core::{Action, ExceptionInfo, Task};
-use aide_store::{AnyStore, NodeRecord, NodeStore, RunStore};
+use aide_store::{AnyStore, CallUsage, NodeRecord, NodeStore, RunStore};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -63,9 +63,11 @@ impl Author for ScriptedAuthor {
         };
         Ok(AuthorReply {
             answer: Some(answer),
-            provider: "stub".into(),
-            model: "scripted".into(),
-            ..AuthorReply::default()
+            usage: CallUsage {
+                provider: "stub".into(),
+                model: "scripted".into(),
+                ..CallUsage::default()
+            },
         })
     }
 }

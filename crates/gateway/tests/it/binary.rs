@@ -4,7 +4,7 @@
 //! the first SIGTERM drains (an in-flight call keeps it up) and a second exits at once.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aide_proto::v1::{ChatMessage, CompleteRequest, Role, llm_gateway_client::LlmGatewayClient};
@@ -15,20 +15,7 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 const PROGRAM: &str = env!("CARGO_BIN_EXE_aide-gateway");
 
 fn print_config(config: &Path, env: &[(&str, &str)], flags: &[&str]) -> Output {
-    Command::new(PROGRAM)
-        .env_clear()
-        .envs(env.iter().copied())
-        .arg("--config")
-        .arg(config)
-        .args(flags)
-        .arg("--print-config")
-        .output()
-        .expect("run aide-gateway")
-}
-
-fn stdout_of(output: &Output) -> String {
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    aide_testkit::binary::print_config(env!("CARGO_BIN_EXE_aide-gateway"), config, env, flags)
 }
 
 const FILE: &str = r#"
@@ -53,14 +40,18 @@ fn print_config_layers_file_env_and_flags_and_redacts_secrets() {
         ("OPENAI_API_KEY", "sk-live-secret"),
     ];
 
-    let file_only = stdout_of(&print_config(&path, &[], &[]));
+    let file_only = aide_testkit::binary::success_stdout(&print_config(&path, &[], &[]));
     assert!(file_only.contains("max_reasks = 4"), "{file_only}");
     assert!(
         file_only.contains("listen = \"127.0.0.1:6001\""),
         "{file_only}"
     );
 
-    let text = stdout_of(&print_config(&path, &env, &["--listen", "127.0.0.1:6003"]));
+    let text = aide_testkit::binary::success_stdout(&print_config(
+        &path,
+        &env,
+        &["--listen", "127.0.0.1:6003"],
+    ));
     assert!(text.contains("max_reasks = 5"), "env over file: {text}");
     assert!(
         text.contains("listen = \"127.0.0.1:6003\""),
@@ -76,7 +67,8 @@ fn print_config_layers_file_env_and_flags_and_redacts_secrets() {
     assert!(text.contains("api_key = \"[redacted]\""), "{text}");
     assert!(text.contains("api_key_from = \"OPENAI_API_KEY\""), "{text}");
 
-    let flagged = stdout_of(&print_config(&path, &env, &["--max-reasks", "6"]));
+    let flagged =
+        aide_testkit::binary::success_stdout(&print_config(&path, &env, &["--max-reasks", "6"]));
     assert!(
         flagged.contains("max_reasks = 6"),
         "flag over env: {flagged}"

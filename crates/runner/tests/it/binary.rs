@@ -3,23 +3,10 @@
 //! key is refused by name and line with exit code 2.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn print_config(config: &Path, env: &[(&str, &str)], flags: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aide-runner"))
-        .env_clear()
-        .envs(env.iter().copied())
-        .arg("--config")
-        .arg(config)
-        .args(flags)
-        .arg("--print-config")
-        .output()
-        .expect("run aide-runner")
-}
-
-fn stdout_of(output: &Output) -> String {
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    aide_testkit::binary::print_config(env!("CARGO_BIN_EXE_aide-runner"), config, env, flags)
 }
 
 #[test]
@@ -31,7 +18,7 @@ fn print_config_layers_file_env_and_flags() {
         "slots = 3\nbackend = \"process\"\n[limits]\ntimeout_secs = 60\n[docker]\nimage = \"mine:1\"\n",
     )
     .expect("write");
-    let file_only = stdout_of(&print_config(&path, &[], &[]));
+    let file_only = aide_testkit::binary::success_stdout(&print_config(&path, &[], &[]));
     for line in [
         "slots = 3",
         "backend = \"process\"",
@@ -46,7 +33,7 @@ fn print_config_layers_file_env_and_flags() {
         ("AIDE_RUNNER_TIMEOUT_SECS", "70"),
         ("AIDE_COORDINATOR_ADDR", "http://coordinator:50051"),
     ];
-    let text = stdout_of(&print_config(&path, &env, &["--slots", "5"]));
+    let text = aide_testkit::binary::success_stdout(&print_config(&path, &env, &["--slots", "5"]));
     assert!(text.contains("slots = 5"), "flag over env: {text}");
     assert!(text.contains("timeout_secs = 70"), "env over file: {text}");
     assert!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aide_core::event::{BestChanged, RunFinished, UnrecognisedEvent};
 use aide_core::{LlmPurpose, NodeId, RunEvent, RunId, RunStatus};
 use aide_store::prelude::*;
-use aide_store::{Error, NewLlmCall, RunnerInfo, RunnerLoad, Usage};
+use aide_store::{CallUsage, Error, NewLlmCall, RunnerInfo, RunnerLoad, Usage};
 
 use super::{Harness, claimed, create};
 use crate::assert_err;
@@ -17,15 +17,17 @@ fn call(run_id: RunId, purpose: LlmPurpose, prompt: u64, cost: f64) -> NewLlmCal
         run_id,
         node_id: Some(NodeId::new()),
         purpose,
-        provider: "openai".into(),
-        model: "gpt-4o-mini".into(),
-        prompt_tokens: prompt,
-        completion_tokens: prompt / 10,
-        cached_tokens: prompt / 2,
-        cost_usd: cost,
-        latency_ms: 840,
-        request_id: Some("req-1".into()),
-        cached: false,
+        usage: CallUsage {
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            prompt_tokens: prompt,
+            completion_tokens: prompt / 10,
+            cached_tokens: prompt / 2,
+            cost_usd: cost,
+            latency_ms: 840,
+            request_id: Some("req-1".into()),
+            cached: false,
+        },
     }
 }
 
@@ -47,12 +49,12 @@ pub async fn llm_ledger<H: Harness>(h: Arc<H>) {
         .await
         .expect("record");
     assert_ne!(first, second);
-    let cached = NewLlmCall {
+    let mut cached = NewLlmCall {
         node_id: None,
-        request_id: None,
-        cached: true,
         ..call(run.id, LlmPurpose::Report, 0, 0.0)
     };
+    cached.usage.request_id = None;
+    cached.usage.cached = true;
     store
         .record_llm_call(cached)
         .await

@@ -202,7 +202,7 @@ impl Services {
                 return Err(self.failure());
             }
             let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
-                .map_err(|e| CliError::Service(format!("{url}: {e}")))?;
+                .map_err(CliError::service(url))?;
             if let Ok(channel) = endpoint.connect().await
                 && HealthClient::new(channel)
                     .check(HealthCheckRequest {
@@ -251,10 +251,10 @@ impl Services {
 async fn bind() -> Result<(TcpListener, String), CliError> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| CliError::Service(format!("cannot listen on 127.0.0.1: {e}")))?;
+        .map_err(CliError::service("cannot listen on 127.0.0.1"))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| CliError::Service(e.to_string()))?;
+        .map_err(CliError::service("the listening address"))?;
     Ok((listener, format!("http://{addr}")))
 }
 
@@ -280,8 +280,8 @@ fn runner_config(opts: &ServiceOptions, work_root: &std::path::Path) -> aide_run
 /// Builds the process backend's virtualenv when it is not there yet (first run only).
 async fn provision(config: &aide_runner::Config, say: &dyn Fn(&str)) -> Result<(), CliError> {
     let request = venv::VenvRequest::from_config(&config.process);
-    let planned = venv::plan(&request)
-        .map_err(|e| CliError::Service(format!("no usable Python for the sandbox: {e}")))?;
+    let planned =
+        venv::plan(&request).map_err(CliError::service("no usable Python for the sandbox"))?;
     if venv::is_complete(&planned) {
         return Ok(());
     }
@@ -293,8 +293,8 @@ async fn provision(config: &aide_runner::Config, say: &dyn Fn(&str)) -> Result<(
     let started = std::time::Instant::now();
     tokio::task::spawn_blocking(move || venv::provision(&request))
         .await
-        .map_err(|e| CliError::Service(format!("provisioning the sandbox: {e}")))?
-        .map_err(|e| CliError::Service(format!("provisioning the sandbox failed: {e}")))?;
+        .map_err(CliError::service("provisioning the sandbox"))?
+        .map_err(CliError::service("provisioning the sandbox failed"))?;
     say(&format!(
         "Python sandbox ready ({:.0} s)",
         started.elapsed().as_secs_f64()

@@ -33,9 +33,17 @@ pub enum CliError {
     /// The coordinator engine failed internally.
     #[error("engine: {0}")]
     Engine(#[from] aide_coordinator::Error),
-    /// A service (gateway or runner) could not start or stopped.
+    /// A service (gateway, runner, coordinator) could not start or stopped, with nothing
+    /// more to say than this.
     #[error("{0}")]
     Service(String),
+    /// A step of starting or running the services failed; `what` names the step.
+    #[error("{what}: {source}")]
+    ServiceStep {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -67,7 +75,20 @@ impl CliError {
             CliError::Store(_)
             | CliError::Engine(_)
             | CliError::Service(_)
+            | CliError::ServiceStep { .. }
             | CliError::Io { .. } => EXIT_INTERNAL,
+        }
+    }
+
+    /// A failed service step named `what`, keeping the error as its source.
+    pub fn service<E>(what: impl Into<String>) -> impl FnOnce(E) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let what = what.into();
+        move |source| CliError::ServiceStep {
+            what,
+            source: Box::new(source),
         }
     }
 

@@ -76,11 +76,11 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
     let local = listener
         .local_addr()
-        .map_err(|e| CliError::Service(e.to_string()))?;
+        .map_err(CliError::service("the listening address"))?;
     let store = Arc::new(
         aide_store::connect(&url)
             .await
-            .map_err(|e| CliError::Service(format!("cannot open the database {url}: {e}")))?,
+            .map_err(CliError::service(format!("cannot open the database {url}")))?,
     );
     eprintln!(
         "aide serve: database {url} · {} sandbox, {} slot(s) · up to {} run(s) at once",
@@ -167,7 +167,7 @@ fn install_signals(shutdown: &CancellationToken) -> Result<(), CliError> {
             }
         )
     })
-    .map_err(|e| CliError::Service(e.to_string()))
+    .map_err(CliError::service("installing the signal handlers"))
 }
 
 /// Tells where everything listens once the runner has registered.
@@ -203,8 +203,8 @@ fn coordinator_error(
 ) -> CliError {
     match ended {
         Ok(Ok(())) => CliError::Service("the coordinator stopped unexpectedly".into()),
-        Ok(Err(e)) => CliError::Service(format!("the coordinator failed: {e}")),
-        Err(e) => CliError::Service(format!("the coordinator task failed: {e}")),
+        Ok(Err(e)) => CliError::service("the coordinator failed")(e),
+        Err(e) => CliError::service("the coordinator task failed")(e),
     }
 }
 
@@ -242,11 +242,17 @@ async fn check_docker() -> Result<(), CliError> {
     )))
 }
 
+/// A service failure with the Docker sandbox, with a hint to the alternative.
 fn docker_hint(err: CliError, sandbox: BackendKind) -> CliError {
+    const HINT: &str = "is Docker running? --sandbox process avoids it";
     match (err, sandbox) {
-        (CliError::Service(why), BackendKind::Docker) => CliError::Service(format!(
-            "{why} (is Docker running? --sandbox process avoids it)"
-        )),
+        (CliError::Service(why), BackendKind::Docker) => {
+            CliError::Service(format!("{why} ({HINT})"))
+        }
+        (CliError::ServiceStep { what, source }, BackendKind::Docker) => CliError::ServiceStep {
+            what: format!("{what} ({HINT})"),
+            source,
+        },
         (err, _) => err,
     }
 }

@@ -157,9 +157,9 @@ async fn drive_engine(
         ..EngineConfig::default()
     };
     let author = GrpcAuthor::connect_lazy(&services.gateway_url)
-        .map_err(|e| CliError::Service(format!("gateway client: {e:?}")))?;
+        .map_err(CliError::service("gateway client"))?;
     let executor = GrpcExecutor::new([services.runner_url.as_str()])
-        .map_err(|e| CliError::Service(format!("runner client: {e:?}")))?;
+        .map_err(CliError::service("runner client"))?;
     let engine = Engine::new(
         session.store.clone(),
         Arc::new(author),

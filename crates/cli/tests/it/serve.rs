@@ -26,6 +26,25 @@ fn client(server: &str, args: &[&str]) -> Output {
     out
 }
 
+/// `--metrics-listen` serves one endpoint for the three in-process services: the client's
+/// two `ls`, the engine's gateway calls and the runner's executions are all counted.
+fn assert_counted_by_all_three_services(server: &Server) {
+    let text = aide_testkit::block_on(aide_telemetry::scrape(server.metrics)).expect("scrape");
+    let count = |method: &str| -> u64 {
+        let prefix = format!("grpc_server_requests_total{{method=\"{method}\",code=\"OK\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(count("/aide.v1.Coordinator/ListRuns") >= 2, "{text}");
+    assert!(
+        count("/aide.v1.LlmGateway/Complete") >= 6,
+        "3 codes + 3 reviews: {text}"
+    );
+    assert!(count("/aide.v1.Runner/Execute") >= 3, "{text}");
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
@@ -72,6 +91,7 @@ fn a_team_server_runs_searches_submitted_by_clients() {
     assert_eq!(run["nodes"], 3);
     let table = client(url, &["ls"]);
     assert!(stdout(&table).contains(&id) && stdout(&table).contains("completed"));
+    assert_counted_by_all_three_services(&server);
 
     let status = client(url, &["status", &id]);
     assert_eq!(status.status.code(), Some(0));

@@ -17,6 +17,8 @@ use crate::support::aide;
 #[derive(Debug)]
 pub struct Server {
     pub url: String,
+    /// Where `--metrics-listen` serves `/metrics`.
+    pub metrics: std::net::SocketAddr,
     pub dir: TempDir,
     child: ChildGuard,
     /// Dropped after the process is killed.
@@ -32,6 +34,7 @@ impl Server {
         let db_url = database.url().to_owned();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
+        let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
         let child = ChildGuard::spawn(
             "aide serve",
@@ -46,6 +49,8 @@ impl Server {
                     "process",
                     "--listen",
                     &format!("127.0.0.1:{port}"),
+                    "--metrics-listen",
+                    &metrics.to_string(),
                     "--output-dir",
                 ])
                 .arg(dir.path().join("outputs"))
@@ -54,6 +59,7 @@ impl Server {
         );
         let mut server = Self {
             url: format!("http://127.0.0.1:{port}"),
+            metrics,
             dir,
             child,
             database,

@@ -14,6 +14,7 @@ use aide_core::redact::url_password;
 use aide_service::signals::Stage;
 use aide_store::{DatabaseUrl, Store};
 use clap::Parser;
+use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -21,15 +22,17 @@ use crate::embedded::{ServiceOptions, Services};
 use crate::error::{CliError, EXIT_INTERRUPTED};
 use aide_runner::BackendKind;
 
-/// Flags of `aide serve`.
-#[derive(Debug, Clone, Parser)]
+/// Flags of `aide serve` (also its `--print-config` output, passwords redacted).
+#[derive(Debug, Clone, Parser, Serialize)]
 pub struct ServeArgs {
     /// The store: postgres://user:pass@host/db (a team server), or sqlite:PATH (one machine).
     #[arg(long, env = "AIDE_DATABASE_URL", value_name = "URL")]
+    #[serde(serialize_with = "redacted")]
     pub database_url: String,
     /// Redis for the gateway's response cache and shared rate limits (redis://host:6379);
     /// without it there is no cache and limits are per process.
     #[arg(long, env = "AIDE_REDIS_URL", value_name = "URL")]
+    #[serde(serialize_with = "redacted_some")]
     pub redis_url: Option<String>,
     /// Address of the coordinator's public gRPC API (what `aide submit --server` dials).
     #[arg(
@@ -58,6 +61,25 @@ pub struct ServeArgs {
     /// services, by method and code) [default: off].
     #[arg(long, env = "AIDE_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Print the resolved configuration (flags over environment, passwords redacted) and
+    /// exit.
+    #[arg(long)]
+    #[serde(skip)]
+    pub print_config: bool,
+}
+
+fn redacted<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&url_password(url))
+}
+
+fn redacted_some<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_str(&url_password(url)),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// The coordinator task of `aide serve`.
@@ -65,6 +87,12 @@ type CoordinatorTask = tokio::task::JoinHandle<Result<(), aide_coordinator::Erro
 
 /// Runs `aide serve` until a signal; 0 after a clean shutdown.
 pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
+    if args.print_config {
+        let text =
+            aide_service::config::render(&args).map_err(CliError::service("--print-config"))?;
+        print!("{text}");
+        return Ok(0);
+    }
     let url = checked_url(&args)?;
     if args.sandbox == BackendKind::Docker {
         check_docker().await?;

@@ -188,3 +188,41 @@ fn serve_refuses_a_bad_database_url() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--database-url"));
 }
+
+#[test]
+fn print_config_shows_flags_over_the_environment_with_passwords_redacted() {
+    let out = aide()
+        .env_clear()
+        .env("AIDE_SLOTS", "5")
+        .env("AIDE_MAX_RUNS", "3")
+        .env("AIDE_REDIS_URL", "redis://:hunter2@cache:6379")
+        .args([
+            "serve",
+            "--database-url",
+            "postgres://aide:s3cret@db/aide",
+            "--max-runs",
+            "9",
+            "--print-config",
+        ])
+        .output()
+        .expect("spawn aide");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("slots = 5"), "the environment: {text}");
+    assert!(
+        text.contains("max_runs = 9"),
+        "a flag over the environment: {text}"
+    );
+    assert!(
+        text.contains("database_url = \"postgres://aide:[redacted]@db/aide\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("redis_url = \"redis://:[redacted]@cache:6379\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cret") && !text.contains("hunter2"),
+        "{text}"
+    );
+}

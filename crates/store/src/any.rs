@@ -1,6 +1,6 @@
-//! [`AnyStore`]: one of the two backends chosen at run time from a URL, [`connect`], and
-//! `store_trait!`, which declares each store trait once and derives `AnyStore`'s forwarding
-//! from that same declaration.
+//! [`AnyStore`]: one of the two backends chosen at run time from a URL, and [`connect`].
+//! Its store traits are implemented by `store_trait!` (in `dispatch`) from each trait's one
+//! declaration.
 
 use crate::error::Result;
 use crate::postgres::PgStore;
@@ -34,42 +34,3 @@ impl AnyStore {
         }
     }
 }
-
-/// Declares a store trait from `async fn name(&self, arg: Type, ...) -> Result<T>;`
-/// signatures (each method returns a `Send` future) and implements it for [`AnyStore`] by
-/// forwarding every method to the backend in use. The trait's documentation and each
-/// method's pass through unchanged.
-macro_rules! store_trait {
-    (
-        $(#[$trait_attr:meta])*
-        pub trait $trait:ident {
-            $(
-                $(#[$attr:meta])*
-                async fn $method:ident(&self $(, $arg:ident: $ty:ty)*) -> Result<$ret:ty>;
-            )*
-        }
-    ) => {
-        $(#[$trait_attr])*
-        pub trait $trait: Send + Sync + 'static {
-            $(
-                $(#[$attr])*
-                fn $method(
-                    &self $(, $arg: $ty)*
-                ) -> impl ::std::future::Future<Output = $crate::Result<$ret>> + Send;
-            )*
-        }
-
-        impl $trait for $crate::AnyStore {
-            $(
-                async fn $method(&self $(, $arg: $ty)*) -> $crate::Result<$ret> {
-                    match self {
-                        Self::Postgres(store) => store.$method($($arg),*).await,
-                        Self::Sqlite(store) => store.$method($($arg),*).await,
-                    }
-                }
-            )*
-        }
-    };
-}
-
-pub(crate) use store_trait;

@@ -23,6 +23,7 @@
 
 mod any;
 mod decode;
+mod dispatch;
 mod error;
 pub mod postgres;
 mod refusal;

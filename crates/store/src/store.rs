@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aide_core::{Direction, NodeId, RunEvent, RunId};
 
-use crate::any::store_trait;
+use crate::dispatch::store_trait;
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
     LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord, RunStatus,

@@ -2,18 +2,21 @@
 //! needs ([`require`]), a fresh Postgres database per test ([`postgres`]), the Redis of the
 //! test environment ([`redis`]), child processes killed and reaped on drop ([`process`]),
 //! loopback ports ([`net`]), the data the tests share ([`paths`]) and a service binary's
-//! `--print-config` ([`binary`]).
+//! `--print-config` ([`binary`]), the Python for process-backend sandboxes ([`python`]), and
+//! with the `services` feature an in-process gateway and runner ([`services`]).
 //!
-//! Only a `[dev-dependencies]` entry. It starts no aide service: how the services are
-//! configured and started stays with each crate's tests.
+//! Only a `[dev-dependencies]` entry.
 
 pub mod binary;
 pub mod net;
 pub mod paths;
 pub mod postgres;
 pub mod process;
+pub mod python;
 pub mod redis;
 pub mod require;
+#[cfg(feature = "services")]
+pub mod services;
 
 pub use net::{free_port, wait_for_port};
 pub use paths::{example_dir, house_prices_dir, repo_root};

@@ -28,6 +28,21 @@ pub fn wait_for_port(addr: SocketAddr, within: Duration) -> bool {
     }
 }
 
+/// [`wait_for_port`] for a server on the calling test's own runtime: waits without blocking
+/// the thread.
+pub async fn wait_for_port_async(addr: SocketAddr, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Whether a TCP connection to the host and port of `url` (`scheme://[user@]host[:port]/...`,
 /// `default_port` when it names none) succeeds within a few seconds.
 pub fn url_reachable(url: &str, default_port: u16) -> Result<(), String> {

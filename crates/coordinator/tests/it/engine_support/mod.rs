@@ -1,17 +1,11 @@
-//! Real components for the engine tests, started in-process on loopback: an aide-gateway
-//! (baseline, or a mock OpenAI provider with prices), an aide-runner with the process
-//! backend, a SQLite store in a temporary directory, and the shared house-prices data.
-//!
-//! The interpreter the runner uses: `AIDE_TEST_PYTHON` when set; otherwise `python3` from
-//! `PATH` when the tests are not root; as root the runner drops scripts to sandbox uids that
-//! cannot read a pyenv under `/root`, so a world-readable virtualenv is built once from
-//! `/usr/bin/python3` (numpy, pandas, scikit-learn, lightgbm, from the sandbox image's wheel
-//! cache when present) under `/var/tmp` and reused.
+//! Real components for the engine tests: an aide-gateway (baseline, or a mock OpenAI
+//! provider with prices) and an aide-runner with the process backend started in-process by
+//! aide-testkit's `services`, a SQLite store in a temporary directory, the shared
+//! house-prices task, and engines over them.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aide_coordinator::dispatch::GrpcExecutor;
@@ -20,8 +14,11 @@ use aide_core::task::ReferenceTask;
 use aide_core::{RunSettings, Task};
 use aide_store::{AnyStore, EventStore, Lease, NewRun, RunStore};
 pub use aide_testkit::house_prices_dir;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+// The `it` and `trace` binaries each use a part of what is re-exported here.
+#[allow(unused_imports)]
+pub use aide_testkit::python::sandbox_python;
+#[allow(unused_imports)]
+pub use aide_testkit::services::{Service, gateway, gateway_on, refusing_address, runner};
 
 pub fn house_prices_task() -> Task {
     Task::from_reference(&ReferenceTask {
@@ -35,171 +32,6 @@ pub fn house_prices_task() -> Task {
         desc_file: None,
     })
     .expect("house-prices task")
-}
-
-static PYTHON: OnceLock<String> = OnceLock::new();
-
-/// The interpreter for the process backend (see the module docs).
-pub fn sandbox_python() -> String {
-    PYTHON.get_or_init(find_python).clone()
-}
-
-fn find_python() -> String {
-    if let Ok(p) = std::env::var("AIDE_TEST_PYTHON") {
-        return p;
-    }
-    if !aide_testkit::is_root() {
-        return "python3".into();
-    }
-    let venv = PathBuf::from("/var/tmp/aide-coordinator-test-venv");
-    let python = venv.join("bin/python3");
-    if venv.join(".ready").exists() {
-        return python.to_string_lossy().into_owned();
-    }
-    let building = PathBuf::from(format!("{}.{}", venv.display(), std::process::id()));
-    let _ = std::fs::remove_dir_all(&building);
-    let run = |cmd: &mut Command| {
-        let out = cmd.output().expect("spawn");
-        assert!(
-            out.status.success(),
-            "building the test venv failed: {cmd:?}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(Command::new("/usr/bin/python3")
-        .args(["-m", "venv"])
-        .arg(&building));
-    let mut pip = Command::new(building.join("bin/pip"));
-    pip.args(["install", "-q"]);
-    let wheels = Path::new("/var/cache/aide-sandbox/wheels/cp311-amd64");
-    if wheels.is_dir() {
-        pip.arg("--no-index").arg("--find-links").arg(wheels);
-    }
-    run(pip.args(["numpy", "pandas", "scikit-learn", "lightgbm"]));
-    run(Command::new("chmod").args(["-R", "a+rX"]).arg(&building));
-    std::fs::write(building.join(".ready"), b"ok").expect("marker");
-    if std::fs::rename(&building, &venv).is_err() {
-        // Another test process won the race; use its venv.
-        let _ = std::fs::remove_dir_all(&building);
-    }
-    python.to_string_lossy().into_owned()
-}
-
-/// A service running on loopback until dropped.
-pub struct Service {
-    pub url: String,
-    shutdown: CancellationToken,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-impl Service {
-    pub fn stop(&self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// A gateway with `config` (TOML) and no provider keys: the baseline answers by default.
-pub async fn gateway(config: &str) -> Service {
-    gateway_on(
-        config,
-        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-    )
-    .await
-}
-
-/// [`gateway`] serving on `listener`.
-pub async fn gateway_on(config: &str, listener: TcpListener) -> Service {
-    let config = aide_gateway::config::GatewayConfig::from_toml(config).expect("gateway config");
-    let no_env = |_: &str| None;
-    let gateway = aide_gateway::service::Gateway::new(&config, &no_env)
-        .await
-        .expect("gateway");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let shutdown = CancellationToken::new();
-    tokio::spawn(aide_gateway::server::serve(
-        gateway,
-        listener,
-        shutdown.clone(),
-    ));
-    Service {
-        url,
-        shutdown,
-        _dir: None,
-    }
-}
-
-/// A process-backend runner; `uid_base` keeps parallel tests' sandbox users apart.
-pub async fn runner(slots: usize, uid_base: u32) -> Service {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o711),
-    )
-    .expect("chmod");
-    let root = dir.path().join("work").to_string_lossy().into_owned();
-    let python = sandbox_python();
-    let (slots, uid) = (slots.to_string(), uid_base.to_string());
-    let config = aide_runner::Config::from_argv([
-        "aide-runner",
-        "--listen",
-        "127.0.0.1:0",
-        "--work-root",
-        &root,
-        "--backend",
-        "process",
-        "--slots",
-        &slots,
-        "--python",
-        &python,
-        "--uid-base",
-        &uid,
-        "--grace-secs",
-        "1",
-        "--drain-secs",
-        "1",
-        "--runner-id",
-        "test-runner",
-    ])
-    .expect("runner config");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let shutdown = CancellationToken::new();
-    let served = aide_runner::serve(config, listener, shutdown.clone());
-    tokio::spawn(async move {
-        if let Err(e) = served.await {
-            panic!("runner failed: {e}");
-        }
-    });
-    // Wait until it accepts connections.
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Service {
-        url,
-        shutdown,
-        _dir: Some(dir),
-    }
-}
-
-/// An address nothing listens on.
-pub async fn refusing_address() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    drop(listener);
-    url
 }
 
 /// A SQLite store in a temporary directory.

@@ -17,6 +17,12 @@ pub enum Error {
     /// A reviewer's answer was not a valid `submit_review` call; the message names the field.
     #[error("invalid review: {0}")]
     InvalidReview(String),
+    /// A directory cannot become a bundle; the path names the file that was refused.
+    #[error("{path}: {refusal}")]
+    InvalidBundle {
+        path: PathBuf,
+        refusal: crate::bundle::Refusal,
+    },
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,

@@ -3,6 +3,7 @@
 //! the data preview; [`redact`] hides the password of a URL. No network and no database:
 //! the services build on this crate.
 
+pub mod bundle;
 pub mod code;
 pub mod error;
 pub mod event;

@@ -164,17 +164,6 @@ impl RunEvent {
             })
         })
     }
-
-    /// The node the event is about, when it is about one.
-    pub fn node_id(&self) -> Option<NodeId> {
-        match self {
-            Self::NodeCreated(e) => Some(e.node_id),
-            Self::NodeReviewed(e) => Some(e.node_id),
-            Self::BestChanged(e) => Some(e.node_id),
-            Self::InfraRetry(e) => e.node_id,
-            _ => None,
-        }
-    }
 }
 
 fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(

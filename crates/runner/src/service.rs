@@ -205,10 +205,10 @@ fn job(req: ExecuteRequest, defaults: &LimitDefaults) -> Result<Job> {
     if req.code.trim().is_empty() {
         return Err(Error::InvalidRequest("code is empty".into()));
     }
-    let input_dir = if req.input_dir.is_empty() {
+    let input_dir = if req.local_input_dir.is_empty() {
         None
     } else {
-        let p = Path::new(&req.input_dir);
+        let p = Path::new(&req.local_input_dir);
         if !p.is_absolute() || !p.is_dir() {
             return Err(Error::InvalidRequest(
                 "input_dir must be an existing absolute directory".into(),

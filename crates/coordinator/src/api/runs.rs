@@ -81,6 +81,9 @@ async fn load_task(source: Option<Source>) -> Result<Task, Status> {
             };
             Task::from_reference(&args).map_err(task_status)
         }
+        Source::Bundle(_) | Source::ServerTask(_) => Err(Status::unimplemented(
+            "task bundles and server tasks are not served yet",
+        )),
     })
     .await
     .map_err(|e| {

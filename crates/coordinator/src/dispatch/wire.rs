@@ -22,7 +22,8 @@ pub fn execute_request(script: &ScriptRun) -> ExecuteRequest {
             deadline: Some((SystemTime::now() + script.timeout + DEADLINE_SLACK).into()),
         }),
         code: script.code.clone(),
-        input_dir: script.input_dir.to_string_lossy().into_owned(),
+        input: None,
+        local_input_dir: script.input_dir.to_string_lossy().into_owned(),
         limits: Some(Limits {
             timeout: prost_types::Duration::try_from(script.timeout).ok(),
             ..Limits::default()

@@ -72,7 +72,7 @@ async fn docker_success_with_submission_and_read_only_input() {
          open('working/submission.csv', 'w').write('id,y\\n' + str(len(rows)) + '\\n')\n\
          print(os.getuid(), os.getcwd())\n",
     );
-    req.input_dir = input.to_string_lossy().into_owned();
+    req.local_input_dir = input.to_string_lossy().into_owned();
     req.submission_file = "submission.csv".into();
     let out = h.run(req).await;
     let f = &out.finished;

@@ -21,7 +21,7 @@ async fn success_returns_the_submission_and_merged_ordered_output() {
          open('working/submission.csv', 'w').write('id,y\\n' + str(len(rows)) + '\\n')\n\
          open('working/extra.txt', 'w').write('x')\n",
     );
-    req.input_dir = input.to_string_lossy().into_owned();
+    req.local_input_dir = input.to_string_lossy().into_owned();
     req.submission_file = "submission.csv".into();
     req.collect_globs = vec!["*.txt".into()];
     let out = h.run(req).await;
@@ -178,7 +178,7 @@ async fn writes_outside_working_are_refused() {
     let input = input_dir(data.path());
     let code = "import os\nfor p in ('/etc/aide_escape', '/usr/aide_escape', 'input/aide_escape', 'input/train.csv', 'solution.py', 'escape.txt'):\n    try:\n        open(p, 'a').write('x')\n        print('WROTE', p)\n    except OSError as e:\n        print('refused', p, type(e).__name__)\nopen('working/ok.txt', 'w').write('fine')\nprint('working ok')\n";
     let mut req = request(code);
-    req.input_dir = input.to_string_lossy().into_owned();
+    req.local_input_dir = input.to_string_lossy().into_owned();
     let out = h.run(req).await;
     let f = &out.finished;
     assert!(!f.output.contains("WROTE"), "{}", f.output);

@@ -67,7 +67,7 @@ async fn malformed_requests_are_invalid_arguments() {
     r.collect_globs = vec!["../../etc/*".into()];
     cases.push(r);
     let mut r = request("print(1)");
-    r.input_dir = "relative/dir".into();
+    r.local_input_dir = "relative/dir".into();
     cases.push(r);
     let mut r = request("print(1)");
     r.submission_file = "/etc/passwd".into();

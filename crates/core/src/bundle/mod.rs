@@ -6,12 +6,14 @@
 //! the file count and sizes are bounded ([`Limits`]). Files are hashed as streams, so memory
 //! stays bounded whatever their size.
 
+mod check;
 mod digest;
 mod walk;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+pub use check::ManifestError;
 pub use digest::Sha256Digest;
 pub use walk::Refusal;
 

@@ -109,7 +109,12 @@ pub async fn print(store: &AnyStore, run: &RunRecord, out: &Path) -> Result<(), 
         None => eprintln!("best: no working solution yet"),
     }
     let submission = submission_file(out, run);
-    if let (Some(answers), Some(file)) = (&run.task.answers, &submission) {
+    let local_answers = run
+        .task
+        .answers
+        .as_ref()
+        .and_then(|a| a.local_answers_file());
+    if let (Some(answers), Some(file)) = (&local_answers, &submission) {
         let path = out.join(run.id.to_string()).join(file);
         let answers_name = answers
             .file_name()

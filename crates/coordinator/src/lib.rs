@@ -15,6 +15,7 @@ pub mod outputs;
 pub mod registry;
 pub mod server;
 pub mod supervisor;
+pub mod task_roots;
 pub mod tree;
 
 pub use error::Error;

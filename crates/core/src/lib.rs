@@ -28,7 +28,7 @@ pub use metric::{Direction, MetricCheck, MetricValue};
 pub use node::{Action, BugReason, ExecutionFacts, NodeId, NodeStage, RunId, Verdict};
 pub use parse::{CodeSource, ParsedReply, Review, extract_json_object, parse_reply};
 pub use policy::{Decision, NodeStatus, SearchTree, TreeNode, next_action};
-pub use preview::{PreviewOptions, preview_dir};
+pub use preview::{PreviewOptions, human_size, preview_dir};
 pub use prompt::{
     BuggySolution, ExecutedSolution, FunctionSpec, MemoryEntry, PreviousSolution, Prompt,
     PromptContext, Section, debug_prompt, draft_prompt, improve_prompt, review_function,

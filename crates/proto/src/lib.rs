@@ -4,6 +4,7 @@
 pub mod bundle;
 mod convert;
 mod status;
+pub mod task;
 
 /// Version 1 of the aide APIs.
 pub mod v1 {

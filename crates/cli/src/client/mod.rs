@@ -8,6 +8,7 @@ pub mod export;
 pub mod ls;
 pub mod status;
 pub mod submit;
+pub mod upload;
 pub mod watch;
 
 use std::time::Duration;
@@ -37,6 +38,13 @@ pub type Client = CoordinatorClient<Channel>;
 impl ServerArg {
     /// Connects to the server; a refused or failed connection is [`CliError::Unreachable`].
     pub async fn connect(&self) -> Result<Client, CliError> {
+        Ok(CoordinatorClient::new(self.channel().await?)
+            .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES))
+    }
+
+    /// A channel to the server, for its other services (blobs).
+    pub async fn channel(&self) -> Result<Channel, CliError> {
         let url = self.server.trim().trim_end_matches('/').to_owned();
         let url = if url.contains("://") {
             url
@@ -46,16 +54,10 @@ impl ServerArg {
         let endpoint = Endpoint::from_shared(url.clone())
             .map_err(|e| CliError::Usage(format!("--server {url:?}: not a URL ({e})")))?
             .connect_timeout(Duration::from_secs(5));
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| CliError::Unreachable {
-                url: url.clone(),
-                reason: root_cause(&e),
-            })?;
-        Ok(CoordinatorClient::new(channel)
-            .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES))
+        endpoint.connect().await.map_err(|e| CliError::Unreachable {
+            url: url.clone(),
+            reason: root_cause(&e),
+        })
     }
 }
 

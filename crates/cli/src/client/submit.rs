@@ -1,21 +1,26 @@
-//! `aide submit`: CreateRun from the same task inputs as `aide run` (a task directory or the
-//! reference's `key=value` overrides, paths made absolute: they are read on the server's
-//! host) and flags; prints only the run id on stdout, and with `--watch` follows the run.
+//! `aide submit`: loads the task here from the same inputs as `aide run` (a task directory
+//! or the reference's `key=value` overrides), uploads it as bundles (only the files the server
+//! lacks), or names a task the server holds under a task root (`--server-task`); then creates
+//! the run. Prints only the run id on stdout, and with `--watch` follows the run.
 
-use std::path::Path;
-
+use aide_core::Task;
+use aide_core::bundle::Limits;
+use aide_core::task::ReferenceTask;
 use aide_proto::v1;
 
+use super::upload::{pack, task_bundle, upload};
 use super::{ServerArg, remote};
 use crate::error::{CliError, EXIT_COMPLETED};
-use crate::overrides::{Inputs, parse_inputs};
+use crate::overrides::{Inputs, Overrides, parse_inputs};
 
 /// Help text after the flags.
 pub const HELP: &str = "\
-Task: a task directory or key=value overrides, as for `aide run` (see aide run --help). Paths
-are made absolute here and read by the server, so they must exist on the server's host (a
-shared file system, or the same machine). log_dir= and workspace_dir= are ignored: the server
-decides where outputs go (`aide export` fetches them).
+Task: a task directory or key=value overrides, as for `aide run` (see aide run --help). The
+task is read here and uploaded as content-addressed bundles: only files the server does not
+hold yet are sent, so submitting an unchanged task again uploads nothing. Held-back answers
+(task.toml `answers`, MLE-bench prepared/private) go in a separate private bundle that no
+runner receives. Or name a task the server holds: --server-task ROOT/NAME. log_dir= and
+workspace_dir= are ignored: the server decides where outputs go (`aide export` fetches them).
 
 Models: the server's gateway holds the LLM keys; without --model (or agent.code.model=) the
 run uses the server's default, the offline baseline author (not an LLM).
@@ -23,6 +28,7 @@ run uses the server's default, the offline baseline author (not an LLM).
 Examples:
   id=$(aide submit examples/diabetes --steps 6 --model claude-sonnet-4-5)
   aide submit data_dir=/data/house goal=\"predict SalePrice\" agent.steps=10 --watch
+  aide submit --server-task mlebench/spaceship-titanic --steps 20
 
 Exit codes: 0 submitted (with --watch: the run completed), 1 failed (--watch), 2 bad input
 or refused by the server, 3 cancelled (--watch), 4 server error, 5 server unreachable.";
@@ -67,46 +73,49 @@ pub struct SubmitArgs {
     /// With --watch: print only the final result.
     #[arg(long, short)]
     pub quiet: bool,
+    /// A task the server holds under one of its task roots, as ROOT/NAME, instead of a
+    /// local task.
+    #[arg(long, value_name = "ROOT/NAME", conflicts_with = "inputs")]
+    pub server_task: Option<String>,
+    /// Refuse, before uploading anything, a task whose files pass this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_total_bytes)]
+    pub max_task_bytes: u64,
     #[command(flatten)]
     pub server: ServerArg,
 }
 
-/// Builds the CreateRun request; every error is the user's (exit 2).
-pub fn request(args: &SubmitArgs) -> Result<v1::CreateRunRequest, CliError> {
+/// Where the run's task comes from.
+#[derive(Debug)]
+pub enum TaskChoice {
+    /// Loaded here, to be uploaded.
+    Local(Box<Task>),
+    /// Held by the server under a task root.
+    Server(String),
+}
+
+/// The task and the CreateRun request without its task source; every error is the user's
+/// (exit 2).
+pub fn request(args: &SubmitArgs) -> Result<(TaskChoice, v1::CreateRunRequest), CliError> {
     let Inputs {
         task_path,
         overrides: o,
     } = parse_inputs(&args.inputs)?;
-    let source = match (&task_path, o.names_a_task()) {
-        (Some(path), _) => v1::task_source::Source::Path(absolute(path)?),
-        (None, true) => {
-            let r = &o.reference;
-            v1::task_source::Source::Reference(v1::ReferenceTask {
-                data_dir: r
-                    .data_dir
-                    .as_deref()
-                    .map(absolute)
-                    .transpose()?
-                    .unwrap_or_default(),
-                goal: r.goal.clone().unwrap_or_default(),
-                eval: r.eval.clone().unwrap_or_default(),
-                desc_file: r
-                    .desc_file
-                    .as_deref()
-                    .map(absolute)
-                    .transpose()?
-                    .unwrap_or_default(),
-            })
-        }
-        (None, false) if o.has_task_keys() => {
+    let task = match (&args.server_task, &task_path, o.names_a_task()) {
+        (Some(name), _, _) => TaskChoice::Server(name.trim().to_owned()),
+        (None, Some(path), _) => TaskChoice::Local(Box::new(
+            Task::load(path).map_err(|e| CliError::Usage(e.to_string()))?,
+        )),
+        (None, None, true) => TaskChoice::Local(Box::new(reference_task(&o)?)),
+        (None, None, false) if o.has_task_keys() => {
             return Err(CliError::Usage(
                 "data_dir=<directory> is required with goal=/eval=/desc_file=".into(),
             ));
         }
-        (None, false) => {
+        (None, None, false) => {
             return Err(CliError::Usage(
-                "no task given: `aide submit <task directory>` or `aide submit \
-                 data_dir=<dir> goal=\"…\"` (see aide submit --help)"
+                "no task given: `aide submit <task directory>`, `aide submit \
+                 data_dir=<dir> goal=\"…\"` or `aide submit --server-task ROOT/NAME` (see \
+                 aide submit --help)"
                     .into(),
             ));
         }
@@ -114,8 +123,32 @@ pub fn request(args: &SubmitArgs) -> Result<v1::CreateRunRequest, CliError> {
     if o.log_dir.is_some() || o.workspace_dir.is_some() {
         eprintln!("note: log_dir= and workspace_dir= are ignored by a server");
     }
+    let request = v1::CreateRunRequest {
+        name: args.name.clone().or(o.exp_name.clone()).unwrap_or_default(),
+        task: Some(v1::TaskSource {
+            source: None,
+            metric_name: String::new(),
+            direction: v1::MetricDirection::Unspecified.into(),
+        }),
+        settings: Some(settings(args, &o)),
+    };
+    Ok((task, request))
+}
+
+fn reference_task(o: &Overrides) -> Result<Task, CliError> {
+    let r = &o.reference;
+    let args = ReferenceTask {
+        data_dir: r.data_dir.clone(),
+        goal: r.goal.clone(),
+        eval: r.eval.clone(),
+        desc_file: r.desc_file.clone(),
+    };
+    Task::from_reference(&args).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+fn settings(args: &SubmitArgs, o: &Overrides) -> v1::RunSettings {
     let code_model = args.model.clone().or(o.code_model.clone());
-    let settings = v1::RunSettings {
+    v1::RunSettings {
         steps: args.steps.or(o.steps),
         num_drafts: o.num_drafts,
         debug_prob: o.debug_prob,
@@ -136,28 +169,37 @@ pub fn request(args: &SubmitArgs) -> Result<v1::CreateRunRequest, CliError> {
         max_run_secs: args.max_time,
         max_cost_usd: args.max_cost,
         expose_prediction: o.expose_prediction,
-    };
-    Ok(v1::CreateRunRequest {
-        name: args.name.clone().or(o.exp_name).unwrap_or_default(),
-        task: Some(v1::TaskSource {
-            source: Some(source),
-            metric_name: String::new(),
-            direction: v1::MetricDirection::Unspecified.into(),
-        }),
-        settings: Some(settings),
-    })
+    }
 }
 
-fn absolute(path: &Path) -> Result<String, CliError> {
-    let abs = std::path::absolute(path)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-    Ok(abs.to_string_lossy().into_owned())
+/// The task source: a server task by name, or a local task uploaded now.
+async fn task_source(
+    args: &SubmitArgs,
+    task: TaskChoice,
+) -> Result<v1::task_source::Source, CliError> {
+    match task {
+        TaskChoice::Server(name) => Ok(v1::task_source::Source::ServerTask(name)),
+        TaskChoice::Local(task) => {
+            let limits = Limits {
+                max_total_bytes: args.max_task_bytes,
+                ..Limits::default()
+            };
+            let packed = pack(&task, limits).await?;
+            let channel = args.server.channel().await?;
+            let report = upload(channel, &packed).await?;
+            Ok(v1::task_source::Source::Bundle(task_bundle(&task, &report)))
+        }
+    }
 }
 
 /// Runs `aide submit`.
 pub async fn submit(args: SubmitArgs) -> Result<u8, CliError> {
-    let request = request(&args)?;
+    let (task, mut request) = request(&args)?;
     let mut client = args.server.connect().await?;
+    let source = task_source(&args, task).await?;
+    if let Some(task) = request.task.as_mut() {
+        task.source = Some(source);
+    }
     let run = client
         .create_run(request)
         .await

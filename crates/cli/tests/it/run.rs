@@ -74,7 +74,11 @@ fn reference_overrides_on_house_prices() {
     assert_eq!(nodes.len(), 2);
     assert_eq!(run.settings.search.num_drafts, 2);
     assert_eq!(run.settings.exec_timeout_secs, 300);
-    assert_eq!(run.task.data_dir, data, "the data is used in place");
+    assert_eq!(
+        run.task.input,
+        aide_core::task::TaskData::local(data),
+        "the data is used in place"
+    );
     let copied = walk(&out).into_iter().filter(|p| p.ends_with("train.csv"));
     assert_eq!(copied.count(), 0, "the data must never be copied");
     assert!(out.join("best_solution.py").is_file());

@@ -4,9 +4,10 @@
 use std::time::{Duration, SystemTime};
 
 use aide_core::ExceptionInfo;
-use aide_proto::v1::{ExecuteRequest, Finished, Limits, WorkContext};
+use aide_proto::bundle::digest_to_wire;
+use aide_proto::v1::{ExecuteRequest, Finished, InputBundle, Limits, WorkContext};
 
-use crate::engine::{Executed, ScriptRun};
+use crate::engine::{Executed, ScriptInput, ScriptRun};
 
 /// Margin added to the script's time limit for the execution's deadline (sandbox set-up,
 /// collecting files).
@@ -22,8 +23,17 @@ pub fn execute_request(script: &ScriptRun) -> ExecuteRequest {
             deadline: Some((SystemTime::now() + script.timeout + DEADLINE_SLACK).into()),
         }),
         code: script.code.clone(),
-        input: None,
-        local_input_dir: script.input_dir.to_string_lossy().into_owned(),
+        input: match &script.input {
+            ScriptInput::Bundle { digest, manifest } => Some(InputBundle {
+                digest: digest_to_wire(digest),
+                manifest: Some(manifest.as_ref().into()),
+            }),
+            ScriptInput::Local(_) => None,
+        },
+        local_input_dir: match &script.input {
+            ScriptInput::Local(dir) => dir.to_string_lossy().into_owned(),
+            ScriptInput::Bundle { .. } => String::new(),
+        },
         limits: Some(Limits {
             timeout: prost_types::Duration::try_from(script.timeout).ok(),
             ..Limits::default()

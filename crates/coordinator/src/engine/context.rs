@@ -27,6 +27,8 @@ pub struct RunInfo {
     pub preview: Option<String>,
     /// Files of the task's input directory, relative to it.
     pub input_files: Vec<String>,
+    /// What every execution of the run receives as `./input`.
+    pub input: super::ScriptInput,
 }
 
 impl RunInfo {
@@ -197,8 +199,7 @@ pub fn script_run(info: &RunInfo, node: NodeId, attempt: u32, code: &str) -> Scr
         node_id: node,
         attempt,
         code: code.to_owned(),
-        input_dir: std::path::absolute(&info.task.data_dir)
-            .unwrap_or_else(|_| info.task.data_dir.clone()),
+        input: info.input.clone(),
         timeout: Duration::from_secs(info.settings.exec_timeout_secs),
         submission_file: info.submission_file().map(str::to_owned),
     }

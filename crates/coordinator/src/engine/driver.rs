@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use aide_core::event::{RunFinished, RunTaken};
+use aide_core::task::TaskData;
 use aide_core::{NodeId, NodeStage, PreviewOptions, RunEvent, next_action, preview_dir};
 use aide_store::{Lease, NewNode, NodeRecord, RunRecord, RunStatus, Store};
 use tokio::task::JoinSet;
@@ -19,7 +20,8 @@ use super::narrative::narrative;
 use super::retry::{Failure, retrying};
 use super::state::RunState;
 use super::step::{NodeJob, NodeOutcome, RunCtx};
-use super::{Author, Engine, Executor, Heartbeat, RunEnd};
+use super::task_files::{absolute_dir, listed_files};
+use super::{Author, Engine, Executor, Heartbeat, LocalCopy, RunEnd, ScriptInput, TaskFiles};
 use crate::Error;
 use crate::outputs::RunOutputs;
 
@@ -327,7 +329,7 @@ async fn load<S: Store, A: Author, E: Executor>(
         .and_then(|first| (chrono::Utc::now() - first).to_std().ok())
         .unwrap_or_default();
     let budget = Budget::new(&run.settings, prior);
-    let info = run_info(&run).await?;
+    let info = run_info(&run, engine.config.task_files.0.as_ref()).await?;
     let mut state = RunState::new(run, nodes, rng);
     let unfinished = state.unfinished().len();
     info!(nodes = state.records.len(), unfinished, "run loaded");
@@ -361,32 +363,83 @@ async fn load<S: Store, A: Author, E: Executor>(
     Ok((ctx, state, budget))
 }
 
-/// What every request of the run shares, with the data preview and the input files read
-/// off the task's data directory.
-async fn run_info(run: &RunRecord) -> Result<RunInfo, Failure> {
-    let data_dir = run.task.data_dir.clone();
+/// What every request of the run shares: the input every execution receives, the files it
+/// lists, and the data preview read off a local copy of the data.
+async fn run_info(run: &RunRecord, files: &dyn TaskFiles) -> Result<RunInfo, Failure> {
     let with_preview = run.settings.data_preview;
-    let (preview, files) = tokio::task::spawn_blocking(move || {
-        let preview = with_preview
-            .then(|| preview_dir(&data_dir, &PreviewOptions::default()))
-            .and_then(|p| p.map_err(|e| warn!(error = %e, "no data preview")).ok());
-        (preview, input_files(&data_dir))
-    })
-    .await
-    .map_err(|e| {
-        Failure::Internal(Error::Task {
-            what: "the data preview",
-            source: e,
+    let resolved = resolve_input(&run.task.input, files, with_preview).await?;
+    let preview = match resolved.local {
+        Some(local) => tokio::task::spawn_blocking(move || {
+            preview_dir(&local.dir, &PreviewOptions::default())
+                .map_err(|e| warn!(error = %e, "no data preview"))
+                .ok()
         })
-    })?;
+        .await
+        .map_err(|e| {
+            Failure::Internal(Error::Task {
+                what: "the data preview",
+                source: e,
+            })
+        })?,
+        None => None,
+    };
     Ok(RunInfo {
         id: run.id,
         task: run.task.clone(),
         settings: run.settings.clone(),
         seed: run.seed,
         preview,
-        input_files: files,
+        input_files: resolved.listed,
+        input: resolved.input,
     })
+}
+
+/// A run's input as the engine uses it.
+struct ResolvedInput {
+    input: ScriptInput,
+    /// The files the prompt lists.
+    listed: Vec<String>,
+    /// A local directory with the data, when the preview needs one.
+    local: Option<LocalCopy>,
+}
+
+async fn resolve_input(
+    data: &TaskData,
+    files: &dyn TaskFiles,
+    with_preview: bool,
+) -> Result<ResolvedInput, Failure> {
+    match data {
+        TaskData::Local { path } => {
+            let dir = absolute_dir(path);
+            Ok(ResolvedInput {
+                listed: input_files(&dir),
+                local: with_preview.then(|| LocalCopy {
+                    dir: dir.clone(),
+                    _hold: Box::new(()),
+                }),
+                input: ScriptInput::Local(dir),
+            })
+        }
+        TaskData::Bundle(bundle) => {
+            let manifest = files.manifest(*bundle).await.map_err(Failure::from)?;
+            let local = match with_preview {
+                true => files
+                    .local_copy(*bundle, manifest.clone())
+                    .await
+                    .map_err(|e| warn!(error = %e.message, "no data preview"))
+                    .ok(),
+                false => None,
+            };
+            Ok(ResolvedInput {
+                listed: listed_files(&manifest),
+                local,
+                input: ScriptInput::Bundle {
+                    digest: bundle.digest,
+                    manifest,
+                },
+            })
+        }
+    }
 }
 
 /// The cost budget, checked against the ledger.

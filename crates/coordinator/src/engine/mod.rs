@@ -45,6 +45,7 @@ pub mod ports;
 pub mod retry;
 mod state;
 mod step;
+pub mod task_files;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub use ports::{
     FailureKind, PortError, ScriptRun, TaskFacts,
 };
 pub use retry::{Backoff, Failure, Fatal, Transient};
+pub use task_files::{LocalCopy, LocalTasksOnly, ScriptInput, TaskFiles};
 
 use crate::Error;
 
@@ -107,6 +109,24 @@ pub struct EngineConfig {
     pub outputs_in_place: bool,
     /// Called after every event the engine appends (e.g. to wake the run's watchers).
     pub on_event: Option<EventHook>,
+    /// Where stored task bundles are read.
+    pub task_files: TaskFilesPort,
+}
+
+/// The engine's [`TaskFiles`] port.
+#[derive(Clone)]
+pub struct TaskFilesPort(pub Arc<dyn TaskFiles>);
+
+impl std::fmt::Debug for TaskFilesPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskFilesPort")
+    }
+}
+
+impl Default for TaskFilesPort {
+    fn default() -> Self {
+        Self(Arc::new(LocalTasksOnly))
+    }
 }
 
 /// A callback taking the id of a run that has a new event.
@@ -133,6 +153,7 @@ impl Default for EngineConfig {
             output_dir: None,
             outputs_in_place: false,
             on_event: None,
+            task_files: TaskFilesPort::default(),
         }
     }
 }

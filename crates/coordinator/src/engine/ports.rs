@@ -5,7 +5,6 @@
 
 use std::future::Future;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use aide_core::{Action, Direction, ExceptionInfo, FunctionSpec, LlmPurpose, NodeId, RunId};
@@ -187,8 +186,8 @@ pub struct ScriptRun {
     pub attempt: u32,
     /// The Python source of the solution.
     pub code: String,
-    /// The task's input directory, mounted read-only as `./input`.
-    pub input_dir: PathBuf,
+    /// The task's input, given read-only as `./input`.
+    pub input: super::ScriptInput,
     /// The script's own time limit.
     pub timeout: Duration,
     /// The submission file the script should write in `./working`, when the task has test

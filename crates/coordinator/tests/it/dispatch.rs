@@ -29,7 +29,7 @@ fn script() -> ScriptRun {
         node_id: NodeId::new(),
         attempt: 1,
         code: "print('ok')".into(),
-        input_dir: std::env::temp_dir(),
+        input: aide_coordinator::engine::ScriptInput::Local(std::env::temp_dir()),
         timeout: Duration::from_secs(60),
         submission_file: None,
     }

@@ -8,6 +8,7 @@
 
 mod check;
 mod digest;
+mod local;
 mod walk;
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,7 @@ use sha2::{Digest as _, Sha256};
 
 pub use check::ManifestError;
 pub use digest::Sha256Digest;
+pub use local::LocalBundle;
 pub use walk::Refusal;
 
 /// One file of a bundle.
@@ -53,7 +55,8 @@ impl Default for Limits {
 }
 
 impl Manifest {
-    /// The manifest of every file under `dir` (see the module docs for what is refused).
+    /// The manifest of every file under `dir` (see the module docs for what is refused); a
+    /// regular file instead of a directory gives a one-file manifest named by its file name.
     pub fn of_dir(dir: &std::path::Path, limits: &Limits) -> crate::Result<Self> {
         walk::manifest_of(dir, limits)
     }

@@ -144,3 +144,17 @@ fn digests_print_parse_and_serialise_as_hex() {
     assert!("abc".parse::<Sha256Digest>().is_err());
     assert!(HELLO.replace('2', "g").parse::<Sha256Digest>().is_err());
 }
+
+#[test]
+fn a_single_file_is_a_one_file_bundle_that_points_back_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let answers = dir.path().join("answers.csv");
+    fs::write(&answers, "hello").unwrap();
+    fs::write(dir.path().join("other.csv"), "not part of it").unwrap();
+    let bundle = LocalBundle::of(&answers, &Limits::default()).unwrap();
+    assert_eq!(bundle.manifest.files.len(), 1);
+    let entry = &bundle.manifest.files[0];
+    assert_eq!(entry.path, "answers.csv");
+    assert_eq!(entry.sha256.to_string(), HELLO);
+    assert_eq!(bundle.source_of(entry), answers.canonicalize().unwrap());
+}

@@ -80,7 +80,18 @@ pub(super) fn manifest_of(dir: &Path, limits: &Limits) -> Result<Manifest> {
         total: 0,
         entered: HashSet::new(),
     };
-    walk.directory(&root, "")?;
+    let meta = fs::metadata(&root).map_err(|e| Error::io(dir, e))?;
+    if meta.is_file() {
+        let name = root
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.contains(['\t', '\n']))
+            .ok_or_else(|| refused(dir, Refusal::UnusableName))?
+            .to_owned();
+        walk.file(&root, &name, &meta)?;
+    } else {
+        walk.directory(&root, "")?;
+    }
     walk.files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Manifest { files: walk.files })
 }

@@ -289,7 +289,7 @@ fn shorten(s: &str, n: usize) -> String {
 }
 
 /// Decimal human size: "0 B", "999 B", "451.4 kB", "1.2 MB".
-fn human_size(bytes: u64) -> String {
+pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
     if bytes < 1000 {
         return format!("{bytes} B");

@@ -14,7 +14,7 @@ fn task(with_test_data: bool) -> Task {
         description: Some(
             "# Overview\nHouses in Ames, Iowa.\n## Files\ntrain.csv, test.csv".into(),
         ),
-        data_dir: PathBuf::from("/data/house-prices"),
+        input: crate::task::TaskData::local("/data/house-prices"),
         metric: MetricSpec {
             name: Some("RMSE".into()),
             direction: None,

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{
-    DEFAULT_SUBMISSION_FILE, MetricSpec, SubmissionSpec, Task, TaskLayout, check_data_dir,
-    infer_submission, name_of, read_text,
+    Answers, DEFAULT_SUBMISSION_FILE, MetricSpec, SubmissionSpec, Task, TaskData, TaskLayout,
+    Within, check_data_dir, infer_submission, is_regular_file, name_of, read_text,
 };
 use crate::error::{Error, Result};
 use crate::metric::Direction;
@@ -69,17 +69,18 @@ fn yes() -> bool {
 ///
 /// Long because it checks the manifest's fields in the order the file lists them, each with
 /// its own named error; the sequence reads as the file's specification.
-pub(super) fn load(manifest_path: &Path) -> Result<Task> {
+pub(super) fn load(manifest_path: &Path, within: &Within) -> Result<Task> {
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
-    let text = read_text(manifest_path)?;
+    let text = read_text(manifest_path, within)?;
     let manifest: Manifest =
         toml::from_str(&text).map_err(|e| Error::task(manifest_path, e.message().to_owned()))?;
 
     let data_dir = dir.join(manifest.data_dir.as_deref().unwrap_or(Path::new("data")));
+    within.check(&data_dir)?;
     check_data_dir(manifest_path, &data_dir)?;
 
     let description = match &manifest.description_file {
-        Some(file) => Some(read_text(&dir.join(file))?),
+        Some(file) => Some(read_text(&dir.join(file), within)?),
         None => None,
     };
     let goal = match (manifest.goal.as_deref().map(str::trim), &description) {
@@ -135,8 +136,11 @@ pub(super) fn load(manifest_path: &Path) -> Result<Task> {
     };
 
     let answers = manifest.answers.map(|a| dir.join(a));
+    if let Some(answers) = &answers {
+        within.check(answers)?;
+    }
     if let Some(answers) = &answers
-        && !answers.is_file()
+        && !is_regular_file(answers)
     {
         return Err(Error::task(
             manifest_path,
@@ -152,13 +156,13 @@ pub(super) fn load(manifest_path: &Path) -> Result<Task> {
         goal,
         eval: manifest.eval.filter(|e| !e.trim().is_empty()),
         description,
-        data_dir,
+        input: TaskData::local(data_dir),
         metric: MetricSpec {
             name: manifest.metric.name,
             direction,
         },
         submission,
-        answers,
+        answers: answers.map(Answers::local_file),
         layout: TaskLayout::Manifest,
     })
 }

@@ -7,9 +7,11 @@
 //!
 //! [`Task::load`] detects the layout of a directory. Every failure names what is missing.
 
+mod data;
 mod manifest;
 mod mlebench;
 mod reference;
+mod stored;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::metric::Direction;
 
+pub use data::{Answers, BundleRef, TaskData};
 pub use reference::ReferenceTask;
 
 /// The file name solutions write their test predictions to, inside `./working`.
@@ -25,6 +28,7 @@ pub const DEFAULT_SUBMISSION_FILE: &str = "submission.csv";
 
 /// A loaded, validated task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "stored::StoredTask")]
 pub struct Task {
     /// Short name used in run listings and output paths.
     pub name: String,
@@ -34,13 +38,14 @@ pub struct Task {
     pub eval: Option<String>,
     /// A longer description in markdown (a description file or competition page).
     pub description: Option<String>,
-    /// The directory whose files are the solution's `./input`.
-    pub data_dir: PathBuf,
+    /// The files that are the solution's `./input`.
+    pub input: TaskData,
     pub metric: MetricSpec,
     /// What a submission is, when the task has test data.
     pub submission: Option<SubmissionSpec>,
-    /// Held-back answers for scoring a submission outside the sandbox.
-    pub answers: Option<PathBuf>,
+    /// Held-back answers for scoring a submission outside the sandbox; never part of what a
+    /// sandbox receives.
+    pub answers: Option<Answers>,
     pub layout: TaskLayout,
 }
 
@@ -79,39 +84,18 @@ pub enum TaskLayout {
 
 impl Task {
     /// Loads the task at `path`: a directory with `task.toml`, a `task.toml` file itself,
-    /// or an MLE-bench competition directory.
+    /// or an MLE-bench competition directory. Paths a `task.toml` names may lead anywhere on
+    /// this host (the user's own files).
     pub fn load(path: &Path) -> Result<Task> {
-        if path.is_file() {
-            if path.file_name().is_some_and(|n| n == manifest::FILE_NAME) {
-                return manifest::load(path);
-            }
-            return Err(Error::task(
-                path,
-                format!(
-                    "expected a task directory or a {} file",
-                    manifest::FILE_NAME
-                ),
-            ));
-        }
-        if !path.is_dir() {
-            return Err(Error::task(path, "no such file or directory"));
-        }
-        let manifest_path = path.join(manifest::FILE_NAME);
-        if manifest_path.is_file() {
-            return manifest::load(&manifest_path);
-        }
-        if mlebench::looks_like(path) {
-            return mlebench::load(path);
-        }
-        Err(Error::task(
-            path,
-            format!(
-                "not a task directory: expected {} (task directory), or description.md and \
-                 prepared/public/ (MLE-bench competition); for a bare data directory give a goal \
-                 or a description file as well",
-                manifest::FILE_NAME
-            ),
-        ))
+        load_layout(path, &Within::Anywhere)
+    }
+
+    /// Loads the task at `path` reading nothing outside `root`: every file the task names
+    /// (data, description, answers) must resolve, links followed, under `root`. For tasks a
+    /// server serves from a task root on behalf of a client.
+    pub fn load_within(path: &Path, root: &Path) -> Result<Task> {
+        let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
+        load_layout(path, &Within::Root(root))
     }
 
     /// Builds a task the way the reference implementation takes it.
@@ -122,6 +106,64 @@ impl Task {
     /// True when the data directory holds test inputs, so a submission file is required.
     pub fn has_test_data(&self) -> bool {
         self.submission.is_some()
+    }
+}
+
+/// Detects the layout of `path` and loads it.
+fn load_layout(path: &Path, within: &Within) -> Result<Task> {
+    within.check(path)?;
+    if path.is_file() {
+        if path.file_name().is_some_and(|n| n == manifest::FILE_NAME) {
+            return manifest::load(path, within);
+        }
+        return Err(Error::task(
+            path,
+            format!(
+                "expected a task directory or a {} file",
+                manifest::FILE_NAME
+            ),
+        ));
+    }
+    if !path.is_dir() {
+        return Err(Error::task(path, "no such file or directory"));
+    }
+    let manifest_path = path.join(manifest::FILE_NAME);
+    if manifest_path.is_file() {
+        return manifest::load(&manifest_path, within);
+    }
+    if mlebench::looks_like(path) {
+        return mlebench::load(path, within);
+    }
+    Err(Error::task(
+        path,
+        format!(
+            "not a task directory: expected {} (task directory), or description.md and \
+             prepared/public/ (MLE-bench competition); for a bare data directory give a goal \
+             or a description file as well",
+            manifest::FILE_NAME
+        ),
+    ))
+}
+
+/// Where a task's files may be.
+enum Within {
+    Anywhere,
+    /// Under this canonical directory.
+    Root(PathBuf),
+}
+
+impl Within {
+    /// Refuses a path that resolves outside the root.
+    fn check(&self, path: &Path) -> Result<()> {
+        let Self::Root(root) = self else {
+            return Ok(());
+        };
+        let resolved = path.canonicalize().map_err(|e| Error::io(path, e))?;
+        if resolved.starts_with(root) {
+            Ok(())
+        } else {
+            Err(Error::task(path, "resolves outside the task root"))
+        }
     }
 }
 
@@ -176,7 +218,31 @@ fn infer_submission(data_dir: &Path) -> Result<Option<SubmissionSpec>> {
     }))
 }
 
-fn read_text(path: &Path) -> Result<String> {
+/// The largest text file a task may name (task.toml, a description).
+const MAX_TEXT_BYTES: u64 = 4 << 20;
+
+/// True for a regular file (links followed).
+fn is_regular_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// A task's text file: a regular file of at most [`MAX_TEXT_BYTES`], under the root when
+/// there is one. Anything else (a FIFO, a device, /proc) is refused with its path.
+fn read_text(path: &Path, within: &Within) -> Result<String> {
+    within.check(path)?;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::task(path, "not a regular file"));
+    }
+    if meta.len() > MAX_TEXT_BYTES {
+        return Err(Error::task(
+            path,
+            format!(
+                "{} bytes, over the limit of {MAX_TEXT_BYTES} for a text file",
+                meta.len()
+            ),
+        ));
+    }
     std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
 }
 

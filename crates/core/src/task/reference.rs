@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Task, TaskLayout, check_data_dir, infer_submission, name_of, read_text};
+use super::{
+    Task, TaskData, TaskLayout, Within, check_data_dir, infer_submission, name_of, read_text,
+};
 use crate::error::{Error, Result};
 use crate::task::MetricSpec;
 
@@ -25,7 +27,7 @@ pub(super) fn load(args: &ReferenceTask) -> Result<Task> {
     check_data_dir(&data_dir, &data_dir)?;
     let description = match &args.desc_file {
         Some(file) => {
-            let text = read_text(file)?;
+            let text = read_text(file, &Within::Anywhere)?;
             if text.trim().is_empty() {
                 return Err(Error::task(file, "the description file is empty"));
             }
@@ -54,7 +56,7 @@ pub(super) fn load(args: &ReferenceTask) -> Result<Task> {
         goal,
         eval,
         description,
-        data_dir,
+        input: TaskData::local(data_dir),
         answers: None,
         layout: TaskLayout::Reference,
     })

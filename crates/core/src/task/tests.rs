@@ -106,7 +106,10 @@ sample = "sample_submission.csv"
     assert_eq!(task.layout, TaskLayout::Manifest);
     assert_eq!(task.name, "demo");
     assert_eq!(task.metric.resolved_direction(), Some(Direction::Minimize));
-    assert_eq!(task.answers, Some(dir.path().join("answers.csv")));
+    assert_eq!(
+        task.answers,
+        Some(Answers::local_file(dir.path().join("answers.csv")))
+    );
     assert!(task.has_test_data());
     // The manifest file itself is accepted too.
     assert_eq!(
@@ -175,8 +178,10 @@ fn mlebench_layout() {
     let task = Task::load(&comp).expect("load");
     assert_eq!(task.layout, TaskLayout::MleBench);
     assert_eq!(task.name, "spaceship-titanic");
-    assert_eq!(task.data_dir, comp.join("prepared/public"));
-    assert_eq!(task.answers, Some(comp.join("prepared/private/test.csv")));
+    assert_eq!(task.input, TaskData::local(comp.join("prepared/public")));
+    let answers = task.answers.clone().expect("answers");
+    assert_eq!(answers.data, TaskData::local(comp.join("prepared/private")));
+    assert_eq!(answers.file, "test.csv");
     assert!(task.has_test_data());
 }
 
@@ -213,17 +218,88 @@ fn shipped_examples_load_with_answers_and_a_fixed_direction() {
         let task = Task::load(&examples.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(task.name, name);
         assert_eq!(task.metric.resolved_direction(), Some(direction), "{name}");
-        assert!(
-            task.answers.as_deref().is_some_and(Path::is_file),
-            "{name} has answers"
-        );
-        assert!(
-            !task
-                .answers
-                .as_deref()
-                .is_some_and(|a| a.starts_with(&task.data_dir)),
-            "answers stay outside the data"
-        );
+        let answers = task
+            .answers
+            .as_ref()
+            .and_then(Answers::local_answers_file)
+            .unwrap_or_else(|| panic!("{name} has answers"));
+        assert!(answers.is_file(), "{name}: {}", answers.display());
+        let input = task.input.local_path().expect("local input");
+        assert!(!answers.starts_with(input), "answers stay outside the data");
         assert!(task.has_test_data());
     }
+}
+
+#[test]
+fn a_task_under_a_root_reads_nothing_outside_it() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    write(&outside.path().join("secret.md"), "the server's secrets\n");
+    write(&outside.path().join("data/train.csv"), "a\n1\n");
+    let task = root.path().join("t");
+    write(&task.join("data/train.csv"), "a\n1\n");
+    for (field, value) in [
+        ("description_file", outside.path().join("secret.md")),
+        (
+            "description_file",
+            PathBuf::from("../../../proc/self/environ"),
+        ),
+        ("data_dir", outside.path().join("data")),
+    ] {
+        write(
+            &task.join("task.toml"),
+            &format!(
+                "goal = \"x\"\n{field} = {:?}\n",
+                value.display().to_string()
+            ),
+        );
+        let text = err_text(Task::load_within(&task, root.path()));
+        assert!(
+            text.contains("outside the task root") || text.contains("No such file"),
+            "{field}={}: {text}",
+            value.display()
+        );
+        assert!(Task::load(&task).is_ok() || field == "description_file");
+    }
+    write(&task.join("task.toml"), "goal = \"x\"\n");
+    assert!(Task::load_within(&task, root.path()).is_ok());
+    std::os::unix::fs::symlink(outside.path(), root.path().join("link")).expect("symlink");
+    let text = err_text(Task::load_within(&root.path().join("link"), root.path()));
+    assert!(text.contains("outside the task root"), "{text}");
+}
+
+#[test]
+fn text_files_must_be_regular_and_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(&dir.path().join("data/train.csv"), "a\n1\n");
+    let fifo = dir.path().join("desc.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    write(
+        &dir.path().join("task.toml"),
+        "description_file = \"desc.fifo\"\n",
+    );
+    let text = err_text(Task::load(dir.path()));
+    assert!(
+        text.contains("desc.fifo") && text.contains("not a regular file"),
+        "{text}"
+    );
+}
+
+#[test]
+fn tasks_stored_before_bundles_still_decode() {
+    let old = r#"{"name":"h","goal":"g","eval":null,"description":null,
+        "data_dir":"/data/h","metric":{"name":"rmse","direction":null},
+        "submission":null,"answers":"/data/answers.csv","layout":"manifest"}"#;
+    let task: Task = serde_json::from_str(old).expect("decodes");
+    assert_eq!(task.input, TaskData::local("/data/h"));
+    assert_eq!(
+        task.answers,
+        Some(Answers::local_file("/data/answers.csv".into()))
+    );
+    let again: Task = serde_json::from_str(&serde_json::to_string(&task).unwrap()).unwrap();
+    assert_eq!(again, task);
 }

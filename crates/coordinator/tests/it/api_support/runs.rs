@@ -71,12 +71,9 @@ pub async fn create_run_from_a_task_directory(h: Arc<Harness>) {
 
     let stored = h.store.get_run(run_id(&run)).await.expect("stored");
     assert_eq!(stored.status, RunStatus::Queued);
-    assert!(
-        stored.task.data_dir.is_absolute(),
-        "{}",
-        stored.task.data_dir.display()
-    );
-    assert_eq!(stored.task.data_dir.canonicalize().expect("exists"), data);
+    let input = stored.task.input.local_path().expect("local input");
+    assert!(input.is_absolute(), "{}", input.display());
+    assert_eq!(input.canonicalize().expect("exists"), data);
     assert_eq!(stored.settings.steps, 4);
 }
 

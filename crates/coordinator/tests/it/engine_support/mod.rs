@@ -88,6 +88,7 @@ pub fn config(output_dir: Option<PathBuf>) -> EngineConfig {
         output_dir,
         outputs_in_place: false,
         on_event: None,
+        task_files: Default::default(),
     }
 }
 

@@ -23,7 +23,7 @@ pub fn run(direction: Option<Direction>) -> RunRecord {
             goal: "Predict the sale price of each house.".into(),
             eval: Some("RMSE between log prices".into()),
             description: None,
-            data_dir: "/data/house-prices".into(),
+            input: aide_core::task::TaskData::local("/data/house-prices"),
             metric: MetricSpec {
                 name: Some("rmse".into()),
                 direction,

@@ -14,7 +14,6 @@ pub mod races;
 pub mod runs;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use aide_core::task::{MetricSpec, SubmissionSpec, TaskLayout};
@@ -96,7 +95,7 @@ pub fn sample_task(name: &str) -> Task {
         goal: "Predict the sale price of each house.".to_owned(),
         eval: Some("RMSE between log prices".to_owned()),
         description: Some("# House prices\nA tabular regression task.".to_owned()),
-        data_dir: PathBuf::from("/data/house-prices"),
+        input: aide_core::task::TaskData::local("/data/house-prices"),
         metric: MetricSpec {
             name: Some("rmse".to_owned()),
             direction: Some(Direction::Minimize),

@@ -61,6 +61,16 @@ pub enum Error {
     Task(#[from] tokio::task::JoinError),
 }
 
+impl Error {
+    /// The error itself, looking through the [`Error::Shared`] wrappers of coalesced work.
+    pub fn original(&self) -> &Error {
+        match self {
+            Self::Shared(inner) => inner.original(),
+            other => other,
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Attaches the path to an I/O error.

@@ -158,6 +158,10 @@ async fn pump(
         let len = chunk.len() as u64;
         tx.send(chunk).await.map_err(|_| Pumped::WriterGone)?;
         *written += len;
+        if *written == size {
+            // All the bytes are here; the hash decides. What the stream does next is moot.
+            break;
+        }
     }
     Ok(())
 }

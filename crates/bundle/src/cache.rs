@@ -169,7 +169,11 @@ impl BundleCache {
     /// The bundle `digest` as a directory, fetching what is missing; then evicts least
     /// recently used bundles while the blobs pass `max_bytes`. Refuses a manifest whose
     /// digest is not `digest` or that holds an unclean path.
-    pub async fn materialize(&self, digest: Sha256Digest, manifest: &Manifest) -> Result<BundleLease> {
+    pub async fn materialize(
+        &self,
+        digest: Sha256Digest,
+        manifest: &Manifest,
+    ) -> Result<BundleLease> {
         let actual = manifest.digest();
         if actual != digest {
             return Err(Error::ManifestDigest {
@@ -187,7 +191,10 @@ impl BundleCache {
         let inner = Arc::clone(&self.inner);
         self.inner
             .bundles
-            .run(digest, async move { inner.ensure_bundle(&build_lease).await })
+            .run(
+                digest,
+                async move { inner.ensure_bundle(&build_lease).await },
+            )
             .await?;
         let dir = lease.dir.clone();
         tokio::task::spawn_blocking(move || tree::touch(&dir)).await??;
@@ -266,8 +273,8 @@ impl Inner {
         futures::stream::iter(wanted)
             .map(move |(key, size)| Arc::clone(&inner).ensure_blob(key, size))
             .buffered(4)
-        .try_collect()
-        .await
+            .try_collect()
+            .await
     }
 
     /// Blob `key` present and verified: one run per key at a time.
@@ -293,9 +300,13 @@ impl Inner {
         // The same bytes stored with the other executable bit: copy them locally (verified
         // on the way like any fetch), else read the source.
         let sibling = Sibling(self.layout.blob(key.sibling()));
-        let (stamp, fetched) = match fetch::fetch(&sibling, &target).await {
-            Ok(stamp) => (stamp, 0),
-            Err(_) => (fetch::fetch(self.source.as_ref(), &target).await?, size),
+        let local = match tokio::fs::try_exists(&sibling.0).await {
+            Ok(true) => fetch::fetch(&sibling, &target).await.ok(),
+            _ => None,
+        };
+        let (stamp, fetched) = match local {
+            Some(stamp) => (stamp, 0),
+            None => (fetch::fetch(self.source.as_ref(), &target).await?, size),
         };
         let mut state = self.state();
         state.blob_bytes += size;

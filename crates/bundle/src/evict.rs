@@ -98,9 +98,10 @@ impl Inner {
             let mut files = Vec::new();
             tree_files(&path, &mut files)?;
             for meta in files {
-                let entry = links
-                    .entry((meta.dev(), meta.ino()))
-                    .or_insert((0, meta.nlink(), meta.size()));
+                let entry =
+                    links
+                        .entry((meta.dev(), meta.ino()))
+                        .or_insert((0, meta.nlink(), meta.size()));
                 entry.0 += 1;
                 if entry.0 + 1 == entry.1 {
                     freed += entry.2;
@@ -154,4 +155,3 @@ fn tree_files(dir: &Path, out: &mut Vec<fs::Metadata>) -> Result<()> {
     }
     Ok(())
 }
-

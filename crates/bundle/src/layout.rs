@@ -127,7 +127,10 @@ impl Layout {
             }
             for entry in fs::read_dir(&shard).at(&shard)? {
                 let path = entry.at(&shard)?.path();
-                let Some(key) = path.file_name().and_then(|n| n.to_str()).and_then(parse_blob_name)
+                let Some(key) = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(parse_blob_name)
                 else {
                     continue;
                 };
@@ -216,7 +219,17 @@ mod tests {
         for good in ["a", "a/b.csv", "dir/sub/x y.txt"] {
             assert_eq!(clean_relative(good).unwrap(), Path::new(good));
         }
-        for bad in ["", "/etc/passwd", "../x", "a/../b", "a//b", "./a", "a/.", "a\\b", "a\0"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "./a",
+            "a/.",
+            "a\\b",
+            "a\0",
+        ] {
             assert!(
                 matches!(clean_relative(bad), Err(Error::UnsafePath { .. })),
                 "{bad:?}"

@@ -12,8 +12,8 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 pub use dir::DirBlobSource;
-pub use grpc::GrpcBlobSource;
 pub(crate) use dir::file_stream;
+pub use grpc::GrpcBlobSource;
 
 /// A blob's bytes, in order, from the offset asked for. A stream that ends early is treated as
 /// a transient failure by the cache and resumed.

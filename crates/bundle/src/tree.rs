@@ -104,7 +104,10 @@ pub(crate) fn build(layout: &Layout, built: &Built) -> Result<()> {
     for (file, blob) in built.manifest.files.iter().zip(&built.blobs) {
         let rel = clean_relative(&file.path)?;
         if let Some(parent) = rel.parent() {
-            let mut dirs: Vec<&Path> = parent.ancestors().filter(|a| !a.as_os_str().is_empty()).collect();
+            let mut dirs: Vec<&Path> = parent
+                .ancestors()
+                .filter(|a| !a.as_os_str().is_empty())
+                .collect();
             dirs.reverse();
             for dir in dirs {
                 if made.insert(dir.to_owned()) {

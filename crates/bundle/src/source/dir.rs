@@ -57,7 +57,11 @@ impl DirBlobSource {
 
     /// Copies `reader` into a temporary file under the root, then renames it to its digest's
     /// name; refuses bytes that do not hash to `expected` when given.
-    fn store(&self, reader: &mut impl io::Read, expected: Option<&Sha256Digest>) -> Result<Sha256Digest> {
+    fn store(
+        &self,
+        reader: &mut impl io::Read,
+        expected: Option<&Sha256Digest>,
+    ) -> Result<Sha256Digest> {
         fs::create_dir_all(&self.root).at(&self.root)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".incoming-")

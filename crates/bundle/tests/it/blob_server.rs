@@ -28,15 +28,21 @@ impl Blobs for DirBlobs {
         let request = request.into_inner();
         let digest = digest_from_wire("digest", &request.digest)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let stream = self.0.read(digest, request.offset).await.map_err(|e| match e {
-            SourceError::NotFound => Status::not_found(format!("blob {digest}")),
-            other => Status::unavailable(other.to_string()),
-        })?;
+        let stream = self
+            .0
+            .read(digest, request.offset)
+            .await
+            .map_err(|e| match e {
+                SourceError::NotFound => Status::not_found(format!("blob {digest}")),
+                other => Status::unavailable(other.to_string()),
+            })?;
         Ok(Response::new(
             stream
                 .map(|chunk| {
                     chunk
-                        .map(|data| BlobChunk { data: data.to_vec() })
+                        .map(|data| BlobChunk {
+                            data: data.to_vec(),
+                        })
                         .map_err(|e| Status::unavailable(e.to_string()))
                 })
                 .boxed(),
@@ -74,7 +80,9 @@ impl Blobs for DirBlobs {
 
 /// Serves `source` on a free loopback port until the returned task is aborted.
 pub async fn serve(source: DirBlobSource) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let server = tonic::transport::Server::builder()

@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aide_bundle::{
-    BlobSource, BlobStream, BundleCache, CacheConfig, DirBlobSource, SourceError,
-};
+use aide_bundle::{BlobSource, BlobStream, BundleCache, CacheConfig, DirBlobSource, SourceError};
 use aide_core::bundle::{BundleFile, Limits, Manifest, Sha256Digest};
 use futures::future::BoxFuture;
 use futures::{FutureExt as _, StreamExt as _};

@@ -19,7 +19,12 @@ fn present(cache: &Path, bundles: &[&(Sha256Digest, Manifest)]) -> Vec<bool> {
 }
 
 async fn use_once(cache: &BundleCache, bundle: &(Sha256Digest, Manifest)) {
-    drop(cache.materialize(bundle.0, &bundle.1).await.expect("materialize"));
+    drop(
+        cache
+            .materialize(bundle.0, &bundle.1)
+            .await
+            .expect("materialize"),
+    );
 }
 
 #[tokio::test]
@@ -35,10 +40,16 @@ async fn the_least_recently_used_bundle_goes_first() {
     use_once(&cache, &ba).await;
     use_once(&cache, &bb).await;
     use_once(&cache, &ba).await; // a is now more recent than b
-    assert_eq!(present(cache_dir.path(), &[&ba, &bb, &bc]), [true, true, false]);
+    assert_eq!(
+        present(cache_dir.path(), &[&ba, &bb, &bc]),
+        [true, true, false]
+    );
     use_once(&cache, &bc).await;
 
-    assert_eq!(present(cache_dir.path(), &[&ba, &bb, &bc]), [true, false, true]);
+    assert_eq!(
+        present(cache_dir.path(), &[&ba, &bb, &bc]),
+        [true, false, true]
+    );
     assert_eq!(cache.stored_bytes(), 200_000);
     assert_eq!(files_under(&cache_dir.path().join("blobs")).len(), 2);
 }
@@ -58,11 +69,17 @@ async fn a_leased_bundle_is_never_evicted() {
     use_once(&cache, &bb).await;
     use_once(&cache, &bc).await;
 
-    assert_eq!(present(cache_dir.path(), &[&ba, &bb, &bc]), [true, false, true]);
+    assert_eq!(
+        present(cache_dir.path(), &[&ba, &bb, &bc]),
+        [true, false, true]
+    );
     assert_tree(held.dir(), &[("a", &a, false)]);
     drop(held);
     use_once(&cache, &bb).await;
-    assert_eq!(present(cache_dir.path(), &[&ba, &bb, &bc]), [false, true, false]);
+    assert_eq!(
+        present(cache_dir.path(), &[&ba, &bb, &bc]),
+        [false, true, false]
+    );
 }
 
 #[tokio::test]
@@ -77,7 +94,10 @@ async fn a_bundle_larger_than_the_bound_still_works_alone() {
     use_once(&cache, &bsmall).await;
     let lease = cache.materialize(bbig.0, &bbig.1).await.unwrap();
 
-    assert_tree(lease.dir(), &[("big", &big, false), ("d/more", &small, true)]);
+    assert_tree(
+        lease.dir(),
+        &[("big", &big, false), ("d/more", &small, true)],
+    );
     assert_eq!(present(cache_dir.path(), &[&bbig, &bsmall]), [true, false]);
     assert_eq!(cache.stored_bytes(), 3 * KB100 as u64 + 10);
 }
@@ -96,7 +116,10 @@ async fn a_blob_shared_with_a_kept_bundle_stays() {
 
     // 300 KB of distinct blobs: dropping the first bundle frees only `own`.
     assert_eq!(present(cache_dir.path(), &[&first, &second]), [false, true]);
-    assert_tree(lease.dir(), &[("shared", &shared, false), ("other", &other, false)]);
+    assert_tree(
+        lease.dir(),
+        &[("shared", &shared, false), ("other", &other, false)],
+    );
     assert_eq!(cache.stored_bytes(), 200_000);
     assert_eq!(files_under(&cache_dir.path().join("blobs")).len(), 2);
 }

@@ -14,7 +14,12 @@ fn assert_empty(cache: &std::path::Path) {
         let left = files_under(&cache.join(sub));
         assert!(left.is_empty(), "{sub}: {left:?}");
     }
-    assert!(std::fs::read_dir(cache.join("bundles")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(cache.join("bundles"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -51,7 +56,11 @@ async fn a_stream_cut_off_mid_way_is_resumed_from_the_bytes_written() {
 
     assert_tree(lease.dir(), &files);
     let offsets: Vec<u64> = counting.reads.lock().unwrap().iter().map(|r| r.1).collect();
-    assert_eq!(offsets, [0, 1 << 20, 2 << 20], "each retry resumes where the last stopped");
+    assert_eq!(
+        offsets,
+        [0, 1 << 20, 2 << 20],
+        "each retry resumes where the last stopped"
+    );
     assert_eq!(cut.failures.load(Ordering::SeqCst), 3);
 }
 
@@ -69,12 +78,23 @@ async fn a_source_that_keeps_failing_leaves_nothing_and_a_later_try_succeeds() {
     let err = cache.materialize(digest, &manifest).await.unwrap_err();
 
     assert!(err.to_string().contains("connection reset (test)"), "{err}");
-    assert!(err.to_string().contains(&manifest.files[0].sha256.to_string()), "{err}");
-    assert_eq!(cut.failures.load(Ordering::SeqCst), 4, "one read and three retries");
+    assert!(
+        err.to_string()
+            .contains(&manifest.files[0].sha256.to_string()),
+        "{err}"
+    );
+    assert_eq!(
+        cut.failures.load(Ordering::SeqCst),
+        4,
+        "one read and three retries"
+    );
     assert_empty(cache_dir.path());
 
     cut.failing.store(false, Ordering::SeqCst);
-    let lease = cache.materialize(digest, &manifest).await.expect("the source is back");
+    let lease = cache
+        .materialize(digest, &manifest)
+        .await
+        .expect("the source is back");
     assert_tree(lease.dir(), &files);
     assert!(
         matches!(err.original(), Error::Source { source, .. } if source.is_transient()),

@@ -23,14 +23,20 @@ async fn connect(addr: std::net::SocketAddr) -> GrpcBlobSource {
 async fn bundles_materialize_from_a_grpc_blob_server() {
     let store = Store::new();
     let big = bytes(5 << 20, 1);
-    let files = [("big.bin", &big[..], false), ("run.sh", &b"#!/bin/sh\n"[..], true)];
+    let files = [
+        ("big.bin", &big[..], false),
+        ("run.sh", &b"#!/bin/sh\n"[..], true),
+    ];
     let (digest, manifest) = store.bundle(&files);
     let (addr, server) = serve(store.source.clone()).await;
     let source = connect(addr).await;
     let cache_dir = open_dir();
     let cache = open(cache_dir.path(), 1 << 30, Arc::new(source.clone())).await;
 
-    let lease = cache.materialize(digest, &manifest).await.expect("materialize over gRPC");
+    let lease = cache
+        .materialize(digest, &manifest)
+        .await
+        .expect("materialize over gRPC");
 
     assert_tree(lease.dir(), &files);
     // Reads from an offset return the tail.
@@ -56,6 +62,10 @@ async fn an_unknown_blob_is_not_found_over_grpc() {
 
     let result = source.read(missing, 0).await;
 
-    assert!(matches!(result, Err(SourceError::NotFound)), "{:?}", result.err());
+    assert!(
+        matches!(result, Err(SourceError::NotFound)),
+        "{:?}",
+        result.err()
+    );
     server.abort();
 }

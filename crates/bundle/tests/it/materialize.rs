@@ -27,17 +27,34 @@ async fn a_bundle_becomes_identical_files_with_their_exec_bits() {
     let cache_dir = open_dir();
     let cache = open(cache_dir.path(), 1 << 30, store.arc()).await;
 
-    let lease = cache.materialize(digest, &manifest).await.expect("materialize");
+    let lease = cache
+        .materialize(digest, &manifest)
+        .await
+        .expect("materialize");
 
-    assert_eq!(lease.dir(), cache_dir.path().join("bundles").join(digest.to_string()));
+    assert_eq!(
+        lease.dir(),
+        cache_dir.path().join("bundles").join(digest.to_string())
+    );
     assert_tree(lease.dir(), &files);
     for dir in [lease.dir().to_owned(), lease.dir().join("data/deep")] {
-        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o7777, 0o755, "{}", dir.display());
+        assert_eq!(
+            fs::metadata(&dir).unwrap().mode() & 0o7777,
+            0o755,
+            "{}",
+            dir.display()
+        );
     }
-    assert_eq!(fs::metadata(cache_dir.path()).unwrap().mode() & 0o7777, 0o755);
+    assert_eq!(
+        fs::metadata(cache_dir.path()).unwrap().mode() & 0o7777,
+        0o755
+    );
     // run.sh and its copy are two blob files; each tree file is a link to its blob.
     assert_eq!(files_under(&cache_dir.path().join("blobs")).len(), 5);
-    assert_eq!(fs::metadata(lease.dir().join("train.csv")).unwrap().nlink(), 2);
+    assert_eq!(
+        fs::metadata(lease.dir().join("train.csv")).unwrap().nlink(),
+        2
+    );
     assert_eq!(cache.stored_bytes(), manifest.total_bytes());
     assert!(files_under(&cache_dir.path().join("tmp")).is_empty());
 }
@@ -49,7 +66,10 @@ async fn another_uid_reads_the_bundle_whatever_the_source_permissions() {
         return;
     }
     let store = Store::new();
-    let files = [("secret-looking/train.csv", &b"a,b\n"[..], false), ("go", &b"x"[..], true)];
+    let files = [
+        ("secret-looking/train.csv", &b"a,b\n"[..], false),
+        ("go", &b"x"[..], true),
+    ];
     let (digest, manifest) = store.bundle(&files);
     // The source's own files are private; the cache's copies must not be.
     fs::set_permissions(store.dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
@@ -63,7 +83,11 @@ async fn another_uid_reads_the_bundle_whatever_the_source_permissions() {
         .gid(65534)
         .output()
         .expect("run cat as nobody");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(output.stdout, b"a,b\n");
     let write = std::process::Command::new("sh")
         .args(["-c", "echo more >> go || exit 3; touch new && exit 4"])
@@ -72,7 +96,11 @@ async fn another_uid_reads_the_bundle_whatever_the_source_permissions() {
         .gid(65534)
         .status()
         .expect("run sh as nobody");
-    assert_eq!(write.code(), Some(3), "the bundle must be read-only to a sandbox uid");
+    assert_eq!(
+        write.code(),
+        Some(3),
+        "the bundle must be read-only to a sandbox uid"
+    );
 }
 
 #[tokio::test]
@@ -85,7 +113,10 @@ async fn a_manifest_that_does_not_hash_to_the_digest_is_refused() {
 
     let err = cache.materialize(other, &manifest).await.unwrap_err();
 
-    assert!(matches!(err, Error::ManifestDigest { asked, .. } if asked == other), "{err}");
+    assert!(
+        matches!(err, Error::ManifestDigest { asked, .. } if asked == other),
+        "{err}"
+    );
     assert!(files_under(&cache_dir.path().join("blobs")).is_empty());
 }
 
@@ -105,8 +136,14 @@ async fn an_unclean_path_is_refused_before_anything_is_written() {
                 executable: false,
             }],
         };
-        let err = cache.materialize(manifest.digest(), &manifest).await.unwrap_err();
-        assert!(matches!(&err, Error::UnsafePath { path } if path == bad), "{bad}: {err}");
+        let err = cache
+            .materialize(manifest.digest(), &manifest)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::UnsafePath { path } if path == bad),
+            "{bad}: {err}"
+        );
     }
     assert!(files_under(&cache_dir.path().join("blobs")).is_empty());
     assert!(!cache_dir.path().join("escape").exists());
@@ -129,14 +166,23 @@ async fn a_blob_the_source_lacks_is_an_error_naming_it() {
     let cache_dir = open_dir();
     let cache = open(cache_dir.path(), 1 << 30, store.arc()).await;
 
-    let err = cache.materialize(manifest.digest(), &manifest).await.unwrap_err();
+    let err = cache
+        .materialize(manifest.digest(), &manifest)
+        .await
+        .unwrap_err();
 
     assert!(err.to_string().contains(&missing.to_string()), "{err}");
     assert!(
         matches!(err.original(), Error::Source { digest, source: SourceError::NotFound } if *digest == missing),
         "{err:?}"
     );
-    assert!(!cache_dir.path().join("bundles").join(manifest.digest().to_string()).exists());
+    assert!(
+        !cache_dir
+            .path()
+            .join("bundles")
+            .join(manifest.digest().to_string())
+            .exists()
+    );
 }
 
 #[tokio::test]
@@ -146,9 +192,16 @@ async fn an_imported_directory_materializes_identically() {
     fs::write(task.path().join("input/sub/a.csv"), bytes(70_000, 3)).unwrap();
     fs::write(task.path().join("task.toml"), b"goal = \"x\"\n").unwrap();
     fs::write(task.path().join("prep.sh"), b"#!/bin/sh\n").unwrap();
-    fs::set_permissions(task.path().join("prep.sh"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(
+        task.path().join("prep.sh"),
+        fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
     let store = Store::new();
-    let manifest = store.source.import_dir(task.path(), &Limits::default()).unwrap();
+    let manifest = store
+        .source
+        .import_dir(task.path(), &Limits::default())
+        .unwrap();
     let cache_dir = open_dir();
     let cache = BundleCache::open(
         CacheConfig {
@@ -160,7 +213,10 @@ async fn an_imported_directory_materializes_identically() {
     .await
     .unwrap();
 
-    let lease = cache.materialize(manifest.digest(), &manifest).await.unwrap();
+    let lease = cache
+        .materialize(manifest.digest(), &manifest)
+        .await
+        .unwrap();
 
     let a = bytes(70_000, 3);
     assert_tree(

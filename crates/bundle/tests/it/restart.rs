@@ -21,12 +21,19 @@ async fn leftover_temporary_files_are_removed_at_open() {
     fs::write(tmp.join("blob-0123-abc"), bytes(1000, 1)).unwrap();
     fs::create_dir_all(tmp.join("bundle-xyz/data")).unwrap();
     fs::write(tmp.join("bundle-xyz/data/f"), b"half").unwrap();
-    fs::set_permissions(tmp.join("bundle-xyz/data"), fs::Permissions::from_mode(0o555)).unwrap();
+    fs::set_permissions(
+        tmp.join("bundle-xyz/data"),
+        fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
 
     let cache = open(cache_dir.path(), 1 << 30, store.arc()).await;
 
     assert!(tmp.is_dir());
-    assert!(fs::read_dir(&tmp).unwrap().next().is_none(), "tmp/ is empty");
+    assert!(
+        fs::read_dir(&tmp).unwrap().next().is_none(),
+        "tmp/ is empty"
+    );
     assert_eq!(cache.stored_bytes(), 0);
 }
 
@@ -34,7 +41,10 @@ async fn leftover_temporary_files_are_removed_at_open() {
 async fn a_complete_cache_is_reused_after_a_restart_without_the_source() {
     let store = Store::new();
     let data = bytes(500_000, 2);
-    let files = [("a.csv", &data[..], false), ("bin/tool", &b"#!/bin/sh\n"[..], true)];
+    let files = [
+        ("a.csv", &data[..], false),
+        ("bin/tool", &b"#!/bin/sh\n"[..], true),
+    ];
     let (digest, manifest) = store.bundle(&files);
     let cache_dir = open_dir();
     {
@@ -44,7 +54,10 @@ async fn a_complete_cache_is_reused_after_a_restart_without_the_source() {
     let dead = Arc::new(Dead::default());
 
     let cache = open(cache_dir.path(), 1 << 30, dead.clone()).await;
-    let lease = cache.materialize(digest, &manifest).await.expect("served from the cache");
+    let lease = cache
+        .materialize(digest, &manifest)
+        .await
+        .expect("served from the cache");
 
     assert_tree(lease.dir(), &files);
     assert_eq!(dead.reads.load(Ordering::SeqCst), 0);
@@ -74,7 +87,12 @@ async fn a_corrupt_blob_is_detected_and_fetched_again_at_the_next_open() {
     let cache_dir = open_dir();
     let lease_dir = {
         let cache = open(cache_dir.path(), 1 << 30, store.arc()).await;
-        cache.materialize(digest, &manifest).await.unwrap().dir().to_owned()
+        cache
+            .materialize(digest, &manifest)
+            .await
+            .unwrap()
+            .dir()
+            .to_owned()
     };
     // Even with its mtime put back, the first use after open hashes the blob.
     corrupt(&lease_dir.join("bad.bin"), true);
@@ -84,7 +102,12 @@ async fn a_corrupt_blob_is_detected_and_fetched_again_at_the_next_open() {
     let lease = cache.materialize(digest, &manifest).await.unwrap();
 
     assert_tree(lease.dir(), &files);
-    let bad_digest = manifest.files.iter().find(|f| f.path == "bad.bin").unwrap().sha256;
+    let bad_digest = manifest
+        .files
+        .iter()
+        .find(|f| f.path == "bad.bin")
+        .unwrap()
+        .sha256;
     assert_eq!(counting.reads.lock().unwrap().as_slice(), [(bad_digest, 0)]);
     assert_eq!(files_under(&cache_dir.path().join("blobs")).len(), 2);
     assert_eq!(cache.stored_bytes(), manifest.total_bytes());
@@ -99,7 +122,12 @@ async fn a_blob_rewritten_while_the_process_runs_is_fetched_again_on_next_use() 
     let counting = Counting::new(store.arc(), Duration::ZERO);
     let cache_dir = open_dir();
     let cache = open(cache_dir.path(), 1 << 30, counting.clone()).await;
-    let dir = cache.materialize(digest, &manifest).await.unwrap().dir().to_owned();
+    let dir = cache
+        .materialize(digest, &manifest)
+        .await
+        .unwrap()
+        .dir()
+        .to_owned();
     // A later mtime than the fetch's, even on a coarse clock.
     tokio::time::sleep(Duration::from_millis(20)).await;
     corrupt(&dir.join("x.bin"), false);
@@ -151,7 +179,10 @@ async fn a_cache_under_a_private_directory_is_refused_as_root() {
             matches!(&err, Error::CacheDir { path, .. } if *path == private),
             "{err:?}"
         );
-        assert!(err.to_string().contains(&private.display().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&private.display().to_string()),
+            "{err}"
+        );
     } else {
         // Sandboxes run as this same uid then, so a private parent is fine.
         assert!(opened.is_ok(), "{opened:?}");

@@ -37,6 +37,16 @@ pub(super) fn run(command: &mut Command) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
+/// Whether `created` failed because the name exists already (true), succeeded (false), or
+/// failed otherwise (the error).
+pub(super) fn exists_already(created: Result<String, Error>) -> Result<bool, Error> {
+    match created {
+        Ok(_) => Ok(false),
+        Err(Error::Command { stderr, .. }) if stderr.contains("File exists") => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 /// The named network namespaces (`ip netns list`).
 pub(super) fn netns_list() -> Result<Vec<String>, Error> {
     let listed = ip(&["netns", "list"])?;

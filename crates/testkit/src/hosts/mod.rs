@@ -83,7 +83,9 @@ impl Host {
     /// directory and stdio as usual, then spawn it, e.g. with [`crate::ChildGuard`]). The
     /// spawned pid is `program`'s own (`nsenter`, `unshare` and `sh` each exec the next),
     /// so killing the child kills the program; `Drop` of the network kills it and anything
-    /// it started, too. When the host hides paths and a mount fails, it exits 125.
+    /// it started, too. When the host hides paths and a mount fails, it exits 125. Do not
+    /// set a working directory inside a hidden path: the hiding mounts come after the
+    /// `chdir`, so the process would still see the real directory through its cwd.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut command = Command::new("nsenter");
         command.arg(format!("--net=/run/netns/{}", self.netns));
@@ -140,16 +142,20 @@ impl Network {
                 continue;
             }
             let hub = format!("{NETNS_MARK}{subnet}-{pid}-{prefix}");
-            if ip(&["netns", "add", &hub]).is_err() {
-                continue; // another network of this process is trying the same subnet
+            // Taken: another network of this process is trying the same subnet.
+            if ip::exists_already(ip(&["netns", "add", &hub]))? {
+                continue;
             }
             let root_link = format!("aidet{subnet}");
             // The root end's name is the claim on the subnet: creating it is atomic.
             let claim = [
                 "link", "add", &root_link, "type", "veth", "peer", "name", "root",
             ];
-            if ip(&[&claim[..], &["netns", &hub]].concat()).is_err() {
+            let claimed = ip(&[&claim[..], &["netns", &hub]].concat());
+            if claimed.is_err() {
                 ip::remove_netns(&hub);
+            }
+            if ip::exists_already(claimed)? {
                 continue;
             }
             let network = Network {

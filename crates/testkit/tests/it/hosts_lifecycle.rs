@@ -133,3 +133,31 @@ fn a_panicking_test_still_removes_its_network() {
         "the detached sleep survived"
     );
 }
+
+#[test]
+fn a_new_network_removes_what_a_killed_test_process_left_behind() {
+    if aide_testkit::hosts::available().is_err() {
+        let _ = Network::require("sweep"); // the rule: fail under CI, skip loudly otherwise
+        return;
+    }
+    // A namespace named as a network of a test process that is gone, with a process in it.
+    let mut gone = Command::new("true").spawn().expect("true");
+    let dead_pid = gone.id();
+    gone.wait().expect("reaped");
+    let orphan = format!("aidet-0-{dead_pid}-orphan");
+    let added = Command::new("ip").args(["netns", "add", &orphan]).status();
+    assert!(added.expect("ip runs").success());
+    let mut in_orphan = Command::new("ip");
+    in_orphan.args(["netns", "exec", &orphan, "sleep", "300"]);
+    let mut left = ChildGuard::spawn("orphaned sleep", &mut in_orphan);
+    std::thread::sleep(Duration::from_millis(200));
+
+    let net = Network::new("sweep").expect("network");
+    assert_removed(&[orphan], "no-such-link");
+    let status = left.child_mut().wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
+    drop(net);
+}

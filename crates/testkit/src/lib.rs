@@ -3,11 +3,14 @@
 //! test environment ([`redis`]), child processes killed and reaped on drop ([`process`]),
 //! loopback ports ([`net`]), the data the tests share ([`paths`]) and a service binary's
 //! `--print-config` ([`binary`]), the Python for process-backend sandboxes ([`python`]), and
-//! with the `services` feature an in-process gateway and runner ([`services`]).
+//! with the `services` feature an in-process gateway and runner ([`services`]); several
+//! hosts on one machine, as network namespaces that may hide directories ([`hosts`]).
 //!
 //! Only a `[dev-dependencies]` entry.
 
 pub mod binary;
+pub mod error;
+pub mod hosts;
 pub mod net;
 pub mod paths;
 pub mod postgres;
@@ -18,6 +21,8 @@ pub mod require;
 #[cfg(feature = "services")]
 pub mod services;
 
+pub use error::Error;
+pub use hosts::{Hidden, Host, Network};
 pub use net::{free_port, wait_for_port};
 pub use paths::{example_dir, house_prices_dir, repo_root};
 pub use postgres::TestDatabase;

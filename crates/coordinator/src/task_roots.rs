@@ -112,7 +112,7 @@ impl TaskRoots {
     fn resolve(&self, server_task: &str) -> Result<(PathBuf, PathBuf), RootRefusal> {
         let bad = || RootRefusal::BadName(server_task.to_owned());
         let (root_name, task) = server_task.split_once('/').ok_or_else(bad)?;
-        if !task.split('/').all(is_plain_name) {
+        if !is_plain_name(root_name) || !task.split('/').all(is_plain_name) {
             return Err(bad());
         }
         let root = self

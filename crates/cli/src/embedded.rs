@@ -271,6 +271,9 @@ fn runner_config(opts: &ServiceOptions, work_root: &std::path::Path) -> aide_run
         work_root: Some(work_root.to_owned()),
         drain_secs: 1,
         grace_secs: 2,
+        // `aide run` (no coordinator to fetch bundles from) hands its runner the task's own
+        // directory: one process, one user, nothing copied. `aide serve` takes bundles.
+        accept_local_input: opts.coordinator.is_none(),
         ..aide_runner::Config::default()
     };
     config.process.uid_base = 20_000 + (pid % 2_500) * 16;

@@ -49,6 +49,14 @@ pub struct RunnerArgs {
     /// Directory under which each attempt gets its own temporary directory.
     #[arg(long, env = "AIDE_RUNNER_WORK_ROOT")]
     pub work_root: Option<PathBuf>,
+    /// Where input bundles fetched from the coordinator are cached [default:
+    /// /var/cache/aide/bundles as root, else ~/.cache/aide/bundles].
+    #[arg(long, env = "AIDE_RUNNER_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Bytes of input bundles kept in the cache; least recently used bundles are evicted
+    /// beyond it [default: 21474836480, 20 GiB].
+    #[arg(long, env = "AIDE_RUNNER_CACHE_MAX_BYTES")]
+    pub cache_max_bytes: Option<u64>,
     /// Labels sent at registration, as key=value (e.g. gpu=true).
     #[arg(long = "label", env = "AIDE_RUNNER_LABELS", value_delimiter = ',')]
     pub labels: Option<Vec<String>>,
@@ -156,6 +164,8 @@ impl Overlay<Config> for RunnerArgs {
         set(&mut c.slots, &self.slots);
         set(&mut c.backend, &self.backend);
         set_some(&mut c.work_root, &self.work_root);
+        set_some(&mut c.cache_dir, &self.cache_dir);
+        set(&mut c.cache_max_bytes, &self.cache_max_bytes);
         set(&mut c.labels, &self.labels);
         set(&mut c.drain_secs, &self.drain_secs);
         set(&mut c.grace_secs, &self.grace_secs);

@@ -73,6 +73,14 @@ pub struct Config {
     pub docker: DockerConfig,
     /// Process backend settings.
     pub process: ProcessConfig,
+    /// Where input bundles are cached; default: `<cache home>/aide/bundles`.
+    pub cache_dir: Option<PathBuf>,
+    /// Bytes of cached bundles kept; least recently used bundles go first beyond it.
+    pub cache_max_bytes: u64,
+    /// Accept `local_input_dir` (a path of this host). Only the runner embedded in `aide run`
+    /// sets it; no flag, variable or file can.
+    #[serde(skip)]
+    pub accept_local_input: bool,
 }
 
 impl Default for Config {
@@ -93,6 +101,9 @@ impl Default for Config {
             limits: LimitDefaults::default(),
             docker: DockerConfig::default(),
             process: ProcessConfig::default(),
+            cache_dir: None,
+            cache_max_bytes: 20 << 30,
+            accept_local_input: false,
         }
     }
 }
@@ -211,6 +222,13 @@ impl Config {
         self.work_root
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join("aide-runner"))
+    }
+
+    /// The bundle cache's directory.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(|| {
+            crate::sandbox::venv::cache_home(nix::unistd::geteuid().is_root()).join("bundles")
+        })
     }
 
     /// Grace period between SIGTERM and SIGKILL.

@@ -52,6 +52,9 @@ pub enum Error {
     /// The Docker image the config names is not present on this host.
     #[error("docker image {0} is missing on this host")]
     ImageMissing(String),
+    /// The input bundle could not be fetched or checked.
+    #[error("fetching the input bundle: {}", .0.original())]
+    Input(#[source] aide_bundle::Error),
     /// Binding or serving the gRPC endpoint failed.
     #[error("serving gRPC: {0}")]
     Transport(#[from] tonic::transport::Error),

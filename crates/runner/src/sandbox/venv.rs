@@ -91,8 +91,14 @@ impl VenvRequest {
 /// The default cache root: `/var/cache/aide/venvs` as root (readable by sandbox uids), else
 /// `$XDG_CACHE_HOME/aide/venvs`, else `~/.cache/aide/venvs`.
 pub fn default_root(root_user: bool) -> PathBuf {
+    cache_home(root_user).join("venvs")
+}
+
+/// Where the runner keeps what it caches: `/var/cache/aide` as root (reachable by sandbox
+/// uids), else `$XDG_CACHE_HOME/aide`, else `~/.cache/aide`.
+pub fn cache_home(root_user: bool) -> PathBuf {
     if root_user {
-        return PathBuf::from("/var/cache/aide/venvs");
+        return PathBuf::from("/var/cache/aide");
     }
     let env_dir = |name| std::env::var_os(name).map(PathBuf::from);
     env_dir("XDG_CACHE_HOME")
@@ -100,7 +106,6 @@ pub fn default_root(root_user: bool) -> PathBuf {
         .or_else(|| env_dir("HOME").map(|h| h.join(".cache")))
         .unwrap_or_else(std::env::temp_dir)
         .join("aide")
-        .join("venvs")
 }
 
 /// Resolves the base interpreter and computes where the venv for `req` lives, without

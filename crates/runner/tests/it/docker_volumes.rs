@@ -44,6 +44,10 @@ async fn sandbox(id: &str, extra: &[&str]) -> Option<Arc<DockerSandbox>> {
         "--grace-secs",
         "1",
     ];
+    // Earlier runs' input volumes of this runner id go at the start-up sweep.
+    if !extra.contains(&"--input-volumes-max") {
+        argv.extend_from_slice(&["--input-volumes-max", "0"]);
+    }
     argv.extend_from_slice(extra);
     let config = aide_runner::Config::from_argv(argv).expect("config");
     let sandbox = DockerSandbox::connect(&config, id).await.expect("connect");

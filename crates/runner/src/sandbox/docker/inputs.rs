@@ -301,7 +301,7 @@ impl InputVolumes {
             };
             found.push((used, digest));
         }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
         let mut removed = 0;
         for (i, (used, digest)) in found.into_iter().enumerate() {
             let idle_for = now.duration_since(used).unwrap_or_default();

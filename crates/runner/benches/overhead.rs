@@ -2,6 +2,10 @@
 //! round-trip time of a trivial script minus the script's own run time (p50, p99), and
 //! executions per second with every slot busy. Prints numbers; asserts nothing.
 //!
+//! The `docker+bundle` row calls the Docker backend directly (the service takes no bundle
+//! yet) with a bundle input (a small directory, its volume filled by the warm-up) and a
+//! 100 KB submission copied out: what an execution of a bundle task costs beyond its script.
+//!
 //! `cargo bench -p aide-runner --bench overhead` (env BENCH_N scales the iteration counts).
 
 use std::time::{Duration, Instant};
@@ -138,6 +142,97 @@ async fn bench(name: &str, served: Served, sequential: usize, parallel: usize) {
     let _ = served.task.await;
 }
 
+/// Sequential executions of the Docker backend, called directly, with a bundle input.
+async fn bench_bundle(n: usize) -> aide_runner::Result<()> {
+    use aide_runner::{
+        Sandbox,
+        sandbox::{ExecIo, ExecKey, ExecSpec, ResolvedLimits, SandboxInput},
+    };
+    let config = aide_runner::Config::from_argv([
+        "aide-runner",
+        "--backend",
+        "docker",
+        "--runner-id",
+        "bench-bundle",
+    ])?;
+    let sandbox = aide_runner::DockerSandbox::connect(&config, "bench-bundle").await?;
+    let data = tempfile::tempdir()?;
+    let dir = data.path().join("bundle");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("train.csv"), "x,y\n1,2\n3,4\n".repeat(1000))?;
+    let limits = aide_core::bundle::Limits::default();
+    let digest = aide_core::bundle::Manifest::of_dir(&dir, &limits)
+        .map_err(|e| aide_runner::Error::Config(e.to_string()))?
+        .digest();
+    let code = format!("{SCRIPT}open('working/submission.csv', 'w').write('x' * 100_000)\n");
+    let mut overhead = Vec::with_capacity(n);
+    for i in 0..=n {
+        let ws = aide_runner::workspace::Workspace::create(
+            data.path(),
+            "b",
+            &code,
+            None,
+            sandbox.sandbox_uid(0),
+        )?;
+        let spec = ExecSpec {
+            key: ExecKey {
+                run_id: format!("benchb{}", std::process::id()),
+                node_id: format!("n{i}"),
+                attempt: 1,
+            },
+            attempt_dir: ws.path().to_path_buf(),
+            input: Some(SandboxInput::Bundle {
+                digest,
+                dir: dir.clone(),
+            }),
+            limits: ResolvedLimits {
+                timeout: Duration::from_secs(60),
+                memory_bytes: 4 << 30,
+                cpus: 1.0,
+                pids: 256,
+                max_output_bytes: 1 << 20,
+                max_file_bytes: 2 << 20,
+                max_write_bytes: 8 << 30,
+            },
+            allow_network: false,
+            slot: 0,
+            collect: aide_runner::collect::CollectSpec {
+                submission: "submission.csv".into(),
+                globs: Vec::new(),
+                max_file: 2 << 20,
+                max_total: 3 << 20,
+            },
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let mut io = ExecIo::new("bench".into(), tx, 1 << 20);
+        let t = Instant::now();
+        let raw = sandbox
+            .run(&spec, &mut io, &CancellationToken::new())
+            .await?;
+        let total = t.elapsed();
+        let (output, _) = io.finish_output().await;
+        drop(io);
+        let _ = drain.await;
+        assert_eq!(raw.exit_code, Some(0), "{output}");
+        assert_eq!(raw.files.map(|f| f[0].size), Some(100_000));
+        let body: f64 = output.trim().parse().unwrap_or(0.0);
+        if i > 0 {
+            // The first run fills the input volume.
+            overhead.push(total.saturating_sub(Duration::from_secs_f64(body)));
+        }
+    }
+    overhead.sort();
+    println!(
+        "docker+bundle overhead (total - script body, backend only, 100 KB submission copied \
+         out): p50 {:>7.1} ms  p99 {:>7.1} ms  (n={n})",
+        pct(&overhead, 0.5).as_secs_f64() * 1e3,
+        pct(&overhead, 0.99).as_secs_f64() * 1e3,
+    );
+    sandbox.sweep().await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     let scale: usize = std::env::var("BENCH_N")
@@ -161,5 +256,8 @@ async fn main() {
     match serve(&["--backend", "docker", "--runner-id", "bench-overhead"]).await {
         Ok(s) => bench("docker", s, 40 * scale, 40 * scale).await,
         Err(e) => println!("docker   skipped: {e}"),
+    }
+    if let Err(e) = bench_bundle(40 * scale).await {
+        println!("docker+bundle skipped: {e}");
     }
 }

@@ -124,6 +124,12 @@ pub struct DockerArgs {
     /// Seconds between janitor sweeps of this runner's leftover containers [default: 300].
     #[arg(long, env = "AIDE_RUNNER_JANITOR_SECS")]
     pub janitor_secs: Option<u64>,
+    /// Seconds after which an unused bundle input volume is removed [default: 86400].
+    #[arg(long, env = "AIDE_RUNNER_INPUT_IDLE_SECS")]
+    pub input_idle_secs: Option<u64>,
+    /// Most bundle input volumes kept, the most recently used first [default: 16].
+    #[arg(long, env = "AIDE_RUNNER_INPUT_VOLUMES_MAX")]
+    pub input_volumes_max: Option<usize>,
 }
 
 /// Settings of the process backend.
@@ -185,6 +191,8 @@ impl Overlay<Config> for RunnerArgs {
         set(&mut d.tmpfs_size, &a.tmpfs_size);
         set_some(&mut d.gpus, &a.gpus);
         set(&mut d.janitor_secs, &a.janitor_secs);
+        set(&mut d.input_idle_secs, &a.input_idle_secs);
+        set(&mut d.input_volumes_max, &a.input_volumes_max);
         let (p, a) = (&mut c.process, &self.process);
         set(&mut p.python, &a.python);
         set_some(&mut p.venv_base_python, &a.venv_base_python);

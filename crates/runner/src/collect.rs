@@ -13,7 +13,7 @@ use aide_proto::v1::CollectedFile;
 use crate::{Error, Result};
 
 /// Most files returned by one execution.
-const MAX_FILES: usize = 64;
+pub const MAX_FILES: usize = 64;
 
 /// Checks that a pattern or file name stays inside `working/`.
 pub fn validate_relative(pattern: &str) -> Result<()> {
@@ -32,6 +32,19 @@ pub fn validate_relative(pattern: &str) -> Result<()> {
         .map_err(|e| Error::InvalidRequest(format!("bad glob {pattern:?}: {e}")))
 }
 
+/// What an execution returns from `working/`: the submission, glob matches, and the limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectSpec {
+    /// The submission file (relative; empty: none).
+    pub submission: String,
+    /// Further patterns (relative).
+    pub globs: Vec<String>,
+    /// Largest file returned, bytes (longer files are cut).
+    pub max_file: u64,
+    /// All files together, bytes.
+    pub max_total: u64,
+}
+
 /// Collects `submission` (when non-empty and present) and the files matching `globs`.
 pub fn collect(
     working: &Path,
@@ -43,26 +56,46 @@ pub fn collect(
     let Ok(root) = fs::canonicalize(working) else {
         return Vec::new();
     };
+    let matches = globs
+        .iter()
+        .map(|pattern| {
+            let full = format!(
+                "{}/{pattern}",
+                glob::Pattern::escape(&root.to_string_lossy())
+            );
+            let Ok(paths) = glob::glob(&full) else {
+                return Vec::new();
+            };
+            paths
+                .flatten()
+                .filter_map(|p| {
+                    p.strip_prefix(&root)
+                        .ok()
+                        .map(|r| r.to_string_lossy().into_owned())
+                })
+                .collect()
+        })
+        .collect();
+    let mut budget = Budget::new(max_file, max_total);
+    let mut files = Vec::new();
+    for name in select(submission, matches) {
+        if let Some(file) = read_capped(&root, &name, budget.cap()) {
+            budget.spend(&file);
+            files.push(file);
+        }
+    }
+    files
+}
+
+/// The names to read, in order: the submission first, then each pattern's matches sorted,
+/// without repeats, at most [`MAX_FILES`]. `matches[i]` holds the names pattern `i` matched
+/// (relative to `working/`, any order).
+pub fn select(submission: &str, matches: Vec<Vec<String>>) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     if !submission.is_empty() {
         names.push(submission.to_string());
     }
-    for pattern in globs {
-        let full = format!(
-            "{}/{pattern}",
-            glob::Pattern::escape(&root.to_string_lossy())
-        );
-        let Ok(paths) = glob::glob(&full) else {
-            continue;
-        };
-        let mut matched: Vec<String> = paths
-            .flatten()
-            .filter_map(|p| {
-                p.strip_prefix(&root)
-                    .ok()
-                    .map(|r| r.to_string_lossy().into_owned())
-            })
-            .collect();
+    for mut matched in matches {
         matched.sort();
         for m in matched {
             if !names.contains(&m) {
@@ -70,15 +103,48 @@ pub fn collect(
             }
         }
     }
-    let mut budget = max_total;
-    let mut files = Vec::new();
-    for name in names.into_iter().take(MAX_FILES) {
-        if let Some(file) = read_capped(&root, &name, max_file.min(budget)) {
-            budget -= file.content.len() as u64;
-            files.push(file);
+    names.truncate(MAX_FILES);
+    names
+}
+
+/// Whether `name` (relative to `working/`) matches `pattern` the way [`collect`]'s
+/// directory walk does: `*` and `?` stay inside one path component, `**` crosses them, and
+/// a leading dot needs no literal dot.
+pub fn matches(pattern: &glob::Pattern, name: &str) -> bool {
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    pattern.matches_with(name, options)
+}
+
+/// The size limits of one collection: each file is cut at `max_file`, and the files read
+/// so far use up `max_total`.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    max_file: u64,
+    left: u64,
+}
+
+impl Budget {
+    /// A fresh budget.
+    pub fn new(max_file: u64, max_total: u64) -> Self {
+        Self {
+            max_file,
+            left: max_total,
         }
     }
-    files
+
+    /// Most bytes the next file may return.
+    pub fn cap(&self) -> u64 {
+        self.max_file.min(self.left)
+    }
+
+    /// Accounts for a file returned.
+    pub fn spend(&mut self, file: &CollectedFile) {
+        self.left = self.left.saturating_sub(file.content.len() as u64);
+    }
 }
 
 /// Reads one regular file under `root`, refusing symlinks anywhere on its path.
@@ -129,6 +195,16 @@ mod tests {
         assert_eq!(names, ["submission.csv", "a.txt", "b.txt"]);
         assert!(files[0].truncated && files[0].size == 9 && files[0].content == b"id,y");
         assert!(!files[1].truncated);
+    }
+
+    #[test]
+    fn listing_matches_follow_the_walk() {
+        let p = |s| glob::Pattern::new(s).unwrap();
+        assert!(matches(&p("*.csv"), "a.csv") && matches(&p("*.csv"), ".h.csv"));
+        assert!(!matches(&p("*.csv"), "d/a.csv"));
+        assert!(matches(&p("**/*.csv"), "d/e/a.csv") && matches(&p("out/*"), "out/x"));
+        let picked = select("s.csv", vec![vec!["b".into(), "s.csv".into(), "a".into()]]);
+        assert_eq!(picked, ["s.csv", "a", "b"]);
     }
 
     #[test]

@@ -157,8 +157,12 @@ pub struct DockerConfig {
     pub tmpfs_size: String,
     /// GPUs handed to every container: "all", or a comma list of device ids; none by default.
     pub gpus: Option<String>,
-    /// Seconds between janitor sweeps of this runner's leftover containers.
+    /// Seconds between janitor sweeps of this runner's leftover containers and volumes.
     pub janitor_secs: u64,
+    /// A bundle's input volume unused for this many seconds is removed by the janitor.
+    pub input_idle_secs: u64,
+    /// The janitor keeps at most this many input volumes (the most recently used).
+    pub input_volumes_max: usize,
 }
 
 impl Default for DockerConfig {
@@ -169,6 +173,8 @@ impl Default for DockerConfig {
             tmpfs_size: "1g".into(),
             gpus: None,
             janitor_secs: 300,
+            input_idle_secs: 24 * 3600,
+            input_volumes_max: 16,
         }
     }
 }

@@ -49,6 +49,18 @@ pub enum Error {
         /// The container name.
         container: String,
     },
+    /// Copying files into or out of a container failed (building or reading a tar).
+    #[error("docker copy: {context}: {source}")]
+    Archive {
+        /// What was being copied.
+        context: &'static str,
+        /// The underlying failure.
+        #[source]
+        source: io::Error,
+    },
+    /// A bundle's input volume cannot be used right now (in use half-filled, replaced).
+    #[error("input volume: {0}")]
+    InputVolume(String),
     /// The Docker image the config names is not present on this host.
     #[error("docker image {0} is missing on this host")]
     ImageMissing(String),

@@ -24,7 +24,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::{
     Error, Result, collect,
     config::LimitDefaults,
-    sandbox::{ExecIo, ExecKey, ExecSpec, RawOutcome, ResolvedLimits, Sandbox},
+    sandbox::{ExecIo, ExecKey, ExecSpec, RawOutcome, ResolvedLimits, Sandbox, SandboxInput},
     traceback,
     workspace::{SCRIPT, Workspace, sanitize},
 };
@@ -342,13 +342,20 @@ async fn run_job(
         Ok(ws) => ws,
         Err(e) => return failed(e, token),
     };
+    let (max_file, max_total) = (job.limits.max_file_bytes, inner.limits.max_collect_bytes);
     let spec = ExecSpec {
         key,
         attempt_dir: ws.path().to_path_buf(),
-        input_dir: job.input_dir.clone(),
+        input: job.input_dir.clone().map(SandboxInput::LocalDir),
         limits: job.limits,
         allow_network: job.allow_network,
         slot,
+        collect: collect::CollectSpec {
+            submission: job.submission.clone(),
+            globs: job.globs.clone(),
+            max_file,
+            max_total,
+        },
     };
     let raw = inner.sandbox.run(&spec, &mut io, token).await;
     let (output, output_bytes) = io.finish_output().await;
@@ -365,9 +372,11 @@ async fn run_job(
         .then(|| traceback::parse(&output, SCRIPT))
         .flatten();
     let working = ws.working();
-    let (max_file, max_total) = (job.limits.max_file_bytes, inner.limits.max_collect_bytes);
+    let collected = raw.files;
     let files = tokio::task::spawn_blocking(move || {
-        let files = collect::collect(&working, &job.submission, &job.globs, max_file, max_total);
+        let files = collected.unwrap_or_else(|| {
+            collect::collect(&working, &job.submission, &job.globs, max_file, max_total)
+        });
         drop(ws); // removes the attempt directory off the async threads
         files
     })

@@ -8,15 +8,19 @@ pub mod venv;
 
 use std::{
     fmt,
-    path::PathBuf,
+    path::{Path, PathBuf},
     time::{Duration, SystemTime},
 };
 
-use aide_proto::v1::{ExecuteEvent, OutputChunk, ResourceSample, Started, execute_event::Event};
+use aide_core::bundle::Sha256Digest;
+
+use aide_proto::v1::{
+    CollectedFile, ExecuteEvent, OutputChunk, ResourceSample, Started, execute_event::Event,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Result, output::OutputBuffer};
+use crate::{Result, collect::CollectSpec, output::OutputBuffer};
 
 /// Longest wait for a caller to accept the events of an execution (output, the final
 /// `Finished`) before they are dropped.
@@ -61,6 +65,31 @@ pub struct ResolvedLimits {
     pub max_write_bytes: u64,
 }
 
+/// The task data an execution reads at `input/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SandboxInput {
+    /// A bundle the runner materialised in its cache: `dir` holds exactly the files of the
+    /// bundle named `digest`, and never changes while it is in use. The Docker backend copies
+    /// it once per digest into a read-only volume; the process backend links it.
+    Bundle {
+        /// The bundle's manifest digest.
+        digest: Sha256Digest,
+        /// The materialised bundle on the runner's filesystem.
+        dir: PathBuf,
+    },
+    /// A directory of the same host (the embedded `aide run`): used in place, never copied.
+    LocalDir(PathBuf),
+}
+
+impl SandboxInput {
+    /// The directory on the runner's filesystem that holds the input.
+    pub fn dir(&self) -> &Path {
+        match self {
+            SandboxInput::Bundle { dir, .. } | SandboxInput::LocalDir(dir) => dir,
+        }
+    }
+}
+
 /// Everything a backend needs to run one attempt.
 #[derive(Debug, Clone)]
 pub struct ExecSpec {
@@ -68,14 +97,17 @@ pub struct ExecSpec {
     pub key: ExecKey,
     /// The attempt directory (holds solution.py and working/).
     pub attempt_dir: PathBuf,
-    /// The task's input on the host, when there is one.
-    pub input_dir: Option<PathBuf>,
+    /// The task's input, when there is one.
+    pub input: Option<SandboxInput>,
     /// Limits.
     pub limits: ResolvedLimits,
     /// Network allowed.
     pub allow_network: bool,
     /// The slot index (0..slots) this execution holds.
     pub slot: usize,
+    /// The files to return, for backends whose working directory is not on the runner's
+    /// filesystem.
+    pub collect: CollectSpec,
 }
 
 /// What a backend observed; the service turns it into `Finished`.
@@ -95,6 +127,9 @@ pub struct RawOutcome {
     pub cpu: Duration,
     /// Peak resident memory.
     pub peak_memory: u64,
+    /// The collected files, when the backend gathered them itself (its working directory is
+    /// not `attempt_dir/working`); `None`: the caller collects from `attempt_dir/working`.
+    pub files: Option<Vec<CollectedFile>>,
 }
 
 /// A sandbox backend.

@@ -8,6 +8,7 @@ mod common;
 
 mod binary;
 mod docker;
+mod docker_volumes;
 mod process;
 mod provision;
 mod service;

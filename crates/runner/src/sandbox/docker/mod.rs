@@ -4,6 +4,37 @@
 //! no-new-privileges), streamed through attach, stopped at the time limit, and always removed
 //! (explicitly, and by a drop guard on any early return). A sweep removes this runner's
 //! labelled leftovers at start and periodically.
+//!
+//! No path of the runner's filesystem is bind-mounted for a bundle input, so the runner may
+//! live in a container, under Docker-in-Docker, or talk to a daemon on another machine
+//! (`DOCKER_HOST`): every file crosses the daemon's API as a tar.
+//! - `/sandbox` is a per-attempt named volume (`<container>-work`, mounted `nocopy`, so its
+//!   root is root-owned 0755 and the script cannot add files beside its code). Before the
+//!   start, `solution.py` (root, 0444) and an empty `working/` (the sandbox user, 0755) are
+//!   uploaded into it ([`attempt`]).
+//! - A bundle input is a read-only volume at `/sandbox/input`, filled once per digest
+//!   ([`inputs`]).
+//! - A `LocalDir` input (only the embedded `aide run`, whose daemon is on the same host by
+//!   construction) stays a read-only bind mount: copying a 10 GB dataset for a laptop run
+//!   would cost minutes and the disk space twice, for no isolation gained.
+//! - After the script ends, the submission and collect-glob matches are downloaded from the
+//!   stopped container, then the container and the attempt volume are removed.
+//!
+//! What this relies on, checked against Docker 20.10 (API 1.41): the archive API extracts
+//! into a volume of a created, never-started container even when its root filesystem is
+//! read-only (a path on the read-only root itself is refused: "container rootfs is marked
+//! read-only"); extracted entries get the owner and mode written in the tar header; the
+//! archive of a stopped container's volume can be read; a named volume mounted `nocopy` starts
+//! as an empty root-owned 0755 directory. Write limits are unchanged: the bootstrap's
+//! RLIMIT_FSIZE caps each file (`max_write_bytes`), `/tmp` is a tmpfs of `tmpfs_size`, and the
+//! attempt volume, like the host directory it replaces, has no size of its own.
+
+mod archive;
+mod attempt;
+mod daemon;
+pub mod inputs;
+mod janitor;
+mod stats;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -13,22 +44,30 @@ use std::{
 
 use bollard::{
     Docker,
-    container::LogOutput,
-    models::{ContainerCreateBody, ContainerStatsResponse, DeviceRequest, HostConfig},
+    models::{ContainerCreateBody, HostConfig, Mount, MountType},
     query_parameters::{
-        AttachContainerOptions, CreateContainerOptions, KillContainerOptions,
-        ListContainersOptions, RemoveContainerOptions, StatsOptions, StopContainerOptions,
+        AttachContainerOptions, CreateContainerOptions, KillContainerOptions, StatsOptions,
+        StopContainerOptions,
     },
 };
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::{BOOTSTRAP, ExecIo, ExecKey, ExecSpec, RawOutcome, Sandbox};
+use self::{
+    daemon::{RemoveGuard, lock, op, remove_container, remove_volume},
+    inputs::{InputVolumes, Lease},
+    stats::{StatsTracker, log_bytes},
+};
+use super::{BOOTSTRAP, ExecIo, ExecKey, ExecSpec, RawOutcome, Sandbox, SandboxInput};
 use crate::{Config, Error, Result, config::DockerConfig, workspace::sanitize};
 
-/// Label naming the runner that owns a container.
+/// Label naming the runner that owns a container or volume.
 pub const LABEL_RUNNER: &str = "aide.runner";
+/// Label telling what a volume or helper container is for (attempt, input, ...).
+pub const LABEL_KIND: &str = "aide.kind";
+/// Where the task input appears in the container.
+const INPUT: &str = "/sandbox/input";
 
 /// The Docker backend.
 #[derive(Debug, Clone)]
@@ -40,12 +79,14 @@ pub struct DockerSandbox {
     sample_every: Duration,
     /// Containers of executions in progress; the sweep leaves them alone.
     live: Arc<Mutex<HashSet<String>>>,
+    inputs: InputVolumes,
 }
 
 impl DockerSandbox {
-    /// Connects to the local daemon (negotiating the API version) and checks the image.
+    /// Connects to the daemon (`DOCKER_HOST`, or the local socket; negotiating the API
+    /// version) and checks the image.
     pub async fn connect(config: &Config, runner_id: &str) -> Result<Self> {
-        let docker = Docker::connect_with_local_defaults()
+        let docker = Docker::connect_with_defaults()
             .map_err(Error::docker("connect", "-"))?
             .negotiate_version()
             .await
@@ -53,13 +94,20 @@ impl DockerSandbox {
         if docker.inspect_image(&config.docker.image).await.is_err() {
             return Err(Error::ImageMissing(config.docker.image.clone()));
         }
+        let live: Arc<Mutex<HashSet<String>>> = Arc::default();
         Ok(Self {
+            inputs: InputVolumes::new(
+                docker.clone(),
+                runner_id,
+                &config.docker.image,
+                live.clone(),
+            ),
             docker,
             runner_id: runner_id.to_string(),
             config: config.docker.clone(),
             grace: config.grace(),
             sample_every: Duration::from_millis(config.sample_ms.max(50)),
-            live: Arc::default(),
+            live,
         })
     }
 
@@ -68,15 +116,29 @@ impl DockerSandbox {
         &self.docker
     }
 
-    fn body(&self, spec: &ExecSpec) -> ContainerCreateBody {
+    /// The sandbox user as numeric (uid, gid), when it is numeric.
+    fn owner(&self) -> Option<(u32, u32)> {
+        let mut parts = self.config.user.split(':');
+        let uid = parts.next()?.parse().ok()?;
+        let gid = parts.next().map_or(Some(uid), |g| g.parse().ok())?;
+        Some((uid, gid))
+    }
+
+    fn body(&self, spec: &ExecSpec, volume: &str, input: Option<&Lease>) -> ContainerCreateBody {
         let l = &spec.limits;
-        let dir = spec.attempt_dir.display();
-        let mut binds = vec![
-            format!("{dir}/working:/sandbox/working:rw"),
-            format!("{dir}/solution.py:/sandbox/solution.py:ro"),
-        ];
-        if let Some(input) = &spec.input_dir {
-            binds.push(format!("{}:/sandbox/input:ro", input.display()));
+        let mut mounts = vec![inputs::volume_mount(volume, "/sandbox", false)];
+        match (&spec.input, input) {
+            (Some(SandboxInput::Bundle { .. }), Some(lease)) => {
+                mounts.push(inputs::volume_mount(&lease.volume, INPUT, true));
+            }
+            (Some(SandboxInput::LocalDir(dir)), _) => mounts.push(Mount {
+                target: Some(INPUT.into()),
+                source: Some(dir.to_string_lossy().into_owned()),
+                typ: Some(MountType::BIND),
+                read_only: Some(true),
+                ..Default::default()
+            }),
+            _ => {}
         }
         let threads = (l.cpus.ceil() as u64).max(1);
         let env = [
@@ -98,7 +160,7 @@ impl DockerSandbox {
         ]);
         let memory = i64::try_from(l.memory_bytes).unwrap_or(i64::MAX);
         let host_config = HostConfig {
-            binds: Some(binds),
+            mounts: Some(mounts),
             nano_cpus: Some((l.cpus * 1e9) as i64),
             memory: Some(memory),
             memory_swap: Some(memory),
@@ -111,7 +173,7 @@ impl DockerSandbox {
             )])),
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges".into()]),
-            device_requests: self.config.gpus.as_deref().map(gpu_request),
+            device_requests: self.config.gpus.as_deref().map(daemon::gpu_request),
             ..Default::default()
         };
         ContainerCreateBody {
@@ -145,27 +207,25 @@ impl DockerSandbox {
         }
     }
 
-    async fn remove(&self, name: &str) -> Result<()> {
-        remove(&self.docker, name).await
-    }
-}
-
-/// Longest a single daemon call may take; past it the execution fails as a sandbox error
-/// (the caller retries elsewhere) instead of holding its slot forever.
-const OP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs one daemon call under `OP_TIMEOUT`, naming the operation in its error.
-async fn op<T>(
-    op: &'static str,
-    name: &str,
-    call: impl Future<Output = Result<T, bollard::errors::Error>>,
-) -> Result<T> {
-    match tokio::time::timeout(OP_TIMEOUT, call).await {
-        Ok(r) => r.map_err(Error::docker(op, name)),
-        Err(_) => Err(Error::DockerTimeout {
-            op,
-            container: name.to_string(),
-        }),
+    /// Creates the attempt's volume and container and fills `/sandbox`; the container is
+    /// ready to start.
+    async fn prepare(&self, spec: &ExecSpec, name: &str, input: Option<&Lease>) -> Result<()> {
+        let code = tokio::fs::read(spec.attempt_dir.join(crate::workspace::SCRIPT))
+            .await
+            .map_err(Error::Workspace)?;
+        let volume = attempt::create_volume(&self.docker, &self.runner_id, name).await?;
+        let opts = CreateContainerOptions {
+            name: Some(name.to_string()),
+            ..Default::default()
+        };
+        let create = self
+            .docker
+            .create_container(Some(opts), self.body(spec, &volume, input));
+        op("create", name, create).await?;
+        if let Some(lease) = input {
+            lease.verify_mounted().await?;
+        }
+        attempt::upload(&self.docker, name, &code, self.owner()).await
     }
 }
 
@@ -177,74 +237,9 @@ pub fn container_name(key: &ExecKey) -> String {
     )
 }
 
-fn gpu_request(gpus: &str) -> Vec<DeviceRequest> {
-    let caps = Some(vec![vec!["gpu".to_string()]]);
-    let req = if gpus == "all" {
-        DeviceRequest {
-            count: Some(-1),
-            capabilities: caps,
-            ..Default::default()
-        }
-    } else {
-        DeviceRequest {
-            device_ids: Some(gpus.split(',').map(|s| s.trim().to_string()).collect()),
-            capabilities: caps,
-            ..Default::default()
-        }
-    };
-    vec![req]
-}
-
-async fn remove(docker: &Docker, name: &str) -> Result<()> {
-    let opts = RemoveContainerOptions {
-        force: true,
-        v: true,
-        ..Default::default()
-    };
-    let removal = tokio::time::timeout(OP_TIMEOUT, docker.remove_container(name, Some(opts)));
-    let Ok(result) = removal.await else {
-        return Err(Error::DockerTimeout {
-            op: "remove",
-            container: name.to_string(),
-        });
-    };
-    match result {
-        Ok(()) => Ok(()),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(()),
-        // Already being removed by another call.
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409, ..
-        }) => Ok(()),
-        Err(e) => Err(Error::docker("remove", name)(e)),
-    }
-}
-
-/// Removes the container when dropped unless disarmed: early returns, errors and a dropped
-/// execution future never leave a container behind.
-struct RemoveGuard {
-    docker: Docker,
-    name: Option<String>,
-    live: Arc<Mutex<HashSet<String>>>,
-}
-
-impl Drop for RemoveGuard {
-    fn drop(&mut self) {
-        let Some(name) = self.name.take() else {
-            return;
-        };
-        let live = self.live.clone();
-        let docker = self.docker.clone();
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                if let Err(e) = remove(&docker, &name).await {
-                    warn!(error = %e, "removing container after an aborted execution");
-                }
-                live.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
-            });
-        }
-    }
+/// The attempt volume of an execution's container.
+pub fn attempt_volume(container: &str) -> String {
+    attempt::volume_name(container)
 }
 
 #[tonic::async_trait]
@@ -254,16 +249,13 @@ impl Sandbox for DockerSandbox {
     }
 
     fn sandbox_uid(&self, _slot: usize) -> Option<u32> {
-        self.config
-            .user
-            .split(':')
-            .next()
-            .and_then(|u| u.parse().ok())
+        self.owner().map(|(uid, _)| uid)
     }
 
-    /// One container's whole life: create, start, stream, wait (timeout → stop → kill),
-    /// collect, remove. Long on purpose: every path out of it must remove the container,
-    /// and that guarantee is easiest to check when the lifecycle is read in one place.
+    /// One container's whole life: fill, create, start, stream, wait (timeout → stop →
+    /// kill), collect, remove. Long on purpose: every path out of it must remove the
+    /// container and its volume, and that guarantee is easiest to check when the lifecycle
+    /// is read in one place.
     #[tracing::instrument(name = "docker_run", skip_all, fields(key = %spec.key))]
     async fn run(
         &self,
@@ -272,23 +264,24 @@ impl Sandbox for DockerSandbox {
         cancel: &CancellationToken,
     ) -> Result<RawOutcome> {
         let name = container_name(&spec.key);
-        // A leftover of a crashed earlier try of the same attempt would block the name.
-        self.remove(&name).await?;
-        self.live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.clone());
+        let volume = attempt::volume_name(&name);
+        // A leftover of a crashed earlier try of the same attempt would block the names.
+        remove_container(&self.docker, &name).await?;
+        remove_volume(&self.docker, &volume).await?;
+        lock(&self.live).insert(name.clone());
         let mut guard = RemoveGuard {
             docker: self.docker.clone(),
             name: Some(name.clone()),
+            volume: Some(volume.clone()),
             live: self.live.clone(),
         };
-        let opts = CreateContainerOptions {
-            name: Some(name.clone()),
-            ..Default::default()
+        let input = match &spec.input {
+            Some(SandboxInput::Bundle { digest, dir }) => {
+                Some(self.inputs.acquire(digest, dir).await?)
+            }
+            _ => None,
         };
-        let create = self.docker.create_container(Some(opts), self.body(spec));
-        op("create", &name, create).await?;
+        self.prepare(spec, &name, input.as_ref()).await?;
         let attach = AttachContainerOptions {
             stream: true,
             stdout: true,
@@ -381,99 +374,21 @@ impl Sandbox for DockerSandbox {
         out.peak_memory = usage.peak;
         drop(stats);
         drop(output);
-        self.remove(&name).await?;
-        guard.name = None;
-        self.live
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&name);
+        out.files = Some(attempt::collect_out(&self.docker, &name, &spec.collect).await?);
+        remove_container(&self.docker, &name).await?;
+        remove_volume(&self.docker, &volume).await?;
+        (guard.name, guard.volume) = (None, None);
+        lock(&self.live).remove(&name);
         Ok(out)
     }
 
     async fn sweep(&self) -> Result<usize> {
-        let opts = ListContainersOptions {
-            all: true,
-            filters: Some(HashMap::from([(
-                "label".to_string(),
-                vec![format!("{LABEL_RUNNER}={}", self.runner_id)],
-            )])),
-            ..Default::default()
-        };
-        let found = self
-            .docker
-            .list_containers(Some(opts))
-            .await
-            .map_err(Error::docker("list", "-"))?;
-        let live = self.live.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut removed = 0;
-        for c in found {
-            let name = c
-                .names
-                .and_then(|n| n.first().cloned())
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string();
-            if name.is_empty() || live.contains(&name) {
-                continue;
-            }
-            self.remove(&name).await?;
-            removed += 1;
-        }
-        if removed > 0 {
-            info!(removed, "janitor removed leftover containers");
-        }
-        Ok(removed)
-    }
-}
-
-fn log_bytes(log: LogOutput) -> Vec<u8> {
-    match log {
-        LogOutput::StdOut { message }
-        | LogOutput::StdErr { message }
-        | LogOutput::Console { message }
-        | LogOutput::StdIn { message } => message.to_vec(),
-    }
-}
-
-/// Peak memory and CPU time from the daemon's stats stream (cgroup counters).
-#[derive(Debug, Default)]
-struct StatsTracker {
-    peak: u64,
-    cpu: Duration,
-    last: Option<(Instant, u64)>,
-}
-
-impl StatsTracker {
-    /// Returns (cores in use, memory now, pids now).
-    fn update(&mut self, s: &ContainerStatsResponse) -> (f64, u64, u32) {
-        let mem = s.memory_stats.as_ref();
-        let now_mem = mem.and_then(|m| m.usage).unwrap_or(0);
-        self.peak = self
-            .peak
-            .max(mem.and_then(|m| m.max_usage).unwrap_or(0))
-            .max(now_mem);
-        let total = s
-            .cpu_stats
-            .as_ref()
-            .and_then(|c| c.cpu_usage.as_ref())
-            .and_then(|u| u.total_usage)
-            .unwrap_or(0);
-        let now = Instant::now();
-        let cores = match self.last {
-            Some((t, prev)) if total >= prev => {
-                (total - prev) as f64 / 1e9 / (now - t).as_secs_f64().max(1e-3)
-            }
-            _ => 0.0,
-        };
-        if total > 0 {
-            self.last = Some((now, total));
-            self.cpu = Duration::from_nanos(total);
-        }
-        let pids = s
-            .pids_stats
-            .as_ref()
-            .and_then(|p| p.current)
-            .map_or(0, |p| u32::try_from(p).unwrap_or(u32::MAX));
-        (cores, now_mem, pids)
+        let removed = janitor::sweep(&self.docker, &self.runner_id, &self.live).await?;
+        let idle = Duration::from_secs(self.config.input_idle_secs);
+        let inputs = self
+            .inputs
+            .reap(idle, self.config.input_volumes_max)
+            .await?;
+        Ok(removed + inputs)
     }
 }

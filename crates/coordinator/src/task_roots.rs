@@ -33,7 +33,9 @@ impl FromStr for TaskRootArg {
             .ok_or_else(|| format!("{text:?}: expected NAME=DIR"))?;
         let name = name.trim();
         if !is_plain_name(name) {
-            return Err(format!("{text:?}: the root's name must be letters, digits, - _ ."));
+            return Err(format!(
+                "{text:?}: the root's name must be letters, digits, - _ ."
+            ));
         }
         let dir = PathBuf::from(dir.trim());
         if !dir.is_absolute() {
@@ -51,7 +53,10 @@ impl FromStr for TaskRootArg {
 pub enum RootRefusal {
     /// Not `ROOT/TASK` with plain components.
     BadName(String),
-    UnknownRoot { root: String, known: Vec<String> },
+    UnknownRoot {
+        root: String,
+        known: Vec<String>,
+    },
     /// No such task under the root (or it resolves outside it).
     NoTask(String),
     /// The task exists but cannot be loaded; the message names the file.
@@ -66,7 +71,10 @@ impl fmt::Display for RootRefusal {
                 "server_task: {name:?} is not ROOT/TASK (plain names, no '..', no absolute path)"
             ),
             Self::UnknownRoot { root, known } if known.is_empty() => {
-                write!(f, "server_task: no task root {root:?}; this server has none configured")
+                write!(
+                    f,
+                    "server_task: no task root {root:?}; this server has none configured"
+                )
             }
             Self::UnknownRoot { root, known } => write!(
                 f,
@@ -89,7 +97,10 @@ impl TaskRoots {
                 .canonicalize()
                 .map_err(|e| format!("task root {name}={}: {e}", dir.display()))?;
             if !canonical.is_dir() {
-                return Err(format!("task root {name}={}: not a directory", dir.display()));
+                return Err(format!(
+                    "task root {name}={}: not a directory",
+                    dir.display()
+                ));
             }
             if roots.insert(name.clone(), canonical).is_some() {
                 return Err(format!("task root {name} is given twice"));
@@ -106,7 +117,8 @@ impl TaskRoots {
     /// Loads the task `ROOT/TASK`, reading nothing outside the root. Blocking (reads files).
     pub fn load(&self, server_task: &str) -> Result<Task, RootRefusal> {
         let (root, dir) = self.resolve(server_task)?;
-        Task::load_within(&dir, &root).map_err(|e| RootRefusal::Invalid(relative_message(&e, &root)))
+        Task::load_within(&dir, &root)
+            .map_err(|e| RootRefusal::Invalid(relative_message(&e, &root)))
     }
 
     fn resolve(&self, server_task: &str) -> Result<(PathBuf, PathBuf), RootRefusal> {
@@ -179,11 +191,27 @@ mod tests {
     fn names_that_reach_outside_are_refused() {
         let (dir, roots) = roots_with_task();
         std::os::unix::fs::symlink("/etc", dir.path().join("etc")).unwrap();
-        for name in ["bench/../x", "bench//etc", "bench/", "bench", "/etc/passwd", "bench/a\\b"] {
-            assert!(matches!(roots.load(name), Err(RootRefusal::BadName(_))), "{name}");
+        for name in [
+            "bench/../x",
+            "bench//etc",
+            "bench/",
+            "bench",
+            "/etc/passwd",
+            "bench/a\\b",
+        ] {
+            assert!(
+                matches!(roots.load(name), Err(RootRefusal::BadName(_))),
+                "{name}"
+            );
         }
-        assert!(matches!(roots.load("bench/etc"), Err(RootRefusal::NoTask(_))));
-        assert!(matches!(roots.load("bench/missing"), Err(RootRefusal::NoTask(_))));
+        assert!(matches!(
+            roots.load("bench/etc"),
+            Err(RootRefusal::NoTask(_))
+        ));
+        assert!(matches!(
+            roots.load("bench/missing"),
+            Err(RootRefusal::NoTask(_))
+        ));
         let unknown = roots.load("other/comp").unwrap_err();
         assert_eq!(
             unknown.to_string(),
@@ -197,6 +225,10 @@ mod tests {
         assert!("a=relative/dir".parse::<TaskRootArg>().is_err());
         assert!("a/b=/tmp".parse::<TaskRootArg>().is_err());
         let missing: TaskRootArg = "a=/nonexistent/aide-root".parse().unwrap();
-        assert!(TaskRoots::new([missing]).unwrap_err().contains("/nonexistent/aide-root"));
+        assert!(
+            TaskRoots::new([missing])
+                .unwrap_err()
+                .contains("/nonexistent/aide-root")
+        );
     }
 }

@@ -64,6 +64,9 @@ pub enum Error {
     /// The Docker image the config names is not present on this host.
     #[error("docker image {0} is missing on this host")]
     ImageMissing(String),
+    /// The execution was cancelled before its script started.
+    #[error("cancelled before the script started")]
+    Cancelled,
     /// The input bundle could not be fetched or checked.
     #[error("fetching the input bundle: {}", .0.original())]
     Input(#[source] aide_bundle::Error),

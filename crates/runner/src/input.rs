@@ -79,9 +79,11 @@ impl InputSource {
                  task as an input bundle"
                     .into(),
             )),
-            RequestedInput::Local(dir) if !dir.is_absolute() || !dir.is_dir() => Err(
-                Error::InvalidRequest("local_input_dir must be an existing absolute directory".into()),
-            ),
+            RequestedInput::Local(dir) if !dir.is_absolute() || !dir.is_dir() => {
+                Err(Error::InvalidRequest(
+                    "local_input_dir must be an existing absolute directory".into(),
+                ))
+            }
             RequestedInput::Bundle { .. } if self.cache.is_none() => Err(Error::InvalidRequest(
                 "this runner has no coordinator to fetch input bundles from (--coordinator)".into(),
             )),

@@ -8,6 +8,7 @@ pub mod args;
 pub mod collect;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod output;
 pub mod procfs;
 pub mod registry;
@@ -26,6 +27,7 @@ use tracing::{info, warn};
 
 pub use config::{BackendKind, Config};
 pub use error::{Error, Result};
+pub use input::InputSource;
 pub use sandbox::{Sandbox, docker::DockerSandbox, process::ProcessSandbox};
 pub use service::RunnerService;
 
@@ -77,12 +79,14 @@ pub async fn serve_in(
     }
     let sandbox = build_sandbox(&config, &runner_id).await?;
     let swept = sandbox.sweep().await?;
+    let inputs = input_source(&config).await?;
     let service = RunnerService::new(
         runner_id.clone(),
         sandbox.clone(),
         config.limits.clone(),
         work_root,
         config.slots,
+        inputs,
     );
     let local = listener.local_addr()?;
     info!(%runner_id, %local, backend = sandbox.backend(), slots = config.slots, swept, "runner serving");
@@ -127,6 +131,33 @@ pub async fn serve_in(
     }
     info!("runner stopped");
     Ok(served?)
+}
+
+/// Where executions' inputs come from: with a coordinator, a bundle cache fetching from it;
+/// host directories only when the configuration says so (the runner of `aide run`).
+async fn input_source(config: &Config) -> Result<InputSource> {
+    let cache = match &config.coordinator {
+        Some(coordinator) => {
+            let channel = tonic::transport::Endpoint::from_shared(coordinator.clone())
+                .map_err(|e| Error::Config(format!("--coordinator {coordinator:?}: {e}")))?
+                .connect_lazy();
+            let source = Arc::new(aide_bundle::GrpcBlobSource::new(channel));
+            let cache_config = aide_bundle::CacheConfig {
+                dir: config.cache_dir(),
+                max_bytes: config.cache_max_bytes,
+            };
+            let cache = aide_bundle::BundleCache::open(cache_config, source)
+                .await
+                .map_err(Error::Input)?;
+            info!(dir = %config.cache_dir().display(), stored = cache.stored_bytes(), "bundle cache open");
+            Some(cache)
+        }
+        None => None,
+    };
+    Ok(InputSource {
+        cache,
+        accept_local: config.accept_local_input,
+    })
 }
 
 /// Sweeps this runner's leftover containers every `every` until `stop`.

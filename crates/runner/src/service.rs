@@ -4,7 +4,7 @@
 
 use std::{
     collections::HashMap,
-    path::{Path, PathBuf},
+    path::PathBuf,
     pin::Pin,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
@@ -24,6 +24,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::{
     Error, Result, collect,
     config::LimitDefaults,
+    input::{InputSource, RequestedInput},
     sandbox::{ExecIo, ExecKey, ExecSpec, RawOutcome, ResolvedLimits, Sandbox, SandboxInput},
     traceback,
     workspace::{SCRIPT, Workspace, sanitize},
@@ -41,6 +42,7 @@ struct Inner {
     sandbox: Arc<dyn Sandbox>,
     limits: LimitDefaults,
     work_root: PathBuf,
+    inputs: InputSource,
     slots: usize,
     free: Mutex<Vec<usize>>,
     running: Mutex<HashMap<ExecKey, CancellationToken>>,
@@ -49,13 +51,15 @@ struct Inner {
 }
 
 impl RunnerService {
-    /// A service with `slots` slots running scripts in `sandbox`.
+    /// A service with `slots` slots running scripts in `sandbox`, their inputs taken from
+    /// `inputs`.
     pub fn new(
         runner_id: String,
         sandbox: Arc<dyn Sandbox>,
         limits: LimitDefaults,
         work_root: PathBuf,
         slots: usize,
+        inputs: InputSource,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -63,6 +67,7 @@ impl RunnerService {
                 sandbox,
                 limits,
                 work_root,
+                inputs,
                 slots,
                 free: Mutex::new((0..slots).rev().collect()),
                 running: Mutex::default(),
@@ -194,28 +199,19 @@ pub fn exec_key(work: Option<&WorkContext>) -> Result<ExecKey> {
 #[derive(Debug)]
 struct Job {
     code: String,
-    input_dir: Option<PathBuf>,
+    input: RequestedInput,
     limits: ResolvedLimits,
     allow_network: bool,
     globs: Vec<String>,
     submission: String,
 }
 
-fn job(req: ExecuteRequest, defaults: &LimitDefaults) -> Result<Job> {
+fn job(mut req: ExecuteRequest, defaults: &LimitDefaults, inputs: &InputSource) -> Result<Job> {
     if req.code.trim().is_empty() {
         return Err(Error::InvalidRequest("code is empty".into()));
     }
-    let input_dir = if req.local_input_dir.is_empty() {
-        None
-    } else {
-        let p = Path::new(&req.local_input_dir);
-        if !p.is_absolute() || !p.is_dir() {
-            return Err(Error::InvalidRequest(
-                "input_dir must be an existing absolute directory".into(),
-            ));
-        }
-        Some(p.to_path_buf())
-    };
+    let input = RequestedInput::of(&mut req)?;
+    inputs.check(&input)?;
     for g in &req.collect_globs {
         collect::validate_relative(g)?;
     }
@@ -238,7 +234,7 @@ fn job(req: ExecuteRequest, defaults: &LimitDefaults) -> Result<Job> {
     }
     Ok(Job {
         code: req.code,
-        input_dir,
+        input,
         limits: ResolvedLimits {
             timeout,
             memory_bytes: pick(l.memory_bytes, defaults.memory_bytes),
@@ -266,7 +262,7 @@ impl Runner for RunnerService {
     ) -> Result<Response<EventStream>, Status> {
         let req = request.into_inner();
         let key = exec_key(req.work.as_ref())?;
-        let job = job(req, &self.inner.limits)?;
+        let job = job(req, &self.inner.limits, &self.inner.inputs)?;
         let (slot, running) = self.admit(&key)?;
         let (tx, rx) = mpsc::channel(256);
         let inner = self.inner.clone();
@@ -326,17 +322,28 @@ async fn run_job(
     inner: &Inner,
     key: ExecKey,
     slot: usize,
-    job: Job,
+    mut job: Job,
     tx: mpsc::Sender<ExecuteEvent>,
     token: &CancellationToken,
 ) -> Finished {
     let mut io = ExecIo::new(inner.runner_id.clone(), tx, job.limits.max_output_bytes);
     let name = sanitize(&key.to_string(), 100);
+    let prepared = tokio::select! {
+        prepared = inner.inputs.prepare(std::mem::replace(&mut job.input, RequestedInput::None)) => prepared,
+        () = token.cancelled() => return failed(Error::Cancelled, token),
+    };
+    let prepared = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            warn!(error = %e, "input not ready");
+            return failed(e, token);
+        }
+    };
     let ws = match Workspace::create(
         &inner.work_root,
         &name,
         &job.code,
-        job.input_dir.as_deref(),
+        prepared.input.as_ref().map(SandboxInput::dir),
         inner.sandbox.sandbox_uid(slot),
     ) {
         Ok(ws) => ws,
@@ -346,7 +353,7 @@ async fn run_job(
     let spec = ExecSpec {
         key,
         attempt_dir: ws.path().to_path_buf(),
-        input: job.input_dir.clone().map(SandboxInput::LocalDir),
+        input: prepared.input.clone(),
         limits: job.limits,
         allow_network: job.allow_network,
         slot,
@@ -378,6 +385,7 @@ async fn run_job(
             collect::collect(&working, &job.submission, &job.globs, max_file, max_total)
         });
         drop(ws); // removes the attempt directory off the async threads
+        drop(prepared); // the bundle may be evicted again
         files
     })
     .await

@@ -78,6 +78,8 @@ pub async fn runner(slots: usize, uid_base: u32) -> Service {
         work_root: Some(dir.path().join("work")),
         grace_secs: 1,
         drain_secs: 1,
+        // The engine tests hand it their tasks' directories, as `aide run` does.
+        accept_local_input: true,
         ..aide_runner::Config::default()
     };
     config.process.python = sandbox_python();

@@ -340,3 +340,34 @@ async fn registers_heartbeats_and_obeys_cancellations() {
             .all(|b| (0.0..=1.0).contains(&b.cpu_load) && b.memory_load > 0.0)
     );
 }
+
+#[tokio::test]
+async fn a_runner_started_as_a_service_refuses_host_paths_as_input() {
+    let h = Harness::as_service(&[
+        "--backend",
+        "process",
+        "--python",
+        "/usr/bin/python3",
+        "--uid-base",
+        &(UID_BASE + 30).to_string(),
+    ])
+    .await;
+    let mut client = h.client.clone();
+    let mut req = request("print(open('input/x').read())");
+    req.local_input_dir = "/etc".into();
+    let Err(err) = client.execute(req).await else {
+        panic!("a host path was accepted as input");
+    };
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    assert!(err.message().contains("input bundle"), "{err}");
+    let mut req = request("print(1)");
+    req.input = Some(aide_proto::v1::InputBundle {
+        digest: vec![0; 32],
+        manifest: Some(Default::default()),
+    });
+    let Err(err) = client.execute(req).await else {
+        panic!("a bundle was accepted by a runner with no coordinator");
+    };
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    h.stop().await;
+}

@@ -50,8 +50,19 @@ pub async fn docker_available(image: &str) -> bool {
 }
 
 impl Harness {
-    /// Starts a runner with `args` added to a baseline config.
+    /// Starts a runner with `args` added to a baseline config; like the runner of `aide run`,
+    /// it takes host directories as input.
     pub async fn start(args: &[&str]) -> Harness {
+        Harness::start_with(args, true).await
+    }
+
+    /// Starts a runner as the `aide-runner` binary does from `args`: host directories are
+    /// refused as input.
+    pub async fn as_service(args: &[&str]) -> Harness {
+        Harness::start_with(args, false).await
+    }
+
+    async fn start_with(args: &[&str], accept_local_input: bool) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let work_root = dir.path().join("work");
         // The tempdir itself is private; sandbox users must traverse it.
@@ -75,7 +86,8 @@ impl Harness {
             "2",
         ];
         argv.extend_from_slice(args);
-        let config = Config::from_argv(argv).expect("config");
+        let mut config = Config::from_argv(argv).expect("config");
+        config.accept_local_input = accept_local_input;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -361,7 +361,7 @@ async fn a_runner_started_as_a_service_refuses_host_paths_as_input() {
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     assert!(err.message().contains("input bundle"), "{err}");
     let mut req = request("print(1)");
-    req.input = Some(aide_proto::v1::InputBundle {
+    req.input = Some(v1::InputBundle {
         digest: vec![0; 32],
         manifest: Some(Default::default()),
     });

@@ -67,7 +67,7 @@ pub struct ServeArgs {
     pub data_dir: Option<PathBuf>,
     /// The blob store (task data, node files): s3://bucket/prefix (with the standard AWS_*
     /// variables, including AWS_ENDPOINT_URL for MinIO, SeaweedFS or R2), file:///path or a
-    /// path [default: <data-dir>/blobs].
+    /// path [default: local, in --data-dir].
     #[arg(long, env = "AIDE_BLOB_STORE", value_name = "URL")]
     pub blob_store: Option<String>,
     /// The largest blob an upload may declare, in bytes [default: 16 GiB].
@@ -200,7 +200,9 @@ fn checked_url(args: &ServeArgs) -> Result<DatabaseUrl, CliError> {
         ));
     }
     if args.max_blob_bytes == Some(0) {
-        return Err(CliError::Usage("--max-blob-bytes must be at least 1".into()));
+        return Err(CliError::Usage(
+            "--max-blob-bytes must be at least 1".into(),
+        ));
     }
     DatabaseUrl::parse(&args.database_url)
         .map_err(|e| CliError::Usage(format!("--database-url: {e}")))

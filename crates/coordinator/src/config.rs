@@ -8,7 +8,7 @@
 //! database_url = "postgres://aide@db/aide"
 //! gateway = "http://gateway:50052"
 //! max_runs = 8
-//! data_dir = "/var/lib/aide"             # local blobs in <data_dir>/blobs
+//! data_dir = "/var/lib/aide"             # local blobs in <data_dir>/blobs/
 //! blob_store = "s3://bucket/aide"        # instead of local blobs; AWS_* variables apply
 //! max_blob_bytes = 17179869184           # the largest blob an upload may declare
 //! ```
@@ -51,8 +51,8 @@ pub struct CoordinatorConfig {
     /// Where the coordinator keeps its data: local blobs in `<data_dir>/blobs` unless
     /// `blob_store` names another store.
     pub data_dir: PathBuf,
-    /// The blob store's URL: `s3://bucket/prefix`, `file:///path` or a path; absent:
-    /// `<data_dir>/blobs`.
+    /// The blob store's URL: `s3://bucket/prefix`, `file:///path` or a path; absent: local,
+    /// in `data_dir`.
     pub blob_store: Option<String>,
     /// The largest blob an upload may declare, in bytes.
     pub max_blob_bytes: u64,
@@ -115,13 +115,13 @@ pub struct CoordinatorArgs {
     /// Seconds between runner heartbeats; a runner silent for 3 is dropped [default: 5].
     #[arg(long, env = "AIDE_RUNNER_HEARTBEAT_SECS")]
     pub runner_heartbeat_secs: Option<u64>,
-    /// Where the coordinator keeps its data (local blobs in <dir>/blobs)
+    /// Where the coordinator keeps its data (local blobs in <dir>/blobs/)
     /// [default: $XDG_DATA_HOME/aide, else ~/.local/share/aide].
     #[arg(long, env = "AIDE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// The blob store: s3://bucket/prefix (with the standard AWS_* variables, including
     /// AWS_ENDPOINT_URL for MinIO, SeaweedFS or R2), file:///path or a path
-    /// [default: <data-dir>/blobs].
+    /// [default: local, in --data-dir].
     #[arg(long, env = "AIDE_BLOB_STORE")]
     pub blob_store: Option<String>,
     /// The largest blob an upload may declare, in bytes [default: 17179869184, 16 GiB].
@@ -215,7 +215,7 @@ impl CoordinatorConfig {
         Ok(())
     }
 
-    /// The blob store `blob_store` names (or `<data_dir>/blobs`), opened.
+    /// The blob store `blob_store` names (or the local one in `data_dir`), opened.
     pub fn open_blob_store(&self) -> Result<crate::blobs::BlobStore, Error> {
         crate::blobs::BlobStore::from_url(self.blob_store.as_deref(), &self.data_dir)
     }
@@ -288,7 +288,10 @@ mod tests {
         assert!(config.owner.contains(&std::process::id().to_string()));
         assert_ne!(config.owner, default_owner(), "owners are unique per call");
         assert_eq!(config.max_blob_bytes, 16 << 30);
-        assert_eq!((config.data_dir, config.blob_store), (default_data_dir(), None));
+        assert_eq!(
+            (config.data_dir, config.blob_store),
+            (default_data_dir(), None)
+        );
     }
 
     #[test]

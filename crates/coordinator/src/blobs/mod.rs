@@ -30,7 +30,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use crate::Error;
 
 pub use service::{BlobsService, DEFAULT_MAX_BLOB_BYTES};
-pub use upload::PutOutcome;
+pub use upload::{PART_BYTES, PutOutcome};
 
 /// HEAD requests in flight at once while looking for missing blobs.
 const HEAD_CONCURRENCY: usize = 32;

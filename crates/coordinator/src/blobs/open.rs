@@ -2,7 +2,8 @@
 //! directory, created when missing), `s3://bucket/prefix` (S3 or any S3-compatible server,
 //! configured by the standard `AWS_*` variables: `AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL` for MinIO, SeaweedFS or R2,
-//! `AWS_ALLOW_HTTP=true` for a plain-http endpoint), or nothing: `<data_dir>/blobs`.
+//! `AWS_ALLOW_HTTP=true` for a plain-http endpoint), or nothing: `<data_dir>` itself, so that
+//! blobs land in `<data_dir>/blobs/` and manifests in `<data_dir>/manifests/`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use super::BlobStore;
 use crate::Error;
 
 impl BlobStore {
-    /// The store `url` names, or `<data_dir>/blobs` without one; S3 settings from the
-    /// environment.
+    /// The store `url` names, or a local one in `data_dir` without one (blobs in
+    /// `<data_dir>/blobs/`); S3 settings from the environment.
     pub fn from_url(url: Option<&str>, data_dir: &Path) -> Result<Self, Error> {
         Self::from_url_with(url, data_dir, &[])
     }
@@ -29,7 +30,8 @@ impl BlobStore {
     ) -> Result<Self, Error> {
         let url = url.map(str::trim).filter(|u| !u.is_empty());
         let Some(url) = url else {
-            return local(&data_dir.join("blobs"));
+            // Its keys start with blobs/ and manifests/.
+            return local(data_dir);
         };
         if let Some(path) = url.strip_prefix("file://") {
             if !path.starts_with('/') {
@@ -102,8 +104,9 @@ mod tests {
     #[test]
     fn urls_pick_the_store_and_unknown_schemes_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let default = BlobStore::from_url(None, dir.path()).expect("default");
-        assert!(dir.path().join("blobs").is_dir(), "{default}");
+        let data_dir = dir.path().join("data");
+        let default = BlobStore::from_url(None, &data_dir).expect("default");
+        assert!(data_dir.is_dir(), "{default}");
         let url = format!("file://{}/elsewhere", dir.path().display());
         BlobStore::from_url(Some(&url), dir.path()).expect("file URL");
         assert!(dir.path().join("elsewhere").is_dir());

@@ -436,7 +436,10 @@ fn print_config_layers_file_env_and_flags_and_hides_the_database_password() {
     let file_only = print(&[], &[]);
     assert!(file_only.contains("max_runs = 7"), "{file_only}");
     assert!(file_only.contains("max_blob_bytes = 1000"), "{file_only}");
-    assert!(file_only.contains("data_dir = \""), "a default: {file_only}");
+    assert!(
+        file_only.contains("data_dir = \""),
+        "a default: {file_only}"
+    );
     assert!(
         file_only.contains("database_url = \"postgres://aide:[redacted]@db/aide\""),
         "{file_only}"
@@ -446,7 +449,10 @@ fn print_config_layers_file_env_and_flags_and_hides_the_database_password() {
         ("AIDE_DATABASE_URL", "postgres://aide:env-pw@db/aide"),
         ("AIDE_DATA_DIR", "/srv/aide"),
     ];
-    let text = print(&env, &["--lease-ttl-secs", "12", "--blob-store", "s3://team/aide"]);
+    let text = print(
+        &env,
+        &["--lease-ttl-secs", "12", "--blob-store", "s3://team/aide"],
+    );
     assert!(text.contains("data_dir = \"/srv/aide\""), "{text}");
     assert!(text.contains("blob_store = \"s3://team/aide\""), "{text}");
     assert!(text.contains("max_runs = 8"), "env over file: {text}");

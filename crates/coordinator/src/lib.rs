@@ -4,9 +4,11 @@
 //! verdict and refreshes the run's outputs ([`engine`], [`outputs`]). It serves the public
 //! gRPC API ([`api`]) and keeps the runner registry ([`registry`]). A replica ([`server`],
 //! the `aide-coordinator` binary) claims runs with its [`supervisor`] and dispatches
-//! executions to registered runners ([`dispatch`]).
+//! executions to registered runners ([`dispatch`]). Task data and node files live in its
+//! content-addressed blob store, served as `aide.v1.Blobs` ([`blobs`]).
 
 pub mod api;
+pub mod blobs;
 pub mod config;
 pub mod dispatch;
 pub mod engine;

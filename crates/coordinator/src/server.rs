@@ -1,6 +1,7 @@
-//! One coordinator replica: the store, the public Coordinator API and gRPC health on one
-//! listener, the run [`Supervisor`] driving leased runs through the engine (gateway author,
-//! registry-backed executor), and the runner registry's reaper.
+//! One coordinator replica: the store, the public Coordinator API, the Blobs service (task
+//! bundles and node files in the blob store) and gRPC health on one listener, the run
+//! [`Supervisor`] driving leased runs through the engine (gateway author, registry-backed
+//! executor), and the runner registry's reaper.
 //!
 //! It runs in the shared service shell (`aide_service::Shell`: health, request metrics,
 //! `--metrics-listen`). Shutdown, when the token fires: health turns NOT_SERVING, the
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::api::{ApiConfig, CoordinatorService, EventNotifier};
+use crate::blobs::BlobsService;
 use crate::config::CoordinatorConfig;
 use crate::dispatch::RegistryExecutor;
 use crate::engine::{Engine, EngineConfig, GrpcAuthor};
@@ -110,7 +112,9 @@ pub async fn serve_store_in(
         .into_server()
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
-    tracing::info!(%address, owner = %config.owner, gateway = %config.gateway, "coordinator serving");
+    let blobs = config.open_blob_store()?;
+    tracing::info!(%address, owner = %config.owner, gateway = %config.gateway, %blobs, "coordinator serving");
+    let blobs = BlobsService::new(blobs, config.max_blob_bytes).into_server();
 
     shell
         .background()
@@ -139,6 +143,7 @@ pub async fn serve_store_in(
     shell
         .stream_grace(SERVER_DRAIN)
         .add_service(service)
+        .add_service(blobs)
         .serve(listener, shutdown, drain)
         .await?;
     Ok(())

@@ -1,10 +1,11 @@
 //! Test support for aide's integration suites, written once: the rule for a service a test
 //! needs ([`require`]), a fresh Postgres database per test ([`postgres`]), the Redis of the
 //! test environment ([`redis`]), child processes killed and reaped on drop ([`process`]),
-//! loopback ports ([`net`]), the data the tests share ([`paths`]) and a service binary's
-//! `--print-config` ([`binary`]), the Python for process-backend sandboxes ([`python`]), and
-//! with the `services` feature an in-process gateway and runner ([`services`]); several
-//! hosts on one machine, as network namespaces that may hide directories ([`hosts`]).
+//! loopback ports ([`net`]), the data the tests share ([`paths`]), a service binary's
+//! `--print-config` ([`binary`]), the S3 server of the test environment ([`s3`]), the Python
+//! for process-backend sandboxes ([`python`]), with the `services` feature an in-process
+//! gateway and runner ([`services`]), and several hosts on one machine, as network
+//! namespaces that may hide directories ([`hosts`]).
 //!
 //! Only a `[dev-dependencies]` entry.
 
@@ -18,6 +19,7 @@ pub mod process;
 pub mod python;
 pub mod redis;
 pub mod require;
+pub mod s3;
 #[cfg(feature = "services")]
 pub mod services;
 

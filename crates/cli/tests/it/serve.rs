@@ -196,12 +196,17 @@ fn print_config_shows_flags_over_the_environment_with_passwords_redacted() {
         .env("AIDE_SLOTS", "5")
         .env("AIDE_MAX_RUNS", "3")
         .env("AIDE_REDIS_URL", "redis://:hunter2@cache:6379")
+        .env("AIDE_DATA_DIR", "/srv/aide")
         .args([
             "serve",
             "--database-url",
             "postgres://aide:s3cret@db/aide",
             "--max-runs",
             "9",
+            "--blob-store",
+            "s3://team/aide",
+            "--max-blob-bytes",
+            "1000",
             "--print-config",
         ])
         .output()
@@ -209,6 +214,9 @@ fn print_config_shows_flags_over_the_environment_with_passwords_redacted() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("slots = 5"), "the environment: {text}");
+    assert!(text.contains("data_dir = \"/srv/aide\""), "{text}");
+    assert!(text.contains("blob_store = \"s3://team/aide\""), "{text}");
+    assert!(text.contains("max_blob_bytes = 1000"), "{text}");
     assert!(
         text.contains("max_runs = 9"),
         "a flag over the environment: {text}"

@@ -424,7 +424,8 @@ fn print_config_layers_file_env_and_flags_and_hides_the_database_password() {
     let path = dir.path().join("coordinator.toml");
     std::fs::write(
         &path,
-        "max_runs = 7\nlease_ttl_secs = 11\ndatabase_url = \"postgres://aide:file-pw@db/aide\"\n",
+        "max_runs = 7\nlease_ttl_secs = 11\ndatabase_url = \"postgres://aide:file-pw@db/aide\"\n\
+         max_blob_bytes = 1000\n",
     )
     .expect("write");
     let print = |env: &[(&str, &str)], flags: &[&str]| {
@@ -434,6 +435,11 @@ fn print_config_layers_file_env_and_flags_and_hides_the_database_password() {
     };
     let file_only = print(&[], &[]);
     assert!(file_only.contains("max_runs = 7"), "{file_only}");
+    assert!(file_only.contains("max_blob_bytes = 1000"), "{file_only}");
+    assert!(
+        file_only.contains("data_dir = \""),
+        "a default: {file_only}"
+    );
     assert!(
         file_only.contains("database_url = \"postgres://aide:[redacted]@db/aide\""),
         "{file_only}"
@@ -441,8 +447,14 @@ fn print_config_layers_file_env_and_flags_and_hides_the_database_password() {
     let env = [
         ("AIDE_COORDINATOR_MAX_RUNS", "8"),
         ("AIDE_DATABASE_URL", "postgres://aide:env-pw@db/aide"),
+        ("AIDE_DATA_DIR", "/srv/aide"),
     ];
-    let text = print(&env, &["--lease-ttl-secs", "12"]);
+    let text = print(
+        &env,
+        &["--lease-ttl-secs", "12", "--blob-store", "s3://team/aide"],
+    );
+    assert!(text.contains("data_dir = \"/srv/aide\""), "{text}");
+    assert!(text.contains("blob_store = \"s3://team/aide\""), "{text}");
     assert!(text.contains("max_runs = 8"), "env over file: {text}");
     assert!(
         text.contains("lease_ttl_secs = 12"),

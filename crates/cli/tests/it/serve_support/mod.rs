@@ -54,6 +54,8 @@ impl Server {
                     "--output-dir",
                 ])
                 .arg(dir.path().join("outputs"))
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
                 .stdout(Stdio::null())
                 .stderr(log),
         );

@@ -119,6 +119,9 @@ impl Cluster {
             self.lease_ttl_secs.to_string(),
             "--runner-heartbeat-secs".into(),
             "1".into(),
+            // Replicas share one blob store, as they would share a bucket.
+            "--data-dir".into(),
+            self.dir.path().join("data").display().to_string(),
         ];
         let program = PathBuf::from(env!("CARGO_BIN_EXE_aide-coordinator"));
         let proc = spawn(

@@ -21,6 +21,7 @@ mod error;
 mod evict;
 mod fetch;
 mod layout;
+pub mod push;
 mod source;
 mod tree;
 mod verify;

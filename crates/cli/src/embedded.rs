@@ -274,6 +274,9 @@ fn runner_config(opts: &ServiceOptions, work_root: &std::path::Path) -> aide_run
         // `aide run` (no coordinator to fetch bundles from) hands its runner the task's own
         // directory: one process, one user, nothing copied. `aide serve` takes bundles.
         accept_local_input: opts.coordinator.is_none(),
+        // `aide serve`'s runner fetches bundles from the coordinator beside it into a cache
+        // in its own work root, which sandbox users can reach.
+        cache_dir: Some(work_root.join("bundles")),
         ..aide_runner::Config::default()
     };
     config.process.uid_base = 20_000 + (pid % 2_500) * 16;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_coordinator::config::CoordinatorConfig;
+use aide_coordinator::task_roots::TaskRootArg;
 use aide_core::redact::url_password;
 use aide_service::signals::Stage;
 use aide_store::{DatabaseUrl, Store};
@@ -73,6 +74,16 @@ pub struct ServeArgs {
     /// The largest blob an upload may declare, in bytes [default: 16 GiB].
     #[arg(long, env = "AIDE_MAX_BLOB_BYTES", value_name = "BYTES")]
     pub max_blob_bytes: Option<u64>,
+    /// A directory of tasks on this host served by name, as NAME=DIR (repeatable); clients
+    /// run `aide submit --server-task NAME/TASK`.
+    #[arg(
+        long = "task-root",
+        env = "AIDE_TASK_ROOTS",
+        value_delimiter = ',',
+        value_name = "NAME=DIR"
+    )]
+    #[serde(serialize_with = "task_roots")]
+    pub task_roots: Vec<TaskRootArg>,
     /// Print the resolved configuration (flags over environment, passwords redacted) and
     /// exit.
     #[arg(long)]
@@ -158,6 +169,11 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     config.blob_store = args.blob_store.clone().filter(|u| !u.trim().is_empty());
     if let Some(max) = args.max_blob_bytes {
         config.max_blob_bytes = max;
+    }
+    for root in &args.task_roots {
+        config
+            .task_roots
+            .insert(root.name.clone(), root.dir.clone());
     }
     let coordinator_stop = CancellationToken::new();
     let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store_in(
@@ -307,4 +323,16 @@ fn docker_hint(err: CliError, sandbox: BackendKind) -> CliError {
         },
         (err, _) => err,
     }
+}
+
+/// Task roots as `NAME=DIR` text in `--print-config`.
+fn task_roots<S: serde::Serializer>(
+    roots: &[TaskRootArg],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(
+        roots
+            .iter()
+            .map(|r| format!("{}={}", r.name, r.dir.display())),
+    )
 }

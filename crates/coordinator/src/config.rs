@@ -13,6 +13,7 @@
 //! max_blob_bytes = 17179869184           # the largest blob an upload may declare
 //! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use aide_store::DatabaseUrl;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::task_roots::{TaskRootArg, TaskRoots};
 
 /// The configuration a coordinator replica runs with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +58,14 @@ pub struct CoordinatorConfig {
     pub blob_store: Option<String>,
     /// The largest blob an upload may declare, in bytes.
     pub max_blob_bytes: u64,
+    /// Directories of tasks already on this host, by name; clients name a task under one
+    /// (`ROOT/TASK`) instead of uploading it.
+    pub task_roots: BTreeMap<String, PathBuf>,
+    /// Where bundles are unpacked for data previews; one coordinator process per directory.
+    /// Default: `<data_dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
+    /// Bytes of bundles kept unpacked; least recently used first beyond it.
+    pub cache_max_bytes: u64,
 }
 
 impl Default for CoordinatorConfig {
@@ -74,6 +84,9 @@ impl Default for CoordinatorConfig {
             data_dir: default_data_dir(),
             blob_store: None,
             max_blob_bytes: crate::blobs::DEFAULT_MAX_BLOB_BYTES,
+            task_roots: BTreeMap::new(),
+            cache_dir: None,
+            cache_max_bytes: 20 << 30,
         }
     }
 }
@@ -127,6 +140,19 @@ pub struct CoordinatorArgs {
     /// The largest blob an upload may declare, in bytes [default: 17179869184, 16 GiB].
     #[arg(long, env = "AIDE_MAX_BLOB_BYTES")]
     pub max_blob_bytes: Option<u64>,
+    /// A directory of tasks on this host served by name, as NAME=DIR (repeatable); clients
+    /// run `aide submit --server-task NAME/TASK`.
+    #[arg(
+        long = "task-root",
+        env = "AIDE_TASK_ROOTS",
+        value_delimiter = ',',
+        value_name = "NAME=DIR"
+    )]
+    pub task_roots: Vec<TaskRootArg>,
+    /// Where bundles are unpacked for data previews, one coordinator process per directory
+    /// [default: <data dir>/cache].
+    #[arg(long, env = "AIDE_COORDINATOR_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Overlay<CoordinatorConfig> for CoordinatorArgs {
@@ -151,6 +177,10 @@ impl Overlay<CoordinatorConfig> for CoordinatorArgs {
             &self.blob_store.as_deref().map(|u| u.trim().to_owned()),
         );
         set(&mut c.max_blob_bytes, &self.max_blob_bytes);
+        set_some(&mut c.cache_dir, &self.cache_dir);
+        for root in &self.task_roots {
+            c.task_roots.insert(root.name.clone(), root.dir.clone());
+        }
     }
 }
 
@@ -213,6 +243,22 @@ impl CoordinatorConfig {
             return bad("--data-dir must not be empty");
         }
         Ok(())
+    }
+
+    /// Where bundles are unpacked for data previews.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cache"))
+    }
+
+    /// The task roots, each checked to be an existing directory.
+    pub fn task_roots(&self) -> Result<TaskRoots, Error> {
+        let entries = self.task_roots.iter().map(|(name, dir)| TaskRootArg {
+            name: name.clone(),
+            dir: dir.clone(),
+        });
+        TaskRoots::new(entries).map_err(Error::Config)
     }
 
     /// The blob store `blob_store` names (or the local one in `data_dir`), opened.

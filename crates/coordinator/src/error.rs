@@ -31,6 +31,13 @@ pub enum Error {
     /// The configuration file, a listener or the gRPC server failed (the service shell).
     #[error(transparent)]
     Service(#[from] aide_service::Error),
+    /// A file of a task on this host could not be read while storing it.
+    #[error("cannot read the task's file {path}: {source}")]
+    TaskFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The blob store holds no blob with this digest.
     #[error("blob {digest} not found")]
     BlobNotFound { digest: Sha256Digest },

@@ -19,10 +19,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::api::TaskIntake;
 use crate::api::{ApiConfig, CoordinatorService, EventNotifier};
-use crate::blobs::BlobsService;
+use crate::blobs::{BlobStore, BlobsService, StoredTaskFiles};
 use crate::config::CoordinatorConfig;
 use crate::dispatch::RegistryExecutor;
+use crate::engine::TaskFilesPort;
 use crate::engine::{Engine, EngineConfig, GrpcAuthor};
 use crate::registry::RunnerRegistry;
 use crate::supervisor::{Supervisor, SupervisorConfig};
@@ -93,6 +95,9 @@ pub async fn serve_store_in(
     let author = GrpcAuthor::connect_lazy(&config.gateway)
         .map_err(|e| Error::Config(format!("--gateway: {e}")))?;
     let executor = RegistryExecutor::new(registry.clone());
+    let blob_store = config.open_blob_store()?;
+    let roots = config.task_roots()?;
+    let task_files = stored_task_files(&config, &blob_store).await?;
     let engine = Arc::new(Engine::new(
         store.clone(),
         Arc::new(author),
@@ -101,6 +106,7 @@ pub async fn serve_store_in(
             lease_ttl: config.lease_ttl(),
             output_dir: config.output_dir.clone(),
             on_event: Some(notifier.hook()),
+            task_files: TaskFilesPort(Arc::new(task_files)),
             ..EngineConfig::default()
         },
     ));
@@ -108,13 +114,17 @@ pub async fn serve_store_in(
         heartbeat_interval: config.runner_heartbeat(),
         ..ApiConfig::default()
     };
+    let intake = TaskIntake {
+        blobs: Some(blob_store.clone()),
+        roots,
+    };
     let service = CoordinatorService::with_notifier(store.clone(), api, notifier)
+        .with_intake(intake)
         .into_server()
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
-    let blobs = config.open_blob_store()?;
-    tracing::info!(%address, owner = %config.owner, gateway = %config.gateway, %blobs, "coordinator serving");
-    let blobs = BlobsService::new(blobs, config.max_blob_bytes).into_server();
+    tracing::info!(%address, owner = %config.owner, gateway = %config.gateway, blobs = %blob_store, "coordinator serving");
+    let blobs = BlobsService::new(blob_store, config.max_blob_bytes).into_server();
 
     shell
         .background()
@@ -147,4 +157,22 @@ pub async fn serve_store_in(
         .serve(listener, shutdown, drain)
         .await?;
     Ok(())
+}
+
+/// The engine's access to task bundles: the blob store, unpacked into a cache under the data
+/// directory when a data preview needs the files.
+async fn stored_task_files(
+    config: &CoordinatorConfig,
+    blobs: &BlobStore,
+) -> Result<StoredTaskFiles, Error> {
+    let cache = aide_bundle::BundleCache::open(
+        aide_bundle::CacheConfig {
+            dir: config.cache_dir(),
+            max_bytes: config.cache_max_bytes,
+        },
+        Arc::new(blobs.clone()),
+    )
+    .await
+    .map_err(|e| Error::Config(format!("the bundle cache (--cache-dir): {}", e.original())))?;
+    Ok(StoredTaskFiles::new(blobs.clone(), cache))
 }

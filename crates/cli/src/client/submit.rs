@@ -3,12 +3,13 @@
 //! lacks), or names a task the server holds under a task root (`--server-task`); then creates
 //! the run. Prints only the run id on stdout, and with `--watch` follows the run.
 
+use aide_bundle::push::push_task;
 use aide_core::Task;
 use aide_core::bundle::Limits;
 use aide_core::task::ReferenceTask;
 use aide_proto::v1;
 
-use super::upload::{pack, task_bundle, upload};
+use super::upload::{Progress, push_error};
 use super::{ServerArg, remote};
 use crate::error::{CliError, EXIT_COMPLETED};
 use crate::overrides::{Inputs, Overrides, parse_inputs};
@@ -184,10 +185,12 @@ async fn task_source(
                 max_total_bytes: args.max_task_bytes,
                 ..Limits::default()
             };
-            let packed = pack(&task, limits).await?;
             let channel = args.server.channel().await?;
-            let report = upload(channel, &packed).await?;
-            Ok(v1::task_source::Source::Bundle(task_bundle(&task, &report)))
+            let progress = Progress::default();
+            let (bundle, _) = push_task(channel, &task, limits, &progress)
+                .await
+                .map_err(push_error)?;
+            Ok(v1::task_source::Source::Bundle(bundle))
         }
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod convert;
 mod export;
+mod intake;
 mod runners;
 mod runs;
 mod watch;
@@ -28,6 +29,7 @@ use aide_proto::v1::coordinator_server::Coordinator;
 use aide_store::Store;
 use tonic::{Request, Response, Status};
 
+pub use intake::TaskIntake;
 pub use watch::{EventNotifier, EventSubscription};
 
 /// Settings of the API layer.
@@ -61,6 +63,7 @@ pub struct CoordinatorService<S: Store> {
     store: Arc<S>,
     config: ApiConfig,
     notifier: EventNotifier,
+    intake: TaskIntake,
 }
 
 impl<S: Store> CoordinatorService<S> {
@@ -76,7 +79,14 @@ impl<S: Store> CoordinatorService<S> {
             store,
             config,
             notifier,
+            intake: TaskIntake::default(),
         }
+    }
+
+    /// Takes tasks in through `intake` (the blob store and the task roots).
+    pub fn with_intake(mut self, intake: TaskIntake) -> Self {
+        self.intake = intake;
+        self
     }
 
     pub fn notifier(&self) -> &EventNotifier {
@@ -97,7 +107,7 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::CreateRunRequest>,
     ) -> Result<Response<v1::Run>, Status> {
-        runs::create_run(&*self.store, request.into_inner())
+        runs::create_run(&*self.store, &self.intake, request.into_inner())
             .await
             .map(Response::new)
     }

@@ -1,15 +1,12 @@
 //! CreateRun (task and settings resolution), GetRun, ListRuns, CancelRun and GetNode.
 
-use std::path::PathBuf;
-
-use aide_core::task::ReferenceTask;
-use aide_core::{NodeId, RunId, Task};
+use aide_core::{NodeId, RunId};
 use aide_proto::v1;
-use aide_proto::v1::task_source::Source;
 use aide_store::{NewRun, RunFilter, RunRecord, Store, Usage};
 use tonic::Status;
 
 use super::convert::{node_to_proto, run_to_proto, settings_from_proto, status_filter};
+use super::intake::TaskIntake;
 use super::store_status;
 
 /// Runs ListRuns returns when the request names no limit, and the most it returns.
@@ -19,6 +16,7 @@ const MAX_LIST_LIMIT: u32 = 1000;
 /// Resolves the task and the settings, then stores the run as queued.
 pub(super) async fn create_run<S: Store>(
     store: &S,
+    intake: &TaskIntake,
     request: v1::CreateRunRequest,
 ) -> Result<v1::Run, Status> {
     let source = request
@@ -28,7 +26,7 @@ pub(super) async fn create_run<S: Store>(
     let override_direction = v1::MetricDirection::try_from(source.direction)
         .map_err(|_| Status::invalid_argument("task.direction: unknown value"))?
         .to_domain();
-    let mut task = load_task(source.source).await?;
+    let mut task = intake.task(source.source).await?;
     let metric_name = source.metric_name.trim();
     if !metric_name.is_empty() {
         task.metric.name = Some(metric_name.to_owned());
@@ -54,65 +52,6 @@ pub(super) async fn create_run<S: Store>(
         .map_err(store_status)?;
     tracing::info!(run_id = %run.id, name = %run.name, "run created");
     Ok(run_to_proto(&run, &[], &Usage::default()))
-}
-
-/// Loads the task on a blocking thread (it reads the task's files). Paths are on this host
-/// and made absolute against the coordinator's working directory.
-async fn load_task(source: Option<Source>) -> Result<Task, Status> {
-    let source = source.ok_or_else(|| {
-        Status::invalid_argument("task: give a task path or a reference task (data_dir and goal)")
-    })?;
-    tokio::task::spawn_blocking(move || match source {
-        Source::Path(path) => {
-            let path = absolute("task.path", &path)?
-                .ok_or_else(|| Status::invalid_argument("task.path: must not be empty"))?;
-            Task::load(&path).map_err(task_status)
-        }
-        Source::Reference(reference) => {
-            let args = ReferenceTask {
-                data_dir: Some(
-                    absolute("task.reference.data_dir", &reference.data_dir)?.ok_or_else(|| {
-                        Status::invalid_argument("task.reference.data_dir: required")
-                    })?,
-                ),
-                goal: non_empty(reference.goal),
-                eval: non_empty(reference.eval),
-                desc_file: absolute("task.reference.desc_file", &reference.desc_file)?,
-            };
-            Task::from_reference(&args).map_err(task_status)
-        }
-        Source::Bundle(_) | Source::ServerTask(_) => Err(Status::unimplemented(
-            "task bundles and server tasks are not served yet",
-        )),
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "task loading panicked");
-        Status::internal("internal error while loading the task")
-    })?
-}
-
-/// `None` for an empty field; otherwise the path made absolute.
-fn absolute(field: &str, text: &str) -> Result<Option<PathBuf>, Status> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    std::path::absolute(text).map(Some).map_err(|e| {
-        tracing::error!(error = %e, field, "cannot make a task path absolute");
-        Status::invalid_argument(format!("{field}: cannot resolve {text:?}"))
-    })
-}
-
-fn non_empty(text: String) -> Option<String> {
-    let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
-}
-
-/// A task the loader refused: its message names what is missing, and its paths are the
-/// ones the client gave.
-fn task_status(err: aide_core::Error) -> Status {
-    Status::invalid_argument(err.to_string())
 }
 
 /// The run as clients see it: record, tree statistics and usage.

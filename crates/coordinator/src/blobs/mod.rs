@@ -11,12 +11,18 @@
 //! - [`open`]: the store a URL names;
 //! - [`upload`]: streamed, verified uploads and small single-request puts;
 //! - [`manifests`]: manifests stored once their blobs are;
-//! - [`service`]: the gRPC service, every input bounded.
+//! - [`service`]: the gRPC service, every input bounded;
+//! - [`ingest`]: a bundle of this host's files (a task under a task root) stored;
+//! - [`source`]: the store as a blob source of a bundle cache;
+//! - [`task_files`]: the engine's port to stored task bundles.
 
+mod ingest;
 mod manifests;
 mod open;
 mod rechunk;
 mod service;
+mod source;
+mod task_files;
 mod upload;
 
 use std::sync::Arc;
@@ -30,6 +36,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use crate::Error;
 
 pub use service::{BlobsService, DEFAULT_MAX_BLOB_BYTES};
+pub use task_files::StoredTaskFiles;
 pub use upload::{PART_BYTES, PutOutcome};
 
 /// HEAD requests in flight at once while looking for missing blobs.

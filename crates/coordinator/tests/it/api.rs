@@ -28,6 +28,8 @@ macro_rules! api_tests {
 
 api_tests!(
     runs::create_run_from_a_task_directory,
+    runs::held_back_answers_travel_apart_from_the_data,
+    runs::a_server_task_is_served_by_name_and_confined_to_its_root,
     runs::create_run_from_a_reference_task,
     runs::a_malformed_task_is_an_invalid_argument_naming_what_is_missing,
     runs::bad_settings_are_an_invalid_argument_naming_the_field,

@@ -104,7 +104,7 @@ async fn a_run_completes_across_gateway_runners_and_coordinator_processes() {
 
     let started = Instant::now();
     let run = api
-        .create_run(diabetes_run("e2e", 4))
+        .create_run(diabetes_run(cluster.registry_port, "e2e", 4).await)
         .await
         .expect("create run")
         .into_inner();
@@ -171,7 +171,7 @@ async fn a_killed_coordinator_is_replaced_and_the_run_completes_with_exactly_its
     let mut api = cluster.start_coordinator(port).await;
     cluster.start_runner(1).await;
     let run = api
-        .create_run(diabetes_run("coordinator-kill", 4))
+        .create_run(diabetes_run(cluster.registry_port, "coordinator-kill", 4).await)
         .await
         .expect("create run")
         .into_inner();
@@ -221,7 +221,7 @@ async fn a_runner_killed_mid_execution_costs_one_retry_on_the_other_runner() {
     cluster.start_runner(1).await;
     cluster.start_runner(1).await;
     let run = api
-        .create_run(diabetes_run("runner-kill", 3))
+        .create_run(diabetes_run(cluster.registry_port, "runner-kill", 3).await)
         .await
         .expect("create run")
         .into_inner();
@@ -293,7 +293,7 @@ async fn two_replicas_complete_ten_runs_each_exactly_once() {
     let mut runs = Vec::new();
     for i in 0..10 {
         let run = api
-            .create_run(diabetes_run(&format!("replicas-{i}"), 2))
+            .create_run(diabetes_run(cluster.registry_port, &format!("replicas-{i}"), 2).await)
             .await
             .expect("create run")
             .into_inner();
@@ -330,7 +330,7 @@ async fn a_terminated_coordinator_releases_its_run_at_once_and_exits_cleanly() {
     let mut api = cluster.start_coordinator(port).await;
     cluster.start_runner(1).await;
     let run = api
-        .create_run(diabetes_run("sigterm", 3))
+        .create_run(diabetes_run(cluster.registry_port, "sigterm", 3).await)
         .await
         .expect("create run")
         .into_inner();

@@ -14,7 +14,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aide_coordinator::api::{ApiConfig, CoordinatorService, EventNotifier};
+use aide_bundle::push::{Quiet, push_task};
+use aide_coordinator::api::{ApiConfig, CoordinatorService, EventNotifier, TaskIntake};
+use aide_coordinator::blobs::{BlobStore, BlobsService, DEFAULT_MAX_BLOB_BYTES};
+use aide_coordinator::task_roots::{TaskRootArg, TaskRoots};
+use aide_core::bundle::Limits;
 use aide_core::task::ReferenceTask;
 use aide_core::{Action, NodeId, RunSettings, Task};
 use aide_proto::v1;
@@ -34,6 +38,10 @@ pub struct Harness {
     pub notifier: EventNotifier,
     pub config: ApiConfig,
     pub dir: TempDir,
+    /// The blob store the server takes tasks into.
+    pub blobs: BlobStore,
+    /// The server's address, for its Blobs service.
+    pub address: String,
     shutdown: CancellationToken,
     /// Dropped (from the server) with the harness.
     postgres: Option<TestDatabase>,
@@ -70,15 +78,50 @@ impl Harness {
         let store = Arc::new(store);
         let config = test_config();
         let shutdown = CancellationToken::new();
-        let (client, notifier) = start_server(store.clone(), config.clone(), &shutdown).await;
+        let blobs = BlobStore::from_url(None, &dir.path().join("data")).expect("blob store");
+        let roots_dir = dir.path().join("roots");
+        std::fs::create_dir_all(&roots_dir).expect("roots");
+        let root = TaskRootArg {
+            name: "bench".into(),
+            dir: roots_dir,
+        };
+        let intake = TaskIntake {
+            blobs: Some(blobs.clone()),
+            roots: TaskRoots::new([root]).expect("task roots"),
+        };
+        let (client, notifier, address) =
+            start_server(store.clone(), config.clone(), intake, &shutdown).await;
         Self {
             store,
             client,
             notifier,
             config,
             dir,
+            blobs,
+            address,
             shutdown,
             postgres,
+        }
+    }
+
+    /// The directory of the server's task root `bench`.
+    pub fn task_root(&self) -> std::path::PathBuf {
+        self.dir.path().join("roots")
+    }
+
+    /// Uploads a task loaded here, as `aide submit` does; the request's task source.
+    pub async fn upload(&self, task: &Task) -> v1::TaskSource {
+        let channel = Channel::from_shared(self.address.clone())
+            .expect("address")
+            .connect()
+            .await
+            .expect("connect");
+        let (bundle, _) = push_task(channel, task, Limits::default(), &Quiet)
+            .await
+            .expect("upload the task");
+        v1::TaskSource {
+            source: Some(v1::task_source::Source::Bundle(bundle)),
+            ..Default::default()
         }
     }
 
@@ -87,7 +130,14 @@ impl Harness {
         &self,
         config: ApiConfig,
     ) -> (CoordinatorClient<Channel>, EventNotifier) {
-        start_server(self.store.clone(), config, &self.shutdown).await
+        let (client, notifier, _) = start_server(
+            self.store.clone(),
+            config,
+            TaskIntake::default(),
+            &self.shutdown,
+        )
+        .await;
+        (client, notifier)
     }
 
     /// A client of this test's server.
@@ -259,15 +309,19 @@ impl Harness {
 async fn start_server(
     store: Arc<AnyStore>,
     config: ApiConfig,
+    intake: TaskIntake,
     shutdown: &CancellationToken,
-) -> (CoordinatorClient<Channel>, EventNotifier) {
-    let service = CoordinatorService::new(store, config);
+) -> (CoordinatorClient<Channel>, EventNotifier, String) {
+    let blobs = intake.blobs.clone();
+    let service = CoordinatorService::new(store, config).with_intake(intake);
     let notifier = service.notifier().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let stop = shutdown.clone();
+    let blobs = blobs.map(|b| BlobsService::new(b, DEFAULT_MAX_BLOB_BYTES).into_server());
     tokio::spawn(async move {
         tonic::transport::Server::builder()
+            .add_optional_service(blobs)
             .add_service(service.into_server())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled())
             .await
@@ -276,7 +330,7 @@ async fn start_server(
     let client = CoordinatorClient::connect(format!("http://{addr}"))
         .await
         .expect("connect to the coordinator");
-    (client, notifier)
+    (client, notifier, format!("http://{addr}"))
 }
 
 /// Runs one test body against a harness and cleans up even when the body panics.
@@ -306,35 +360,29 @@ pub fn house_prices_task() -> Task {
     .expect("house-prices task")
 }
 
-/// A CreateRun request for the task directory at `path`.
-pub fn create_from_path(path: &str, settings: Option<v1::RunSettings>) -> v1::CreateRunRequest {
+/// A CreateRun request for the task directory at `path`, uploaded.
+pub async fn create_from_path(
+    h: &Harness,
+    path: &std::path::Path,
+    settings: Option<v1::RunSettings>,
+) -> v1::CreateRunRequest {
+    let task = Task::load(path).expect("a valid task");
     v1::CreateRunRequest {
         name: String::new(),
-        task: Some(v1::TaskSource {
-            source: Some(v1::task_source::Source::Path(path.into())),
-            metric_name: String::new(),
-            direction: 0,
-        }),
+        task: Some(h.upload(&task).await),
         settings,
     }
 }
 
-/// A CreateRun request for a queued house-prices run given by reference.
-pub fn create_reference(name: &str) -> v1::CreateRunRequest {
+/// A CreateRun request for a house-prices run in the reference's style, uploaded.
+pub async fn create_reference(h: &Harness, name: &str) -> v1::CreateRunRequest {
+    let mut task = house_prices_task();
+    task.eval = Some("RMSE of the log prices.".into());
+    let mut source = h.upload(&task).await;
+    source.metric_name = "rmse".into();
     v1::CreateRunRequest {
         name: name.into(),
-        task: Some(v1::TaskSource {
-            source: Some(v1::task_source::Source::Reference(v1::ReferenceTask {
-                data_dir: aide_testkit::house_prices_dir()
-                    .to_string_lossy()
-                    .into_owned(),
-                goal: "Predict the sales price for each house.".into(),
-                eval: "RMSE of the log prices.".into(),
-                desc_file: String::new(),
-            })),
-            metric_name: "rmse".into(),
-            direction: 0,
-        }),
+        task: Some(source),
         settings: None,
     }
 }

@@ -1,26 +1,15 @@
 //! CreateRun, GetRun, ListRuns and CancelRun through the gRPC API.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aide_proto::v1;
 use aide_store::{RunStatus, RunStore};
 use tonic::Code;
 
-use super::{Harness, create_from_path, create_reference, run_id};
+use aide_core::bundle::{Limits, Manifest};
 
-/// `target` relative to the working directory (tests run in the crate directory), so the
-/// coordinator has to make it absolute.
-fn relative_to_cwd(target: &Path) -> PathBuf {
-    let cwd = std::env::current_dir().expect("working directory");
-    let mut relative = PathBuf::new();
-    for component in cwd.components() {
-        if matches!(component, Component::Normal(_)) {
-            relative.push("..");
-        }
-    }
-    relative.join(target.strip_prefix("/").expect("absolute target"))
-}
+use super::{Harness, create_from_path, create_reference, run_id};
 
 fn write_task_toml(dir: &Path, body: &str) -> PathBuf {
     let task_dir = dir.join("task");
@@ -39,18 +28,15 @@ pub async fn create_run_from_a_task_directory(h: Arc<Harness>) {
             data.to_string_lossy()
         ),
     );
-    let relative = relative_to_cwd(&task_dir);
     let settings = v1::RunSettings {
         steps: Some(4),
         debug_prob: Some(0.25),
         ..Default::default()
     };
+    let request = create_from_path(&h, &task_dir, Some(settings)).await;
     let run = h
         .client()
-        .create_run(create_from_path(
-            &relative.to_string_lossy(),
-            Some(settings),
-        ))
+        .create_run(request)
         .await
         .expect("create run")
         .into_inner();
@@ -71,14 +57,63 @@ pub async fn create_run_from_a_task_directory(h: Arc<Harness>) {
 
     let stored = h.store.get_run(run_id(&run)).await.expect("stored");
     assert_eq!(stored.status, RunStatus::Queued);
-    let input = stored.task.input.local_path().expect("local input");
-    assert!(input.is_absolute(), "{}", input.display());
-    assert_eq!(input.canonicalize().expect("exists"), data);
+    let local = Manifest::of_dir(&data, &Limits::default()).expect("manifest");
+    let bundle = stored
+        .task
+        .input
+        .bundle()
+        .expect("the data is a stored bundle");
+    assert_eq!(
+        bundle.digest,
+        local.digest(),
+        "the server stored what is here"
+    );
+    assert_eq!(bundle.files, local.files.len() as u64);
+    let stored_manifest = h
+        .blobs
+        .get_manifest(&bundle.digest)
+        .await
+        .expect("manifest");
+    assert_eq!(stored_manifest, local);
     assert_eq!(stored.settings.steps, 4);
 }
 
+pub async fn held_back_answers_travel_apart_from_the_data(h: Arc<Harness>) {
+    let example = aide_testkit::example_dir("diabetes");
+    let request = create_from_path(&h, &example, None).await;
+    let run = h
+        .client()
+        .create_run(request)
+        .await
+        .expect("create")
+        .into_inner();
+    let stored = h.store.get_run(run_id(&run)).await.expect("stored");
+    let answers = stored.task.answers.expect("the example has answers");
+    let private = answers.data.bundle().expect("a private bundle");
+    let private = h
+        .blobs
+        .get_manifest(&private.digest)
+        .await
+        .expect("manifest");
+    let input = stored.task.input.bundle().expect("input bundle");
+    let input = h.blobs.get_manifest(&input.digest).await.expect("manifest");
+    assert_eq!(
+        private
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>(),
+        [answers.file.as_str()]
+    );
+    let answer_bytes = private.files[0].sha256;
+    assert!(
+        input.files.iter().all(|f| f.sha256 != answer_bytes),
+        "the answers are no file of the input"
+    );
+}
+
 pub async fn create_run_from_a_reference_task(h: Arc<Harness>) {
-    let mut request = create_reference("my run");
+    let mut request = create_reference(&h, "my run").await;
     request.settings = Some(v1::RunSettings {
         seed: Some(7),
         workers: Some(2),
@@ -108,7 +143,7 @@ pub async fn create_run_from_a_reference_task(h: Arc<Harness>) {
     );
 
     // An explicit direction wins over the name.
-    let mut request = create_reference("flipped");
+    let mut request = create_reference(&h, "flipped").await;
     request.task.as_mut().expect("task").direction = v1::MetricDirection::Maximize as i32;
     let run = h
         .client()
@@ -119,42 +154,59 @@ pub async fn create_run_from_a_reference_task(h: Arc<Harness>) {
     assert_eq!(run.direction(), v1::MetricDirection::Maximize);
 }
 
-pub async fn a_malformed_task_is_an_invalid_argument_naming_what_is_missing(h: Arc<Harness>) {
-    let data = aide_testkit::house_prices_dir();
-    let task_dir = write_task_toml(
-        h.dir.path(),
-        &format!(
-            "name = \"no-goal\"\ndata_dir = {:?}\n",
-            data.to_string_lossy()
-        ),
-    );
-    let status = h
-        .client()
-        .create_run(create_from_path(&task_dir.to_string_lossy(), None))
-        .await
-        .expect_err("no goal");
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.message().contains("goal"), "{}", status.message());
-
-    let mut request = create_reference("no goal");
-    if let Some(v1::task_source::Source::Reference(r)) =
-        request.task.as_mut().and_then(|t| t.source.as_mut())
-    {
-        r.goal.clear();
+fn bundle_of(request: &mut v1::CreateRunRequest) -> &mut v1::TaskBundle {
+    match request.task.as_mut().and_then(|t| t.source.as_mut()) {
+        Some(v1::task_source::Source::Bundle(bundle)) => bundle,
+        _ => panic!("an uploaded task"),
     }
+}
+
+pub async fn a_malformed_task_is_an_invalid_argument_naming_what_is_missing(h: Arc<Harness>) {
+    let mut request = create_reference(&h, "no goal").await;
+    let descriptor = bundle_of(&mut request)
+        .descriptor
+        .as_mut()
+        .expect("descriptor");
+    descriptor.goal.clear();
+    descriptor.description.clear();
     let status = h.client().create_run(request).await.expect_err("no goal");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("goal"), "{}", status.message());
 
-    let missing = h.dir.path().join("nowhere");
+    let mut request = create_reference(&h, "short digest").await;
+    bundle_of(&mut request).input_digest.truncate(3);
     let status = h
         .client()
-        .create_run(create_from_path(&missing.to_string_lossy(), None))
+        .create_run(request)
         .await
-        .expect_err("missing");
+        .expect_err("bad digest");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(
-        status.message().contains("no such file"),
+        status.message().contains("input_digest"),
+        "{}",
+        status.message()
+    );
+
+    let mut request = create_reference(&h, "not stored").await;
+    bundle_of(&mut request).input_digest = vec![7; 32];
+    let status = h.client().create_run(request).await.expect_err("unknown");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(
+        status.message().contains("PutManifest"),
+        "{}",
+        status.message()
+    );
+
+    let mut request = create_reference(&h, "escaping sample").await;
+    let descriptor = bundle_of(&mut request)
+        .descriptor
+        .as_mut()
+        .expect("descriptor");
+    descriptor.sample_submission = "../../etc/passwd".into();
+    let status = h.client().create_run(request).await.expect_err("sample");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("sample_submission"),
         "{}",
         status.message()
     );
@@ -170,8 +222,72 @@ pub async fn a_malformed_task_is_an_invalid_argument_naming_what_is_missing(h: A
     assert!(runs.is_empty(), "nothing was created");
 }
 
+pub async fn a_server_task_is_served_by_name_and_confined_to_its_root(h: Arc<Harness>) {
+    let comp = h.task_root().join("comp");
+    let data = aide_testkit::house_prices_dir();
+    std::fs::create_dir_all(comp.join("prepared/private")).expect("dirs");
+    std::fs::write(comp.join("description.md"), "# Predict SalePrice\n").expect("write");
+    copy_dir(&data, &comp.join("prepared/public"));
+    std::fs::write(
+        comp.join("prepared/private/test.csv"),
+        "Id,SalePrice\n1,2\n",
+    )
+    .expect("answers");
+    std::os::unix::fs::symlink("/etc", h.task_root().join("etc")).expect("symlink");
+    let request = |name: &str| v1::CreateRunRequest {
+        task: Some(v1::TaskSource {
+            source: Some(v1::task_source::Source::ServerTask(name.into())),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let run = h
+        .client()
+        .create_run(request("bench/comp"))
+        .await
+        .expect("create")
+        .into_inner();
+    assert_eq!(run.task_name, "comp");
+    let stored = h.store.get_run(run_id(&run)).await.expect("stored");
+    let bundle = stored.task.input.bundle().expect("stored as a bundle");
+    let local = Manifest::of_dir(&data, &Limits::default()).expect("manifest");
+    assert_eq!(bundle.digest, local.digest());
+    assert!(
+        stored
+            .task
+            .answers
+            .and_then(|a| a.data.bundle().copied())
+            .is_some()
+    );
+    for (name, code) in [
+        ("bench/../../etc", Code::InvalidArgument),
+        ("/etc/passwd", Code::InvalidArgument),
+        ("bench/etc", Code::NotFound),
+        ("bench/missing", Code::NotFound),
+        ("other/comp", Code::NotFound),
+    ] {
+        let status = h.client().create_run(request(name)).await.expect_err(name);
+        assert_eq!(status.code(), code, "{name}: {}", status.message());
+        assert!(
+            !status
+                .message()
+                .contains(&h.dir.path().display().to_string()),
+            "{}",
+            status.message()
+        );
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+}
+
 pub async fn bad_settings_are_an_invalid_argument_naming_the_field(h: Arc<Harness>) {
-    let mut request = create_reference("bad");
+    let mut request = create_reference(&h, "bad").await;
     request.settings = Some(v1::RunSettings {
         debug_prob: Some(2.0),
         ..Default::default()
@@ -187,7 +303,7 @@ pub async fn bad_settings_are_an_invalid_argument_naming_the_field(h: Arc<Harnes
         "{}",
         status.message()
     );
-    let mut request = create_reference("bad");
+    let mut request = create_reference(&h, "bad").await;
     request.settings = Some(v1::RunSettings {
         code_model: Some("  ".into()),
         ..Default::default()
@@ -205,7 +321,7 @@ pub async fn get_and_list_runs(h: Arc<Harness>) {
     let mut ids = Vec::new();
     for name in ["first", "second", "third"] {
         let run = client
-            .create_run(create_reference(name))
+            .create_run(create_reference(&h, name).await)
             .await
             .expect("create")
             .into_inner();
@@ -284,7 +400,7 @@ pub async fn get_and_list_runs(h: Arc<Harness>) {
 pub async fn cancel_run_is_idempotent(h: Arc<Harness>) {
     let mut client = h.client();
     let run = client
-        .create_run(create_reference("to cancel"))
+        .create_run(create_reference(&h, "to cancel").await)
         .await
         .expect("create")
         .into_inner();

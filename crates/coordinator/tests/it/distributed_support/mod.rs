@@ -75,6 +75,12 @@ impl Cluster {
         let db_url = database.url().to_owned();
         let store = Arc::new(aide_store::connect(&db_url).await.expect("test store"));
         let dir = tempfile::tempdir().expect("temp dir");
+        // Runners keep their bundle caches in it, which must be reachable by other users.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o711),
+        )
+        .expect("chmod");
         let gateway_port = free_port();
         let gateway = SocketAddr::from(([127, 0, 0, 1], gateway_port));
         let mut cluster = Self {
@@ -122,6 +128,13 @@ impl Cluster {
             // Replicas share one blob store, as they would share a bucket.
             "--data-dir".into(),
             self.dir.path().join("data").display().to_string(),
+            // Each replica unpacks bundles for its previews in its own cache.
+            "--cache-dir".into(),
+            self.dir
+                .path()
+                .join(format!("cache-{n}"))
+                .display()
+                .to_string(),
         ];
         let program = PathBuf::from(env!("CARGO_BIN_EXE_aide-coordinator"));
         let proc = spawn(
@@ -154,6 +167,12 @@ impl Cluster {
             slots.to_string(),
             "--work-root".into(),
             work_root.to_string_lossy().into_owned(),
+            "--cache-dir".into(),
+            self.dir
+                .path()
+                .join(format!("bundles-{n}"))
+                .display()
+                .to_string(),
             "--drain-secs".into(),
             "1".into(),
         ];
@@ -259,16 +278,27 @@ pub async fn client(port: u16) -> CoordinatorClient<Channel> {
     }
 }
 
-/// A CreateRun request for the diabetes example with the baseline model.
-pub fn diabetes_run(name: &str, steps: u32) -> v1::CreateRunRequest {
+/// A CreateRun request for the diabetes example with the baseline model, its task uploaded
+/// to the coordinator on `port` as `aide submit` does.
+pub async fn diabetes_run(port: u16, name: &str, steps: u32) -> v1::CreateRunRequest {
+    let task = aide_core::Task::load(&aide_testkit::example_dir("diabetes")).expect("task");
+    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("address")
+        .connect()
+        .await
+        .expect("connect");
+    let (bundle, _) = aide_bundle::push::push_task(
+        channel,
+        &task,
+        aide_core::bundle::Limits::default(),
+        &aide_bundle::push::Quiet,
+    )
+    .await
+    .expect("upload the task");
     v1::CreateRunRequest {
         name: name.to_owned(),
         task: Some(v1::TaskSource {
-            source: Some(v1::task_source::Source::Path(
-                aide_testkit::example_dir("diabetes")
-                    .to_string_lossy()
-                    .into_owned(),
-            )),
+            source: Some(v1::task_source::Source::Bundle(bundle)),
             ..Default::default()
         }),
         settings: Some(v1::RunSettings {

@@ -245,6 +245,8 @@ async fn send(
     };
     let call = client.upload_blob(tokio_stream::wrappers::ReceiverStream::new(rx));
     let feed = async {
+        // Owned here, so the request stream ends when the file does.
+        let tx = tx;
         if tx.send(header).await.is_err() {
             return Ok::<(), PushError>(());
         }

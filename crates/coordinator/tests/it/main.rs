@@ -20,4 +20,5 @@ mod engine_database_restart;
 mod engine_infra;
 mod engine_report;
 mod engine_stubs;
+mod hosts;
 mod outputs;

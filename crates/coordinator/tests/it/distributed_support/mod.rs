@@ -16,7 +16,7 @@
 //! runners are removed.
 #![allow(dead_code)]
 
-mod procs;
+pub mod procs;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -10,7 +10,7 @@ use aide_testkit::ChildGuard;
 
 /// Builds the other packages' binaries once per test process; returns the directory
 /// holding the binaries.
-pub(super) fn bin_dir() -> PathBuf {
+pub fn bin_dir() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -24,7 +24,16 @@ pub(super) fn bin_dir() -> PathBuf {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut build = Command::new(cargo);
             build
-                .args(["build", "-p", "aide-gateway", "-p", "aide-runner", "--bins"])
+                .args([
+                    "build",
+                    "-p",
+                    "aide-gateway",
+                    "-p",
+                    "aide-runner",
+                    "-p",
+                    "aide-cli",
+                    "--bins",
+                ])
                 .arg("--target-dir")
                 .arg(&target_dir)
                 .current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -53,7 +62,7 @@ pub(super) fn bin_dir() -> PathBuf {
             let status = build.status().expect("cargo build of gateway and runner");
             assert!(
                 status.success(),
-                "cargo build -p aide-gateway -p aide-runner failed"
+                "cargo build -p aide-gateway -p aide-runner -p aide-cli failed"
             );
             profile_dir
         })

@@ -9,3 +9,4 @@ mod support;
 mod resume;
 mod run;
 mod serve;
+mod submit_input;

@@ -5,26 +5,10 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::serve_support::Server;
+use crate::serve_support::{Server, client};
 use crate::support::{aide, stderr};
 use aide_testkit::free_port;
 use serde_json::Value;
-
-/// Runs `aide <args> --server <url>`, echoing its stderr.
-fn client(server: &str, args: &[&str]) -> Output {
-    let out = aide()
-        .args(args)
-        .args(["--server", server])
-        .output()
-        .expect("spawn aide");
-    eprintln!(
-        "$ aide {} --server {server}\n--- exit {:?}\n{}",
-        args.join(" "),
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// `--metrics-listen` serves one endpoint for the three in-process services: the client's
 /// two `ls`, the engine's gateway calls and the runner's executions are all counted.

@@ -3,7 +3,9 @@
 //! configured by the standard `AWS_*` variables: `AWS_ACCESS_KEY_ID`,
 //! `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL` for MinIO, SeaweedFS or R2,
 //! `AWS_ALLOW_HTTP=true` for a plain-http endpoint), or nothing: `<data_dir>` itself, so that
-//! blobs land in `<data_dir>/blobs/` and manifests in `<data_dir>/manifests/`.
+//! blobs land in `<data_dir>/blobs/` and manifests in `<data_dir>/manifests/`. In a local store
+//! both are private to the coordinator's user (mode 0700): held-back answers are stored there,
+//! and on a host running the process sandbox, every slot's user could read them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,11 +62,26 @@ fn bad(url: &str, why: impl std::fmt::Display) -> Error {
     Error::Config(format!("--blob-store {url}: {why}"))
 }
 
-/// A local directory, created when missing.
+/// A local directory, created when missing, whose `blobs/` and `manifests/` are private
+/// (mode 0700): they hold held-back answers, and the process sandbox's users may share this
+/// host. The directory itself stays as it is: `<data_dir>/cache`, beside them, is a bundle
+/// cache that must let other users through.
 fn local(dir: &Path) -> Result<BlobStore, Error> {
+    use std::os::unix::fs::PermissionsExt;
+
     let what = dir.display().to_string();
     let dir: PathBuf = std::path::absolute(dir).map_err(|e| bad(&what, e))?;
-    std::fs::create_dir_all(&dir).map_err(|e| bad(&what, format!("cannot create it: {e}")))?;
+    for private in ["blobs", "manifests"] {
+        let sub = dir.join(private);
+        std::fs::create_dir_all(&sub)
+            .map_err(|e| bad(&what, format!("cannot create {}: {e}", sub.display())))?;
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            bad(
+                &what,
+                format!("cannot make {} private (mode 0700): {e}", sub.display()),
+            )
+        })?;
+    }
     let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|e| bad(&what, e))?;
     Ok(BlobStore::new(Arc::new(fs), ""))
 }
@@ -107,6 +124,15 @@ mod tests {
         let data_dir = dir.path().join("data");
         let default = BlobStore::from_url(None, &data_dir).expect("default");
         assert!(data_dir.is_dir(), "{default}");
+        for private in ["blobs", "manifests"] {
+            let meta = std::fs::metadata(data_dir.join(private)).expect(private);
+            let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
+            assert_eq!(
+                mode & 0o777,
+                0o700,
+                "{private} is the coordinator's user's only"
+            );
+        }
         let url = format!("file://{}/elsewhere", dir.path().display());
         BlobStore::from_url(Some(&url), dir.path()).expect("file URL");
         assert!(dir.path().join("elsewhere").is_dir());

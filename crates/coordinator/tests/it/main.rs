@@ -4,7 +4,7 @@
 //!
 //! Suites that share this process run in parallel threads: the process-backend runners of
 //! the engine suites each get their own sandbox uid range (`runner(slots, uid_base)`, 31000
-//! to 38300, distinct across files), ports are always picked free, and nothing here sets
+//! to 38300, distinct across files; `sandbox_search` 38500), ports are always picked free, and nothing here sets
 //! environment variables or signal handlers.
 
 mod api_support;
@@ -22,3 +22,4 @@ mod engine_report;
 mod engine_stubs;
 mod hosts;
 mod outputs;
+mod sandbox_search;

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aide_testkit::{ChildGuard, TestDatabase, free_port};
@@ -104,4 +104,20 @@ impl Drop for Server {
         self.child.kill();
         eprintln!("--- aide serve log\n{}", self.log());
     }
+}
+
+/// Runs `aide <args> --server <url>`, echoing its stderr.
+pub fn client(server: &str, args: &[&str]) -> Output {
+    let out = aide()
+        .args(args)
+        .args(["--server", server])
+        .output()
+        .expect("spawn aide");
+    eprintln!(
+        "$ aide {} --server {server}\n--- exit {:?}\n{}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

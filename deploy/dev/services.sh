@@ -53,6 +53,8 @@ if ! s3_up; then
     hash -r
   fi
   mkdir -p "$s3_dir/data"
+  # A half-dead earlier server (its S3 port gone) still locks the data directory.
+  if pkill -KILL -f -- "weed mini -dir=$s3_dir/data"; then sleep 1; fi
   AWS_ACCESS_KEY_ID=aide AWS_SECRET_ACCESS_KEY=aide-secret setsid nohup weed mini \
     -dir="$s3_dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -bucket=aide -admin.ui=false \
     >"$s3_dir/weed.log" 2>&1 </dev/null &

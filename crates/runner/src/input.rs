@@ -4,12 +4,14 @@
 //! started as a service refuses host paths: it never opens a path a caller named.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use aide_bundle::{BundleCache, BundleLease};
 use aide_core::bundle::{Limits, Manifest, Sha256Digest};
 use aide_proto::bundle::{digest_from_wire, manifest_from_wire};
 use aide_proto::v1::ExecuteRequest;
 
+use crate::private_input::PrivateInputs;
 use crate::sandbox::SandboxInput;
 use crate::{Error, Result};
 
@@ -60,6 +62,8 @@ pub struct InputSource {
     pub cache: Option<BundleCache>,
     /// Accept a directory of this host (only the runner embedded in `aide run`).
     pub accept_local: bool,
+    /// Copies of host directories sandbox users could not read (a root runner's slots).
+    pub private: Option<Arc<PrivateInputs>>,
 }
 
 /// An input ready for the sandbox, kept from eviction while this value lives.
@@ -95,10 +99,25 @@ impl InputSource {
     pub async fn prepare(&self, input: RequestedInput) -> Result<PreparedInput> {
         match input {
             RequestedInput::None => Ok(PreparedInput::default()),
-            RequestedInput::Local(dir) => Ok(PreparedInput {
-                input: Some(SandboxInput::LocalDir(dir)),
-                _lease: None,
-            }),
+            RequestedInput::Local(dir) => {
+                let copy = match &self.private {
+                    Some(private) => private.readable_copy(&dir).await?,
+                    None => None,
+                };
+                Ok(match copy {
+                    Some(lease) => PreparedInput {
+                        input: Some(SandboxInput::Bundle {
+                            digest: lease.digest(),
+                            dir: lease.dir().to_path_buf(),
+                        }),
+                        _lease: Some(lease),
+                    },
+                    None => PreparedInput {
+                        input: Some(SandboxInput::LocalDir(dir)),
+                        _lease: None,
+                    },
+                })
+            }
             RequestedInput::Bundle { digest, manifest } => {
                 let cache = self.cache.as_ref().ok_or_else(|| {
                     Error::InvalidRequest("this runner has no bundle cache".into())

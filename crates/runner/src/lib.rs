@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod input;
 pub mod output;
+pub mod private_input;
 pub mod procfs;
 pub mod registry;
 pub mod sandbox;
@@ -154,9 +155,21 @@ async fn input_source(config: &Config) -> Result<InputSource> {
         }
         None => None,
     };
+    // As root the process backend runs scripts as other uids, which may not read the
+    // task's own directory.
+    let private = match config.accept_local_input
+        && config.backend == BackendKind::Process
+        && nix::unistd::geteuid().is_root()
+    {
+        true => Some(Arc::new(private_input::PrivateInputs::new(
+            config.work_root().join("private-inputs"),
+        ))),
+        false => None,
+    };
     Ok(InputSource {
         cache,
         accept_local: config.accept_local_input,
+        private,
     })
 }
 

@@ -2,6 +2,7 @@
 //! isolation that the backend guarantees (as root: own uid, no network, no writes outside
 //! working/), cancellation, and cleanup.
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -347,5 +348,40 @@ async fn a_caller_that_does_not_read_cannot_delay_the_timeout() {
         assert!(c.offset >= end, "overlap at {}", c.offset);
         end = c.offset + c.text.len() as u64;
     }
+    h.stop().await;
+}
+
+/// As root each slot is another uid; a task directory only its owner can enter (0700, as
+/// `mktemp -d` makes) must still be readable by the script, as a copy, without touching it.
+#[tokio::test]
+async fn a_private_input_directory_is_readable_by_the_sandbox_user() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: only root runs scripts as other users");
+        return;
+    }
+    let h = Harness::process(1, UID_BASE + 120).await;
+    let private = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700))
+        .expect("chmod");
+    let input = private.path().join("data");
+    std::fs::create_dir(&input).expect("dir");
+    std::fs::set_permissions(&input, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    std::fs::write(input.join("train.csv"), "a,b\n1,2\n").expect("write");
+    std::fs::set_permissions(
+        input.join("train.csv"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod");
+    let mut req = request("import os\nprint(os.getuid() != 0, open('input/train.csv').read())\n");
+    req.local_input_dir = input.to_string_lossy().into_owned();
+    let out = h.run(req).await;
+    assert_eq!(out.finished.exit_code, Some(0), "{}", out.finished.output);
+    assert_eq!(out.finished.output, "True a,b\n1,2\n\n");
+    let mode = std::fs::metadata(&input)
+        .expect("meta")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "the user's directory is left as it was");
     h.stop().await;
 }

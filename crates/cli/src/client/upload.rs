@@ -59,6 +59,9 @@ impl PushProgress for Progress {
             0 => eprintln!(
                 "the server already holds all {files} files of the task: nothing to upload"
             ),
+            _ if missing == files => {
+                eprintln!("uploading {files} files ({})", human_size(bytes))
+            }
             _ => eprintln!(
                 "uploading {missing} of {files} files ({}); the server holds the rest",
                 human_size(bytes)

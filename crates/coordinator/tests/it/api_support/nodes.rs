@@ -113,13 +113,15 @@ async fn export(
     run_id: &str,
     format: v1::ExportFormat,
 ) -> Result<v1::ExportRunResponse, tonic::Status> {
-    h.client()
+    let stream = h
+        .client()
         .export_run(v1::ExportRunRequest {
             run_id: run_id.to_owned(),
             format: format as i32,
         })
-        .await
-        .map(tonic::Response::into_inner)
+        .await?
+        .into_inner();
+    super::collect_export(stream).await
 }
 
 pub async fn export_run_renders_the_outputs(h: Arc<Harness>) {

@@ -18,6 +18,8 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncReadExt;
 use tonic::transport::Channel;
 
+use crate::source::grpc::retryable;
+
 /// Bytes per upload message.
 const CHUNK: usize = 1 << 20;
 /// Blobs uploaded at once.
@@ -202,7 +204,7 @@ async fn send_with_retries(
         let counted = AtomicU64::new(0);
         match send(client.clone(), bundle, file, progress, &counted).await {
             Ok(()) => return Ok(()),
-            Err(PushError::Remote(status)) if attempt < ATTEMPTS && transient(&status) => {
+            Err(PushError::Remote(status)) if attempt < ATTEMPTS && retryable(status.code()) => {
                 let sent = counted.load(Ordering::Relaxed);
                 progress.sent(-i64::try_from(sent).unwrap_or(i64::MAX));
                 tracing::warn!(path = %file.path, error = %status.message(), "upload failed, retrying");
@@ -212,16 +214,6 @@ async fn send_with_retries(
             Err(other) => return Err(other),
         }
     }
-}
-
-fn transient(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable
-            | tonic::Code::Aborted
-            | tonic::Code::Unknown
-            | tonic::Code::Internal
-    )
 }
 
 async fn send(

@@ -2,7 +2,7 @@
 //! coordinator's `Blobs` service) and a directory implementation (tests, a single host).
 
 mod dir;
-mod grpc;
+pub(crate) mod grpc;
 
 use std::error::Error as StdError;
 

@@ -26,7 +26,7 @@ pub mod services;
 pub use error::Error;
 pub use hosts::{Hidden, Host, Network};
 pub use net::{free_port, wait_for_port};
-pub use paths::{example_dir, house_prices_dir, repo_root};
+pub use paths::{copy_tree, example_dir, house_prices_dir, repo_root};
 pub use postgres::TestDatabase;
 pub use process::ChildGuard;
 pub use require::unavailable;

@@ -1,5 +1,6 @@
 //! Where the tests find the repository and the data they share, resolved from this crate's
-//! `CARGO_MANIFEST_DIR` (crates/testkit), so every suite agrees. Data is never copied.
+//! `CARGO_MANIFEST_DIR` (crates/testkit), so every suite agrees; shared data is never copied into
+//! the repository ([`copy_tree`] makes a test's scratch copy).
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,20 @@ pub fn house_prices_dir() -> PathBuf {
 /// The example task `examples/<name>` of the repository, canonical.
 pub fn example_dir(name: &str) -> PathBuf {
     canonical(repo_root().join("examples").join(name))
+}
+
+/// Copies the tree at `from` to `to` (a test's own scratch copy of a task).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for entry in std::fs::read_dir(from).expect("read the directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy a file");
+        }
+    }
 }
 
 fn canonical(dir: PathBuf) -> PathBuf {

@@ -54,13 +54,21 @@ impl BlobSource for GrpcBlobSource {
 fn classify(status: Status) -> SourceError {
     match status.code() {
         Code::NotFound => SourceError::NotFound,
-        Code::Unavailable
-        | Code::DeadlineExceeded
-        | Code::ResourceExhausted
-        | Code::Aborted
-        | Code::Cancelled
-        | Code::Internal
-        | Code::Unknown => SourceError::transient(status),
+        code if retryable(code) => SourceError::transient(status),
         _ => SourceError::permanent(status),
     }
+}
+
+/// The codes a retry of the same call may cure.
+pub(crate) fn retryable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::ResourceExhausted
+            | Code::Aborted
+            | Code::Cancelled
+            | Code::Internal
+            | Code::Unknown
+    )
 }

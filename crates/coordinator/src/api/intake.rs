@@ -6,7 +6,6 @@
 use aide_core::Task;
 use aide_core::bundle::{Limits, LocalBundle, Manifest, Sha256Digest};
 use aide_core::task::{Answers, TaskData};
-use aide_proto::bundle::digest_from_wire;
 use aide_proto::task::{StoredBundle, task_from_bundle};
 use aide_proto::v1;
 use aide_proto::v1::task_source::Source;
@@ -14,6 +13,7 @@ use tonic::Status;
 
 use crate::Error;
 use crate::blobs::BlobStore;
+use crate::blobs::service::digest;
 use crate::task_roots::{RootRefusal, TaskRoots};
 
 /// What CreateRun needs to take a task in.
@@ -56,10 +56,10 @@ impl TaskIntake {
             tracing::error!(error = %e, "reading a server task panicked");
             Status::internal("internal error while reading the task")
         })??;
-        let input_ref = blobs.ingest(&input).await.map_err(store_status)?;
+        let input_ref = blobs.ingest(&input).await.map_err(Status::from)?;
         let answers = match (task.answers.clone(), answers) {
             (Some(a), Some(bundle)) => Some(Answers {
-                data: TaskData::Bundle(blobs.ingest(&bundle).await.map_err(store_status)?),
+                data: TaskData::Bundle(blobs.ingest(&bundle).await.map_err(Status::from)?),
                 file: a.file,
             }),
             _ => None,
@@ -77,12 +77,12 @@ async fn uploaded(blobs: &BlobStore, bundle: v1::TaskBundle) -> Result<Task, Sta
     let descriptor = bundle
         .descriptor
         .ok_or_else(|| Status::invalid_argument("task.bundle.descriptor: required"))?;
-    let input_digest = digest_field("task.bundle.input_digest", &bundle.input_digest)?;
+    let input_digest = digest("task.bundle.input_digest", &bundle.input_digest)?;
     let input = stored_manifest(blobs, "task.bundle.input_digest", input_digest).await?;
     let private = match bundle.private_digest.is_empty() {
         true => None,
         false => {
-            let digest = digest_field("task.bundle.private_digest", &bundle.private_digest)?;
+            let digest = digest("task.bundle.private_digest", &bundle.private_digest)?;
             let manifest = stored_manifest(blobs, "task.bundle.private_digest", digest).await?;
             Some((digest, manifest))
         }
@@ -99,10 +99,6 @@ async fn uploaded(blobs: &BlobStore, bundle: v1::TaskBundle) -> Result<Task, Sta
         .map_err(|why| Status::invalid_argument(format!("task.bundle.{why}")))
 }
 
-fn digest_field(field: &'static str, bytes: &[u8]) -> Result<Sha256Digest, Status> {
-    digest_from_wire(field, bytes).map_err(|e| Status::invalid_argument(e.to_string()))
-}
-
 async fn stored_manifest(
     blobs: &BlobStore,
     field: &str,
@@ -112,7 +108,7 @@ async fn stored_manifest(
         Error::ManifestNotFound { .. } => Status::failed_precondition(format!(
             "{field}: no stored manifest {digest}; store it with Blobs.PutManifest first"
         )),
-        other => store_status(other),
+        other => Status::from(other),
     })
 }
 
@@ -135,8 +131,4 @@ fn root_status(refusal: RootRefusal) -> Status {
             Status::invalid_argument(refusal.to_string())
         }
     }
-}
-
-fn store_status(err: Error) -> Status {
-    aide_proto::status_of(&err, "coordinator")
 }

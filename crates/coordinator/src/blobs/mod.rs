@@ -20,7 +20,7 @@ mod ingest;
 mod manifests;
 mod open;
 mod rechunk;
-mod service;
+pub(crate) mod service;
 mod source;
 mod task_files;
 mod upload;

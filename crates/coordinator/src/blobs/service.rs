@@ -60,10 +60,11 @@ impl BlobsService {
 }
 
 fn status(error: Error) -> Status {
-    aide_proto::status_of(&error, "coordinator")
+    Status::from(error)
 }
 
-fn digest(field: &'static str, bytes: &[u8]) -> Result<Sha256Digest, Status> {
+/// The digest in a wire field; `INVALID_ARGUMENT` names the field when it is not 32 bytes.
+pub(crate) fn digest(field: &'static str, bytes: &[u8]) -> Result<Sha256Digest, Status> {
     digest_from_wire(field, bytes).map_err(|e| Status::invalid_argument(e.to_string()))
 }
 

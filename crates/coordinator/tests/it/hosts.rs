@@ -192,23 +192,10 @@ fn weed_program() -> Option<PathBuf> {
 /// data so a fetch lasts long enough to be interrupted.
 fn client_task(client_dir: &Path) -> PathBuf {
     let task = client_dir.join("diabetes");
-    copy_tree(&aide_testkit::example_dir("diabetes"), &task);
+    aide_testkit::copy_tree(&aide_testkit::example_dir("diabetes"), &task);
     let padding: Vec<u8> = (0..PADDING_BYTES).map(|i| (i % 251) as u8).collect();
     std::fs::write(task.join("data/padding.bin"), padding).expect("padding");
     task
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }
 
 /// SeaweedFS, the gateway and the coordinator (SQLite, blobs in SeaweedFS) in `server`.

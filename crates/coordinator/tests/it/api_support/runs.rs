@@ -227,7 +227,7 @@ pub async fn a_server_task_is_served_by_name_and_confined_to_its_root(h: Arc<Har
     let data = aide_testkit::house_prices_dir();
     std::fs::create_dir_all(comp.join("prepared/private")).expect("dirs");
     std::fs::write(comp.join("description.md"), "# Predict SalePrice\n").expect("write");
-    copy_dir(&data, &comp.join("prepared/public"));
+    aide_testkit::copy_tree(&data, &comp.join("prepared/public"));
     std::fs::write(
         comp.join("prepared/private/test.csv"),
         "Id,SalePrice\n1,2\n",
@@ -275,14 +275,6 @@ pub async fn a_server_task_is_served_by_name_and_confined_to_its_root(h: Arc<Har
             "{}",
             status.message()
         );
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("dir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
     }
 }
 

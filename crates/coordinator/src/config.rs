@@ -61,11 +61,6 @@ pub struct CoordinatorConfig {
     /// Directories of tasks already on this host, by name; clients name a task under one
     /// (`ROOT/TASK`) instead of uploading it.
     pub task_roots: BTreeMap<String, PathBuf>,
-    /// Where bundles are unpacked for data previews; one coordinator process per directory.
-    /// Default: `<data_dir>/cache`.
-    pub cache_dir: Option<PathBuf>,
-    /// Bytes of bundles kept unpacked; least recently used first beyond it.
-    pub cache_max_bytes: u64,
 }
 
 impl Default for CoordinatorConfig {
@@ -85,8 +80,6 @@ impl Default for CoordinatorConfig {
             blob_store: None,
             max_blob_bytes: crate::blobs::DEFAULT_MAX_BLOB_BYTES,
             task_roots: BTreeMap::new(),
-            cache_dir: None,
-            cache_max_bytes: 20 << 30,
         }
     }
 }
@@ -149,10 +142,6 @@ pub struct CoordinatorArgs {
         value_name = "NAME=DIR"
     )]
     pub task_roots: Vec<TaskRootArg>,
-    /// Where bundles are unpacked for data previews, one coordinator process per directory
-    /// [default: <data dir>/cache].
-    #[arg(long, env = "AIDE_COORDINATOR_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
 }
 
 impl Overlay<CoordinatorConfig> for CoordinatorArgs {
@@ -177,7 +166,6 @@ impl Overlay<CoordinatorConfig> for CoordinatorArgs {
             &self.blob_store.as_deref().map(|u| u.trim().to_owned()),
         );
         set(&mut c.max_blob_bytes, &self.max_blob_bytes);
-        set_some(&mut c.cache_dir, &self.cache_dir);
         for root in &self.task_roots {
             c.task_roots.insert(root.name.clone(), root.dir.clone());
         }
@@ -243,13 +231,6 @@ impl CoordinatorConfig {
             return bad("--data-dir must not be empty");
         }
         Ok(())
-    }
-
-    /// Where bundles are unpacked for data previews.
-    pub fn cache_dir(&self) -> PathBuf {
-        self.cache_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("cache"))
     }
 
     /// The task roots, each checked to be an existing directory.

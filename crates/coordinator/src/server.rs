@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Error;
 use crate::api::TaskIntake;
 use crate::api::{ApiConfig, CoordinatorService, EventNotifier};
-use crate::blobs::{BlobStore, BlobsService, StoredTaskFiles};
+use crate::blobs::{BlobsService, StoredTaskFiles};
 use crate::config::CoordinatorConfig;
 use crate::dispatch::RegistryExecutor;
 use crate::engine::TaskFilesPort;
@@ -97,7 +97,7 @@ pub async fn serve_store_in(
     let executor = RegistryExecutor::new(registry.clone());
     let blob_store = config.open_blob_store()?;
     let roots = config.task_roots()?;
-    let task_files = stored_task_files(&config, &blob_store).await?;
+    let task_files = StoredTaskFiles::new(blob_store.clone());
     let engine = Arc::new(Engine::new(
         store.clone(),
         Arc::new(author),
@@ -157,22 +157,4 @@ pub async fn serve_store_in(
         .serve(listener, shutdown, drain)
         .await?;
     Ok(())
-}
-
-/// The engine's access to task bundles: the blob store, unpacked into a cache under the data
-/// directory when a data preview needs the files.
-async fn stored_task_files(
-    config: &CoordinatorConfig,
-    blobs: &BlobStore,
-) -> Result<StoredTaskFiles, Error> {
-    let cache = aide_bundle::BundleCache::open(
-        aide_bundle::CacheConfig {
-            dir: config.cache_dir(),
-            max_bytes: config.cache_max_bytes,
-        },
-        Arc::new(blobs.clone()),
-    )
-    .await
-    .map_err(|e| Error::Config(format!("the bundle cache (--cache-dir): {}", e.original())))?;
-    Ok(StoredTaskFiles::new(blobs.clone(), cache))
 }

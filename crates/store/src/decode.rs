@@ -13,9 +13,9 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation,
-    Lease, LeaseStatus, NodeRecord, Review, RunRecord, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
-    from_json, parse_action, parse_direction, parse_exec_status, parse_stage, parse_status,
-    seed_from_db, to_u64,
+    Lease, LeaseStatus, NodeFile, NodeFileBody, NodeRecord, Review, RunRecord, RunnerInfo,
+    RunnerLoad, RunnerRecord, Usage, from_json, parse_action, parse_direction, parse_exec_status,
+    parse_stage, parse_status, seed_from_db, to_u64,
 };
 
 /// A Rust value both backends decode from their column the same way: text, booleans,
@@ -245,6 +245,27 @@ pub(crate) fn runner(row: &impl DbRow) -> Result<RunnerRecord> {
         registered_at: row.time("registered_at")?,
         last_heartbeat_at: row.time("last_heartbeat_at")?,
     })
+}
+
+/// A `node_files` row: its bytes inline (`content`) or a blob (`digest`), never both.
+pub(crate) fn node_file(row: &impl DbRow) -> Result<NodeFile> {
+    let name: String = row.value("name")?;
+    let size = row.unsigned("size")?;
+    let digest: Option<String> = row.value("digest")?;
+    let content: Option<Vec<u8>> = row.value("content")?;
+    let body = match (digest, content) {
+        (Some(hex), None) => NodeFileBody::Blob(
+            hex.parse()
+                .map_err(|e| Error::corrupt(format!("node file {name}: digest {hex:?}: {e}")))?,
+        ),
+        (None, Some(bytes)) => NodeFileBody::Inline(bytes),
+        _ => {
+            return Err(Error::corrupt(format!(
+                "node file {name} has both or neither of content and digest"
+            )));
+        }
+    };
+    Ok(NodeFile { name, size, body })
 }
 
 /// A node's `stage` and whether it `has_code`.

@@ -39,8 +39,9 @@ pub use sqlite::SqliteStore;
 pub use store::{EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore, Store};
 pub use types::{
     CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
-    Generation, Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter,
-    RunRecord, RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
+    Generation, Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NodeFile, NodeFileBody,
+    NodeRecord, Review, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad, RunnerRecord,
+    Usage,
 };
 pub use url::{Backend, DatabaseUrl};
 

@@ -10,8 +10,8 @@ use aide_core::{Direction, NodeId, RunEvent, RunId};
 use crate::dispatch::store_trait;
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
-    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeRecord, Review, RunFilter, RunRecord, RunStatus,
-    RunnerInfo, RunnerLoad, RunnerRecord, Usage,
+    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeFile, NodeRecord, Review, RunFilter, RunRecord,
+    RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
 };
 
 /// Persistence behind one interface, implemented by [`PgStore`](crate::PgStore) and
@@ -107,14 +107,13 @@ store_trait! {
         /// Every node of a run with every recorded field, ordered by step.
         async fn load_tree(&self, run_id: RunId) -> Result<Vec<NodeRecord>>;
 
-        /// Stores a file a node's execution produced (its submission) under `name`,
-        /// replacing an earlier one of that name. Fenced; a node not of the lease's run is
-        /// `NotFound`.
-        async fn put_node_file(&self, lease: &Lease, node: NodeId, name: &str, content: &[u8])
+        /// Records a file a node's execution produced (its submission), replacing an
+        /// earlier one of that name. Fenced; a node not of the lease's run is `NotFound`.
+        async fn put_node_file(&self, lease: &Lease, node: NodeId, file: &NodeFile)
             -> Result<()>;
 
-        /// The file stored under `name` for `node`, if any.
-        async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<Vec<u8>>>;
+        /// The file recorded under `name` for `node`, if any.
+        async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<NodeFile>>;
     }
 }
 

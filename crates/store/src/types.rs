@@ -2,6 +2,7 @@
 //! payloads, execution attempts, LLM calls, run events and runners.
 
 pub use aide_core::RunStatus;
+use aide_core::bundle::Sha256Digest;
 use aide_core::{
     Action, BugReason, Direction, ExceptionInfo, LlmPurpose, NodeId, NodeStage, RunEvent, RunId,
     RunSettings, Task,
@@ -171,6 +172,46 @@ pub struct NodeRecord {
     pub review: Option<Review>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A file a node's execution produced (its submission), as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFile {
+    pub name: String,
+    /// Its length in bytes.
+    pub size: u64,
+    pub body: NodeFileBody,
+}
+
+/// Where a node file's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeFileBody {
+    /// In the blob store, under this sha256: how every file is kept since node files moved
+    /// there.
+    Blob(Sha256Digest),
+    /// In the row itself: files stored before that move, and files of an engine that has no
+    /// blob store (embedded `aide run`, whose database is a local file anyway).
+    Inline(Vec<u8>),
+}
+
+impl NodeFile {
+    /// A file whose bytes are kept in the row.
+    pub fn inline(name: impl Into<String>, content: Vec<u8>) -> Self {
+        Self {
+            name: name.into(),
+            size: content.len() as u64,
+            body: NodeFileBody::Inline(content),
+        }
+    }
+
+    /// A file whose bytes are the blob `digest` of `size` bytes.
+    pub fn blob(name: impl Into<String>, digest: Sha256Digest, size: u64) -> Self {
+        Self {
+            name: name.into(),
+            size,
+            body: NodeFileBody::Blob(digest),
+        }
+    }
 }
 
 /// Where an execution attempt stands.

@@ -1,24 +1,58 @@
 //! ExportRun: a run's outputs rendered from the store on request, byte for byte what the
 //! outputs directory holds (journal, best solution, tree, report), and the best node's
-//! submission as the engine stored it (`get_node_file`).
+//! submission as the engine kept it — streamed from the blob store as it is read, never
+//! held whole in memory (or from the row, for a file kept inline).
 
 use aide_core::RunId;
+use aide_core::bundle::Sha256Digest;
 use aide_proto::v1;
 use aide_proto::v1::ExportFormat;
-use aide_store::{NodeRecord, RunRecord, Store};
+use aide_store::{NodeFileBody, NodeRecord, RunRecord, Store};
+use futures::StreamExt;
 use tonic::Status;
 
 use super::store_status;
+use crate::blobs::{BlobStore, rechunk};
 use crate::outputs::{
     BEST_SOLUTION_FILE, JOURNAL_FILE, REPORT_FILE, TREE_FILE, best_node, journal_json, report_md,
     tree_html,
 };
 
+/// A file to export: bytes rendered here, or a blob to stream from the blob store.
+pub(super) enum Exported {
+    Rendered(v1::ExportRunResponse),
+    Blob { name: String, digest: Sha256Digest },
+}
+
+impl Exported {
+    /// The file as a stream of messages: its name with the first piece, then the rest.
+    pub(super) async fn into_stream(
+        self,
+        blobs: Option<&BlobStore>,
+    ) -> Result<ExportStream, Status> {
+        match self {
+            Self::Rendered(file) => Ok(in_chunks(file)),
+            Self::Blob { name, digest } => {
+                let blobs = blobs.ok_or_else(|| {
+                    Status::failed_precondition(format!(
+                        "{name} is blob {digest} and this coordinator has no blob store"
+                    ))
+                })?;
+                let pieces = rechunk(blobs.read(&digest, 0).await?, CHUNK_BYTES);
+                Ok(named_first(
+                    name,
+                    pieces.map(|piece| piece.map_err(Status::from)),
+                ))
+            }
+        }
+    }
+}
+
 pub(super) async fn export_run<S: Store>(
     store: &S,
     run_id: RunId,
     format: ExportFormat,
-) -> Result<v1::ExportRunResponse, Status> {
+) -> Result<Exported, Status> {
     if format == ExportFormat::Unspecified {
         return Err(Status::invalid_argument(
             "format: choose journal, best solution, submission, tree html or report",
@@ -49,14 +83,17 @@ pub(super) async fn export_run<S: Store>(
                     ))
                 })?;
             let node = best(&run, &nodes)?.id;
-            let content = store
+            let file = store
                 .get_node_file(node, &name)
                 .await
                 .map_err(store_status)?
                 .ok_or_else(|| {
                     Status::not_found(format!("best node {node} has no stored {name}"))
                 })?;
-            (name, content)
+            match file.body {
+                NodeFileBody::Inline(content) => (name, content),
+                NodeFileBody::Blob(digest) => return Ok(Exported::Blob { name, digest }),
+            }
         }
         ExportFormat::TreeHtml => (TREE_FILE.to_owned(), tree_html(&run, &nodes).into_bytes()),
         ExportFormat::Report => {
@@ -65,7 +102,10 @@ pub(super) async fn export_run<S: Store>(
             (REPORT_FILE.to_owned(), report.into_bytes())
         }
     };
-    Ok(v1::ExportRunResponse { file_name, content })
+    Ok(Exported::Rendered(v1::ExportRunResponse {
+        file_name,
+        content,
+    }))
 }
 
 /// The best node, or `NOT_FOUND` while no node is good.
@@ -89,23 +129,34 @@ pub type ExportStream =
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// A rendered file as a stream: its name with the first piece, then the rest in order.
-pub(super) fn in_chunks(file: v1::ExportRunResponse) -> ExportStream {
-    let mut messages: Vec<Result<v1::ExportRunResponse, Status>> = file
+fn in_chunks(file: v1::ExportRunResponse) -> ExportStream {
+    let pieces: Vec<Result<bytes::Bytes, Status>> = file
         .content
         .chunks(CHUNK_BYTES)
-        .map(|piece| {
-            Ok(v1::ExportRunResponse {
-                file_name: String::new(),
-                content: piece.to_vec(),
-            })
-        })
+        .map(|piece| Ok(bytes::Bytes::copy_from_slice(piece)))
         .collect();
-    match messages.first_mut() {
-        Some(Ok(first)) => first.file_name = file.file_name,
-        _ => messages.push(Ok(v1::ExportRunResponse {
-            file_name: file.file_name,
-            content: Vec::new(),
-        })),
-    }
-    Box::pin(futures::stream::iter(messages))
+    named_first(file.file_name, futures::stream::iter(pieces))
+}
+
+/// Messages carrying `pieces`, the first with `name`; a file without bytes is one message
+/// with the name alone.
+fn named_first(
+    name: String,
+    pieces: impl futures::Stream<Item = Result<bytes::Bytes, Status>> + Send + 'static,
+) -> ExportStream {
+    let state = (Box::pin(pieces.fuse()), Some(name));
+    let messages = futures::stream::unfold(state, |(mut pieces, mut name)| async move {
+        let message = match pieces.next().await {
+            Some(piece) => piece.map(|content| v1::ExportRunResponse {
+                file_name: name.take().unwrap_or_default(),
+                content: content.to_vec(),
+            }),
+            None => Ok(v1::ExportRunResponse {
+                file_name: name.take()?,
+                content: Vec::new(),
+            }),
+        };
+        Some((message, (pieces, name)))
+    });
+    Box::pin(messages)
 }

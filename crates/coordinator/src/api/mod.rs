@@ -177,7 +177,8 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         let request = request.into_inner();
         let run_id = parse_run_id(&request.run_id)?;
         let file = export::export_run(&*self.store, run_id, request.format()).await?;
-        Ok(Response::new(export::in_chunks(file)))
+        let stream = file.into_stream(self.intake.blobs.as_ref()).await?;
+        Ok(Response::new(stream))
     }
 
     async fn register_runner(

@@ -13,15 +13,13 @@
 //! - [`manifests`]: manifests stored once their blobs are;
 //! - [`service`]: the gRPC service, every input bounded;
 //! - [`ingest`]: a bundle of this host's files (a task under a task root) stored;
-//! - [`source`]: the store as a blob source of a bundle cache;
-//! - [`task_files`]: the engine's port to stored task bundles.
+//! - [`task_files`]: the engine's port to stored task bundles and node files.
 
 mod ingest;
 mod manifests;
 mod open;
 mod rechunk;
 pub(crate) mod service;
-mod source;
 mod task_files;
 mod upload;
 
@@ -35,6 +33,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 use crate::Error;
 
+pub(crate) use rechunk::rechunk;
 pub use service::{BlobsService, DEFAULT_MAX_BLOB_BYTES};
 pub use task_files::StoredTaskFiles;
 pub use upload::{PART_BYTES, PutOutcome};
@@ -99,10 +98,7 @@ impl BlobStore {
         offset: u64,
     ) -> Result<BoxStream<'static, Result<Bytes, Error>>, Error> {
         let key = self.blob_key(digest);
-        let not_found = |e| match e {
-            object_store::Error::NotFound { .. } => Error::BlobNotFound { digest: *digest },
-            e => e.into(),
-        };
+        let not_found = not_found_as_blob(digest);
         let mut options = GetOptions::default();
         if offset > 0 {
             // A range at or past the end is an error for object stores: look at the size.
@@ -127,10 +123,30 @@ impl BlobStore {
         Ok(got.into_stream().map_err(Error::from).boxed())
     }
 
+    /// The blob's first `max_bytes` bytes (all of it when shorter), with one ranged read.
+    pub async fn read_head(&self, digest: &Sha256Digest, max_bytes: u64) -> Result<Bytes, Error> {
+        let key = self.blob_key(digest);
+        let not_found = not_found_as_blob(digest);
+        let size = self.store.head(&key).await.map_err(not_found)?.size;
+        let end = size.min(max_bytes);
+        if end == 0 {
+            return Ok(Bytes::new());
+        }
+        self.store.get_range(&key, 0..end).await.map_err(not_found)
+    }
+
     /// The blob's whole content in memory (small files: node files, tests).
     pub async fn read_all(&self, digest: &Sha256Digest) -> Result<Bytes, Error> {
         let chunks: Vec<Bytes> = self.read(digest, 0).await?.try_collect().await?;
         Ok(chunks.concat().into())
+    }
+}
+
+/// Maps an object store's `NotFound` to [`Error::BlobNotFound`] for `digest`.
+fn not_found_as_blob(digest: &Sha256Digest) -> impl Fn(object_store::Error) -> Error + Copy + '_ {
+    move |e| match e {
+        object_store::Error::NotFound { .. } => Error::BlobNotFound { digest: *digest },
+        e => e.into(),
     }
 }
 

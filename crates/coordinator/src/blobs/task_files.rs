@@ -1,31 +1,29 @@
 //! The engine's [`TaskFiles`] port over the blob store: manifests read (and remembered) by
-//! digest, and local copies of bundles kept in a bundle cache under the data directory.
+//! digest, the first bytes of blobs (data previews), and node files kept as blobs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use aide_bundle::BundleCache;
 use aide_core::bundle::{Manifest, Sha256Digest};
 use aide_core::task::BundleRef;
+use aide_store::{NodeFile, NodeFileBody};
 use futures::future::BoxFuture;
 
 use super::BlobStore;
 use crate::Error;
-use crate::engine::{LocalCopy, PortError, TaskFiles};
+use crate::engine::{PortError, TaskFiles};
 
 /// Task bundles read from the blob store.
 #[derive(Debug, Clone)]
 pub struct StoredTaskFiles {
     blobs: BlobStore,
-    cache: BundleCache,
     manifests: Arc<Mutex<HashMap<Sha256Digest, Arc<Manifest>>>>,
 }
 
 impl StoredTaskFiles {
-    pub fn new(blobs: BlobStore, cache: BundleCache) -> Self {
+    pub fn new(blobs: BlobStore) -> Self {
         Self {
             blobs,
-            cache,
             manifests: Arc::default(),
         }
     }
@@ -48,21 +46,37 @@ impl TaskFiles for StoredTaskFiles {
         })
     }
 
-    fn local_copy(
+    fn blob_head(
         &self,
-        bundle: BundleRef,
-        manifest: Arc<Manifest>,
-    ) -> BoxFuture<'_, Result<LocalCopy, PortError>> {
+        digest: Sha256Digest,
+        max_bytes: u64,
+    ) -> BoxFuture<'_, Result<Vec<u8>, PortError>> {
         Box::pin(async move {
-            let lease = self
-                .cache
-                .materialize(bundle.digest, &manifest)
-                .await
-                .map_err(|e| PortError::infrastructure(e.original().to_string()))?;
-            Ok(LocalCopy {
-                dir: lease.dir().to_path_buf(),
-                _hold: Box::new(lease),
-            })
+            let head = self.blobs.read_head(&digest, max_bytes).await;
+            Ok(head.map_err(port_error)?.to_vec())
+        })
+    }
+
+    fn keep_node_file(
+        &self,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'_, Result<NodeFile, PortError>> {
+        Box::pin(async move {
+            let digest = self.blobs.put_bytes(&bytes).await.map_err(port_error)?;
+            Ok(NodeFile::blob(name, digest, bytes.len() as u64))
+        })
+    }
+
+    fn node_file_bytes(&self, file: NodeFile) -> BoxFuture<'_, Result<Vec<u8>, PortError>> {
+        Box::pin(async move {
+            match file.body {
+                NodeFileBody::Inline(bytes) => Ok(bytes),
+                NodeFileBody::Blob(digest) => {
+                    let bytes = self.blobs.read_all(&digest).await.map_err(port_error)?;
+                    Ok(bytes.to_vec())
+                }
+            }
         })
     }
 }
@@ -73,10 +87,12 @@ impl StoredTaskFiles {
     }
 }
 
-/// A missing manifest will not appear by retrying; anything else may.
+/// A missing manifest or blob will not appear by retrying; anything else may.
 fn port_error(err: Error) -> PortError {
     match err {
-        Error::ManifestNotFound { .. } => PortError::request(err.to_string()),
+        Error::ManifestNotFound { .. } | Error::BlobNotFound { .. } => {
+            PortError::request(err.to_string())
+        }
         other => PortError::infrastructure(other.to_string()),
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aide_core::event::{RunFinished, RunTaken};
 use aide_core::task::TaskData;
-use aide_core::{NodeId, NodeStage, PreviewOptions, RunEvent, next_action, preview_dir};
+use aide_core::{NodeId, NodeStage, RunEvent, next_action};
 use aide_store::{Lease, NewNode, NodeRecord, RunRecord, RunStatus, Store};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -17,11 +17,12 @@ use super::budget::{Budget, Exhausted};
 use super::context::{RunInfo, code_request, input_files};
 use super::events;
 use super::narrative::narrative;
+use super::preview::data_preview;
 use super::retry::{Failure, retrying};
 use super::state::RunState;
 use super::step::{NodeJob, NodeOutcome, RunCtx};
 use super::task_files::{absolute_dir, listed_files};
-use super::{Author, Engine, Executor, Heartbeat, LocalCopy, RunEnd, ScriptInput, TaskFiles};
+use super::{Author, Engine, Executor, Heartbeat, RunEnd, ScriptInput, TaskFiles, TaskFilesPort};
 use crate::Error;
 use crate::outputs::RunOutputs;
 
@@ -329,7 +330,7 @@ async fn load<S: Store, A: Author, E: Executor>(
         .and_then(|first| (chrono::Utc::now() - first).to_std().ok())
         .unwrap_or_default();
     let budget = Budget::new(&run.settings, prior);
-    let info = run_info(&run, engine.config.task_files.0.as_ref()).await?;
+    let info = run_info(&run, &engine.config.task_files).await?;
     let mut state = RunState::new(run, nodes, rng);
     let unfinished = state.unfinished().len();
     info!(nodes = state.records.len(), unfinished, "run loaded");
@@ -337,6 +338,7 @@ async fn load<S: Store, A: Author, E: Executor>(
         store: store.clone(),
         author: engine.author.clone(),
         executor: engine.executor.clone(),
+        files: engine.config.task_files.clone(),
         info,
         lease: lease.clone(),
         backoff,
@@ -364,24 +366,12 @@ async fn load<S: Store, A: Author, E: Executor>(
 }
 
 /// What every request of the run shares: the input every execution receives, the files it
-/// lists, and the data preview read off a local copy of the data.
-async fn run_info(run: &RunRecord, files: &dyn TaskFiles) -> Result<RunInfo, Failure> {
-    let with_preview = run.settings.data_preview;
-    let resolved = resolve_input(&run.task.input, files, with_preview).await?;
-    let preview = match resolved.local {
-        Some(local) => tokio::task::spawn_blocking(move || {
-            preview_dir(&local.dir, &PreviewOptions::default())
-                .map_err(|e| warn!(error = %e, "no data preview"))
-                .ok()
-        })
-        .await
-        .map_err(|e| {
-            Failure::Internal(Error::Task {
-                what: "the data preview",
-                source: e,
-            })
-        })?,
-        None => None,
+/// lists, and the data preview.
+async fn run_info(run: &RunRecord, files: &TaskFilesPort) -> Result<RunInfo, Failure> {
+    let (input, listed) = resolve_input(&run.task.input, files.0.as_ref()).await?;
+    let preview = match run.settings.data_preview {
+        true => data_preview(&input, files).await,
+        false => None,
     };
     Ok(RunInfo {
         id: run.id,
@@ -389,55 +379,29 @@ async fn run_info(run: &RunRecord, files: &dyn TaskFiles) -> Result<RunInfo, Fai
         settings: run.settings.clone(),
         seed: run.seed,
         preview,
-        input_files: resolved.listed,
-        input: resolved.input,
+        input_files: listed,
+        input,
     })
 }
 
-/// A run's input as the engine uses it.
-struct ResolvedInput {
-    input: ScriptInput,
-    /// The files the prompt lists.
-    listed: Vec<String>,
-    /// A local directory with the data, when the preview needs one.
-    local: Option<LocalCopy>,
-}
-
+/// A run's input as executions receive it, and the files the prompt lists.
 async fn resolve_input(
     data: &TaskData,
     files: &dyn TaskFiles,
-    with_preview: bool,
-) -> Result<ResolvedInput, Failure> {
+) -> Result<(ScriptInput, Vec<String>), Failure> {
     match data {
         TaskData::Local { path } => {
             let dir = absolute_dir(path);
-            Ok(ResolvedInput {
-                listed: input_files(&dir),
-                local: with_preview.then(|| LocalCopy {
-                    dir: dir.clone(),
-                    _hold: Box::new(()),
-                }),
-                input: ScriptInput::Local(dir),
-            })
+            Ok((ScriptInput::Local(dir.clone()), input_files(&dir)))
         }
         TaskData::Bundle(bundle) => {
             let manifest = files.manifest(*bundle).await.map_err(Failure::from)?;
-            let local = match with_preview {
-                true => files
-                    .local_copy(*bundle, manifest.clone())
-                    .await
-                    .map_err(|e| warn!(error = %e.message, "no data preview"))
-                    .ok(),
-                false => None,
+            let listed = listed_files(&manifest);
+            let input = ScriptInput::Bundle {
+                digest: bundle.digest,
+                manifest,
             };
-            Ok(ResolvedInput {
-                listed: listed_files(&manifest),
-                local,
-                input: ScriptInput::Bundle {
-                    digest: bundle.digest,
-                    manifest,
-                },
-            })
+            Ok((input, listed))
         }
     }
 }
@@ -493,10 +457,15 @@ async fn stored_submission<S: Store, A: Author, E: Executor>(
     let Some(name) = ctx.info.submission_file() else {
         return Ok(None);
     };
-    ctx.persist("get_node_file", None, || {
-        ctx.store.get_node_file(node, name)
-    })
-    .await
+    let file = ctx
+        .persist("get_node_file", None, || {
+            ctx.store.get_node_file(node, name)
+        })
+        .await?;
+    match file {
+        Some(file) => Ok(Some(ctx.node_file_bytes(file).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Starts the task carrying `record` to `reviewed`.

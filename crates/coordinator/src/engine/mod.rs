@@ -42,6 +42,7 @@ mod driver;
 pub mod events;
 mod narrative;
 pub mod ports;
+mod preview;
 pub mod retry;
 mod state;
 mod step;
@@ -62,7 +63,7 @@ pub use ports::{
     FailureKind, PortError, ScriptRun, TaskFacts,
 };
 pub use retry::{Backoff, Failure, Fatal, Transient};
-pub use task_files::{LocalCopy, LocalTasksOnly, ScriptInput, TaskFiles};
+pub use task_files::{LocalTasksOnly, ScriptInput, TaskFiles};
 
 use crate::Error;
 

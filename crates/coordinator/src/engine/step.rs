@@ -12,15 +12,16 @@ use aide_core::{
     Review as ReviewArgs, RunEvent, Verdict, metric::cross_check, parse_reply,
 };
 use aide_store::{
-    ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NodeRecord, Review, Store,
+    ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NodeFile, NodeRecord, Review,
+    Store,
 };
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::EventHook;
 use super::context::{RunInfo, review_request, script_run};
 use super::ports::{Answer, Author, AuthorReply, AuthorRequest, Executed, Executor};
 use super::retry::{Backoff, Failure, Fatal, retrying};
+use super::{EventHook, TaskFilesPort};
 
 /// What every node task of one run shares.
 #[derive(Debug)]
@@ -28,6 +29,8 @@ pub(super) struct RunCtx<S, A, E> {
     pub store: Arc<S>,
     pub author: Arc<A>,
     pub executor: Arc<E>,
+    /// Where task bundles are read and node files kept.
+    pub files: TaskFilesPort,
     pub info: RunInfo,
     pub lease: Lease,
     pub backoff: Backoff,
@@ -128,6 +131,49 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         .await
     }
 
+    /// Keeps a file the node's execution wrote where this engine keeps files (retried while
+    /// the blob store is unreachable) and returns the record of it.
+    async fn keep_node_file(
+        &self,
+        node: &NodeRecord,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<NodeFile, Failure> {
+        retrying(
+            self.backoff,
+            &self.stop,
+            |n, why, wait| async move {
+                self.note_retry("keep_node_file", Some(node), n, &why, wait)
+                    .await
+            },
+            || async {
+                let kept = self.files.0.keep_node_file(name.to_owned(), bytes.to_vec());
+                kept.await.map_err(Failure::from)
+            },
+        )
+        .await
+    }
+
+    /// The bytes of a recorded node file (retried while the blob store is unreachable).
+    pub async fn node_file_bytes(&self, file: NodeFile) -> Result<Vec<u8>, Failure> {
+        retrying(
+            self.backoff,
+            &self.stop,
+            |n, why, wait| async move {
+                self.note_retry("node_file_bytes", None, n, &why, wait)
+                    .await
+            },
+            || async {
+                self.files
+                    .0
+                    .node_file_bytes(file.clone())
+                    .await
+                    .map_err(Failure::from)
+            },
+        )
+        .await
+    }
+
     /// The ledger row of a model's answer.
     pub fn ledger_entry(
         &self,
@@ -221,8 +267,9 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             let summary = summarise(&finished, &self.info);
             submission = submission_bytes(&finished, &self.info);
             if let (Some(bytes), Some(name)) = (&submission, self.info.submission_file()) {
+                let file = self.keep_node_file(&node, name, bytes).await?;
                 self.persist("put_node_file", &node, || {
-                    self.store.put_node_file(lease, id, name, bytes)
+                    self.store.put_node_file(lease, id, &file)
                 })
                 .await?;
             }

@@ -1,14 +1,16 @@
-//! The port through which the engine reads a task's files: a task's input is either a
-//! directory on this host (embedded `aide run`) or a stored bundle, which runners fetch by
-//! digest and which the engine reads — for the data preview — through a local copy that the
-//! port keeps ([`TaskFiles`]). [`ScriptInput`] is what an execution is given as `./input`.
+//! The port through which the engine reads a task's files and keeps the files its nodes
+//! produce ([`TaskFiles`]). A task's input is either a directory on this host (embedded
+//! `aide run`) or a stored bundle, which runners fetch by digest and of which the engine
+//! reads — for the data preview — only the first bytes of a few files. A node's files
+//! (submissions) go to the same blob store as the bundles, or, without one, into the run's
+//! database row. [`ScriptInput`] is what an execution is given as `./input`.
 
-use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aide_core::bundle::{Manifest, Sha256Digest};
 use aide_core::task::BundleRef;
+use aide_store::{NodeFile, NodeFileBody};
 use futures::future::BoxFuture;
 
 use super::PortError;
@@ -25,32 +27,28 @@ pub enum ScriptInput {
     },
 }
 
-/// A directory on this host with a bundle's files, kept while the value lives.
-pub struct LocalCopy {
-    pub dir: PathBuf,
-    /// Whatever keeps the directory from being evicted.
-    pub _hold: Box<dyn Any + Send + Sync>,
-}
-
-impl std::fmt::Debug for LocalCopy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalCopy")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
-    }
-}
-
 /// Reads stored bundles for the engine.
 pub trait TaskFiles: Send + Sync + 'static {
     /// The manifest of a stored bundle.
     fn manifest(&self, bundle: BundleRef) -> BoxFuture<'_, Result<Arc<Manifest>, PortError>>;
 
-    /// A local directory holding the bundle's files.
-    fn local_copy(
+    /// The first `max_bytes` bytes of a stored blob, at most its size.
+    fn blob_head(
         &self,
-        bundle: BundleRef,
-        manifest: Arc<Manifest>,
-    ) -> BoxFuture<'_, Result<LocalCopy, PortError>>;
+        digest: Sha256Digest,
+        max_bytes: u64,
+    ) -> BoxFuture<'_, Result<Vec<u8>, PortError>>;
+
+    /// Keeps `bytes`, a file named `name` that a node's execution wrote, and says where they
+    /// are, for the store to record.
+    fn keep_node_file(
+        &self,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'_, Result<NodeFile, PortError>>;
+
+    /// The bytes of a recorded node file.
+    fn node_file_bytes(&self, file: NodeFile) -> BoxFuture<'_, Result<Vec<u8>, PortError>>;
 }
 
 /// The port of an engine that has no blob store: local tasks only; a stored bundle is a
@@ -63,12 +61,37 @@ impl TaskFiles for LocalTasksOnly {
         Box::pin(async move { Err(no_store(bundle)) })
     }
 
-    fn local_copy(
+    fn blob_head(
         &self,
-        bundle: BundleRef,
-        _manifest: Arc<Manifest>,
-    ) -> BoxFuture<'_, Result<LocalCopy, PortError>> {
-        Box::pin(async move { Err(no_store(bundle)) })
+        digest: Sha256Digest,
+        _max_bytes: u64,
+    ) -> BoxFuture<'_, Result<Vec<u8>, PortError>> {
+        Box::pin(async move {
+            Err(PortError::request(format!(
+                "blob {digest} is asked for and this coordinator has no blob store"
+            )))
+        })
+    }
+
+    /// Without a blob store, the bytes stay in the store's row.
+    fn keep_node_file(
+        &self,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> BoxFuture<'_, Result<NodeFile, PortError>> {
+        Box::pin(async move { Ok(NodeFile::inline(name, bytes)) })
+    }
+
+    fn node_file_bytes(&self, file: NodeFile) -> BoxFuture<'_, Result<Vec<u8>, PortError>> {
+        Box::pin(async move {
+            match file.body {
+                NodeFileBody::Inline(bytes) => Ok(bytes),
+                NodeFileBody::Blob(digest) => Err(PortError::request(format!(
+                    "node file {} is blob {digest} and this coordinator has no blob store",
+                    file.name
+                ))),
+            }
+        })
     }
 }
 

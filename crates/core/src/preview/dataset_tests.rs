@@ -193,3 +193,75 @@ fn bitcoin_price_is_shown_in_full_with_a_date_column() {
         preview_dir(&shared("bitcoin_price"), &unlimited()).expect("preview")
     );
 }
+
+/// Every file under `dir` as `(relative path, size)`, as a bundle's manifest lists it.
+fn listing(dir: &Path) -> Vec<(String, u64)> {
+    let bundle =
+        crate::bundle::Manifest::of_dir(dir, &crate::bundle::Limits::default()).expect("manifest");
+    bundle.files.into_iter().map(|f| (f.path, f.size)).collect()
+}
+
+/// Copies of the first `max` bytes of each asked file, as a stored bundle's source gives them,
+/// counting the bytes handed out.
+struct Prefixes<'a> {
+    dir: &'a Path,
+    copies: tempfile::TempDir,
+    max: u64,
+    given: std::cell::Cell<u64>,
+}
+
+impl HeadSource for Prefixes<'_> {
+    fn head(&self, rel_path: &str, wanted: u64) -> std::io::Result<Head> {
+        let bytes = std::fs::read(self.dir.join(rel_path))?;
+        let keep = (wanted.min(self.max) as usize).min(bytes.len());
+        let path = self.copies.path().join(rel_path.replace('/', "_"));
+        std::fs::write(&path, &bytes[..keep])?;
+        self.given.set(self.given.get() + keep as u64);
+        Ok(Head {
+            path,
+            complete: keep == bytes.len(),
+        })
+    }
+}
+
+/// A listing read through whole copies renders exactly what the walk of the directory does.
+#[test]
+fn a_listing_previews_like_the_directory_it_lists() {
+    for name in ["house_prices", "bitcoin_price"] {
+        let dir = shared(name);
+        let options = PreviewOptions::default();
+        let walked = preview_dir(&dir, &options).expect("preview");
+        let listed = preview_listing(name, &listing(&dir), &InPlace(&dir), &options);
+        assert_eq!(listed, walked, "{name}");
+    }
+}
+
+/// From heads only, the tree keeps the real sizes, tables say their row counts are
+/// estimated, and only the heads' bytes were read.
+#[test]
+fn a_listing_read_through_heads_estimates_what_it_did_not_read() {
+    let dir = shared("house_prices");
+    let heads = Prefixes {
+        dir: &dir,
+        copies: tempfile::tempdir().expect("temporary directory"),
+        max: 20_000,
+        given: std::cell::Cell::new(0),
+    };
+    let options = PreviewOptions::default();
+    let out = preview_listing("house_prices", &listing(&dir), &heads, &options);
+    let walked = preview_dir(&dir, &options).expect("preview");
+    assert_eq!(
+        section(&out, "## Files"),
+        section(&walked, "## Files"),
+        "the tree shows the real sizes"
+    );
+    assert!(
+        out.contains("estimated from file size"),
+        "a table read from a head is estimated:\n{out}"
+    );
+    assert!(
+        heads.given.get() <= 4 * 20_000,
+        "only heads were read: {} bytes",
+        heads.given.get()
+    );
+}

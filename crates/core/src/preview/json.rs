@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 
 use serde_json::Value;
 
 use super::column::fmt_num;
-use super::{PreviewOptions, Section, human_size, shorten, text};
+use super::{Described, PreviewOptions, Section, human_size, shorten, text};
 
 /// Array elements merged into the element shape; the rest are only counted.
 const MAX_ELEMENTS: usize = 1000;
@@ -291,22 +290,16 @@ const FULL: Limits = Limits { depth: 6, keys: 40 };
 const COMPACT: Limits = Limits { depth: 2, keys: 12 };
 
 /// Describes a JSON (`lines == false`) or JSON Lines file.
-pub(super) fn describe(
-    path: &Path,
-    rel_path: &str,
-    size: u64,
-    lines: bool,
-    options: &PreviewOptions,
-) -> Section {
-    let title = format!("### {rel_path}\n");
+pub(super) fn describe(file: &Described<'_>, lines: bool, options: &PreviewOptions) -> Section {
+    let title = format!("### {}\n", file.rel_path);
     if lines {
-        return describe_lines(path, &title, options);
+        return describe_lines(file, &title, options);
     }
-    if size > options.max_json_bytes {
-        let note = format!("JSON, {}: too large to analyse", human_size(size));
-        return text::head_section(path, &title, &note, options);
+    if file.size > options.max_json_bytes || !file.complete {
+        let note = format!("JSON, {}: too large to analyse", human_size(file.size));
+        return text::head_section(file, &title, &note, options);
     }
-    let parsed = std::fs::read(path)
+    let parsed = std::fs::read(file.path)
         .map_err(|e| format!("unreadable: {}", e.kind()))
         .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).map_err(|e| e.to_string()));
     match parsed {
@@ -326,13 +319,13 @@ pub(super) fn describe(
         }
         Err(error) => {
             let note = format!("Not valid JSON ({error})");
-            text::head_section(path, &title, &note, options)
+            text::head_section(file, &title, &note, options)
         }
     }
 }
 
-fn describe_lines(path: &Path, title: &str, options: &PreviewOptions) -> Section {
-    let file = match File::open(path) {
+fn describe_lines(described: &Described<'_>, title: &str, options: &PreviewOptions) -> Section {
+    let file = match File::open(described.path) {
         Ok(file) => file,
         Err(e) => {
             let text = format!("{title}unreadable: {}", e.kind());
@@ -366,11 +359,13 @@ fn describe_lines(path: &Path, title: &str, options: &PreviewOptions) -> Section
     }
     if shape.seen == 0 {
         let note = format!("JSON Lines, {records} lines, none parsed as JSON");
-        return text::head_section(path, title, &note, options);
+        return text::head_section(described, title, &note, options);
     }
     let analysed = records.min(MAX_RECORDS as u64);
+    // From a head only, the records read are a lower bound.
+    let at_least = if described.complete { "" } else { "at least " };
     let render = |limits: Limits| {
-        let mut out = format!("{title}JSON Lines: {records} records");
+        let mut out = format!("{title}JSON Lines: {at_least}{records} records");
         if analysed < records {
             let _ = write!(out, " (shape from the first {analysed})");
         }

@@ -3,10 +3,13 @@
 //! [`preview_dir`] renders a markdown-ish overview for an LLM: the file tree (sorted, hidden
 //! files skipped, per-directory limits, human sizes), then one section per described file:
 //! CSV/TSV column profiles (`table`), JSON structure (`json`) and text heads (`text`).
+//! [`preview_listing`] renders the same overview of files listed with their sizes and read
+//! through a [`HeadSource`] (a stored bundle: only the heads of described files are fetched).
 //! The result fits [`PreviewOptions::max_chars`]: sections are compacted largest-saving
 //! first, and only then is the text cut at a line boundary with a marker.
 
 mod column;
+mod heads;
 mod json;
 mod table;
 mod text;
@@ -17,6 +20,8 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+pub use heads::{Head, HeadSource, InPlace, TABLE_HEAD_BYTES};
 
 /// Limits of the preview; [`Default`] suits a prompt's data-overview section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +95,21 @@ impl Section {
 /// `options.max_chars` characters. Fails only when `dir` itself cannot be listed.
 pub fn preview_dir(dir: &Path, options: &PreviewOptions) -> Result<String> {
     std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    let root = tree::walk(dir, options);
+    Ok(render(tree::walk(dir, options), &InPlace(dir), options))
+}
+
+/// The data overview of the files listed as `(relative path, size)` under a root named
+/// `name`, each described file read through `heads`.
+pub fn preview_listing(
+    name: &str,
+    files: &[(String, u64)],
+    heads: &dyn HeadSource,
+    options: &PreviewOptions,
+) -> String {
+    render(tree::from_listing(name, files, options), heads, options)
+}
+
+fn render(root: tree::DirNode, heads: &dyn HeadSource, options: &PreviewOptions) -> String {
     let mut sections = vec![Section::new(
         tree::render(&root, options.max_entries_per_dir, options.max_depth),
         tree::render(
@@ -116,31 +135,39 @@ pub fn preview_dir(dir: &Path, options: &PreviewOptions) -> Result<String> {
             ));
             break;
         }
-        let path = dir.join(&file.rel_path);
-        let kind = FileKind::of(&file.rel_path);
         if file.size == 0 {
             let line = format!("### {}\nEmpty file.", file.rel_path);
             others.push((order, Section::new(line.clone(), line)));
             described += 1;
             continue;
         }
+        let kind = FileKind::of(&file.rel_path);
+        let head = match heads.head(&file.rel_path, kind.wanted_bytes(options)) {
+            Ok(head) => head,
+            Err(e) => {
+                let line = format!("### {}\nUnreadable: {}.", file.rel_path, e.kind());
+                others.push((order, Section::new(line.clone(), line)));
+                described += 1;
+                continue;
+            }
+        };
+        let described_file = Described {
+            path: &head.path,
+            rel_path: &file.rel_path,
+            size: file.size,
+            complete: head.complete,
+        };
         match kind {
             FileKind::Table(delimiter) => {
-                tables.push((
-                    order,
-                    table::profile(&path, &file.rel_path, delimiter, options),
-                ));
+                tables.push((order, table::profile(&described_file, delimiter, options)));
                 described += 1;
             }
             FileKind::Json { lines } => {
-                others.push((
-                    order,
-                    json::describe(&path, &file.rel_path, file.size, lines, options),
-                ));
+                others.push((order, json::describe(&described_file, lines, options)));
                 described += 1;
             }
             FileKind::Other => {
-                if let Some(section) = text::describe(&path, &file.rel_path, file.size, options) {
+                if let Some(section) = text::describe(&described_file, options) {
                     others.push((order, section));
                     described += 1;
                 }
@@ -166,7 +193,19 @@ pub fn preview_dir(dir: &Path, options: &PreviewOptions) -> Result<String> {
         sections.push(Section::new(note.to_string(), note.to_string()));
     }
     sections.extend(ordered.into_iter().map(|(_, s)| s));
-    Ok(fit(&sections, options.max_chars))
+    fit(&sections, options.max_chars)
+}
+
+/// A file being described: a local copy of it (or of its start) and what it really is.
+#[derive(Debug, Clone, Copy)]
+struct Described<'a> {
+    /// The local copy.
+    path: &'a Path,
+    rel_path: &'a str,
+    /// The real file's size.
+    size: u64,
+    /// The local copy holds the whole file.
+    complete: bool,
 }
 
 /// How a file is described, by its extension.
@@ -192,6 +231,15 @@ impl FileKind {
             "json" | "geojson" => Self::Json { lines: false },
             "jsonl" | "ndjson" => Self::Json { lines: true },
             _ => Self::Other,
+        }
+    }
+
+    /// The bytes of a file of this kind its description reads at most.
+    fn wanted_bytes(self, options: &PreviewOptions) -> u64 {
+        match self {
+            Self::Table(_) | Self::Json { lines: true } => TABLE_HEAD_BYTES,
+            Self::Json { lines: false } => options.max_json_bytes,
+            Self::Other => text::HEAD_BYTES,
         }
     }
 }

@@ -4,10 +4,9 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::BufReader;
-use std::path::Path;
 
 use super::column::{ColumnStats, ColumnType, display_name, percent};
-use super::{PreviewOptions, Section, read_head};
+use super::{Described, PreviewOptions, Section, read_head};
 
 /// Names listed per type group in the compact rendering.
 const COMPACT_NAMES_PER_TYPE: usize = 150;
@@ -43,13 +42,13 @@ pub(super) struct TableProfile {
 /// Long because it is one streaming pass over the file (rows sampled, counted and profiled
 /// as they are read); split up, the pass's shared state would travel through every piece.
 pub(super) fn profile(
-    path: &Path,
-    rel_path: &str,
+    described: &Described<'_>,
     delimiter: u8,
     options: &PreviewOptions,
 ) -> TableProfile {
+    let path = described.path;
     let mut p = TableProfile {
-        rel_path: rel_path.to_string(),
+        rel_path: described.rel_path.to_string(),
         delimiter,
         columns: Vec::new(),
         rows: 0,
@@ -79,7 +78,7 @@ pub(super) fn profile(
             return p;
         }
     };
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let size = described.size;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(p.delimiter)
         .has_headers(false)
@@ -127,7 +126,15 @@ pub(super) fn profile(
         }
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => {
+                // A head ends before the file does: the rest is estimated from the size.
+                let read = reader.position().byte();
+                if !described.complete && read < size {
+                    let estimate = (p.rows as f64 * size as f64 / read.max(1) as f64).round();
+                    p.estimated_rows = Some((estimate as u64).max(p.rows + 1));
+                }
+                break;
+            }
             Err(e) => {
                 p.error = Some(format!("stopped at line {}: {e}", line_of(&e)));
                 break;

@@ -6,10 +6,10 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use super::{PreviewOptions, Section, human_size, read_head, shorten};
+use super::{Described, PreviewOptions, Section, human_size, read_head, shorten};
 
 /// Bytes read to decide whether a file is text and to show its head.
-const HEAD_BYTES: u64 = 64 * 1024;
+pub(super) const HEAD_BYTES: u64 = 64 * 1024;
 /// Characters of one shown line.
 const MAX_LINE_CHARS: usize = 200;
 /// Characters of a shown head, all lines together.
@@ -20,13 +20,9 @@ const COMPACT_LINES: usize = 4;
 const MAX_COUNTED_BYTES: u64 = 256 << 20;
 
 /// A section for a text file, or `None` for a binary one (the tree already lists it).
-pub(super) fn describe(
-    path: &Path,
-    rel_path: &str,
-    size: u64,
-    options: &PreviewOptions,
-) -> Option<Section> {
-    let title = format!("### {rel_path}\n");
+pub(super) fn describe(file: &Described<'_>, options: &PreviewOptions) -> Option<Section> {
+    let (path, size) = (file.path, file.size);
+    let title = format!("### {}\n", file.rel_path);
     let head = match read_head(path, HEAD_BYTES) {
         Ok(head) => head,
         Err(e) => {
@@ -65,7 +61,8 @@ pub(super) fn describe(
         };
         return Some(Section::new(full, compact));
     }
-    let lines = count_lines(path, size);
+    // Lines are counted in a whole copy only; a head says nothing of the rest.
+    let lines = file.complete.then(|| count_lines(path, size)).flatten();
     let about = match lines {
         Some(n) => format!("Text, {}, {n} lines{lossy_note}", human_size(size)),
         None => format!("Text, {}{lossy_note}", human_size(size)),
@@ -76,17 +73,14 @@ pub(super) fn describe(
 /// A section showing the first lines of `path` after a note, for files whose structure
 /// could not be analysed (invalid or oversized JSON, say).
 pub(super) fn head_section(
-    path: &Path,
+    file: &Described<'_>,
     title: &str,
     note: &str,
     options: &PreviewOptions,
 ) -> Section {
-    match read_head(path, HEAD_BYTES) {
+    match read_head(file.path, HEAD_BYTES) {
         Ok(head) => {
-            let size = File::open(path)
-                .and_then(|f| f.metadata())
-                .map_or(0, |m| m.len());
-            let (text, _) = decode(&head, size > head.len() as u64);
+            let (text, _) = decode(&head, file.size > head.len() as u64);
             if is_binary(&head, &text) {
                 let text = format!("{title}{note} (binary content, not shown)");
                 return Section::new(text.clone(), text);

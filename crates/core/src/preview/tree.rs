@@ -1,4 +1,5 @@
-//! The file tree of the preview: a bounded walk of the directory and its rendering.
+//! The file tree of the preview: a bounded walk of the directory (or a tree built from a
+//! listing of files) and its rendering.
 //!
 //! Hidden entries (names starting with `.`) are skipped, entries are sorted by name (files
 //! before subdirectories), symlinked directories are not followed, and every directory
@@ -45,6 +46,73 @@ pub(super) fn walk(dir: &Path, options: &PreviewOptions) -> DirNode {
         .unwrap_or_else(|| dir.display().to_string());
     let mut budget = options.max_scanned_entries;
     walk_dir(dir, name, "", 0, &mut budget)
+}
+
+/// The tree of files listed as `(relative path, size)`, `/`-separated, under a root named
+/// `name`: the same shape and order as a walk of a directory holding them, hidden entries
+/// skipped, at most `options.max_scanned_entries` files.
+pub(super) fn from_listing(
+    name: &str,
+    files: &[(String, u64)],
+    options: &PreviewOptions,
+) -> DirNode {
+    let mut root = Listed::default();
+    for (taken, (rel_path, size)) in files.iter().enumerate() {
+        if taken == options.max_scanned_entries {
+            root.incomplete = true;
+            break;
+        }
+        let parts: Vec<&str> = rel_path.split('/').collect();
+        if parts.iter().any(|p| p.starts_with('.') || p.is_empty()) {
+            continue;
+        }
+        let (file_name, dirs) = parts.split_last().expect("split yields one part");
+        if dirs.len() > MAX_WALK_DEPTH {
+            root.incomplete = true;
+            continue;
+        }
+        let node = dirs.iter().fold(&mut root, |node, dir| {
+            node.dirs.entry((*dir).to_owned()).or_default()
+        });
+        node.files.push(FileEntry {
+            name: (*file_name).to_owned(),
+            rel_path: rel_path.clone(),
+            size: *size,
+            unreadable: false,
+        });
+    }
+    root.into_node(name.to_owned())
+}
+
+/// A directory of a listing being gathered, its subdirectories by name.
+#[derive(Default)]
+struct Listed {
+    files: Vec<FileEntry>,
+    dirs: BTreeMap<String, Listed>,
+    incomplete: bool,
+}
+
+impl Listed {
+    /// The directory as a walk would have found it: sorted, totals summed from the leaves.
+    fn into_node(mut self, name: String) -> DirNode {
+        self.files.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut node = DirNode {
+            name,
+            total_files: self.files.len() as u64,
+            total_bytes: self.files.iter().map(|f| f.size).sum(),
+            files: self.files,
+            incomplete: self.incomplete,
+            ..DirNode::default()
+        };
+        for (name, child) in self.dirs {
+            let child = child.into_node(name);
+            node.total_files += child.total_files;
+            node.total_bytes += child.total_bytes;
+            node.incomplete |= child.incomplete;
+            node.dirs.push(child);
+        }
+        node
+    }
 }
 
 /// Directory levels walked at most; deeper directories count as not fully walked.

@@ -9,7 +9,10 @@ use crate::decode;
 use crate::error::{Error, Result};
 use crate::refusal;
 use crate::store::NodeStore;
-use crate::types::{ExecutionSummary, Generation, Lease, NewNode, NodeRecord, Review, to_json};
+use crate::types::{
+    ExecutionSummary, Generation, Lease, NewNode, NodeFile, NodeFileBody, NodeRecord, Review,
+    to_json,
+};
 
 /// Rows in one `UNNEST` insert of a batch.
 const BATCH: usize = 5_000;
@@ -150,17 +153,20 @@ impl NodeStore for PgStore {
             .collect()
     }
 
-    async fn put_node_file(
-        &self,
-        lease: &Lease,
-        node: NodeId,
-        name: &str,
-        content: &[u8],
-    ) -> Result<()> {
+    async fn put_node_file(&self, lease: &Lease, node: NodeId, file: &NodeFile) -> Result<()> {
+        let (content, digest) = match &file.body {
+            NodeFileBody::Inline(bytes) => (Some(bytes.as_slice()), None),
+            NodeFileBody::Blob(digest) => (None, Some(digest.to_string())),
+        };
         let done = fenced(include_str!("../../sql/postgres/files/put.sql"), lease)?
             .bind(node.0)
-            .bind(name)
+            .bind(&file.name)
             .bind(content)
+            .bind(digest)
+            .bind(
+                i64::try_from(file.size)
+                    .map_err(|_| Error::corrupt("a node file over i64::MAX bytes"))?,
+            )
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -169,13 +175,14 @@ impl NodeStore for PgStore {
         Ok(())
     }
 
-    async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<Vec<u8>>> {
-        Ok(
-            sqlx::query_scalar(include_str!("../../sql/postgres/files/get.sql"))
-                .bind(node.0)
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+    async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<NodeFile>> {
+        sqlx::query(include_str!("../../sql/postgres/files/get.sql"))
+            .bind(node.0)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(decode::node_file)
+            .transpose()
     }
 }

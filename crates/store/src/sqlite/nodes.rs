@@ -10,7 +10,10 @@ use crate::decode;
 use crate::error::{Error, Result};
 use crate::refusal::{self, Explain};
 use crate::store::NodeStore;
-use crate::types::{ExecutionSummary, Generation, Lease, NewNode, NodeRecord, Review, to_json};
+use crate::types::{
+    ExecutionSummary, Generation, Lease, NewNode, NodeFile, NodeFileBody, NodeRecord, Review,
+    to_json,
+};
 
 /// A batch of new nodes as the JSON array `nodes/insert_batch.sql` reads.
 fn batch_json(nodes: &[NewNode]) -> String {
@@ -155,17 +158,20 @@ impl NodeStore for SqliteStore {
             .collect()
     }
 
-    async fn put_node_file(
-        &self,
-        lease: &Lease,
-        node: NodeId,
-        name: &str,
-        content: &[u8],
-    ) -> Result<()> {
+    async fn put_node_file(&self, lease: &Lease, node: NodeId, file: &NodeFile) -> Result<()> {
+        let (content, digest) = match &file.body {
+            NodeFileBody::Inline(bytes) => (Some(bytes.as_slice()), None),
+            NodeFileBody::Blob(digest) => (None, Some(digest.to_string())),
+        };
         let done = fenced(include_str!("../../sql/sqlite/files/put.sql"), lease)?
             .bind(id_text(node.0))
-            .bind(name)
+            .bind(&file.name)
             .bind(content)
+            .bind(digest)
+            .bind(
+                i64::try_from(file.size)
+                    .map_err(|_| Error::corrupt("a node file over i64::MAX bytes"))?,
+            )
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -174,13 +180,14 @@ impl NodeStore for SqliteStore {
         Ok(())
     }
 
-    async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<Vec<u8>>> {
-        Ok(
-            sqlx::query_scalar(include_str!("../../sql/sqlite/files/get.sql"))
-                .bind(id_text(node.0))
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+    async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<NodeFile>> {
+        sqlx::query(include_str!("../../sql/sqlite/files/get.sql"))
+            .bind(id_text(node.0))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(decode::node_file)
+            .transpose()
     }
 }

@@ -81,7 +81,8 @@ async fn the_database_file_is_created_with_wal() {
 
 /// A database written by the previous version (`aide run` at commit 9f188c9: one run whose
 /// four drafts raised `ValueError`, one with three good nodes) reads back whole: every event
-/// decodes to its kind and every stored exception to its details.
+/// decodes to its kind and every stored exception to its details, and the submissions it
+/// kept in its rows (before node files moved to the blob store) read back as inline files.
 #[tokio::test]
 async fn a_database_of_the_previous_version_decodes() {
     use aide_core::RunEvent;
@@ -97,6 +98,7 @@ async fn a_database_of_the_previous_version_decodes() {
     assert_eq!(runs.len(), 2);
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
     let mut exceptions = 0;
+    let mut legacy_files = 0;
     for run in &runs {
         for record in store.events_after(run.id, 0, 1000).await.expect("events") {
             assert!(
@@ -106,6 +108,18 @@ async fn a_database_of_the_previous_version_decodes() {
             *kinds.entry(record.event.kind().to_owned()).or_default() += 1;
         }
         for node in store.load_tree(run.id).await.expect("tree") {
+            if let Some(file) = store
+                .get_node_file(node.id, "submission.csv")
+                .await
+                .expect("node file")
+            {
+                let aide_store::NodeFileBody::Inline(bytes) = &file.body else {
+                    panic!("a file of the old schema is inline: {:?}", file.body);
+                };
+                assert_eq!(file.size, bytes.len() as u64);
+                assert!(bytes.starts_with(b"id,"), "{:?}", &bytes[..20]);
+                legacy_files += 1;
+            }
             let execution = node.execution.expect("executed");
             if let Some(info) = execution.exc_info {
                 assert_eq!(execution.exc_type.as_deref(), Some("ValueError"));
@@ -129,4 +143,5 @@ async fn a_database_of_the_previous_version_decodes() {
         .collect();
     assert_eq!(kinds, expected);
     assert_eq!(exceptions, 4);
+    assert_eq!(legacy_files, 3);
 }

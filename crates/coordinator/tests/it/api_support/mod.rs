@@ -397,9 +397,24 @@ pub async fn collect_export(
     mut stream: tonic::Streaming<v1::ExportRunResponse>,
 ) -> Result<v1::ExportRunResponse, tonic::Status> {
     let mut whole = v1::ExportRunResponse::default();
+    let mut first = true;
     while let Some(piece) = stream.message().await? {
-        if whole.file_name.is_empty() {
+        assert!(
+            piece.content.len() <= 1 << 20,
+            "a message holds at most 1 MiB"
+        );
+        if first {
+            assert!(
+                !piece.file_name.is_empty(),
+                "the first message names the file"
+            );
             whole.file_name = piece.file_name;
+            first = false;
+        } else {
+            assert!(
+                piece.file_name.is_empty(),
+                "only the first message names the file"
+            );
         }
         whole.content.extend_from_slice(&piece.content);
     }

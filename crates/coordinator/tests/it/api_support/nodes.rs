@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aide_core::Direction;
 use aide_proto::v1;
-use aide_store::{ExecutionStore, NodeStore, RunStore};
+use aide_store::{ExecutionStore, NodeFile, NodeStore, RunStore};
 use tonic::Code;
 
 use super::Harness;
@@ -174,8 +174,10 @@ pub async fn export_run_renders_the_outputs(h: Arc<Harness>) {
         .await
         .expect_err("no stored submission");
     assert_eq!(missing.code(), Code::NotFound);
+    // A file kept inline (an old row, an engine without a blob store) exports as it is.
+    let inline = NodeFile::inline("submission.csv", b"Id,SalePrice\n1,2\n".to_vec());
     h.store
-        .put_node_file(&lease, best, "submission.csv", b"Id,SalePrice\n1,2\n")
+        .put_node_file(&lease, best, &inline)
         .await
         .expect("store submission");
     let submission = export(&h, &run_id, v1::ExportFormat::Submission)
@@ -183,6 +185,20 @@ pub async fn export_run_renders_the_outputs(h: Arc<Harness>) {
         .expect("submission");
     assert_eq!(submission.file_name, "submission.csv");
     assert_eq!(submission.content, b"Id,SalePrice\n1,2\n");
+
+    // A file in the blob store streams from it, several messages for a file over 1 MiB.
+    let big: Vec<u8> = (0..(3 << 20) + 17).map(|i| (i % 251) as u8).collect();
+    let digest = h.blobs.put_bytes(&big).await.expect("blob");
+    let blob = NodeFile::blob("submission.csv", digest, big.len() as u64);
+    h.store
+        .put_node_file(&lease, best, &blob)
+        .await
+        .expect("record the blob");
+    let streamed = export(&h, &run_id, v1::ExportFormat::Submission)
+        .await
+        .expect("streamed submission");
+    assert_eq!(streamed.file_name, "submission.csv");
+    assert!(streamed.content == big, "the blob's bytes, in order");
 
     let unspecified = export(&h, &run_id, v1::ExportFormat::Unspecified)
         .await

@@ -1,1 +1,1 @@
-SELECT content FROM node_files WHERE node_id = ?1 AND name = ?2
+SELECT name, content, digest, size FROM node_files WHERE node_id = ?1 AND name = ?2

@@ -1,7 +1,7 @@
--- File ?5 of node ?4 with content ?6, replacing an earlier one; fenced like
--- nodes/insert.sql, and only for a node of the lease's run.
-INSERT INTO node_files (node_id, name, content, created_at)
-SELECT ?4, ?5, ?6, CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)
+-- File ?5 of node ?4, its bytes inline (?6) or the blob ?7, ?8 bytes long, replacing an
+-- earlier one; fenced like nodes/insert.sql, and only for a node of the lease's run.
+INSERT INTO node_files (node_id, name, content, digest, size, created_at)
+SELECT ?4, ?5, ?6, ?7, ?8, CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)
 WHERE EXISTS (SELECT 1 FROM nodes WHERE nodes.id = ?4 AND nodes.run_id = ?1)
   AND EXISTS (
       SELECT 1 FROM runs
@@ -9,4 +9,6 @@ WHERE EXISTS (SELECT 1 FROM nodes WHERE nodes.id = ?4 AND nodes.run_id = ?1)
   )
 ON CONFLICT (node_id, name) DO UPDATE SET
     content = excluded.content,
+    digest = excluded.digest,
+    size = excluded.size,
     created_at = excluded.created_at

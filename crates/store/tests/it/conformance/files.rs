@@ -1,12 +1,14 @@
-//! Conformance: node files — a node's submission stored under the lease fence, read back
-//! byte for byte, replaced when written again, refused for a foreign node or a lost lease.
+//! Conformance: node files — a node's submission recorded under the lease fence (its bytes
+//! inline, or the digest of its blob), read back exactly, replaced when written again,
+//! refused for a foreign node or a lost lease.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aide_core::NodeId;
-use aide_store::Error;
+use aide_core::bundle::Sha256Digest;
 use aide_store::prelude::*;
+use aide_store::{Error, NodeFile};
 
 use super::{Harness, LONG, claimed, create, draft};
 use crate::assert_err;
@@ -28,9 +30,12 @@ pub async fn node_files<H: Harness>(h: Arc<H>) {
     );
 
     // Binary content round-trips exactly, including NUL and non-UTF-8 bytes.
-    let first: Vec<u8> = b"Id,SalePrice\n1461,169000.1\n\x00\xff\xfe".to_vec();
+    let first = NodeFile::inline(
+        "submission.csv",
+        b"Id,SalePrice\n1461,169000.1\n\x00\xff\xfe".to_vec(),
+    );
     store
-        .put_node_file(&lease, node.id, "submission.csv", &first)
+        .put_node_file(&lease, node.id, &first)
         .await
         .expect("put");
     assert_eq!(
@@ -40,10 +45,11 @@ pub async fn node_files<H: Harness>(h: Arc<H>) {
             .expect("get"),
         Some(first)
     );
-    // Writing again (a retried write, a later attempt) replaces the content.
-    let second = b"Id,SalePrice\n1461,170000\n".to_vec();
+    // Writing again (a retried write, a later attempt) replaces the content: a blob
+    // replaces inline bytes, and its digest and size read back as written.
+    let second = NodeFile::blob("submission.csv", Sha256Digest([7; 32]), 5_000_000_000);
     store
-        .put_node_file(&lease, node.id, "submission.csv", &second)
+        .put_node_file(&lease, node.id, &second)
         .await
         .expect("replace");
     assert_eq!(
@@ -54,8 +60,9 @@ pub async fn node_files<H: Harness>(h: Arc<H>) {
         Some(second.clone())
     );
     // Names are separate; an empty file is a file.
+    let empty = NodeFile::inline("empty.txt", Vec::new());
     store
-        .put_node_file(&lease, node.id, "empty.txt", b"")
+        .put_node_file(&lease, node.id, &empty)
         .await
         .expect("empty");
     assert_eq!(
@@ -63,13 +70,11 @@ pub async fn node_files<H: Harness>(h: Arc<H>) {
             .get_node_file(node.id, "empty.txt")
             .await
             .expect("get"),
-        Some(Vec::new())
+        Some(empty)
     );
 
     assert_err!(
-        store
-            .put_node_file(&lease, NodeId::new(), "submission.csv", b"x")
-            .await,
+        store.put_node_file(&lease, NodeId::new(), &stale()).await,
         Error::NotFound { .. }
     );
 
@@ -82,9 +87,7 @@ pub async fn node_files<H: Harness>(h: Arc<H>) {
         .expect("claimable");
     assert_eq!(rival.run_id, lease.run_id);
     assert_err!(
-        store
-            .put_node_file(&lease, node.id, "submission.csv", b"stale")
-            .await,
+        store.put_node_file(&lease, node.id, &stale()).await,
         Error::LeaseLost { .. }
     );
     assert_eq!(
@@ -103,9 +106,11 @@ pub async fn node_files<H: Harness>(h: Arc<H>) {
         .expect("claimable");
     assert_eq!(other.run_id, other_run.id);
     assert_err!(
-        store
-            .put_node_file(&other, node.id, "submission.csv", b"x")
-            .await,
+        store.put_node_file(&other, node.id, &stale()).await,
         Error::NotFound { .. }
     );
+}
+
+fn stale() -> NodeFile {
+    NodeFile::inline("submission.csv", b"stale".to_vec())
 }

@@ -25,14 +25,18 @@ use aide_store::{
 };
 
 /// Upper bound on one run in these tests.
-const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(240);
 
 fn run_id(run: &v1::Run) -> RunId {
     RunId(uuid::Uuid::parse_str(&run.id).expect("run id"))
 }
 
 /// Polls the store until the run is terminal.
-async fn wait_terminal(cluster: &Cluster, run: RunId, timeout: Duration) -> aide_store::RunRecord {
+pub(crate) async fn wait_terminal(
+    cluster: &Cluster,
+    run: RunId,
+    timeout: Duration,
+) -> aide_store::RunRecord {
     let deadline = Instant::now() + timeout;
     loop {
         let record = cluster.store.get_run(run).await.expect("get run");

@@ -15,6 +15,7 @@ mod api;
 mod blobs;
 mod dispatch;
 mod distributed;
+mod distributed_provider;
 mod engine;
 mod engine_database_restart;
 mod engine_infra;

@@ -32,7 +32,7 @@ use tempfile::TempDir;
 use tonic::transport::Channel;
 
 pub use procs::remove_containers;
-use procs::{bin_dir, spawn};
+use procs::{bin_dir, command, spawn};
 
 pub const SANDBOX_IMAGE: &str = "aide-sandbox:py311";
 
@@ -56,9 +56,18 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// A database and a gateway; `None` (after a loud message) when a service is missing
-    /// outside CI.
+    /// A database and a gateway (offline baseline author); `None` (after a loud message) when
+    /// a service is missing outside CI.
     pub async fn start(lease_ttl_secs: u64) -> Option<Self> {
+        Self::start_with_provider(lease_ttl_secs, None).await
+    }
+
+    /// As [`Cluster::start`], the gateway's `openai` provider at `openai_base_url` when given
+    /// (bare model names go there, no key needed).
+    pub async fn start_with_provider(
+        lease_ttl_secs: u64,
+        openai_base_url: Option<&str>,
+    ) -> Option<Self> {
         let redis_url = aide_testkit::redis::require()?;
         match Command::new("docker")
             .args(["image", "inspect", SANDBOX_IMAGE])
@@ -104,7 +113,11 @@ impl Cluster {
             cluster.redis_url.clone(),
         ];
         let program = bin_dir().join("aide-gateway");
-        cluster.gateway_proc = Some(spawn("gateway", &program, &args, cluster.dir.path()));
+        let mut gateway = command(&program, &args);
+        if let Some(url) = openai_base_url {
+            gateway.env("OPENAI_BASE_URL", url);
+        }
+        cluster.gateway_proc = Some(spawn("gateway", gateway, cluster.dir.path()));
         cluster.wait_port(gateway_port, "gateway").await;
         Some(cluster)
     }
@@ -128,19 +141,11 @@ impl Cluster {
             // Replicas share one blob store, as they would share a bucket.
             "--data-dir".into(),
             self.dir.path().join("data").display().to_string(),
-            // Each replica unpacks bundles for its previews in its own cache.
-            "--cache-dir".into(),
-            self.dir
-                .path()
-                .join(format!("cache-{n}"))
-                .display()
-                .to_string(),
         ];
         let program = PathBuf::from(env!("CARGO_BIN_EXE_aide-coordinator"));
         let proc = spawn(
             &format!("coordinator-{n}"),
-            &program,
-            &args,
+            command(&program, &args),
             self.dir.path(),
         );
         self.coordinators.push((port, proc));
@@ -177,7 +182,11 @@ impl Cluster {
             "1".into(),
         ];
         let program = bin_dir().join("aide-runner");
-        let proc = spawn(&format!("runner-{n}"), &program, &args, self.dir.path());
+        let proc = spawn(
+            &format!("runner-{n}"),
+            command(&program, &args),
+            self.dir.path(),
+        );
         self.runners.push((id.clone(), proc));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -281,7 +290,25 @@ pub async fn client(port: u16) -> CoordinatorClient<Channel> {
 /// A CreateRun request for the diabetes example with the baseline model, its task uploaded
 /// to the coordinator on `port` as `aide submit` does.
 pub async fn diabetes_run(port: u16, name: &str, steps: u32) -> v1::CreateRunRequest {
-    let task = aide_core::Task::load(&aide_testkit::example_dir("diabetes")).expect("task");
+    let settings = v1::RunSettings {
+        steps: Some(steps),
+        k_fold_validation: Some(3),
+        exec_timeout_secs: Some(120),
+        workers: Some(1),
+        ..Default::default()
+    };
+    pushed_run(port, name, &aide_testkit::example_dir("diabetes"), settings).await
+}
+
+/// A CreateRun request for the task in `task_dir`, uploaded to the coordinator on `port` as
+/// `aide submit` does.
+pub async fn pushed_run(
+    port: u16,
+    name: &str,
+    task_dir: &std::path::Path,
+    settings: v1::RunSettings,
+) -> v1::CreateRunRequest {
+    let task = aide_core::Task::load(task_dir).expect("task");
     let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
         .expect("address")
         .connect()
@@ -301,12 +328,6 @@ pub async fn diabetes_run(port: u16, name: &str, steps: u32) -> v1::CreateRunReq
             source: Some(v1::task_source::Source::Bundle(bundle)),
             ..Default::default()
         }),
-        settings: Some(v1::RunSettings {
-            steps: Some(steps),
-            k_fold_validation: Some(3),
-            exec_timeout_secs: Some(120),
-            workers: Some(1),
-            ..Default::default()
-        }),
+        settings: Some(settings),
     }
 }

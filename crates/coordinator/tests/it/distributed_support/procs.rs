@@ -69,16 +69,22 @@ pub fn bin_dir() -> PathBuf {
         .clone()
 }
 
-/// Starts `program` with `args` and `RUST_LOG=info`, its output in `<logs>/<name>.log`.
-pub(super) fn spawn(name: &str, program: &Path, args: &[String], logs: &Path) -> ChildGuard {
+/// Starts `command` with `RUST_LOG=info`, its output in `<logs>/<name>.log`.
+pub(super) fn spawn(name: &str, mut command: Command, logs: &Path) -> ChildGuard {
     ChildGuard::spawn_logged(
         name,
-        Command::new(program)
-            .args(args)
+        command
             .env("RUST_LOG", "info")
             .env_remove("AIDE_DATABASE_URL"),
         &logs.join(format!("{name}.log")),
     )
+}
+
+/// `program` with `args`.
+pub(super) fn command(program: &Path, args: &[String]) -> Command {
+    let mut command = Command::new(program);
+    command.args(args);
+    command
 }
 
 /// Removes every container a test runner left (a runner killed with SIGKILL cannot).

@@ -89,11 +89,19 @@ async fn assert_completed_once(cluster: &Cluster, run: RunId, steps: usize) {
         tree.iter().all(|n| n.stage == NodeStage::Reviewed),
         "run {run}: unreviewed nodes"
     );
-    let finished = events(cluster, run)
-        .await
-        .iter()
-        .filter(|e| e.event.kind() == "run_finished")
-        .count();
+    // The engine appends `run_finished` just after it finishes the run: allow it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let finished = loop {
+        let finished = events(cluster, run)
+            .await
+            .iter()
+            .filter(|e| e.event.kind() == "run_finished")
+            .count();
+        if finished > 0 || Instant::now() > deadline {
+            break finished;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(finished, 1, "run {run}: run_finished events");
 }
 

@@ -7,8 +7,15 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["bundle", "common", "coordinator", "gateway", "runner"]
-        .map(|name| root.join(format!("aide/v1/{name}.proto")));
+    let files = [
+        "admin",
+        "bundle",
+        "common",
+        "coordinator",
+        "gateway",
+        "runner",
+    ]
+    .map(|name| root.join(format!("aide/v1/{name}.proto")));
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

@@ -1,7 +1,8 @@
 //! Pushing a local task to a coordinator as bundles: hash its data and held-back answers,
 //! ask which blobs the coordinator lacks, stream only those (bounded memory, a few at a time,
 //! each retried from its start after a transient failure), then store both manifests. The
-//! coordinator never reads a client's path. Progress is reported through [`PushProgress`].
+//! coordinator never reads a client's path. The channel carries the caller's token (uploads
+//! take a member's). Progress is reported through [`PushProgress`].
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -10,13 +11,13 @@ use std::time::Duration;
 
 use aide_core::Task;
 use aide_core::bundle::{BundleFile, Limits, LocalBundle, Sha256Digest};
+use aide_proto::bearer::AuthedChannel;
 use aide_proto::bundle::{digest_from_wire, digest_to_wire};
 use aide_proto::v1;
 use aide_proto::v1::blobs_client::BlobsClient;
 use futures::future::BoxFuture;
 use futures::{StreamExt, TryStreamExt};
 use tokio::io::AsyncReadExt;
-use tonic::transport::Channel;
 
 use crate::source::grpc::retryable;
 
@@ -121,7 +122,7 @@ pub struct UploadReport {
 
 /// Uploads the blobs the coordinator lacks and stores both manifests.
 pub async fn upload(
-    channel: Channel,
+    channel: AuthedChannel,
     packed: &PackedTask,
     progress: &dyn PushProgress,
 ) -> Result<UploadReport, PushError> {
@@ -162,7 +163,7 @@ pub async fn upload(
 
 /// The files whose blobs the server lacks, each blob once.
 async fn missing_files<'a>(
-    client: &mut BlobsClient<Channel>,
+    client: &mut BlobsClient<AuthedChannel>,
     packed: &'a PackedTask,
 ) -> Result<Vec<(&'a LocalBundle, &'a BundleFile)>, PushError> {
     let mut seen = HashSet::new();
@@ -194,7 +195,7 @@ async fn missing_files<'a>(
 
 /// Sends one blob, again from its start after a transient failure.
 async fn send_with_retries(
-    client: BlobsClient<Channel>,
+    client: BlobsClient<AuthedChannel>,
     bundle: &LocalBundle,
     file: &BundleFile,
     progress: &dyn PushProgress,
@@ -217,7 +218,7 @@ async fn send_with_retries(
 }
 
 async fn send(
-    mut client: BlobsClient<Channel>,
+    mut client: BlobsClient<AuthedChannel>,
     bundle: &LocalBundle,
     file: &BundleFile,
     progress: &dyn PushProgress,
@@ -267,7 +268,7 @@ async fn send(
 }
 
 async fn put_manifest(
-    client: &mut BlobsClient<Channel>,
+    client: &mut BlobsClient<AuthedChannel>,
     bundle: &LocalBundle,
 ) -> Result<Sha256Digest, PushError> {
     let request = v1::PutManifestRequest {
@@ -300,7 +301,7 @@ pub fn task_bundle(task: &Task, report: &UploadReport) -> v1::TaskBundle {
 
 /// Packs and uploads a local task; the source of its CreateRun request.
 pub async fn push_task(
-    channel: Channel,
+    channel: AuthedChannel,
     task: &Task,
     limits: Limits,
     progress: &dyn PushProgress,

@@ -61,6 +61,12 @@ pub enum Command {
     /// Write a run's outputs (journal, best solution, submission, tree, report) as files.
     #[command(after_help = EXIT_CODES)]
     Export(crate::client::export::ExportArgs),
+    /// Check a token against a server and keep it for later commands.
+    #[command(after_help = EXIT_CODES)]
+    Login(crate::client::login::LoginArgs),
+    /// Administer a server: projects and tokens (an admin token).
+    #[command(after_help = EXIT_CODES)]
+    Admin(crate::client::admin::AdminArgs),
 }
 
 const SERVE_HELP: &str = concat!(

@@ -32,5 +32,7 @@ pub async fn execute(cli: args::Cli) -> Result<u8, CliError> {
         Command::Watch(a) => client::watch::watch(a).await,
         Command::Cancel(a) => client::cancel::cancel(a).await,
         Command::Export(a) => client::export::export(a).await,
+        Command::Login(a) => client::login::login(a).await,
+        Command::Admin(a) => client::admin::admin(a).await,
     }
 }

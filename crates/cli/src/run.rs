@@ -113,6 +113,7 @@ pub async fn run(args: RunArgs, interrupt: &Interrupt) -> Result<u8, CliError> {
     let store = Arc::new(aide_store::connect(&session::db_url(&plan.out)).await?);
     let run = store
         .create_run(NewRun {
+            project: aide_core::access::ProjectName::default_project(),
             name: plan.task.name.clone(),
             direction: plan.task.metric.resolved_direction(),
             seed: plan.settings.seed,

@@ -84,6 +84,13 @@ pub struct ServeArgs {
     )]
     #[serde(serialize_with = "task_roots")]
     pub task_roots: Vec<TaskRootArg>,
+    /// Queued plus running runs one project may have [default: 100].
+    #[arg(long, env = "AIDE_MAX_UNFINISHED_RUNS", value_name = "N")]
+    pub max_unfinished_runs: Option<u64>,
+    /// Model spending of one project's runs per 24 hours, in US dollars, beyond which it
+    /// starts no run [default: no cap].
+    #[arg(long, env = "AIDE_MAX_DAILY_COST_USD", value_name = "USD")]
+    pub max_daily_cost_usd: Option<f64>,
     /// Print the resolved configuration (flags over environment, passwords redacted) and
     /// exit.
     #[arg(long)]
@@ -175,6 +182,10 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
             .task_roots
             .insert(root.name.clone(), root.dir.clone());
     }
+    if let Some(max) = args.max_unfinished_runs {
+        config.caps.max_unfinished_runs_per_project = max;
+    }
+    config.caps.max_daily_cost_usd_per_project = args.max_daily_cost_usd;
     let coordinator_stop = CancellationToken::new();
     let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store_in(
         shell,
@@ -218,6 +229,14 @@ fn checked_url(args: &ServeArgs) -> Result<DatabaseUrl, CliError> {
     if args.max_blob_bytes == Some(0) {
         return Err(CliError::Usage(
             "--max-blob-bytes must be at least 1".into(),
+        ));
+    }
+    if args
+        .max_daily_cost_usd
+        .is_some_and(|usd| !(usd.is_finite() && usd >= 0.0))
+    {
+        return Err(CliError::Usage(
+            "--max-daily-cost-usd must be a number of dollars, 0 or more".into(),
         ));
     }
     DatabaseUrl::parse(&args.database_url)

@@ -9,10 +9,14 @@
 
 use std::time::{Duration, Instant};
 
+use aide_coordinator::access::Access;
 use aide_coordinator::blobs::{BlobStore, BlobsService};
+use aide_core::access::{ProjectName, Role, Token};
 use aide_core::bundle::Sha256Digest;
+use aide_proto::bearer::{AuthedChannel, Bearer, authed};
 use aide_proto::v1;
 use aide_proto::v1::blobs_client::BlobsClient;
+use aide_store::{AccessStore, NewToken};
 use futures::StreamExt;
 use sha2::{Digest as _, Sha256};
 use tokio::net::TcpListener;
@@ -56,7 +60,11 @@ fn message(i: usize, piece: &[u8], digest: Sha256Digest, size: u64) -> v1::Uploa
 }
 
 /// Uploads a small `bytes` in 1 MiB messages; returns the bytes the server received.
-async fn upload(client: &mut BlobsClient<Channel>, bytes: &[u8], digest: Sha256Digest) -> u64 {
+async fn upload(
+    client: &mut BlobsClient<AuthedChannel>,
+    bytes: &[u8],
+    digest: Sha256Digest,
+) -> u64 {
     let size = bytes.len() as u64;
     let messages: Vec<_> = bytes
         .chunks(MESSAGE_BYTES)
@@ -72,7 +80,7 @@ async fn upload(client: &mut BlobsClient<Channel>, bytes: &[u8], digest: Sha256D
 
 /// Like [`upload`], the messages made lazily (a 1 GiB blob is not copied whole).
 async fn upload_large(
-    client: &mut BlobsClient<Channel>,
+    client: &mut BlobsClient<AuthedChannel>,
     bytes: &'static [u8],
     digest: Sha256Digest,
 ) {
@@ -83,10 +91,24 @@ async fn upload_large(
     assert_eq!(response.into_inner().received, size);
 }
 
-async fn serve(store: BlobStore) -> BlobsClient<Channel> {
+/// The Blobs service as the coordinator serves it, with its token check (a SQLite store in
+/// `dir`); a client sending a member token.
+async fn serve(store: BlobStore, dir: &std::path::Path) -> BlobsClient<AuthedChannel> {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
-    let service = BlobsService::new(store, u64::MAX).into_server();
+    let url = format!("sqlite:{}", dir.join("tokens.db").display());
+    let tokens = std::sync::Arc::new(aide_store::connect(&url).await.expect("token store"));
+    let token = Token::generate().expect("token");
+    let member = NewToken {
+        project: ProjectName::default_project(),
+        role: Role::Member,
+        hash: token.hash(),
+        label: "bench".into(),
+        expires_at: None,
+    };
+    tokens.create_token(&member).await.expect("member token");
+    let access = std::sync::Arc::new(Access::new(tokens));
+    let service = BlobsService::new(store, u64::MAX, access).into_server();
     // Served as the coordinator serves it: in the service shell (its HTTP/2 windows, its
     // trace and metrics layers).
     let shell = aide_service::Shell::default().add_service(service);
@@ -97,9 +119,12 @@ async fn serve(store: BlobStore) -> BlobsClient<Channel> {
             .await
             .expect("serve");
     });
-    BlobsClient::connect(format!("http://{addr}"))
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("address")
+        .connect()
         .await
-        .expect("connect")
+        .expect("connect");
+    BlobsClient::new(authed(channel, Bearer::new(&token)))
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
 }
 
@@ -114,7 +139,8 @@ async fn main() {
         .max(1 << 20);
     let root = std::env::var_os("AIDE_BENCH_DIR").unwrap_or_else(|| std::env::temp_dir().into());
     let dir = tempfile::tempdir_in(root).expect("tempdir");
-    let mut client = serve(BlobStore::from_url(None, dir.path()).expect("store")).await;
+    let blobs = BlobStore::from_url(None, &dir.path().join("data")).expect("store");
+    let mut client = serve(blobs, dir.path()).await;
     println!(
         "blob upload over loopback gRPC into a local store ({}):",
         dir.path().display()

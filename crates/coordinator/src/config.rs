@@ -61,6 +61,8 @@ pub struct CoordinatorConfig {
     /// Directories of tasks already on this host, by name; clients name a task under one
     /// (`ROOT/TASK`) instead of uploading it.
     pub task_roots: BTreeMap<String, PathBuf>,
+    /// What a caller may ask (`[caps]` in the file).
+    pub caps: crate::api::RunCaps,
 }
 
 impl Default for CoordinatorConfig {
@@ -80,6 +82,7 @@ impl Default for CoordinatorConfig {
             blob_store: None,
             max_blob_bytes: crate::blobs::DEFAULT_MAX_BLOB_BYTES,
             task_roots: BTreeMap::new(),
+            caps: crate::api::RunCaps::default(),
         }
     }
 }
@@ -142,10 +145,25 @@ pub struct CoordinatorArgs {
         value_name = "NAME=DIR"
     )]
     pub task_roots: Vec<TaskRootArg>,
+    /// Queued plus running runs one project may have [default: 100].
+    #[arg(long, env = "AIDE_MAX_UNFINISHED_RUNS")]
+    pub max_unfinished_runs: Option<u64>,
+    /// Model spending of one project's runs per 24 hours, in US dollars, beyond which it
+    /// starts no run [default: no cap].
+    #[arg(long, env = "AIDE_MAX_DAILY_COST_USD")]
+    pub max_daily_cost_usd: Option<f64>,
 }
 
 impl Overlay<CoordinatorConfig> for CoordinatorArgs {
     fn apply(&self, c: &mut CoordinatorConfig) {
+        set(
+            &mut c.caps.max_unfinished_runs_per_project,
+            &self.max_unfinished_runs,
+        );
+        set_some(
+            &mut c.caps.max_daily_cost_usd_per_project,
+            &self.max_daily_cost_usd,
+        );
         set(&mut c.listen, &self.listen);
         set_some(&mut c.metrics_listen, &self.metrics_listen);
         set(
@@ -211,6 +229,13 @@ impl CoordinatorConfig {
                 "--gateway {:?}: expected an http:// or https:// address",
                 self.gateway
             )));
+        }
+        if self
+            .caps
+            .max_daily_cost_usd_per_project
+            .is_some_and(|cap| !(cap.is_finite() && cap >= 0.0))
+        {
+            return bad("--max-daily-cost-usd must be a number of dollars, 0 or more");
         }
         if self.owner.is_empty() {
             return bad("--owner must not be empty");

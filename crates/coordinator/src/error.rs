@@ -31,6 +31,13 @@ pub enum Error {
     /// The configuration file, a listener or the gRPC server failed (the service shell).
     #[error(transparent)]
     Service(#[from] aide_service::Error),
+    /// The bootstrap admin token's file could not be written.
+    #[error("cannot write the bootstrap admin token to {path}: {source}")]
+    Bootstrap {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A file of a task on this host could not be read while storing it.
     #[error("cannot read the task's file {path}: {source}")]
     TaskFile {

@@ -5,8 +5,11 @@
 //! gRPC API ([`api`]) and keeps the runner registry ([`registry`]). A replica ([`server`],
 //! the `aide-coordinator` binary) claims runs with its [`supervisor`] and dispatches
 //! executions to registered runners ([`dispatch`]). Task data and node files live in its
-//! content-addressed blob store, served as `aide.v1.Blobs` ([`blobs`]).
+//! content-addressed blob store, served as `aide.v1.Blobs` ([`blobs`]). Every public call
+//! names its caller with a bearer token ([`access`]), projects and tokens are administered
+//! through `aide.v1.Admin`.
 
+pub mod access;
 pub mod api;
 pub mod blobs;
 pub mod config;

@@ -10,6 +10,7 @@
 //! WatchRun streams get a few seconds before they are cut). A second signal exiting at once
 //! is the binary's business.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::access::admin::AdminService;
+use crate::access::{Access, bootstrap_admin_token};
 use crate::api::TaskIntake;
 use crate::api::{ApiConfig, CoordinatorService, EventNotifier};
 use crate::blobs::{BlobsService, StoredTaskFiles};
@@ -112,19 +115,25 @@ pub async fn serve_store_in(
     ));
     let api = ApiConfig {
         heartbeat_interval: config.runner_heartbeat(),
+        caps: config.caps.clone(),
         ..ApiConfig::default()
     };
     let intake = TaskIntake {
         blobs: Some(blob_store.clone()),
         roots,
     };
+    let access = Access::new(store.clone());
+    announce_bootstrap_token(&store, &config.data_dir).await?;
+    let admin = AdminService::new(store.clone(), access.clone()).into_server();
     let service = CoordinatorService::with_notifier(store.clone(), api, notifier)
         .with_intake(intake)
+        .with_access(access.clone())
         .into_server()
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
     tracing::info!(%address, owner = %config.owner, gateway = %config.gateway, blobs = %blob_store, "coordinator serving");
-    let blobs = BlobsService::new(blob_store, config.max_blob_bytes).into_server();
+    let blobs =
+        BlobsService::new(blob_store, config.max_blob_bytes, Arc::new(access)).into_server();
 
     shell
         .background()
@@ -154,7 +163,23 @@ pub async fn serve_store_in(
         .stream_grace(SERVER_DRAIN)
         .add_service(service)
         .add_service(blobs)
+        .add_service(admin)
         .serve(listener, shutdown, drain)
         .await?;
+    Ok(())
+}
+
+/// Makes the deployment's first admin token when the store never had one, and says where
+/// the file holding it is (never the token itself).
+async fn announce_bootstrap_token(store: &AnyStore, data_dir: &Path) -> Result<(), Error> {
+    if let Some(path) = bootstrap_admin_token(store, data_dir).await? {
+        tracing::warn!(path = %path.display(), "wrote the first admin token (mode 0600); \
+            use it with `aide login --token-file` and keep it secret");
+        eprintln!(
+            "the first admin token of this deployment is in {} (mode 0600): \
+             aide login --server <url> --token-file {0}",
+            path.display()
+        );
+    }
     Ok(())
 }

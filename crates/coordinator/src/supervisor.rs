@@ -6,17 +6,24 @@
 //! crashed replica's runs are resumed by whichever replica claims next. On shutdown the
 //! supervisor stops claiming, cancels every engine (each releases its lease, ending as
 //! [`RunEnd::Interrupted`]) and waits for them.
+//!
+//! An engine that fails internally costs its run one of [`MAX_ENGINE_FAILURES`] (the engine
+//! counts its own errors; the supervisor counts its panics): below it the lease is released
+//! for another try, at it the run ends FAILED with the last error, so a run that breaks the
+//! engine is never re-claimed in a loop.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aide_core::RunId;
-use aide_store::Store;
-use tokio::task::JoinSet;
+use std::collections::HashMap;
+
+use aide_store::{Lease, Store};
+use tokio::task::{Id, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::engine::{Author, Engine, Executor, RunEnd};
+pub use crate::engine::MAX_ENGINE_FAILURES;
+use crate::engine::{Author, Engine, Executor, RunEnd, count_engine_failure};
 
 /// Settings of the supervisor.
 #[derive(Debug, Clone)]
@@ -57,7 +64,8 @@ impl<S: Store, A: Author, E: Executor> Supervisor<S, A, E> {
 
     async fn run_inner(self, shutdown: CancellationToken) {
         let engines = CancellationToken::new();
-        let mut active: JoinSet<(RunId, Result<RunEnd, crate::Error>)> = JoinSet::new();
+        let mut active: JoinSet<Result<RunEnd, crate::Error>> = JoinSet::new();
+        let mut leases: HashMap<Id, Lease> = HashMap::new();
         tracing::info!(max_runs = self.config.max_runs, "supervisor claiming runs");
         loop {
             while active.len() < self.config.max_runs && !shutdown.is_cancelled() {
@@ -70,11 +78,11 @@ impl<S: Store, A: Author, E: Executor> Supervisor<S, A, E> {
                         tracing::info!(run_id = %lease.run_id, epoch = lease.epoch, "claimed a run");
                         let engine = self.engine.clone();
                         let cancel = engines.child_token();
-                        let run_id = lease.run_id;
-                        active.spawn(
-                            async move { (run_id, engine.drive(lease, cancel).await) }
-                                .in_current_span(),
+                        let driven = lease.clone();
+                        let task = active.spawn(
+                            async move { engine.drive(driven, cancel).await }.in_current_span(),
                         );
+                        leases.insert(task.id(), lease);
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -85,7 +93,9 @@ impl<S: Store, A: Author, E: Executor> Supervisor<S, A, E> {
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                Some(joined) = active.join_next(), if !active.is_empty() => log_end(joined),
+                Some(joined) = active.join_next_with_id(), if !active.is_empty() => {
+                    self.ended(joined, &mut leases).await;
+                }
                 () = tokio::time::sleep(self.config.claim_every) => {}
             }
         }
@@ -94,17 +104,36 @@ impl<S: Store, A: Author, E: Executor> Supervisor<S, A, E> {
             "supervisor stopping: interrupting runs"
         );
         engines.cancel();
-        while let Some(joined) = active.join_next().await {
-            log_end(joined);
+        while let Some(joined) = active.join_next_with_id().await {
+            self.ended(joined, &mut leases).await;
         }
         tracing::info!("supervisor stopped");
     }
-}
 
-fn log_end(joined: Result<(RunId, Result<RunEnd, crate::Error>), tokio::task::JoinError>) {
-    match joined {
-        Ok((run_id, Ok(end))) => tracing::info!(%run_id, ?end, "run left this replica"),
-        Ok((run_id, Err(e))) => tracing::error!(%run_id, error = %e, "run failed internally"),
-        Err(e) => tracing::error!(error = %e, "a run task panicked"),
+    /// Logs how a drive ended; a panic is counted against its run (the engine counts its
+    /// own errors).
+    async fn ended(
+        &self,
+        joined: Result<(Id, Result<RunEnd, crate::Error>), tokio::task::JoinError>,
+        leases: &mut HashMap<Id, Lease>,
+    ) {
+        let id = match &joined {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        let Some(lease) = leases.remove(&id) else {
+            return;
+        };
+        match joined {
+            Ok((_, Ok(end))) => {
+                tracing::info!(run_id = %lease.run_id, ?end, "run left this replica")
+            }
+            Ok((_, Err(_))) => {}
+            Err(e) => {
+                tracing::error!(run_id = %lease.run_id, error = %e, "the engine panicked");
+                count_engine_failure(&*self.store, &lease, &format!("the engine panicked: {e}"))
+                    .await;
+            }
+        }
     }
 }

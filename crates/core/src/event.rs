@@ -1,5 +1,6 @@
-//! The run events ([`RunEvent`]): what the engine appends to a run's log, and what the
-//! watch API, the CLI's progress display and the outputs read back. One serde-tagged enum
+//! The run events ([`RunEvent`]): what the engine appends to a run's log (and the API's audit
+//! trail: who created, cancelled and exported the run), and what the watch API, the CLI's
+//! progress display and the outputs read back. One serde-tagged enum
 //! with a payload type per kind, so no reader looks a field up by name.
 //!
 //! Stored as a `kind` text plus the payload's JSON object ([`RunEvent::kind`],
@@ -33,6 +34,12 @@ pub enum RunEvent {
     ReportFailed(ReportFailed),
     /// The run finished (completed, cancelled or failed).
     RunFinished(RunFinished),
+    /// A caller created the run.
+    RunCreated(Audited),
+    /// A caller asked to cancel the run.
+    CancelRequested(Audited),
+    /// A caller exported one of the run's outputs.
+    RunExported(RunExported),
     /// A kind this version does not know, or a payload that does not fit its kind.
     #[serde(skip)]
     Unrecognised(UnrecognisedEvent),
@@ -111,6 +118,28 @@ pub struct RunFinished {
     pub reason: String,
 }
 
+/// Who did something to a run: the token, its project and its role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub token_id: String,
+    pub project: String,
+    pub role: String,
+}
+
+/// Payload of the audit events that say only who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audited {
+    pub by: Actor,
+}
+
+/// Payload of [`RunEvent::RunExported`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunExported {
+    pub by: Actor,
+    /// What was exported: journal, best_solution, submission, tree_html or report.
+    pub format: String,
+}
+
 /// An event kept as it was stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnrecognisedEvent {
@@ -130,6 +159,9 @@ impl RunEvent {
             Self::InfraRetry(_) => "infra_retry",
             Self::ReportFailed(_) => "report_failed",
             Self::RunFinished(_) => "run_finished",
+            Self::RunCreated(_) => "run_created",
+            Self::CancelRequested(_) => "cancel_requested",
+            Self::RunExported(_) => "run_exported",
             Self::Unrecognised(event) => &event.kind,
         }
     }

@@ -1,8 +1,9 @@
 //! aide-core: the AIDE method without I/O beyond reading task files. Domain types (tasks,
 //! settings, nodes, metrics), the greedy search policy, prompt building, reply parsing and
-//! the data preview; [`redact`] hides the password of a URL. No network and no database:
+//! the data preview; [`access`] (projects, roles, tokens); [`redact`] hides the password of a URL. No network and no database:
 //! the services build on this crate.
 
+pub mod access;
 pub mod bundle;
 pub mod code;
 pub mod error;

@@ -89,7 +89,8 @@ impl Default for ModelSettings {
 }
 
 impl RunSettings {
-    /// Rejects settings no run can use, naming the field.
+    /// Rejects settings no run can use, naming the field; the bounds keep every duration
+    /// computed from the settings from overflowing a clock.
     pub fn validate(&self) -> Result<(), crate::Error> {
         let bad =
             |field: &str, why: &str| Err(crate::Error::InvalidSettings(format!("{field}: {why}")));
@@ -101,6 +102,12 @@ impl RunSettings {
         }
         if self.exec_timeout_secs == 0 {
             return bad("exec_timeout_secs", "must be at least 1 second");
+        }
+        if self.exec_timeout_secs > MAX_EXEC_TIMEOUT_SECS {
+            return bad("exec_timeout_secs", "must be at most 30 days (2592000 s)");
+        }
+        if self.max_run_secs.is_some_and(|secs| secs > MAX_RUN_SECS) {
+            return bad("max_run_secs", "must be at most 10 years");
         }
         if self.workers == 0 {
             return bad("workers", "must be at least 1");
@@ -121,6 +128,11 @@ impl RunSettings {
         Ok(())
     }
 }
+
+/// The longest execution any settings may ask for: 30 days.
+pub const MAX_EXEC_TIMEOUT_SECS: u64 = 30 * 24 * 3600;
+/// The longest run any settings may ask for: 10 years.
+pub const MAX_RUN_SECS: u64 = 10 * 365 * 24 * 3600;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! aide-proto: the wire protocol of the aide services, generated from `proto/aide/v1` at
 //! build time, plus conversions between its enums and the aide-core domain types.
 
+pub mod bearer;
 pub mod bundle;
 mod convert;
 mod status;

@@ -4,6 +4,7 @@
 //! record from any backend's row. Columns are read by name, so statements may return more
 //! columns than a record needs (`RETURNING *`).
 
+use aide_core::access::ProjectName;
 use aide_core::{Direction, NodeId, NodeStage, RunEvent, RunId};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -13,9 +14,9 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation,
-    Lease, LeaseStatus, NodeFile, NodeFileBody, NodeRecord, Review, RunRecord, RunnerInfo,
-    RunnerLoad, RunnerRecord, Usage, from_json, parse_action, parse_direction, parse_exec_status,
-    parse_stage, parse_status, seed_from_db, to_u64,
+    Lease, LeaseStatus, NodeFile, NodeFileBody, NodeRecord, ProjectRecord, Review, RunRecord,
+    RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord, Usage, from_json, parse_action,
+    parse_direction, parse_exec_status, parse_stage, parse_status, seed_from_db, to_u64,
 };
 
 /// A Rust value both backends decode from their column the same way: text, booleans,
@@ -74,6 +75,7 @@ fn null(col: &str) -> Error {
 pub(crate) fn run(row: &impl DbRow) -> Result<RunRecord> {
     Ok(RunRecord {
         id: RunId(row.id("id")?),
+        project: project_name(row, "project")?,
         name: row.value("name")?,
         task: row.json("task")?,
         settings: row.json("settings")?,
@@ -266,6 +268,36 @@ pub(crate) fn node_file(row: &impl DbRow) -> Result<NodeFile> {
         }
     };
     Ok(NodeFile { name, size, body })
+}
+
+/// A column holding a project's name.
+fn project_name(row: &impl DbRow, col: &str) -> Result<ProjectName> {
+    let name: String = row.value(col)?;
+    name.parse()
+        .map_err(|e| Error::corrupt(format!("{col}: {e}")))
+}
+
+pub(crate) fn project(row: &impl DbRow) -> Result<ProjectRecord> {
+    Ok(ProjectRecord {
+        name: project_name(row, "name")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub(crate) fn token(row: &impl DbRow) -> Result<TokenRecord> {
+    let role: String = row.value("role")?;
+    Ok(TokenRecord {
+        id: row.id("id")?,
+        project: project_name(row, "project")?,
+        role: role
+            .parse()
+            .map_err(|e| Error::corrupt(format!("role: {e}")))?,
+        label: row.value("label")?,
+        bootstrap: row.value("bootstrap")?,
+        created_at: row.time("created_at")?,
+        expires_at: row.opt_time("expires_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
 }
 
 /// A node's `stage` and whether it `has_code`.

@@ -87,6 +87,17 @@ impl Error {
         }
     }
 
+    /// A failed project insert: a unique violation means a project of that name exists.
+    pub(crate) fn existing_project(
+        err: sqlx::Error,
+        name: &aide_core::access::ProjectName,
+    ) -> Self {
+        match Self::from(err) {
+            Self::Conflict(_) => Self::Conflict(format!("project {name} exists")),
+            other => other,
+        }
+    }
+
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
         Self::Corrupt(what.to_string())
     }

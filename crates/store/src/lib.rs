@@ -36,12 +36,14 @@ pub use any::{AnyStore, connect};
 pub use error::{Error, Result};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use store::{EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore, Store};
+pub use store::{
+    AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore, Store,
+};
 pub use types::{
     CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
-    Generation, Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NodeFile, NodeFileBody,
-    NodeRecord, Review, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad, RunnerRecord,
-    Usage,
+    Generation, Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NewToken, NodeFile, NodeFileBody,
+    NodeRecord, ProjectRecord, Review, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad,
+    RunnerRecord, TokenRecord, Usage,
 };
 pub use url::{Backend, DatabaseUrl};
 
@@ -49,6 +51,7 @@ pub use url::{Backend, DatabaseUrl};
 /// (`use aide_store::prelude::*`); generic code needs only [`Store`].
 pub mod prelude {
     pub use crate::store::{
-        EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore, Store,
+        AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore,
+        Store,
     };
 }

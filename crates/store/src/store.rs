@@ -1,17 +1,21 @@
 //! The store API: [`Store`], made of one trait per concern ([`RunStore`], [`NodeStore`],
-//! [`ExecutionStore`], [`LedgerStore`], [`EventStore`], [`RunnerStore`]), with the fencing
+//! [`ExecutionStore`], [`LedgerStore`], [`EventStore`], [`RunnerStore`], [`AccessStore`]), with the fencing
 //! rules of ARCHITECTURE §5. Each backend implements each trait once, in its module of the
 //! same concern; [`AnyStore`](crate::AnyStore) forwards them all (see `store_trait!`).
 
 use std::time::Duration;
 
+use aide_core::access::{ProjectName, TokenHash};
 use aide_core::{Direction, NodeId, RunEvent, RunId};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use crate::dispatch::store_trait;
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
-    LeaseStatus, NewLlmCall, NewNode, NewRun, NodeFile, NodeRecord, Review, RunFilter, RunRecord,
-    RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, Usage,
+    LeaseStatus, NewLlmCall, NewNode, NewRun, NewToken, NodeFile, NodeRecord, ProjectRecord,
+    Review, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord,
+    Usage,
 };
 
 /// Persistence behind one interface, implemented by [`PgStore`](crate::PgStore) and
@@ -29,18 +33,49 @@ use crate::types::{
 ///
 /// All times are taken from the database clock.
 pub trait Store:
-    RunStore + NodeStore + ExecutionStore + LedgerStore + EventStore + RunnerStore
+    RunStore + NodeStore + ExecutionStore + LedgerStore + EventStore + RunnerStore + AccessStore
 {
 }
 
 impl<T> Store for T where
-    T: RunStore + NodeStore + ExecutionStore + LedgerStore + EventStore + RunnerStore
+    T: RunStore + NodeStore + ExecutionStore + LedgerStore + EventStore + RunnerStore + AccessStore
 {
+}
+
+store_trait! {
+    /// Projects and the bearer tokens that act in them.
+    pub trait AccessStore {
+        /// Creates a project; `Conflict` when one of that name exists.
+        async fn create_project(&self, name: &ProjectName) -> Result<ProjectRecord>;
+
+        /// Every project, by name.
+        async fn list_projects(&self) -> Result<Vec<ProjectRecord>>;
+
+        /// Stores a token; `NotFound` when its project does not exist.
+        async fn create_token(&self, token: &NewToken) -> Result<TokenRecord>;
+
+        /// Stores the deployment's bootstrap admin token unless one was ever stored (by any
+        /// replica): `None` then.
+        async fn create_bootstrap_token(&self, token: &NewToken) -> Result<Option<TokenRecord>>;
+
+        /// The token whose secret hashes to `hash`, active or not.
+        async fn find_token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>>;
+
+        /// The tokens of a project (or of every project), oldest first.
+        async fn list_tokens(&self, project: Option<&ProjectName>) -> Result<Vec<TokenRecord>>;
+
+        /// Revokes a token (at once; revoking twice keeps the first time); `NotFound` for an
+        /// unknown id.
+        async fn revoke_token(&self, id: Uuid) -> Result<TokenRecord>;
+    }
 }
 
 store_trait! {
     /// Runs and their lease.
     pub trait RunStore {
+        /// How many runs of a project are queued or running.
+        async fn count_unfinished_runs(&self, project: &ProjectName) -> Result<u64>;
+
         /// Creates a `queued` run.
         async fn create_run(&self, run: NewRun) -> Result<RunRecord>;
 
@@ -62,6 +97,10 @@ store_trait! {
 
         /// Extends the lease to now + `ttl`.
         async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<LeaseStatus>;
+
+        /// Counts one more internal failure of the engine holding the lease and returns the
+        /// run's count. `LeaseLost` unless the lease still holds the running run.
+        async fn record_engine_failure(&self, lease: &Lease) -> Result<u32>;
 
         /// Gives the run up so another replica can claim it at once (the status stays
         /// running).
@@ -147,6 +186,10 @@ store_trait! {
 
         /// Sums the run's ledger.
         async fn run_usage(&self, run_id: RunId) -> Result<Usage>;
+
+        /// What the model calls of a project's runs cost since `since`, in US dollars.
+        async fn project_cost_since(&self, project: &ProjectName, since: DateTime<Utc>)
+            -> Result<f64>;
     }
 }
 

@@ -2,6 +2,7 @@
 //! payloads, execution attempts, LLM calls, run events and runners.
 
 pub use aide_core::RunStatus;
+use aide_core::access::{ProjectName, Role, TokenHash};
 use aide_core::bundle::Sha256Digest;
 use aide_core::{
     Action, BugReason, Direction, ExceptionInfo, LlmPurpose, NodeId, NodeStage, RunEvent, RunId,
@@ -9,6 +10,7 @@ use aide_core::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
@@ -26,6 +28,8 @@ pub(crate) fn check_terminal(status: RunStatus) -> Result<()> {
 /// A run to create.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRun {
+    /// The project the run belongs to; it must exist.
+    pub project: ProjectName,
     pub name: String,
     pub task: Task,
     pub settings: RunSettings,
@@ -39,6 +43,7 @@ pub struct NewRun {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub id: RunId,
+    pub project: ProjectName,
     pub name: String,
     pub task: Task,
     pub settings: RunSettings,
@@ -66,8 +71,10 @@ impl RunRecord {
 }
 
 /// Which runs [`RunStore::list_runs`](crate::RunStore::list_runs) returns, newest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunFilter {
+    /// Only the runs of this project; `None`: every project's.
+    pub project: Option<ProjectName>,
     pub status: Option<RunStatus>,
     pub limit: u32,
 }
@@ -75,9 +82,49 @@ pub struct RunFilter {
 impl Default for RunFilter {
     fn default() -> Self {
         Self {
+            project: None,
             status: None,
             limit: 100,
         }
+    }
+}
+
+/// A stored project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectRecord {
+    pub name: ProjectName,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A token to store: its hash, never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub project: ProjectName,
+    pub role: Role,
+    pub hash: TokenHash,
+    /// Free text to tell tokens apart ("ci", "alice's laptop").
+    pub label: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A stored token, without its secret or hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: Uuid,
+    pub project: ProjectName,
+    pub role: Role,
+    pub label: String,
+    /// The token the deployment made for itself on first start.
+    pub bootstrap: bool,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TokenRecord {
+    /// Whether the token may be used at `now`: not revoked, not expired.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
     }
 }
 

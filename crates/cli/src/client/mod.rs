@@ -1,10 +1,13 @@
 //! The client commands of a team server (`aide serve` or the `aide-coordinator` service):
-//! the shared `--server` flag, the connection (an unreachable server is exit 5), gRPC errors
-//! turned into the CLI's errors (NOT_FOUND and INVALID_ARGUMENT are bad input, exit 2), and
-//! a run as text and as JSON.
+//! the shared `--server` flag, the connection carrying the caller's token ([`credentials`];
+//! an unreachable server is exit 5), gRPC errors turned into the CLI's errors (NOT_FOUND,
+//! INVALID_ARGUMENT and a refused token are exit 2), and a run as text and as JSON.
 
+pub mod admin;
 pub mod cancel;
+pub mod credentials;
 pub mod export;
+pub mod login;
 pub mod ls;
 pub mod status;
 pub mod submit;
@@ -13,6 +16,7 @@ pub mod watch;
 
 use std::time::Duration;
 
+use aide_proto::bearer::{AuthedChannel, Bearer, authed};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
 use serde_json::{Value, json};
@@ -28,12 +32,18 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:50051";
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArg {
     /// The coordinator's API (`aide serve --listen`, or an aide-coordinator service).
-    #[arg(long, env = "AIDE_SERVER", value_name = "URL", default_value = DEFAULT_SERVER)]
+    #[arg(
+        long,
+        env = "AIDE_SERVER",
+        value_name = "URL",
+        default_value = DEFAULT_SERVER,
+        global = true
+    )]
     pub server: String,
 }
 
 /// A connected client of the Coordinator API.
-pub type Client = CoordinatorClient<Channel>;
+pub type Client = CoordinatorClient<AuthedChannel>;
 
 impl ServerArg {
     /// Connects to the server; a refused or failed connection is [`CliError::Unreachable`].
@@ -43,14 +53,31 @@ impl ServerArg {
             .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES))
     }
 
-    /// A channel to the server, for its other services (blobs).
-    pub async fn channel(&self) -> Result<Channel, CliError> {
+    /// A channel to the server carrying the caller's token, for its other services (blobs,
+    /// admin).
+    pub async fn channel(&self) -> Result<AuthedChannel, CliError> {
+        let url = self.url();
+        let bearer = match credentials::token_for(&url)? {
+            Some(token) => Bearer::new(&token),
+            None => Bearer::none(),
+        };
+        Ok(authed(self.plain_channel().await?, bearer))
+    }
+
+    /// The server's URL as given, with a scheme and without a trailing slash: the key of its
+    /// stored token.
+    pub fn url(&self) -> String {
         let url = self.server.trim().trim_end_matches('/').to_owned();
-        let url = if url.contains("://") {
+        if url.contains("://") {
             url
         } else {
             format!("http://{url}")
-        };
+        }
+    }
+
+    /// A channel to the server without a token.
+    pub async fn plain_channel(&self) -> Result<Channel, CliError> {
+        let url = self.url();
         let endpoint = Endpoint::from_shared(url.clone())
             .map_err(|e| CliError::Usage(format!("--server {url:?}: not a URL ({e})")))?
             .connect_timeout(Duration::from_secs(5));
@@ -82,6 +109,13 @@ pub fn remote(status: tonic::Status, run: Option<&str>) -> CliError {
         Code::InvalidArgument | Code::FailedPrecondition | Code::AlreadyExists => {
             CliError::Usage(message)
         }
+        Code::Unauthenticated if message.contains("aide login") => {
+            CliError::Usage(format!("the server refused the request: {message}"))
+        }
+        Code::Unauthenticated => CliError::Usage(format!(
+            "the server refused the token: {message} (set AIDE_TOKEN, or run `aide login`)"
+        )),
+        Code::PermissionDenied => CliError::Usage(format!("not allowed: {message}")),
         Code::Unavailable => CliError::Unreachable {
             url: "the server".into(),
             reason: message,

@@ -6,6 +6,7 @@
 mod serve_support;
 mod support;
 
+mod access;
 mod resume;
 mod run;
 mod serve;

@@ -43,9 +43,8 @@ fn a_team_server_runs_searches_submitted_by_clients() {
     let Some(server) = Server::start() else {
         return;
     };
-    let url = server.url.as_str();
 
-    let submitted = client(url, &["submit", "examples/diabetes", "--steps", "3"]);
+    let submitted = server.client(&["submit", "examples/diabetes", "--steps", "3"]);
     assert_eq!(submitted.status.code(), Some(0));
     let id = stdout(&submitted);
     assert!(
@@ -53,7 +52,7 @@ fn a_team_server_runs_searches_submitted_by_clients() {
         "only the id on stdout: {id:?}"
     );
 
-    let watched = client(url, &["watch", &id]);
+    let watched = server.client(&["watch", &id]);
     assert_eq!(
         watched.status.code(),
         Some(0),
@@ -65,7 +64,7 @@ fn a_team_server_runs_searches_submitted_by_clients() {
         "{text}"
     );
 
-    let listed = json(&client(url, &["ls", "--json"]));
+    let listed = json(&server.client(&["ls", "--json"]));
     let runs = listed.as_array().expect("an array");
     let run = runs
         .iter()
@@ -73,18 +72,18 @@ fn a_team_server_runs_searches_submitted_by_clients() {
         .expect("listed");
     assert_eq!(run["status"], "completed");
     assert_eq!(run["nodes"], 3);
-    let table = client(url, &["ls"]);
+    let table = server.client(&["ls"]);
     assert!(stdout(&table).contains(&id) && stdout(&table).contains("completed"));
     assert_counted_by_all_three_services(&server);
 
-    let status = client(url, &["status", &id]);
+    let status = server.client(&["status", &id]);
     assert_eq!(status.status.code(), Some(0));
     assert!(
         stdout(&status).contains("steps budget reached"),
         "{}",
         stdout(&status)
     );
-    let status = json(&client(url, &["status", &id, "--json"]));
+    let status = json(&server.client(&["status", &id, "--json"]));
     assert_eq!(
         (status["status"].as_str(), status["nodes"].as_u64()),
         (Some("completed"), Some(3))
@@ -92,7 +91,7 @@ fn a_team_server_runs_searches_submitted_by_clients() {
 
     let out = server.dir.path().join("export");
     let out_text = out.to_string_lossy().into_owned();
-    let exported = client(url, &["export", &id, "--format", "all", "--out", &out_text]);
+    let exported = server.client(&["export", &id, "--format", "all", "--out", &out_text]);
     assert_eq!(exported.status.code(), Some(0));
     let journal = std::fs::read(out.join("journal.json")).expect("journal.json");
     let journal: Value = serde_json::from_slice(&journal).expect("the journal parses");
@@ -110,20 +109,20 @@ fn a_team_server_runs_searches_submitted_by_clients() {
     );
 
     // A second run, cancelled once it is under way: its watcher exits 3.
-    let second = client(url, &["submit", "examples/diabetes", "--steps", "50"]);
+    let second = server.client(&["submit", "examples/diabetes", "--steps", "50"]);
     assert_eq!(second.status.code(), Some(0));
     let second = stdout(&second);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let s = json(&client(url, &["status", &second, "--json"]));
+        let s = json(&server.client(&["status", &second, "--json"]));
         if s["nodes"].as_u64().unwrap_or(0) >= 1 {
             break;
         }
         assert!(Instant::now() < deadline, "the second run never started");
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert_eq!(client(url, &["cancel", &second]).status.code(), Some(0));
-    let watched = client(url, &["watch", &second, "--quiet"]);
+    assert_eq!(server.client(&["cancel", &second]).status.code(), Some(0));
+    let watched = server.client(&["watch", &second, "--quiet"]);
     assert_eq!(
         watched.status.code(),
         Some(3),
@@ -132,11 +131,17 @@ fn a_team_server_runs_searches_submitted_by_clients() {
     assert!(stderr(&watched).contains("run cancelled"));
 
     // Unknown or malformed run ids are bad input.
-    let unknown = client(url, &["status", "01900000-0000-7000-8000-000000000000"]);
+    let unknown = server.client(&["status", "01900000-0000-7000-8000-000000000000"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("no run 01900000-0000-7000-8000-000000000000"));
-    assert_eq!(client(url, &["status", "not-a-run"]).status.code(), Some(2));
-    assert_eq!(client(url, &["cancel", "not-a-run"]).status.code(), Some(2));
+    assert_eq!(
+        server.client(&["status", "not-a-run"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        server.client(&["cancel", "not-a-run"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]

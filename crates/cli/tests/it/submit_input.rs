@@ -12,8 +12,8 @@ use std::process::{Output, Stdio};
 use aide_core::bundle::{Limits, Manifest};
 use serde_json::Value;
 
-use crate::serve_support::{Server, client};
-use crate::support::{aide, stderr};
+use crate::serve_support::Server;
+use crate::support::stderr;
 
 /// A task directory `<root>/<name>` with a `task.toml` and `data/a.csv`.
 fn task(root: &Path, name: &str) -> PathBuf {
@@ -55,7 +55,7 @@ struct Stored {
 
 fn stored(server: &Server) -> Stored {
     let data = server.dir.path().join("data");
-    let listed = client(&server.url, &["ls", "--json"]);
+    let listed = server.client(&["ls", "--json"]);
     let runs: Value = serde_json::from_slice(&listed.stdout).expect("ls --json");
     Stored {
         blobs: files_under(&data.join("blobs")),
@@ -86,7 +86,7 @@ fn submit(server: &Server, task: &Path, extra: &[&str]) -> Output {
     let task = task.to_str().expect("a UTF-8 temp path");
     let mut args = vec!["submit", task, "--steps", "1"];
     args.extend_from_slice(extra);
-    client(&server.url, &args)
+    server.client(&args)
 }
 
 /// Submits `task`, expects exit 2 naming `path` and `why`, and that nothing was stored.
@@ -107,7 +107,7 @@ fn assert_refused(server: &Server, task: &Path, extra: &[&str], path: &str, why:
 fn created_run(server: &Server, out: &Output) -> String {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
     let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    client(&server.url, &["cancel", &id]);
+    server.client(&["cancel", &id]);
     id
 }
 
@@ -208,7 +208,8 @@ fn two_clients_pushing_one_task_at_once_store_it_once() {
     distinct_files(&shared, 6, 4);
     let before = stored(&server);
     let spawn = || {
-        aide()
+        server
+            .aide()
             .args(["submit", shared.to_str().expect("UTF-8"), "--steps", "1"])
             .args(["--server", &server.url])
             .stdout(Stdio::piped())
@@ -264,7 +265,8 @@ fn an_upload_killed_mid_stream_leaves_no_partial_blob_and_the_retry_sends_the_re
     distinct_files(&large, 12, 32);
     let before = stored(&server);
 
-    let mut child = aide()
+    let mut child = server
+        .aide()
         .args(["submit", large.to_str().expect("UTF-8"), "--steps", "1"])
         .args(["--server", &server.url])
         .stdout(Stdio::piped())

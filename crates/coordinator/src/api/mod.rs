@@ -13,6 +13,8 @@
 //! `INTERNAL`, the detail goes to the log). Paths a client sent (task directories) may be
 //! echoed back, since they are the client's own input.
 
+mod audit;
+mod caps;
 pub mod convert;
 mod export;
 mod intake;
@@ -29,6 +31,9 @@ use aide_proto::v1::coordinator_server::Coordinator;
 use aide_store::Store;
 use tonic::{Request, Response, Status};
 
+use crate::access::Access;
+
+pub use caps::{RunCaps, WatchSlot, WatchSlots};
 pub use intake::TaskIntake;
 pub use watch::{EventNotifier, EventSubscription};
 
@@ -44,6 +49,8 @@ pub struct ApiConfig {
     pub finish_grace: Duration,
     /// Events read from the store per page while WatchRun catches up.
     pub watch_page: u32,
+    /// What a caller may ask.
+    pub caps: RunCaps,
 }
 
 impl Default for ApiConfig {
@@ -53,6 +60,7 @@ impl Default for ApiConfig {
             watch_poll: Duration::from_millis(200),
             finish_grace: Duration::from_secs(2),
             watch_page: 500,
+            caps: RunCaps::default(),
         }
     }
 }
@@ -61,9 +69,11 @@ impl Default for ApiConfig {
 #[derive(Debug)]
 pub struct CoordinatorService<S: Store> {
     store: Arc<S>,
+    access: Access<S>,
     config: ApiConfig,
     notifier: EventNotifier,
     intake: TaskIntake,
+    watchers: WatchSlots,
 }
 
 impl<S: Store> CoordinatorService<S> {
@@ -76,16 +86,25 @@ impl<S: Store> CoordinatorService<S> {
     /// A service sharing `notifier` with the engine.
     pub fn with_notifier(store: Arc<S>, config: ApiConfig, notifier: EventNotifier) -> Self {
         Self {
+            access: Access::new(store.clone()),
             store,
             config,
             notifier,
             intake: TaskIntake::default(),
+            watchers: WatchSlots::default(),
         }
     }
 
     /// Takes tasks in through `intake` (the blob store and the task roots).
     pub fn with_intake(mut self, intake: TaskIntake) -> Self {
         self.intake = intake;
+        self
+    }
+
+    /// Resolves callers with `access` (shared with the other services of the port, so they
+    /// share its token cache).
+    pub fn with_access(mut self, access: Access<S>) -> Self {
+        self.access = access;
         self
     }
 
@@ -107,17 +126,26 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::CreateRunRequest>,
     ) -> Result<Response<v1::Run>, Status> {
-        runs::create_run(&*self.store, &self.intake, request.into_inner())
-            .await
-            .map(Response::new)
+        let caller = self.access.caller(request.metadata()).await?;
+        let caps = &self.config.caps;
+        runs::create_run(
+            &*self.store,
+            &self.intake,
+            caps,
+            &caller,
+            request.into_inner(),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn get_run(
         &self,
         request: Request<v1::GetRunRequest>,
     ) -> Result<Response<v1::Run>, Status> {
+        let caller = self.access.caller(request.metadata()).await?;
         let run_id = parse_run_id(&request.get_ref().run_id)?;
-        runs::run_view(&*self.store, run_id)
+        runs::run_view(&*self.store, &caller, run_id)
             .await
             .map(Response::new)
     }
@@ -126,7 +154,8 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::ListRunsRequest>,
     ) -> Result<Response<v1::ListRunsResponse>, Status> {
-        runs::list_runs(&*self.store, request.into_inner())
+        let caller = self.access.caller(request.metadata()).await?;
+        runs::list_runs(&*self.store, &caller, request.into_inner())
             .await
             .map(Response::new)
     }
@@ -135,8 +164,9 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::CancelRunRequest>,
     ) -> Result<Response<v1::Run>, Status> {
+        let caller = self.access.caller(request.metadata()).await?;
         let run_id = parse_run_id(&request.get_ref().run_id)?;
-        runs::cancel_run(&*self.store, run_id)
+        runs::cancel_run(&*self.store, &caller, run_id)
             .await
             .map(Response::new)
     }
@@ -145,9 +175,14 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::WatchRunRequest>,
     ) -> Result<Response<Self::WatchRunStream>, Status> {
+        let caller = self.access.caller(request.metadata()).await?;
         let request = request.into_inner();
         let run_id = parse_run_id(&request.run_id)?;
+        runs::visible_run(&*self.store, &caller, run_id).await?;
+        let max = self.config.caps.max_watch_streams_per_token;
+        let slot = self.watchers.acquire(caller.token_id, max)?;
         watch::watch_run(
+            slot,
             self.store.clone(),
             &self.notifier,
             &self.config,
@@ -162,8 +197,9 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::GetNodeRequest>,
     ) -> Result<Response<v1::Node>, Status> {
+        let caller = self.access.caller(request.metadata()).await?;
         let node_id = parse_node_id(&request.get_ref().node_id, "node_id")?;
-        runs::get_node(&*self.store, node_id)
+        runs::get_node(&*self.store, &caller, node_id)
             .await
             .map(Response::new)
     }
@@ -174,8 +210,14 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::ExportRunRequest>,
     ) -> Result<Response<Self::ExportRunStream>, Status> {
+        let caller = self.access.caller(request.metadata()).await?;
         let request = request.into_inner();
         let run_id = parse_run_id(&request.run_id)?;
+        runs::visible_run(&*self.store, &caller, run_id).await?;
+        let format = request.format().as_str_name().to_ascii_lowercase();
+        let format = format.trim_start_matches("export_format_");
+        audit::exported(&*self.store, &caller, run_id, format).await?;
+        tracing::info!(%run_id, format, token_id = %caller.token_id, "run exported");
         let file = export::export_run(&*self.store, run_id, request.format()).await?;
         let stream = file.into_stream(self.intake.blobs.as_ref()).await?;
         Ok(Response::new(stream))

@@ -24,8 +24,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tracing::Instrument;
 
+use super::WatchSlot;
 use super::convert::event_to_proto;
-use super::runs::run_view;
+use super::runs::view_of;
 use super::{ApiConfig, store_status};
 
 /// The response stream of WatchRun.
@@ -120,6 +121,7 @@ impl Drop for EventSubscription {
 /// Starts the stream of `run_id`'s events after `after_seq`. `NOT_FOUND` for an unknown run
 /// is returned before the stream starts.
 pub(super) async fn watch_run<S: Store>(
+    slot: WatchSlot,
     store: Arc<S>,
     notifier: &EventNotifier,
     config: &ApiConfig,
@@ -133,6 +135,7 @@ pub(super) async fn watch_run<S: Store>(
     let span = tracing::debug_span!("watch_run", run_id = %run_id, after_seq);
     tokio::spawn(
         pump(
+            slot,
             store,
             subscription,
             sender,
@@ -147,8 +150,10 @@ pub(super) async fn watch_run<S: Store>(
 
 type Sender = mpsc::Sender<Result<v1::RunEvent, Status>>;
 
-/// Sends events until the run is over or the client is gone.
+/// Sends events until the run is over or the client is gone; the caller's watch slot is
+/// held until then.
 async fn pump<S: Store>(
+    _slot: WatchSlot,
     store: Arc<S>,
     mut subscription: EventSubscription,
     sender: Sender,
@@ -215,8 +220,10 @@ async fn send_stored<S: Store>(
         if page.is_empty() {
             return Ok(Some(sent));
         }
-        // Read after the page, so the snapshot is at least as new as its events.
-        let snapshot = run_view(store, run_id).await?;
+        // Read after the page, so the snapshot is at least as new as its events. The caller
+        // was checked to see the run before the stream began.
+        let run = store.get_run(run_id).await.map_err(store_status)?;
+        let snapshot = view_of(store, &run).await?;
         for event in &page {
             let message = event_to_proto(event, Some(snapshot.clone()));
             if sender.send(Ok(message)).await.is_err() {

@@ -4,10 +4,15 @@
 //! bytes are checked against the declared size as they arrive), digests of 32 bytes
 //! (INVALID_ARGUMENT names the field), manifests checked like any wire manifest, and
 //! ReadBlob pieces of at most [`READ_CHUNK_BYTES`]. Store failures reach the client as a bare
-//! INTERNAL; their details (paths, endpoints) stay in the log.
+//! INTERNAL; their details (paths, endpoints) stay in the log. Clients' calls (finding
+//! missing blobs, uploading, storing manifests) take a member token; runners' reads will be
+//! proven by their certificates.
 
 use std::pin::Pin;
 
+use std::sync::Arc;
+
+use aide_core::access::Role;
 use aide_core::bundle::{Limits, Sha256Digest};
 use aide_proto::bundle::{digest_from_wire, digest_to_wire, manifest_from_wire};
 use aide_proto::v1;
@@ -19,6 +24,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::BlobStore;
 use super::rechunk::rechunk;
 use crate::Error;
+use crate::access::Authenticate;
 
 /// The most digests one FindMissingBlobs may ask about.
 pub const MAX_FIND_DIGESTS: usize = 100_000;
@@ -28,19 +34,37 @@ pub const READ_CHUNK_BYTES: usize = 1 << 20;
 pub const DEFAULT_MAX_BLOB_BYTES: u64 = 16 << 30;
 
 /// The `aide.v1.Blobs` service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BlobsService {
     store: BlobStore,
     max_blob_bytes: u64,
+    access: Arc<dyn Authenticate>,
+}
+
+impl std::fmt::Debug for BlobsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobsService")
+            .field("store", &self.store)
+            .field("max_blob_bytes", &self.max_blob_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BlobsService {
-    /// The service over `store`, refusing uploads over `max_blob_bytes`.
-    pub fn new(store: BlobStore, max_blob_bytes: u64) -> Self {
+    /// The service over `store`, refusing uploads over `max_blob_bytes`; uploads take a member
+    /// token, checked by `access`.
+    pub fn new(store: BlobStore, max_blob_bytes: u64, access: Arc<dyn Authenticate>) -> Self {
         Self {
             store,
             max_blob_bytes,
+            access,
         }
+    }
+
+    /// `UNAUTHENTICATED` or `PERMISSION_DENIED` unless the request carries a member token.
+    async fn member<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let caller = self.access.caller(request.metadata()).await?;
+        caller.require(Role::Member)
     }
 
     /// The tonic server of this service, with aide's message size limit.
@@ -76,6 +100,7 @@ impl Blobs for BlobsService {
         &self,
         request: Request<v1::FindMissingBlobsRequest>,
     ) -> Result<Response<v1::FindMissingBlobsResponse>, Status> {
+        self.member(&request).await?;
         let wire = request.into_inner().digests;
         if wire.len() > MAX_FIND_DIGESTS {
             return Err(Status::invalid_argument(format!(
@@ -105,6 +130,7 @@ impl Blobs for BlobsService {
         &self,
         request: Request<Streaming<v1::UploadBlobRequest>>,
     ) -> Result<Response<v1::UploadBlobResponse>, Status> {
+        self.member(&request).await?;
         let mut messages = request.into_inner();
         let first = messages
             .message()
@@ -156,6 +182,7 @@ impl Blobs for BlobsService {
         &self,
         request: Request<v1::PutManifestRequest>,
     ) -> Result<Response<v1::PutManifestResponse>, Status> {
+        self.member(&request).await?;
         let wire = request
             .into_inner()
             .manifest

@@ -20,7 +20,10 @@ pub fn execute_request(script: &ScriptRun) -> ExecuteRequest {
             run_id: script.run_id.to_string(),
             node_id: script.node_id.to_string(),
             attempt: script.attempt,
-            deadline: Some((SystemTime::now() + script.timeout + DEADLINE_SLACK).into()),
+            // A timeout too large to add to the clock has no deadline rather than a panic.
+            deadline: SystemTime::now()
+                .checked_add(script.timeout.saturating_add(DEADLINE_SLACK))
+                .map(Into::into),
         }),
         code: script.code.clone(),
         input: match &script.input {

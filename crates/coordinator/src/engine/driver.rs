@@ -112,7 +112,7 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
                     Err(failure) => return self.end_with(failure).await,
                 }
             }
-            if let Err(failure) = self.fill(workers).await {
+            if let Err(failure) = self.fill(workers, cancel, heartbeat).await {
                 return self.end_with(failure).await;
             }
             if self.tasks.is_empty() {
@@ -146,8 +146,20 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
     }
 
     /// Fills the free worker slots: resumed nodes first, then new ones.
-    async fn fill(&mut self, workers: usize) -> Result<(), Failure> {
-        while self.stopping.is_none() && self.tasks.len() < workers {
+    /// A stop (shutdown, cancel request, lost lease) interrupts the filling between two
+    /// nodes, however many slots are free.
+    async fn fill(
+        &mut self,
+        workers: usize,
+        cancel: &CancellationToken,
+        heartbeat: &Heartbeat,
+    ) -> Result<(), Failure> {
+        let stop_asked = || {
+            cancel.is_cancelled()
+                || heartbeat.cancel_requested.is_cancelled()
+                || heartbeat.lost.is_cancelled()
+        };
+        while self.stopping.is_none() && self.tasks.len() < workers && !stop_asked() {
             let record = match self.queue.pop_front() {
                 Some(record) => record,
                 None if !self.budget.steps_done(self.state.records.len()) => {

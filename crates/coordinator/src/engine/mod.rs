@@ -188,11 +188,46 @@ impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
             .instrument(span)
             .await;
         heartbeat.stop.cancel();
-        let release = matches!(result, Ok(RunEnd::Interrupted) | Err(_));
-        if release && let Err(e) = self.store.release_lease(&lease).await {
-            tracing::warn!(error = %e, "cannot release the lease");
+        match &result {
+            Err(e) => {
+                tracing::error!(run_id = %lease.run_id, error = %e, "run failed internally");
+                count_engine_failure(&*self.store, &lease, &e.to_string()).await;
+            }
+            Ok(RunEnd::Interrupted) => {
+                if let Err(e) = self.store.release_lease(&lease).await {
+                    tracing::warn!(error = %e, "cannot release the lease");
+                }
+            }
+            Ok(_) => {}
         }
         result
+    }
+}
+
+/// How soon a drive notices a cancel request between lease renewals.
+const CANCEL_CHECK_EVERY: Duration = Duration::from_secs(1);
+
+/// Internal failures of the engine (errors and panics, not a lost lease) a run may cause
+/// before it ends FAILED instead of being claimed again.
+pub const MAX_ENGINE_FAILURES: u32 = 3;
+
+/// Counts an internal failure of the engine holding `lease`: the run ends FAILED with
+/// `failure` at [`MAX_ENGINE_FAILURES`], and is released for another try below it.
+pub async fn count_engine_failure<S: Store>(store: &S, lease: &Lease, failure: &str) {
+    let counted = async {
+        let failures = store.record_engine_failure(lease).await?;
+        if failures >= MAX_ENGINE_FAILURES {
+            let reason =
+                format!("the engine failed {failures} times driving this run; last: {failure}");
+            store.finish_run(lease, RunStatus::Failed, &reason).await?;
+            tracing::error!(run_id = %lease.run_id, failures, "run ended as failed");
+        } else {
+            store.release_lease(lease).await?;
+        }
+        Ok::<_, aide_store::Error>(())
+    };
+    if let Err(e) = counted.await {
+        tracing::warn!(run_id = %lease.run_id, error = %e, "cannot record the engine's failure");
     }
 }
 
@@ -219,10 +254,26 @@ impl Heartbeat {
             hb.stop.clone(),
         );
         let every = (ttl / 3).max(Duration::from_millis(50));
+        // Between renewals, a cheap read notices a cancel request within a second.
+        let look = every.min(CANCEL_CHECK_EVERY);
         tokio::spawn(
             async move {
                 let mut last_ok = tokio::time::Instant::now();
+                let mut renewed_at: Option<tokio::time::Instant> = None;
                 loop {
+                    if renewed_at.is_some_and(|at| at.elapsed() + look <= every) {
+                        if let Ok(run) = store.get_run(lease.run_id).await
+                            && run.cancel_requested
+                        {
+                            requested.cancel();
+                        }
+                        tokio::select! {
+                            _ = stop.cancelled() => return,
+                            _ = tokio::time::sleep(look) => {}
+                        }
+                        continue;
+                    }
+                    renewed_at = Some(tokio::time::Instant::now());
                     match store.renew_lease(&lease, ttl).await {
                         Ok(status) => {
                             last_ok = tokio::time::Instant::now();
@@ -244,7 +295,7 @@ impl Heartbeat {
                     }
                     tokio::select! {
                         _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(every) => {}
+                        _ = tokio::time::sleep(look) => {}
                     }
                 }
             }

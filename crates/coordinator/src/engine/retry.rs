@@ -1,7 +1,8 @@
 //! How the run loop fails: every error of a step is either infrastructure (retried with
 //! bounded exponential backoff until it works, the engine is cancelled or the lease is
-//! lost), the loss of the lease (stop at once), a request the run cannot get past (finish
-//! the run as failed), or an internal error.
+//! lost — an unavailable gateway or runner at most [`Backoff::max_service_retries`] times in
+//! a row, then the run fails saying why), the loss of the lease (stop at once), a request
+//! the run cannot get past (finish the run as failed), or an internal error.
 
 use std::future::Future;
 use std::time::Duration;
@@ -12,18 +13,22 @@ use super::ports::PortError;
 use crate::Error;
 
 /// Exponential backoff between retries of infrastructure failures: `initial`, doubling,
-/// capped at `max`; retries go on until cancelled.
+/// capped at `max`. A database outage is waited out; a gateway or runner that stays
+/// unavailable for `max_service_retries` retries in a row fails the run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
     pub initial: Duration,
     pub max: Duration,
+    pub max_service_retries: u32,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
+        // 40 retries: about 17 minutes of a service being down.
         Self {
             initial: Duration::from_millis(500),
             max: Duration::from_secs(30),
+            max_service_retries: 40,
         }
     }
 }
@@ -76,6 +81,9 @@ pub enum Fatal {
     /// The stored run contradicts itself (e.g. an executed node without its execution).
     #[error("inconsistent run: {0}")]
     Inconsistent(String),
+    /// A gateway or runner stayed unavailable through every retry.
+    #[error("gave up after {retries} retries of an unavailable service: {last}")]
+    RetriesExhausted { retries: u32, last: String },
 }
 
 impl From<aide_store::Error> for Failure {
@@ -98,7 +106,8 @@ impl From<PortError> for Failure {
     }
 }
 
-/// Runs `op` until it succeeds or fails with something other than [`Failure::Infra`];
+/// Runs `op` until it succeeds or fails with something other than [`Failure::Infra`] (or a
+/// service stayed unavailable past `backoff.max_service_retries`: [`Fatal::RetriesExhausted`]);
 /// between attempts waits per `backoff` and calls `on_retry` (which records the event).
 /// Stops with [`Failure::Stopped`] when `stop` is cancelled.
 pub async fn retrying<T, F, Fut, R, RFut>(
@@ -119,6 +128,12 @@ where
             return Err(Failure::Stopped);
         }
         match op().await {
+            Err(Failure::Infra(Transient::Port(why))) if retry >= backoff.max_service_retries => {
+                return Err(Failure::Fatal(Fatal::RetriesExhausted {
+                    retries: retry,
+                    last: why.to_string(),
+                }));
+            }
             Err(Failure::Infra(why)) => {
                 let wait = backoff.delay(retry);
                 on_retry(retry + 1, why.to_string(), wait).await;
@@ -148,10 +163,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_service_down_through_every_retry_is_fatal_with_the_last_error() {
+        let b = Backoff {
+            initial: Duration::from_millis(1),
+            max: Duration::from_millis(1),
+            max_service_retries: 3,
+        };
+        let stop = CancellationToken::new();
+        let mut calls = 0;
+        let out: Result<(), Failure> = retrying(
+            b,
+            &stop,
+            |_, _, _| async {},
+            || {
+                calls += 1;
+                async { Err(Failure::from(PortError::infrastructure("runner down"))) }
+            },
+        )
+        .await;
+        assert_eq!(calls, 4, "the first try and three retries");
+        match out {
+            Err(Failure::Fatal(fatal @ Fatal::RetriesExhausted { retries: 3, .. })) => {
+                assert!(fatal.to_string().contains("runner down"), "{fatal}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn infrastructure_failures_are_retried_and_others_are_not() {
         let b = Backoff {
             initial: Duration::from_millis(1),
             max: Duration::from_millis(2),
+            max_service_retries: 10,
         };
         let stop = CancellationToken::new();
         let mut calls = 0;

@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use crate::distributed_support::{Cluster, diabetes_run};
+use crate::distributed_support::Cluster;
 use aide_core::node::NodeStage;
 use aide_core::{NodeId, RunId};
 use aide_proto::v1;
@@ -116,7 +116,7 @@ async fn a_run_completes_across_gateway_runners_and_coordinator_processes() {
 
     let started = Instant::now();
     let run = api
-        .create_run(diabetes_run(cluster.registry_port, "e2e", 4).await)
+        .create_run(cluster.diabetes_run("e2e", 4).await)
         .await
         .expect("create run")
         .into_inner();
@@ -186,7 +186,7 @@ async fn a_killed_coordinator_is_replaced_and_the_run_completes_with_exactly_its
     let mut api = cluster.start_coordinator(port).await;
     cluster.start_runner(1).await;
     let run = api
-        .create_run(diabetes_run(cluster.registry_port, "coordinator-kill", 4).await)
+        .create_run(cluster.diabetes_run("coordinator-kill", 4).await)
         .await
         .expect("create run")
         .into_inner();
@@ -236,7 +236,7 @@ async fn a_runner_killed_mid_execution_costs_one_retry_on_the_other_runner() {
     cluster.start_runner(1).await;
     cluster.start_runner(1).await;
     let run = api
-        .create_run(diabetes_run(cluster.registry_port, "runner-kill", 3).await)
+        .create_run(cluster.diabetes_run("runner-kill", 3).await)
         .await
         .expect("create run")
         .into_inner();
@@ -308,7 +308,7 @@ async fn two_replicas_complete_ten_runs_each_exactly_once() {
     let mut runs = Vec::new();
     for i in 0..10 {
         let run = api
-            .create_run(diabetes_run(cluster.registry_port, &format!("replicas-{i}"), 2).await)
+            .create_run(cluster.diabetes_run(&format!("replicas-{i}"), 2).await)
             .await
             .expect("create run")
             .into_inner();
@@ -345,7 +345,7 @@ async fn a_terminated_coordinator_releases_its_run_at_once_and_exits_cleanly() {
     let mut api = cluster.start_coordinator(port).await;
     cluster.start_runner(1).await;
     let run = api
-        .create_run(diabetes_run(cluster.registry_port, "sigterm", 3).await)
+        .create_run(cluster.diabetes_run("sigterm", 3).await)
         .await
         .expect("create run")
         .into_inner();

@@ -18,7 +18,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::distributed_support::{Cluster, pushed_run};
+use crate::distributed_support::Cluster;
 
 /// The stand-in's code: ridge regression, cross-validated RMSE printed, submission written.
 const SOLUTION: &str = r#"import numpy as np
@@ -139,7 +139,7 @@ async fn a_stored_task_is_searched_through_an_openai_compatible_provider() {
         exec_timeout_secs: Some(120),
         ..Default::default()
     };
-    let request = pushed_run(cluster.registry_port, "stand-in", &task, settings).await;
+    let request = cluster.pushed_run("stand-in", &task, settings).await;
     let run = api.create_run(request).await.expect("create").into_inner();
     let run_id = aide_core::RunId(uuid::Uuid::parse_str(&run.id).expect("run id"));
     let record =

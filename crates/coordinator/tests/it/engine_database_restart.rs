@@ -212,6 +212,7 @@ async fn a_database_outage_mid_run_is_retried_and_recorded() {
     let task = diabetes_task();
     let run = store
         .create_run(NewRun {
+            project: aide_core::access::ProjectName::default_project(),
             name: task.name.clone(),
             task,
             settings: settings(4, 2),

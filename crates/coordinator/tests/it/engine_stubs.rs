@@ -326,3 +326,53 @@ async fn outputs_in_place_go_straight_into_the_output_dir() {
     }
     assert!(!out.join(lease.run_id.to_string()).exists());
 }
+
+/// An author that never answers: every node stays in flight.
+#[derive(Debug)]
+struct SilentAuthor;
+
+impl Author for SilentAuthor {
+    async fn complete(&self, _request: AuthorRequest) -> Result<AuthorReply, PortError> {
+        std::future::pending().await
+    }
+}
+
+/// A run of 5,000 steps with 5,000 workers is creating nodes as fast as the store takes
+/// them when a cancel is requested (through the store, as the API does): the creation
+/// stops at once and the run ends cancelled within 5 s, far short of 5,000 nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_stops_a_run_filling_five_thousand_workers_within_seconds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let mut s = settings(5_000, 5_000);
+    s.workers = 5_000;
+    let lease = claimed_run(&store, house_prices_task(), s).await;
+    let engine = engine(store.clone(), SilentAuthor, ReadingExecutor, None);
+    let drive = tokio::spawn(async move { engine.drive(lease, CancellationToken::new()).await });
+    let run_id = {
+        let runs = store
+            .list_runs(aide_store::RunFilter::default())
+            .await
+            .expect("runs");
+        runs[0].id
+    };
+    loop {
+        if store.load_tree(run_id).await.expect("tree").len() >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store.request_cancel(run_id).await.expect("cancel");
+    let asked = std::time::Instant::now();
+    let end = tokio::time::timeout(Duration::from_secs(5), drive)
+        .await
+        .expect("the run stops within 5 s")
+        .expect("the drive task")
+        .expect("the drive");
+    eprintln!("cancelled in {:?}", asked.elapsed());
+    assert_eq!(end, RunEnd::Cancelled);
+    let nodes = store.load_tree(run_id).await.expect("tree").len();
+    assert!(nodes < 5_000, "node creation went on: {nodes} nodes");
+    let run = store.get_run(run_id).await.expect("run");
+    assert_eq!(run.status, aide_store::RunStatus::Cancelled);
+}

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aide_coordinator::access::BOOTSTRAP_TOKEN_FILE;
 use aide_store::{ExecutionStore, NodeStore, RunStore, RunnerStore};
 use aide_testkit::{ChildGuard, Hidden, Host, Network};
 use sha2::Digest;
@@ -62,8 +63,13 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
     })
     .await;
 
+    // The client holds the admin token the coordinator wrote on its first start (given to
+    // it as a person would: by value, not by a path on the server).
+    let token_file = server_dir.join("data").join(BOOTSTRAP_TOKEN_FILE);
+    let token = std::fs::read_to_string(&token_file).expect("the bootstrap token");
     let submitted = client
         .command(bin_dir().join("aide"))
+        .env("AIDE_TOKEN", token.trim())
         .args(["submit", &task.display().to_string(), "--server", &url])
         .args(["--steps", &STEPS.to_string()])
         .output()
@@ -127,6 +133,7 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
     let out = client_dir.join("export");
     let exported = client
         .command(bin_dir().join("aide"))
+        .env("AIDE_TOKEN", token.trim())
         .args([
             "export",
             &run_id.to_string(),

@@ -24,3 +24,4 @@ mod engine_stubs;
 mod hosts;
 mod outputs;
 mod sandbox_search;
+mod supervisor;

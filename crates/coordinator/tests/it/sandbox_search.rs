@@ -109,7 +109,8 @@ async fn blobs_only(h: &Harness) -> (String, CancellationToken) {
         .await
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
-    let service = BlobsService::new(h.blobs.clone(), DEFAULT_MAX_BLOB_BYTES).into_server();
+    let access = std::sync::Arc::new(aide_coordinator::access::Access::new(h.store.clone()));
+    let service = BlobsService::new(h.blobs.clone(), DEFAULT_MAX_BLOB_BYTES, access).into_server();
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move {

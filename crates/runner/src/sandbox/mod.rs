@@ -65,6 +65,17 @@ pub struct ResolvedLimits {
     pub max_write_bytes: u64,
 }
 
+impl ResolvedLimits {
+    /// When an execution started now must be stopped: its timeout from now, or a century
+    /// from now when the timeout is too large to add (never an overflow).
+    pub fn deadline(&self) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        now.checked_add(self.timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))
+            .unwrap_or(now)
+    }
+}
+
 /// The task data an execution reads at `input/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SandboxInput {

@@ -223,7 +223,7 @@ impl Sandbox for ProcessSandbox {
         let read_task = tokio::task::spawn_blocking(move || pump(reader, tx));
         let mut waiter = tokio::task::spawn_blocking(move || child.wait4());
 
-        let deadline = tokio::time::Instant::now() + spec.limits.timeout;
+        let deadline = spec.limits.deadline();
         let mut kill_at: Option<tokio::time::Instant> = None;
         let mut out = RawOutcome::default();
         let mut ticker = tokio::time::interval(self.sample_every);

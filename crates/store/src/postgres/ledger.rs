@@ -2,9 +2,11 @@
 //! cost and latency, summed per run.
 
 use aide_core::RunId;
+use aide_core::access::ProjectName;
+use chrono::{DateTime, Utc};
 
 use super::PgStore;
-use crate::decode;
+use crate::decode::{self, DbRow};
 use crate::error::{Error, Result};
 use crate::store::LedgerStore;
 use crate::types::{NewLlmCall, Usage, to_i64};
@@ -35,5 +37,14 @@ impl LedgerStore for PgStore {
             .fetch_one(&self.pool)
             .await?;
         decode::usage(&row)
+    }
+
+    async fn project_cost_since(&self, project: &ProjectName, since: DateTime<Utc>) -> Result<f64> {
+        let row = sqlx::query(include_str!("../../sql/postgres/ledger/project_cost.sql"))
+            .bind(project.as_str())
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+        row.value("cost_usd")
     }
 }

@@ -9,6 +9,7 @@
 //! fence against the claimed row, so no write of an old epoch lands after a new owner took
 //! the run.
 
+mod access;
 mod events;
 mod executions;
 mod ledger;

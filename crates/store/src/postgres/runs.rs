@@ -5,16 +5,25 @@
 use std::time::Duration;
 
 use super::{PgStore, fenced, ms};
-use crate::decode;
+use crate::decode::{self, DbRow};
 use crate::error::{Error, Result};
 use crate::store::RunStore;
 use crate::types::{
     Lease, LeaseStatus, NewRun, RunFilter, RunRecord, RunStatus, check_terminal, direction_str,
     seed_to_db, to_json,
 };
+use aide_core::access::ProjectName;
 use aide_core::{Direction, RunId};
 
 impl RunStore for PgStore {
+    async fn count_unfinished_runs(&self, project: &ProjectName) -> Result<u64> {
+        let row = sqlx::query(include_str!("../../sql/postgres/runs/count_unfinished.sql"))
+            .bind(project.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        row.unsigned("unfinished")
+    }
+
     async fn create_run(&self, run: NewRun) -> Result<RunRecord> {
         let row = sqlx::query(include_str!("../../sql/postgres/runs/create.sql"))
             .bind(RunId::new().0)
@@ -23,8 +32,10 @@ impl RunStore for PgStore {
             .bind(to_json(&run.settings, "settings")?)
             .bind(run.direction.map(direction_str))
             .bind(seed_to_db(run.seed))
-            .fetch_one(&self.pool)
-            .await?;
+            .bind(run.project.as_str().to_owned())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("project", &run.project))?;
         decode::run(&row)
     }
 
@@ -43,6 +54,7 @@ impl RunStore for PgStore {
         sqlx::query(include_str!("../../sql/postgres/runs/list.sql"))
             .bind(filter.status.map(RunStatus::as_str))
             .bind(i64::from(filter.limit))
+            .bind(filter.project.as_ref().map(|p| p.as_str().to_owned()))
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -81,6 +93,17 @@ impl RunStore for PgStore {
         .await?
         .ok_or_else(|| lease.lost())?;
         decode::lease_status(&row)
+    }
+
+    async fn record_engine_failure(&self, lease: &Lease) -> Result<u32> {
+        let row = fenced(
+            include_str!("../../sql/postgres/runs/engine_failed.sql"),
+            lease,
+        )?
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| lease.lost())?;
+        row.count("engine_failures")
     }
 
     async fn release_lease(&self, lease: &Lease) -> Result<()> {

@@ -17,6 +17,7 @@
 //! `fetch_one` and `fetch_optional` stop stepping after the first row, which would hide a
 //! constraint error raised when the statement completes.
 
+mod access;
 mod events;
 mod executions;
 mod ledger;

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use aide_core::access::ProjectName;
 use aide_core::{Direction, RunId};
 
 use super::{SqliteStore, fenced, id_text, ms, returning};
-use crate::decode;
+use crate::decode::{self, DbRow};
 use crate::error::{Error, Result};
 use crate::store::RunStore;
 use crate::types::{
@@ -15,17 +16,27 @@ use crate::types::{
 };
 
 impl RunStore for SqliteStore {
+    async fn count_unfinished_runs(&self, project: &ProjectName) -> Result<u64> {
+        let row = sqlx::query(include_str!("../../sql/sqlite/runs/count_unfinished.sql"))
+            .bind(project.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        row.unsigned("unfinished")
+    }
+
     async fn create_run(&self, run: NewRun) -> Result<RunRecord> {
+        let project = run.project.clone();
         let query = sqlx::query(include_str!("../../sql/sqlite/runs/create.sql"))
             .bind(id_text(RunId::new().0))
             .bind(run.name)
             .bind(to_json(&run.task, "task")?.to_string())
             .bind(to_json(&run.settings, "settings")?.to_string())
             .bind(run.direction.map(direction_str))
-            .bind(seed_to_db(run.seed));
+            .bind(seed_to_db(run.seed))
+            .bind(run.project.as_str().to_owned());
         let row = returning(query, &self.pool)
             .await?
-            .ok_or_else(|| Error::corrupt("a write returned no row"))?;
+            .ok_or_else(|| Error::not_found("project", &project))?;
         decode::run(&row)
     }
 
@@ -44,6 +55,7 @@ impl RunStore for SqliteStore {
         sqlx::query(include_str!("../../sql/sqlite/runs/list.sql"))
             .bind(filter.status.map(RunStatus::as_str))
             .bind(i64::from(filter.limit))
+            .bind(filter.project.as_ref().map(|p| p.as_str().to_owned()))
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -88,6 +100,17 @@ impl RunStore for SqliteStore {
             .await?
             .ok_or_else(|| lease.lost())?;
         decode::lease_status(&row)
+    }
+
+    async fn record_engine_failure(&self, lease: &Lease) -> Result<u32> {
+        let row = fenced(
+            include_str!("../../sql/sqlite/runs/engine_failed.sql"),
+            lease,
+        )?
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| lease.lost())?;
+        row.count("engine_failures")
     }
 
     async fn release_lease(&self, lease: &Lease) -> Result<()> {

@@ -17,6 +17,8 @@ use crate::support::aide;
 #[derive(Debug)]
 pub struct Server {
     pub url: String,
+    /// The deployment's first admin token, from the file `aide serve` wrote.
+    pub token: String,
     /// Where `--metrics-listen` serves `/metrics`.
     pub metrics: std::net::SocketAddr,
     pub dir: TempDir,
@@ -61,13 +63,36 @@ impl Server {
         );
         let mut server = Self {
             url: format!("http://127.0.0.1:{port}"),
+            token: String::new(),
             metrics,
             dir,
             child,
             database,
         };
         server.wait_ready();
+        let token_file = server.token_file();
+        server.token = std::fs::read_to_string(&token_file)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", token_file.display(), server.log()))
+            .trim()
+            .to_owned();
         Some(server)
+    }
+
+    /// The file of the bootstrap admin token in the server's data directory.
+    pub fn token_file(&self) -> PathBuf {
+        self.dir.path().join("data/bootstrap-admin-token")
+    }
+
+    /// `aide` sending this server's admin token (`AIDE_TOKEN`).
+    pub fn aide(&self) -> std::process::Command {
+        let mut command = aide();
+        command.env("AIDE_TOKEN", &self.token);
+        command
+    }
+
+    /// Runs `aide <args> --server <url>` with the admin token, echoing its stderr.
+    pub fn client(&self, args: &[&str]) -> Output {
+        run_client(self.aide(), &self.url, args)
     }
 
     /// The server's stderr so far.
@@ -106,9 +131,13 @@ impl Drop for Server {
     }
 }
 
-/// Runs `aide <args> --server <url>`, echoing its stderr.
+/// Runs `aide <args> --server <url>` without a token, echoing its stderr.
 pub fn client(server: &str, args: &[&str]) -> Output {
-    let out = aide()
+    run_client(aide(), server, args)
+}
+
+fn run_client(mut command: std::process::Command, server: &str, args: &[&str]) -> Output {
+    let out = command
         .args(args)
         .args(["--server", server])
         .output()

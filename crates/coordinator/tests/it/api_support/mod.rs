@@ -5,6 +5,8 @@
 //! otherwise), and helpers that write a run's history straight into the store under a lease.
 #![allow(dead_code)]
 
+pub mod access;
+pub mod caps;
 pub mod nodes;
 pub mod runners;
 pub mod runs;
@@ -15,15 +17,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_bundle::push::{Quiet, push_task};
+use aide_coordinator::access::Access;
+use aide_coordinator::access::admin::AdminService;
 use aide_coordinator::api::{ApiConfig, CoordinatorService, EventNotifier, TaskIntake};
 use aide_coordinator::blobs::{BlobStore, BlobsService, DEFAULT_MAX_BLOB_BYTES};
 use aide_coordinator::task_roots::{TaskRootArg, TaskRoots};
+use aide_core::access::{Role, Token};
 use aide_core::bundle::Limits;
 use aide_core::task::ReferenceTask;
 use aide_core::{Action, NodeId, RunSettings, Task};
+use aide_proto::bearer::{AuthedChannel, Bearer, authed};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
-use aide_store::{AnyStore, ExecutionStore, Lease, NewNode, NewRun, NodeStore, RunStore};
+use aide_store::{
+    AccessStore, AnyStore, ExecutionStore, Lease, NewNode, NewRun, NewToken, NodeStore, RunStore,
+};
 use aide_testkit::TestDatabase;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -31,10 +39,17 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
+/// A Coordinator client sending a token.
+pub type Client = CoordinatorClient<AuthedChannel>;
+
 /// One test's server, client and store.
 pub struct Harness {
     pub store: Arc<AnyStore>,
-    pub client: CoordinatorClient<Channel>,
+    /// A client with a member token of the `default` project.
+    pub client: Client,
+    /// That member's token, and an admin token of the same project.
+    pub member: Token,
+    pub admin: Token,
     pub notifier: EventNotifier,
     pub config: ApiConfig,
     pub dir: TempDir,
@@ -54,6 +69,7 @@ pub fn test_config() -> ApiConfig {
         watch_poll: Duration::from_millis(50),
         finish_grace: Duration::from_millis(300),
         watch_page: 2,
+        ..ApiConfig::default()
     }
 }
 
@@ -89,11 +105,16 @@ impl Harness {
             blobs: Some(blobs.clone()),
             roots: TaskRoots::new([root]).expect("task roots"),
         };
-        let (client, notifier, address) =
+        let (notifier, address) =
             start_server(store.clone(), config.clone(), intake, &shutdown).await;
+        let member = mint(&*store, "default", Role::Member).await;
+        let admin = mint(&*store, "default", Role::Admin).await;
+        let client = connect(&address, Some(&member)).await;
         Self {
             store,
             client,
+            member,
+            admin,
             notifier,
             config,
             dir,
@@ -111,11 +132,7 @@ impl Harness {
 
     /// Uploads a task loaded here, as `aide submit` does; the request's task source.
     pub async fn upload(&self, task: &Task) -> v1::TaskSource {
-        let channel = Channel::from_shared(self.address.clone())
-            .expect("address")
-            .connect()
-            .await
-            .expect("connect");
+        let channel = authed_channel(&self.address, Some(&self.member)).await;
         let (bundle, _) = push_task(channel, task, Limits::default(), &Quiet)
             .await
             .expect("upload the task");
@@ -126,23 +143,24 @@ impl Harness {
     }
 
     /// A second server on the same store with other settings; stops with the harness.
-    pub async fn another_server(
-        &self,
-        config: ApiConfig,
-    ) -> (CoordinatorClient<Channel>, EventNotifier) {
-        let (client, notifier, _) = start_server(
-            self.store.clone(),
-            config,
-            TaskIntake::default(),
-            &self.shutdown,
-        )
-        .await;
-        (client, notifier)
+    pub async fn another_server(&self, config: ApiConfig) -> (Client, EventNotifier) {
+        let intake = TaskIntake {
+            blobs: Some(self.blobs.clone()),
+            ..TaskIntake::default()
+        };
+        let (notifier, address) =
+            start_server(self.store.clone(), config, intake, &self.shutdown).await;
+        (connect(&address, Some(&self.member)).await, notifier)
     }
 
-    /// A client of this test's server.
-    pub fn client(&self) -> CoordinatorClient<Channel> {
+    /// A client of this test's server (a member of `default`).
+    pub fn client(&self) -> Client {
         self.client.clone()
+    }
+
+    /// A client of this test's server sending `token`, or none.
+    pub async fn client_with(&self, token: Option<&Token>) -> Client {
+        connect(&self.address, token).await
     }
 
     async fn cleanup(&self) {
@@ -156,6 +174,7 @@ impl Harness {
     pub async fn queued_run(&self, name: &str) -> aide_store::RunRecord {
         self.store
             .create_run(NewRun {
+                project: aide_core::access::ProjectName::default_project(),
                 name: name.into(),
                 task: house_prices_task(),
                 settings: RunSettings::default(),
@@ -305,32 +324,66 @@ impl Harness {
     }
 }
 
-/// Serves the API over `store` on a loopback port until `shutdown`.
+/// Serves the API (Coordinator, Blobs, Admin) over `store` on a loopback port until
+/// `shutdown`; its notifier and URL.
 async fn start_server(
     store: Arc<AnyStore>,
     config: ApiConfig,
     intake: TaskIntake,
     shutdown: &CancellationToken,
-) -> (CoordinatorClient<Channel>, EventNotifier, String) {
+) -> (EventNotifier, String) {
+    let access = Access::new(store.clone());
     let blobs = intake.blobs.clone();
-    let service = CoordinatorService::new(store, config).with_intake(intake);
+    let admin = AdminService::new(store.clone(), access.clone()).into_server();
+    let service = CoordinatorService::new(store, config)
+        .with_intake(intake)
+        .with_access(access.clone());
     let notifier = service.notifier().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let stop = shutdown.clone();
-    let blobs = blobs.map(|b| BlobsService::new(b, DEFAULT_MAX_BLOB_BYTES).into_server());
+    let blobs = blobs.map(|b| {
+        BlobsService::new(b, DEFAULT_MAX_BLOB_BYTES, Arc::new(access.clone())).into_server()
+    });
     tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_optional_service(blobs)
             .add_service(service.into_server())
+            .add_service(admin)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled())
             .await
             .expect("serve");
     });
-    let client = CoordinatorClient::connect(format!("http://{addr}"))
+    (notifier, format!("http://{addr}"))
+}
+
+/// A token of `project` with `role`, straight into the store.
+pub async fn mint<S: AccessStore>(store: &S, project: &str, role: Role) -> Token {
+    let token = Token::generate().expect("token");
+    let new = NewToken {
+        project: project.parse().expect("project name"),
+        role,
+        hash: token.hash(),
+        label: format!("test {role}"),
+        expires_at: None,
+    };
+    store.create_token(&new).await.expect("store the token");
+    token
+}
+
+/// A channel to `address` sending `token` (or none).
+pub async fn authed_channel(address: &str, token: Option<&Token>) -> AuthedChannel {
+    let channel = Channel::from_shared(address.to_owned())
+        .expect("address")
+        .connect()
         .await
         .expect("connect to the coordinator");
-    (client, notifier, format!("http://{addr}"))
+    authed(channel, token.map_or_else(Bearer::none, Bearer::new))
+}
+
+/// A Coordinator client of `address` sending `token` (or none).
+pub async fn connect(address: &str, token: Option<&Token>) -> Client {
+    CoordinatorClient::new(authed_channel(address, token).await)
 }
 
 /// Runs one test body against a harness and cleans up even when the body panics.

@@ -139,7 +139,7 @@ pub async fn watch_delivers_stored_then_live_events_and_ends_with_the_run(h: Arc
     assert_ends(&mut stream).await;
 }
 
-pub async fn watch_ends_for_a_run_cancelled_without_events(h: Arc<Harness>) {
+pub async fn watch_ends_for_a_run_cancelled_without_engine_events(h: Arc<Harness>) {
     let run = h.queued_run("queued").await;
     let mut stream = h
         .client()
@@ -156,6 +156,13 @@ pub async fn watch_ends_for_a_run_cancelled_without_events(h: Arc<Harness>) {
         })
         .await
         .expect("cancel");
+    // The only event is the audit trail's record of the cancel; then the stream ends.
+    let audit = tokio::time::timeout(WAIT, stream.message())
+        .await
+        .expect("in time")
+        .expect("stream healthy")
+        .expect("the cancel_requested event");
+    assert_eq!(audit.kind, "cancel_requested");
     assert_ends(&mut stream).await;
 
     let unknown = h

@@ -6,7 +6,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use aide_coordinator::access::{Access, BOOTSTRAP_TOKEN_FILE};
 use aide_coordinator::blobs::{BlobStore, BlobsService};
+use aide_core::access::{Role, Token};
+use aide_proto::bearer::AuthedChannel;
 use aide_proto::v1;
 use aide_proto::v1::blobs_client::BlobsClient;
 use aide_testkit::{ChildGuard, free_port};
@@ -14,32 +19,37 @@ use futures::StreamExt;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::{CancellationToken, DropGuard};
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use super::{data, files_under, local_store, sha};
+use crate::api_support::{authed_channel, mint};
 
-/// A Blobs server on loopback over `store`; it stops when the guard is dropped.
-async fn serve(store: BlobStore, max_blob_bytes: u64) -> (BlobsClient<Channel>, DropGuard) {
+/// A Blobs server on loopback over `store`, its tokens in a SQLite store of its own; a client
+/// with a member token. The server stops when the guard is dropped.
+async fn serve(store: BlobStore, max_blob_bytes: u64) -> (BlobsClient<AuthedChannel>, DropGuard) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let stop = CancellationToken::new();
-    let service = BlobsService::new(store, max_blob_bytes).into_server();
+    let tokens_dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite:{}", tokens_dir.path().join("aide.db").display());
+    let tokens = Arc::new(aide_store::connect(&url).await.expect("store"));
+    let member = mint(&*tokens, "default", Role::Member).await;
+    let access = Arc::new(Access::new(tokens));
+    let service = BlobsService::new(store, max_blob_bytes, access).into_server();
     let cancelled = stop.clone();
     tokio::spawn(async move {
+        let _tokens_dir = tokens_dir;
         tonic::transport::Server::builder()
             .add_service(service)
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), cancelled.cancelled())
             .await
             .expect("serve");
     });
-    (client(addr).await, stop.drop_guard())
+    (client(addr, Some(&member)).await, stop.drop_guard())
 }
 
-async fn client(addr: SocketAddr) -> BlobsClient<Channel> {
-    BlobsClient::connect(format!("http://{addr}"))
-        .await
-        .expect("connect")
+async fn client(addr: SocketAddr, token: Option<&Token>) -> BlobsClient<AuthedChannel> {
+    BlobsClient::new(authed_channel(&format!("http://{addr}"), token).await)
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
 }
 
@@ -61,7 +71,7 @@ fn messages(digest: Vec<u8>, size: u64, bytes: &[u8], piece: usize) -> Vec<v1::U
 }
 
 async fn upload(
-    client: &mut BlobsClient<Channel>,
+    client: &mut BlobsClient<AuthedChannel>,
     bytes: &[u8],
     piece: usize,
 ) -> Result<v1::UploadBlobResponse, Status> {
@@ -70,7 +80,7 @@ async fn upload(
     client.upload_blob(stream).await.map(|r| r.into_inner())
 }
 
-async fn read(client: &mut BlobsClient<Channel>, bytes: &[u8], offset: u64) -> Vec<Vec<u8>> {
+async fn read(client: &mut BlobsClient<AuthedChannel>, bytes: &[u8], offset: u64) -> Vec<Vec<u8>> {
     let request = v1::ReadBlobRequest {
         digest: sha(bytes).0.to_vec(),
         offset,
@@ -83,7 +93,7 @@ async fn read(client: &mut BlobsClient<Channel>, bytes: &[u8], offset: u64) -> V
     pieces
 }
 
-async fn missing(client: &mut BlobsClient<Channel>, asked: &[&[u8]]) -> Vec<Vec<u8>> {
+async fn missing(client: &mut BlobsClient<AuthedChannel>, asked: &[&[u8]]) -> Vec<Vec<u8>> {
     let digests = asked.iter().map(|b| sha(b).0.to_vec()).collect();
     let request = v1::FindMissingBlobsRequest { digests };
     let response = client.find_missing_blobs(request).await.expect("find");
@@ -299,7 +309,32 @@ async fn the_coordinator_binary_serves_blobs_into_its_data_dir() {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let up = aide_testkit::net::wait_for_port_async(addr, Duration::from_secs(30)).await;
     assert!(up, "the coordinator did not listen: {}", coordinator.log());
-    let mut client = client(addr).await;
+    // Its first start made an admin token, in a file only its owner reads; the log names the
+    // file and never the token.
+    let token_file = data_dir.join(BOOTSTRAP_TOKEN_FILE);
+    let text = std::fs::read_to_string(&token_file).expect("the bootstrap token file");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file)
+            .expect("metadata")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let token: Token = text.parse().expect("a token");
+    assert!(
+        coordinator.log().contains(BOOTSTRAP_TOKEN_FILE),
+        "{}",
+        coordinator.log()
+    );
+    assert!(
+        !coordinator.log().contains(&token.expose()[5..]),
+        "the token is never logged"
+    );
+    let mut anonymous = client(addr, None).await;
+    let refused = upload(&mut anonymous, &data(10, 1), 8192)
+        .await
+        .expect_err("no token");
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    let mut client = client(addr, Some(&token)).await;
     let blob = data(70_000, 71);
     let response = upload(&mut client, &blob, 8192).await.expect("upload");
     assert_eq!(response.received, blob.len() as u64);

@@ -24,6 +24,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aide_core::access::{Role, Token};
+use aide_proto::bearer::{AuthedChannel, Bearer, authed};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
 use aide_store::{AnyStore, RunnerStore};
@@ -50,6 +52,8 @@ pub struct Cluster {
     /// The port runners register with (the first coordinator's).
     pub registry_port: u16,
     pub lease_ttl_secs: u64,
+    /// A member token of the `default` project, which the clients send.
+    pub member: Token,
     pub dir: TempDir,
     /// Dropped after the processes (fields drop after [`Cluster`]'s `drop`).
     database: TestDatabase,
@@ -83,6 +87,7 @@ impl Cluster {
         let tag = database.name()[database.name().len() - 12..].to_owned();
         let db_url = database.url().to_owned();
         let store = Arc::new(aide_store::connect(&db_url).await.expect("test store"));
+        let member = crate::api_support::mint(&*store, "default", Role::Member).await;
         let dir = tempfile::tempdir().expect("temp dir");
         // Runners keep their bundle caches in it, which must be reachable by other users.
         std::fs::set_permissions(
@@ -103,6 +108,7 @@ impl Cluster {
             gateway_proc: None,
             registry_port: free_port(),
             lease_ttl_secs,
+            member,
             dir,
             database,
         };
@@ -123,7 +129,7 @@ impl Cluster {
     }
 
     /// Starts a coordinator replica on `port` (the registry port for the first one).
-    pub async fn start_coordinator(&mut self, port: u16) -> CoordinatorClient<Channel> {
+    pub async fn start_coordinator(&mut self, port: u16) -> CoordinatorClient<AuthedChannel> {
         let n = self.coordinators.len();
         let args = vec![
             "--listen".into(),
@@ -150,7 +156,7 @@ impl Cluster {
         );
         self.coordinators.push((port, proc));
         self.wait_port(port, "coordinator").await;
-        client(port).await
+        client(port, &self.member).await
     }
 
     /// Starts a Docker runner with `slots` that registers with the registry port and waits
@@ -272,12 +278,19 @@ impl Drop for Cluster {
 }
 
 /// A gRPC client of the coordinator on `port`, retried until it connects.
-pub async fn client(port: u16) -> CoordinatorClient<Channel> {
+pub async fn client(port: u16, token: &Token) -> CoordinatorClient<AuthedChannel> {
     let address = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match CoordinatorClient::connect(address.clone()).await {
-            Ok(client) => return client.max_decoding_message_size(64 << 20),
+        match Channel::from_shared(address.clone())
+            .expect("address")
+            .connect()
+            .await
+        {
+            Ok(channel) => {
+                return CoordinatorClient::new(authed(channel, Bearer::new(token)))
+                    .max_decoding_message_size(64 << 20);
+            }
             Err(e) if Instant::now() < deadline => {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -287,47 +300,51 @@ pub async fn client(port: u16) -> CoordinatorClient<Channel> {
     }
 }
 
-/// A CreateRun request for the diabetes example with the baseline model, its task uploaded
-/// to the coordinator on `port` as `aide submit` does.
-pub async fn diabetes_run(port: u16, name: &str, steps: u32) -> v1::CreateRunRequest {
-    let settings = v1::RunSettings {
-        steps: Some(steps),
-        k_fold_validation: Some(3),
-        exec_timeout_secs: Some(120),
-        workers: Some(1),
-        ..Default::default()
-    };
-    pushed_run(port, name, &aide_testkit::example_dir("diabetes"), settings).await
-}
-
-/// A CreateRun request for the task in `task_dir`, uploaded to the coordinator on `port` as
-/// `aide submit` does.
-pub async fn pushed_run(
-    port: u16,
-    name: &str,
-    task_dir: &std::path::Path,
-    settings: v1::RunSettings,
-) -> v1::CreateRunRequest {
-    let task = aide_core::Task::load(task_dir).expect("task");
-    let channel = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-        .expect("address")
-        .connect()
-        .await
-        .expect("connect");
-    let (bundle, _) = aide_bundle::push::push_task(
-        channel,
-        &task,
-        aide_core::bundle::Limits::default(),
-        &aide_bundle::push::Quiet,
-    )
-    .await
-    .expect("upload the task");
-    v1::CreateRunRequest {
-        name: name.to_owned(),
-        task: Some(v1::TaskSource {
-            source: Some(v1::task_source::Source::Bundle(bundle)),
+impl Cluster {
+    /// A CreateRun request for the diabetes example with the baseline model, its task uploaded
+    /// to the registry coordinator as `aide submit` does.
+    pub async fn diabetes_run(&self, name: &str, steps: u32) -> v1::CreateRunRequest {
+        let settings = v1::RunSettings {
+            steps: Some(steps),
+            k_fold_validation: Some(3),
+            exec_timeout_secs: Some(120),
+            workers: Some(1),
             ..Default::default()
-        }),
-        settings: Some(settings),
+        };
+        self.pushed_run(name, &aide_testkit::example_dir("diabetes"), settings)
+            .await
+    }
+
+    /// A CreateRun request for the task in `task_dir`, uploaded to the registry coordinator as
+    /// `aide submit` does.
+    pub async fn pushed_run(
+        &self,
+        name: &str,
+        task_dir: &std::path::Path,
+        settings: v1::RunSettings,
+    ) -> v1::CreateRunRequest {
+        let task = aide_core::Task::load(task_dir).expect("task");
+        let channel = Channel::from_shared(format!("http://127.0.0.1:{}", self.registry_port))
+            .expect("address")
+            .connect()
+            .await
+            .expect("connect");
+        let channel = authed(channel, Bearer::new(&self.member));
+        let (bundle, _) = aide_bundle::push::push_task(
+            channel,
+            &task,
+            aide_core::bundle::Limits::default(),
+            &aide_bundle::push::Quiet,
+        )
+        .await
+        .expect("upload the task");
+        v1::CreateRunRequest {
+            name: name.to_owned(),
+            task: Some(v1::TaskSource {
+                source: Some(v1::task_source::Source::Bundle(bundle)),
+                ..Default::default()
+            }),
+            settings: Some(settings),
+        }
     }
 }

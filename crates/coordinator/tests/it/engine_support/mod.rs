@@ -57,6 +57,7 @@ pub fn settings(steps: u32, num_drafts: u32) -> RunSettings {
 pub async fn claimed_run(store: &AnyStore, task: Task, settings: RunSettings) -> Lease {
     let run = store
         .create_run(NewRun {
+            project: aide_core::access::ProjectName::default_project(),
             name: task.name.clone(),
             task,
             settings,
@@ -84,6 +85,7 @@ pub fn config(output_dir: Option<PathBuf>) -> EngineConfig {
         backoff: Backoff {
             initial: Duration::from_millis(100),
             max: Duration::from_secs(1),
+            max_service_retries: 1_000,
         },
         output_dir,
         outputs_in_place: false,

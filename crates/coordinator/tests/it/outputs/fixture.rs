@@ -17,6 +17,7 @@ pub fn at(secs: i64) -> DateTime<Utc> {
 pub fn run(direction: Option<Direction>) -> RunRecord {
     RunRecord {
         id: RunId::new(),
+        project: aide_core::access::ProjectName::default_project(),
         name: "house-prices <demo>".into(),
         task: Task {
             name: "house-prices".into(),

@@ -301,7 +301,7 @@ impl Sandbox for DockerSandbox {
             one_shot: false,
         };
         let mut stats = Box::pin(self.docker.stats(&name, Some(stats_opts)));
-        let deadline = tokio::time::Instant::now() + spec.limits.timeout;
+        let deadline = spec.limits.deadline();
         let mut out = RawOutcome::default();
         let mut usage = StatsTracker::default();
         let mut last_sample = Instant::now() - self.sample_every;

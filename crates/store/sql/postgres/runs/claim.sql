@@ -1,11 +1,15 @@
--- The oldest claimable run for owner $1 with a TTL of $2 milliseconds. The candidate row is
+-- The next claimable run for owner $1 with a TTL of $2 milliseconds, fair across projects:
+-- of the project with the fewest runs leased right now, its oldest. The candidate row is
 -- locked and re-checked under the lock; rows locked by a concurrent claimer are skipped, so
 -- two claimers never take the same run.
 WITH candidate AS (
-    SELECT id FROM runs
-    WHERE status IN ('queued', 'running')
-      AND (lease_expires_at IS NULL OR lease_expires_at < now())
-    ORDER BY created_at, id
+    SELECT r.id FROM runs r
+    WHERE r.status IN ('queued', 'running')
+      AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
+    ORDER BY (
+        SELECT COUNT(*) FROM runs o
+        WHERE o.project = r.project AND o.status = 'running' AND o.lease_expires_at >= now()
+    ), r.created_at, r.id
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 )

@@ -1,3 +1,5 @@
-INSERT INTO runs (id, name, task, settings, direction, seed, status, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER), CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER))
+-- Run ?1 of project ?7, which must exist (no row otherwise).
+INSERT INTO runs (id, name, task, settings, direction, seed, project, status, created_at, updated_at)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER), CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)
+WHERE EXISTS (SELECT 1 FROM projects WHERE name = ?7)
 RETURNING *

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod access;
 pub mod executions;
 pub mod files;
 pub mod ledger;
@@ -85,6 +86,9 @@ macro_rules! all_conformance_tests {
             races::concurrent_claims,
             races::lost_lease_refuses_writes,
             races::takeover_during_writes,
+            access::projects_and_tokens,
+            access::runs_belong_to_projects,
+            access::claims_are_fair_across_projects,
         );
     };
 }
@@ -116,6 +120,7 @@ pub fn new_run(name: &str) -> NewRun {
         ..RunSettings::default()
     };
     NewRun {
+        project: aide_core::access::ProjectName::default_project(),
         name: name.to_owned(),
         task: sample_task(name),
         settings,

@@ -54,6 +54,7 @@ pub async fn runs_create_get_list<H: Harness>(h: Arc<H>) {
         .list_runs(RunFilter {
             status: None,
             limit: 2,
+            ..RunFilter::default()
         })
         .await
         .expect("list limited");
@@ -69,6 +70,7 @@ pub async fn runs_create_get_list<H: Harness>(h: Arc<H>) {
         .list_runs(RunFilter {
             status: Some(RunStatus::Running),
             limit: 10,
+            ..RunFilter::default()
         })
         .await
         .expect("list");
@@ -80,6 +82,7 @@ pub async fn runs_create_get_list<H: Harness>(h: Arc<H>) {
         .list_runs(RunFilter {
             status: Some(RunStatus::Queued),
             limit: 10,
+            ..RunFilter::default()
         })
         .await
         .expect("list");
@@ -91,6 +94,7 @@ pub async fn runs_create_get_list<H: Harness>(h: Arc<H>) {
         .list_runs(RunFilter {
             status: Some(RunStatus::Completed),
             limit: 10,
+            ..RunFilter::default()
         })
         .await
         .expect("list");

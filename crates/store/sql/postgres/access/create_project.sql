@@ -1,0 +1,2 @@
+INSERT INTO projects (name) VALUES ($1)
+RETURNING *

@@ -1,0 +1,5 @@
+-- One more internal failure of the engine holding lease (?1 run, ?2 owner, ?3 epoch).
+UPDATE runs SET engine_failures = engine_failures + 1,
+    updated_at = CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)
+WHERE id = ?1 AND owner = ?2 AND epoch = ?3 AND status = 'running'
+RETURNING engine_failures

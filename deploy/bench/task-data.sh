@@ -23,7 +23,8 @@ printf 'x,y\n1,2\n3,4\n' >"$task/data/train.csv"
 
 "$bin/aide-gateway" --listen 127.0.0.1:57052 >"$work/gateway.log" 2>&1 &
 "$bin/aide-coordinator" --listen 127.0.0.1:57051 --database-url "sqlite:$work/aide.db" \
-  --gateway http://127.0.0.1:57052 --data-dir "$work/data" >"$work/coordinator.log" 2>&1 &
+  --gateway http://127.0.0.1:57052 --data-dir "$work/data" --allow-process-runners \
+  >"$work/coordinator.log" 2>&1 &
 "$bin/aide-runner" --listen 127.0.0.1:57053 --coordinator http://127.0.0.1:57051 \
   --backend process --work-root "$work/runner" --cache-dir "$work/cache" \
   >"$work/runner.log" 2>&1 &
@@ -31,6 +32,8 @@ for port in 57051 57052 57053; do
   for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 done
 sleep 1
+# The coordinator's first start wrote an admin token; the client sends it.
+export AIDE_TOKEN="$(cat "$work/data/bootstrap-admin-token")"
 
 submit() { "$bin/aide" submit "$@" --server http://127.0.0.1:57051 --steps 1 2>"$work/submit.err"; }
 t0=$(date +%s.%N); submit "$task" >/dev/null; t1=$(date +%s.%N)

@@ -186,6 +186,8 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         config.caps.max_unfinished_runs_per_project = max;
     }
     config.caps.max_daily_cost_usd_per_project = args.max_daily_cost_usd;
+    // `--sandbox process` is the operator's explicit choice of a trusted machine.
+    config.allow_process_runners = args.sandbox == BackendKind::Process;
     let coordinator_stop = CancellationToken::new();
     let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store_in(
         shell,

@@ -63,6 +63,8 @@ pub struct CoordinatorConfig {
     pub task_roots: BTreeMap<String, PathBuf>,
     /// What a caller may ask (`[caps]` in the file).
     pub caps: crate::api::RunCaps,
+    /// Whether runners of the process backend may register.
+    pub allow_process_runners: bool,
 }
 
 impl Default for CoordinatorConfig {
@@ -83,6 +85,7 @@ impl Default for CoordinatorConfig {
             max_blob_bytes: crate::blobs::DEFAULT_MAX_BLOB_BYTES,
             task_roots: BTreeMap::new(),
             caps: crate::api::RunCaps::default(),
+            allow_process_runners: false,
         }
     }
 }
@@ -152,10 +155,15 @@ pub struct CoordinatorArgs {
     /// starts no run [default: no cap].
     #[arg(long, env = "AIDE_MAX_DAILY_COST_USD")]
     pub max_daily_cost_usd: Option<f64>,
+    /// Let runners of the process backend register (scripts run as plain processes on the
+    /// runner's host: for machines you trust) [default: refused].
+    #[arg(long, env = "AIDE_ALLOW_PROCESS_RUNNERS")]
+    pub allow_process_runners: bool,
 }
 
 impl Overlay<CoordinatorConfig> for CoordinatorArgs {
     fn apply(&self, c: &mut CoordinatorConfig) {
+        c.allow_process_runners |= self.allow_process_runners;
         set(
             &mut c.caps.max_unfinished_runs_per_project,
             &self.max_unfinished_runs,

@@ -116,6 +116,7 @@ pub async fn serve_store_in(
     let api = ApiConfig {
         heartbeat_interval: config.runner_heartbeat(),
         caps: config.caps.clone(),
+        allow_process_runners: config.allow_process_runners,
         ..ApiConfig::default()
     };
     let intake = TaskIntake {

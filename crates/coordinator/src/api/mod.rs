@@ -51,6 +51,8 @@ pub struct ApiConfig {
     pub watch_page: u32,
     /// What a caller may ask.
     pub caps: RunCaps,
+    /// Whether runners of the process backend may register (a trusted deployment).
+    pub allow_process_runners: bool,
 }
 
 impl Default for ApiConfig {
@@ -61,6 +63,7 @@ impl Default for ApiConfig {
             finish_grace: Duration::from_secs(2),
             watch_page: 500,
             caps: RunCaps::default(),
+            allow_process_runners: false,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! RegisterRunner and RunnerHeartbeat: runners announce themselves and report their load;
 //! each heartbeat's reply lists the executions the runner should stop because their run is
-//! over or their attempt was superseded.
+//! over or their attempt was superseded. A runner of the process backend (scripts as local
+//! processes, no container) is refused unless the deployment allows it explicitly.
 
 use std::collections::HashMap;
 
@@ -20,6 +21,13 @@ pub(super) async fn register<S: Store>(
     let address = required("address", &request.address)?;
     if request.slots == 0 {
         return Err(Status::invalid_argument("slots: must be at least 1"));
+    }
+    if request.backend.trim() == "process" && !config.allow_process_runners {
+        return Err(Status::failed_precondition(
+            "this coordinator takes no process-backend runners (scripts would run as plain \
+             processes on the runner's host); use --backend docker, or start the coordinator \
+             with --allow-process-runners on machines you trust",
+        ));
     }
     let mut labels: serde_json::Map<String, serde_json::Value> = request
         .labels

@@ -45,6 +45,7 @@ api_tests!(
     runners::runners_register_heartbeat_and_the_least_loaded_is_picked,
     runners::silent_runners_are_reaped,
     runners::heartbeat_lists_executions_to_stop,
+    runners::process_runners_are_refused_unless_allowed,
     access::every_public_call_needs_an_active_token,
     access::another_projects_run_is_not_found,
     access::roles_limit_what_a_token_does,

@@ -250,6 +250,7 @@ fn start_server(server: &Host, data: &Path, weed: &Path, logs: &Path) -> Vec<Chi
             .arg("--data-dir")
             .arg(data.join("data"))
             .args([
+                "--allow-process-runners",
                 "--blob-store",
                 "s3://aide/hosts",
                 "--runner-heartbeat-secs",

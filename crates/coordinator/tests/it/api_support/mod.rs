@@ -69,6 +69,8 @@ pub fn test_config() -> ApiConfig {
         watch_poll: Duration::from_millis(50),
         finish_grace: Duration::from_millis(300),
         watch_page: 2,
+        // The runner tests register process-backend runners, as a trusted deployment allows.
+        allow_process_runners: true,
         ..ApiConfig::default()
     }
 }

@@ -288,3 +288,32 @@ pub async fn heartbeat_lists_executions_to_stop(h: Arc<Harness>) {
         .cancel;
     assert_eq!(cancel, [execution(&b, b1, 2)]);
 }
+
+/// A process-backend runner is refused unless the deployment allows it, and nothing of it is
+/// stored; a Docker runner registers either way.
+pub async fn process_runners_are_refused_unless_allowed(h: Arc<Harness>) {
+    let (mut strict, _) = h
+        .another_server(aide_coordinator::api::ApiConfig::default())
+        .await;
+    let refused = strict
+        .register_runner(registration("plain", 1))
+        .await
+        .expect_err("a process runner");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused.message().contains("--allow-process-runners"),
+        "{refused:?}"
+    );
+    let live = h
+        .store
+        .live_runners(Duration::from_secs(60))
+        .await
+        .expect("runners");
+    assert!(live.iter().all(|r| r.info.id != "plain"), "{live:?}");
+    let mut docker = registration("boxed", 1);
+    docker.backend = "docker".into();
+    strict
+        .register_runner(docker)
+        .await
+        .expect("a docker runner");
+}

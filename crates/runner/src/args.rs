@@ -25,7 +25,8 @@ pub struct RunnerArgs {
     /// Print the resolved configuration and exit.
     #[arg(long)]
     pub print_config: bool,
-    /// Address the gRPC server listens on [default: 0.0.0.0:50053].
+    /// Address the gRPC server listens on [default: 127.0.0.1:50053; nothing listens beyond
+    /// loopback unless asked].
     #[arg(long, env = "AIDE_RUNNER_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Address to serve Prometheus metrics on (GET /metrics) [default: off].
@@ -60,6 +61,9 @@ pub struct RunnerArgs {
     /// Labels sent at registration, as key=value (e.g. gpu=true).
     #[arg(long = "label", env = "AIDE_RUNNER_LABELS", value_delimiter = ',')]
     pub labels: Option<Vec<String>>,
+    /// Let a request give its script network access [default: never; scripts run offline].
+    #[arg(long, env = "AIDE_RUNNER_ALLOW_NETWORK")]
+    pub allow_network: bool,
     /// Seconds in-flight executions may keep running after a shutdown signal [default: 30].
     #[arg(long, env = "AIDE_RUNNER_DRAIN_SECS")]
     pub drain_secs: Option<u64>,
@@ -173,6 +177,7 @@ impl Overlay<Config> for RunnerArgs {
         set_some(&mut c.cache_dir, &self.cache_dir);
         set(&mut c.cache_max_bytes, &self.cache_max_bytes);
         set(&mut c.labels, &self.labels);
+        c.limits.allow_network |= self.allow_network;
         set(&mut c.drain_secs, &self.drain_secs);
         set(&mut c.grace_secs, &self.grace_secs);
         set(&mut c.sample_ms, &self.sample_ms);

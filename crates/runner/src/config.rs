@@ -86,7 +86,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], 50053)),
+            listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
             metrics_listen: None,
             runner_id: None,
             advertise: None,
@@ -108,7 +108,8 @@ impl Default for Config {
     }
 }
 
-/// Limits used when a request leaves a field at zero.
+/// Limits used when a request leaves a field at zero, and the most a request may ask: a
+/// larger value is clamped to the `max_*` ceiling (output and file sizes to the default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitDefaults {
@@ -128,6 +129,16 @@ pub struct LimitDefaults {
     pub max_collect_bytes: u64,
     /// Largest file the script may write (RLIMIT_FSIZE of the process backend), in bytes.
     pub max_write_bytes: u64,
+    /// The longest wall-clock limit a request may ask, in seconds.
+    pub max_timeout_secs: u64,
+    /// The most memory a request may ask, in bytes.
+    pub max_memory_bytes: u64,
+    /// The most CPU cores a request may ask.
+    pub max_cpus: f64,
+    /// The most processes and threads a request may ask.
+    pub max_pids: u32,
+    /// Whether a request may give its script network access; refused (no network) when not.
+    pub allow_network: bool,
 }
 
 impl Default for LimitDefaults {
@@ -141,6 +152,11 @@ impl Default for LimitDefaults {
             max_file_bytes: 2 << 20,
             max_collect_bytes: 3 << 20,
             max_write_bytes: 8 << 30,
+            max_timeout_secs: 24 * 3600,
+            max_memory_bytes: 64 << 30,
+            max_cpus: 16.0,
+            max_pids: 4096,
+            allow_network: false,
         }
     }
 }

@@ -206,6 +206,8 @@ struct Job {
     submission: String,
 }
 
+/// The job a request asks for, its limits filled from the defaults and clamped to the
+/// runner's ceilings, and network access only where the runner's policy allows it.
 fn job(mut req: ExecuteRequest, defaults: &LimitDefaults, inputs: &InputSource) -> Result<Job> {
     if req.code.trim().is_empty() {
         return Err(Error::InvalidRequest("code is empty".into()));
@@ -224,7 +226,8 @@ fn job(mut req: ExecuteRequest, defaults: &LimitDefaults, inputs: &InputSource) 
         .timeout
         .and_then(|t| Duration::try_from(t).ok())
         .filter(|t| !t.is_zero())
-        .unwrap_or(Duration::from_secs(defaults.timeout_secs));
+        .unwrap_or(Duration::from_secs(defaults.timeout_secs))
+        .min(Duration::from_secs(defaults.max_timeout_secs));
     // The caller gives up at its deadline; running past it is wasted work.
     if let Some(deadline) = req.work.as_ref().and_then(|w| w.deadline)
         && let Ok(at) = SystemTime::try_from(deadline)
@@ -237,14 +240,22 @@ fn job(mut req: ExecuteRequest, defaults: &LimitDefaults, inputs: &InputSource) 
         input,
         limits: ResolvedLimits {
             timeout,
-            memory_bytes: pick(l.memory_bytes, defaults.memory_bytes),
-            cpus: if l.cpus > 0.0 { l.cpus } else { defaults.cpus },
-            pids: if l.pids == 0 { defaults.pids } else { l.pids },
-            max_output_bytes: pick(l.max_output_bytes, defaults.max_output_bytes),
-            max_file_bytes: pick(l.max_file_bytes, defaults.max_file_bytes),
+            memory_bytes: pick(l.memory_bytes, defaults.memory_bytes)
+                .min(defaults.max_memory_bytes),
+            cpus: (if l.cpus.is_finite() && l.cpus > 0.0 {
+                l.cpus
+            } else {
+                defaults.cpus
+            })
+            .min(defaults.max_cpus),
+            pids: (if l.pids == 0 { defaults.pids } else { l.pids }).min(defaults.max_pids),
+            max_output_bytes: pick(l.max_output_bytes, defaults.max_output_bytes)
+                .min(defaults.max_output_bytes),
+            max_file_bytes: pick(l.max_file_bytes, defaults.max_file_bytes)
+                .min(defaults.max_file_bytes),
             max_write_bytes: defaults.max_write_bytes,
         },
-        allow_network: req.allow_network,
+        allow_network: req.allow_network && defaults.allow_network,
         globs: req.collect_globs,
         submission: req.submission_file,
     })
@@ -416,5 +427,71 @@ fn failed(e: Error, token: &CancellationToken) -> Finished {
         cancelled: token.is_cancelled(),
         sandbox_error: e.to_string(),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aide_proto::v1::Limits as ResourceLimits;
+
+    use super::*;
+
+    fn request(limits: ResourceLimits, allow_network: bool) -> ExecuteRequest {
+        ExecuteRequest {
+            code: "print(1)".into(),
+            limits: Some(limits),
+            allow_network,
+            ..ExecuteRequest::default()
+        }
+    }
+
+    #[test]
+    fn requests_are_clamped_to_the_runners_ceilings_and_its_network_policy() {
+        let defaults = LimitDefaults::default();
+        let inputs = InputSource::default();
+        let greedy = ResourceLimits {
+            timeout: Some(prost_types::Duration {
+                seconds: i64::MAX,
+                nanos: 0,
+            }),
+            memory_bytes: u64::MAX,
+            cpus: f64::INFINITY,
+            pids: u32::MAX,
+            max_output_bytes: u64::MAX,
+            max_file_bytes: u64::MAX,
+        };
+        let clamped = job(request(greedy, true), &defaults, &inputs).expect("a job");
+        assert_eq!(
+            clamped.limits.timeout,
+            Duration::from_secs(defaults.max_timeout_secs)
+        );
+        assert_eq!(clamped.limits.memory_bytes, defaults.max_memory_bytes);
+        assert_eq!(
+            clamped.limits.cpus, defaults.cpus,
+            "a non-finite request takes the default"
+        );
+        assert_eq!(clamped.limits.pids, defaults.max_pids);
+        assert_eq!(clamped.limits.max_output_bytes, defaults.max_output_bytes);
+        assert_eq!(clamped.limits.max_file_bytes, defaults.max_file_bytes);
+        assert!(
+            !clamped.allow_network,
+            "the runner's policy refuses network by default"
+        );
+
+        let open = LimitDefaults {
+            allow_network: true,
+            ..LimitDefaults::default()
+        };
+        let modest = ResourceLimits {
+            cpus: 2.0,
+            ..ResourceLimits::default()
+        };
+        let allowed = job(request(modest, true), &open, &inputs).expect("a job");
+        assert!(allowed.allow_network);
+        assert_eq!(allowed.limits.cpus, 2.0);
+        assert_eq!(
+            allowed.limits.timeout,
+            Duration::from_secs(open.timeout_secs)
+        );
     }
 }

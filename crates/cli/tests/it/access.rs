@@ -210,3 +210,87 @@ fn tokens_scope_every_command_to_its_project() {
         );
     }
 }
+
+/// The API from another ecosystem: a Python client generated from `proto/` with grpcio-tools
+/// is refused without a token and lists the project's runs with one.
+#[test]
+fn a_python_client_generated_from_the_protos_lists_runs_with_a_token() {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import grpc_tools.protoc"])
+        .status()
+        .map_err(|e| e.to_string())
+        .and_then(|s| {
+            s.success()
+                .then_some(())
+                .ok_or("no module grpc_tools".to_owned())
+        });
+    if aide_testkit::require::require("grpcio-tools (bash deploy/dev/python-grpc.sh)", found)
+        .is_none()
+    {
+        return;
+    }
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let submitted = server.client(&["submit", "examples/diabetes", "--steps", "50"]);
+    assert_eq!(submitted.status.code(), Some(0), "{}", stderr(&submitted));
+    let run = stdout(&submitted);
+
+    let stubs = tempfile::tempdir().expect("stubs dir");
+    let proto = aide_testkit::repo_root().join("proto");
+    let protos: Vec<String> = std::fs::read_dir(proto.join("aide/v1"))
+        .expect("protos")
+        .map(|e| {
+            format!(
+                "aide/v1/{}",
+                e.expect("entry").file_name().to_string_lossy()
+            )
+        })
+        .collect();
+    let generated = std::process::Command::new("python3")
+        .args(["-m", "grpc_tools.protoc", "-I"])
+        .arg(&proto)
+        .arg(format!("--python_out={}", stubs.path().display()))
+        .arg(format!("--grpc_python_out={}", stubs.path().display()))
+        .args(&protos)
+        .output()
+        .expect("protoc");
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+
+    let script = r#"
+import sys, grpc
+sys.path.insert(0, sys.argv[1])
+from aide.v1 import coordinator_pb2, coordinator_pb2_grpc
+stub = coordinator_pb2_grpc.CoordinatorStub(grpc.insecure_channel(sys.argv[2]))
+try:
+    stub.ListRuns(coordinator_pb2.ListRunsRequest())
+    print("anonymous OK")
+except grpc.RpcError as e:
+    print("anonymous", e.code().name)
+listed = stub.ListRuns(coordinator_pb2.ListRunsRequest(),
+                       metadata=[("authorization", "Bearer " + sys.argv[3])])
+print("runs", " ".join(r.id for r in listed.runs))
+"#;
+    let target = server.url.trim_start_matches("http://").to_owned();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(stubs.path())
+        .arg(&target)
+        .arg(&server.token)
+        .output()
+        .expect("python client");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("anonymous UNAUTHENTICATED"), "{text}");
+    assert!(text.contains(&format!("runs {run}")), "{text}");
+    assert_eq!(server.client(&["cancel", &run]).status.code(), Some(0));
+}

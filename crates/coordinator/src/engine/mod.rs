@@ -262,9 +262,7 @@ impl Heartbeat {
                 let mut renewed_at: Option<tokio::time::Instant> = None;
                 loop {
                     if renewed_at.is_some_and(|at| at.elapsed() + look <= every) {
-                        if let Ok(run) = store.get_run(lease.run_id).await
-                            && run.cancel_requested
-                        {
+                        if let Ok(true) = store.cancel_requested(lease.run_id).await {
                             requested.cancel();
                         }
                         tokio::select! {

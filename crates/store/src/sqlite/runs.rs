@@ -102,6 +102,15 @@ impl RunStore for SqliteStore {
         decode::lease_status(&row)
     }
 
+    async fn cancel_requested(&self, run_id: RunId) -> Result<bool> {
+        let row = sqlx::query(include_str!("../../sql/sqlite/runs/cancel_requested.sql"))
+            .bind(id_text(run_id.0))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("run", run_id))?;
+        row.value("cancel_requested")
+    }
+
     async fn record_engine_failure(&self, lease: &Lease) -> Result<u32> {
         let row = fenced(
             include_str!("../../sql/sqlite/runs/engine_failed.sql"),

@@ -342,9 +342,15 @@ pub async fn cancel_requests<H: Harness>(h: Arc<H>) {
 
     // A running run is flagged; the owner learns it from the next renewal.
     let lease = claimed(&store, "running").await;
+    assert!(!store.cancel_requested(lease.run_id).await.expect("read"));
     let flagged = store.request_cancel(lease.run_id).await.expect("cancel");
     assert_eq!(flagged.status, RunStatus::Running);
     assert!(flagged.cancel_requested);
+    assert!(store.cancel_requested(lease.run_id).await.expect("read"));
+    assert_err!(
+        store.cancel_requested(RunId::new()).await,
+        Error::NotFound { .. }
+    );
     let status = store.renew_lease(&lease, LONG).await.expect("renew");
     assert!(status.cancel_requested);
     let done = store

@@ -14,23 +14,6 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// `aide <args> --server <url>` sending `token`.
-fn with_token(server: &Server, token: &str, args: &[&str]) -> Output {
-    let out = crate::support::aide()
-        .env("AIDE_TOKEN", token)
-        .args(args)
-        .args(["--server", &server.url])
-        .output()
-        .expect("spawn aide");
-    eprintln!(
-        "$ aide {} -> {:?}\n{}",
-        args.join(" "),
-        out.status.code(),
-        stderr(&out)
-    );
-    out
-}
-
 /// A token made with `aide admin token create`.
 fn new_token(server: &Server, project: &str, role: &str) -> String {
     let made = server.client(&[
@@ -115,11 +98,10 @@ fn tokens_scope_every_command_to_its_project() {
     );
     let member = new_token(&server, "team-b", "member");
     let viewer = new_token(&server, "team-b", "viewer");
-    let viewer_cannot = with_token(&server, &viewer, &["admin", "project", "ls"]);
+    let viewer_cannot = server.client_as(&viewer, &["admin", "project", "ls"]);
     assert_eq!(viewer_cannot.status.code(), Some(2));
 
-    let submitted = with_token(
-        &server,
+    let submitted = server.client_as(
         &member,
         &[
             "submit",
@@ -156,11 +138,11 @@ fn tokens_scope_every_command_to_its_project() {
     }
     let admin_list = stdout(&server.client(&["ls", "--json"]));
     assert!(!admin_list.contains(&run), "{admin_list}");
-    let b_list = stdout(&with_token(&server, &viewer, &["ls", "--json"]));
+    let b_list = stdout(&server.client_as(&viewer, &["ls", "--json"]));
     assert!(b_list.contains(&run), "{b_list}");
 
     // A viewer reads but does not cancel; the member does.
-    let refused = with_token(&server, &viewer, &["cancel", &run]);
+    let refused = server.client_as(&viewer, &["cancel", &run]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(
         stderr(&refused).contains("not allowed"),
@@ -168,9 +150,7 @@ fn tokens_scope_every_command_to_its_project() {
         stderr(&refused)
     );
     assert_eq!(
-        with_token(&server, &member, &["cancel", &run])
-            .status
-            .code(),
+        server.client_as(&member, &["cancel", &run]).status.code(),
         Some(0)
     );
 
@@ -191,7 +171,7 @@ fn tokens_scope_every_command_to_its_project() {
     );
     let revoked_at = Instant::now();
     loop {
-        let out = with_token(&server, &member, &["ls"]);
+        let out = server.client_as(&member, &["ls"]);
         if out.status.code() == Some(2) {
             break;
         }

@@ -92,7 +92,14 @@ impl Server {
 
     /// Runs `aide <args> --server <url>` with the admin token, echoing its stderr.
     pub fn client(&self, args: &[&str]) -> Output {
-        run_client(self.aide(), &self.url, args)
+        self.client_as(&self.token, args)
+    }
+
+    /// Runs `aide <args> --server <url>` sending `token`, echoing its stderr.
+    pub fn client_as(&self, token: &str, args: &[&str]) -> Output {
+        let mut command = aide();
+        command.env("AIDE_TOKEN", token);
+        run_client(command, &self.url, args)
     }
 
     /// The server's stderr so far.

@@ -46,7 +46,7 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).expect("logs");
 
-    let (_services, _weed_data) = start_server(&server, &server_dir, &weed, &logs);
+    let _services = start_server(&server, &server_dir, &weed, &logs);
     let url = format!("http://{}", server.socket_addr(50051));
     let mut runners = [
         start_runner(&r1, &url, &dir.path().join("r1"), 24_100, &logs),
@@ -214,36 +214,16 @@ fn client_task(client_dir: &Path) -> PathBuf {
 }
 
 /// SeaweedFS, the gateway and the coordinator (SQLite, blobs in SeaweedFS) in `server`.
-fn start_server(
-    server: &Host,
-    data: &Path,
-    weed: &Path,
-    logs: &Path,
-) -> (Vec<ChildGuard>, tempfile::TempDir) {
+fn start_server(server: &Host, data: &Path, weed: &Path, logs: &Path) -> Vec<ChildGuard> {
     let addr = server.addr().to_string();
-    // `weed mini` puts unix sockets at fixed paths in /tmp (/tmp/seaweedfs-master-grpc-19333.sock
-    // and others) whatever its network namespace, so a second one on this machine would take
-    // over, then delete, the sockets of the test environment's SeaweedFS and break it. This
-    // one gets a /tmp of its own (a private mount namespace), its data outside /tmp.
-    let weed_data = tempfile::tempdir_in("/var/tmp").expect("weed data dir");
-    let private_tmp = format!(
-        "mount -t tmpfs tmpfs /tmp && exec \"$0\" mini -dir={} -ip={addr} -ip.bind={addr} \
-         -bucket=aide -admin.ui=false",
-        weed_data.path().display()
-    );
+    std::fs::create_dir_all(data.join("weed")).expect("weed dir");
     let weed = ChildGuard::spawn_logged(
         "weed",
         server
-            .command("unshare")
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                &private_tmp,
-            ])
-            .arg(weed)
+            .command(weed)
+            .args(["mini", &format!("-dir={}", data.join("weed").display())])
+            .args([format!("-ip={addr}"), format!("-ip.bind={addr}")])
+            .args(["-bucket=aide", "-admin.ui=false"])
             .env("AWS_ACCESS_KEY_ID", WEED_KEY)
             .env("AWS_SECRET_ACCESS_KEY", WEED_SECRET),
         &logs.join("weed.log"),
@@ -289,7 +269,7 @@ fn start_server(
             "{what} did not start"
         );
     }
-    (vec![weed, gateway, coordinator], weed_data)
+    vec![weed, gateway, coordinator]
 }
 
 /// A process-backend runner in `host`, its work and cache under `dir` (on no other host).

@@ -230,7 +230,8 @@ fn start_server(server: &Host, data: &Path, weed: &Path, logs: &Path) -> Vec<Chi
     );
     assert!(
         server.wait_for_port(8333, Duration::from_secs(60)),
-        "SeaweedFS did not start"
+        "SeaweedFS did not start:\n{}",
+        std::fs::read_to_string(logs.join("weed.log")).unwrap_or_default()
     );
     let gateway = ChildGuard::spawn_logged(
         "gateway",

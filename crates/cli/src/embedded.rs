@@ -264,6 +264,8 @@ fn runner_config(opts: &ServiceOptions, work_root: &std::path::Path) -> aide_run
     let pid = std::process::id();
     let mut config = aide_runner::Config {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        // In-process services talk over loopback only.
+        tls: aide_service::tls::TlsConfig::plaintext(),
         runner_id: Some(format!("aide-{pid}")),
         coordinator: opts.coordinator.clone(),
         backend: opts.sandbox,

@@ -43,6 +43,9 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:50051"
     )]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub tls: aide_service::tls::TlsArgs,
     /// Sandbox the scripts run in: docker (one container per execution, image
     /// aide-sandbox:py311; refused with a hint when Docker or the image is missing) or
     /// process (a limited process group, for a trusted single machine).
@@ -146,17 +149,24 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         args.slots,
         args.max_runs
     );
-    // The runner dials the coordinator on loopback even when the API listens on all addresses.
-    let loopback = SocketAddr::from(([127, 0, 0, 1], local.port()));
+    let mut tls = aide_service::tls::TlsConfig::default();
+    aide_service::Overlay::apply(&args.tls, &mut tls);
+    let shell = aide_service::Shell::new(aide_telemetry::Metrics::new());
+    // The runner beside the coordinator dials it on loopback in plaintext: the public port
+    // itself when it is plaintext, else a second port on loopback only.
+    let (shell, internal) = match tls.files().map_err(|e| CliError::Usage(e.to_string()))? {
+        None => (shell, SocketAddr::from(([127, 0, 0, 1], local.port()))),
+        Some(_) => internal_port(shell).await?,
+    };
     let options = ServiceOptions {
         sandbox: args.sandbox,
         slots: args.slots,
         work_root: None,
-        coordinator: Some(format!("http://{loopback}")),
+        coordinator: Some(format!("http://{internal}")),
         redis_url: args.redis_url.clone().filter(|u| !u.trim().is_empty()),
-        metrics: aide_telemetry::Metrics::new(),
+        metrics: shell.metrics().clone(),
     };
-    let shell = aide_service::Shell::new(options.metrics.clone())
+    let shell = shell
         .metrics_on(args.metrics_listen)
         .await
         .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -165,8 +175,13 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         s = Services::start(&options, &say) => s.map_err(|e| docker_hint(e, args.sandbox))?,
         () = shutdown.cancelled() => return Ok(EXIT_INTERRUPTED),
     };
+    let scheme = match tls.plaintext {
+        true => "http",
+        false => "https",
+    };
     let mut config = CoordinatorConfig::new(url.clone());
     config.listen = local;
+    config.tls = tls;
     config.gateway = services.gateway_url.clone();
     config.max_runs = args.max_runs;
     config.output_dir = args.output_dir.clone();
@@ -205,7 +220,7 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     };
     let outcome = match ready {
         Ok(()) if !shutdown.is_cancelled() => {
-            announce_ready(&services, &options, local);
+            announce_ready(&services, &options, local, scheme);
             tokio::select! {
                 () = shutdown.cancelled() => Ok(()),
                 ended = &mut coordinator => Err(coordinator_error(ended)),
@@ -219,6 +234,21 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     services.stop().await;
     store.close().await;
     outcome.map(|()| 0)
+}
+
+/// A loopback port the in-process runner reaches the coordinator on, served by `shell`
+/// beside the public TLS port.
+async fn internal_port(shell: aide_service::Shell) -> Result<(aide_service::Shell, SocketAddr), CliError> {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on loopback: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(CliError::service("the listening address"))?;
+    let shell = shell
+        .also_internal(listener)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok((shell, address))
 }
 
 /// The database URL, once the flags are known to be usable.
@@ -260,7 +290,7 @@ fn install_signals(shutdown: &CancellationToken) -> Result<(), CliError> {
 }
 
 /// Tells where everything listens once the runner has registered.
-fn announce_ready(services: &Services, options: &ServiceOptions, api: SocketAddr) {
+fn announce_ready(services: &Services, options: &ServiceOptions, api: SocketAddr, scheme: &str) {
     let redis = options
         .redis_url
         .as_deref()
@@ -269,8 +299,8 @@ fn announce_ready(services: &Services, options: &ServiceOptions, api: SocketAddr
         "gateway {} · runner {} · Redis {redis}",
         services.gateway_url, services.runner_url
     );
-    eprintln!("coordinator API on http://{api}");
-    eprintln!("ready: aide submit --server http://{api} <task> (Ctrl-C to stop)");
+    eprintln!("coordinator API on {scheme}://{api}");
+    eprintln!("ready: aide submit --server {scheme}://{api} <task> (Ctrl-C to stop)");
 }
 
 /// Stops the coordinator (its runs are released), waiting up to 30 s for it.

@@ -13,6 +13,7 @@
 //! max_blob_bytes = 17179869184           # the largest blob an upload may declare
 //! ```
 
+use aide_service::tls::{TlsArgs, TlsConfig};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ use crate::task_roots::{TaskRootArg, TaskRoots};
 pub struct CoordinatorConfig {
     /// Address of the gRPC API.
     pub listen: SocketAddr,
+    /// Mutual TLS (runners and the gateway by certificate, people by token), or plaintext
+    /// on loopback.
+    pub tls: TlsConfig,
     /// Where `GET /metrics` is served; off when `None`.
     pub metrics_listen: Option<SocketAddr>,
     /// The store; required (no default).
@@ -71,6 +75,7 @@ impl Default for CoordinatorConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            tls: TlsConfig::default(),
             metrics_listen: None,
             database_url: None,
             gateway: "http://127.0.0.1:50052".into(),
@@ -102,6 +107,8 @@ pub struct CoordinatorArgs {
     /// Address to serve the gRPC API on [default: 127.0.0.1:50051].
     #[arg(long, env = "AIDE_COORDINATOR_LISTEN")]
     pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Address to serve Prometheus metrics on (GET /metrics) [default: off].
     #[arg(long, env = "AIDE_COORDINATOR_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -163,6 +170,7 @@ pub struct CoordinatorArgs {
 
 impl Overlay<CoordinatorConfig> for CoordinatorArgs {
     fn apply(&self, c: &mut CoordinatorConfig) {
+        self.tls.apply(&mut c.tls);
         c.allow_process_runners |= self.allow_process_runners;
         set(
             &mut c.caps.max_unfinished_runs_per_project,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_service::Shell;
+use aide_service::tls::{ClientAuth, Dialer, ServerTls};
 use aide_store::AnyStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -94,10 +95,12 @@ pub async fn serve_store_in(
         store.clone(),
         config.runner_heartbeat(),
     ));
+    let server_tls = ServerTls::new(&config.tls, address, ClientAuth::Optional)?;
+    let dialer = Dialer::new(&config.tls)?;
     let notifier = EventNotifier::new();
-    let author = GrpcAuthor::connect_lazy(&config.gateway)
+    let author = GrpcAuthor::dial(&dialer, &config.gateway)
         .map_err(|e| Error::Config(format!("--gateway: {e}")))?;
-    let executor = RegistryExecutor::new(registry.clone());
+    let executor = RegistryExecutor::new(registry.clone()).with_dialer(dialer);
     let blob_store = config.open_blob_store()?;
     let roots = config.task_roots()?;
     let task_files = StoredTaskFiles::new(blob_store.clone());
@@ -132,7 +135,7 @@ pub async fn serve_store_in(
         .into_server()
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
-    tracing::info!(%address, owner = %config.owner, gateway = %config.gateway, blobs = %blob_store, "coordinator serving");
+    tracing::info!(%address, tls = server_tls.is_tls(), owner = %config.owner, gateway = %config.gateway, blobs = %blob_store, "coordinator serving");
     let blobs =
         BlobsService::new(blob_store, config.max_blob_bytes, Arc::new(access)).into_server();
 
@@ -161,6 +164,7 @@ pub async fn serve_store_in(
         }
     };
     shell
+        .tls(server_tls)
         .stream_grace(SERVER_DRAIN)
         .add_service(service)
         .add_service(blobs)

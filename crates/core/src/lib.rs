@@ -18,6 +18,7 @@ pub mod prompt;
 pub mod redact;
 pub mod rng;
 pub mod run;
+pub mod service_identity;
 pub mod settings;
 pub mod task;
 

@@ -3,7 +3,10 @@
 //! shutdown token is cancelled. Health turns NOT_SERVING first so balancers drain, then
 //! in-flight requests finish before `serve` returns.
 
+use aide_core::service_identity::ServiceKind;
 use aide_service::Shell;
+use aide_service::tls::{ClientAuth, PeerGuard, ServerTls};
+use tonic::service::interceptor::InterceptedService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -22,6 +25,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let (listener, shell) = Shell::listen(config.listen, config.metrics_listen).await?;
+    let shell = shell.tls(ServerTls::new(&config.tls, config.listen, ClientAuth::Required)?);
     let gateway = Gateway::new(&config, env).await?;
     serve_in(shell, gateway, listener, shutdown).await
 }
@@ -35,7 +39,8 @@ pub async fn serve(
     serve_in(Shell::default(), gateway, listener, shutdown).await
 }
 
-/// Serves `gateway` in `shell` (its metrics registry and endpoint) until `shutdown`.
+/// Serves `gateway` in `shell` (its metrics registry and endpoint, its TLS) until
+/// `shutdown`; only the coordinator may call it.
 pub async fn serve_in(
     shell: Shell,
     gateway: Gateway,
@@ -50,7 +55,10 @@ pub async fn serve_in(
         .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
     info!(%address, "LLM gateway serving");
     shell
-        .add_service(service)
+        .add_service(InterceptedService::new(
+            service,
+            PeerGuard::only(ServiceKind::Coordinator),
+        ))
         .serve(listener, shutdown, async {})
         .await?;
     Ok(())

@@ -32,10 +32,14 @@ pub struct RunnerArgs {
     /// Address to serve Prometheus metrics on (GET /metrics) [default: off].
     #[arg(long, env = "AIDE_RUNNER_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
-    /// Stable id of this runner [default: <hostname>-<pid>].
+    #[command(flatten)]
+    pub tls: aide_service::tls::TlsArgs,
+    /// Stable id of this runner [default: its certificate's name with TLS, else
+    /// <hostname>-<pid>].
     #[arg(long, env = "AIDE_RUNNER_ID")]
     pub runner_id: Option<String>,
-    /// Address the coordinator dials to reach this runner [default: http://<listen>].
+    /// Address the coordinator dials to reach this runner [default: https://<listen> with
+    /// TLS, http://<listen> with --plaintext].
     #[arg(long, env = "AIDE_RUNNER_ADVERTISE")]
     pub advertise: Option<String>,
     /// Coordinator to register with; without one the runner runs standalone.
@@ -167,6 +171,7 @@ pub struct ProcessArgs {
 impl Overlay<Config> for RunnerArgs {
     fn apply(&self, c: &mut Config) {
         set(&mut c.listen, &self.listen);
+        self.tls.apply(&mut c.tls);
         set_some(&mut c.metrics_listen, &self.metrics_listen);
         set_some(&mut c.runner_id, &self.runner_id);
         set_some(&mut c.advertise, &self.advertise);

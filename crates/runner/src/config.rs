@@ -45,6 +45,8 @@ impl BackendKind {
 pub struct Config {
     /// Address the gRPC server listens on.
     pub listen: SocketAddr,
+    /// Mutual TLS (certificate, key, cluster CA), or plaintext on loopback.
+    pub tls: aide_service::tls::TlsConfig,
     /// Where `GET /metrics` is served; off when `None`.
     pub metrics_listen: Option<SocketAddr>,
     /// Stable id of this runner; defaults to "<hostname>-<pid>".
@@ -87,6 +89,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
+            tls: aide_service::tls::TlsConfig::default(),
             metrics_listen: None,
             runner_id: None,
             advertise: None,

@@ -21,7 +21,10 @@ pub mod workspace;
 use std::{collections::HashMap, os::unix::fs::PermissionsExt, sync::Arc, time::Duration};
 
 use aide_proto::v1::runner_server::RunnerServer;
+use aide_core::service_identity::ServiceKind;
 use aide_service::Shell;
+use aide_service::tls::{ClientAuth, Dialer, PeerGuard, ServerTls};
+use tonic::service::interceptor::InterceptedService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -71,7 +74,10 @@ pub async fn serve_in(
     shutdown: CancellationToken,
 ) -> Result<()> {
     config.validate()?;
-    let runner_id = config.runner_id();
+    let local = listener.local_addr()?;
+    let server_tls = ServerTls::new(&config.tls, local, ClientAuth::Required)?;
+    let dialer = Dialer::new(&config.tls)?;
+    let runner_id = runner_id(&config)?;
     let work_root = config.work_root();
     std::fs::create_dir_all(&work_root)?;
     // Sandbox users must be able to reach their own attempt directory.
@@ -80,7 +86,7 @@ pub async fn serve_in(
     }
     let sandbox = build_sandbox(&config, &runner_id).await?;
     let swept = sandbox.sweep().await?;
-    let inputs = input_source(&config).await?;
+    let inputs = input_source(&config, &dialer).await?;
     let service = RunnerService::new(
         runner_id.clone(),
         sandbox.clone(),
@@ -89,8 +95,7 @@ pub async fn serve_in(
         config.slots,
         inputs,
     );
-    let local = listener.local_addr()?;
-    info!(%runner_id, %local, backend = sandbox.backend(), slots = config.slots, swept, "runner serving");
+    info!(%runner_id, %local, tls = server_tls.is_tls(), backend = sandbox.backend(), slots = config.slots, swept, "runner serving");
 
     if config.backend == BackendKind::Docker {
         let sandbox = sandbox.clone();
@@ -101,12 +106,13 @@ pub async fn serve_in(
     }
     if let Some(coordinator) = config.coordinator.clone() {
         let reg = registry::Registration {
+            endpoint: dialer.endpoint(&coordinator)?,
             coordinator,
             runner_id: runner_id.clone(),
             address: config
                 .advertise
                 .clone()
-                .unwrap_or_else(|| format!("http://{local}")),
+                .unwrap_or_else(|| format!("{}://{local}", dialer.scheme())),
             backend: config.backend.as_str().into(),
             labels: parse_labels(&config.labels),
         };
@@ -121,10 +127,13 @@ pub async fn serve_in(
             service.drain(Duration::from_secs(config.drain_secs)).await;
         }
     };
+    let runner = RunnerServer::new(service).max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
     let served = shell
-        .add_service(
-            RunnerServer::new(service).max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES),
-        )
+        .tls(server_tls)
+        .add_service(InterceptedService::new(
+            runner,
+            PeerGuard::only(ServiceKind::Coordinator),
+        ))
         .serve(listener, shutdown, drain)
         .await;
     if let Err(e) = sandbox.sweep().await {
@@ -136,12 +145,10 @@ pub async fn serve_in(
 
 /// Where executions' inputs come from: with a coordinator, a bundle cache fetching from it;
 /// host directories only when the configuration says so (the runner of `aide run`).
-async fn input_source(config: &Config) -> Result<InputSource> {
+async fn input_source(config: &Config, dialer: &Dialer) -> Result<InputSource> {
     let cache = match &config.coordinator {
         Some(coordinator) => {
-            let channel = tonic::transport::Endpoint::from_shared(coordinator.clone())
-                .map_err(|e| Error::Config(format!("--coordinator {coordinator:?}: {e}")))?
-                .connect_lazy();
+            let channel = dialer.endpoint(coordinator)?.connect_lazy();
             let source = Arc::new(aide_bundle::GrpcBlobSource::new(channel));
             let cache_config = aide_bundle::CacheConfig {
                 dir: config.cache_dir(),
@@ -171,6 +178,22 @@ async fn input_source(config: &Config) -> Result<InputSource> {
         accept_local: config.accept_local_input,
         private,
     })
+}
+
+/// The runner's id: as configured, else its certificate's name; with TLS the two must
+/// agree, since the coordinator takes registrations only for the runner a certificate names.
+fn runner_id(config: &Config) -> Result<String> {
+    let certified = aide_service::tls::own_identity(&config.tls)?;
+    match (certified, &config.runner_id) {
+        (None, _) => Ok(config.runner_id()),
+        (Some(identity), _) if identity.kind != ServiceKind::Runner => Err(Error::Config(format!(
+            "the TLS certificate is {identity}, not a runner's (`aide certs issue --role runner`)"
+        ))),
+        (Some(identity), Some(id)) if id != identity.name.as_str() => Err(Error::Config(format!(
+            "--runner-id {id:?} differs from the certificate's name ({identity})"
+        ))),
+        (Some(identity), _) => Ok(identity.name.to_string()),
+    }
 }
 
 /// Sweeps this runner's leftover containers every `every` until `stop`.

@@ -16,8 +16,10 @@ use crate::{procfs, service::RunnerService};
 /// What the runner tells the coordinator about itself.
 #[derive(Debug, Clone)]
 pub struct Registration {
-    /// Coordinator gRPC address.
+    /// Coordinator gRPC address, as configured (for the log).
     pub coordinator: String,
+    /// How to reach it (TLS with the runner's certificate, or plaintext).
+    pub endpoint: tonic::transport::Endpoint,
     /// Runner id.
     pub runner_id: String,
     /// Address the coordinator dials.
@@ -57,8 +59,11 @@ async fn session(
     service: &RunnerService,
     shutdown: &CancellationToken,
 ) -> Result<(), tonic::Status> {
-    let mut client = CoordinatorClient::connect(reg.coordinator.clone())
+    let mut client = reg
+        .endpoint
+        .connect()
         .await
+        .map(CoordinatorClient::new)
         .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
     let interval = client
         .register_runner(RegisterRunnerRequest {

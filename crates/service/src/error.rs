@@ -24,6 +24,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A file cannot be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The configuration cannot be rendered for `--print-config`.
     #[error("cannot render the configuration")]
     Render(#[source] toml::ser::Error),
@@ -44,6 +52,11 @@ pub enum Error {
     /// The signal handlers cannot be installed.
     #[error("cannot listen for signals")]
     Signals(#[source] std::io::Error),
+
+    /// TLS is misconfigured (files missing or unusable, plaintext where it is not
+    /// allowed); the message says which and how to fix it.
+    #[error("{0}")]
+    Tls(String),
 
     /// The gRPC server failed.
     #[error("the gRPC server failed")]

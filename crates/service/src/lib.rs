@@ -7,6 +7,8 @@
 //! - [`signals`]: the first SIGINT/SIGTERM cancels a shutdown token, the second exits.
 //! - [`shell`]: gRPC serving with health, a drain step, background tasks on a
 //!   `TaskTracker`, and the Prometheus endpoint on `--metrics-listen`.
+//! - [`tls`]: mutual TLS between services under one cluster CA, plaintext on loopback only
+//!   when asked for, and the peer identity each request carries;
 //! - [`binary`]: the thin `main` of a service binary (`--print-config`, exit codes).
 
 pub mod binary;
@@ -14,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod shell;
 pub mod signals;
+pub mod tls;
 
 pub use config::Overlay;
 pub use error::Error;

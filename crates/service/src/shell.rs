@@ -5,7 +5,8 @@
 //! health service on one listener behind the trace-context and request-counting layers,
 //! and, when `--metrics-listen` is set, `GET /metrics` on a second listener. Work a service
 //! runs beside its requests goes on the shell's [`Background`] (a `TaskTracker` and a
-//! cancellation token), so shutdown waits for all of it.
+//! cancellation token), so shutdown waits for all of it. Connections come through
+//! [`ServerTls`]: mutual TLS, or plaintext on a loopback listener.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,7 +17,6 @@ use std::time::Duration;
 use aide_telemetry::{GrpcMetricsLayer, GrpcTraceLayer, Metrics, serve_metrics};
 use tokio::net::TcpListener;
 use tokio::task::{JoinError, JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::body::Body;
@@ -28,6 +28,8 @@ use tonic_health::server::HealthReporter;
 use tracing::{info, warn};
 
 use crate::Error;
+use crate::tls::server::Conn;
+use crate::tls::{ClientAuth, ServerTls};
 
 /// A service's background tasks: tracked, and stopped together by one token once the
 /// service has drained.
@@ -65,6 +67,9 @@ pub struct Shell {
     metrics_listener: Option<TcpListener>,
     stream_grace: Option<Duration>,
     background: Background,
+    tls: Option<ServerTls>,
+    /// A second, plaintext loopback listener for services in the same process.
+    internal: Option<TcpListener>,
 }
 
 type Served = Result<Result<(), tonic::transport::Error>, JoinError>;
@@ -114,6 +119,21 @@ impl Shell {
         self
     }
 
+    /// How connections are secured (see [`ServerTls::new`]); without this the shell
+    /// serves plaintext and only on a loopback listener.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Also serves the same services in plaintext on `listener`, which must be on loopback:
+    /// how `aide serve`'s own runner reaches a coordinator whose public port is TLS.
+    pub fn also_internal(mut self, listener: TcpListener) -> Result<Self, Error> {
+        plaintext_on_loopback(&listener)?;
+        self.internal = Some(listener);
+        Ok(self)
+    }
+
     /// Adds a gRPC service; health reports it by name.
     pub fn add_service<S>(mut self, service: S) -> Self
     where
@@ -151,7 +171,13 @@ impl Shell {
             metrics_listener,
             stream_grace,
             background,
+            tls,
+            internal,
         } = self;
+        let tls = match tls {
+            Some(tls) => tls,
+            None => plaintext_on_loopback(&listener)?,
+        };
         let (health, health_service) = tonic_health::server::health_reporter();
         set_status(&health, &names, ServingStatus::Serving).await;
         routes.add_service(health_service);
@@ -166,7 +192,7 @@ impl Shell {
                 .layer(GrpcMetricsLayer::new(metrics))
                 .add_routes(routes.routes())
                 .serve_with_incoming_shutdown(
-                    TcpListenerStream::new(listener),
+                    incoming(&tls, listener, internal, &stop_serving),
                     stop_serving.clone().cancelled_owned(),
                 ),
         );
@@ -200,6 +226,28 @@ impl Shell {
 const STREAM_WINDOW_BYTES: u32 = 8 << 20;
 /// The same for all the streams of one connection.
 const CONNECTION_WINDOW_BYTES: u32 = 16 << 20;
+
+/// The connections of `listener` (as `tls` says) and of the plaintext `internal` one.
+fn incoming(
+    tls: &ServerTls,
+    listener: TcpListener,
+    internal: Option<TcpListener>,
+    stop: &CancellationToken,
+) -> impl tokio_stream::Stream<Item = std::io::Result<Conn>> + use<> {
+    let public = tls.incoming(listener, stop.clone());
+    let internal = match internal {
+        Some(listener) => ServerTls::plaintext().incoming(listener, stop.clone()),
+        // A stream that has already ended.
+        None => tokio_stream::wrappers::ReceiverStream::new(tokio::sync::mpsc::channel(1).1),
+    };
+    tokio_stream::StreamExt::merge(public, internal)
+}
+
+/// The transport of a shell given none: plaintext, which only a loopback listener may use.
+fn plaintext_on_loopback(listener: &TcpListener) -> Result<ServerTls, Error> {
+    let address = listener.local_addr().map_err(Error::Listener)?;
+    ServerTls::new(&crate::tls::TlsConfig::plaintext(), address, ClientAuth::Required)
+}
 
 /// Binds `address` for `what` (named in the error).
 pub async fn bind(what: &'static str, address: SocketAddr) -> Result<TcpListener, Error> {

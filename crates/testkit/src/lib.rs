@@ -4,7 +4,7 @@
 //! loopback ports ([`net`]), the data the tests share ([`paths`]), a service binary's
 //! `--print-config` ([`binary`]), the S3 server of the test environment ([`s3`]), the Python
 //! for process-backend sandboxes ([`python`]), with the `services` feature an in-process
-//! gateway and runner ([`services`]), and several hosts on one machine, as network
+//! gateway and runner ([`services`]) and a throwaway cluster CA ([`tls`]), and several hosts on one machine, as network
 //! namespaces that may hide directories ([`hosts`]).
 //!
 //! Only a `[dev-dependencies]` entry.
@@ -22,6 +22,8 @@ pub mod require;
 pub mod s3;
 #[cfg(feature = "services")]
 pub mod services;
+#[cfg(feature = "services")]
+pub mod tls;
 
 pub use error::Error;
 pub use hosts::{Hidden, Host, Network};

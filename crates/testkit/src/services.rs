@@ -72,6 +72,7 @@ pub async fn runner(slots: usize, uid_base: u32) -> Service {
     .expect("chmod");
     let mut config = aide_runner::Config {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        tls: aide_service::tls::TlsConfig::plaintext(),
         runner_id: Some("test-runner".into()),
         backend: aide_runner::BackendKind::Process,
         slots,

@@ -20,7 +20,8 @@ use aide_proto::bearer::{AuthedChannel, Bearer, authed};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
 use serde_json::{Value, json};
-use tonic::transport::{Channel, Endpoint};
+use aide_service::tls::Dialer;
+use tonic::transport::Channel;
 
 use crate::error::CliError;
 use crate::progress::fmt_metric;
@@ -40,6 +41,10 @@ pub struct ServerArg {
         global = true
     )]
     pub server: String,
+    /// The CA that signed the server's certificate (PEM; `ca.pem` of `aide certs init`),
+    /// for an https:// server.
+    #[arg(long, env = "AIDE_CA", value_name = "FILE", global = true)]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// A connected client of the Coordinator API.
@@ -78,8 +83,13 @@ impl ServerArg {
     /// A channel to the server without a token.
     pub async fn plain_channel(&self) -> Result<Channel, CliError> {
         let url = self.url();
-        let endpoint = Endpoint::from_shared(url.clone())
-            .map_err(|e| CliError::Usage(format!("--server {url:?}: not a URL ({e})")))?
+        let dialer = match &self.ca {
+            Some(ca) => Dialer::trusting_ca(ca).map_err(|e| CliError::Usage(format!("--ca: {e}")))?,
+            None => Dialer::plaintext(),
+        };
+        let endpoint = dialer
+            .endpoint(&url)
+            .map_err(|e| CliError::Usage(format!("--server {e}")))?
             .connect_timeout(Duration::from_secs(5));
         endpoint.connect().await.map_err(|e| CliError::Unreachable {
             url: url.clone(),

@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aide_core::access::{ProjectName, Role, TokenHash};
+use aide_core::service_identity::{ServiceIdentity, ServiceKind};
 use aide_proto::bearer::token_of;
+use aide_service::tls::Peer;
 use aide_store::{AccessStore, TokenRecord};
 use futures::future::BoxFuture;
 use tonic::Status;
@@ -65,6 +67,35 @@ impl Caller {
     /// Whether an object of `project` is visible to the caller.
     pub fn sees(&self, project: &ProjectName) -> bool {
         &self.project == project
+    }
+}
+
+/// Admits a call that only runners make (registration, heartbeats, reading task data): on
+/// a TLS port the caller must prove a runner's certificate — and, when `runner_id` is
+/// given, that very runner's, so a registration can change only the runner it proves;
+/// a plaintext port (loopback only, by explicit choice) trusts its callers.
+pub fn require_runner<T>(request: &tonic::Request<T>, runner_id: Option<&str>) -> Result<(), Status> {
+    let Some(peer) = Peer::of(request) else {
+        return Err(Status::permission_denied(
+            "a runner call that did not come through the coordinator's listener",
+        ));
+    };
+    if !peer.secure {
+        return Ok(());
+    }
+    match (&peer.identity, runner_id) {
+        (Some(identity), Some(id)) if identity.is_runner(id) => Ok(()),
+        (Some(identity), None) if identity.kind == ServiceKind::Runner => Ok(()),
+        (identity, _) => {
+            let shown = identity
+                .as_ref()
+                .map_or_else(|| "no certificate".to_owned(), ServiceIdentity::uri);
+            tracing::warn!(remote = %peer.remote, certificate = %shown, runner_id = runner_id.unwrap_or(""),
+                "refused a runner call its certificate does not allow");
+            Err(Status::permission_denied(format!(
+                "only a runner may make this call, and only for itself: the caller showed {shown}"
+            )))
+        }
     }
 }
 

@@ -31,7 +31,7 @@ use aide_proto::v1::coordinator_server::Coordinator;
 use aide_store::Store;
 use tonic::{Request, Response, Status};
 
-use crate::access::Access;
+use crate::access::{Access, require_runner};
 
 pub use caps::{RunCaps, WatchSlot, WatchSlots};
 pub use intake::TaskIntake;
@@ -230,6 +230,7 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::RegisterRunnerRequest>,
     ) -> Result<Response<v1::RegisterRunnerResponse>, Status> {
+        require_runner(&request, Some(request.get_ref().runner_id.trim()))?;
         runners::register(&*self.store, &self.config, request.into_inner())
             .await
             .map(Response::new)
@@ -239,6 +240,7 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::RunnerHeartbeatRequest>,
     ) -> Result<Response<v1::RunnerHeartbeatResponse>, Status> {
+        require_runner(&request, Some(request.get_ref().runner_id.trim()))?;
         runners::heartbeat(&*self.store, request.into_inner())
             .await
             .map(Response::new)

@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::BlobStore;
 use super::rechunk::rechunk;
 use crate::Error;
-use crate::access::Authenticate;
+use crate::access::{Authenticate, require_runner};
 
 /// The most digests one FindMissingBlobs may ask about.
 pub const MAX_FIND_DIGESTS: usize = 100_000;
@@ -162,6 +162,7 @@ impl Blobs for BlobsService {
         &self,
         request: Request<v1::ReadBlobRequest>,
     ) -> Result<Response<ChunkStream>, Status> {
+        require_runner(&request, None)?;
         let request = request.into_inner();
         let sha256 = digest("digest", &request.digest)?;
         let bytes = self
@@ -199,6 +200,7 @@ impl Blobs for BlobsService {
         &self,
         request: Request<v1::GetManifestRequest>,
     ) -> Result<Response<v1::BundleManifest>, Status> {
+        require_runner(&request, None)?;
         let sha256 = digest("digest", &request.into_inner().digest)?;
         let manifest = self.store.get_manifest(&sha256).await.map_err(status)?;
         Ok(Response::new(v1::BundleManifest::from(&manifest)))

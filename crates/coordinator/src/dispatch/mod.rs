@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aide_proto::MAX_MESSAGE_BYTES;
+use aide_service::tls::Dialer;
 use aide_proto::v1::runner_client::RunnerClient;
 use aide_proto::v1::{ExecuteEvent, Finished, execute_event::Event};
 use aide_store::Store;
@@ -47,6 +48,8 @@ pub type RegistryExecutor<S> = RunnerExecutor<Arc<RunnerRegistry<S>>>;
 #[derive(Debug)]
 pub struct RunnerExecutor<P> {
     pool: P,
+    /// How runners are dialed (TLS with the coordinator's certificate in a deployment).
+    dialer: Dialer,
     channels: Mutex<HashMap<String, Channel>>,
     /// Runners that failed recently (by id), avoided until the instant while others are free.
     suspects: Mutex<HashMap<String, Instant>>,
@@ -80,6 +83,7 @@ impl<P: RunnerPool> RunnerExecutor<P> {
     pub fn over(pool: P) -> Self {
         Self {
             pool,
+            dialer: Dialer::plaintext(),
             channels: Mutex::default(),
             suspects: Mutex::default(),
             penalty: Duration::from_secs(30),
@@ -92,6 +96,12 @@ impl<P: RunnerPool> RunnerExecutor<P> {
     /// 250 ms) before the "no runner with a free slot" error hands the wait to the engine.
     pub fn with_slot_wait(mut self, wait: Duration) -> Self {
         self.slot_wait = wait;
+        self
+    }
+
+    /// Dials runners with `dialer` instead of plaintext.
+    pub fn with_dialer(mut self, dialer: Dialer) -> Self {
+        self.dialer = dialer;
         self
     }
 
@@ -151,10 +161,10 @@ impl<P: RunnerPool> RunnerExecutor<P> {
         let channel = match channels.get(address) {
             Some(channel) => channel.clone(),
             None => {
-                let channel = Channel::from_shared(address.to_owned())
-                    .map_err(|e| {
-                        PortError::infrastructure(format!("bad runner address {address:?}: {e}"))
-                    })?
+                let channel = self
+                    .dialer
+                    .endpoint(address)
+                    .map_err(|e| PortError::infrastructure(format!("bad runner address: {e}")))?
                     .connect_timeout(Duration::from_secs(5))
                     .connect_lazy();
                 channels.insert(address.to_owned(), channel.clone());

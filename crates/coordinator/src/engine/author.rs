@@ -4,11 +4,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use aide_service::tls::Dialer;
 use aide_proto::v1::llm_gateway_client::LlmGatewayClient;
 use aide_proto::v1::{self, CompleteRequest, CompleteResponse, complete_response};
 use aide_store::CallUsage;
 use aide_telemetry::{TracedChannel, traced};
-use tonic::transport::Channel;
 
 use super::ports::{
     Answer, Author, AuthorHints, AuthorReply, AuthorRequest, CallKind, PortError, TaskFacts,
@@ -30,10 +30,17 @@ impl GrpcAuthor {
         }
     }
 
-    /// A lazily connecting author for `address` (e.g. `http://127.0.0.1:50052`).
+    /// A lazily connecting author for `address` (e.g. `http://127.0.0.1:50052`), plaintext.
     pub fn connect_lazy(address: &str) -> Result<Self, PortError> {
-        let channel = Channel::from_shared(address.to_owned())
-            .map_err(|e| PortError::request(format!("bad gateway address {address:?}: {e}")))?
+        Self::dial(&Dialer::plaintext(), address)
+    }
+
+    /// A lazily connecting author for `address`, dialed as `dialer` says (TLS with the
+    /// coordinator's certificate in a deployment).
+    pub fn dial(dialer: &Dialer, address: &str) -> Result<Self, PortError> {
+        let channel = dialer
+            .endpoint(address)
+            .map_err(|e| PortError::request(format!("bad gateway address: {e}")))?
             .connect_lazy();
         Ok(Self::new(LlmGatewayClient::new(traced(channel))))
     }

@@ -19,7 +19,6 @@ use aide_proto::bundle::{digest_from_wire, digest_to_wire};
 use aide_proto::v1;
 use aide_proto::v1::execute_event::Event;
 use aide_proto::v1::runner_client::RunnerClient;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::api_support::{Harness, run_test};
@@ -114,9 +113,9 @@ async fn blobs_only(h: &Harness) -> (String, CancellationToken) {
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
+        aide_service::Shell::default()
             .add_service(service)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped.cancelled())
+            .serve(listener, stopped, async {})
             .await
             .expect("serve blobs");
     });
@@ -129,6 +128,7 @@ async fn runner(dir: &Path, coordinator: &str, backend: &[&str]) -> (String, Can
     let cache = dir.join("cache").to_string_lossy().into_owned();
     let mut argv = vec![
         "aide-runner",
+        "--plaintext",
         "--listen",
         "127.0.0.1:0",
         "--work-root",

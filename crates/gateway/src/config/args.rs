@@ -18,6 +18,8 @@ pub struct GatewayArgs {
     /// Address to serve gRPC on [default: 127.0.0.1:50052].
     #[arg(long, env = "AIDE_GATEWAY_LISTEN")]
     pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub tls: aide_service::tls::TlsArgs,
     /// Address to serve Prometheus metrics on (GET /metrics) [default: off].
     #[arg(long, env = "AIDE_GATEWAY_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -39,6 +41,7 @@ pub struct GatewayArgs {
 impl Overlay<FileConfig> for GatewayArgs {
     fn apply(&self, file: &mut FileConfig) {
         set_some(&mut file.listen, &self.listen);
+        self.tls.apply(&mut file.tls);
         set_some(&mut file.metrics_listen, &self.metrics_listen);
         set_some(&mut file.redis_url, &self.redis_url);
         set_some(&mut file.prices_file, &self.prices);

@@ -48,6 +48,7 @@ mod print;
 use crate::retry::RetryPolicy;
 use crate::routing::{ProviderEntry, ProvidersConfig};
 use crate::shared::{Limits, SharedConfig};
+use aide_service::tls::TlsConfig;
 pub use args::GatewayArgs;
 
 /// Default gRPC address of the gateway.
@@ -57,6 +58,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub listen: SocketAddr,
+    /// Mutual TLS (only the coordinator may call), or plaintext on loopback.
+    pub tls: TlsConfig,
     /// Where `GET /metrics` is served; off when `None`.
     pub metrics_listen: Option<SocketAddr>,
     pub providers: ProvidersConfig,
@@ -71,6 +74,7 @@ impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            tls: TlsConfig::default(),
             metrics_listen: None,
             providers: ProvidersConfig::default(),
             prices_file: None,
@@ -96,6 +100,8 @@ fn default_shared(redis_url: Option<String>) -> SharedConfig {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub(crate) listen: Option<SocketAddr>,
+    #[serde(default)]
+    pub(crate) tls: TlsConfig,
     pub(crate) metrics_listen: Option<SocketAddr>,
     pub(crate) redis_url: Option<String>,
     pub(crate) prices_file: Option<PathBuf>,
@@ -198,6 +204,7 @@ impl GatewayConfig {
         }
         Ok(Self {
             listen: file.listen.unwrap_or(defaults.listen),
+            tls: file.tls,
             metrics_listen: file.metrics_listen,
             providers: ProvidersConfig {
                 default_provider: file.default_provider,

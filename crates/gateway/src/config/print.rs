@@ -17,6 +17,7 @@ use crate::secrets::Env;
 #[derive(Debug, Serialize)]
 struct Printed<'a> {
     listen: SocketAddr,
+    tls: &'a aide_service::tls::TlsConfig,
     metrics_listen: Option<SocketAddr>,
     redis_url: Option<String>,
     prices_file: Option<&'a Path>,
@@ -43,6 +44,7 @@ impl GatewayConfig {
         let providers = Providers::load(&self.providers, env)?;
         let printed = Printed {
             listen: self.listen,
+            tls: &self.tls,
             metrics_listen: self.metrics_listen,
             redis_url: self.shared.redis_url.as_deref().map(url_password),
             prices_file: self.prices_file.as_deref(),

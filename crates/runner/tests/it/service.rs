@@ -119,7 +119,7 @@ async fn spawn_binary(args: &[&str]) -> (tokio::process::Child, String, tempfile
         .port();
     let listen = format!("127.0.0.1:{port}");
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_aide-runner"))
-        .args(["--listen", &listen, "--work-root"])
+        .args(["--plaintext", "--listen", &listen, "--work-root"])
         .arg(dir.path().join("work"))
         .args(args)
         .env("OPENAI_API_KEY", "sk-test-secret-4242")

@@ -43,6 +43,7 @@ impl Server {
             aide()
                 .args([
                     "serve",
+                    "--plaintext",
                     "--database-url",
                     &db_url,
                     "--redis-url",

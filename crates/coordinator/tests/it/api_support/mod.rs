@@ -35,7 +35,6 @@ use aide_store::{
 use aide_testkit::TestDatabase;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -348,11 +347,14 @@ async fn start_server(
         BlobsService::new(b, DEFAULT_MAX_BLOB_BYTES, Arc::new(access.clone())).into_server()
     });
     tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_optional_service(blobs)
+        let mut shell = aide_service::Shell::default()
             .add_service(service.into_server())
-            .add_service(admin)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled())
+            .add_service(admin);
+        if let Some(blobs) = blobs {
+            shell = shell.add_service(blobs);
+        }
+        shell
+            .serve(listener, stop, async {})
             .await
             .expect("serve");
     });

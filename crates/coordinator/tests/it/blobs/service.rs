@@ -17,7 +17,6 @@ use aide_proto::v1::blobs_client::BlobsClient;
 use aide_testkit::{ChildGuard, free_port};
 use futures::StreamExt;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tonic::{Code, Status};
 
@@ -39,9 +38,9 @@ async fn serve(store: BlobStore, max_blob_bytes: u64) -> (BlobsClient<AuthedChan
     let cancelled = stop.clone();
     tokio::spawn(async move {
         let _tokens_dir = tokens_dir;
-        tonic::transport::Server::builder()
+        aide_service::Shell::default()
             .add_service(service)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), cancelled.cancelled())
+            .serve(listener, cancelled, async {})
             .await
             .expect("serve");
     });
@@ -297,6 +296,7 @@ async fn the_coordinator_binary_serves_blobs_into_its_data_dir() {
     let data_dir = dir.path().join("data");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aide-coordinator"));
     command
+        .arg("--plaintext")
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--database-url")

@@ -113,6 +113,7 @@ impl Cluster {
             database,
         };
         let args = vec![
+            "--plaintext".into(),
             "--listen".into(),
             gateway.to_string(),
             "--redis-url".into(),
@@ -132,6 +133,7 @@ impl Cluster {
     pub async fn start_coordinator(&mut self, port: u16) -> CoordinatorClient<AuthedChannel> {
         let n = self.coordinators.len();
         let args = vec![
+            "--plaintext".into(),
             "--listen".into(),
             format!("127.0.0.1:{port}"),
             "--database-url".into(),
@@ -166,6 +168,7 @@ impl Cluster {
         let id = format!("dist-{}-r{n}", self.tag);
         let work_root = self.dir.path().join(format!("work-{n}"));
         let args = vec![
+            "--plaintext".into(),
             "--listen".into(),
             format!("127.0.0.1:{}", free_port()),
             "--runner-id".into(),

@@ -74,6 +74,7 @@ impl Harness {
         let root = work_root.to_string_lossy().into_owned();
         let mut argv = vec![
             "aide-runner",
+            "--plaintext",
             "--listen",
             "127.0.0.1:0",
             "--work-root",

@@ -115,6 +115,9 @@ on_exit finish
 
 # --- up -------------------------------------------------------------------------------------------
 phase "up"
+# The stack is TLS with passwords; deploy/secrets.sh makes them once (kept for the next run).
+"$repo/deploy/secrets.sh" --aide "$cli" >&2 || die "deploy/secrets.sh failed"
+export AIDE_CA="$repo/deploy/secrets/certs/ca.pem"
 compose up -d --no-build >&2 || die "compose up failed"
 
 phase "healthy"
@@ -139,7 +142,11 @@ log "runner registered"
 
 # --- a run --------------------------------------------------------------------------------------
 phase "run (examples/diabetes, 2 steps)"
-server="http://127.0.0.1:$coord_port"
+server="https://127.0.0.1:$coord_port"
+# The deployment's first admin token, written by the coordinator into its data volume.
+AIDE_TOKEN=$(compose exec -T coordinator cat /var/lib/aide/data/bootstrap-admin-token) \
+  || die "no bootstrap admin token in the coordinator's data volume"
+export AIDE_TOKEN
 out="$work/submit.out"
 rc=0
 timeout "$run_timeout" "$cli" submit "$repo/examples/diabetes" --server "$server" --steps 2 \

@@ -238,7 +238,9 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
 
 /// A loopback port the in-process runner reaches the coordinator on, served by `shell`
 /// beside the public TLS port.
-async fn internal_port(shell: aide_service::Shell) -> Result<(aide_service::Shell, SocketAddr), CliError> {
+async fn internal_port(
+    shell: aide_service::Shell,
+) -> Result<(aide_service::Shell, SocketAddr), CliError> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .map_err(|e| CliError::Usage(format!("cannot listen on loopback: {e}")))?;

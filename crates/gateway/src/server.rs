@@ -6,9 +6,9 @@
 use aide_core::service_identity::ServiceKind;
 use aide_service::Shell;
 use aide_service::tls::{ClientAuth, PeerGuard, ServerTls};
-use tonic::service::interceptor::InterceptedService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tracing::info;
 
 use aide_proto::v1::llm_gateway_server::LlmGatewayServer;
@@ -25,7 +25,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let (listener, shell) = Shell::listen(config.listen, config.metrics_listen).await?;
-    let shell = shell.tls(ServerTls::new(&config.tls, config.listen, ClientAuth::Required)?);
+    let shell = shell.tls(ServerTls::new(
+        &config.tls,
+        config.listen,
+        ClientAuth::Required,
+    )?);
     let gateway = Gateway::new(&config, env).await?;
     serve_in(shell, gateway, listener, shutdown).await
 }

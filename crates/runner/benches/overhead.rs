@@ -173,6 +173,7 @@ async fn bench_bundle(n: usize) -> aide_runner::Result<()> {
             &code,
             None,
             sandbox.sandbox_uid(0),
+            None,
         )?;
         let spec = ExecSpec {
             key: ExecKey {
@@ -193,9 +194,11 @@ async fn bench_bundle(n: usize) -> aide_runner::Result<()> {
                 max_output_bytes: 1 << 20,
                 max_file_bytes: 2 << 20,
                 max_write_bytes: 8 << 30,
+                disk_bytes: 16 << 30,
             },
             allow_network: false,
             slot: 0,
+            working_has_quota: false,
             collect: aide_runner::collect::CollectSpec {
                 submission: "submission.csv".into(),
                 globs: Vec::new(),

@@ -109,9 +109,12 @@ pub struct LimitArgs {
     /// All collected files together, in bytes [default: 3 MiB].
     #[arg(long, env = "AIDE_RUNNER_MAX_COLLECT_BYTES")]
     pub max_collect_bytes: Option<u64>,
-    /// Largest file the script may write (process backend), in bytes [default: 8 GiB].
+    /// Largest file the script may write, in bytes [default: 8 GiB].
     #[arg(long, env = "AIDE_RUNNER_MAX_WRITE_BYTES")]
     pub max_write_bytes: Option<u64>,
+    /// Disk quota of an attempt's working/, in bytes [default: 16 GiB].
+    #[arg(long, env = "AIDE_RUNNER_DISK_BYTES")]
+    pub disk_bytes: Option<u64>,
 }
 
 /// Settings of the Docker backend.
@@ -195,6 +198,7 @@ impl Overlay<Config> for RunnerArgs {
         set(&mut l.max_file_bytes, &a.max_file_bytes);
         set(&mut l.max_collect_bytes, &a.max_collect_bytes);
         set(&mut l.max_write_bytes, &a.max_write_bytes);
+        set(&mut l.disk_bytes, &a.disk_bytes);
         let (d, a) = (&mut c.docker, &self.docker);
         set(&mut d.image, &a.image);
         set(&mut d.user, &a.user);

@@ -130,8 +130,10 @@ pub struct LimitDefaults {
     pub max_file_bytes: u64,
     /// All collected files together, in bytes (keeps Finished under gRPC message limits).
     pub max_collect_bytes: u64,
-    /// Largest file the script may write (RLIMIT_FSIZE of the process backend), in bytes.
+    /// Largest file the script may write (RLIMIT_FSIZE), in bytes.
     pub max_write_bytes: u64,
+    /// The disk quota of an attempt's `working/`, in bytes (README: what holds per backend).
+    pub disk_bytes: u64,
     /// The longest wall-clock limit a request may ask, in seconds.
     pub max_timeout_secs: u64,
     /// The most memory a request may ask, in bytes.
@@ -155,6 +157,7 @@ impl Default for LimitDefaults {
             max_file_bytes: 2 << 20,
             max_collect_bytes: 3 << 20,
             max_write_bytes: 8 << 30,
+            disk_bytes: 16 << 30,
             max_timeout_secs: 24 * 3600,
             max_memory_bytes: 64 << 30,
             max_cpus: 16.0,

@@ -12,6 +12,7 @@ pub mod input;
 pub mod output;
 pub mod private_input;
 pub mod procfs;
+pub mod quota;
 pub mod registry;
 pub mod sandbox;
 pub mod service;
@@ -20,13 +21,13 @@ pub mod workspace;
 
 use std::{collections::HashMap, os::unix::fs::PermissionsExt, sync::Arc, time::Duration};
 
-use aide_proto::v1::runner_server::RunnerServer;
 use aide_core::service_identity::ServiceKind;
+use aide_proto::v1::runner_server::RunnerServer;
 use aide_service::Shell;
 use aide_service::tls::{ClientAuth, Dialer, PeerGuard, ServerTls};
-use tonic::service::interceptor::InterceptedService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tracing::{info, warn};
 
 pub use config::{BackendKind, Config};
@@ -127,7 +128,8 @@ pub async fn serve_in(
             service.drain(Duration::from_secs(config.drain_secs)).await;
         }
     };
-    let runner = RunnerServer::new(service).max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
+    let runner =
+        RunnerServer::new(service).max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
     let served = shell
         .tls(server_tls)
         .add_service(InterceptedService::new(

@@ -254,6 +254,7 @@ fn job(mut req: ExecuteRequest, defaults: &LimitDefaults, inputs: &InputSource) 
             max_file_bytes: pick(l.max_file_bytes, defaults.max_file_bytes)
                 .min(defaults.max_file_bytes),
             max_write_bytes: defaults.max_write_bytes,
+            disk_bytes: defaults.disk_bytes,
         },
         allow_network: req.allow_network && defaults.allow_network,
         globs: req.collect_globs,
@@ -356,6 +357,10 @@ async fn run_job(
         &job.code,
         prepared.input.as_ref().map(SandboxInput::dir),
         inner.sandbox.sandbox_uid(slot),
+        inner
+            .sandbox
+            .quota_mounts()
+            .then_some(job.limits.disk_bytes),
     ) {
         Ok(ws) => ws,
         Err(e) => return failed(e, token),
@@ -368,6 +373,7 @@ async fn run_job(
         limits: job.limits,
         allow_network: job.allow_network,
         slot,
+        working_has_quota: ws.has_quota(),
         collect: collect::CollectSpec {
             submission: job.submission.clone(),
             globs: job.globs.clone(),
@@ -419,6 +425,7 @@ async fn run_job(
         }),
         files,
         sandbox_error: String::new(),
+        disk_quota_exceeded: raw.disk_quota_exceeded,
     }
 }
 

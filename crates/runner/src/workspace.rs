@@ -1,6 +1,6 @@
 //! The per-attempt directory: `solution.py` (the code), `working/` (the only place the script
-//! writes), and `input` (a symlink to the task data, for the process backend). Removed when
-//! the attempt ends.
+//! writes; a quota file system of its own when asked), and `input` (a symlink to the task
+//! data, for the process backend). Removed when the attempt ends.
 
 use std::{
     fs,
@@ -10,6 +10,7 @@ use std::{
 
 use tempfile::TempDir;
 
+use crate::quota::QuotaMount;
 use crate::{Error, Result};
 
 /// The code's file name inside the attempt directory and the sandbox.
@@ -18,18 +19,22 @@ pub const SCRIPT: &str = "solution.py";
 /// One attempt's directory; deleted on drop.
 #[derive(Debug)]
 pub struct Workspace {
+    /// Dropped (unmounted) before the directory is removed.
+    quota: Option<QuotaMount>,
     dir: TempDir,
 }
 
 impl Workspace {
     /// Creates `<root>/aide-<name>-XXXX` with the code, `working/` owned by (or open to)
-    /// `owner`, and an `input` symlink to `input_dir` when given.
+    /// `owner` — a file system of `quota` bytes when given — and an `input` symlink to
+    /// `input_dir` when given.
     pub fn create(
         root: &Path,
         name: &str,
         code: &str,
         input_dir: Option<&Path>,
         owner: Option<u32>,
+        quota: Option<u64>,
     ) -> Result<Self> {
         fs::create_dir_all(root).map_err(Error::Workspace)?;
         let dir = tempfile::Builder::new()
@@ -61,12 +66,24 @@ impl Workspace {
             std::os::unix::fs::symlink(target, dir.path().join("input"))
                 .map_err(Error::Workspace)?;
         }
-        Ok(Self { dir })
+        let quota = match quota {
+            Some(bytes) => {
+                let image = dir.path().join("working.img");
+                Some(QuotaMount::create(&image, &working, bytes, owner).map_err(Error::Workspace)?)
+            }
+            None => None,
+        };
+        Ok(Self { quota, dir })
     }
 
     /// The attempt directory.
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Whether `working/` is a quota file system (else a watchdog must bound it).
+    pub fn has_quota(&self) -> bool {
+        self.quota.is_some()
     }
 
     /// The writable directory.

@@ -246,7 +246,11 @@ fn incoming(
 /// The transport of a shell given none: plaintext, which only a loopback listener may use.
 fn plaintext_on_loopback(listener: &TcpListener) -> Result<ServerTls, Error> {
     let address = listener.local_addr().map_err(Error::Listener)?;
-    ServerTls::new(&crate::tls::TlsConfig::plaintext(), address, ClientAuth::Required)
+    ServerTls::new(
+        &crate::tls::TlsConfig::plaintext(),
+        address,
+        ClientAuth::Required,
+    )
 }
 
 /// Binds `address` for `what` (named in the error).

@@ -19,8 +19,8 @@ use std::time::Duration;
 use aide_proto::bearer::{AuthedChannel, Bearer, authed};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
-use serde_json::{Value, json};
 use aide_service::tls::Dialer;
+use serde_json::{Value, json};
 use tonic::transport::Channel;
 
 use crate::error::CliError;
@@ -84,7 +84,9 @@ impl ServerArg {
     pub async fn plain_channel(&self) -> Result<Channel, CliError> {
         let url = self.url();
         let dialer = match &self.ca {
-            Some(ca) => Dialer::trusting_ca(ca).map_err(|e| CliError::Usage(format!("--ca: {e}")))?,
+            Some(ca) => {
+                Dialer::trusting_ca(ca).map_err(|e| CliError::Usage(format!("--ca: {e}")))?
+            }
             None => Dialer::plaintext(),
         };
         let endpoint = dialer

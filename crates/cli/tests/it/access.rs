@@ -192,7 +192,8 @@ fn tokens_scope_every_command_to_its_project() {
 }
 
 /// The API from another ecosystem: a Python client generated from `proto/` with grpcio-tools
-/// is refused without a token and lists the project's runs with one.
+/// connects over TLS (checking the server's certificate with the cluster CA), is refused
+/// without a token and lists the project's runs with one.
 #[test]
 fn a_python_client_generated_from_the_protos_lists_runs_with_a_token() {
     let found = std::process::Command::new("python3")
@@ -209,7 +210,7 @@ fn a_python_client_generated_from_the_protos_lists_runs_with_a_token() {
     {
         return;
     }
-    let Some(server) = Server::start() else {
+    let Some(server) = Server::start_tls() else {
         return;
     };
     let submitted = server.client(&["submit", "examples/diabetes", "--steps", "50"]);
@@ -245,7 +246,9 @@ fn a_python_client_generated_from_the_protos_lists_runs_with_a_token() {
 import sys, grpc
 sys.path.insert(0, sys.argv[1])
 from aide.v1 import coordinator_pb2, coordinator_pb2_grpc
-stub = coordinator_pb2_grpc.CoordinatorStub(grpc.insecure_channel(sys.argv[2]))
+ca = open(sys.argv[4], "rb").read()
+channel = grpc.secure_channel(sys.argv[2], grpc.ssl_channel_credentials(root_certificates=ca))
+stub = coordinator_pb2_grpc.CoordinatorStub(channel)
 try:
     stub.ListRuns(coordinator_pb2.ListRunsRequest())
     print("anonymous OK")
@@ -255,13 +258,14 @@ listed = stub.ListRuns(coordinator_pb2.ListRunsRequest(),
                        metadata=[("authorization", "Bearer " + sys.argv[3])])
 print("runs", " ".join(r.id for r in listed.runs))
 "#;
-    let target = server.url.trim_start_matches("http://").to_owned();
+    let target = server.url.trim_start_matches("https://").to_owned();
     let out = std::process::Command::new("python3")
         .arg("-c")
         .arg(script)
         .arg(stubs.path())
         .arg(&target)
         .arg(&server.token)
+        .arg(server.ca.as_ref().expect("a TLS server"))
         .output()
         .expect("python client");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -74,7 +74,10 @@ impl Caller {
 /// a TLS port the caller must prove a runner's certificate — and, when `runner_id` is
 /// given, that very runner's, so a registration can change only the runner it proves;
 /// a plaintext port (loopback only, by explicit choice) trusts its callers.
-pub fn require_runner<T>(request: &tonic::Request<T>, runner_id: Option<&str>) -> Result<(), Status> {
+pub fn require_runner<T>(
+    request: &tonic::Request<T>,
+    runner_id: Option<&str>,
+) -> Result<(), Status> {
     let Some(peer) = Peer::of(request) else {
         return Err(Status::permission_denied(
             "a runner call that did not come through the coordinator's listener",

@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aide_proto::MAX_MESSAGE_BYTES;
-use aide_service::tls::Dialer;
 use aide_proto::v1::runner_client::RunnerClient;
 use aide_proto::v1::{ExecuteEvent, Finished, execute_event::Event};
+use aide_service::tls::Dialer;
 use aide_store::Store;
 use aide_telemetry::{TracedChannel, traced};
 use tonic::transport::Channel;

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use aide_service::tls::Dialer;
 use aide_proto::v1::llm_gateway_client::LlmGatewayClient;
 use aide_proto::v1::{self, CompleteRequest, CompleteResponse, complete_response};
+use aide_service::tls::Dialer;
 use aide_store::CallUsage;
 use aide_telemetry::{TracedChannel, traced};
 

@@ -3,7 +3,9 @@
 //! namespace, where neither the client's task directory nor the server's data directory
 //! exists; `aide submit` and `aide export` in a fourth. Nothing is shared but the network,
 //! so the run works only if the task travels as bundles. One runner is killed while it
-//! fetches the input: its execution must be retried on the other, costing no node.
+//! fetches the input: its execution must be retried on the other, costing no node. Every
+//! call between hosts is TLS under one cluster CA: services prove themselves with their
+//! certificates, the client checks the server's with the CA and brings a token.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aide_coordinator::access::BOOTSTRAP_TOKEN_FILE;
+use aide_core::service_identity::ServiceKind;
 use aide_store::{ExecutionStore, NodeStore, RunStore, RunnerStore};
+use aide_testkit::tls::{TestCa, flags};
 use aide_testkit::{ChildGuard, Hidden, Host, Network};
 use sha2::Digest;
 
@@ -21,6 +25,18 @@ const STEPS: u32 = 3;
 const PADDING_BYTES: usize = 384 << 20;
 const WEED_KEY: &str = "aide-hosts";
 const WEED_SECRET: &str = "aide-hosts-secret";
+/// The S3 port of the test's own SeaweedFS.
+const WEED_S3_PORT: u16 = 28333;
+/// Its ports, none the default that the shared test SeaweedFS uses.
+const WEED_PORTS: [(&str, u16); 7] = [
+    ("s3.port", WEED_S3_PORT),
+    ("filer.port", 28888),
+    ("master.port", 29333),
+    ("volume.port", 29340),
+    ("admin.port", 23700),
+    ("webdav.port", 27333),
+    ("debug.port", 26061),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_crosses_hosts_that_share_no_file_system() {
@@ -46,11 +62,12 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).expect("logs");
 
-    let _services = start_server(&server, &server_dir, &weed, &logs);
-    let url = format!("http://{}", server.socket_addr(50051));
+    let ca = TestCa::new();
+    let _services = start_server(&server, &server_dir, &weed, &logs, &ca);
+    let url = format!("https://{}", server.socket_addr(50051));
     let mut runners = [
-        start_runner(&r1, &url, &dir.path().join("r1"), 24_100, &logs),
-        start_runner(&r2, &url, &dir.path().join("r2"), 24_200, &logs),
+        start_runner(&r1, &url, &dir.path().join("r1"), 24_100, &logs, &ca),
+        start_runner(&r2, &url, &dir.path().join("r2"), 24_200, &logs, &ca),
     ];
     let store = open_store(&server_dir.join("aide.db")).await;
     wait_until("two runners register", Duration::from_secs(60), || async {
@@ -71,6 +88,8 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
         .command(bin_dir().join("aide"))
         .env("AIDE_TOKEN", token.trim())
         .args(["submit", &task.display().to_string(), "--server", &url])
+        .arg("--ca")
+        .arg(ca.ca())
         .args(["--steps", &STEPS.to_string()])
         .output()
         .expect("aide submit");
@@ -142,6 +161,8 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
             "--server",
             &url,
         ])
+        .arg("--ca")
+        .arg(ca.ca())
         .arg("--out")
         .arg(&out)
         .output()
@@ -214,8 +235,16 @@ fn client_task(client_dir: &Path) -> PathBuf {
 }
 
 /// SeaweedFS, the gateway and the coordinator (SQLite, blobs in SeaweedFS) in `server`.
-fn start_server(server: &Host, data: &Path, weed: &Path, logs: &Path) -> Vec<ChildGuard> {
+fn start_server(
+    server: &Host,
+    data: &Path,
+    weed: &Path,
+    logs: &Path,
+    ca: &TestCa,
+) -> Vec<ChildGuard> {
     let addr = server.addr().to_string();
+    let gateway_tls = flags(&ca.issue(ServiceKind::Gateway, "gateway", &[&addr]));
+    let coordinator_tls = flags(&ca.issue(ServiceKind::Coordinator, "coordinator", &[&addr]));
     std::fs::create_dir_all(data.join("weed")).expect("weed dir");
     let weed = ChildGuard::spawn_logged(
         "weed",
@@ -224,12 +253,23 @@ fn start_server(server: &Host, data: &Path, weed: &Path, logs: &Path) -> Vec<Chi
             .args(["mini", &format!("-dir={}", data.join("weed").display())])
             .args([format!("-ip={addr}"), format!("-ip.bind={addr}")])
             .args(["-bucket=aide", "-admin.ui=false"])
+            // weed keeps unix sockets named by port in the machine's one /tmp, network
+            // namespace or not: ports of its own keep it off the shared test SeaweedFS's.
+            .args(WEED_PORTS.map(|(what, port)| format!("-{what}={port}")))
+            .arg(format!(
+                "-filer.localSocket={}",
+                data.join("weed/filer.sock").display()
+            ))
+            .arg(format!(
+                "-s3.localSocket={}",
+                data.join("weed/s3.sock").display()
+            ))
             .env("AWS_ACCESS_KEY_ID", WEED_KEY)
             .env("AWS_SECRET_ACCESS_KEY", WEED_SECRET),
         &logs.join("weed.log"),
     );
     assert!(
-        server.wait_for_port(8333, Duration::from_secs(60)),
+        server.wait_for_port(WEED_S3_PORT, Duration::from_secs(60)),
         "SeaweedFS did not start:\n{}",
         std::fs::read_to_string(logs.join("weed.log")).unwrap_or_default()
     );
@@ -237,7 +277,8 @@ fn start_server(server: &Host, data: &Path, weed: &Path, logs: &Path) -> Vec<Chi
         "gateway",
         server
             .command(bin_dir().join("aide-gateway"))
-            .args(["--listen", &format!("{addr}:50052")]),
+            .args(["--listen", &format!("{addr}:50052")])
+            .args(&gateway_tls),
         &logs.join("gateway.log"),
     );
     let coordinator = ChildGuard::spawn_logged(
@@ -245,9 +286,10 @@ fn start_server(server: &Host, data: &Path, weed: &Path, logs: &Path) -> Vec<Chi
         server
             .command(bin_dir().join("aide-coordinator"))
             .args(["--listen", &format!("{addr}:50051")])
+            .args(&coordinator_tls)
             .arg("--database-url")
             .arg(format!("sqlite:{}", data.join("aide.db").display()))
-            .args(["--gateway", &format!("http://{addr}:50052")])
+            .args(["--gateway", &format!("https://{addr}:50052")])
             .arg("--data-dir")
             .arg(data.join("data"))
             .args([
@@ -257,7 +299,7 @@ fn start_server(server: &Host, data: &Path, weed: &Path, logs: &Path) -> Vec<Chi
                 "--runner-heartbeat-secs",
                 "1",
             ])
-            .env("AWS_ENDPOINT_URL", format!("http://{addr}:8333"))
+            .env("AWS_ENDPOINT_URL", format!("http://{addr}:{WEED_S3_PORT}"))
             .env("AWS_ALLOW_HTTP", "true")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", WEED_KEY)
@@ -280,11 +322,17 @@ fn start_runner(
     dir: &Path,
     uid_base: u32,
     logs: &Path,
+    ca: &TestCa,
 ) -> ChildGuard {
     std::fs::create_dir_all(dir).expect("runner dir");
     std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o711))
         .expect("chmod");
     let listen = host.socket_addr(50053);
+    let tls = flags(&ca.issue(
+        ServiceKind::Runner,
+        host.name(),
+        &[&host.addr().to_string()],
+    ));
     ChildGuard::spawn_logged(
         host.name(),
         host.command(bin_dir().join("aide-runner"))
@@ -292,8 +340,9 @@ fn start_runner(
                 "--listen",
                 &listen.to_string(),
                 "--advertise",
-                &format!("http://{listen}"),
+                &format!("https://{listen}"),
             ])
+            .args(&tls)
             .args(["--coordinator", coordinator, "--runner-id", host.name()])
             .args(["--backend", "process", "--slots", "1", "--drain-secs", "1"])
             .args(["--python", &aide_testkit::python::sandbox_python()])

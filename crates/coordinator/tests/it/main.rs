@@ -24,4 +24,5 @@ mod engine_stubs;
 mod hosts;
 mod outputs;
 mod sandbox_search;
+mod service_tls;
 mod supervisor;

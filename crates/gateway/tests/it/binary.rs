@@ -128,7 +128,13 @@ async fn metrics_are_served_and_a_second_signal_exits_at_once() {
         .env_clear()
         .args(["--config"])
         .arg(&path)
-        .args(["--plaintext", "--listen", &listen, "--metrics-listen", &metrics])
+        .args([
+            "--plaintext",
+            "--listen",
+            &listen,
+            "--metrics-listen",
+            &metrics,
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)

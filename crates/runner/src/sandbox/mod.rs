@@ -63,9 +63,16 @@ pub struct ResolvedLimits {
     pub max_file_bytes: u64,
     /// Largest file the script may write, bytes.
     pub max_write_bytes: u64,
+    /// The disk quota of `working/`, bytes.
+    pub disk_bytes: u64,
 }
 
 impl ResolvedLimits {
+    /// RLIMIT_FSIZE: no file may be larger than the largest write, nor than the quota.
+    pub fn file_size_limit(&self) -> u64 {
+        self.max_write_bytes.min(self.disk_bytes)
+    }
+
     /// When an execution started now must be stopped: its timeout from now, or a century
     /// from now when the timeout is too large to add (never an overflow).
     pub fn deadline(&self) -> tokio::time::Instant {
@@ -116,6 +123,9 @@ pub struct ExecSpec {
     pub allow_network: bool,
     /// The slot index (0..slots) this execution holds.
     pub slot: usize,
+    /// Whether `attempt_dir/working` is a quota file system; when not, a backend that runs
+    /// the script there watches its size instead.
+    pub working_has_quota: bool,
     /// The files to return, for backends whose working directory is not on the runner's
     /// filesystem.
     pub collect: CollectSpec,
@@ -138,6 +148,8 @@ pub struct RawOutcome {
     pub cpu: Duration,
     /// Peak resident memory.
     pub peak_memory: u64,
+    /// Stopped because `working/` passed the disk quota.
+    pub disk_quota_exceeded: bool,
     /// The collected files, when the backend gathered them itself (its working directory is
     /// not `attempt_dir/working`); `None`: the caller collects from `attempt_dir/working`.
     pub files: Option<Vec<CollectedFile>>,
@@ -148,6 +160,12 @@ pub struct RawOutcome {
 pub trait Sandbox: Send + Sync + fmt::Debug + 'static {
     /// "docker" or "process".
     fn backend(&self) -> &'static str;
+
+    /// Whether the runner should give each attempt's `working/` a quota file system (the
+    /// backends that run scripts on the runner's own file system, as root).
+    fn quota_mounts(&self) -> bool {
+        false
+    }
 
     /// Runs the attempt prepared in `spec.attempt_dir`, streaming through `io`, until it ends,
     /// times out or `cancel` fires. Always cleans up what it started.

@@ -17,6 +17,11 @@
 //! - Writes: as root the script's uid owns only `working/` (and may use /tmp); the input is
 //!   a symlink and is read-only only through ordinary permissions (a task directory owned by
 //!   root, not world-writable). A read-only bind mount needs privileges this backend avoids.
+//! - Disk: as root (with loop devices) `working/` is an ext4 file system of exactly the
+//!   quota (`crate::quota`), so writes past it fail with ENOSPC. Otherwise RLIMIT_FSIZE caps
+//!   each file at the quota and a watchdog measures `working/` at every sample, killing the
+//!   script once it is over (it may overshoot by what it writes between two samples);
+//!   /tmp is the host's.
 
 use std::{
     io::Read,
@@ -45,6 +50,8 @@ pub struct ProcessSandbox {
     unshare: Option<PathBuf>,
     grace: Duration,
     sample_every: Duration,
+    /// Whether attempts get a quota file system for `working/` (root, loop devices).
+    quota_mounts: bool,
 }
 
 impl ProcessSandbox {
@@ -104,12 +111,15 @@ impl ProcessSandbox {
         } else {
             None
         };
+        let work_root = config.work_root();
+        let _ = std::fs::create_dir_all(&work_root);
         Ok(Self {
             python,
             uid_base,
             unshare,
             grace: config.grace(),
             sample_every: Duration::from_millis(config.sample_ms.max(50)),
+            quota_mounts: crate::quota::QuotaMount::available(&work_root),
         })
     }
 
@@ -125,7 +135,7 @@ impl ProcessSandbox {
         let args = [
             limits.memory_bytes.to_string(),
             (cpu_secs as u64).to_string(),
-            limits.max_write_bytes.to_string(),
+            limits.file_size_limit().to_string(),
             if uid.is_some() { limits.pids } else { 0 }.to_string(),
             uid.map_or(-1, i64::from).to_string(),
         ];
@@ -184,6 +194,10 @@ impl ProcessSandbox {
 impl Sandbox for ProcessSandbox {
     fn backend(&self) -> &'static str {
         "process"
+    }
+
+    fn quota_mounts(&self) -> bool {
+        self.quota_mounts
     }
 
     fn sandbox_uid(&self, slot: usize) -> Option<u32> {
@@ -252,6 +266,13 @@ impl Sandbox for ProcessSandbox {
                     self.kill_all(Some(pgid), uid);
                 }
                 _ = ticker.tick() => {
+                    if !spec.working_has_quota && !out.disk_quota_exceeded
+                        && over_quota(spec).await
+                    {
+                        out.disk_quota_exceeded = true;
+                        self.kill_all(Some(pgid), uid);
+                        io.output(quota_note(spec.limits.disk_bytes).as_bytes()).await;
+                    }
                     let u = procfs::usage(pgid, uid);
                     let now = Instant::now();
                     let cores = (u.cpu.saturating_sub(last.1)).as_secs_f64()
@@ -286,6 +307,20 @@ impl Sandbox for ProcessSandbox {
         out.peak_memory = res.rusage.maxrss.max(peak_sampled);
         Ok(out)
     }
+}
+
+/// Whether the attempt's `working/` takes more than its quota (measured off the runtime).
+async fn over_quota(spec: &ExecSpec) -> bool {
+    let working = spec.attempt_dir.join("working");
+    let quota = spec.limits.disk_bytes;
+    tokio::task::spawn_blocking(move || crate::quota::usage(&working) > quota)
+        .await
+        .unwrap_or(false)
+}
+
+/// The line a script stopped by the watchdog leaves in its output.
+pub(crate) fn quota_note(quota: u64) -> String {
+    format!("\n[aide] stopped: working/ passed its disk quota of {quota} bytes\n")
 }
 
 /// Copies the pipe into the channel until EOF or until the receiver is gone.

@@ -92,7 +92,7 @@ fn attempt(code: &str, input: Option<SandboxInput>, timeout_secs: u64) -> Attemp
         node_id: w.node_id,
         attempt: 1,
     };
-    let ws = Workspace::create(root.path(), "t", code, None, Some(10001)).unwrap();
+    let ws = Workspace::create(root.path(), "t", code, None, Some(10001), None).unwrap();
     let spec = ExecSpec {
         key,
         attempt_dir: ws.path().to_path_buf(),
@@ -105,9 +105,11 @@ fn attempt(code: &str, input: Option<SandboxInput>, timeout_secs: u64) -> Attemp
             max_output_bytes: 1 << 20,
             max_file_bytes: 2 << 20,
             max_write_bytes: 1 << 30,
+            disk_bytes: 1 << 30,
         },
         allow_network: false,
         slot: 0,
+        working_has_quota: false,
         collect: CollectSpec {
             submission: "submission.bin".into(),
             globs: vec!["out/*.txt".into()],

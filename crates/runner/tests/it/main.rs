@@ -1,6 +1,6 @@
 //! The integration tests of aide-runner in one test binary (one link instead of one per
 //! file). Suites sharing this process run in parallel threads, so each process-backend
-//! runner gets sandbox uids of its own: `process` 21000-21111, `provision` 21910,
+//! runner gets sandbox uids of its own: `process` 21000-21111, `quota` 21600, `provision` 21910,
 //! `service` 23000-23042 (a runner kills every process of its uids when it cleans up).
 //! Signals go to child runners only, and no test sets environment variables.
 
@@ -11,4 +11,5 @@ mod docker;
 mod docker_volumes;
 mod process;
 mod provision;
+mod quota;
 mod service;

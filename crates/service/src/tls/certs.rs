@@ -69,7 +69,10 @@ pub fn issue(
     let key = KeyPair::generate().map_err(cert_error)?;
     let cert = params.signed_by(&key, &issuer).map_err(cert_error)?;
     let name = identity.name.as_str();
-    let (cert_path, key_path) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+    let (cert_path, key_path) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
     write_new(&key_path, &key.serialize_pem(), 0o600)?;
     write_new(&cert_path, &cert.pem(), 0o644)?;
     Ok(TlsConfig {

@@ -82,7 +82,10 @@ impl Dialer {
 fn is_loopback(host: Option<&str>) -> bool {
     let Some(host) = host else { return false };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn trusting(ca: &Path) -> Result<ClientTlsConfig, Error> {

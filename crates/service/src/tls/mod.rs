@@ -107,14 +107,15 @@ impl crate::Overlay<TlsConfig> for TlsArgs {
 
 /// Reads a PEM file for `what`, naming it in the error.
 fn read_pem(what: &'static str, path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|source| Error::Read {
-        path: path.to_owned(),
-        source,
-    })
-    .and_then(|bytes| match bytes.is_empty() {
-        true => Err(Error::Tls(format!("{what} {} is empty", path.display()))),
-        false => Ok(bytes),
-    })
+    std::fs::read(path)
+        .map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })
+        .and_then(|bytes| match bytes.is_empty() {
+            true => Err(Error::Tls(format!("{what} {} is empty", path.display()))),
+            false => Ok(bytes),
+        })
 }
 
 /// The identity the configured certificate proves (`None` for plaintext): what a service

@@ -39,10 +39,14 @@ impl Peer {
 pub fn identity_of(certificate_der: &[u8]) -> Option<ServiceIdentity> {
     let (_, certificate) = X509Certificate::from_der(certificate_der).ok()?;
     let names = certificate.subject_alternative_name().ok()??;
-    names.value.general_names.iter().find_map(|name| match name {
-        GeneralName::URI(uri) => uri.parse().ok(),
-        _ => None,
-    })
+    names
+        .value
+        .general_names
+        .iter()
+        .find_map(|name| match name {
+            GeneralName::URI(uri) => uri.parse().ok(),
+            _ => None,
+        })
 }
 
 /// Admits requests from services of one kind (and, on a plaintext loopback port, every

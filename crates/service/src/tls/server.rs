@@ -58,7 +58,11 @@ impl std::fmt::Debug for ServerTls {
 impl ServerTls {
     /// The transport `config` asks for on `address`: plaintext only on a loopback address
     /// and only when asked for; otherwise TLS with `client_auth`.
-    pub fn new(config: &TlsConfig, address: SocketAddr, client_auth: ClientAuth) -> Result<Self, Error> {
+    pub fn new(
+        config: &TlsConfig,
+        address: SocketAddr,
+        client_auth: ClientAuth,
+    ) -> Result<Self, Error> {
         match config.files()? {
             None if address.ip().is_loopback() => Ok(Self { acceptor: None }),
             None => Err(Error::Tls(format!(
@@ -66,7 +70,10 @@ impl ServerTls {
                  loopback; give --tls-cert, --tls-key and --tls-ca"
             ))),
             Some(files) => Ok(Self {
-                acceptor: Some(TlsAcceptor::from(Arc::new(server_config(files, client_auth)?))),
+                acceptor: Some(TlsAcceptor::from(Arc::new(server_config(
+                    files,
+                    client_auth,
+                )?))),
             }),
         }
     }
@@ -95,9 +102,13 @@ impl ServerTls {
 
 /// The rustls configuration of a TLS port: the service's chain and key, ALPN h2, and the
 /// cluster CA as the verifier of client certificates.
-fn server_config(files: TlsFiles<'_>, client_auth: ClientAuth) -> Result<rustls::ServerConfig, Error> {
+fn server_config(
+    files: TlsFiles<'_>,
+    client_auth: ClientAuth,
+) -> Result<rustls::ServerConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots(files.ca)?), provider.clone());
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots(files.ca)?), provider.clone());
     let verifier = match client_auth {
         ClientAuth::Required => verifier,
         ClientAuth::Optional => verifier.allow_unauthenticated(),
@@ -109,7 +120,13 @@ fn server_config(files: TlsFiles<'_>, client_auth: ClientAuth) -> Result<rustls:
         .map_err(|e| Error::Tls(e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certificates(files.cert)?, private_key(files.key)?)
-        .map_err(|e| Error::Tls(format!("{} with {}: {e}", files.cert.display(), files.key.display())))?;
+        .map_err(|e| {
+            Error::Tls(format!(
+                "{} with {}: {e}",
+                files.cert.display(),
+                files.key.display()
+            ))
+        })?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(config)
 }
@@ -131,7 +148,10 @@ pub(super) fn certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
     if certificates.is_empty() {
-        return Err(Error::Tls(format!("{}: no PEM certificate in it", path.display())));
+        return Err(Error::Tls(format!(
+            "{}: no PEM certificate in it",
+            path.display()
+        )));
     }
     Ok(certificates)
 }

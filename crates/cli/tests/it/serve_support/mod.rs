@@ -17,6 +17,8 @@ use crate::support::aide;
 #[derive(Debug)]
 pub struct Server {
     pub url: String,
+    /// The CA of the server's certificate when it serves TLS.
+    pub ca: Option<PathBuf>,
     /// The deployment's first admin token, from the file `aide serve` wrote.
     pub token: String,
     /// Where `--metrics-listen` serves `/metrics`.
@@ -28,9 +30,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Creates a database and starts `aide serve` on it; `None` when a service is missing
-    /// outside CI.
+    /// Creates a database and starts `aide serve` on it in plaintext on loopback; `None`
+    /// when a service is missing outside CI.
     pub fn start() -> Option<Self> {
+        Self::start_with(false)
+    }
+
+    /// [`Server::start`] serving TLS with a coordinator certificate made by `aide certs`.
+    pub fn start_tls() -> Option<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<Self> {
         let redis_url = aide_testkit::redis::require()?;
         let database = aide_testkit::block_on(TestDatabase::create("aide_serve"))?;
         let db_url = database.url().to_owned();
@@ -38,12 +49,16 @@ impl Server {
         let port = free_port();
         let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
+        let transport = match tls {
+            true => certificate_flags(&dir.path().join("certs")),
+            false => vec!["--plaintext".to_owned()],
+        };
         let child = ChildGuard::spawn(
             "aide serve",
             aide()
+                .arg("serve")
+                .args(&transport)
                 .args([
-                    "serve",
-                    "--plaintext",
                     "--database-url",
                     &db_url,
                     "--redis-url",
@@ -62,8 +77,10 @@ impl Server {
                 .stdout(Stdio::null())
                 .stderr(log),
         );
+        let scheme = if tls { "https" } else { "http" };
         let mut server = Self {
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
+            ca: tls.then(|| dir.path().join("certs/ca.pem")),
             token: String::new(),
             metrics,
             dir,
@@ -100,6 +117,9 @@ impl Server {
     pub fn client_as(&self, token: &str, args: &[&str]) -> Output {
         let mut command = aide();
         command.env("AIDE_TOKEN", token);
+        if let Some(ca) = &self.ca {
+            command.env("AIDE_CA", ca);
+        }
         run_client(command, &self.url, args)
     }
 
@@ -137,6 +157,42 @@ impl Drop for Server {
         self.child.kill();
         eprintln!("--- aide serve log\n{}", self.log());
     }
+}
+
+/// A CA and a coordinator certificate in `dir`, made as a team would (`aide certs`), as
+/// `aide serve`'s TLS flags.
+fn certificate_flags(dir: &std::path::Path) -> Vec<String> {
+    let dir_text = dir.display().to_string();
+    for args in [
+        vec!["certs", "init", "--dir", &dir_text],
+        vec![
+            "certs",
+            "issue",
+            "--dir",
+            &dir_text,
+            "--role",
+            "coordinator",
+            "--name",
+            "coordinator",
+        ],
+    ] {
+        let out = aide().args(&args).output().expect("aide certs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    ["cert", "key", "ca"]
+        .iter()
+        .zip(["coordinator.pem", "coordinator.key", "ca.pem"])
+        .flat_map(|(flag, file)| {
+            [
+                format!("--tls-{flag}"),
+                dir.join(file).display().to_string(),
+            ]
+        })
+        .collect()
 }
 
 /// Runs `aide <args> --server <url>` without a token, echoing its stderr.

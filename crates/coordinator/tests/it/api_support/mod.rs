@@ -353,10 +353,7 @@ async fn start_server(
         if let Some(blobs) = blobs {
             shell = shell.add_service(blobs);
         }
-        shell
-            .serve(listener, stop, async {})
-            .await
-            .expect("serve");
+        shell.serve(listener, stop, async {}).await.expect("serve");
     });
     (notifier, format!("http://{addr}"))
 }

@@ -25,9 +25,11 @@
 //! read-only (a path on the read-only root itself is refused: "container rootfs is marked
 //! read-only"); extracted entries get the owner and mode written in the tar header; the
 //! archive of a stopped container's volume can be read; a named volume mounted `nocopy` starts
-//! as an empty root-owned 0755 directory. Write limits are unchanged: the bootstrap's
-//! RLIMIT_FSIZE caps each file (`max_write_bytes`), `/tmp` is a tmpfs of `tmpfs_size`, and the
-//! attempt volume, like the host directory it replaces, has no size of its own.
+//! as an empty root-owned 0755 directory. Write limits: the bootstrap's RLIMIT_FSIZE caps
+//! each file (`max_write_bytes`, at most the disk quota), `/tmp` is a tmpfs of `tmpfs_size`,
+//! and the attempt volume has no size of its own: when the runner can see the daemon's
+//! volume directory it measures `working/` every second and kills the container once it is
+//! over the quota (an overshoot of at most what the script writes in that second).
 
 mod archive;
 mod attempt;
@@ -68,6 +70,8 @@ pub const LABEL_RUNNER: &str = "aide.runner";
 pub const LABEL_KIND: &str = "aide.kind";
 /// Where the task input appears in the container.
 const INPUT: &str = "/sandbox/input";
+/// How often an attempt volume's size is checked against the disk quota.
+const QUOTA_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// The Docker backend.
 #[derive(Debug, Clone)]
@@ -122,6 +126,16 @@ impl DockerSandbox {
         let uid = parts.next()?.parse().ok()?;
         let gid = parts.next().map_or(Some(uid), |g| g.parse().ok())?;
         Some((uid, gid))
+    }
+
+    /// SIGKILLs the container (it may have exited already).
+    async fn kill(&self, name: &str) {
+        let opts = KillContainerOptions {
+            signal: "SIGKILL".into(),
+        };
+        if let Err(e) = self.docker.kill_container(name, Some(opts)).await {
+            debug!(error = %e, "docker kill (container may have exited)");
+        }
     }
 
     fn body(&self, spec: &ExecSpec, volume: &str, input: Option<&Lease>) -> ContainerCreateBody {
@@ -187,7 +201,7 @@ impl DockerSandbox {
                     BOOTSTRAP,
                     "0",
                     "0",
-                    &l.max_write_bytes.to_string(),
+                    &l.file_size_limit().to_string(),
                     "0",
                     "-1",
                 ]
@@ -282,6 +296,8 @@ impl Sandbox for DockerSandbox {
             _ => None,
         };
         self.prepare(spec, &name, input.as_ref()).await?;
+        let watched = attempt::working_on_this_host(&self.docker, &volume).await;
+        let mut quota_check = tokio::time::interval(QUOTA_CHECK_EVERY);
         let attach = AttachContainerOptions {
             stream: true,
             stdout: true,
@@ -337,9 +353,14 @@ impl Sandbox for DockerSandbox {
                 }
                 _ = cancel.cancelled(), if !out.cancelled => {
                     out.cancelled = !out.timed_out;
-                    let opts = KillContainerOptions { signal: "SIGKILL".into() };
-                    if let Err(e) = self.docker.kill_container(&name, Some(opts)).await {
-                        debug!(error = %e, "docker kill (container may have exited)");
+                    self.kill(&name).await;
+                }
+                _ = quota_check.tick(), if watched.is_some() && !out.disk_quota_exceeded => {
+                    if attempt::over_quota(watched.clone(), spec.limits.disk_bytes).await {
+                        out.disk_quota_exceeded = true;
+                        info!(container = %name, "working/ passed its disk quota, stopping");
+                        self.kill(&name).await;
+                        io.output(super::process::quota_note(spec.limits.disk_bytes).as_bytes()).await;
                     }
                 }
             }
@@ -364,7 +385,7 @@ impl Sandbox for DockerSandbox {
             .unwrap_or_default();
         out.oom_killed = state.oom_killed.unwrap_or(false);
         let code = state.exit_code.unwrap_or(-1);
-        let killed = out.timed_out || out.cancelled || out.oom_killed;
+        let killed = out.timed_out || out.cancelled || out.oom_killed || out.disk_quota_exceeded;
         out.exit_code = if killed && code > 128 {
             None
         } else {

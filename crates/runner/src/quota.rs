@@ -1,0 +1,150 @@
+//! The disk quota of an attempt's `working/`.
+//!
+//! - [`QuotaMount`]: as root, `working/` is a file system of its own — an ext4 image of
+//!   exactly the quota, sparse (it takes on the host only what the script writes), loop
+//!   mounted `nosuid,nodev` — so a write past the quota fails with ENOSPC and the host's
+//!   disk never holds more than the quota per attempt. Unmounted and deleted when the
+//!   attempt ends.
+//! - [`usage`]: the bytes a directory tree takes on disk, for the watchdogs that stand in
+//!   where no such mount can be made (without root, or a Docker daemon's volume).
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use tracing::warn;
+
+/// A quota file system mounted on a directory; unmounted and deleted on drop.
+#[derive(Debug)]
+pub struct QuotaMount {
+    image: PathBuf,
+    mountpoint: PathBuf,
+}
+
+impl QuotaMount {
+    /// Makes a `bytes` ext4 image at `image` and mounts it on `mountpoint`, its root owned
+    /// by `owner` (uid = gid) and not readable by others.
+    pub fn create(
+        image: &Path,
+        mountpoint: &Path,
+        bytes: u64,
+        owner: Option<u32>,
+    ) -> io::Result<Self> {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(image)?
+            .set_len(bytes)?;
+        let mut mount = Self {
+            image: image.to_owned(),
+            mountpoint: mountpoint.to_owned(),
+        };
+        run(Command::new("mkfs.ext4")
+            .args([
+                "-q",
+                "-F",
+                "-m",
+                "0",
+                "-O",
+                "^has_journal",
+                "-E",
+                "nodiscard",
+            ])
+            .arg(image))?;
+        if let Err(e) = run(Command::new("mount")
+            .args(["-o", "loop,nosuid,nodev"])
+            .arg(image)
+            .arg(mountpoint))
+        {
+            // Nothing is mounted: dropping would try to unmount what is not ours.
+            mount.mountpoint = PathBuf::new();
+            return Err(e);
+        }
+        let _ = fs::remove_dir(mountpoint.join("lost+found"));
+        if let Some(uid) = owner {
+            let (uid, gid) = (
+                nix::unistd::Uid::from_raw(uid),
+                nix::unistd::Gid::from_raw(uid),
+            );
+            nix::unistd::chown(mountpoint, Some(uid), Some(gid)).map_err(io::Error::from)?;
+        }
+        fs::set_permissions(
+            mountpoint,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )?;
+        Ok(mount)
+    }
+
+    /// Whether this host can make quota mounts: root, with mkfs.ext4 and loop devices. The
+    /// probe mounts a small image in `dir` once.
+    pub fn available(dir: &Path) -> bool {
+        if !nix::unistd::geteuid().is_root() {
+            return false;
+        }
+        let probe = dir.join(".quota-probe");
+        let image = dir.join(".quota-probe.img");
+        // Left by a runner that was killed mid-probe.
+        let _ = fs::remove_file(&image);
+        let _ = fs::create_dir_all(&probe);
+        let ok = match Self::create(&image, &probe, 4 << 20, None) {
+            Ok(mount) => {
+                drop(mount);
+                true
+            }
+            Err(e) => {
+                warn!(error = %e, "no loop-mounted quota for working/ (falling back to a watchdog)");
+                false
+            }
+        };
+        let _ = fs::remove_dir(&probe);
+        ok
+    }
+}
+
+impl Drop for QuotaMount {
+    fn drop(&mut self) {
+        if !self.mountpoint.as_os_str().is_empty() {
+            // Lazy: a process that escaped the kills cannot keep the attempt alive.
+            if let Err(e) = run(Command::new("umount").arg("-l").arg(&self.mountpoint)) {
+                warn!(error = %e, mountpoint = %self.mountpoint.display(), "cannot unmount a quota");
+            }
+        }
+        let _ = fs::remove_file(&self.image);
+    }
+}
+
+fn run(command: &mut Command) -> io::Result<()> {
+    let out = command.stdin(Stdio::null()).output()?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "{:?} failed: {}",
+        command.get_program(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )))
+}
+
+/// The bytes the tree at `dir` takes on disk (allocated blocks; links are not followed,
+/// unreadable directories count as what could be read).
+pub fn usage(dir: &Path) -> u64 {
+    let mut total = 0u64;
+    let mut pending = vec![dir.to_owned()];
+    while let Some(next) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&next) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            total = total.saturating_add(meta.blocks().saturating_mul(512));
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+        }
+    }
+    total
+}

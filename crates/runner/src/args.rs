@@ -132,6 +132,9 @@ pub struct DockerArgs {
     /// GPUs handed to every container: "all", or a comma list of device ids [default: none].
     #[arg(long, env = "AIDE_RUNNER_GPUS")]
     pub gpus: Option<String>,
+    /// The daemon's OCI runtime for sandboxes, e.g. runsc (gVisor) [default: the daemon's].
+    #[arg(long, env = "AIDE_RUNNER_DOCKER_RUNTIME")]
+    pub docker_runtime: Option<String>,
     /// Seconds between janitor sweeps of this runner's leftover containers [default: 300].
     #[arg(long, env = "AIDE_RUNNER_JANITOR_SECS")]
     pub janitor_secs: Option<u64>,
@@ -204,6 +207,7 @@ impl Overlay<Config> for RunnerArgs {
         set(&mut d.user, &a.user);
         set(&mut d.tmpfs_size, &a.tmpfs_size);
         set_some(&mut d.gpus, &a.gpus);
+        set_some(&mut d.runtime, &a.docker_runtime);
         set(&mut d.janitor_secs, &a.janitor_secs);
         set(&mut d.input_idle_secs, &a.input_idle_secs);
         set(&mut d.input_volumes_max, &a.input_volumes_max);

@@ -179,6 +179,9 @@ pub struct DockerConfig {
     pub tmpfs_size: String,
     /// GPUs handed to every container: "all", or a comma list of device ids; none by default.
     pub gpus: Option<String>,
+    /// The OCI runtime sandboxes run under (`runsc` for gVisor); the daemon's default when
+    /// `None`. Checked against the daemon's runtimes at start.
+    pub runtime: Option<String>,
     /// Seconds between janitor sweeps of this runner's leftover containers and volumes.
     pub janitor_secs: u64,
     /// A bundle's input volume unused for this many seconds is removed by the janitor.
@@ -194,6 +197,7 @@ impl Default for DockerConfig {
             user: "10001:10001".into(),
             tmpfs_size: "1g".into(),
             gpus: None,
+            runtime: None,
             janitor_secs: 300,
             input_idle_secs: 24 * 3600,
             input_volumes_max: 16,

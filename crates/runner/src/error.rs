@@ -64,6 +64,12 @@ pub enum Error {
     /// The Docker image the config names is not present on this host.
     #[error("docker image {0} is missing on this host")]
     ImageMissing(String),
+    /// The configured OCI runtime is not one the Docker daemon has.
+    #[error(
+        "the Docker daemon has no runtime {wanted:?} (it has: {known}); for gVisor install \
+         runsc and register it in /etc/docker/daemon.json under \"runtimes\""
+    )]
+    RuntimeMissing { wanted: String, known: String },
     /// The execution was cancelled before its script started.
     #[error("cancelled before the script started")]
     Cancelled,

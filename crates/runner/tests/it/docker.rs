@@ -96,6 +96,48 @@ async fn docker_success_with_submission_and_read_only_input() {
     h.stop().await;
 }
 
+/// A file system mounted inside the input directory (a writable tmpfs) does not become a
+/// writable place in the sandbox: the input is read-only all the way down.
+#[tokio::test]
+async fn docker_input_is_read_only_all_the_way_down() {
+    if !is_root() {
+        eprintln!("skipped: mounting a file system under the input needs root");
+        return;
+    }
+    let Some(h) = docker_harness(1, "t-docker-ro").await else {
+        return;
+    };
+    let data = shared_tempdir();
+    let input = input_dir(data.path());
+    let sub = input.join("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "mode=1777,size=1m", "tmpfs"])
+        .arg(&sub)
+        .status()
+        .expect("mount");
+    assert!(mounted.success());
+    std::fs::write(sub.join("inner.txt"), "mounted").expect("write");
+    let mut req = request(
+        r#"
+for path in ("input/top.txt", "input/sub/new.txt", "input/sub/inner.txt"):
+    try:
+        open(path, "a").write("x")
+        print(path, "WRITABLE")
+    except OSError as e:
+        print(path, type(e).__name__)
+"#,
+    );
+    req.local_input_dir = input.to_string_lossy().into_owned();
+    let out = h.run(req).await;
+    let _ = std::process::Command::new("umount").arg(&sub).status();
+    let f = &out.finished;
+    assert_eq!(f.exit_code, Some(0), "{}", f.output);
+    assert!(!f.output.contains("WRITABLE"), "{}", f.output);
+    assert_eq!(f.output.lines().count(), 3, "{}", f.output);
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn docker_exception_is_parsed() {
     let Some(h) = docker_harness(1, "t-docker-exc").await else {
@@ -303,4 +345,84 @@ async fn wait_ready(stream: &mut tonic::Streaming<aide_proto::v1::ExecuteEvent>)
         }
     }
     panic!("stream ended before ready");
+}
+
+/// With `--docker-runtime runsc` the script runs under gVisor (its kernel says 4.4.0, the
+/// version gVisor reports), through the same volumes, limits and collection.
+#[tokio::test]
+async fn docker_runs_scripts_under_gvisor_when_asked() {
+    if !docker_available(IMAGE).await {
+        return;
+    }
+    let docker = bollard::Docker::connect_with_local_defaults().expect("docker");
+    let has_runsc = docker
+        .info()
+        .await
+        .ok()
+        .and_then(|i| i.runtimes)
+        .is_some_and(|r| r.contains_key("runsc"));
+    if !has_runsc {
+        aide_testkit::unavailable::<()>(
+            "gVisor",
+            "the Docker daemon has no runsc runtime (apt install runsc; .ci/run registers it)",
+        );
+        return;
+    }
+    let h = Harness::start(&[
+        "--backend",
+        "docker",
+        "--image",
+        IMAGE,
+        "--runner-id",
+        "t-docker-gvisor",
+        "--docker-runtime",
+        "runsc",
+    ])
+    .await;
+    let data = shared_tempdir();
+    let input = input_dir(data.path());
+    let mut req = request(
+        "import platform\nrows = open('input/train.csv').read().splitlines()\n\
+         open('working/submission.csv', 'w').write(str(len(rows)))\n\
+         print(platform.release())\n",
+    );
+    req.local_input_dir = input.to_string_lossy().into_owned();
+    req.submission_file = "submission.csv".into();
+    let out = h.run(req).await;
+    let f = &out.finished;
+    assert!(f.sandbox_error.is_empty(), "{}", f.sandbox_error);
+    assert_eq!(f.exit_code, Some(0), "{}", f.output);
+    assert_eq!(f.output.trim(), "4.4.0", "gVisor's kernel: {}", f.output);
+    assert_eq!(
+        f.files.first().map(|f| f.content.as_slice()),
+        Some(&b"3"[..])
+    );
+    h.stop().await;
+}
+
+/// A runtime the daemon does not have is refused at start, naming the ones it has.
+#[tokio::test]
+async fn an_unknown_docker_runtime_is_refused_at_start() {
+    if !docker_available(IMAGE).await {
+        return;
+    }
+    let config = aide_runner::Config::from_argv([
+        "aide-runner",
+        "--plaintext",
+        "--backend",
+        "docker",
+        "--image",
+        IMAGE,
+        "--docker-runtime",
+        "no-such-runtime",
+    ])
+    .expect("config");
+    let refused = aide_runner::DockerSandbox::connect(&config, "t-runtime")
+        .await
+        .expect_err("an unknown runtime");
+    let text = refused.to_string();
+    assert!(
+        text.contains("no-such-runtime") && text.contains("runc"),
+        "{text}"
+    );
 }

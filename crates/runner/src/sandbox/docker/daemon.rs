@@ -105,6 +105,21 @@ impl Drop for RemoveGuard {
     }
 }
 
+/// `Ok` when the daemon has the OCI runtime `wanted` (e.g. gVisor's `runsc`).
+pub async fn check_runtime(docker: &Docker, wanted: &str) -> Result<()> {
+    let info = op("info", "-", docker.info()).await?;
+    let runtimes = info.runtimes.unwrap_or_default();
+    if runtimes.contains_key(wanted) {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = runtimes.keys().map(String::as_str).collect();
+    known.sort_unstable();
+    Err(Error::RuntimeMissing {
+        wanted: wanted.to_owned(),
+        known: known.join(", "),
+    })
+}
+
 /// The device request for `gpus`: "all" or a comma list of ids.
 pub fn gpu_request(gpus: &str) -> Vec<DeviceRequest> {
     let caps = Some(vec![vec!["gpu".to_string()]]);

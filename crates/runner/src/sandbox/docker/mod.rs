@@ -46,7 +46,7 @@ use std::{
 
 use bollard::{
     Docker,
-    models::{ContainerCreateBody, HostConfig, Mount, MountType},
+    models::{ContainerCreateBody, HostConfig, Mount, MountBindOptions, MountType},
     query_parameters::{
         AttachContainerOptions, CreateContainerOptions, KillContainerOptions, StatsOptions,
         StopContainerOptions,
@@ -97,6 +97,9 @@ impl DockerSandbox {
             .map_err(Error::docker("version", "-"))?;
         if docker.inspect_image(&config.docker.image).await.is_err() {
             return Err(Error::ImageMissing(config.docker.image.clone()));
+        }
+        if let Some(runtime) = &config.docker.runtime {
+            daemon::check_runtime(&docker, runtime).await?;
         }
         let live: Arc<Mutex<HashSet<String>>> = Arc::default();
         Ok(Self {
@@ -150,6 +153,13 @@ impl DockerSandbox {
                 source: Some(dir.to_string_lossy().into_owned()),
                 typ: Some(MountType::BIND),
                 read_only: Some(true),
+                // A recursive bind would carry file systems mounted under the directory
+                // along, writable (the read-only flag covers only the top one before API
+                // 1.44): leave them out, so the input is read-only all the way down.
+                bind_options: Some(MountBindOptions {
+                    non_recursive: Some(true),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             _ => {}
@@ -188,6 +198,7 @@ impl DockerSandbox {
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges".into()]),
             device_requests: self.config.gpus.as_deref().map(daemon::gpu_request),
+            runtime: self.config.runtime.clone(),
             ..Default::default()
         };
         ContainerCreateBody {

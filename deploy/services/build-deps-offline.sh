@@ -5,7 +5,7 @@
 # with AIDE_POSTGRES_IMAGE=aide-deps:bookworm AIDE_REDIS_IMAGE=aide-deps:bookworm (smoke.sh
 # does). Its entrypoint follows the official images where compose relies on them: with the
 # command "postgres" (the default) it creates the cluster in /var/lib/postgresql/data on first
-# start from POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB and runs the server as user
+# start from POSTGRES_USER / POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) / POSTGRES_DB and runs the server as user
 # postgres; "redis-server ..." runs as user redis with protected mode off; anything else is
 # run as is. For development and smoke tests; production should use the official images.
 #
@@ -14,7 +14,7 @@
 #   AIDE_DEPS_TAG (default aide-deps:bookworm).
 set -euo pipefail
 
-readonly RECIPE_VERSION=1
+readonly RECIPE_VERSION=2
 readonly SUITE=bookworm
 readonly PACKAGES="postgresql-15 redis-server redis-tools"
 readonly PGBIN=/usr/lib/postgresql/15/bin
@@ -110,6 +110,10 @@ case "${1:-}" in
       exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
     fi
     if [ ! -s "$PGDATA/PG_VERSION" ]; then
+      # As the official image: the password may come from a (secret) file.
+      if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+        POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+      fi
       user=${POSTGRES_USER:-postgres}
       db=${POSTGRES_DB:-$user}
       pwfile=$(mktemp)

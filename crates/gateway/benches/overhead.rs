@@ -1,17 +1,23 @@
 //! Benchmark (not a test): what the gateway adds to one LLM call over loopback, and how fast
 //! a cache hit is. A local mock provider speaking OpenAI Chat Completions answers at once;
 //! the same request is timed straight to the mock and through the gateway (gRPC), and the
-//! difference per percentile is the gateway's overhead.
+//! difference per percentile is the gateway's overhead. The same calls then go to a second
+//! gateway serving mutual TLS (a throwaway cluster CA; the client shows a coordinator's
+//! certificate and the gateway checks it on every call), on one kept connection and on a new
+//! connection per call (a full handshake each time).
 //!
 //! `cargo bench -p aide-gateway --bench overhead` (Redis from `AIDE_TEST_REDIS_URL`, default
 //! redis://127.0.0.1:6379; without Redis the cache-hit figures are skipped).
 
 use std::time::{Duration, Instant};
 
+use aide_core::service_identity::{ServiceIdentity, ServiceKind};
 use aide_gateway::config::GatewayConfig;
-use aide_gateway::server::serve;
+use aide_gateway::server::{serve, serve_in};
 use aide_gateway::service::Gateway;
 use aide_proto::v1::{self, CompleteRequest, llm_gateway_client::LlmGatewayClient};
+use aide_service::Shell;
+use aide_service::tls::{ClientAuth, Dialer, ServerTls, TlsConfig, certs};
 use axum::{Json, Router, routing::post};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -69,6 +75,81 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// Times `CALLS` sequential uncached calls (after `WARMUP`).
+async fn time_calls<S>(client: &mut LlmGatewayClient<S>) -> Vec<Duration>
+where
+    S: tonic::client::GrpcService<tonic::body::Body> + Clone,
+    S::Error: Into<tonic::codegen::StdError>,
+    S::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <S::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
+    let mut times = Vec::with_capacity(CALLS);
+    for i in 0..WARMUP + CALLS {
+        let started = Instant::now();
+        let answer = client
+            .complete(request(false, 0.5, ""))
+            .await
+            .expect("gateway call")
+            .into_inner();
+        assert!(!answer.cache_hit);
+        if i >= WARMUP {
+            times.push(started.elapsed());
+        }
+    }
+    times
+}
+
+/// A second gateway serving mutual TLS under a throwaway CA, and the coordinator's
+/// certificate to call it with.
+struct TlsGateway {
+    url: String,
+    client_tls: TlsConfig,
+    _ca: tempfile::TempDir,
+    _shutdown: tokio_util::sync::DropGuard,
+}
+
+impl TlsGateway {
+    async fn start(config: &GatewayConfig) -> Self {
+        let ca = tempfile::tempdir().expect("tempdir");
+        certs::make_ca(ca.path(), 1).expect("CA");
+        let issue = |kind, name: &str| {
+            let identity = ServiceIdentity {
+                kind,
+                name: name.parse().expect("name"),
+            };
+            certs::issue(ca.path(), &identity, &[], 1).expect("certificate")
+        };
+        let (server_tls, client_tls) = (
+            issue(ServiceKind::Gateway, "gateway"),
+            issue(ServiceKind::Coordinator, "coordinator"),
+        );
+        let no_env = |_: &str| None;
+        let gateway = Gateway::new(config, &no_env).await.expect("gateway");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let shell = Shell::default()
+            .tls(ServerTls::new(&server_tls, address, ClientAuth::Required).expect("server TLS"));
+        let shutdown = CancellationToken::new();
+        tokio::spawn(serve_in(shell, gateway, listener, shutdown.clone()));
+        Self {
+            url: format!("https://{address}"),
+            client_tls,
+            _ca: ca,
+            _shutdown: shutdown.drop_guard(),
+        }
+    }
+
+    async fn connect(&self) -> tonic::transport::Channel {
+        Dialer::new(&self.client_tls)
+            .expect("dialer")
+            .endpoint(&self.url)
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("TLS connection")
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let base_url = start_mock().await;
@@ -110,18 +191,19 @@ async fn main() {
         .await
         .expect("connect gateway");
 
-    let mut through = Vec::with_capacity(CALLS);
-    for i in 0..WARMUP + CALLS {
+    let through = time_calls(&mut client).await;
+    let tls = TlsGateway::start(&config).await;
+    let mut tls_client = LlmGatewayClient::new(tls.connect().await);
+    let through_tls = time_calls(&mut tls_client).await;
+    let mut handshakes = Vec::with_capacity(CALLS / 4);
+    for _ in 0..CALLS / 4 {
         let started = Instant::now();
-        let answer = client
+        let mut fresh = LlmGatewayClient::new(tls.connect().await);
+        fresh
             .complete(request(false, 0.5, ""))
             .await
-            .expect("gateway call")
-            .into_inner();
-        assert!(!answer.cache_hit);
-        if i >= WARMUP {
-            through.push(started.elapsed());
-        }
+            .expect("gateway call over TLS");
+        handshakes.push(started.elapsed());
     }
 
     let (direct_p50, direct_p99) = summary(direct);
@@ -147,6 +229,26 @@ async fn main() {
         "gateway overhead",
         micros(via_p50.saturating_sub(direct_p50)),
         micros(via_p99.saturating_sub(direct_p99))
+    );
+    let (tls_p50, tls_p99) = summary(through_tls);
+    println!(
+        "{:<34} {:>10.0} {:>10.0}",
+        "through the gateway, mutual TLS",
+        micros(tls_p50),
+        micros(tls_p99)
+    );
+    println!(
+        "{:<34} {:>10.0} {:>10.0}",
+        "TLS cost per call (kept conn.)",
+        micros(tls_p50.saturating_sub(via_p50)),
+        micros(tls_p99.saturating_sub(via_p99))
+    );
+    let (shake_p50, shake_p99) = summary(handshakes);
+    println!(
+        "{:<34} {:>10.0} {:>10.0}",
+        "new TLS connection + one call",
+        micros(shake_p50),
+        micros(shake_p99)
     );
 
     if redis {

@@ -1,7 +1,9 @@
 //! The services of embedded mode, started in this process on loopback (127.0.0.1, port 0):
 //! the LLM gateway (provider keys from the environment, the offline baseline otherwise) and
 //! a sandbox runner (process backend with a provisioned virtualenv, or Docker). The
-//! coordinator engine talks to both over gRPC exactly as it does in a deployment.
+//! coordinator engine talks to both over gRPC exactly as it does in a deployment, bringing
+//! a token made for this process, without which both refuse every call (another local
+//! user cannot run code through the runner or spend the provider keys).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -13,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::CliError;
+use aide_core::access::Token;
 use aide_runner::BackendKind;
 
 /// The provider keys looked for, in the order a default model is chosen.
@@ -106,6 +109,8 @@ pub struct ServiceOptions {
 pub struct Services {
     pub gateway_url: String,
     pub runner_url: String,
+    /// The token of this process, the only caller the services answer.
+    pub process_token: Token,
     shutdown: CancellationToken,
     /// Cancelled when a service stops on its own (its error is in `failure`).
     died: CancellationToken,
@@ -123,9 +128,12 @@ impl Services {
         let gateway = aide_gateway::service::Gateway::new(&gw_config, &env)
             .await
             .map_err(|e| CliError::Usage(format!("LLM gateway configuration: {e}")))?;
+        let process_token =
+            Token::generate().map_err(|e| CliError::Service(format!("a process token: {e}")))?;
         let mut services = Self {
             gateway_url: String::new(),
             runner_url: String::new(),
+            process_token,
             shutdown: CancellationToken::new(),
             died: CancellationToken::new(),
             failure: Arc::new(Mutex::new(None)),
@@ -134,7 +142,8 @@ impl Services {
         };
         let (listener, url) = bind().await?;
         services.gateway_url = url;
-        let shell = aide_service::Shell::new(opts.metrics.clone());
+        let shell = aide_service::Shell::new(opts.metrics.clone())
+            .process_token(services.process_token.hash());
         let served =
             aide_gateway::server::serve_in(shell, gateway, listener, services.shutdown.clone());
         services.watch("LLM gateway", async move {
@@ -149,7 +158,8 @@ impl Services {
                 dir
             }
         };
-        let config = runner_config(opts, &work_root);
+        let mut config = runner_config(opts, &work_root);
+        config.process_token = Some(services.process_token.clone());
         if opts.sandbox == BackendKind::Process && config.process.python == venv::AUTO {
             provision(&config, say).await?;
         }

@@ -182,6 +182,7 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     let mut config = CoordinatorConfig::new(url.clone());
     config.listen = local;
     config.tls = tls;
+    config.process_token = Some(services.process_token.clone());
     config.gateway = services.gateway_url.clone();
     config.max_runs = args.max_runs;
     config.output_dir = args.output_dir.clone();

@@ -2,6 +2,8 @@
 //! the services, take the run's lease, drive it with the coordinator engine while the
 //! progress display follows, handle Ctrl-C, then link the outputs and print the summary.
 
+use aide_proto::bearer::Bearer;
+use aide_service::tls::Dialer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,10 +158,12 @@ async fn drive_engine(
         output_dir: Some(session.out.clone()),
         ..EngineConfig::default()
     };
-    let author = GrpcAuthor::connect_lazy(&services.gateway_url)
+    let bearer = Bearer::new(&services.process_token);
+    let author = GrpcAuthor::dial(&Dialer::plaintext(), &services.gateway_url, bearer.clone())
         .map_err(CliError::service("gateway client"))?;
     let executor = GrpcExecutor::new([services.runner_url.as_str()])
-        .map_err(CliError::service("runner client"))?;
+        .map_err(CliError::service("runner client"))?
+        .with_bearer(bearer);
     let engine = Engine::new(
         session.store.clone(),
         Arc::new(author),

@@ -36,6 +36,11 @@ pub struct CoordinatorConfig {
     /// Mutual TLS (runners and the gateway by certificate, people by token), or plaintext
     /// on loopback.
     pub tls: TlsConfig,
+    /// The token of the process that runs this coordinator beside its own gateway and runner
+    /// (`aide serve`): sent to them, and required of that runner's plaintext calls. Never in a
+    /// file or on the command line.
+    #[serde(skip)]
+    pub process_token: Option<aide_core::access::Token>,
     /// Where `GET /metrics` is served; off when `None`.
     pub metrics_listen: Option<SocketAddr>,
     /// The store; required (no default).
@@ -76,6 +81,7 @@ impl Default for CoordinatorConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             tls: TlsConfig::default(),
+            process_token: None,
             metrics_listen: None,
             database_url: None,
             gateway: "http://127.0.0.1:50052".into(),

@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aide_core::access::Token;
+use aide_proto::bearer::Bearer;
 use aide_service::Shell;
 use aide_service::tls::{ClientAuth, Dialer, ServerTls};
 use aide_store::AnyStore;
@@ -98,9 +100,16 @@ pub async fn serve_store_in(
     let server_tls = ServerTls::new(&config.tls, address, ClientAuth::Optional)?;
     let dialer = Dialer::new(&config.tls)?;
     let notifier = EventNotifier::new();
-    let author = GrpcAuthor::dial(&dialer, &config.gateway)
+    let bearer = config
+        .process_token
+        .as_ref()
+        .map_or_else(Bearer::none, Bearer::new);
+    let process_token = config.process_token.as_ref().map(Token::hash);
+    let author = GrpcAuthor::dial(&dialer, &config.gateway, bearer.clone())
         .map_err(|e| Error::Config(format!("--gateway: {e}")))?;
-    let executor = RegistryExecutor::new(registry.clone()).with_dialer(dialer);
+    let executor = RegistryExecutor::new(registry.clone())
+        .with_dialer(dialer)
+        .with_bearer(bearer);
     let blob_store = config.open_blob_store()?;
     let roots = config.task_roots()?;
     let task_files = StoredTaskFiles::new(blob_store.clone());
@@ -120,6 +129,7 @@ pub async fn serve_store_in(
         heartbeat_interval: config.runner_heartbeat(),
         caps: config.caps.clone(),
         allow_process_runners: config.allow_process_runners,
+        process_token,
         ..ApiConfig::default()
     };
     let intake = TaskIntake {
@@ -136,8 +146,9 @@ pub async fn serve_store_in(
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
     tracing::info!(%address, tls = server_tls.is_tls(), owner = %config.owner, gateway = %config.gateway, blobs = %blob_store, "coordinator serving");
-    let blobs =
-        BlobsService::new(blob_store, config.max_blob_bytes, Arc::new(access)).into_server();
+    let blobs = BlobsService::new(blob_store, config.max_blob_bytes, Arc::new(access))
+        .with_process_token(process_token)
+        .into_server();
 
     shell
         .background()

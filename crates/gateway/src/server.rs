@@ -5,7 +5,7 @@
 
 use aide_core::service_identity::ServiceKind;
 use aide_service::Shell;
-use aide_service::tls::{ClientAuth, PeerGuard, ServerTls};
+use aide_service::tls::{ClientAuth, ServerTls};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -58,11 +58,9 @@ pub async fn serve_in(
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
     info!(%address, "LLM gateway serving");
+    let guard = shell.guard(ServiceKind::Coordinator);
     shell
-        .add_service(InterceptedService::new(
-            service,
-            PeerGuard::only(ServiceKind::Coordinator),
-        ))
+        .add_service(InterceptedService::new(service, guard))
         .serve(listener, shutdown, async {})
         .await?;
     Ok(())

@@ -52,7 +52,10 @@ impl Interceptor for Bearer {
 }
 
 /// A channel whose every request carries a client's token.
-pub type AuthedChannel = InterceptedService<Channel, Bearer>;
+pub type AuthedChannel = Authed<Channel>;
+
+/// Any client transport with a token on every request.
+pub type Authed<S> = InterceptedService<S, Bearer>;
 
 /// `channel` with `bearer` on every request.
 pub fn authed(channel: Channel, bearer: Bearer) -> AuthedChannel {

@@ -47,6 +47,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Mutual TLS (certificate, key, cluster CA), or plaintext on loopback.
     pub tls: aide_service::tls::TlsConfig,
+    /// The token of the process that started this runner in-process (`aide run`, `aide
+    /// serve`): required of every plaintext call, and sent with its own calls. Never in a
+    /// file or on the command line.
+    #[serde(skip)]
+    pub process_token: Option<aide_core::access::Token>,
     /// Where `GET /metrics` is served; off when `None`.
     pub metrics_listen: Option<SocketAddr>,
     /// Stable id of this runner; defaults to "<hostname>-<pid>".
@@ -90,6 +95,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
             tls: aide_service::tls::TlsConfig::default(),
+            process_token: None,
             metrics_listen: None,
             runner_id: None,
             advertise: None,

@@ -22,9 +22,10 @@ pub mod workspace;
 use std::{collections::HashMap, os::unix::fs::PermissionsExt, sync::Arc, time::Duration};
 
 use aide_core::service_identity::ServiceKind;
+use aide_proto::bearer::Bearer;
 use aide_proto::v1::runner_server::RunnerServer;
 use aide_service::Shell;
-use aide_service::tls::{ClientAuth, Dialer, PeerGuard, ServerTls};
+use aide_service::tls::{ClientAuth, Dialer, ServerTls};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -78,6 +79,14 @@ pub async fn serve_in(
     let local = listener.local_addr()?;
     let server_tls = ServerTls::new(&config.tls, local, ClientAuth::Required)?;
     let dialer = Dialer::new(&config.tls)?;
+    let bearer = config
+        .process_token
+        .as_ref()
+        .map_or_else(Bearer::none, Bearer::new);
+    let shell = match &config.process_token {
+        Some(token) => shell.process_token(token.hash()),
+        None => shell,
+    };
     let runner_id = runner_id(&config)?;
     let work_root = config.work_root();
     std::fs::create_dir_all(&work_root)?;
@@ -87,7 +96,7 @@ pub async fn serve_in(
     }
     let sandbox = build_sandbox(&config, &runner_id).await?;
     let swept = sandbox.sweep().await?;
-    let inputs = input_source(&config, &dialer).await?;
+    let inputs = input_source(&config, &dialer, &bearer).await?;
     let service = RunnerService::new(
         runner_id.clone(),
         sandbox.clone(),
@@ -108,6 +117,7 @@ pub async fn serve_in(
     if let Some(coordinator) = config.coordinator.clone() {
         let reg = registry::Registration {
             endpoint: dialer.endpoint(&coordinator)?,
+            bearer: bearer.clone(),
             coordinator,
             runner_id: runner_id.clone(),
             address: config
@@ -130,12 +140,10 @@ pub async fn serve_in(
     };
     let runner =
         RunnerServer::new(service).max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
+    let guard = shell.guard(ServiceKind::Coordinator);
     let served = shell
         .tls(server_tls)
-        .add_service(InterceptedService::new(
-            runner,
-            PeerGuard::only(ServiceKind::Coordinator),
-        ))
+        .add_service(InterceptedService::new(runner, guard))
         .serve(listener, shutdown, drain)
         .await;
     if let Err(e) = sandbox.sweep().await {
@@ -147,11 +155,14 @@ pub async fn serve_in(
 
 /// Where executions' inputs come from: with a coordinator, a bundle cache fetching from it;
 /// host directories only when the configuration says so (the runner of `aide run`).
-async fn input_source(config: &Config, dialer: &Dialer) -> Result<InputSource> {
+async fn input_source(config: &Config, dialer: &Dialer, bearer: &Bearer) -> Result<InputSource> {
     let cache = match &config.coordinator {
         Some(coordinator) => {
             let channel = dialer.endpoint(coordinator)?.connect_lazy();
-            let source = Arc::new(aide_bundle::GrpcBlobSource::new(channel));
+            let source = Arc::new(aide_bundle::GrpcBlobSource::with_bearer(
+                channel,
+                bearer.clone(),
+            ));
             let cache_config = aide_bundle::CacheConfig {
                 dir: config.cache_dir(),
                 max_bytes: config.cache_max_bytes,

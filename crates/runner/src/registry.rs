@@ -20,6 +20,8 @@ pub struct Registration {
     pub coordinator: String,
     /// How to reach it (TLS with the runner's certificate, or plaintext).
     pub endpoint: tonic::transport::Endpoint,
+    /// The process token on every call (a runner inside `aide serve`), or nothing.
+    pub bearer: aide_proto::bearer::Bearer,
     /// Runner id.
     pub runner_id: String,
     /// Address the coordinator dials.
@@ -63,7 +65,9 @@ async fn session(
         .endpoint
         .connect()
         .await
-        .map(CoordinatorClient::new)
+        .map(|channel| {
+            CoordinatorClient::new(aide_proto::bearer::authed(channel, reg.bearer.clone()))
+        })
         .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
     let interval = client
         .register_runner(RegisterRunnerRequest {

@@ -29,7 +29,9 @@ use tracing::{info, warn};
 
 use crate::Error;
 use crate::tls::server::Conn;
-use crate::tls::{ClientAuth, ServerTls};
+use crate::tls::{ClientAuth, PeerGuard, ServerTls};
+use aide_core::access::TokenHash;
+use aide_core::service_identity::ServiceKind;
 
 /// A service's background tasks: tracked, and stopped together by one token once the
 /// service has drained.
@@ -70,6 +72,8 @@ pub struct Shell {
     tls: Option<ServerTls>,
     /// A second, plaintext loopback listener for services in the same process.
     internal: Option<TcpListener>,
+    /// The token callers on a plaintext port must bring (see [`Shell::process_token`]).
+    process_token: Option<TokenHash>,
 }
 
 type Served = Result<Result<(), tonic::transport::Error>, JoinError>;
@@ -134,6 +138,24 @@ impl Shell {
         Ok(self)
     }
 
+    /// Requires, on plaintext connections, the process token whose hash is `token`: the
+    /// in-process services of `aide run` and `aide serve` answer only their own process.
+    pub fn process_token(mut self, token: TokenHash) -> Self {
+        self.process_token = Some(token);
+        self
+    }
+
+    /// The guard a service admitting only `kind` puts in front of its RPCs: that service's
+    /// certificate on TLS, the process token (when set) on plaintext.
+    pub fn guard(&self, kind: ServiceKind) -> PeerGuard {
+        PeerGuard::only(kind).with_process_token(self.process_token)
+    }
+
+    /// The process token's hash, for services that check it themselves.
+    pub fn process_token_hash(&self) -> Option<TokenHash> {
+        self.process_token
+    }
+
     /// Adds a gRPC service; health reports it by name.
     pub fn add_service<S>(mut self, service: S) -> Self
     where
@@ -173,6 +195,7 @@ impl Shell {
             background,
             tls,
             internal,
+            process_token: _,
         } = self;
         let tls = match tls {
             Some(tls) => tls,

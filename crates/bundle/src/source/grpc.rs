@@ -1,6 +1,7 @@
 //! [`GrpcBlobSource`]: blobs read from the coordinator's `Blobs` service (`ReadBlob`).
 
 use aide_core::bundle::Sha256Digest;
+use aide_proto::bearer::{AuthedChannel, Bearer, authed};
 use aide_proto::bundle::digest_to_wire;
 use aide_proto::v1::ReadBlobRequest;
 use aide_proto::v1::blobs_client::BlobsClient;
@@ -15,14 +16,19 @@ use super::{BlobSource, BlobStream, SourceError};
 /// Reads blobs over gRPC. Cheap to clone (the channel is shared).
 #[derive(Debug, Clone)]
 pub struct GrpcBlobSource {
-    client: BlobsClient<Channel>,
+    client: BlobsClient<AuthedChannel>,
 }
 
 impl GrpcBlobSource {
     /// A source over `channel`, accepting messages up to [`aide_proto::MAX_MESSAGE_BYTES`].
     pub fn new(channel: Channel) -> Self {
+        Self::with_bearer(channel, Bearer::none())
+    }
+
+    /// A source over `channel` sending `bearer` with every read.
+    pub fn with_bearer(channel: Channel, bearer: Bearer) -> Self {
         Self {
-            client: BlobsClient::new(channel)
+            client: BlobsClient::new(authed(channel, bearer))
                 .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES),
         }
     }

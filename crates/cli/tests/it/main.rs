@@ -8,6 +8,7 @@ mod support;
 
 mod access;
 mod certs;
+mod embedded;
 mod resume;
 mod run;
 mod serve;

@@ -17,6 +17,7 @@ use aide_core::access::{ProjectName, Role, TokenHash};
 use aide_core::service_identity::{ServiceIdentity, ServiceKind};
 use aide_proto::bearer::token_of;
 use aide_service::tls::Peer;
+use aide_service::tls::peer::check_process_token;
 use aide_store::{AccessStore, TokenRecord};
 use futures::future::BoxFuture;
 use tonic::Status;
@@ -73,10 +74,12 @@ impl Caller {
 /// Admits a call that only runners make (registration, heartbeats, reading task data): on
 /// a TLS port the caller must prove a runner's certificate — and, when `runner_id` is
 /// given, that very runner's, so a registration can change only the runner it proves;
-/// a plaintext port (loopback only, by explicit choice) trusts its callers.
+/// a plaintext port (loopback only, by explicit choice) trusts its callers, or, inside
+/// `aide serve`, those bringing its process token.
 pub fn require_runner<T>(
     request: &tonic::Request<T>,
     runner_id: Option<&str>,
+    process_token: Option<TokenHash>,
 ) -> Result<(), Status> {
     let Some(peer) = Peer::of(request) else {
         return Err(Status::permission_denied(
@@ -84,7 +87,7 @@ pub fn require_runner<T>(
         ));
     };
     if !peer.secure {
-        return Ok(());
+        return check_process_token(process_token, request);
     }
     match (&peer.identity, runner_id) {
         (Some(identity), Some(id)) if identity.is_runner(id) => Ok(()),

@@ -22,6 +22,7 @@ mod runners;
 mod runs;
 mod watch;
 
+use aide_core::access::TokenHash;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,6 +54,8 @@ pub struct ApiConfig {
     pub caps: RunCaps,
     /// Whether runners of the process backend may register (a trusted deployment).
     pub allow_process_runners: bool,
+    /// The process token plaintext runner calls must bring (`aide serve`'s own runner).
+    pub process_token: Option<TokenHash>,
 }
 
 impl Default for ApiConfig {
@@ -64,6 +67,7 @@ impl Default for ApiConfig {
             watch_page: 500,
             caps: RunCaps::default(),
             allow_process_runners: false,
+            process_token: None,
         }
     }
 }
@@ -230,7 +234,11 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::RegisterRunnerRequest>,
     ) -> Result<Response<v1::RegisterRunnerResponse>, Status> {
-        require_runner(&request, Some(request.get_ref().runner_id.trim()))?;
+        require_runner(
+            &request,
+            Some(request.get_ref().runner_id.trim()),
+            self.config.process_token,
+        )?;
         runners::register(&*self.store, &self.config, request.into_inner())
             .await
             .map(Response::new)
@@ -240,7 +248,11 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         &self,
         request: Request<v1::RunnerHeartbeatRequest>,
     ) -> Result<Response<v1::RunnerHeartbeatResponse>, Status> {
-        require_runner(&request, Some(request.get_ref().runner_id.trim()))?;
+        require_runner(
+            &request,
+            Some(request.get_ref().runner_id.trim()),
+            self.config.process_token,
+        )?;
         runners::heartbeat(&*self.store, request.into_inner())
             .await
             .map(Response::new)

@@ -8,6 +8,7 @@
 //! missing blobs, uploading, storing manifests) take a member token; runners' reads will be
 //! proven by their certificates.
 
+use aide_core::access::TokenHash;
 use std::pin::Pin;
 
 use std::sync::Arc;
@@ -39,6 +40,8 @@ pub struct BlobsService {
     store: BlobStore,
     max_blob_bytes: u64,
     access: Arc<dyn Authenticate>,
+    /// The process token plaintext runner reads must bring (`aide serve`'s own runner).
+    process_token: Option<TokenHash>,
 }
 
 impl std::fmt::Debug for BlobsService {
@@ -58,7 +61,14 @@ impl BlobsService {
             store,
             max_blob_bytes,
             access,
+            process_token: None,
         }
+    }
+
+    /// Requires `token` of runner reads that come over plaintext.
+    pub fn with_process_token(mut self, token: Option<TokenHash>) -> Self {
+        self.process_token = token;
+        self
     }
 
     /// `UNAUTHENTICATED` or `PERMISSION_DENIED` unless the request carries a member token.
@@ -162,7 +172,7 @@ impl Blobs for BlobsService {
         &self,
         request: Request<v1::ReadBlobRequest>,
     ) -> Result<Response<ChunkStream>, Status> {
-        require_runner(&request, None)?;
+        require_runner(&request, None, self.process_token)?;
         let request = request.into_inner();
         let sha256 = digest("digest", &request.digest)?;
         let bytes = self
@@ -200,7 +210,7 @@ impl Blobs for BlobsService {
         &self,
         request: Request<v1::GetManifestRequest>,
     ) -> Result<Response<v1::BundleManifest>, Status> {
-        require_runner(&request, None)?;
+        require_runner(&request, None, self.process_token)?;
         let sha256 = digest("digest", &request.into_inner().digest)?;
         let manifest = self.store.get_manifest(&sha256).await.map_err(status)?;
         Ok(Response::new(v1::BundleManifest::from(&manifest)))

@@ -23,11 +23,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aide_proto::MAX_MESSAGE_BYTES;
+use aide_proto::bearer::{Authed, Bearer};
 use aide_proto::v1::runner_client::RunnerClient;
 use aide_proto::v1::{ExecuteEvent, Finished, execute_event::Event};
 use aide_service::tls::Dialer;
 use aide_store::Store;
 use aide_telemetry::{TracedChannel, traced};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tracing::Instrument;
 
@@ -50,6 +52,8 @@ pub struct RunnerExecutor<P> {
     pool: P,
     /// How runners are dialed (TLS with the coordinator's certificate in a deployment).
     dialer: Dialer,
+    /// Sent with every call (the process token of an in-process runner), or nothing.
+    bearer: Bearer,
     channels: Mutex<HashMap<String, Channel>>,
     /// Runners that failed recently (by id), avoided until the instant while others are free.
     suspects: Mutex<HashMap<String, Instant>>,
@@ -84,6 +88,7 @@ impl<P: RunnerPool> RunnerExecutor<P> {
         Self {
             pool,
             dialer: Dialer::plaintext(),
+            bearer: Bearer::none(),
             channels: Mutex::default(),
             suspects: Mutex::default(),
             penalty: Duration::from_secs(30),
@@ -102,6 +107,12 @@ impl<P: RunnerPool> RunnerExecutor<P> {
     /// Dials runners with `dialer` instead of plaintext.
     pub fn with_dialer(mut self, dialer: Dialer) -> Self {
         self.dialer = dialer;
+        self
+    }
+
+    /// Sends `bearer` with every call to a runner.
+    pub fn with_bearer(mut self, bearer: Bearer) -> Self {
+        self.bearer = bearer;
         self
     }
 
@@ -156,7 +167,7 @@ impl<P: RunnerPool> RunnerExecutor<P> {
             .insert(lent.id.clone(), Instant::now() + self.penalty);
     }
 
-    fn client(&self, address: &str) -> Result<RunnerClient<TracedChannel>, PortError> {
+    fn client(&self, address: &str) -> Result<RunnerClient<Authed<TracedChannel>>, PortError> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         let channel = match channels.get(address) {
             Some(channel) => channel.clone(),
@@ -171,7 +182,8 @@ impl<P: RunnerPool> RunnerExecutor<P> {
                 channel
             }
         };
-        Ok(RunnerClient::new(traced(channel)).max_decoding_message_size(MAX_MESSAGE_BYTES))
+        let authed = InterceptedService::new(traced(channel), self.bearer.clone());
+        Ok(RunnerClient::new(authed).max_decoding_message_size(MAX_MESSAGE_BYTES))
     }
 
     /// Streams one execution on the lent runner to its `Finished` event; the runner id is

@@ -4,11 +4,13 @@
 
 use std::time::{Duration, SystemTime};
 
+use aide_proto::bearer::{Authed, Bearer};
 use aide_proto::v1::llm_gateway_client::LlmGatewayClient;
 use aide_proto::v1::{self, CompleteRequest, CompleteResponse, complete_response};
 use aide_service::tls::Dialer;
 use aide_store::CallUsage;
 use aide_telemetry::{TracedChannel, traced};
+use tonic::service::interceptor::InterceptedService;
 
 use super::ports::{
     Answer, Author, AuthorHints, AuthorReply, AuthorRequest, CallKind, PortError, TaskFacts,
@@ -17,13 +19,13 @@ use super::ports::{
 /// The author behind a gateway reached over gRPC.
 #[derive(Debug, Clone)]
 pub struct GrpcAuthor {
-    client: LlmGatewayClient<TracedChannel>,
+    client: LlmGatewayClient<Authed<TracedChannel>>,
     /// Client-side bound on one call (the gateway's own retries included).
     timeout: Duration,
 }
 
 impl GrpcAuthor {
-    pub fn new(client: LlmGatewayClient<TracedChannel>) -> Self {
+    pub fn new(client: LlmGatewayClient<Authed<TracedChannel>>) -> Self {
         Self {
             client,
             timeout: Duration::from_secs(600),
@@ -32,17 +34,21 @@ impl GrpcAuthor {
 
     /// A lazily connecting author for `address` (e.g. `http://127.0.0.1:50052`), plaintext.
     pub fn connect_lazy(address: &str) -> Result<Self, PortError> {
-        Self::dial(&Dialer::plaintext(), address)
+        Self::dial(&Dialer::plaintext(), address, Bearer::none())
     }
 
     /// A lazily connecting author for `address`, dialed as `dialer` says (TLS with the
-    /// coordinator's certificate in a deployment).
-    pub fn dial(dialer: &Dialer, address: &str) -> Result<Self, PortError> {
+    /// coordinator's certificate in a deployment), sending `bearer` (the process token of
+    /// an in-process gateway).
+    pub fn dial(dialer: &Dialer, address: &str, bearer: Bearer) -> Result<Self, PortError> {
         let channel = dialer
             .endpoint(address)
             .map_err(|e| PortError::request(format!("bad gateway address: {e}")))?
             .connect_lazy();
-        Ok(Self::new(LlmGatewayClient::new(traced(channel))))
+        Ok(Self::new(LlmGatewayClient::new(InterceptedService::new(
+            traced(channel),
+            bearer,
+        ))))
     }
 
     /// Sets the client-side bound on one call.

@@ -1,10 +1,13 @@
 //! Who is on the other end of a connection: the [`Peer`] every request carries in its
 //! extensions, and [`PeerGuard`], the interceptor by which a runner or a gateway admits
-//! only the coordinator.
+//! only the coordinator — by its certificate on a TLS port, and on a plaintext loopback port
+//! by the process token of the process that started the service, when it has one.
 
 use std::net::SocketAddr;
 
+use aide_core::access::TokenHash;
 use aide_core::service_identity::{ServiceIdentity, ServiceKind};
+use aide_proto::bearer::token_of;
 use tonic::Status;
 use tonic::service::Interceptor;
 use x509_parser::extensions::GeneralName;
@@ -49,22 +52,35 @@ pub fn identity_of(certificate_der: &[u8]) -> Option<ServiceIdentity> {
         })
 }
 
-/// Admits requests from services of one kind (and, on a plaintext loopback port, every
-/// request); refuses the rest with `PERMISSION_DENIED`. A TLS port that requires client
-/// certificates has already refused callers without one at the handshake.
+/// Admits requests from services of one kind; refuses the rest with `PERMISSION_DENIED`.
+/// A TLS port that requires client certificates has already refused callers without one
+/// at the handshake. On a plaintext loopback port it admits the requests that carry the
+/// process token when it has one (`aide run` and `aide serve` make one per process for
+/// their in-process services), else every request (plaintext by explicit choice).
 #[derive(Debug, Clone, Copy)]
 pub struct PeerGuard {
     admitted: ServiceKind,
+    process_token: Option<TokenHash>,
 }
 
 impl PeerGuard {
     pub fn only(admitted: ServiceKind) -> Self {
-        Self { admitted }
+        Self {
+            admitted,
+            process_token: None,
+        }
+    }
+
+    /// Also requires, on a plaintext port, the token whose hash is `token`.
+    pub fn with_process_token(mut self, token: Option<TokenHash>) -> Self {
+        self.process_token = token;
+        self
     }
 
     /// Checks one request's peer.
     pub fn check<T>(&self, request: &tonic::Request<T>) -> Result<(), Status> {
         match Peer::of(request) {
+            Some(peer) if !peer.secure => check_process_token(self.process_token, request),
             Some(peer) if peer.admits(self.admitted) => Ok(()),
             peer => Err(Status::permission_denied(format!(
                 "only the {} may call this service; {} may not",
@@ -73,6 +89,22 @@ impl PeerGuard {
                     .map_or_else(|| "a caller without its certificate".into(), |id| id.uri())
             ))),
         }
+    }
+}
+
+/// `Ok` when no process token is required, or the request carries it.
+pub fn check_process_token<T>(
+    required: Option<TokenHash>,
+    request: &tonic::Request<T>,
+) -> Result<(), Status> {
+    let Some(required) = required else {
+        return Ok(());
+    };
+    match token_of(request.metadata()) {
+        Ok(token) if token.hash() == required => Ok(()),
+        _ => Err(Status::unauthenticated(
+            "this service takes calls only from the process that started it",
+        )),
     }
 }
 

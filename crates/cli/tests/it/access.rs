@@ -4,15 +4,10 @@
 //! "no run"), roles limit what a token does, and a revoked token is refused within seconds.
 //! No token secret ever reaches the server's log.
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::serve_support::{Server, client};
-use crate::support::stderr;
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use crate::support::{stderr, stdout};
 
 /// A token made with `aide admin token create`.
 fn new_token(server: &Server, project: &str, role: &str) -> String {

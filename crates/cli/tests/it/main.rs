@@ -13,3 +13,4 @@ mod resume;
 mod run;
 mod serve;
 mod submit_input;
+mod watch_storm;

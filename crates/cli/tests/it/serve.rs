@@ -6,7 +6,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::serve_support::{Server, client};
-use crate::support::{aide, stderr};
+use crate::support::{aide, stderr, stdout};
 use aide_testkit::free_port;
 use serde_json::Value;
 
@@ -27,10 +27,6 @@ fn assert_counted_by_all_three_services(server: &Server) {
         "3 codes + 3 reviews: {text}"
     );
     assert!(count("/aide.v1.Runner/Execute") >= 3, "{text}");
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn json(out: &Output) -> Value {

@@ -6,12 +6,14 @@
 use std::time::Duration;
 
 use crate::engine_support::*;
+use aide_coordinator::dispatch::GrpcExecutor;
+use aide_coordinator::engine::GrpcAuthor;
 use aide_coordinator::engine::{
     Answer, Author, AuthorReply, AuthorRequest, CallKind, PortError, RunEnd,
 };
 use aide_core::task::ReferenceTask;
 use aide_core::{NodeStage, Task};
-use aide_store::{CallUsage, ExecutionStatus, ExecutionStore, LedgerStore, NodeStore};
+use aide_store::{CallUsage, ExecutionStatus, ExecutionStore, LedgerStore, NodeStore, RunStore};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -67,9 +69,7 @@ async fn a_runner_lost_mid_execution_costs_one_retry_elsewhere() {
     })
     .expect("task");
     let lease = claimed_run(&store, task, settings(1, 1)).await;
-    let executor =
-        aide_coordinator::dispatch::GrpcExecutor::new([first.url.clone(), second.url.clone()])
-            .expect("executor");
+    let executor = GrpcExecutor::new([first.url.clone(), second.url.clone()]).expect("executor");
     let engine = engine(store.clone(), SlowScriptAuthor, executor, None);
     let driving = {
         let lease = lease.clone();
@@ -173,4 +173,44 @@ async fn a_gateway_that_is_down_is_retried_until_it_answers() {
     assert!(!review.is_buggy, "{review:?}");
     // The ledger holds the answered calls only.
     assert_eq!(store.run_usage(lease.run_id).await.expect("usage").calls, 2);
+}
+
+/// A gateway that never comes up is retried a bounded number of times; then the run ends
+/// FAILED and says why, instead of retrying forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_gateway_down_through_every_retry_fails_the_run_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(dir.path()).await;
+    let rn = runner(1, 35300).await;
+    let address = refusing_address().await;
+    let lease = claimed_run(&store, house_prices_task(), settings(1, 1)).await;
+    let mut bounded = config(None);
+    bounded.backoff.max_service_retries = 3;
+    bounded.backoff.max = Duration::from_millis(200);
+    let engine = aide_coordinator::engine::Engine::new(
+        store.clone(),
+        std::sync::Arc::new(GrpcAuthor::connect_lazy(&address).expect("author")),
+        std::sync::Arc::new(GrpcExecutor::new([rn.url.as_str()]).expect("executor")),
+        bounded,
+    );
+    let end = engine
+        .drive(lease.clone(), CancellationToken::new())
+        .await
+        .expect("drive");
+    let RunEnd::Failed { reason } = end else {
+        panic!("the run did not fail: {end:?}");
+    };
+    assert!(
+        reason.contains("gave up after 3 retries of an unavailable service"),
+        "{reason}"
+    );
+    let run = store.get_run(lease.run_id).await.expect("run");
+    assert_eq!(run.status, aide_store::RunStatus::Failed);
+    assert_eq!(run.stop_reason.as_deref(), Some(reason.as_str()));
+    let events = event_kinds(&store, lease.run_id).await;
+    assert_eq!(
+        events.iter().filter(|(k, _)| k == "infra_retry").count(),
+        3,
+        "{events:?}"
+    );
 }

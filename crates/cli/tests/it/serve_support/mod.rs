@@ -96,6 +96,11 @@ impl Server {
         Some(server)
     }
 
+    /// The server's database (to read what the API does not show).
+    pub fn database_url(&self) -> &str {
+        self.database.url()
+    }
+
     /// The file of the bootstrap admin token in the server's data directory.
     pub fn token_file(&self) -> PathBuf {
         self.dir.path().join("data/bootstrap-admin-token")

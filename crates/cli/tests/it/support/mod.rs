@@ -35,6 +35,11 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A command's standard output, trimmed (a run id, a token).
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 pub use aide_testkit::house_prices_dir;
 
 /// The run and its nodes stored in `<out>/aide.db`.

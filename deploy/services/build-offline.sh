@@ -32,7 +32,7 @@ set -euo pipefail
 # Bump RECIPE_VERSION when the image recipe changes in a way that should force a rebuild
 # (keep aide.services.recipe-version in Dockerfile in step), BASE_VERSION when the cached base
 # must be rebuilt too.
-readonly RECIPE_VERSION=1
+readonly RECIPE_VERSION=2
 readonly BASE_VERSION=1
 readonly SUITE=bookworm
 readonly DEB_PACKAGES=ca-certificates
@@ -176,6 +176,9 @@ chroot "$rootfs" groupadd --gid "$AIDE_UID" aide
 chroot "$rootfs" useradd --uid "$AIDE_UID" --gid "$AIDE_UID" --home-dir /var/lib/aide \
   --no-create-home --shell /usr/sbin/nologin aide
 install -d -o "$AIDE_UID" -g "$AIDE_UID" -m 0755 "$rootfs/var/lib/aide" "$rootfs/var/lib/aide/runs"
+# The data directory (blobs, the bootstrap token) is private to the service user; a named
+# volume mounted there starts with this owner and mode.
+install -d -o "$AIDE_UID" -g "$AIDE_UID" -m 0700 "$rootfs/var/lib/aide/data"
 scrub_rootfs "$rootfs" aide
 find "$rootfs" -xdev -type f -perm /6000 -exec chmod ug-s {} +
 

@@ -151,11 +151,6 @@ impl Shell {
         PeerGuard::only(kind).with_process_token(self.process_token)
     }
 
-    /// The process token's hash, for services that check it themselves.
-    pub fn process_token_hash(&self) -> Option<TokenHash> {
-        self.process_token
-    }
-
     /// Adds a gRPC service; health reports it by name.
     pub fn add_service<S>(mut self, service: S) -> Self
     where

@@ -209,6 +209,10 @@ async fn handshake(
         Ok(Ok(tls)) => {
             let _ = sender.send(Ok(Conn::tls(tls, remote))).await;
         }
+        // A connection closed before any handshake: a TCP health probe, not worth a line.
+        Ok(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            tracing::debug!(%remote, "a connection closed before its TLS handshake");
+        }
         Ok(Err(error)) => tracing::info!(%remote, %error, "refused a TLS handshake"),
         Err(_) => tracing::info!(%remote, "a TLS handshake timed out"),
     }

@@ -131,3 +131,85 @@ async fn docker_backend_kills_a_20_gib_write_past_the_quota() {
     assert_disk_as_before(before, free_bytes(docker_root));
     h.stop().await;
 }
+
+/// Where no quota file system can be made (a runner that is not root), the process backend
+/// watches `working/` at every sample and kills the script once it passes the quota.
+#[tokio::test]
+async fn process_backend_without_a_quota_mount_kills_past_the_quota() {
+    use aide_runner::sandbox::{ExecIo, ExecKey, ExecSpec, ResolvedLimits};
+    use aide_runner::{ProcessSandbox, Sandbox, collect::CollectSpec, workspace::Workspace};
+
+    let root = shared_tempdir();
+    let work_root = root.path().join("work").to_string_lossy().into_owned();
+    let config = aide_runner::Config::from_argv([
+        "aide-runner",
+        "--plaintext",
+        "--backend",
+        "process",
+        "--python",
+        "/usr/bin/python3",
+        "--uid-base",
+        "21610",
+        "--work-root",
+        &work_root,
+        "--sample-ms",
+        "100",
+    ])
+    .expect("config");
+    let sandbox = ProcessSandbox::new(&config).expect("sandbox");
+    let before = free_bytes(root.path());
+    // No quota mount: as a runner that is not root would run it.
+    let ws = Workspace::create(
+        &config.work_root(),
+        "q",
+        WRITE_20_GIB,
+        None,
+        sandbox.sandbox_uid(0),
+        None,
+    )
+    .expect("workspace");
+    let w = work();
+    let spec = ExecSpec {
+        key: ExecKey {
+            run_id: w.run_id,
+            node_id: w.node_id,
+            attempt: 1,
+        },
+        attempt_dir: ws.path().to_path_buf(),
+        input: None,
+        limits: ResolvedLimits {
+            timeout: std::time::Duration::from_secs(300),
+            memory_bytes: 1 << 30,
+            cpus: 1.0,
+            pids: 64,
+            max_output_bytes: 1 << 20,
+            max_file_bytes: 2 << 20,
+            max_write_bytes: 8 << 30,
+            disk_bytes: QUOTA,
+        },
+        allow_network: false,
+        slot: 0,
+        working_has_quota: false,
+        collect: CollectSpec {
+            submission: String::new(),
+            globs: Vec::new(),
+            max_file: 1 << 20,
+            max_total: 1 << 20,
+        },
+    };
+    let (events, mut received) = tokio::sync::mpsc::channel(64);
+    let draining = tokio::spawn(async move { while received.recv().await.is_some() {} });
+    let mut io = ExecIo::new("t".into(), events, 1 << 20);
+    let raw = sandbox
+        .run(&spec, &mut io, &tokio_util::sync::CancellationToken::new())
+        .await
+        .expect("run");
+    let (output, _) = io.finish_output().await;
+    drop(io);
+    draining.await.expect("drain");
+    assert!(raw.disk_quota_exceeded, "{output}");
+    assert!(output.contains("passed its disk quota"), "{output}");
+    assert!(!output.contains("wrote everything"), "{output}");
+    drop(ws);
+    assert_disk_as_before(before, free_bytes(root.path()));
+}

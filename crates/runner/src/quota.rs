@@ -21,7 +21,8 @@ use tracing::warn;
 #[derive(Debug)]
 pub struct QuotaMount {
     image: PathBuf,
-    mountpoint: PathBuf,
+    /// Set once the image is mounted there.
+    mountpoint: Option<PathBuf>,
 }
 
 impl QuotaMount {
@@ -39,9 +40,10 @@ impl QuotaMount {
             .mode(0o600)
             .open(image)?
             .set_len(bytes)?;
+        // From here on, dropping `mount` deletes the image (and unmounts it once mounted).
         let mut mount = Self {
             image: image.to_owned(),
-            mountpoint: mountpoint.to_owned(),
+            mountpoint: None,
         };
         run(Command::new("mkfs.ext4")
             .args([
@@ -55,15 +57,11 @@ impl QuotaMount {
                 "nodiscard",
             ])
             .arg(image))?;
-        if let Err(e) = run(Command::new("mount")
+        run(Command::new("mount")
             .args(["-o", "loop,nosuid,nodev"])
             .arg(image)
-            .arg(mountpoint))
-        {
-            // Nothing is mounted: dropping would try to unmount what is not ours.
-            mount.mountpoint = PathBuf::new();
-            return Err(e);
-        }
+            .arg(mountpoint))?;
+        mount.mountpoint = Some(mountpoint.to_owned());
         let _ = fs::remove_dir(mountpoint.join("lost+found"));
         if let Some(uid) = owner {
             let (uid, gid) = (
@@ -107,10 +105,10 @@ impl QuotaMount {
 
 impl Drop for QuotaMount {
     fn drop(&mut self) {
-        if !self.mountpoint.as_os_str().is_empty() {
+        if let Some(mountpoint) = &self.mountpoint {
             // Lazy: a process that escaped the kills cannot keep the attempt alive.
-            if let Err(e) = run(Command::new("umount").arg("-l").arg(&self.mountpoint)) {
-                warn!(error = %e, mountpoint = %self.mountpoint.display(), "cannot unmount a quota");
+            if let Err(e) = run(Command::new("umount").arg("-l").arg(mountpoint)) {
+                warn!(error = %e, mountpoint = %mountpoint.display(), "cannot unmount a quota");
             }
         }
         let _ = fs::remove_file(&self.image);

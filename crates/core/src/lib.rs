@@ -9,6 +9,7 @@ pub mod code;
 pub mod error;
 pub mod event;
 pub mod exception;
+pub mod grade;
 pub mod metric;
 pub mod node;
 pub mod parse;

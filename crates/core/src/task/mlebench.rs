@@ -1,5 +1,7 @@
-//! MLE-bench competition directories: `description.md` plus `prepared/public/` (the data the
-//! agent sees) and, for grading outside the sandbox, `prepared/private/`.
+//! MLE-bench competition directories: `prepared/public/` (the data the agent sees) with
+//! `description.md` inside it, as `mlebench prepare` writes it, or beside `prepared/` (the
+//! layout of mle-bench's own `competitions/<id>/` folders); and, for grading outside the
+//! sandbox, `prepared/private/`.
 
 use std::path::Path;
 
@@ -17,13 +19,6 @@ pub(super) fn looks_like(dir: &Path) -> bool {
 }
 
 pub(super) fn load(dir: &Path, within: &Within) -> Result<Task> {
-    let description_path = dir.join(DESCRIPTION);
-    if !description_path.is_file() {
-        return Err(Error::task(
-            dir,
-            "MLE-bench competition is missing description.md",
-        ));
-    }
     let data_dir = dir.join("prepared").join("public");
     if !data_dir.is_dir() {
         return Err(Error::task(
@@ -31,6 +26,18 @@ pub(super) fn load(dir: &Path, within: &Within) -> Result<Task> {
             "MLE-bench competition is missing prepared/public/",
         ));
     }
+    // `mlebench prepare` writes the description into the public data; mle-bench's
+    // competition folders keep it beside `prepared/`.
+    let Some(description_path) = [data_dir.join(DESCRIPTION), dir.join(DESCRIPTION)]
+        .into_iter()
+        .find(|p| p.is_file())
+    else {
+        return Err(Error::task(
+            dir,
+            "MLE-bench competition is missing description.md (looked in prepared/public/ \
+             and beside prepared/)",
+        ));
+    };
     within.check(&data_dir)?;
     check_data_dir(dir, &data_dir)?;
     let description = read_text(&description_path, within)?;

@@ -185,6 +185,34 @@ fn mlebench_layout() {
     assert!(task.has_test_data());
 }
 
+/// The layout `mlebench prepare` writes: `description.md` inside `prepared/public/`, the
+/// answers (`answers.csv` for many competitions) in `prepared/private/`.
+#[test]
+fn mlebench_prepared_layout_with_the_description_in_the_public_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let comp = dir.path().join("spaceship-titanic");
+    let public = comp.join("prepared/public");
+    write(
+        &public.join("description.md"),
+        "# Spaceship Titanic\nPredict Transported.\n",
+    );
+    write(&public.join("train.csv"), "a\n1\n");
+    write(&public.join("test.csv"), "a\n1\n");
+    write(&public.join("sample_submission.csv"), "id,t\n");
+    write(&comp.join("prepared/private/answers.csv"), "id,t\n1,True\n");
+    let task = Task::load(&comp).expect("load");
+    assert_eq!(task.layout, TaskLayout::MleBench);
+    assert!(
+        task.description
+            .as_deref()
+            .is_some_and(|d| d.contains("Predict Transported")),
+        "{:?}",
+        task.description
+    );
+    assert_eq!(task.input, TaskData::local(&public));
+    assert_eq!(task.answers.expect("answers").file, "answers.csv");
+}
+
 #[test]
 fn mlebench_errors_name_the_missing_part() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -1,9 +1,13 @@
 //! Scores a submission against a task's held-back answers, outside the sandbox: rows are
 //! aligned by the id (first) column, the predicted column is the answers' second column,
-//! and the metric is the task's (`rmse`, `mae` or `accuracy`).
+//! and the metric is the task's, computed by `aide_core::grade` (any metric whose
+//! prediction is one column: not the multi-class log loss).
 
 use std::collections::HashMap;
 use std::path::Path;
+
+use aide_core::grade::Metric;
+use aide_core::grade::metrics;
 
 /// A computed score.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,18 +17,9 @@ pub struct Score {
     pub rows: usize,
 }
 
-/// The metrics this scorer knows.
-pub const METRICS: &[&str] = &["rmse", "mae", "accuracy"];
-
 /// Scores `submission` against `answers` with `metric`; the error says why it cannot.
 pub fn score(metric: &str, submission: &Path, answers: &Path) -> Result<Score, String> {
-    let metric = metric.trim().to_ascii_lowercase();
-    if !METRICS.contains(&metric.as_str()) {
-        return Err(format!(
-            "no scorer for metric `{metric}` (known: {})",
-            METRICS.join(", ")
-        ));
-    }
+    let parsed: Metric = metric.parse().map_err(|e| format!("no scorer: {e}"))?;
     let (id_col, target, truth) = read(answers, None)?;
     let (_, _, predicted) = read(submission, Some((&id_col, &target)))?;
     let mut pairs = Vec::with_capacity(truth.len());
@@ -44,30 +39,63 @@ pub fn score(metric: &str, submission: &Path, answers: &Path) -> Result<Score, S
     if pairs.is_empty() {
         return Err("the answers file has no rows".into());
     }
-    let value = match metric.as_str() {
-        "accuracy" => {
-            let right = pairs.iter().filter(|(t, p)| same_label(t, p)).count();
-            right as f64 / pairs.len() as f64
-        }
-        _ => {
-            let mut sum = 0.0;
-            for (t, p) in &pairs {
-                let (t, p) = (number(t)?, number(p)?);
-                sum += if metric == "mae" {
-                    (t - p).abs()
-                } else {
-                    (t - p).powi(2)
-                };
-            }
-            let mean = sum / pairs.len() as f64;
-            if metric == "rmse" { mean.sqrt() } else { mean }
-        }
-    };
     Ok(Score {
-        metric,
-        value,
+        metric: metric.trim().to_ascii_lowercase(),
+        value: value_of(parsed, &pairs)?,
         rows: pairs.len(),
     })
+}
+
+/// The metric over aligned (answer, prediction) texts.
+fn value_of(metric: Metric, pairs: &[(&str, &str)]) -> Result<f64, String> {
+    let (truth, predicted): (Vec<&str>, Vec<&str>) = pairs.iter().copied().unzip();
+    let numbers = |texts: &[&str]| {
+        texts
+            .iter()
+            .map(|t| number(t))
+            .collect::<Result<Vec<f64>, String>>()
+    };
+    let integers = |texts: &[&str]| {
+        numbers(texts)?
+            .into_iter()
+            .map(|v| {
+                (v.fract() == 0.0)
+                    .then_some(v as i64)
+                    .ok_or(format!("{v} is not a whole rating"))
+            })
+            .collect::<Result<Vec<i64>, String>>()
+    };
+    let positives = |texts: &[&str]| {
+        texts
+            .iter()
+            .map(|t| positive(t))
+            .collect::<Result<Vec<bool>, String>>()
+    };
+    let graded = match metric {
+        Metric::Rmse => metrics::rmse(&numbers(&truth)?, &numbers(&predicted)?),
+        Metric::Rmsle => metrics::rmsle(&numbers(&truth)?, &numbers(&predicted)?),
+        Metric::Mae => metrics::mae(&numbers(&truth)?, &numbers(&predicted)?),
+        Metric::Accuracy => metrics::accuracy(&truth, &predicted),
+        Metric::F1 => metrics::f1(&truth, &predicted, "1"),
+        Metric::MacroF1 => metrics::macro_f1(&truth, &predicted),
+        Metric::QuadraticWeightedKappa => {
+            metrics::quadratic_weighted_kappa(&integers(&truth)?, &integers(&predicted)?)
+        }
+        Metric::Auc => metrics::roc_auc(&positives(&truth)?, &numbers(&predicted)?),
+        Metric::LogLoss => metrics::binary_log_loss(&positives(&truth)?, &numbers(&predicted)?),
+        Metric::MapAtK(k) => {
+            let answers: Vec<Vec<&str>> = truth
+                .iter()
+                .map(|t| t.split_whitespace().collect())
+                .collect();
+            let guesses: Vec<Vec<&str>> = predicted
+                .iter()
+                .map(|p| p.split_whitespace().collect())
+                .collect();
+            metrics::map_at_k(&answers, &guesses, k)
+        }
+    };
+    graded.map_err(|e| e.to_string())
 }
 
 fn number(text: &str) -> Result<f64, String> {
@@ -78,11 +106,14 @@ fn number(text: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{text}` is not a number"))
 }
 
-/// Labels match as numbers when both are numbers (`1` and `1.0`), else as trimmed text.
-fn same_label(a: &str, b: &str) -> bool {
-    match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a.trim() == b.trim(),
+/// A binary answer: 1/0, true/false (any case).
+fn positive(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "1.0" | "true" => Ok(true),
+        "0" | "0.0" | "false" => Ok(false),
+        other => Err(format!(
+            "`{other}` is not a binary answer (1/0, true/false)"
+        )),
     }
 }
 
@@ -156,9 +187,18 @@ mod tests {
     }
 
     #[test]
+    fn the_other_built_in_metrics_score_one_column_submissions() {
+        let (_d, a, s) = files("id,y\n1,1\n2,0\n3,1\n", "id,y\n1,0.9\n2,0.2\n3,0.4\n");
+        assert_eq!(score("auc", &s, &a).unwrap().value, 1.0);
+        assert!(score("log_loss", &s, &a).unwrap().value > 0.0);
+        let (_d, a, s) = files("id,y\n1,a\n2,b\n", "id,y\n1,b a\n2,b\n");
+        assert_eq!(score("map@2", &s, &a).unwrap().value, 0.75);
+    }
+
+    #[test]
     fn refuses_what_it_cannot_score() {
         let (_d, a, s) = files("id,y\n1,10\n2,20\n", "id,y\n1,6\n");
         assert!(score("rmse", &s, &a).unwrap_err().contains("lacks 1"));
-        assert!(score("auc", &s, &a).unwrap_err().contains("no scorer"));
+        assert!(score("brier", &s, &a).unwrap_err().contains("no scorer"));
     }
 }

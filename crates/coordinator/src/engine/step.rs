@@ -77,7 +77,8 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         Ok(())
     }
 
-    /// Records an infrastructure retry (best effort) and logs it.
+    /// Records an infrastructure retry (best effort) and logs it; false when the event could
+    /// not be written (the database is the service that is down).
     pub async fn note_retry(
         &self,
         what: &str,
@@ -85,7 +86,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         retry: u32,
         why: &str,
         wait: Duration,
-    ) {
+    ) -> bool {
         warn!(
             what,
             retry,
@@ -101,10 +102,15 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             error: why.to_owned(),
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         });
-        if let Err(e) = self.store.append_event(self.lease.run_id, &event).await {
-            warn!(error = %e, "cannot record the infra_retry event");
-        }
+        let recorded = match self.store.append_event(self.lease.run_id, &event).await {
+            Ok(_) => true,
+            Err(e) => {
+                warn!(error = %e, "cannot record the infra_retry event");
+                false
+            }
+        };
         self.notify();
+        recorded
     }
 
     /// A store write or read, retried while the database is unreachable.
@@ -119,16 +125,30 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         Fut: Future<Output = aide_store::Result<T>>,
     {
         let node = node.into();
-        retrying(
+        // The last retry whose event the database (down at the time) did not take: written
+        // once the operation went through, so an outage is never left out of the record.
+        let unrecorded: std::sync::Mutex<Option<(u32, String, Duration)>> = Default::default();
+        let result = retrying(
             self.backoff,
             &self.stop,
-            |n, why, wait| async move { self.note_retry(what, node, n, &why, wait).await },
+            |n, why, wait| {
+                let unrecorded = &unrecorded;
+                async move {
+                    let recorded = self.note_retry(what, node, n, &why, wait).await;
+                    *lock(unrecorded) = (!recorded).then_some((n, why, wait));
+                }
+            },
             || {
                 let fut = op();
                 async move { fut.await.map_err(Failure::from) }
             },
         )
-        .await
+        .await;
+        let missed = lock(&unrecorded).take();
+        if let (Ok(_), Some((n, why, wait))) = (&result, missed) {
+            self.note_retry(what, node, n, &why, wait).await;
+        }
+        result
     }
 
     /// Keeps a file the node's execution wrote where this engine keeps files (retried while
@@ -144,7 +164,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             &self.stop,
             |n, why, wait| async move {
                 self.note_retry("keep_node_file", Some(node), n, &why, wait)
-                    .await
+                    .await;
             },
             || async {
                 let kept = self.files.0.keep_node_file(name.to_owned(), bytes.to_vec());
@@ -161,7 +181,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             &self.stop,
             |n, why, wait| async move {
                 self.note_retry("node_file_bytes", None, n, &why, wait)
-                    .await
+                    .await;
             },
             || async {
                 self.files
@@ -198,7 +218,9 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             &self.stop,
             |n, why, wait| {
                 let what = what.clone();
-                async move { self.note_retry(&what, Some(node), n, &why, wait).await }
+                async move {
+                    self.note_retry(&what, Some(node), n, &why, wait).await;
+                }
             },
             || {
                 let request = request.clone();
@@ -492,4 +514,9 @@ const TIMEOUT_ERROR: &str = "TimeoutError";
 
 fn submission_bytes(e: &Executed, info: &RunInfo) -> Option<Vec<u8>> {
     e.file(info.submission_file()?).map(<[u8]>::to_vec)
+}
+
+/// Locks a std mutex, ignoring poisoning (the guarded value stays consistent).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

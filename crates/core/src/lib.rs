@@ -21,7 +21,9 @@ pub mod rng;
 pub mod run;
 pub mod service_identity;
 pub mod settings;
+pub mod sweep;
 pub mod task;
+pub mod toml_text;
 
 pub use code::{ErrorCode, HasErrorCode};
 pub use error::{Error, Result};

@@ -45,13 +45,10 @@ pub fn read<C: DeserializeOwned>(path: &Path) -> Result<C, Error> {
 
 /// Parses TOML text; an error names `origin` and the line but never quotes the text.
 pub fn parse<C: DeserializeOwned>(text: &str, origin: &str) -> Result<C, Error> {
-    toml::from_str(text).map_err(|e| Error::Config {
-        origin: origin.to_owned(),
-        line: e
-            .span()
-            .and_then(|span| text.get(..span.start))
-            .map(|before| before.matches('\n').count() + 1),
-        message: e.message().trim_end().to_owned(),
+    aide_core::toml_text::parse(text, origin).map_err(|e| Error::Config {
+        origin: e.origin,
+        line: e.line,
+        message: e.message,
     })
 }
 

@@ -72,8 +72,10 @@ fn yes() -> bool {
 pub(super) fn load(manifest_path: &Path, within: &Within) -> Result<Task> {
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
     let text = read_text(manifest_path, within)?;
-    let manifest: Manifest =
-        toml::from_str(&text).map_err(|e| Error::task(manifest_path, e.message().to_owned()))?;
+    let manifest: Manifest = crate::toml_text::parse(&text, FILE_NAME).map_err(|e| {
+        let at = e.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        Error::task(manifest_path, format!("{at}{}", e.message))
+    })?;
 
     let data_dir = dir.join(manifest.data_dir.as_deref().unwrap_or(Path::new("data")));
     within.check(&data_dir)?;

@@ -1,0 +1,6 @@
+//! Benchmark sweeps (issue 11): a [`spec`] names tasks, seeds and arms; its cells are every
+//! task × seed × arm, each run with the arm's settings and the cell's seed.
+
+pub mod spec;
+
+pub use spec::{Budget, Cell, Spec, SpecError, TaskSource};

@@ -1,8 +1,12 @@
 //! Grading a submission outside the agent's sandbox, the way benchmark operators report
-//! results: the built-in metrics ([`metrics`]) and MLE-bench's medal rule ([`medal`]).
+//! results: whether it has the sample submission's shape ([`validity`]), the built-in
+//! metrics ([`metrics`]), MLE-bench's medal rule ([`medal`]) and the report's aggregates
+//! ([`stats`]).
 
 pub mod medal;
 pub mod metrics;
+pub mod stats;
+pub mod validity;
 
 pub use medal::{Medal, Placing, Thresholds};
 pub use metrics::Metric;

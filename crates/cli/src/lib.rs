@@ -13,7 +13,6 @@ pub mod overrides;
 pub mod progress;
 pub mod resume;
 pub mod run;
-pub mod score;
 pub mod serve;
 pub mod session;
 pub mod summary;

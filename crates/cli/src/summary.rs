@@ -9,7 +9,7 @@ use aide_store::{AnyStore, NodeStore, RunRecord};
 
 use crate::error::CliError;
 use crate::progress::fmt_metric;
-use crate::score;
+use aide_core::grade::score;
 
 /// The output files and what each is, in the order the summary lists them.
 /// The run's database inside an `aide run` output directory.

@@ -1,10 +1,13 @@
 //! Grading a submission outside the agent's sandbox, the way benchmark operators report
 //! results: whether it has the sample submission's shape ([`validity`]), the built-in
-//! metrics ([`metrics`]), MLE-bench's medal rule ([`medal`]) and the report's aggregates
-//! ([`stats`]).
+//! metrics ([`metrics`]) and a submission file scored with them against an answers file
+//! ([`score`]), MLE-bench's medal rule ([`medal`]), all of it for one submission
+//! ([`cell`]), and the report's aggregates ([`stats`]).
 
+pub mod cell;
 pub mod medal;
 pub mod metrics;
+pub mod score;
 pub mod stats;
 pub mod validity;
 

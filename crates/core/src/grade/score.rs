@@ -1,13 +1,13 @@
 //! Scores a submission against a task's held-back answers, outside the sandbox: rows are
 //! aligned by the id (first) column, the predicted column is the answers' second column,
-//! and the metric is the task's, computed by `aide_core::grade` (any metric whose
-//! prediction is one column: not the multi-class log loss).
+//! and the metric is the task's (any metric whose prediction is one column: not the
+//! multi-class log loss).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use aide_core::grade::Metric;
-use aide_core::grade::metrics;
+use super::Metric;
+use super::metrics;
 
 /// A computed score.
 #[derive(Debug, Clone, PartialEq)]

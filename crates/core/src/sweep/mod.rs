@@ -1,6 +1,8 @@
 //! Benchmark sweeps (issue 11): a [`spec`] names tasks, seeds and arms; its cells are every
-//! task × seed × arm, each run with the arm's settings and the cell's seed.
+//! task × seed × arm, each run with the arm's settings and the cell's seed; the [`report`]
+//! aggregates their grades.
 
+pub mod report;
 pub mod spec;
 
 pub use spec::{Budget, Cell, Spec, SpecError, TaskSource};

@@ -155,7 +155,7 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     // The runner beside the coordinator dials it on loopback in plaintext: the public port
     // itself when it is plaintext, else a second port on loopback only.
     let (shell, internal) = match tls.files().map_err(|e| CliError::Usage(e.to_string()))? {
-        None => (shell, SocketAddr::from(([127, 0, 0, 1], local.port()))),
+        None => (shell, local),
         Some(_) => internal_port(shell).await?,
     };
     let options = ServiceOptions {

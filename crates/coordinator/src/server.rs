@@ -4,7 +4,8 @@
 //! executor), and the runner registry's reaper.
 //!
 //! It runs in the shared service shell (`aide_service::Shell`: health, request metrics,
-//! `--metrics-listen`). Shutdown, when the token fires: health turns NOT_SERVING, the
+//! `--metrics-listen`, mutual TLS or plaintext on loopback), and dials the gateway and the
+//! runners with its own certificate. Shutdown, when the token fires: health turns NOT_SERVING, the
 //! supervisor stops claiming and interrupts its engines (leases released, so another
 //! replica resumes the runs at once), the reaper stops, then the server stops (open
 //! WatchRun streams get a few seconds before they are cut). A second signal exiting at once

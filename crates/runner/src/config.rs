@@ -19,6 +19,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
+/// The smallest disk quota of an attempt's `working/`.
+pub const MIN_DISK_BYTES: u64 = 16 << 20;
+
 /// Which sandbox runs the scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -281,6 +284,19 @@ impl Config {
         }
         if self.limits.cpus.is_nan() || self.limits.cpus <= 0.0 {
             return Err(crate::Error::Config("default cpus must be positive".into()));
+        }
+        if self.limits.disk_bytes < MIN_DISK_BYTES {
+            return Err(crate::Error::Config(format!(
+                "disk_bytes (--disk-bytes): at least {MIN_DISK_BYTES} (16 MiB)"
+            )));
+        }
+        let unspecified = self.listen.ip().is_unspecified();
+        if unspecified && self.advertise.is_none() && self.coordinator.is_some() {
+            return Err(crate::Error::Config(format!(
+                "listening on {} needs --advertise: the address the coordinator dials (and, \
+                 with TLS, a name the runner's certificate holds)",
+                self.listen
+            )));
         }
         Ok(())
     }

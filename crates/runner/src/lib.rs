@@ -90,6 +90,15 @@ pub async fn serve_in(
     let runner_id = runner_id(&config)?;
     let work_root = config.work_root();
     std::fs::create_dir_all(&work_root)?;
+    if nix::unistd::geteuid().is_root() {
+        let unmounted = quota::sweep_mounts(&work_root);
+        if unmounted > 0 {
+            warn!(
+                unmounted,
+                "unmounted the quota file systems an earlier run left behind"
+            );
+        }
+    }
     // Sandbox users must be able to reach their own attempt directory.
     if let Err(e) = std::fs::set_permissions(&work_root, std::fs::Permissions::from_mode(0o711)) {
         warn!(error = %e, "cannot open the work root to sandbox users");

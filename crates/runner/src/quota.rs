@@ -5,8 +5,11 @@
 //!   mounted `nosuid,nodev` — so a write past the quota fails with ENOSPC and the host's
 //!   disk never holds more than the quota per attempt. Unmounted and deleted when the
 //!   attempt ends.
-//! - [`usage`]: the bytes a directory tree takes on disk, for the watchdogs that stand in
-//!   where no such mount can be made (without root, or a Docker daemon's volume).
+//! - [`usage`] and [`Watchdog`]: the bytes a directory tree takes on disk, measured beside
+//!   the execution where no such mount can be made (without root, or a Docker daemon's
+//!   volume); a tree that cannot be measured whole counts as over the quota.
+//! - [`sweep_mounts`]: quota mounts a crashed runner left under its work root, unmounted at
+//!   start.
 
 use std::fs;
 use std::io;
@@ -127,22 +130,102 @@ fn run(command: &mut Command) -> io::Result<()> {
     )))
 }
 
-/// The bytes the tree at `dir` takes on disk (allocated blocks; links are not followed,
-/// unreadable directories count as what could be read).
-pub fn usage(dir: &Path) -> u64 {
+/// Lazily unmounts every file system mounted under `root` (the quota mounts of attempts a
+/// crashed runner left); returns how many.
+pub fn sweep_mounts(root: &Path) -> usize {
+    let Ok(root) = fs::canonicalize(root) else {
+        return 0;
+    };
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    // Field 5 is the mount point (octal escapes for spaces and the like).
+    let mut under: Vec<PathBuf> = mounts
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|point| PathBuf::from(point.replace("\\040", " ")))
+        .filter(|point| point.starts_with(&root) && *point != root)
+        .collect();
+    // Deepest first.
+    under.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    let mut swept = 0;
+    for point in under {
+        match run(Command::new("umount").arg("-l").arg(&point)) {
+            Ok(()) => swept += 1,
+            Err(e) => warn!(error = %e, mountpoint = %point.display(), "cannot unmount a leftover"),
+        }
+    }
+    swept
+}
+
+/// Entries a usage walk reads at most; a tree with more counts as over any quota (so a script
+/// cannot make the walk itself the problem).
+const MAX_WALKED_ENTRIES: usize = 1_000_000;
+
+/// The bytes the tree at `dir` takes on disk (allocated blocks; links are not followed, and
+/// the walk stays on `dir`'s file system); `None` when the tree cannot be measured whole —
+/// a directory the walker may not read, or more than [`MAX_WALKED_ENTRIES`] entries — which
+/// a watchdog must treat as over the quota (a script could hide files there).
+pub fn usage(dir: &Path) -> Option<u64> {
+    let device = fs::symlink_metadata(dir).ok()?.dev();
     let mut total = 0u64;
+    let mut walked = 0usize;
     let mut pending = vec![dir.to_owned()];
     while let Some(next) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&next) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.metadata() else { continue };
+        let entries = fs::read_dir(&next).ok()?;
+        for entry in entries {
+            walked += 1;
+            if walked > MAX_WALKED_ENTRIES {
+                return None;
+            }
+            let entry = entry.ok()?;
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
             total = total.saturating_add(meta.blocks().saturating_mul(512));
-            if meta.is_dir() {
+            if meta.is_dir() && meta.dev() == device {
                 pending.push(entry.path());
             }
         }
     }
-    total
+    Some(total)
+}
+
+/// Watches a `working/` directory off the execution's own loop: resolves once it is over
+/// the quota (or cannot be measured whole). Dropping it stops the watching.
+#[derive(Debug)]
+pub struct Watchdog {
+    over: tokio::sync::oneshot::Receiver<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watchdog {
+    /// Measures `dir` every `every`.
+    pub fn start(dir: PathBuf, quota: u64, every: std::time::Duration) -> Self {
+        let (tell, over) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let dir = dir.clone();
+                let measured = tokio::task::spawn_blocking(move || usage(&dir)).await;
+                if matches!(measured, Ok(None)) || matches!(measured, Ok(Some(b)) if b > quota) {
+                    let _ = tell.send(());
+                    return;
+                }
+            }
+        });
+        Self { over, task }
+    }
+
+    /// Resolves when the directory went over the quota (poll it only until then).
+    pub async fn over(&mut self) {
+        if (&mut self.over).await.is_err() {
+            // The watching task is gone without a verdict: nothing more will come.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

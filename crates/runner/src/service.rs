@@ -25,7 +25,7 @@ use crate::{
     Error, Result, collect,
     config::LimitDefaults,
     input::{InputSource, RequestedInput},
-    sandbox::{ExecIo, ExecKey, ExecSpec, RawOutcome, ResolvedLimits, Sandbox, SandboxInput},
+    sandbox::{ExecIo, ExecKey, ExecSpec, RawOutcome, ResolvedLimits, Sandbox},
     traceback,
     workspace::{SCRIPT, Workspace, sanitize},
 };
@@ -351,17 +351,20 @@ async fn run_job(
             return failed(e, token);
         }
     };
-    let ws = match Workspace::create(
-        &inner.work_root,
-        &name,
-        &job.code,
-        prepared.input.as_ref().map(SandboxInput::dir),
-        inner.sandbox.sandbox_uid(slot),
-        inner
-            .sandbox
-            .quota_mounts()
-            .then_some(job.limits.disk_bytes),
-    ) {
+    // Making a workspace may format and mount a file system: off the async threads.
+    let (root, code) = (inner.work_root.clone(), job.code.clone());
+    let input_dir = prepared.input.as_ref().map(|i| i.dir().to_path_buf());
+    let owner = inner.sandbox.sandbox_uid(slot);
+    let quota = inner
+        .sandbox
+        .quota_mounts()
+        .then_some(job.limits.disk_bytes);
+    let created = tokio::task::spawn_blocking(move || {
+        Workspace::create(&root, &name, &code, input_dir.as_deref(), owner, quota)
+    })
+    .await
+    .map_err(|e| Error::Io(std::io::Error::other(e)));
+    let ws = match created.and_then(|made| made) {
         Ok(ws) => ws,
         Err(e) => return failed(e, token),
     };
@@ -387,6 +390,8 @@ async fn run_job(
         Ok(raw) => raw,
         Err(e) => {
             warn!(error = %e, "sandbox failed");
+            // Removing the workspace may unmount its quota: off the async threads.
+            let _ = tokio::task::spawn_blocking(move || drop(ws)).await;
             let mut f = failed(e, token);
             (f.output, f.output_bytes) = (output, output_bytes);
             return f;

@@ -138,8 +138,9 @@ impl Shell {
         Ok(self)
     }
 
-    /// Requires, on plaintext connections, the process token whose hash is `token`: the
-    /// in-process services of `aide run` and `aide serve` answer only their own process.
+    /// Sets the process token whose hash is `token`, which the guards of this shell's
+    /// services ([`Shell::guard`]) require of plaintext callers: the in-process services of
+    /// `aide run` and `aide serve` answer only their own process.
     pub fn process_token(mut self, token: TokenHash) -> Self {
         self.process_token = Some(token);
         self

@@ -140,6 +140,18 @@ fn a_team_server_runs_searches_submitted_by_clients() {
     );
 }
 
+/// A token never crosses a network in clear: plaintext is for a server on loopback.
+#[test]
+fn a_plaintext_server_elsewhere_is_refused_before_anything_is_sent() {
+    let out = client("http://192.0.2.1:50051", &["ls"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("plaintext is for loopback only"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn an_unreachable_server_is_exit_5_naming_the_url() {
     let url = format!("http://127.0.0.1:{}", free_port());

@@ -1,5 +1,6 @@
 //! Who is calling (ARCHITECTURE §10): every public RPC of the coordinator names its caller
-//! with a bearer token, which [`Access`] resolves — through a short-lived cache, so a
+//! with a bearer token (runner calls prove a runner instead: [`require_runner`]), which
+//! [`Access`] resolves — through a short-lived cache, so a
 //! revoked token is refused within [`TOKEN_CACHE_TTL`] — into a [`Caller`]: a project and a
 //! role. Objects of another project answer NOT_FOUND, as if they did not exist.
 //!

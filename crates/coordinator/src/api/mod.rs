@@ -23,6 +23,7 @@ mod runs;
 mod watch;
 
 use aide_core::access::TokenHash;
+use aide_service::tls::Peer;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -239,6 +240,14 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
             Some(request.get_ref().runner_id.trim()),
             self.config.process_token,
         )?;
+        if Peer::of(&request).is_some_and(|p| p.secure)
+            && !request.get_ref().address.trim().starts_with("https://")
+        {
+            return Err(Status::invalid_argument(
+                "address: a runner registering over TLS is dialed over TLS: advertise an \
+                 https:// address",
+            ));
+        }
         runners::register(&*self.store, &self.config, request.into_inner())
             .await
             .map(Response::new)

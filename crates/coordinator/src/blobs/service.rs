@@ -5,8 +5,9 @@
 //! (INVALID_ARGUMENT names the field), manifests checked like any wire manifest, and
 //! ReadBlob pieces of at most [`READ_CHUNK_BYTES`]. Store failures reach the client as a bare
 //! INTERNAL; their details (paths, endpoints) stay in the log. Clients' calls (finding
-//! missing blobs, uploading, storing manifests) take a member token; runners' reads will be
-//! proven by their certificates.
+//! missing blobs, uploading, storing manifests) take a member token; runners' reads
+//! (ReadBlob, GetManifest) take a runner's certificate, or on plaintext the process token of
+//! `aide serve` when it has one.
 
 use aide_core::access::TokenHash;
 use std::pin::Pin;

@@ -52,7 +52,8 @@ pub struct RunnerExecutor<P> {
     pool: P,
     /// How runners are dialed (TLS with the coordinator's certificate in a deployment).
     dialer: Dialer,
-    /// Sent with every call (the process token of an in-process runner), or nothing.
+    /// Sent with calls to plaintext (`http://`, loopback) runners only: the process token of
+    /// the runner in this process. A runner reached over TLS never sees it.
     bearer: Bearer,
     channels: Mutex<HashMap<String, Channel>>,
     /// Runners that failed recently (by id), avoided until the instant while others are free.
@@ -110,7 +111,7 @@ impl<P: RunnerPool> RunnerExecutor<P> {
         self
     }
 
-    /// Sends `bearer` with every call to a runner.
+    /// Sends `bearer` with every call to a plaintext runner.
     pub fn with_bearer(mut self, bearer: Bearer) -> Self {
         self.bearer = bearer;
         self
@@ -182,7 +183,11 @@ impl<P: RunnerPool> RunnerExecutor<P> {
                 channel
             }
         };
-        let authed = InterceptedService::new(traced(channel), self.bearer.clone());
+        let bearer = match address.trim_start().starts_with("http://") {
+            true => self.bearer.clone(),
+            false => Bearer::none(),
+        };
+        let authed = InterceptedService::new(traced(channel), bearer);
         Ok(RunnerClient::new(authed).max_decoding_message_size(MAX_MESSAGE_BYTES))
     }
 

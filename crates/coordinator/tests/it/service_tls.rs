@@ -185,9 +185,16 @@ async fn only_the_services_a_certificate_names_get_in() {
         Some(real.as_str()),
         "r1's address is unchanged"
     );
-    // The control: r2's certificate registers r2.
+    // The control: r2's certificate registers r2 — at an https address only (a plaintext
+    // one would have the coordinator send scripts, and tokens, in clear).
     let channel = d.channel(&d.coordinator, Some(&r2)).await.expect("connect");
-    CoordinatorClient::new(channel)
+    let mut coordinator = CoordinatorClient::new(channel);
+    let plaintext = coordinator
+        .register_runner(registration("r2", "http://127.0.0.1:2"))
+        .await
+        .expect_err("a plaintext address over TLS");
+    assert_eq!(plaintext.code(), Code::InvalidArgument, "{plaintext:?}");
+    coordinator
         .register_runner(registration("r2", "https://127.0.0.1:2"))
         .await
         .expect("a runner registers itself");

@@ -19,8 +19,9 @@
 //!   root, not world-writable). A read-only bind mount needs privileges this backend avoids.
 //! - Disk: as root (with loop devices) `working/` is an ext4 file system of exactly the
 //!   quota (`crate::quota`), so writes past it fail with ENOSPC. Otherwise RLIMIT_FSIZE caps
-//!   each file at the quota and a watchdog measures `working/` at every sample, killing the
-//!   script once it is over (it may overshoot by what it writes between two samples);
+//!   each file at the quota and a watchdog measures `working/` every sample interval, killing
+//!   the script once it is over or cannot be measured whole (it may overshoot by what it
+//!   writes between two measures, and files deleted while still open escape the count);
 //!   /tmp is the host's.
 
 use std::{
@@ -245,6 +246,13 @@ impl Sandbox for ProcessSandbox {
         let mut last = (Instant::now(), Duration::ZERO);
         let mut peak_sampled = 0u64;
         let mut output_open = true;
+        let mut watchdog = (!spec.working_has_quota).then(|| {
+            crate::quota::Watchdog::start(
+                spec.attempt_dir.join("working"),
+                spec.limits.disk_bytes,
+                self.sample_every,
+            )
+        });
         let status = loop {
             tokio::select! {
                 res = &mut waiter => break res,
@@ -265,14 +273,14 @@ impl Sandbox for ProcessSandbox {
                     out.cancelled = !out.timed_out;
                     self.kill_all(Some(pgid), uid);
                 }
+                () = async { watchdog.as_mut().expect("guarded").over().await },
+                    if watchdog.is_some() && !out.disk_quota_exceeded =>
+                {
+                    out.disk_quota_exceeded = true;
+                    self.kill_all(Some(pgid), uid);
+                    io.output(quota_note(spec.limits.disk_bytes).as_bytes()).await;
+                }
                 _ = ticker.tick() => {
-                    if !spec.working_has_quota && !out.disk_quota_exceeded
-                        && over_quota(spec).await
-                    {
-                        out.disk_quota_exceeded = true;
-                        self.kill_all(Some(pgid), uid);
-                        io.output(quota_note(spec.limits.disk_bytes).as_bytes()).await;
-                    }
                     let u = procfs::usage(pgid, uid);
                     let now = Instant::now();
                     let cores = (u.cpu.saturating_sub(last.1)).as_secs_f64()
@@ -307,15 +315,6 @@ impl Sandbox for ProcessSandbox {
         out.peak_memory = res.rusage.maxrss.max(peak_sampled);
         Ok(out)
     }
-}
-
-/// Whether the attempt's `working/` takes more than its quota (measured off the runtime).
-async fn over_quota(spec: &ExecSpec) -> bool {
-    let working = spec.attempt_dir.join("working");
-    let quota = spec.limits.disk_bytes;
-    tokio::task::spawn_blocking(move || crate::quota::usage(&working) > quota)
-        .await
-        .unwrap_or(false)
 }
 
 /// The line a script stopped by the watchdog leaves in its output.

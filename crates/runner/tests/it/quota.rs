@@ -213,3 +213,24 @@ async fn process_backend_without_a_quota_mount_kills_past_the_quota() {
     drop(ws);
     assert_disk_as_before(before, free_bytes(root.path()));
 }
+
+/// Quota file systems a crashed runner left under its work root are unmounted at start.
+#[test]
+fn leftover_mounts_under_the_work_root_are_swept() {
+    if !is_root() {
+        eprintln!("skipped: mounting needs root");
+        return;
+    }
+    let root = shared_tempdir();
+    let left = root.path().join("aide-crashed-attempt").join("working");
+    std::fs::create_dir_all(&left).expect("mkdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&left)
+        .status()
+        .expect("mount");
+    assert!(mounted.success());
+    assert_eq!(mounts_under(root.path()), 1);
+    assert_eq!(aide_runner::quota::sweep_mounts(root.path()), 1);
+    assert_eq!(mounts_under(root.path()), 0, "nothing stays mounted");
+}

@@ -53,8 +53,8 @@ impl Dialer {
     }
 
     /// The endpoint of `url`; its scheme decides. `https://` needs TLS configured (and is
-    /// checked against the cluster CA); `http://` is plaintext, which a TLS dialer still
-    /// allows to a loopback address (a service in the same process) and refuses elsewhere.
+    /// checked against the cluster CA); `http://` is plaintext, allowed only to a loopback
+    /// address (a token or a script must never cross a network in clear).
     pub fn endpoint(&self, url: &str) -> Result<Endpoint, Error> {
         let url = url.trim();
         let bad = |why: &str| Error::Tls(format!("{url:?}: {why}"));
@@ -68,10 +68,10 @@ impl Dialer {
                 "an https URL, but no CA is configured to check the server with (--tls-ca, \
                  or --ca for a client)",
             )),
-            (Some("http"), None) => Ok(endpoint),
-            (Some("http"), Some(_)) if is_loopback(uri.host()) => Ok(endpoint),
-            (Some("http"), Some(_)) => Err(bad(
-                "plaintext to another host: this deployment uses TLS, write https://",
+            (Some("http"), _) if is_loopback(uri.host()) => Ok(endpoint),
+            (Some("http"), _) => Err(bad(
+                "plaintext is for loopback only: use https:// (with --ca, or --tls-ca for a \
+                 service)",
             )),
             _ => Err(bad("not an http:// or https:// URL")),
         }

@@ -30,10 +30,10 @@ impl Peer {
         request.extensions().get::<Peer>()
     }
 
-    /// Whether a service of `kind` proved itself, or the connection is plaintext (which a
-    /// deployment allows only on loopback, and trusts like it).
+    /// Whether the connection is TLS and its certificate proves a service of `kind`
+    /// (plaintext callers are judged by [`PeerGuard`]'s process token instead).
     pub fn admits(&self, kind: ServiceKind) -> bool {
-        !self.secure || self.identity.as_ref().is_some_and(|id| id.kind == kind)
+        self.secure && self.identity.as_ref().is_some_and(|id| id.kind == kind)
     }
 }
 
@@ -85,8 +85,10 @@ impl PeerGuard {
             peer => Err(Status::permission_denied(format!(
                 "only the {} may call this service; {} may not",
                 self.admitted,
-                peer.and_then(|p| p.identity.as_ref())
-                    .map_or_else(|| "a caller without its certificate".into(), |id| id.uri())
+                peer.and_then(|p| p.identity.as_ref()).map_or_else(
+                    || "a caller whose certificate names no aide service".into(),
+                    |id| id.uri()
+                )
             ))),
         }
     }

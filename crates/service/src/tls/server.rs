@@ -32,6 +32,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Accepted connections waiting for the server.
 const ACCEPT_QUEUE: usize = 128;
 
+/// TLS handshakes in progress at once; past it the accept loop waits, so a flood of
+/// connections that never finish their handshake cannot exhaust the file descriptors.
+const HANDSHAKES_AT_ONCE: usize = 256;
+
 /// Whether a port's callers must show a certificate of the cluster CA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
@@ -168,6 +172,7 @@ async fn accept_loop(
     sender: mpsc::Sender<io::Result<Conn>>,
     stop: CancellationToken,
 ) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(HANDSHAKES_AT_ONCE));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -192,7 +197,14 @@ async fn accept_loop(
                 }
             }
             Some(acceptor) => {
-                tokio::spawn(handshake(acceptor.clone(), tcp, remote, sender.clone()));
+                let Ok(permit) = handshakes.clone().acquire_owned().await else {
+                    return;
+                };
+                let (acceptor, sender) = (acceptor.clone(), sender.clone());
+                tokio::spawn(async move {
+                    handshake(acceptor, tcp, remote, sender).await;
+                    drop(permit);
+                });
             }
         }
     }

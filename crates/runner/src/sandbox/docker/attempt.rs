@@ -48,8 +48,8 @@ pub async fn create_volume(docker: &Docker, runner_id: &str, container: &str) ->
 
 /// The attempt volume's `working/` on this host, when the runner can see the daemon's
 /// volume directory (it runs as root on the daemon's host, or has that directory mounted):
-/// then the disk quota is watched from outside the sandbox, where the script cannot hide
-/// files from the count.
+/// then the disk quota is watched from outside the sandbox, by a walker that may read every
+/// directory (files deleted while still open escape the count).
 pub async fn working_on_this_host(docker: &Docker, volume: &str) -> Option<std::path::PathBuf> {
     let inspected = docker.inspect_volume(volume).await.ok()?;
     let working = std::path::Path::new(&inspected.mountpoint).join("working");
@@ -57,14 +57,6 @@ pub async fn working_on_this_host(docker: &Docker, volume: &str) -> Option<std::
         .await
         .is_ok_and(|m| m.is_dir())
         .then_some(working)
-}
-
-/// Whether `working` (when watched) takes more than `quota` bytes.
-pub async fn over_quota(working: Option<std::path::PathBuf>, quota: u64) -> bool {
-    let Some(working) = working else { return false };
-    tokio::task::spawn_blocking(move || crate::quota::usage(&working) > quota)
-        .await
-        .unwrap_or(false)
 }
 
 /// Copies the script and an empty `working/` owned by `owner` into the created container's

@@ -307,8 +307,11 @@ impl Sandbox for DockerSandbox {
             _ => None,
         };
         self.prepare(spec, &name, input.as_ref()).await?;
-        let watched = attempt::working_on_this_host(&self.docker, &volume).await;
-        let mut quota_check = tokio::time::interval(QUOTA_CHECK_EVERY);
+        let mut watchdog = attempt::working_on_this_host(&self.docker, &volume)
+            .await
+            .map(|working| {
+                crate::quota::Watchdog::start(working, spec.limits.disk_bytes, QUOTA_CHECK_EVERY)
+            });
         let attach = AttachContainerOptions {
             stream: true,
             stdout: true,
@@ -366,13 +369,13 @@ impl Sandbox for DockerSandbox {
                     out.cancelled = !out.timed_out;
                     self.kill(&name).await;
                 }
-                _ = quota_check.tick(), if watched.is_some() && !out.disk_quota_exceeded => {
-                    if attempt::over_quota(watched.clone(), spec.limits.disk_bytes).await {
-                        out.disk_quota_exceeded = true;
-                        info!(container = %name, "working/ passed its disk quota, stopping");
-                        self.kill(&name).await;
-                        io.output(super::process::quota_note(spec.limits.disk_bytes).as_bytes()).await;
-                    }
+                () = async { watchdog.as_mut().expect("guarded").over().await },
+                    if watchdog.is_some() && !out.disk_quota_exceeded =>
+                {
+                    out.disk_quota_exceeded = true;
+                    info!(container = %name, "working/ passed its disk quota, stopping");
+                    self.kill(&name).await;
+                    io.output(super::process::quota_note(spec.limits.disk_bytes).as_bytes()).await;
                 }
             }
         };

@@ -16,19 +16,7 @@ const ROWS: usize = 400;
 
 /// Runs `script` with `data` (JSON) on stdin; its stdout parsed as JSON.
 fn python(script: &str, data: &Value) -> Option<Value> {
-    let found = Command::new("python3")
-        .args(["-c", "import numpy, sklearn"])
-        .status()
-        .map_err(|e| e.to_string())
-        .and_then(|s| {
-            s.success()
-                .then_some(())
-                .ok_or("no numpy or scikit-learn".into())
-        });
-    aide_testkit::require::require(
-        "python3 with scikit-learn (bash deploy/dev/python.sh)",
-        found,
-    )?;
+    aide_testkit::python::require_modules("numpy, sklearn", "bash deploy/dev/python.sh")?;
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("data.json");
     std::fs::write(&input, data.to_string()).expect("write");

@@ -3,7 +3,8 @@
 //! scripts to sandbox uids that cannot read a pyenv under `/root`, so a world-readable
 //! virtualenv is built once from `/usr/bin/python3` (numpy, pandas, scikit-learn, lightgbm,
 //! from the sandbox image's wheel cache when present) under `/var/tmp` and reused by every
-//! later test process.
+//! later test process. [`require_modules`] is the require rule for the host's `python3`
+//! and the modules a test runs it with.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +49,21 @@ fn find_python() -> String {
         let _ = std::fs::remove_dir_all(&building);
     }
     python.to_string_lossy().into_owned()
+}
+
+/// `Some(())` when the host's `python3` imports `modules` (`"numpy, sklearn"`); otherwise
+/// the require rule: a failure under `CI`, a loud skip elsewhere, naming `install` (how to
+/// get them).
+pub fn require_modules(modules: &str, install: &str) -> Option<()> {
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .map_err(|e| e.to_string())
+        .and_then(|out| match out.status.success() {
+            true => Ok(()),
+            false => Err(format!("`import {modules}` failed")),
+        });
+    crate::require::require(&format!("python3 with {modules} ({install})"), found)
 }
 
 fn run(cmd: &mut Command) {

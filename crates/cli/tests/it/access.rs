@@ -191,16 +191,7 @@ fn tokens_scope_every_command_to_its_project() {
 /// without a token and lists the project's runs with one.
 #[test]
 fn a_python_client_generated_from_the_protos_lists_runs_with_a_token() {
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import grpc_tools.protoc"])
-        .status()
-        .map_err(|e| e.to_string())
-        .and_then(|s| {
-            s.success()
-                .then_some(())
-                .ok_or("no module grpc_tools".to_owned())
-        });
-    if aide_testkit::require::require("grpcio-tools (bash deploy/dev/python-grpc.sh)", found)
+    if aide_testkit::python::require_modules("grpc_tools.protoc", "bash deploy/dev/python-grpc.sh")
         .is_none()
     {
         return;

@@ -10,16 +10,8 @@ use aide_gateway::baseline::{BaselineAnswer, answer};
 use aide_proto::v1::{ActionKind, AideContext, TaskFacts};
 
 fn python_ready() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import pandas, sklearn, numpy"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    ok || aide_testkit::unavailable::<()>(
-        "python3 with pandas and scikit-learn",
-        "`import pandas, sklearn, numpy` failed",
-    )
-    .is_some()
+    aide_testkit::python::require_modules("pandas, sklearn, numpy", "bash deploy/dev/python.sh")
+        .is_some()
 }
 
 fn house_facts() -> TaskFacts {

@@ -189,6 +189,11 @@ pub fn usage(dir: &Path) -> Option<u64> {
     Some(total)
 }
 
+/// The line a script stopped by a watchdog leaves in its output.
+pub fn note(quota: u64) -> String {
+    format!("\n[aide] stopped: working/ passed its disk quota of {quota} bytes\n")
+}
+
 /// Watches a `working/` directory off the execution's own loop: resolves once it is over
 /// the quota (or cannot be measured whole). Dropping it stops the watching.
 #[derive(Debug)]

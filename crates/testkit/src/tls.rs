@@ -1,7 +1,7 @@
 //! A throwaway cluster CA for a test (feature `services`): certificates for services issued
 //! as `aide certs issue` issues them, and the flags that hand one to a service binary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aide_core::service_identity::{ServiceIdentity, ServiceKind};
 use aide_service::tls::{TlsConfig, certs};
@@ -22,11 +22,6 @@ impl TestCa {
     /// The CA certificate (what clients trust).
     pub fn ca(&self) -> PathBuf {
         self.dir.path().join(certs::CA_CERT)
-    }
-
-    /// The directory holding the CA and everything issued.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// A certificate naming `aide://<kind>/<name>`, reachable at `hosts` and on loopback.

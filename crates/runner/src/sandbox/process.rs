@@ -278,7 +278,7 @@ impl Sandbox for ProcessSandbox {
                 {
                     out.disk_quota_exceeded = true;
                     self.kill_all(Some(pgid), uid);
-                    io.output(quota_note(spec.limits.disk_bytes).as_bytes()).await;
+                    io.output(crate::quota::note(spec.limits.disk_bytes).as_bytes()).await;
                 }
                 _ = ticker.tick() => {
                     let u = procfs::usage(pgid, uid);
@@ -315,11 +315,6 @@ impl Sandbox for ProcessSandbox {
         out.peak_memory = res.rusage.maxrss.max(peak_sampled);
         Ok(out)
     }
-}
-
-/// The line a script stopped by the watchdog leaves in its output.
-pub(crate) fn quota_note(quota: u64) -> String {
-    format!("\n[aide] stopped: working/ passed its disk quota of {quota} bytes\n")
 }
 
 /// Copies the pipe into the channel until EOF or until the receiver is gone.

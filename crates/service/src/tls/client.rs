@@ -89,8 +89,9 @@ fn is_loopback(host: Option<&str>) -> bool {
 }
 
 fn trusting(ca: &Path) -> Result<ClientTlsConfig, Error> {
+    let pem = read_pem("CA", ca)?;
     // Parsed here so that a bad CA file is reported when the dialer is made, not at the
     // first call.
-    super::server::roots(ca)?;
-    Ok(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read_pem("CA", ca)?)))
+    super::server::roots_of(ca, &pem)?;
+    Ok(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
 }

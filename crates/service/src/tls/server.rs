@@ -136,9 +136,14 @@ fn server_config(
 }
 
 /// The CA certificates of `path` as trust anchors.
-pub(super) fn roots(path: &std::path::Path) -> Result<RootCertStore, Error> {
+fn roots(path: &std::path::Path) -> Result<RootCertStore, Error> {
+    roots_of(path, &read_pem("CA", path)?)
+}
+
+/// The CA certificates in `pem` (read from `path`) as trust anchors.
+pub(super) fn roots_of(path: &std::path::Path, pem: &[u8]) -> Result<RootCertStore, Error> {
     let mut roots = RootCertStore::empty();
-    for certificate in certificates(path)? {
+    for certificate in certificates_of(path, pem)? {
         roots
             .add(certificate)
             .map_err(|e| Error::Tls(format!("the CA {}: {e}", path.display())))?;
@@ -147,8 +152,15 @@ pub(super) fn roots(path: &std::path::Path) -> Result<RootCertStore, Error> {
 }
 
 pub(super) fn certificates(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let pem = read_pem("certificate", path)?;
-    let certificates = CertificateDer::pem_slice_iter(&pem)
+    certificates_of(path, &read_pem("certificate", path)?)
+}
+
+/// The PEM certificates in `pem` (read from `path`, which errors name).
+fn certificates_of(
+    path: &std::path::Path,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Tls(format!("{}: {e}", path.display())))?;
     if certificates.is_empty() {

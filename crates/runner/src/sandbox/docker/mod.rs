@@ -375,7 +375,7 @@ impl Sandbox for DockerSandbox {
                     out.disk_quota_exceeded = true;
                     info!(container = %name, "working/ passed its disk quota, stopping");
                     self.kill(&name).await;
-                    io.output(super::process::quota_note(spec.limits.disk_bytes).as_bytes()).await;
+                    io.output(crate::quota::note(spec.limits.disk_bytes).as_bytes()).await;
                 }
             }
         };

@@ -5,6 +5,8 @@
 //! columns than a record needs (`RETURNING *`).
 
 use aide_core::access::ProjectName;
+use aide_core::sweep::SweepId;
+use aide_core::sweep::definition::{CellKey, SweepBudget};
 use aide_core::{Direction, NodeId, NodeStage, RunEvent, RunId};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -12,6 +14,7 @@ use sqlx::{Decode, Postgres, Sqlite, Type};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::sweeps::{CellCounts, CellRecord, GradingClaim, SweepRecord};
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation,
     Lease, LeaseStatus, NodeFile, NodeFileBody, NodeRecord, ProjectRecord, Review, RunRecord,
@@ -90,6 +93,7 @@ pub(crate) fn run(row: &impl DbRow) -> Result<RunRecord> {
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
         finished_at: row.opt_time("finished_at")?,
+        sweep_id: row.opt_id("sweep_id")?.map(SweepId),
     })
 }
 
@@ -306,4 +310,66 @@ pub(crate) fn stage(row: &impl DbRow) -> Result<(NodeStage, bool)> {
         parse_stage(&row.value::<String>("stage")?)?,
         row.value("has_code")?,
     ))
+}
+
+/// A sweep row with its cell counts.
+pub(crate) fn sweep(row: &impl DbRow, cells: CellCounts) -> Result<SweepRecord> {
+    let status: String = row.value("status")?;
+    let wall_clock: Option<i64> = row.value("wall_clock_secs")?;
+    Ok(SweepRecord {
+        id: SweepId(row.id("id")?),
+        project: project_name(row, "project")?,
+        name: row.value("name")?,
+        definition: row.json("definition")?,
+        status: status.parse().map_err(Error::corrupt)?,
+        stop_reason: row.value("stop_reason")?,
+        budget: SweepBudget {
+            cost_usd: row.value("cost_limit_usd")?,
+            wall_clock_secs: wall_clock
+                .map(|s| to_u64(s, "wall_clock_secs"))
+                .transpose()?,
+            cells_at_once: Some(row.count("cells_at_once")?),
+        },
+        cells,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+        finished_at: row.opt_time("finished_at")?,
+    })
+}
+
+/// A cell row joined with its run's times and spending.
+pub(crate) fn cell(row: &impl DbRow) -> Result<CellRecord> {
+    let status: String = row.value("status")?;
+    Ok(CellRecord {
+        sweep_id: SweepId(row.id("sweep_id")?),
+        index: row.count("idx")?,
+        key: CellKey {
+            task: row.count("task_idx")?,
+            arm: row.count("arm_idx")?,
+            seed: seed_from_db(row.value("seed")?),
+        },
+        status: status.parse().map_err(Error::corrupt)?,
+        run_id: row.opt_id("run_id")?.map(RunId),
+        attempts: row.count("attempts")?,
+        grade: row
+            .opt_json("grade")?
+            .map(|g| from_json(g, "grade"))
+            .transpose()?,
+        cause: row.value("cause")?,
+        cost_usd: row.value("cost_usd")?,
+        started_at: row.opt_time("run_created_at")?,
+        finished_at: row.opt_time("run_finished_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// A grading claim row for `owner`.
+pub(crate) fn grading_claim(row: &impl DbRow, owner: &str) -> Result<GradingClaim> {
+    Ok(GradingClaim {
+        sweep_id: SweepId(row.id("sweep_id")?),
+        index: row.count("idx")?,
+        run_id: RunId(row.id("run_id")?),
+        owner: owner.to_owned(),
+        epoch: row.count("grading_epoch")?,
+    })
 }

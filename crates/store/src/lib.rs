@@ -29,6 +29,7 @@ pub mod postgres;
 mod refusal;
 pub mod sqlite;
 mod store;
+mod sweeps;
 mod types;
 mod url;
 
@@ -38,7 +39,9 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{
     AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore, Store,
+    SweepStore,
 };
+pub use sweeps::{CellCounts, CellOutcome, CellRecord, GradingClaim, NewSweep, SweepRecord};
 pub use types::{
     CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
     Generation, Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NewToken, NodeFile, NodeFileBody,
@@ -52,6 +55,6 @@ pub use url::{Backend, DatabaseUrl};
 pub mod prelude {
     pub use crate::store::{
         AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore,
-        Store,
+        Store, SweepStore,
     };
 }

@@ -6,11 +6,14 @@
 use std::time::Duration;
 
 use aide_core::access::{ProjectName, TokenHash};
+use aide_core::sweep::definition::SweepBudget;
+use aide_core::sweep::{SweepId, SweepStatus};
 use aide_core::{Direction, NodeId, RunEvent, RunId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::dispatch::store_trait;
+use crate::sweeps::{CellOutcome, CellRecord, GradingClaim, NewSweep, SweepRecord};
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
     LeaseStatus, NewLlmCall, NewNode, NewRun, NewToken, NodeFile, NodeRecord, ProjectRecord,
@@ -33,13 +36,83 @@ use crate::types::{
 ///
 /// All times are taken from the database clock.
 pub trait Store:
-    RunStore + NodeStore + ExecutionStore + LedgerStore + EventStore + RunnerStore + AccessStore
+    RunStore
+    + NodeStore
+    + ExecutionStore
+    + LedgerStore
+    + EventStore
+    + RunnerStore
+    + AccessStore
+    + SweepStore
 {
 }
 
 impl<T> Store for T where
-    T: RunStore + NodeStore + ExecutionStore + LedgerStore + EventStore + RunnerStore + AccessStore
+    T: RunStore
+        + NodeStore
+        + ExecutionStore
+        + LedgerStore
+        + EventStore
+        + RunnerStore
+        + AccessStore
+        + SweepStore
 {
+}
+
+store_trait! {
+    /// Benchmark sweeps and their cells. Every replica may call every method at any time:
+    /// starting cells is serialised per sweep by a lock on the sweep's row, and a cell is
+    /// graded under a claim whose epoch fences its outcome, so each cell has one run at a
+    /// time and one outcome per run.
+    pub trait SweepStore {
+        /// Creates a running sweep with every cell queued; `NotFound` when its project does
+        /// not exist.
+        async fn create_sweep(&self, sweep: NewSweep) -> Result<SweepRecord>;
+
+        async fn get_sweep(&self, id: SweepId) -> Result<SweepRecord>;
+
+        /// The newest sweeps first, of one project or of every project.
+        async fn list_sweeps(&self, project: Option<&ProjectName>, limit: u32) -> Result<Vec<SweepRecord>>;
+
+        /// Every cell of a sweep, in order.
+        async fn list_cells(&self, id: SweepId) -> Result<Vec<CellRecord>>;
+
+        /// The sweeps that are running (whose cells a replica should start and grade).
+        async fn running_sweeps(&self) -> Result<Vec<SweepId>>;
+
+        /// Model spending of every run the sweep ever started.
+        async fn sweep_cost(&self, id: SweepId) -> Result<f64>;
+
+        /// Starts queued cells, in order, while fewer than the sweep's `cells_at_once` are
+        /// running or grading: each gets a new queued run carrying the sweep's id. Returns
+        /// the new runs; none unless the sweep is running.
+        async fn start_cells(&self, id: SweepId) -> Result<Vec<RunId>>;
+
+        /// Takes a cell whose run ended (or whose grading claim expired) for grading by
+        /// `owner` for `ttl`.
+        async fn claim_grading(&self, owner: &str, ttl: Duration) -> Result<Option<GradingClaim>>;
+
+        /// Records a graded cell's outcome; `StaleAttempt`-like `InvalidState` when the
+        /// claim was taken over.
+        async fn finish_cell(&self, claim: &GradingClaim, outcome: CellOutcome) -> Result<()>;
+
+        /// Stops a running sweep (`Stopped` for a budget, `Cancelled` on request): no cell
+        /// starts, and the running cells are cancelled with their runs (a resume runs them
+        /// again); on cancel the queued cells are cancelled too. `InvalidState` unless it is
+        /// running.
+        async fn stop_sweep(&self, id: SweepId, status: SweepStatus, reason: &str) -> Result<SweepRecord>;
+
+        /// Runs a stopped or cancelled sweep again (or changes a running one's budget) with
+        /// `budget`: its cancelled cells are queued again.
+        async fn resume_sweep(&self, id: SweepId, budget: SweepBudget) -> Result<SweepRecord>;
+
+        /// Queues the failed cells again (each gets a new run); a completed sweep runs again.
+        /// Returns how many.
+        async fn retry_failed_cells(&self, id: SweepId) -> Result<u64>;
+
+        /// Marks a running sweep completed when every cell has its outcome; true when it did.
+        async fn complete_sweep(&self, id: SweepId) -> Result<bool>;
+    }
 }
 
 store_trait! {

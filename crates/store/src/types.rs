@@ -61,6 +61,8 @@ pub struct RunRecord {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The sweep whose cell this run is, if any.
+    pub sweep_id: Option<aide_core::sweep::SweepId>,
 }
 
 impl RunRecord {

@@ -2,8 +2,12 @@
 //! task × seed × arm, each run with the arm's settings and the cell's seed; the [`report`]
 //! aggregates their grades, and the [`plot`] draws each task's score against the step.
 
+pub mod definition;
 pub mod plot;
 pub mod report;
 pub mod spec;
 
-pub use spec::{Budget, Cell, Spec, SpecError, TaskSource};
+pub use definition::{
+    CellKey, CellStatus, Grader, SweepArm, SweepDefinition, SweepId, SweepStatus, SweepTask,
+};
+pub use spec::{Budget, Cell, GraderFile, Spec, SpecError, TaskSource};

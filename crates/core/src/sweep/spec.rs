@@ -6,9 +6,13 @@
 //! steps = 10
 //! [[tasks]]                      # task directories in any layout
 //! path = "examples/diabetes"
+//! leaderboard = "board.csv"      # optional (default: leaderboard.csv in the directory)
+//! grader = "grade.py"            # optional grading command instead of the built-in metric
+//! grader_timeout_secs = 600
 //! [mlebench]                     # competitions as `mlebench prepare` filled data_dir
 //! data_dir = "/data/mle-bench"
 //! competitions = "lite"          # a split name, a list of ids, or { file = "ids.txt" }
+//! leaderboards = "mle-bench/mlebench/competitions"  # optional: <id>/leaderboard.csv
 //! [[arms]]                       # named variants over the settings, compared cell by cell
 //! name = "sonnet"
 //! settings = { code = { model = "claude-sonnet-4-5" } }
@@ -24,7 +28,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::settings::RunSettings;
 use crate::toml_text::{TomlError, parse};
@@ -82,10 +86,34 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TaskSource {
     /// A task directory (any layout).
-    Dir { name: String, path: PathBuf },
+    Dir {
+        name: String,
+        path: PathBuf,
+        /// The leaderboard the `leaderboard` key names, else `leaderboard.csv` in the
+        /// directory when there is one.
+        leaderboard: Option<PathBuf>,
+        /// The task's own grading command, instead of the built-in metric.
+        grader: Option<GraderFile>,
+    },
     /// An MLE-bench competition under the data directory `mlebench prepare` filled.
-    MleBench { id: String, data_dir: PathBuf },
+    MleBench {
+        id: String,
+        data_dir: PathBuf,
+        /// A directory of `<id>/leaderboard.csv` files (mle-bench's `mlebench/competitions`).
+        leaderboards: Option<PathBuf>,
+    },
 }
+
+/// A grading command: a Python script run in a sandbox of its own with the submission and
+/// the held-back answers (see [`crate::sweep::definition::Grader`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GraderFile {
+    pub script: PathBuf,
+    pub timeout_secs: u64,
+}
+
+/// The grading command's time limit when the spec gives none.
+pub const DEFAULT_GRADER_TIMEOUT_SECS: u64 = 600;
 
 impl TaskSource {
     /// The task's name in reports.
@@ -100,7 +128,49 @@ impl TaskSource {
     pub fn path(&self) -> PathBuf {
         match self {
             Self::Dir { path, .. } => path.clone(),
-            Self::MleBench { id, data_dir } => data_dir.join(id),
+            Self::MleBench { id, data_dir, .. } => data_dir.join(id),
+        }
+    }
+
+    /// The places the task's leaderboard may be, in order; for an MLE-bench competition
+    /// one of them must hold it.
+    pub fn leaderboard_candidates(&self) -> Vec<PathBuf> {
+        const FILE: &str = "leaderboard.csv";
+        match self {
+            Self::Dir {
+                leaderboard: Some(path),
+                ..
+            } => vec![path.clone()],
+            Self::Dir { path, .. } => vec![path.join(FILE)],
+            Self::MleBench {
+                id,
+                data_dir,
+                leaderboards,
+            } => {
+                let mut places = vec![data_dir.join(id).join(FILE)];
+                places.extend(leaderboards.iter().map(|dir| dir.join(id).join(FILE)));
+                places
+            }
+        }
+    }
+
+    /// True when the task must have a leaderboard (MLE-bench competitions all do).
+    pub fn needs_leaderboard(&self) -> bool {
+        matches!(
+            self,
+            Self::MleBench { .. }
+                | Self::Dir {
+                    leaderboard: Some(_),
+                    ..
+                }
+        )
+    }
+
+    /// The task's grading command, when it names one.
+    pub fn grader(&self) -> Option<&GraderFile> {
+        match self {
+            Self::Dir { grader, .. } => grader.as_ref(),
+            Self::MleBench { .. } => None,
         }
     }
 }
@@ -113,7 +183,7 @@ pub struct ArmSettings {
 }
 
 /// What the whole sweep may use.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
     /// Total model spending of all cells, in US dollars.
@@ -161,6 +231,9 @@ enum Seeds {
 struct TaskEntry {
     path: PathBuf,
     name: Option<String>,
+    leaderboard: Option<PathBuf>,
+    grader: Option<PathBuf>,
+    grader_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +241,7 @@ struct TaskEntry {
 struct MleBenchEntry {
     data_dir: PathBuf,
     competitions: Competitions,
+    leaderboards: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,11 +374,34 @@ fn dir_task(base: &Path, entry: TaskEntry) -> Result<TaskSource, SpecError> {
             "[[tasks]] name {name:?}: 1 to 200 characters"
         )));
     }
-    Ok(TaskSource::Dir { name, path })
+    let grader = match (entry.grader, entry.grader_timeout_secs) {
+        (None, Some(_)) => {
+            return Err(invalid(format!(
+                "[[tasks]] {name:?}: grader_timeout_secs without a grader"
+            )));
+        }
+        (None, None) => None,
+        (Some(_), Some(0)) => {
+            return Err(invalid(format!(
+                "[[tasks]] {name:?}: grader_timeout_secs must be at least 1"
+            )));
+        }
+        (Some(script), timeout) => Some(GraderFile {
+            script: base.join(script),
+            timeout_secs: timeout.unwrap_or(DEFAULT_GRADER_TIMEOUT_SECS),
+        }),
+    };
+    Ok(TaskSource::Dir {
+        name,
+        path,
+        leaderboard: entry.leaderboard.map(|l| base.join(l)),
+        grader,
+    })
 }
 
 fn mlebench_tasks(base: &Path, entry: MleBenchEntry) -> Result<Vec<TaskSource>, SpecError> {
     let data_dir = base.join(&entry.data_dir);
+    let leaderboards = entry.leaderboards.map(|dir| base.join(dir));
     let ids: Vec<String> = match entry.competitions {
         Competitions::Split(split) => match split.trim() {
             "lite" | "low" => MLEBENCH_LITE.iter().map(|s| (*s).to_owned()).collect(),
@@ -343,6 +440,7 @@ fn mlebench_tasks(base: &Path, entry: MleBenchEntry) -> Result<Vec<TaskSource>, 
             Ok(TaskSource::MleBench {
                 id,
                 data_dir: data_dir.clone(),
+                leaderboards: leaderboards.clone(),
             })
         })
         .collect()

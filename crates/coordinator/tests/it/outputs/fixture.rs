@@ -51,6 +51,7 @@ pub fn run(direction: Option<Direction>) -> RunRecord {
         created_at: at(0),
         updated_at: at(0),
         finished_at: None,
+        sweep_id: None,
     }
 }
 

@@ -12,7 +12,7 @@ use aide_store::{CallUsage, Error, NewLlmCall, RunnerInfo, RunnerLoad, Usage};
 use super::{Harness, claimed, create};
 use crate::assert_err;
 
-fn call(run_id: RunId, purpose: LlmPurpose, prompt: u64, cost: f64) -> NewLlmCall {
+pub fn call(run_id: RunId, purpose: LlmPurpose, prompt: u64, cost: f64) -> NewLlmCall {
     NewLlmCall {
         run_id,
         node_id: Some(NodeId::new()),

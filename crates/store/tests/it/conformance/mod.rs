@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod nodes;
 pub mod races;
 pub mod runs;
+pub mod sweeps;
 
 use std::future::Future;
 use std::time::Duration;
@@ -89,6 +90,8 @@ macro_rules! all_conformance_tests {
             access::projects_and_tokens,
             access::runs_belong_to_projects,
             access::claims_are_fair_across_projects,
+            sweeps::sweep_lifecycle,
+            sweeps::replicas_start_each_cell_once,
         );
     };
 }

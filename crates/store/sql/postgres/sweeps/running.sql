@@ -1,0 +1,1 @@
+SELECT id FROM sweeps WHERE status = 'running' ORDER BY created_at

@@ -1,0 +1,4 @@
+-- Cell $2 of sweep $1 runs as run $3.
+UPDATE sweep_cells SET status = 'running', run_id = $3, attempts = attempts + 1,
+    grade = NULL, cause = NULL, updated_at = now()
+WHERE sweep_id = $1 AND idx = $2 AND status = 'queued'

@@ -1,0 +1,4 @@
+-- Spending of every run sweep ?1 started.
+SELECT CAST(COALESCE(SUM(l.cost_usd), 0) AS REAL) AS cost_usd
+FROM llm_calls l JOIN runs r ON r.id = l.run_id
+WHERE r.sweep_id = ?1

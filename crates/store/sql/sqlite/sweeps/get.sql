@@ -1,0 +1,1 @@
+SELECT * FROM sweeps WHERE id = ?1

@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "coordinator",
         "gateway",
         "runner",
+        "sweep",
     ]
     .map(|name| root.join(format!("aide/v1/{name}.proto")));
     for file in &files {

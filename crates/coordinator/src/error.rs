@@ -25,6 +25,10 @@ pub enum Error {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// Grading a sweep's cell could not finish (a runner or the blob store failed); the
+    /// cell is graded again later.
+    #[error("grading: {0}")]
+    Grading(String),
     /// The configuration is unusable (a bad flag, a missing database URL).
     #[error("configuration: {0}")]
     Config(String),

@@ -20,6 +20,7 @@ pub mod outputs;
 pub mod registry;
 pub mod server;
 pub mod supervisor;
+pub mod sweeps;
 pub mod task_roots;
 pub mod tree;
 

@@ -35,6 +35,8 @@ use crate::engine::TaskFilesPort;
 use crate::engine::{Engine, EngineConfig, GrpcAuthor};
 use crate::registry::RunnerRegistry;
 use crate::supervisor::{Supervisor, SupervisorConfig};
+use crate::api::sweeps::SweepsService;
+use crate::sweeps::{PumpConfig, SweepPump};
 
 /// How long open streams may keep the server up after the engines stopped.
 const SERVER_DRAIN: Duration = Duration::from_secs(5);
@@ -114,10 +116,11 @@ pub async fn serve_store_in(
     let blob_store = config.open_blob_store()?;
     let roots = config.task_roots()?;
     let task_files = StoredTaskFiles::new(blob_store.clone());
+    let executor = Arc::new(executor);
     let engine = Arc::new(Engine::new(
         store.clone(),
         Arc::new(author),
-        Arc::new(executor),
+        executor.clone(),
         EngineConfig {
             lease_ttl: config.lease_ttl(),
             output_dir: config.output_dir.clone(),
@@ -137,9 +140,22 @@ pub async fn serve_store_in(
         blobs: Some(blob_store.clone()),
         roots,
     };
+    let pump = SweepPump::new(
+        store.clone(),
+        blob_store.clone(),
+        executor,
+        PumpConfig::new(config.owner.clone()),
+    );
     let access = Access::new(store.clone());
     announce_bootstrap_token(&store, &config.data_dir).await?;
     let admin = AdminService::new(store.clone(), access.clone()).into_server();
+    let sweeps = SweepsService::new(
+        store.clone(),
+        access.clone(),
+        intake.clone(),
+        api.caps.clone(),
+    )
+    .into_server();
     let service = CoordinatorService::with_notifier(store.clone(), api, notifier)
         .with_intake(intake)
         .with_access(access.clone())
@@ -168,11 +184,15 @@ pub async fn serve_store_in(
     let supervisor = shell
         .background()
         .spawn(|_| supervisor.run(stop_claiming.clone()));
+    let pump = shell.background().spawn(|_| pump.run(stop_claiming.clone()));
     let drain = async move {
         tracing::info!("coordinator shutting down: releasing runs");
         stop_claiming.cancel();
         if let Err(e) = supervisor.await {
             tracing::error!(error = %e, "the supervisor panicked");
+        }
+        if let Err(e) = pump.await {
+            tracing::error!(error = %e, "the sweep pump panicked");
         }
     };
     shell
@@ -181,6 +201,7 @@ pub async fn serve_store_in(
         .add_service(service)
         .add_service(blobs)
         .add_service(admin)
+        .add_service(sweeps)
         .serve(listener, shutdown, drain)
         .await?;
     Ok(())

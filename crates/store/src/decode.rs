@@ -368,6 +368,11 @@ pub(crate) fn grading_claim(row: &impl DbRow, owner: &str) -> Result<GradingClai
     Ok(GradingClaim {
         sweep_id: SweepId(row.id("sweep_id")?),
         index: row.count("idx")?,
+        key: CellKey {
+            task: row.count("task_idx")?,
+            arm: row.count("arm_idx")?,
+            seed: seed_from_db(row.value("seed")?),
+        },
         run_id: RunId(row.id("run_id")?),
         owner: owner.to_owned(),
         epoch: row.count("grading_epoch")?,

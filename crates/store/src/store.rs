@@ -92,6 +92,9 @@ store_trait! {
         /// `owner` for `ttl`.
         async fn claim_grading(&self, owner: &str, ttl: Duration) -> Result<Option<GradingClaim>>;
 
+        /// Extends a grading claim by `ttl` from now; `InvalidState` when it was taken over.
+        async fn renew_grading(&self, claim: &GradingClaim, ttl: Duration) -> Result<()>;
+
         /// Records a graded cell's outcome; `StaleAttempt`-like `InvalidState` when the
         /// claim was taken over.
         async fn finish_cell(&self, claim: &GradingClaim, outcome: CellOutcome) -> Result<()>;

@@ -109,6 +109,7 @@ impl CellRecord {
 pub struct GradingClaim {
     pub sweep_id: SweepId,
     pub index: u32,
+    pub key: CellKey,
     pub run_id: RunId,
     pub owner: String,
     pub epoch: u32,

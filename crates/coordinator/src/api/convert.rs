@@ -176,6 +176,7 @@ pub fn run_to_proto(run: &RunRecord, nodes: &[NodeRecord], usage: &Usage) -> v1:
         updated_at: Some(timestamp(run.updated_at)),
         finished_at: run.finished_at.map(timestamp),
         cancel_requested: run.cancel_requested && !run.status.is_terminal(),
+        sweep_id: run.sweep_id.map(|s| s.to_string()).unwrap_or_default(),
     }
 }
 

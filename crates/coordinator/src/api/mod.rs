@@ -20,6 +20,7 @@ mod export;
 mod intake;
 mod runners;
 mod runs;
+pub mod sweeps;
 mod watch;
 
 use aide_core::access::TokenHash;

@@ -19,8 +19,8 @@ pub struct Grading<'a> {
     pub answers: &'a Path,
     /// The sample submission the shape is checked against, when the task has one.
     pub sample: Option<&'a Path>,
-    /// The competition's leaderboard (a `score` column, best first), when it has one.
-    pub leaderboard: Option<&'a Path>,
+    /// The competition's leaderboard scores, best first, when it has one.
+    pub leaderboard: Option<&'a [f64]>,
 }
 
 /// The grade of one submission.
@@ -58,7 +58,7 @@ pub fn grade(grading: &Grading<'_>, submission: Option<&Path>) -> CellGrade {
         medal: None,
     };
     if let Some(board) = grading.leaderboard {
-        match leaderboard_thresholds(board) {
+        match Thresholds::of_leaderboard(board) {
             Ok(thresholds) => {
                 let placing = thresholds.place(value);
                 grade.above_median = Some(placing.above_median);
@@ -81,8 +81,9 @@ fn failed(submitted: bool, valid: bool, problem: &str) -> CellGrade {
     }
 }
 
-/// The thresholds of a leaderboard file: its `score` column, in the file's (rank) order.
-pub fn leaderboard_thresholds(path: &Path) -> Result<Thresholds, GradeError> {
+/// The scores of a leaderboard file (its `score` column, in the file's rank order), checked
+/// to make thresholds.
+pub fn leaderboard_scores(path: &Path) -> Result<Vec<f64>, GradeError> {
     let bad = |e: csv::Error| GradeError::Invalid(format!("{}: {e}", path.display()));
     let mut reader = csv::Reader::from_path(path).map_err(bad)?;
     let at = reader
@@ -102,7 +103,8 @@ pub fn leaderboard_thresholds(path: &Path) -> Result<Thresholds, GradeError> {
             ))
         })?);
     }
-    Thresholds::of_leaderboard(&scores)
+    Thresholds::of_leaderboard(&scores)?;
+    Ok(scores)
 }
 
 #[cfg(test)]
@@ -124,11 +126,12 @@ mod tests {
             .map(|i| format!("t{i},{}\n", f64::from(i) / 10.0))
             .collect();
         let leaderboard = file("leaderboard.csv", &format!("teamName,score\n{board}"));
+        let scores = leaderboard_scores(&leaderboard).expect("leaderboard");
         let grading = Grading {
             metric: "rmse",
             answers: &answers,
             sample: Some(&sample),
-            leaderboard: Some(&leaderboard),
+            leaderboard: Some(&scores),
         };
         let perfect = file("perfect.csv", "id,y\n3,3\n1,1\n2,2\n");
         let g = grade(&grading, Some(&perfect));

@@ -183,6 +183,21 @@ impl SweepStore for PgStore {
             .transpose()
     }
 
+    async fn renew_grading(&self, claim: &GradingClaim, ttl: Duration) -> Result<()> {
+        let done = sqlx::query(include_str!("../../sql/postgres/sweeps/renew_grading.sql"))
+            .bind(claim.sweep_id.0)
+            .bind(i32::try_from(claim.index).unwrap_or(i32::MAX))
+            .bind(&claim.owner)
+            .bind(i32::try_from(claim.epoch).unwrap_or(i32::MAX))
+            .bind(ms(ttl))
+            .execute(&self.pool)
+            .await?;
+        match done.rows_affected() {
+            0 => Err(claim.lost()),
+            _ => Ok(()),
+        }
+    }
+
     async fn finish_cell(&self, claim: &GradingClaim, outcome: CellOutcome) -> Result<()> {
         let (grade, cause) = outcome_columns(&outcome)?;
         let done = sqlx::query(include_str!("../../sql/postgres/sweeps/finish_cell.sql"))

@@ -212,6 +212,21 @@ impl SweepStore for SqliteStore {
         decode::grading_claim(&row, owner).map(Some)
     }
 
+    async fn renew_grading(&self, claim: &GradingClaim, ttl: Duration) -> Result<()> {
+        let done = sqlx::query(include_str!("../../sql/sqlite/sweeps/renew_grading.sql"))
+            .bind(id_text(claim.sweep_id.0))
+            .bind(i64::from(claim.index))
+            .bind(claim.owner.clone())
+            .bind(i64::from(claim.epoch))
+            .bind(ms(ttl))
+            .execute(&self.pool)
+            .await?;
+        match done.rows_affected() {
+            0 => Err(claim.lost()),
+            _ => Ok(()),
+        }
+    }
+
     async fn finish_cell(&self, claim: &GradingClaim, outcome: CellOutcome) -> Result<()> {
         let (grade, cause) = outcome_columns(&outcome)?;
         let done = sqlx::query(include_str!("../../sql/sqlite/sweeps/finish_cell.sql"))

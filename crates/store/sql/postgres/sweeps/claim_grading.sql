@@ -17,4 +17,5 @@ UPDATE sweep_cells SET
     updated_at = now()
 FROM candidate
 WHERE sweep_cells.sweep_id = candidate.sweep_id AND sweep_cells.idx = candidate.idx
-RETURNING sweep_cells.sweep_id, sweep_cells.idx, sweep_cells.run_id, sweep_cells.grading_epoch
+RETURNING sweep_cells.sweep_id, sweep_cells.idx, sweep_cells.run_id, sweep_cells.grading_epoch,
+          sweep_cells.task_idx, sweep_cells.arm_idx, sweep_cells.seed

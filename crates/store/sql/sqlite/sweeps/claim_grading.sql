@@ -6,4 +6,4 @@ UPDATE sweep_cells SET
     grading_expires_at = CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER) + ?4,
     updated_at = CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)
 WHERE sweep_id = ?1 AND idx = ?2
-RETURNING sweep_id, idx, run_id, grading_epoch
+RETURNING sweep_id, idx, run_id, grading_epoch, task_idx, arm_idx, seed

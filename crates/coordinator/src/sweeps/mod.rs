@@ -1,0 +1,159 @@
+//! Benchmark sweeps on a replica: the [`SweepPump`] keeps every running sweep moving —
+//! it stops a sweep whose budget is spent ([`budget`]), starts queued cells as runs within
+//! the sweep's `cells_at_once` (the supervisor then claims those runs like any other),
+//! grades each cell whose run ended ([`grading`], or the task's own grading command in a
+//! sandbox, [`command`]) and completes a sweep whose cells all have their outcome. Every
+//! replica runs a pump; the store serialises them (ARCHITECTURE §11).
+
+pub mod budget;
+pub mod command;
+pub mod grading;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aide_core::sweep::{SweepId, SweepStatus};
+use aide_store::{GradingClaim, Store};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::blobs::BlobStore;
+use crate::engine::Executor;
+
+/// Settings of a replica's pump.
+#[derive(Debug, Clone)]
+pub struct PumpConfig {
+    /// The replica's owner id (grading claims carry it).
+    pub owner: String,
+    /// How often running sweeps are looked at.
+    pub every: Duration,
+    /// How long a grading claim lasts; renewed every third of it while grading runs.
+    pub grading_ttl: Duration,
+}
+
+impl PumpConfig {
+    pub fn new(owner: impl Into<String>) -> Self {
+        Self {
+            owner: owner.into(),
+            every: Duration::from_secs(1),
+            grading_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Moves the running sweeps along; see the module documentation.
+#[derive(Debug)]
+pub struct SweepPump<S: Store, E: Executor> {
+    store: Arc<S>,
+    grader: grading::Grader<S, E>,
+    config: PumpConfig,
+}
+
+impl<S: Store, E: Executor> SweepPump<S, E> {
+    pub fn new(store: Arc<S>, blobs: BlobStore, executor: Arc<E>, config: PumpConfig) -> Self {
+        Self {
+            grader: grading::Grader::new(store.clone(), blobs, executor),
+            store,
+            config,
+        }
+    }
+
+    /// Runs until `shutdown`; a grading in flight is abandoned (its claim expires and
+    /// another replica grades the cell).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let span = tracing::info_span!("sweeps", owner = %self.config.owner);
+        async {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = self.tick() => {}
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(self.config.every) => {}
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    /// One pass: every running sweep, then every cell waiting to be graded.
+    pub async fn tick(&self) {
+        match self.store.running_sweeps().await {
+            Ok(sweeps) => {
+                for id in sweeps {
+                    if let Err(e) = self.advance(id).await {
+                        tracing::warn!(sweep_id = %id, error = %e, "cannot advance a sweep");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list running sweeps"),
+        }
+        loop {
+            match self
+                .store
+                .claim_grading(&self.config.owner, self.config.grading_ttl)
+                .await
+            {
+                Ok(Some(claim)) => self.grade(claim).await,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim a cell to grade");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Stops the sweep when a budget is spent; otherwise starts what its budget allows and
+    /// completes it when every cell has its outcome.
+    async fn advance(&self, id: SweepId) -> Result<(), aide_store::Error> {
+        let sweep = self.store.get_sweep(id).await?;
+        let cost = self.store.sweep_cost(id).await?;
+        if let Some(reason) = budget::spent(&sweep, cost, chrono::Utc::now()) {
+            tracing::info!(sweep_id = %id, %reason, "sweep stopped");
+            self.store
+                .stop_sweep(id, SweepStatus::Stopped, &reason)
+                .await?;
+            return Ok(());
+        }
+        let started = self.store.start_cells(id).await?;
+        if !started.is_empty() {
+            tracing::info!(sweep_id = %id, runs = started.len(), "started cells");
+        }
+        if self.store.complete_sweep(id).await? {
+            tracing::info!(sweep_id = %id, "sweep completed");
+        }
+        Ok(())
+    }
+
+    /// Grades one claimed cell, renewing the claim while the grading runs. An
+    /// infrastructure failure leaves the claim to expire, so the cell is graded again.
+    async fn grade(&self, claim: GradingClaim) {
+        let span = tracing::info_span!("grade", sweep_id = %claim.sweep_id, cell = claim.index);
+        let renew_every = self.config.grading_ttl / 3;
+        let grading = self.grader.grade(&claim).instrument(span.clone());
+        tokio::pin!(grading);
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut grading => break outcome,
+                () = tokio::time::sleep(renew_every) => {
+                    if let Err(e) = self.store.renew_grading(&claim, self.config.grading_ttl).await {
+                        tracing::warn!(parent: &span, error = %e, "grading claim lost");
+                        return;
+                    }
+                }
+            }
+        };
+        match outcome {
+            Ok(outcome) => {
+                tracing::info!(parent: &span, ?outcome, "cell graded");
+                if let Err(e) = self.store.finish_cell(&claim, outcome).await {
+                    tracing::warn!(parent: &span, error = %e, "cannot record a grade");
+                }
+            }
+            Err(e) => tracing::warn!(parent: &span, error = %e, "grading failed; retried later"),
+        }
+    }
+}

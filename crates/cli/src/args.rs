@@ -67,6 +67,10 @@ pub enum Command {
     /// Administer a server: projects and tokens (an admin token).
     #[command(after_help = EXIT_CODES)]
     Admin(crate::client::admin::AdminArgs),
+    /// Benchmark sweeps: tasks × seeds × arms, graded outside the sandbox, with reports
+    /// and MLE-bench exports.
+    #[command(after_help = EXIT_CODES)]
+    Bench(crate::bench::BenchArgs),
     /// Make a cluster CA and certificates for the services.
     #[command(after_help = EXIT_CODES)]
     Certs(crate::certs::CertsArgs),

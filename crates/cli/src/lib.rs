@@ -5,6 +5,7 @@
 //! `status`, `watch`, `cancel`, `export`) talk to it.
 
 pub mod args;
+pub mod bench;
 pub mod certs;
 pub mod client;
 pub mod embedded;
@@ -35,5 +36,6 @@ pub async fn execute(cli: args::Cli) -> Result<u8, CliError> {
         Command::Login(a) => client::login::login(a).await,
         Command::Admin(a) => client::admin::admin(a).await,
         Command::Certs(a) => certs::certs(a),
+        Command::Bench(a) => bench::bench(a).await,
     }
 }

@@ -126,61 +126,165 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
         print!("{text}");
         return Ok(0);
     }
-    let url = checked_url(&args)?;
-    if args.sandbox == BackendKind::Docker {
-        check_docker().await?;
-    }
     let shutdown = CancellationToken::new();
     install_signals(&shutdown)?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
-    let local = listener
-        .local_addr()
-        .map_err(CliError::service("the listening address"))?;
-    let store = Arc::new(
-        aide_store::connect(&url)
+    let Some(mut stack) = Stack::start(&args, &shutdown).await? else {
+        return Ok(EXIT_INTERRUPTED);
+    };
+    stack.announce();
+    let outcome = stack.serve_until(&shutdown).await;
+    eprintln!("aide serve: stopping (runs are released and resume on the next start)");
+    stack.stop().await;
+    outcome.map(|()| 0)
+}
+
+/// The three services of `aide serve` running in this process.
+#[derive(Debug)]
+pub struct Stack {
+    /// The coordinator's public API.
+    pub api: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// Where the coordinator keeps its data (the bootstrap admin token among it).
+    pub data_dir: PathBuf,
+    services: Services,
+    options: ServiceOptions,
+    coordinator: CoordinatorTask,
+    coordinator_stop: CancellationToken,
+    store: Arc<aide_store::AnyStore>,
+}
+
+impl Stack {
+    /// Starts the services of `args` and waits for the runner to register; `None` when
+    /// `shutdown` fired meanwhile.
+    pub async fn start(
+        args: &ServeArgs,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<Self>, CliError> {
+        let url = checked_url(args)?;
+        if args.sandbox == BackendKind::Docker {
+            check_docker().await?;
+        }
+        let listener = TcpListener::bind(args.listen)
             .await
-            .map_err(CliError::service(format!("cannot open the database {url}")))?,
-    );
-    eprintln!(
-        "aide serve: database {url} · {} sandbox, {} slot(s) · up to {} run(s) at once",
-        args.sandbox.as_str(),
-        args.slots,
-        args.max_runs
-    );
-    let mut tls = aide_service::tls::TlsConfig::default();
-    aide_service::Overlay::apply(&args.tls, &mut tls);
-    let shell = aide_service::Shell::new(aide_telemetry::Metrics::new());
-    // The runner beside the coordinator dials it on loopback in plaintext: the public port
-    // itself when it is plaintext, else a second port on loopback only.
-    let (shell, internal) = match tls.files().map_err(|e| CliError::Usage(e.to_string()))? {
-        None => (shell, local),
-        Some(_) => internal_port(shell).await?,
-    };
-    let options = ServiceOptions {
-        sandbox: args.sandbox,
-        slots: args.slots,
-        work_root: None,
-        coordinator: Some(format!("http://{internal}")),
-        redis_url: args.redis_url.clone().filter(|u| !u.trim().is_empty()),
-        metrics: shell.metrics().clone(),
-    };
-    let shell = shell
-        .metrics_on(args.metrics_listen)
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let say = |text: &str| eprintln!("{text}");
-    let services = tokio::select! {
-        s = Services::start(&options, &say) => s.map_err(|e| docker_hint(e, args.sandbox))?,
-        () = shutdown.cancelled() => return Ok(EXIT_INTERRUPTED),
-    };
-    let scheme = match tls.plaintext {
-        true => "http",
-        false => "https",
-    };
-    let mut config = CoordinatorConfig::new(url.clone());
-    config.listen = local;
+            .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.listen)))?;
+        let local = listener
+            .local_addr()
+            .map_err(CliError::service("the listening address"))?;
+        let store = Arc::new(
+            aide_store::connect(&url)
+                .await
+                .map_err(CliError::service(format!("cannot open the database {url}")))?,
+        );
+        eprintln!(
+            "aide serve: database {url} · {} sandbox, {} slot(s) · up to {} run(s) at once",
+            args.sandbox.as_str(),
+            args.slots,
+            args.max_runs
+        );
+        let mut tls = aide_service::tls::TlsConfig::default();
+        aide_service::Overlay::apply(&args.tls, &mut tls);
+        let shell = aide_service::Shell::new(aide_telemetry::Metrics::new());
+        // The runner beside the coordinator dials it on loopback in plaintext: the public
+        // port itself when it is plaintext, else a second port on loopback only.
+        let (shell, internal) = match tls.files().map_err(|e| CliError::Usage(e.to_string()))? {
+            None => (shell, local),
+            Some(_) => internal_port(shell).await?,
+        };
+        let options = ServiceOptions {
+            sandbox: args.sandbox,
+            slots: args.slots,
+            work_root: None,
+            coordinator: Some(format!("http://{internal}")),
+            redis_url: args.redis_url.clone().filter(|u| !u.trim().is_empty()),
+            metrics: shell.metrics().clone(),
+        };
+        let shell = shell
+            .metrics_on(args.metrics_listen)
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let say = |text: &str| eprintln!("{text}");
+        let services = tokio::select! {
+            s = Services::start(&options, &say) => s.map_err(|e| docker_hint(e, args.sandbox))?,
+            () = shutdown.cancelled() => return Ok(None),
+        };
+        let scheme = match tls.plaintext {
+            true => "http",
+            false => "https",
+        };
+        let config = coordinator_config(args, url, local, tls, &services);
+        let data_dir = config.data_dir.clone();
+        let coordinator_stop = CancellationToken::new();
+        let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store_in(
+            shell,
+            config,
+            store.clone(),
+            listener,
+            coordinator_stop.clone(),
+        ));
+        let runner_id = format!("aide-{}", std::process::id());
+        let ready = tokio::select! {
+            r = wait_registered(&*store, &runner_id) => r,
+            () = shutdown.cancelled() => Ok(()),
+            ended = &mut coordinator => Err(coordinator_error(ended)),
+            () = services.died() => Err(services.failure()),
+        };
+        let stack = Self {
+            api: local,
+            scheme,
+            data_dir,
+            services,
+            options,
+            coordinator,
+            coordinator_stop,
+            store,
+        };
+        match ready {
+            Ok(()) if !shutdown.is_cancelled() => Ok(Some(stack)),
+            other => {
+                stack.stop().await;
+                other.map(|()| None)
+            }
+        }
+    }
+
+    /// The coordinator's API URL.
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.api)
+    }
+
+    /// Tells where everything listens.
+    pub fn announce(&self) {
+        announce_ready(&self.services, &self.options, self.api, self.scheme);
+    }
+
+    /// Runs until `shutdown` fires (Ok) or a service stops on its own (its error).
+    pub async fn serve_until(&mut self, shutdown: &CancellationToken) -> Result<(), CliError> {
+        tokio::select! {
+            () = shutdown.cancelled() => Ok(()),
+            ended = &mut self.coordinator => Err(coordinator_error(ended)),
+            () = self.services.died() => Err(self.services.failure()),
+        }
+    }
+
+    /// Stops the coordinator (its runs are released) and the services.
+    pub async fn stop(self) {
+        stop_coordinator(self.coordinator, &self.coordinator_stop).await;
+        self.services.stop().await;
+        self.store.close().await;
+    }
+}
+
+/// The coordinator's configuration for `args`, beside the in-process services.
+fn coordinator_config(
+    args: &ServeArgs,
+    url: DatabaseUrl,
+    listen: SocketAddr,
+    tls: aide_service::tls::TlsConfig,
+    services: &Services,
+) -> CoordinatorConfig {
+    let mut config = CoordinatorConfig::new(url);
+    config.listen = listen;
     config.tls = tls;
     config.process_token = Some(services.process_token.clone());
     config.gateway = services.gateway_url.clone();
@@ -204,37 +308,7 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
     config.caps.max_daily_cost_usd_per_project = args.max_daily_cost_usd;
     // `--sandbox process` is the operator's explicit choice of a trusted machine.
     config.allow_process_runners = args.sandbox == BackendKind::Process;
-    let coordinator_stop = CancellationToken::new();
-    let mut coordinator = tokio::spawn(aide_coordinator::server::serve_store_in(
-        shell,
-        config,
-        store.clone(),
-        listener,
-        coordinator_stop.clone(),
-    ));
-    let runner_id = format!("aide-{}", std::process::id());
-    let ready = tokio::select! {
-        r = wait_registered(&*store, &runner_id) => r,
-        () = shutdown.cancelled() => Ok(()),
-        ended = &mut coordinator => Err(coordinator_error(ended)),
-        () = services.died() => Err(services.failure()),
-    };
-    let outcome = match ready {
-        Ok(()) if !shutdown.is_cancelled() => {
-            announce_ready(&services, &options, local, scheme);
-            tokio::select! {
-                () = shutdown.cancelled() => Ok(()),
-                ended = &mut coordinator => Err(coordinator_error(ended)),
-                () = services.died() => Err(services.failure()),
-            }
-        }
-        other => other,
-    };
-    eprintln!("aide serve: stopping (runs are released and resume on the next start)");
-    stop_coordinator(coordinator, &coordinator_stop).await;
-    services.stop().await;
-    store.close().await;
-    outcome.map(|()| 0)
+    config
 }
 
 /// A loopback port the in-process runner reaches the coordinator on, served by `shell`
@@ -279,7 +353,7 @@ fn checked_url(args: &ServeArgs) -> Result<DatabaseUrl, CliError> {
 }
 
 /// The first SIGINT/SIGTERM cancels `shutdown`; a second one exits at once.
-fn install_signals(shutdown: &CancellationToken) -> Result<(), CliError> {
+pub(crate) fn install_signals(shutdown: &CancellationToken) -> Result<(), CliError> {
     aide_service::signals::install(shutdown.clone(), EXIT_INTERRUPTED.into(), |stage| {
         eprintln!(
             "{}",

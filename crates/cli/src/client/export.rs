@@ -112,7 +112,7 @@ fn safe_name(name: &str, format: v1::ExportFormat) -> String {
 
 /// Writes an ExportRun stream to a file in `out` as it arrives (a temporary name, renamed
 /// once complete); the path and the bytes written.
-async fn write_streamed(
+pub(crate) async fn write_streamed(
     mut stream: tonic::Streaming<v1::ExportRunResponse>,
     out: &Path,
     format: v1::ExportFormat,

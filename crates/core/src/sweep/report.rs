@@ -220,12 +220,17 @@ fn arm_row(arm: &str, cells: &[&CellResult]) -> ArmRow {
         .iter()
         .filter(|c| c.grade.as_ref().is_some_and(|g| g.medal.is_some()))
         .count();
+    // Without any leaderboard there is no median and no medal to count ("—", not 0 %).
+    let ranked = cells
+        .iter()
+        .any(|c| c.grade.as_ref().is_some_and(|g| g.above_median.is_some()));
+    let ranked_rate = |hit: &dyn Fn(&CellGrade) -> bool| rate(hit).filter(|_| ranked);
     ArmRow {
         arm: arm.to_owned(),
         valid_pct: rate(&|g| g.valid),
-        above_median_pct: rate(&|g| g.above_median == Some(true)),
-        any_medal_pct: rate(&|g| g.medal.is_some()),
-        gold_pct: rate(&|g| g.medal == Some(Medal::Gold)),
+        above_median_pct: ranked_rate(&|g| g.above_median == Some(true)),
+        any_medal_pct: ranked_rate(&|g| g.medal.is_some()),
+        gold_pct: ranked_rate(&|g| g.medal == Some(Medal::Gold)),
         cost_usd: cost,
         cost_per_medal_usd: (medals > 0).then(|| cost / medals as f64),
         wall_p50_secs: percentile(&walls, 50.0),

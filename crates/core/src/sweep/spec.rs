@@ -9,10 +9,12 @@
 //! leaderboard = "board.csv"      # optional (default: leaderboard.csv in the directory)
 //! grader = "grade.py"            # optional grading command instead of the built-in metric
 //! grader_timeout_secs = 600
+//! metric = "rmse"                # optional: over the task's own metric
 //! [mlebench]                     # competitions as `mlebench prepare` filled data_dir
 //! data_dir = "/data/mle-bench"
 //! competitions = "lite"          # a split name, a list of ids, or { file = "ids.txt" }
 //! leaderboards = "mle-bench/mlebench/competitions"  # optional: <id>/leaderboard.csv
+//! metrics = { "spaceship-titanic" = "accuracy" }    # the metric each competition is graded by
 //! [[arms]]                       # named variants over the settings, compared cell by cell
 //! name = "sonnet"
 //! settings = { code = { model = "claude-sonnet-4-5" } }
@@ -94,6 +96,8 @@ pub enum TaskSource {
         leaderboard: Option<PathBuf>,
         /// The task's own grading command, instead of the built-in metric.
         grader: Option<GraderFile>,
+        /// The metric grading uses, over the task's own.
+        metric: Option<String>,
     },
     /// An MLE-bench competition under the data directory `mlebench prepare` filled.
     MleBench {
@@ -101,6 +105,8 @@ pub enum TaskSource {
         data_dir: PathBuf,
         /// A directory of `<id>/leaderboard.csv` files (mle-bench's `mlebench/competitions`).
         leaderboards: Option<PathBuf>,
+        /// The competition's metric (from `[mlebench] metrics`).
+        metric: Option<String>,
     },
 }
 
@@ -146,6 +152,7 @@ impl TaskSource {
                 id,
                 data_dir,
                 leaderboards,
+                ..
             } => {
                 let mut places = vec![data_dir.join(id).join(FILE)];
                 places.extend(leaderboards.iter().map(|dir| dir.join(id).join(FILE)));
@@ -164,6 +171,13 @@ impl TaskSource {
                     ..
                 }
         )
+    }
+
+    /// The metric the spec names for the task.
+    pub fn metric(&self) -> Option<&str> {
+        match self {
+            Self::Dir { metric, .. } | Self::MleBench { metric, .. } => metric.as_deref(),
+        }
     }
 
     /// The task's grading command, when it names one.
@@ -234,6 +248,7 @@ struct TaskEntry {
     leaderboard: Option<PathBuf>,
     grader: Option<PathBuf>,
     grader_timeout_secs: Option<u64>,
+    metric: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,6 +257,8 @@ struct MleBenchEntry {
     data_dir: PathBuf,
     competitions: Competitions,
     leaderboards: Option<PathBuf>,
+    #[serde(default)]
+    metrics: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -396,6 +413,7 @@ fn dir_task(base: &Path, entry: TaskEntry) -> Result<TaskSource, SpecError> {
         path,
         leaderboard: entry.leaderboard.map(|l| base.join(l)),
         grader,
+        metric: entry.metric,
     })
 }
 
@@ -438,6 +456,7 @@ fn mlebench_tasks(base: &Path, entry: MleBenchEntry) -> Result<Vec<TaskSource>, 
                 )));
             }
             Ok(TaskSource::MleBench {
+                metric: entry.metrics.get(&id).cloned(),
                 id,
                 data_dir: data_dir.clone(),
                 leaderboards: leaderboards.clone(),

@@ -27,6 +27,7 @@ use crate::Error;
 use crate::access::admin::AdminService;
 use crate::access::{Access, bootstrap_admin_token};
 use crate::api::TaskIntake;
+use crate::api::sweeps::SweepsService;
 use crate::api::{ApiConfig, CoordinatorService, EventNotifier};
 use crate::blobs::{BlobsService, StoredTaskFiles};
 use crate::config::CoordinatorConfig;
@@ -35,7 +36,6 @@ use crate::engine::TaskFilesPort;
 use crate::engine::{Engine, EngineConfig, GrpcAuthor};
 use crate::registry::RunnerRegistry;
 use crate::supervisor::{Supervisor, SupervisorConfig};
-use crate::api::sweeps::SweepsService;
 use crate::sweeps::{PumpConfig, SweepPump};
 
 /// How long open streams may keep the server up after the engines stopped.
@@ -184,7 +184,9 @@ pub async fn serve_store_in(
     let supervisor = shell
         .background()
         .spawn(|_| supervisor.run(stop_claiming.clone()));
-    let pump = shell.background().spawn(|_| pump.run(stop_claiming.clone()));
+    let pump = shell
+        .background()
+        .spawn(|_| pump.run(stop_claiming.clone()));
     let drain = async move {
         tracing::info!("coordinator shutting down: releasing runs");
         stop_claiming.cancel();

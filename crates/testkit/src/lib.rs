@@ -5,13 +5,15 @@
 //! `--print-config` ([`binary`]), the S3 server of the test environment ([`s3`]), the Python
 //! for process-backend sandboxes ([`python`]), with the `services` feature an in-process
 //! gateway and runner ([`services`]) and a throwaway cluster CA ([`tls`]), and several hosts on one machine, as network
-//! namespaces that may hide directories ([`hosts`]).
+//! namespaces that may hide directories ([`hosts`]), and a synthetic MLE-bench competition
+//! ([`mlebench`]).
 //!
 //! Only a `[dev-dependencies]` entry.
 
 pub mod binary;
 pub mod error;
 pub mod hosts;
+pub mod mlebench;
 pub mod net;
 pub mod paths;
 pub mod postgres;

@@ -65,18 +65,19 @@ pub fn cell_line(cell: &v1::Cell) -> String {
             if let Some(medal) = medal_name(g.medal) {
                 what.push_str(&format!(", {medal} medal"));
             }
-            format!("graded  {place}: {what} · ${:.2}{}", cell.cost_usd, wall(cell))
+            format!(
+                "graded  {place}: {what} · ${:.2}{}",
+                cell.cost_usd,
+                wall(cell)
+            )
         }
-        _ => format!(
-            "{:<7} {place}: {}",
-            cell_status(cell.status),
-            cell.cause
-        ),
+        _ => format!("{:<7} {place}: {}", cell_status(cell.status), cell.cause),
     }
 }
 
 fn wall(cell: &v1::Cell) -> String {
-    cell.wall_secs.map_or(String::new(), |s| format!(" · {s:.0} s"))
+    cell.wall_secs
+        .map_or(String::new(), |s| format!(" · {s:.0} s"))
 }
 
 pub fn medal_name(medal: i32) -> Option<&'static str> {
@@ -92,11 +93,18 @@ pub fn medal_name(medal: i32) -> Option<&'static str> {
 pub fn best_per_task(cells: &v1::ListCellsResponse, tasks: &[String]) -> String {
     let mut best: BTreeMap<&str, f64> = BTreeMap::new();
     for cell in &cells.cells {
-        let Some(score) = cell.grade.as_ref().filter(|g| g.valid).and_then(|g| g.score) else {
+        let Some(score) = cell
+            .grade
+            .as_ref()
+            .filter(|g| g.valid)
+            .and_then(|g| g.score)
+        else {
             continue;
         };
         let index = tasks.iter().position(|t| *t == cell.task);
-        let metric = index.and_then(|i| cells.metrics.get(i)).map_or("", String::as_str);
+        let metric = index
+            .and_then(|i| cells.metrics.get(i))
+            .map_or("", String::as_str);
         let lower = Direction::from_metric_name(metric) == Some(Direction::Minimize);
         best.entry(&cell.task)
             .and_modify(|b| {

@@ -41,7 +41,10 @@ pub async fn export(
             "submission_path": path.display().to_string(),
         })
         .to_string();
-        lines.entry(cell.arm.clone()).or_default().push(line.clone());
+        lines
+            .entry(cell.arm.clone())
+            .or_default()
+            .push(line.clone());
         all.push(line);
     }
     write_lines(&out.join("submissions.jsonl"), &all)?;

@@ -20,8 +20,8 @@ use crate::client::print_json;
 use crate::error::{CliError, EXIT_COMPLETED};
 use display::{cell_line, counts_text, sweep_json, sweep_status};
 pub use report::Format;
-pub use target::Target;
 use target::Connection;
+pub use target::Target;
 use watch::{follow, get, sweep_error};
 
 /// `aide bench` and its flags.
@@ -184,10 +184,12 @@ async fn command(
                     value["cells_detail"] = cells
                         .cells
                         .iter()
-                        .map(|c| serde_json::json!({"task": c.task, "arm": c.arm, "seed": c.seed,
+                        .map(|c| {
+                            serde_json::json!({"task": c.task, "arm": c.arm, "seed": c.seed,
                             "status": display::cell_status(c.status), "run_id": c.run_id,
                             "score": c.grade.as_ref().and_then(|g| g.score),
-                            "cause": (!c.cause.is_empty()).then_some(&c.cause)}))
+                            "cause": (!c.cause.is_empty()).then_some(&c.cause)})
+                        })
                         .collect();
                     print_json(&value);
                 }
@@ -204,7 +206,11 @@ async fn command(
                 .await
                 .map_err(|s| sweep_error(s, &sweep))?
                 .into_inner();
-            eprintln!("sweep {} cancelled: {}", cancelled.name, counts_text(&cancelled));
+            eprintln!(
+                "sweep {} cancelled: {}",
+                cancelled.name,
+                counts_text(&cancelled)
+            );
             Ok(EXIT_COMPLETED)
         }
         BenchCommand::Resume {
@@ -239,7 +245,11 @@ async fn command(
                 .map_err(|s| sweep_error(s, &sweep))?
                 .into_inner();
             eprintln!("{} failed cell(s) queued again", retried.queued);
-            if let Some(s) = retried.sweep.as_ref().filter(|s| s.status != v1::SweepStatus::Running as i32) {
+            if let Some(s) = retried
+                .sweep
+                .as_ref()
+                .filter(|s| s.status != v1::SweepStatus::Running as i32)
+            {
                 eprintln!(
                     "the sweep is {}: they start once it is resumed (aide bench resume {sweep})",
                     sweep_status(s.status)
@@ -328,7 +338,11 @@ fn print_status(sweep: &v1::Sweep, cells: &v1::ListCellsResponse) {
                 cell.task,
                 cell.arm,
                 cell.seed,
-                if cell.run_id.is_empty() { String::new() } else { format!(" (run {})", cell.run_id) }
+                if cell.run_id.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (run {})", cell.run_id)
+                }
             ),
         };
         println!("  {line}");

@@ -61,17 +61,22 @@ pub fn write(
 
 /// The report directory's default: `sweep-<first 8 of the id>` here.
 pub fn default_dir(sweep: &v1::Sweep) -> PathBuf {
-    PathBuf::from(format!("sweep-{}", sweep.id.chars().take(8).collect::<String>()))
+    PathBuf::from(format!(
+        "sweep-{}",
+        sweep.id.chars().take(8).collect::<String>()
+    ))
 }
 
 /// A task's plot file name, from characters that are safe in a file name.
 fn plot_name(task: &str) -> String {
     let safe: String = task
         .chars()
-        .map(|c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-            true => c,
-            false => '_',
-        })
+        .map(
+            |c| match c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                true => c,
+                false => '_',
+            },
+        )
         .collect();
     format!("score-by-step-{safe}.svg")
 }

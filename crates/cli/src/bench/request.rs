@@ -6,12 +6,12 @@
 use std::path::Path;
 
 use aide_bundle::push::push_task;
+use aide_coordinator::api::convert::settings_to_proto;
 use aide_core::Task;
 use aide_core::bundle::Limits;
 use aide_core::grade::cell::leaderboard_scores;
 use aide_core::sweep::definition::MAX_GRADER_BYTES;
 use aide_core::sweep::{Spec, TaskSource};
-use aide_coordinator::api::convert::settings_to_proto;
 use aide_proto::bearer::AuthedChannel;
 use aide_proto::v1;
 
@@ -53,7 +53,10 @@ pub async fn create_request(
 pub fn check_task(source: &TaskSource) -> Result<(Task, Vec<f64>, Option<v1::Grader>), CliError> {
     let task = load(source)?;
     let leaderboard = leaderboard(source)?;
-    let grader = source.grader().map(|g| read_grader(&g.script, g.timeout_secs)).transpose()?;
+    let grader = source
+        .grader()
+        .map(|g| read_grader(&g.script, g.timeout_secs))
+        .transpose()?;
     if grader.is_none() && source.metric().or(task.metric.name.as_deref()).is_none() {
         return Err(CliError::Usage(format!(
             "task {:?} names no metric to grade with: give it `metric` in the spec ([mlebench] \
@@ -70,7 +73,10 @@ pub fn check_task(source: &TaskSource) -> Result<(Task, Vec<f64>, Option<v1::Gra
     Ok((task, leaderboard, grader))
 }
 
-async fn sweep_task(source: &TaskSource, channel: &AuthedChannel) -> Result<v1::SweepTask, CliError> {
+async fn sweep_task(
+    source: &TaskSource,
+    channel: &AuthedChannel,
+) -> Result<v1::SweepTask, CliError> {
     let (task, leaderboard, grader) = check_task(source)?;
     let progress = Progress::default();
     let (bundle, _) = push_task(channel.clone(), &task, Limits::default(), &progress)
@@ -123,9 +129,8 @@ fn leaderboard(source: &TaskSource) -> Result<Vec<f64>, CliError> {
 }
 
 fn read_grader(script: &Path, timeout_secs: u64) -> Result<v1::Grader, CliError> {
-    let code = std::fs::read_to_string(script).map_err(|e| {
-        CliError::Usage(format!("grader {}: {e}", script.display()))
-    })?;
+    let code = std::fs::read_to_string(script)
+        .map_err(|e| CliError::Usage(format!("grader {}: {e}", script.display())))?;
     if code.trim().is_empty() || code.len() > MAX_GRADER_BYTES {
         return Err(CliError::Usage(format!(
             "grader {}: 1 byte to {MAX_GRADER_BYTES} bytes of Python",

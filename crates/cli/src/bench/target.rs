@@ -35,7 +35,13 @@ pub struct Target {
     #[arg(long, value_name = "N", default_value_t = 2, global = true)]
     pub slots: u32,
     /// Without --server: the sandbox scripts run in.
-    #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "process", global = true)]
+    #[arg(
+        long,
+        env = "AIDE_SANDBOX",
+        value_enum,
+        default_value = "process",
+        global = true
+    )]
     pub sandbox: BackendKind,
 }
 
@@ -101,7 +107,10 @@ impl Target {
         }
         let dir = self.data_dir.clone().unwrap_or_else(default_dir);
         std::fs::create_dir_all(&dir).map_err(|e| {
-            CliError::Usage(format!("cannot create the bench directory {}: {e}", dir.display()))
+            CliError::Usage(format!(
+                "cannot create the bench directory {}: {e}",
+                dir.display()
+            ))
         })?;
         let args = ServeArgs {
             database_url: format!("sqlite:{}", dir.join("bench.db").display()),
@@ -127,7 +136,9 @@ impl Target {
         let Some(stack) = Stack::start(&args, shutdown).await? else {
             return Err(CliError::Interrupted);
         };
-        let token_file = stack.data_dir.join(aide_coordinator::access::BOOTSTRAP_TOKEN_FILE);
+        let token_file = stack
+            .data_dir
+            .join(aide_coordinator::access::BOOTSTRAP_TOKEN_FILE);
         let token = std::fs::read_to_string(&token_file)
             .map_err(|e| {
                 CliError::Service(format!(

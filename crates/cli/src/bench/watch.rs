@@ -86,7 +86,11 @@ pub async fn follow(
             "[{}] {}{}",
             elapsed(&sweep),
             counts_text(&sweep),
-            if best.is_empty() { String::new() } else { format!(" · best: {best}") }
+            if best.is_empty() {
+                String::new()
+            } else {
+                format!(" · best: {best}")
+            }
         );
         if terminal {
             eprint!("\r\x1b[K{line}");
@@ -161,11 +165,9 @@ fn ended(sweep: &v1::Sweep, embedded: bool) -> u8 {
 
 fn interrupted_hint(id: &str, embedded: bool) -> String {
     match embedded {
-        true => format!(
-            "interrupted: the sweep is kept and goes on with `aide bench resume {id}`"
-        ),
-        false => format!(
-            "stopped watching: the sweep goes on on the server (aide bench watch {id})"
-        ),
+        true => format!("interrupted: the sweep is kept and goes on with `aide bench resume {id}`"),
+        false => {
+            format!("stopped watching: the sweep goes on on the server (aide bench watch {id})")
+        }
     }
 }

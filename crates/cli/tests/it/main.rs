@@ -7,6 +7,7 @@ mod serve_support;
 mod support;
 
 mod access;
+mod bench;
 mod certs;
 mod embedded;
 mod resume;

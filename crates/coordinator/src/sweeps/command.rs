@@ -8,13 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aide_core::NodeId;
 use aide_core::bundle::{BundleFile, Manifest};
 use aide_core::grade::Thresholds;
 use aide_core::grade::cell::CellGrade;
 use aide_core::sweep::SweepTask;
 use aide_core::sweep::definition::{GRADE_FILE, Grader};
 use aide_core::task::TaskData;
-use aide_core::NodeId;
 use aide_store::{CellOutcome, RunRecord};
 use serde::Deserialize;
 
@@ -159,9 +159,9 @@ async fn input_manifest(
             }
         }
     }
-    let name = submission
-        .file_name()
-        .map_or("submission.csv".into(), |n| n.to_string_lossy().into_owned());
+    let name = submission.file_name().map_or("submission.csv".into(), |n| {
+        n.to_string_lossy().into_owned()
+    });
     files.retain(|f| f.path != name);
     files.push(stored_file(blobs, submission, &name).await?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -205,9 +205,16 @@ mod tests {
             timeout_secs: 5,
         };
         let board = [0.9, 0.8, 0.7, 0.6];
-        match outcome(&executed(Some(0), false, Some(r#"{"score": 0.95}"#)), &grader, Some(&board)) {
+        match outcome(
+            &executed(Some(0), false, Some(r#"{"score": 0.95}"#)),
+            &grader,
+            Some(&board),
+        ) {
             CellOutcome::Graded(g) => {
-                assert_eq!((g.valid, g.score, g.above_median), (true, Some(0.95), Some(true)));
+                assert_eq!(
+                    (g.valid, g.score, g.above_median),
+                    (true, Some(0.95), Some(true))
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -53,10 +53,7 @@ impl<S: Store, E: Executor> Grader<S, E> {
                 ));
             }
             other => {
-                return Err(Error::Grading(format!(
-                    "run {} is still {other}",
-                    run.id
-                )));
+                return Err(Error::Grading(format!("run {} is still {other}", run.id)));
             }
         }
         let sweep = self.store.get_sweep(claim.sweep_id).await?;

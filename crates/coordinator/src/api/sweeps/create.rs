@@ -176,9 +176,12 @@ pub(super) fn budget(proto: Option<&v1::SweepBudget>) -> Result<SweepBudget, Sta
             "budget.cost_usd: a positive number of dollars",
         ));
     }
-    if proto.wall_clock_secs == Some(0) || proto.wall_clock_secs.is_some_and(|s| s > i64::MAX as u64)
+    if proto.wall_clock_secs == Some(0)
+        || proto.wall_clock_secs.is_some_and(|s| s > i64::MAX as u64)
     {
-        return Err(Status::invalid_argument("budget.wall_clock_secs: at least 1"));
+        return Err(Status::invalid_argument(
+            "budget.wall_clock_secs: at least 1",
+        ));
     }
     let at_once = proto.cells_at_once.unwrap_or(DEFAULT_CELLS_AT_ONCE);
     if !(1..=MAX_CELLS_AT_ONCE).contains(&at_once) {

@@ -63,7 +63,11 @@ impl<S: Store> SweepsService<S> {
     }
 
     async fn view(&self, sweep: &SweepRecord) -> Result<v1::Sweep, Status> {
-        let cost = self.store.sweep_cost(sweep.id).await.map_err(store_status)?;
+        let cost = self
+            .store
+            .sweep_cost(sweep.id)
+            .await
+            .map_err(store_status)?;
         Ok(sweep_to_proto(sweep, cost))
     }
 
@@ -106,7 +110,9 @@ impl<S: Store> Sweeps for SweepsService<S> {
     ) -> Result<Response<v1::Sweep>, Status> {
         let caller = self.access.caller(request.metadata()).await?;
         caller.require(Role::Member)?;
-        self.caps.check_project(&*self.store, &caller.project).await?;
+        self.caps
+            .check_project(&*self.store, &caller.project)
+            .await?;
         let new = create::new_sweep(
             &self.intake,
             &self.caps,
@@ -157,7 +163,11 @@ impl<S: Store> Sweeps for SweepsService<S> {
         let caller = self.access.caller(request.metadata()).await?;
         let request = request.into_inner();
         let sweep = self.visible(&caller, &request.sweep_id).await?;
-        let records = self.store.list_cells(sweep.id).await.map_err(store_status)?;
+        let records = self
+            .store
+            .list_cells(sweep.id)
+            .await
+            .map_err(store_status)?;
         let mut cells = Vec::with_capacity(records.len());
         for record in &records {
             let mut cell = cell_to_proto(&sweep, record);
@@ -207,7 +217,11 @@ impl<S: Store> Sweeps for SweepsService<S> {
             Some(budget) => create::budget(Some(budget))?,
             None => sweep.budget,
         };
-        let cost = self.store.sweep_cost(sweep.id).await.map_err(store_status)?;
+        let cost = self
+            .store
+            .sweep_cost(sweep.id)
+            .await
+            .map_err(store_status)?;
         let mut would_be = sweep.clone();
         would_be.budget = budget;
         if let Some(reason) = crate::sweeps::budget::spent(&would_be, cost, chrono::Utc::now()) {

@@ -26,3 +26,4 @@ mod outputs;
 mod sandbox_search;
 mod service_tls;
 mod supervisor;
+mod sweeps;

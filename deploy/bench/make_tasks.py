@@ -125,15 +125,19 @@ def reference_score(train, test, target, metric, classify):
 
 
 def leaderboard(reference, metric, teams):
-    """Scores best first, from a little better than the reference down to chance level."""
+    """Scores best first: the top half from well beyond the reference model's score down to
+    it (so the median team scores about as the reference does), the bottom half from there
+    down to chance level, as on a real board where most teams crowd near the good scores."""
     lower = metric in LOWER_IS_BETTER
     if lower:
-        best, worst = reference * 0.85, reference * 2.5
+        best, worst = reference * 0.8, reference * 2.5
     else:
         chance = 0.5 if metric in ("auc", "accuracy", "f1", "macro_f1") else 0.0
-        best, worst = min(1.0, reference + (1.0 - reference) * 0.3), chance
-    share = np.linspace(0.0, 1.0, teams) ** 0.6
-    return best + (worst - best) * share
+        best, worst = reference + (1.0 - reference) * 0.5, chance
+    half = teams // 2
+    top = best + (reference - best) * np.linspace(0.0, 1.0, half) ** 0.5
+    bottom = reference + (worst - reference) * np.linspace(0.0, 1.0, teams - half + 1)[1:] ** 2
+    return np.concatenate([top, bottom])
 
 
 def write_task(out, task_id, frame, target, metric, description, teams):

@@ -2,7 +2,7 @@
 # The sweep benchmark of issue 11: 20 tasks made from datasets inside Python wheels
 # (make_tasks.py, MLE-bench layout, synthetic leaderboards) × $SEEDS seeds (default 3) with
 # the baseline author, run by `aide bench` on this machine with $SLOTS runner slots (default
-# 2); prints wall time, cells per hour, slot utilisation, the aide process's CPU and memory,
+# 2, as many cells at once); prints wall time, cells per hour, slot utilisation, the aide process's CPU and memory,
 # and the report. Build first: cargo build --release -p aide-cli. $STEPS sets the steps per
 # run (default 4); $AIDE_BENCH_WORK keeps the work directory somewhere of your choosing.
 set -euo pipefail

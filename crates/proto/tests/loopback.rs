@@ -145,6 +145,7 @@ async fn unary_and_streaming_calls_cross_a_real_socket() {
         node_id: "n".into(),
         attempt: 2,
         deadline: None,
+        grading: None,
     };
     let mut stream = runner
         .execute(ExecuteRequest {

@@ -68,6 +68,7 @@ fn request(i: usize) -> ExecuteRequest {
             node_id: format!("n{i}"),
             attempt: 1,
             deadline: None,
+            grading: None,
         }),
         code: SCRIPT.into(),
         ..Default::default()

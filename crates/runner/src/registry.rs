@@ -89,12 +89,13 @@ async fn session(
             running: service
                 .running()
                 .into_iter()
-                .map(|k| ExecutionRef {
+                .map(|(k, grading)| ExecutionRef {
                     work: Some(WorkContext {
                         run_id: k.run_id,
                         node_id: k.node_id,
                         attempt: k.attempt,
                         deadline: None,
+                        grading,
                     }),
                 })
                 .collect(),

@@ -11,8 +11,8 @@ use std::{
 };
 
 use aide_proto::v1::{
-    CancelRequest, CancelResponse, ExecuteEvent, ExecuteRequest, Finished, PythonException,
-    WorkContext, execute_event::Event, runner_server::Runner,
+    CancelRequest, CancelResponse, ExecuteEvent, ExecuteRequest, Finished, GradingWork,
+    PythonException, WorkContext, execute_event::Event, runner_server::Runner,
 };
 use futures::Stream;
 use tokio::sync::mpsc;
@@ -45,7 +45,9 @@ struct Inner {
     inputs: InputSource,
     slots: usize,
     free: Mutex<Vec<usize>>,
-    running: Mutex<HashMap<ExecKey, CancellationToken>>,
+    /// The running executions: how to stop each, and the sweep cell it grades, if it is a
+    /// grading command (reported back in heartbeats).
+    running: Mutex<HashMap<ExecKey, (CancellationToken, Option<GradingWork>)>>,
     accepting: CancellationToken,
     tracker: TaskTracker,
 }
@@ -88,15 +90,18 @@ impl RunnerService {
     }
 
     /// Executions in progress.
-    pub fn running(&self) -> Vec<ExecKey> {
-        lock(&self.inner.running).keys().cloned().collect()
+    pub fn running(&self) -> Vec<(ExecKey, Option<GradingWork>)> {
+        lock(&self.inner.running)
+            .iter()
+            .map(|(key, (_, grading))| (key.clone(), grading.clone()))
+            .collect()
     }
 
     /// Tells one execution to stop; false when it is not running here.
     pub fn cancel(&self, key: &ExecKey) -> bool {
         lock(&self.inner.running)
             .get(key)
-            .map(|t| t.cancel())
+            .map(|(t, _)| t.cancel())
             .is_some()
     }
 
@@ -116,7 +121,7 @@ impl RunnerService {
         {
             let n = {
                 let running = lock(&self.inner.running);
-                running.values().for_each(CancellationToken::cancel);
+                running.values().for_each(|(token, _)| token.cancel());
                 running.len()
             };
             info!(cancelled = n, "drain period over, cancelling executions");
@@ -124,7 +129,11 @@ impl RunnerService {
         }
     }
 
-    fn admit(&self, key: &ExecKey) -> Result<(SlotGuard, RunningGuard)> {
+    fn admit(
+        &self,
+        key: &ExecKey,
+        grading: Option<GradingWork>,
+    ) -> Result<(SlotGuard, RunningGuard)> {
         if self.inner.accepting.is_cancelled() {
             return Err(Error::ShuttingDown);
         }
@@ -136,7 +145,7 @@ impl RunnerService {
             .pop()
             .ok_or(Error::NoFreeSlot(self.inner.slots))?;
         let token = CancellationToken::new();
-        running.insert(key.clone(), token.clone());
+        running.insert(key.clone(), (token.clone(), grading));
         Ok((
             SlotGuard {
                 inner: self.inner.clone(),
@@ -274,8 +283,9 @@ impl Runner for RunnerService {
     ) -> Result<Response<EventStream>, Status> {
         let req = request.into_inner();
         let key = exec_key(req.work.as_ref())?;
+        let grading = req.work.as_ref().and_then(|w| w.grading.clone());
         let job = job(req, &self.inner.limits, &self.inner.inputs)?;
-        let (slot, running) = self.admit(&key)?;
+        let (slot, running) = self.admit(&key, grading)?;
         let (tx, rx) = mpsc::channel(256);
         let inner = self.inner.clone();
         let span = info_span!("execute", key = %key, slot = slot.slot);

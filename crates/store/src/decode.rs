@@ -343,11 +343,7 @@ pub(crate) fn cell(row: &impl DbRow) -> Result<CellRecord> {
     Ok(CellRecord {
         sweep_id: SweepId(row.id("sweep_id")?),
         index: row.count("idx")?,
-        key: CellKey {
-            task: row.count("task_idx")?,
-            arm: row.count("arm_idx")?,
-            seed: seed_from_db(row.value("seed")?),
-        },
+        key: cell_key(row)?,
         status: status.parse().map_err(Error::corrupt)?,
         run_id: row.opt_id("run_id")?.map(RunId),
         attempts: row.count("attempts")?,
@@ -363,16 +359,21 @@ pub(crate) fn cell(row: &impl DbRow) -> Result<CellRecord> {
     })
 }
 
+/// A cell's place in its sweep's definition (`task_idx`, `arm_idx`, `seed`).
+pub(crate) fn cell_key(row: &impl DbRow) -> Result<CellKey> {
+    Ok(CellKey {
+        task: row.count("task_idx")?,
+        arm: row.count("arm_idx")?,
+        seed: seed_from_db(row.value("seed")?),
+    })
+}
+
 /// A grading claim row for `owner`.
 pub(crate) fn grading_claim(row: &impl DbRow, owner: &str) -> Result<GradingClaim> {
     Ok(GradingClaim {
         sweep_id: SweepId(row.id("sweep_id")?),
         index: row.count("idx")?,
-        key: CellKey {
-            task: row.count("task_idx")?,
-            arm: row.count("arm_idx")?,
-            seed: seed_from_db(row.value("seed")?),
-        },
+        key: cell_key(row)?,
         run_id: RunId(row.id("run_id")?),
         owner: owner.to_owned(),
         epoch: row.count("grading_epoch")?,

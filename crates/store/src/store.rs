@@ -83,10 +83,10 @@ store_trait! {
         /// Model spending of every run the sweep ever started.
         async fn sweep_cost(&self, id: SweepId) -> Result<f64>;
 
-        /// Starts queued cells, in order, while fewer than the sweep's `cells_at_once` are
-        /// running or grading: each gets a new queued run carrying the sweep's id. Returns
-        /// the new runs; none unless the sweep is running.
-        async fn start_cells(&self, id: SweepId) -> Result<Vec<RunId>>;
+        /// Starts queued cells, in order, while fewer than the sweep's `cells_at_once` (and
+        /// fewer than `max_open`) are running or grading: each gets a new queued run carrying
+        /// the sweep's id. Returns the new runs; none unless the sweep is running.
+        async fn start_cells(&self, id: SweepId, max_open: u32) -> Result<Vec<RunId>>;
 
         /// Takes a cell whose run ended (or whose grading claim expired) for grading by
         /// `owner` for `ttl`.

@@ -72,3 +72,45 @@ impl Lcg {
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+/// Writes the spec of the sweep tests into `dir`: the diabetes and breast-cancer examples
+/// and the synthetic competition `synthetic-clf` (under `dir/mle`, graded by accuracy),
+/// with `seeds` (TOML: `2` or `[3, 4]`), two steps per run, arms `short` (the settings as
+/// they are) and `long` (with `long_arm`, a TOML table), and `cells_at_once`.
+pub fn sweep_spec(dir: &Path, seeds: &str, long_arm: &str, cells_at_once: u32) -> PathBuf {
+    competition(&dir.join("mle"), "synthetic-clf", 300);
+    let spec = dir.join("spec.toml");
+    let text = format!(
+        r#"seeds = {seeds}
+[settings]
+steps = 2
+k_fold_validation = 2
+exec_timeout_secs = 120
+
+[[tasks]]
+path = "{diabetes}"
+
+[[tasks]]
+path = "{cancer}"
+
+[mlebench]
+data_dir = "mle"
+competitions = ["synthetic-clf"]
+metrics = {{ "synthetic-clf" = "accuracy" }}
+
+[[arms]]
+name = "short"
+
+[[arms]]
+name = "long"
+settings = {long_arm}
+
+[budget]
+cells_at_once = {cells_at_once}
+"#,
+        diabetes = crate::example_dir("diabetes").display(),
+        cancer = crate::example_dir("breast-cancer").display(),
+    );
+    std::fs::write(&spec, text).expect("write the spec");
+    spec
+}

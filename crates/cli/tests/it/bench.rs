@@ -4,7 +4,7 @@
 //! MLE-bench export; grading commands (a score, a hang); an invalid submission graded
 //! "invalid"; and bad input refused before anything starts, naming what is wrong.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -30,51 +30,10 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write");
 }
 
-/// The spec of the crash test: two examples and a competition, two arms, two seeds.
-fn crash_spec(dir: &Path) -> PathBuf {
-    let mle = dir.join("mle");
-    aide_testkit::mlebench::competition(&mle, "synthetic-clf", 300);
-    let spec = dir.join("spec.toml");
-    write(
-        &spec,
-        &format!(
-            r#"seeds = 2
-[settings]
-steps = 2
-k_fold_validation = 2
-
-[[tasks]]
-path = "{diabetes}"
-
-[[tasks]]
-path = "{cancer}"
-
-[mlebench]
-data_dir = "mle"
-competitions = ["synthetic-clf"]
-metrics = {{ "synthetic-clf" = "accuracy" }}
-
-[[arms]]
-name = "short"
-
-[[arms]]
-name = "long"
-settings = {{ steps = 3 }}
-
-[budget]
-cells_at_once = 2
-"#,
-            diabetes = aide_testkit::example_dir("diabetes").display(),
-            cancer = aide_testkit::example_dir("breast-cancer").display(),
-        ),
-    );
-    spec
-}
-
 #[test]
 fn an_embedded_sweep_survives_a_killed_client_and_grades_every_cell_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let spec = crash_spec(dir.path());
+    let spec = aide_testkit::mlebench::sweep_spec(dir.path(), "2", "{ steps = 3 }", 2);
     let data = dir.path().join("bench");
     let data_arg = data.display().to_string();
     let mut client = aide()
@@ -259,7 +218,7 @@ grader = "grade_ok.py"
 name = "hanging-grader"
 path = "{diabetes}"
 grader = "grade_hang.py"
-grader_timeout_secs = 3
+grader_timeout_secs = 12
 [budget]
 cells_at_once = 3
 "#,
@@ -297,7 +256,7 @@ cells_at_once = 3
         hanging
             .cause
             .as_deref()
-            .is_some_and(|c| c.contains("timed out after 3 s")),
+            .is_some_and(|c| c.contains("timed out after 12 s")),
         "{hanging:?}"
     );
     assert!(

@@ -108,8 +108,10 @@ fn fraction(value: f64) -> f64 {
 }
 
 /// True when the execution's run is over or gone, or its attempt is no longer the latest
-/// running one. A malformed reference is an error (logged, not stopped: it is not ours to
-/// judge). `terminal_runs` caches run states within one heartbeat.
+/// running one. A grading command's execution (of a run that ended, as every graded run
+/// has) is never stopped here: it ends at its own time limit. A malformed reference is an
+/// error (logged, not stopped: it is not ours to judge). `terminal_runs` caches run states
+/// within one heartbeat.
 async fn should_stop<S: Store>(
     store: &S,
     execution: &v1::ExecutionRef,
@@ -119,6 +121,9 @@ async fn should_stop<S: Store>(
         .work
         .as_ref()
         .ok_or("an execution without its work context")?;
+    if work.grading.is_some() {
+        return Ok(false);
+    }
     let run_id = parse_run_id(&work.run_id).map_err(|s| s.message().to_owned())?;
     let node_id = parse_node_id(&work.node_id, "node_id").map_err(|s| s.message().to_owned())?;
     let terminal = match terminal_runs.get(&run_id) {

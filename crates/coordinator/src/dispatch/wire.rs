@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use aide_core::ExceptionInfo;
 use aide_proto::bundle::digest_to_wire;
-use aide_proto::v1::{ExecuteRequest, Finished, InputBundle, Limits, WorkContext};
+use aide_proto::v1::{ExecuteRequest, Finished, GradingWork, InputBundle, Limits, WorkContext};
 
 use crate::engine::{Executed, ScriptInput, ScriptRun};
 
@@ -24,6 +24,10 @@ pub fn execute_request(script: &ScriptRun) -> ExecuteRequest {
             deadline: SystemTime::now()
                 .checked_add(script.timeout.saturating_add(DEADLINE_SLACK))
                 .map(Into::into),
+            grading: script.grading.map(|g| GradingWork {
+                sweep_id: g.sweep_id.to_string(),
+                cell: g.cell,
+            }),
         }),
         code: script.code.clone(),
         input: match &script.input {

@@ -83,6 +83,7 @@ pub fn complete_request(request: &AuthorRequest, deadline: SystemTime) -> Comple
             node_id: request.node_id.map(|id| id.to_string()).unwrap_or_default(),
             attempt: 1,
             deadline: Some(deadline.into()),
+            grading: None,
         }),
         model: request.model.clone(),
         messages: vec![v1::ChatMessage {

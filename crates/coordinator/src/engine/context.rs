@@ -202,6 +202,7 @@ pub fn script_run(info: &RunInfo, node: NodeId, attempt: u32, code: &str) -> Scr
         input: info.input.clone(),
         timeout: Duration::from_secs(info.settings.exec_timeout_secs),
         submission_file: info.submission_file().map(str::to_owned),
+        grading: None,
     }
 }
 

@@ -60,7 +60,7 @@ use tracing::Instrument;
 pub use author::GrpcAuthor;
 pub use ports::{
     Answer, Author, AuthorHints, AuthorReply, AuthorRequest, CallKind, Executed, Executor,
-    FailureKind, PortError, ScriptRun, TaskFacts,
+    FailureKind, GradingTarget, PortError, ScriptRun, TaskFacts,
 };
 pub use retry::{Backoff, Failure, Fatal, Transient};
 pub use task_files::{LocalTasksOnly, ScriptInput, TaskFiles};

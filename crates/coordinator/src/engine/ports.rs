@@ -193,6 +193,16 @@ pub struct ScriptRun {
     /// The submission file the script should write in `./working`, when the task has test
     /// data.
     pub submission_file: Option<String>,
+    /// The sweep cell this execution grades (a grading command), instead of running a node
+    /// (`node_id` is then a fresh id of no node).
+    pub grading: Option<GradingTarget>,
+}
+
+/// The sweep cell a grading command's execution grades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GradingTarget {
+    pub sweep_id: aide_core::sweep::SweepId,
+    pub cell: u32,
 }
 
 /// How an execution ended, as the runner that ran it reports.

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::Error;
 use crate::blobs::BlobStore;
-use crate::engine::{Executed, Executor, ScriptInput, ScriptRun};
+use crate::engine::{Executed, Executor, GradingTarget, ScriptInput, ScriptRun};
 
 /// What a grading command writes.
 #[derive(Debug, Deserialize)]
@@ -35,6 +35,7 @@ struct GradeFile {
 pub async fn grade<E: Executor>(
     executor: &E,
     blobs: &BlobStore,
+    target: GradingTarget,
     run: &RunRecord,
     grader: &Grader,
     task: &SweepTask,
@@ -57,6 +58,7 @@ pub async fn grade<E: Executor>(
         },
         timeout,
         submission_file: Some(GRADE_FILE.to_owned()),
+        grading: Some(target),
     };
     let executed = match executor.execute(script).await {
         Ok(executed) => executed,

@@ -17,7 +17,7 @@ use aide_store::{CellOutcome, GradingClaim, NodeFileBody, RunRecord, Store};
 
 use crate::Error;
 use crate::blobs::BlobStore;
-use crate::engine::Executor;
+use crate::engine::{Executor, GradingTarget};
 
 /// Grades cells for a replica's pump.
 #[derive(Debug)]
@@ -73,9 +73,14 @@ impl<S: Store, E: Executor> Grader<S, E> {
         };
         match &task.grader {
             Some(grader) => {
+                let target = GradingTarget {
+                    sweep_id: claim.sweep_id,
+                    cell: claim.index,
+                };
                 super::command::grade(
                     &*self.executor,
                     &self.blobs,
+                    target,
                     &run,
                     grader,
                     task,

@@ -1,6 +1,7 @@
 //! Benchmark sweeps on a replica: the [`SweepPump`] keeps every running sweep moving —
 //! it stops a sweep whose budget is spent ([`budget`]), starts queued cells as runs within
-//! the sweep's `cells_at_once` (the supervisor then claims those runs like any other),
+//! the sweep's `cells_at_once` and the live runners' slots (the supervisor then claims those
+//! runs like any other),
 //! grades each cell whose run ended ([`grading`], or the task's own grading command in a
 //! sandbox, [`command`]) and completes a sweep whose cells all have their outcome. Every
 //! replica runs a pump; the store serialises them (ARCHITECTURE §11).
@@ -29,6 +30,8 @@ pub struct PumpConfig {
     pub every: Duration,
     /// How long a grading claim lasts; renewed every third of it while grading runs.
     pub grading_ttl: Duration,
+    /// A runner silent this long does not count towards the slots cells may use.
+    pub runners_stale_after: Duration,
 }
 
 impl PumpConfig {
@@ -37,6 +40,7 @@ impl PumpConfig {
             owner: owner.into(),
             every: Duration::from_secs(1),
             grading_ttl: Duration::from_secs(30),
+            runners_stale_after: Duration::from_secs(30),
         }
     }
 }
@@ -80,10 +84,11 @@ impl<S: Store, E: Executor> SweepPump<S, E> {
 
     /// One pass: every running sweep, then every cell waiting to be graded.
     pub async fn tick(&self) {
+        let slots = self.runner_slots().await;
         match self.store.running_sweeps().await {
             Ok(sweeps) => {
                 for id in sweeps {
-                    if let Err(e) = self.advance(id).await {
+                    if let Err(e) = self.advance(id, slots).await {
                         tracing::warn!(sweep_id = %id, error = %e, "cannot advance a sweep");
                     }
                 }
@@ -108,7 +113,7 @@ impl<S: Store, E: Executor> SweepPump<S, E> {
 
     /// Stops the sweep when a budget is spent; otherwise starts what its budget allows and
     /// completes it when every cell has its outcome.
-    async fn advance(&self, id: SweepId) -> Result<(), aide_store::Error> {
+    async fn advance(&self, id: SweepId, slots: u32) -> Result<(), aide_store::Error> {
         let sweep = self.store.get_sweep(id).await?;
         let cost = self.store.sweep_cost(id).await?;
         if let Some(reason) = budget::spent(&sweep, cost, chrono::Utc::now()) {
@@ -118,7 +123,7 @@ impl<S: Store, E: Executor> SweepPump<S, E> {
                 .await?;
             return Ok(());
         }
-        let started = self.store.start_cells(id).await?;
+        let started = self.store.start_cells(id, slots).await?;
         if !started.is_empty() {
             tracing::info!(sweep_id = %id, runs = started.len(), "started cells");
         }
@@ -126,6 +131,26 @@ impl<S: Store, E: Executor> SweepPump<S, E> {
             tracing::info!(sweep_id = %id, "sweep completed");
         }
         Ok(())
+    }
+
+    /// The slots of the live runners: no more cells of a sweep are in progress than there
+    /// are slots to run their scripts (more would only wait for a slot and retry). Without
+    /// the registry's answer, no limit.
+    async fn runner_slots(&self) -> u32 {
+        match self
+            .store
+            .live_runners(self.config.runners_stale_after)
+            .await
+        {
+            Ok(runners) => runners
+                .iter()
+                .map(|r| r.info.slots)
+                .fold(0u32, u32::saturating_add),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the live runners");
+                u32::MAX
+            }
+        }
     }
 
     /// Grades one claimed cell, renewing the claim while the grading runs. An

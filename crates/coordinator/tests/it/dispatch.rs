@@ -32,6 +32,7 @@ fn script() -> ScriptRun {
         input: aide_coordinator::engine::ScriptInput::Local(std::env::temp_dir()),
         timeout: Duration::from_secs(60),
         submission_file: None,
+        grading: None,
     }
 }
 

@@ -26,4 +26,5 @@ mod outputs;
 mod sandbox_search;
 mod service_tls;
 mod supervisor;
+mod sweep_pump;
 mod sweeps;

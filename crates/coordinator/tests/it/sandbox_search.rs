@@ -168,6 +168,7 @@ async fn search(url: &str, input: v1::InputBundle, markers: &[(&str, &str)]) -> 
             node_id: uuid::Uuid::now_v7().to_string(),
             attempt: 1,
             deadline: None,
+            grading: None,
         }),
         code,
         input: Some(input),

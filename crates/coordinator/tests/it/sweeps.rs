@@ -3,7 +3,6 @@
 //! client and one replica are killed mid-sweep; `aide bench watch` on the other replica then
 //! sees every cell graded exactly once, each by one completed run.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -27,38 +26,6 @@ fn aide(cluster: &Cluster, port: u16) -> Command {
     command
 }
 
-fn spec(dir: &Path) -> std::path::PathBuf {
-    aide_testkit::mlebench::competition(&dir.join("mle"), "synthetic-clf", 300);
-    let spec = dir.join("spec.toml");
-    let text = format!(
-        r#"seeds = [3, 4]
-[settings]
-steps = 2
-k_fold_validation = 2
-exec_timeout_secs = 120
-[[tasks]]
-path = "{diabetes}"
-[[tasks]]
-path = "{cancer}"
-[mlebench]
-data_dir = "mle"
-competitions = ["synthetic-clf"]
-metrics = {{ "synthetic-clf" = "accuracy" }}
-[[arms]]
-name = "a"
-[[arms]]
-name = "b"
-settings = {{ search = {{ num_drafts = 1 }} }}
-[budget]
-cells_at_once = 4
-"#,
-        diabetes = aide_testkit::example_dir("diabetes").display(),
-        cancer = aide_testkit::example_dir("breast-cancer").display(),
-    );
-    std::fs::write(&spec, text).expect("spec");
-    spec
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_survives_its_client_and_a_replica_and_grades_every_cell_once() {
     let Some(mut cluster) = Cluster::start(3).await else {
@@ -69,7 +36,12 @@ async fn a_sweep_survives_its_client_and_a_replica_and_grades_every_cell_once() 
     let second = free_port();
     cluster.start_coordinator(second).await;
     cluster.start_runner(2).await;
-    let spec = spec(cluster.dir.path());
+    let spec = aide_testkit::mlebench::sweep_spec(
+        cluster.dir.path(),
+        "[3, 4]",
+        "{ search = { num_drafts = 1 } }",
+        4,
+    );
 
     let log = cluster.dir.path().join("bench-client.log");
     let mut client = aide(&cluster, second);

@@ -117,7 +117,7 @@ impl SweepStore for PgStore {
         row.value("cost_usd")
     }
 
-    async fn start_cells(&self, id: SweepId) -> Result<Vec<RunId>> {
+    async fn start_cells(&self, id: SweepId, max_open: u32) -> Result<Vec<RunId>> {
         let mut tx = self.pool.begin().await?;
         let Some(row) = sqlx::query(include_str!("../../sql/postgres/sweeps/lock_running.sql"))
             .bind(id.0)
@@ -132,7 +132,8 @@ impl SweepStore for PgStore {
             .fetch_one(&mut *tx)
             .await?
             .try_get("cells")?;
-        let room = i64::from(sweep.budget.cells_at_once.unwrap_or(1)) - open;
+        let limit = sweep.budget.cells_at_once.unwrap_or(1).min(max_open);
+        let room = i64::from(limit) - open;
         if room <= 0 {
             return Ok(Vec::new());
         }
@@ -143,11 +144,7 @@ impl SweepStore for PgStore {
             .await?;
         let mut started = Vec::with_capacity(queued.len());
         for cell in &queued {
-            let key = aide_core::sweep::CellKey {
-                task: cell.count("task_idx")?,
-                arm: cell.count("arm_idx")?,
-                seed: crate::types::seed_from_db(cell.value("seed")?),
-            };
+            let key = decode::cell_key(cell)?;
             let run = cell_run(&sweep, key)?;
             let run_id = RunId::new();
             sqlx::query(include_str!("../../sql/postgres/sweeps/create_run.sql"))

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aide_core::RunId;
 use aide_core::access::ProjectName;
-use aide_core::sweep::definition::{CellKey, SweepBudget};
+use aide_core::sweep::definition::SweepBudget;
 use aide_core::sweep::{SweepId, SweepStatus};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -18,7 +18,7 @@ use crate::sweeps::{
     CellCounts, CellOutcome, CellRecord, GradingClaim, NewSweep, SweepRecord, cell_run,
     cells_at_once_db, cells_json, outcome_columns, wall_clock_db,
 };
-use crate::types::{direction_str, seed_from_db, seed_to_db, to_json};
+use crate::types::{direction_str, seed_to_db, to_json};
 
 impl SqliteStore {
     async fn counts(&self, id: SweepId) -> Result<CellCounts> {
@@ -131,7 +131,7 @@ impl SweepStore for SqliteStore {
         row.value("cost_usd")
     }
 
-    async fn start_cells(&self, id: SweepId) -> Result<Vec<RunId>> {
+    async fn start_cells(&self, id: SweepId, max_open: u32) -> Result<Vec<RunId>> {
         let mut tx = self.begin_immediate().await?;
         let Some(row) = sqlx::query(include_str!("../../sql/sqlite/sweeps/lock_running.sql"))
             .bind(id_text(id.0))
@@ -147,7 +147,8 @@ impl SweepStore for SqliteStore {
             .fetch_one(&mut *tx)
             .await?
             .try_get("cells")?;
-        let room = i64::from(sweep.budget.cells_at_once.unwrap_or(1)) - open;
+        let limit = sweep.budget.cells_at_once.unwrap_or(1).min(max_open);
+        let room = i64::from(limit) - open;
         if room <= 0 {
             tx.rollback().await?;
             return Ok(Vec::new());
@@ -159,11 +160,7 @@ impl SweepStore for SqliteStore {
             .await?;
         let mut started = Vec::with_capacity(queued.len());
         for cell in &queued {
-            let key = CellKey {
-                task: cell.count("task_idx")?,
-                arm: cell.count("arm_idx")?,
-                seed: seed_from_db(cell.value("seed")?),
-            };
+            let key = decode::cell_key(cell)?;
             let run = cell_run(&sweep, key)?;
             let run_id = RunId::new();
             sqlx::query(include_str!("../../sql/sqlite/sweeps/create_run.sql"))

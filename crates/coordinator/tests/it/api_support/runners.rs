@@ -46,6 +46,7 @@ fn execution(lease: &Lease, node: NodeId, attempt: u32) -> v1::ExecutionRef {
             node_id: node.to_string(),
             attempt,
             deadline: None,
+            grading: None,
         }),
     }
 }

@@ -254,6 +254,7 @@ pub fn work() -> WorkContext {
         node_id: format!("node{}", rand_id()),
         attempt: 1,
         deadline: None,
+        grading: None,
     }
 }
 

@@ -88,10 +88,24 @@ pub async fn sweep_lifecycle<H: Harness>(h: Arc<H>) {
         vec![sweep.id]
     );
 
+    // No room (no slot anywhere): nothing starts.
+    assert!(
+        store
+            .start_cells(sweep.id, 0)
+            .await
+            .expect("start")
+            .is_empty()
+    );
     // One cell at once: one run, and no second while it is open.
-    let started = store.start_cells(sweep.id).await.expect("start");
+    let started = store.start_cells(sweep.id, u32::MAX).await.expect("start");
     assert_eq!(started.len(), 1);
-    assert!(store.start_cells(sweep.id).await.expect("start").is_empty());
+    assert!(
+        store
+            .start_cells(sweep.id, u32::MAX)
+            .await
+            .expect("start")
+            .is_empty()
+    );
     let run = store.get_run(started[0]).await.expect("run");
     assert_eq!(run.sweep_id, Some(sweep.id));
     assert_eq!(run.name, "bench/task-0/default/seed-0");
@@ -143,7 +157,7 @@ pub async fn sweep_lifecycle<H: Harness>(h: Arc<H>) {
     assert!((store.sweep_cost(sweep.id).await.expect("cost") - 0.75).abs() < 1e-9);
 
     // The next cell's run fails: the cell fails with the cause.
-    store.start_cells(sweep.id).await.expect("start");
+    store.start_cells(sweep.id, u32::MAX).await.expect("start");
     end_run(&store, RunStatus::Failed).await;
     let claim = store
         .claim_grading("a", LONG)
@@ -156,7 +170,7 @@ pub async fn sweep_lifecycle<H: Harness>(h: Arc<H>) {
         .expect("finish");
 
     // A budget stop cancels the running cell with its run; a resume queues it again.
-    let started = store.start_cells(sweep.id).await.expect("start");
+    let started = store.start_cells(sweep.id, u32::MAX).await.expect("start");
     let stopped = store
         .stop_sweep(sweep.id, SweepStatus::Stopped, "cost budget reached")
         .await
@@ -167,7 +181,13 @@ pub async fn sweep_lifecycle<H: Harness>(h: Arc<H>) {
         store.get_run(started[0]).await.expect("run").status,
         RunStatus::Cancelled
     );
-    assert!(store.start_cells(sweep.id).await.expect("start").is_empty());
+    assert!(
+        store
+            .start_cells(sweep.id, u32::MAX)
+            .await
+            .expect("start")
+            .is_empty()
+    );
     assert_err!(
         store
             .stop_sweep(sweep.id, SweepStatus::Cancelled, "again")
@@ -193,7 +213,14 @@ pub async fn sweep_lifecycle<H: Harness>(h: Arc<H>) {
         (SweepStatus::Running, 2)
     );
     assert_eq!(resumed.budget.cells_at_once, Some(2));
-    assert_eq!(store.start_cells(sweep.id).await.expect("start").len(), 2);
+    assert_eq!(
+        store
+            .start_cells(sweep.id, u32::MAX)
+            .await
+            .expect("start")
+            .len(),
+        2
+    );
     for _ in 0..2 {
         end_run(&store, RunStatus::Completed).await;
         let claim = store
@@ -252,7 +279,7 @@ pub async fn replicas_start_each_cell_once<H: Harness>(h: Arc<H>) {
         replicas.push(tokio::spawn(async move {
             let mut runs = Vec::new();
             for _ in 0..5 {
-                runs.extend(store.start_cells(id).await.expect("start"));
+                runs.extend(store.start_cells(id, u32::MAX).await.expect("start"));
             }
             runs
         }));

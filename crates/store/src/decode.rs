@@ -337,6 +337,20 @@ pub(crate) fn sweep(row: &impl DbRow, cells: CellCounts) -> Result<SweepRecord> 
     })
 }
 
+/// The cells of a sweep per state, from `status, cells` rows.
+pub(crate) fn cell_counts(rows: &[impl DbRow]) -> Result<CellCounts> {
+    let mut counts = CellCounts::default();
+    for row in rows {
+        let status: String = row.value("status")?;
+        let n: i64 = row.value("cells")?;
+        counts.add(
+            status.parse().map_err(Error::corrupt)?,
+            n.max(0).unsigned_abs(),
+        );
+    }
+    Ok(counts)
+}
+
 /// A cell row joined with its run's times and spending.
 pub(crate) fn cell(row: &impl DbRow) -> Result<CellRecord> {
     let status: String = row.value("status")?;

@@ -25,13 +25,7 @@ impl PgStore {
             .bind(id.0)
             .fetch_all(&self.pool)
             .await?;
-        let mut counts = CellCounts::default();
-        for row in rows {
-            let status: String = row.value("status")?;
-            let n: i64 = row.value("cells")?;
-            counts.add(status.parse().map_err(Error::corrupt)?, n.max(0) as u64);
-        }
-        Ok(counts)
+        decode::cell_counts(&rows)
     }
 
     async fn with_counts(&self, row: &sqlx::postgres::PgRow) -> Result<SweepRecord> {

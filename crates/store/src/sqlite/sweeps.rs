@@ -26,13 +26,7 @@ impl SqliteStore {
             .bind(id_text(id.0))
             .fetch_all(&self.pool)
             .await?;
-        let mut counts = CellCounts::default();
-        for row in rows {
-            let status: String = row.value("status")?;
-            let n: i64 = row.value("cells")?;
-            counts.add(status.parse().map_err(Error::corrupt)?, n.max(0) as u64);
-        }
-        Ok(counts)
+        decode::cell_counts(&rows)
     }
 
     async fn with_counts(&self, row: &SqliteRow) -> Result<SweepRecord> {

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use aide_core::sweep::{SweepId, SweepStatus};
 use aide_store::{GradingClaim, Store};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -32,6 +33,9 @@ pub struct PumpConfig {
     pub grading_ttl: Duration,
     /// A runner silent this long does not count towards the slots cells may use.
     pub runners_stale_after: Duration,
+    /// Cells graded at once (grading commands run for as long as their time limit, and
+    /// never hold up starting cells or the budget checks).
+    pub max_gradings: usize,
 }
 
 impl PumpConfig {
@@ -41,6 +45,7 @@ impl PumpConfig {
             every: Duration::from_secs(1),
             grading_ttl: Duration::from_secs(30),
             runners_stale_after: Duration::from_secs(30),
+            max_gradings: 4,
         }
     }
 }
@@ -48,6 +53,13 @@ impl PumpConfig {
 /// Moves the running sweeps along; see the module documentation.
 #[derive(Debug)]
 pub struct SweepPump<S: Store, E: Executor> {
+    inner: Arc<Inner<S, E>>,
+    /// The gradings in flight, each in a task of its own.
+    gradings: std::sync::Mutex<JoinSet<()>>,
+}
+
+#[derive(Debug)]
+struct Inner<S: Store, E: Executor> {
     store: Arc<S>,
     grader: grading::Grader<S, E>,
     config: PumpConfig,
@@ -56,16 +68,19 @@ pub struct SweepPump<S: Store, E: Executor> {
 impl<S: Store, E: Executor> SweepPump<S, E> {
     pub fn new(store: Arc<S>, blobs: BlobStore, executor: Arc<E>, config: PumpConfig) -> Self {
         Self {
-            grader: grading::Grader::new(store.clone(), blobs, executor),
-            store,
-            config,
+            inner: Arc::new(Inner {
+                grader: grading::Grader::new(store.clone(), blobs, executor),
+                store,
+                config,
+            }),
+            gradings: std::sync::Mutex::default(),
         }
     }
 
-    /// Runs until `shutdown`; a grading in flight is abandoned (its claim expires and
-    /// another replica grades the cell).
+    /// Runs until `shutdown`; gradings in flight are abandoned (their claims expire and
+    /// another replica grades the cells).
     pub async fn run(self, shutdown: CancellationToken) {
-        let span = tracing::info_span!("sweeps", owner = %self.config.owner);
+        let span = tracing::info_span!("sweeps", owner = %self.inner.config.owner);
         async {
             loop {
                 tokio::select! {
@@ -74,7 +89,7 @@ impl<S: Store, E: Executor> SweepPump<S, E> {
                 }
                 tokio::select! {
                     () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(self.config.every) => {}
+                    () = tokio::time::sleep(self.inner.config.every) => {}
                 }
             }
         }
@@ -82,26 +97,32 @@ impl<S: Store, E: Executor> SweepPump<S, E> {
         .await;
     }
 
-    /// One pass: every running sweep, then every cell waiting to be graded.
+    /// One pass: every running sweep, then the cells waiting to be graded, each graded in
+    /// a task of its own (at most `max_gradings` at once).
     pub async fn tick(&self) {
-        let slots = self.runner_slots().await;
-        match self.store.running_sweeps().await {
+        let inner = &self.inner;
+        let slots = inner.runner_slots().await;
+        match inner.store.running_sweeps().await {
             Ok(sweeps) => {
                 for id in sweeps {
-                    if let Err(e) = self.advance(id, slots).await {
+                    if let Err(e) = inner.advance(id, slots).await {
                         tracing::warn!(sweep_id = %id, error = %e, "cannot advance a sweep");
                     }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot list running sweeps"),
         }
-        loop {
-            match self
+        while self.grading_room() {
+            match inner
                 .store
-                .claim_grading(&self.config.owner, self.config.grading_ttl)
+                .claim_grading(&inner.config.owner, inner.config.grading_ttl)
                 .await
             {
-                Ok(Some(claim)) => self.grade(claim).await,
+                Ok(Some(claim)) => {
+                    let inner = inner.clone();
+                    let grading = async move { inner.grade(claim).await }.in_current_span();
+                    lock(&self.gradings).spawn(grading);
+                }
                 Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot claim a cell to grade");
@@ -111,6 +132,21 @@ impl<S: Store, E: Executor> SweepPump<S, E> {
         }
     }
 
+    /// True when fewer than `max_gradings` gradings are in flight (the ended ones reaped).
+    fn grading_room(&self) -> bool {
+        let mut gradings = lock(&self.gradings);
+        while gradings.try_join_next().is_some() {}
+        gradings.len() < self.inner.config.max_gradings
+    }
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<S: Store, E: Executor> Inner<S, E> {
     /// Stops the sweep when a budget is spent; otherwise starts what its budget allows and
     /// completes it when every cell has its outcome.
     async fn advance(&self, id: SweepId, slots: u32) -> Result<(), aide_store::Error> {

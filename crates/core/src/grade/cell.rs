@@ -58,7 +58,7 @@ pub fn grade(grading: &Grading<'_>, submission: Option<&Path>) -> CellGrade {
         medal: None,
     };
     if let Some(board) = grading.leaderboard {
-        match Thresholds::of_leaderboard(board) {
+        match Thresholds::of_leaderboard(&best_first(board, grading.metric)) {
             Ok(thresholds) => {
                 let placing = thresholds.place(value);
                 grade.above_median = Some(placing.above_median);
@@ -81,8 +81,21 @@ fn failed(submitted: bool, valid: bool, problem: &str) -> CellGrade {
     }
 }
 
-/// The scores of a leaderboard file (its `score` column, in the file's rank order), checked
-/// to make thresholds.
+/// A leaderboard's scores best first by the metric's direction (a file need not be in rank
+/// order); in the file's order when the metric is not a built-in one.
+fn best_first(scores: &[f64], metric: &str) -> Vec<f64> {
+    let mut sorted = scores.to_vec();
+    if let Ok(metric) = metric.parse::<super::Metric>() {
+        sorted.sort_by(|a, b| a.total_cmp(b));
+        if !metric.lower_is_better() {
+            sorted.reverse();
+        }
+    }
+    sorted
+}
+
+/// The scores of a leaderboard file (its `score` column, in the file's rank order; teams
+/// without a score, as Kaggle's exports list them, left out), checked to make thresholds.
 pub fn leaderboard_scores(path: &Path) -> Result<Vec<f64>, GradeError> {
     let bad = |e: csv::Error| GradeError::Invalid(format!("{}: {e}", path.display()));
     let mut reader = csv::Reader::from_path(path).map_err(bad)?;
@@ -96,6 +109,9 @@ pub fn leaderboard_scores(path: &Path) -> Result<Vec<f64>, GradeError> {
     for record in reader.records() {
         let record = record.map_err(bad)?;
         let text = record.get(at).unwrap_or_default().trim();
+        if text.is_empty() {
+            continue;
+        }
         scores.push(text.parse::<f64>().map_err(|_| {
             GradeError::Invalid(format!(
                 "{}: score {text:?} is not a number",
@@ -146,6 +162,30 @@ mod tests {
             (g.score, g.medal, g.above_median),
             (Some(1.0), None, Some(false))
         );
+        // Out of rank order, with a team that has no score: the same thresholds.
+        let shuffled: String = [5, 0, 9, 3, 1, 7, 2, 8, 4, 6]
+            .iter()
+            .map(|i| format!("t{i},{}\n", f64::from(*i) / 10.0))
+            .collect();
+        let unsorted = file(
+            "unsorted.csv",
+            &format!("teamName,score\n{shuffled}no-score,\n"),
+        );
+        let unsorted = leaderboard_scores(&unsorted).expect("leaderboard");
+        assert_eq!(unsorted.len(), 10);
+        // rmse 0.25: bronze (better than the 4th team's 0.3, not the 2nd's 0.1), whatever the
+        // file's order; read in file order it would count as gold.
+        let quarter = file("quarter.csv", "id,y\n1,1.25\n2,2.25\n3,3.25\n");
+        for board in [&scores, &unsorted] {
+            let g = grade(
+                &Grading {
+                    leaderboard: Some(board),
+                    ..grading
+                },
+                Some(&quarter),
+            );
+            assert_eq!((g.medal, g.above_median), (Some(Medal::Bronze), Some(true)));
+        }
         let short = file("short.csv", "id,y\n1,1\n");
         let g = grade(&grading, Some(&short));
         assert!(

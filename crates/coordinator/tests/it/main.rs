@@ -12,6 +12,7 @@ mod distributed_support;
 mod engine_support;
 
 mod api;
+mod api_sweeps;
 mod blobs;
 mod dispatch;
 mod distributed;

@@ -19,6 +19,7 @@ use std::time::Duration;
 use aide_bundle::push::{Quiet, push_task};
 use aide_coordinator::access::Access;
 use aide_coordinator::access::admin::AdminService;
+use aide_coordinator::api::sweeps::SweepsService;
 use aide_coordinator::api::{ApiConfig, CoordinatorService, EventNotifier, TaskIntake};
 use aide_coordinator::blobs::{BlobStore, BlobsService, DEFAULT_MAX_BLOB_BYTES};
 use aide_coordinator::task_roots::{TaskRootArg, TaskRoots};
@@ -325,7 +326,7 @@ impl Harness {
     }
 }
 
-/// Serves the API (Coordinator, Blobs, Admin) over `store` on a loopback port until
+/// Serves the API (Coordinator, Blobs, Admin, Sweeps) over `store` on a loopback port until
 /// `shutdown`; its notifier and URL.
 async fn start_server(
     store: Arc<AnyStore>,
@@ -336,6 +337,13 @@ async fn start_server(
     let access = Access::new(store.clone());
     let blobs = intake.blobs.clone();
     let admin = AdminService::new(store.clone(), access.clone()).into_server();
+    let sweeps = SweepsService::new(
+        store.clone(),
+        access.clone(),
+        intake.clone(),
+        config.caps.clone(),
+    )
+    .into_server();
     let service = CoordinatorService::new(store, config)
         .with_intake(intake)
         .with_access(access.clone());
@@ -349,7 +357,8 @@ async fn start_server(
     tokio::spawn(async move {
         let mut shell = aide_service::Shell::default()
             .add_service(service.into_server())
-            .add_service(admin);
+            .add_service(admin)
+            .add_service(sweeps);
         if let Some(blobs) = blobs {
             shell = shell.add_service(blobs);
         }

@@ -120,17 +120,18 @@ impl SweepStore for PgStore {
         else {
             return Ok(Vec::new());
         };
-        let sweep = decode::sweep(&row, CellCounts::default())?;
         let open: i64 = sqlx::query(include_str!("../../sql/postgres/sweeps/open_cells.sql"))
             .bind(id.0)
             .fetch_one(&mut *tx)
             .await?
             .try_get("cells")?;
-        let limit = sweep.budget.cells_at_once.unwrap_or(1).min(max_open);
+        let limit = row.count("cells_at_once")?.min(max_open);
         let room = i64::from(limit) - open;
         if room <= 0 {
             return Ok(Vec::new());
         }
+        // The definition (possibly large) is read only when a cell can start.
+        let sweep = decode::sweep(&row, CellCounts::default())?;
         let queued = sqlx::query(include_str!("../../sql/postgres/sweeps/next_queued.sql"))
             .bind(id.0)
             .bind(room)

@@ -7,7 +7,7 @@
 use aide_core::access::ProjectName;
 use aide_core::sweep::SweepId;
 use aide_core::sweep::definition::{CellKey, SweepBudget};
-use aide_core::{Direction, NodeId, NodeStage, RunEvent, RunId};
+use aide_core::{Direction, LlmPurpose, NodeId, NodeStage, RunEvent, RunId};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use sqlx::{Decode, Postgres, Sqlite, Type};
@@ -16,10 +16,11 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::sweeps::{CellCounts, CellRecord, GradingClaim, SweepRecord};
 use crate::types::{
-    EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation,
-    Lease, LeaseStatus, NodeFile, NodeFileBody, NodeRecord, ProjectRecord, Review, RunRecord,
-    RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord, Usage, from_json, parse_action,
-    parse_direction, parse_exec_status, parse_stage, parse_status, seed_from_db, to_u64,
+    CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
+    Generation, Lease, LeaseStatus, LlmCallRecord, NodeFile, NodeFileBody, NodeRecord,
+    ProjectRecord, Review, RunRecord, RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord, Usage,
+    from_json, parse_action, parse_direction, parse_exec_status, parse_stage, parse_status,
+    seed_from_db, to_u64,
 };
 
 /// A Rust value both backends decode from their column the same way: text, booleans,
@@ -94,6 +95,7 @@ pub(crate) fn run(row: &impl DbRow) -> Result<RunRecord> {
         updated_at: row.time("updated_at")?,
         finished_at: row.opt_time("finished_at")?,
         sweep_id: row.opt_id("sweep_id")?.map(SweepId),
+        last_event_seq: row.unsigned("last_event_seq")?,
     })
 }
 
@@ -222,6 +224,28 @@ pub(crate) fn usage(row: &impl DbRow) -> Result<Usage> {
         completion_tokens: row.unsigned("completion_tokens")?,
         cached_tokens: row.unsigned("cached_tokens")?,
         cost_usd: row.value("cost_usd")?,
+    })
+}
+
+pub(crate) fn llm_call(row: &impl DbRow) -> Result<LlmCallRecord> {
+    let purpose: String = row.value("purpose")?;
+    Ok(LlmCallRecord {
+        id: row.value("id")?,
+        node_id: row.opt_id("node_id")?.map(NodeId),
+        purpose: LlmPurpose::parse(&purpose)
+            .ok_or_else(|| Error::corrupt(format!("unknown LLM call purpose {purpose:?}")))?,
+        usage: CallUsage {
+            provider: row.value("provider")?,
+            model: row.value("model")?,
+            prompt_tokens: row.unsigned("prompt_tokens")?,
+            completion_tokens: row.unsigned("completion_tokens")?,
+            cached_tokens: row.unsigned("cached_tokens")?,
+            cost_usd: row.value("cost_usd")?,
+            latency_ms: row.unsigned("latency_ms")?,
+            request_id: row.value("request_id")?,
+            cached: row.value("cached")?,
+        },
+        created_at: row.time("created_at")?,
     })
 }
 

@@ -44,9 +44,9 @@ pub use store::{
 pub use sweeps::{CellCounts, CellOutcome, CellRecord, GradingClaim, NewSweep, SweepRecord};
 pub use types::{
     CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
-    Generation, Lease, LeaseStatus, NewLlmCall, NewNode, NewRun, NewToken, NodeFile, NodeFileBody,
-    NodeRecord, ProjectRecord, Review, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad,
-    RunnerRecord, TokenRecord, Usage,
+    Generation, Lease, LeaseStatus, LlmCallRecord, NewLlmCall, NewNode, NewRun, NewToken, NodeFile,
+    NodeFileBody, NodeRecord, ProjectRecord, Review, RunFilter, RunRecord, RunStatus, RunnerInfo,
+    RunnerLoad, RunnerRecord, TokenRecord, Usage,
 };
 pub use url::{Backend, DatabaseUrl};
 

@@ -16,9 +16,9 @@ use crate::dispatch::store_trait;
 use crate::sweeps::{CellOutcome, CellRecord, GradingClaim, NewSweep, SweepRecord};
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
-    LeaseStatus, NewLlmCall, NewNode, NewRun, NewToken, NodeFile, NodeRecord, ProjectRecord,
-    Review, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord,
-    Usage,
+    LeaseStatus, LlmCallRecord, NewLlmCall, NewNode, NewRun, NewToken, NodeFile, NodeRecord,
+    ProjectRecord, Review, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad, RunnerRecord,
+    TokenRecord, Usage,
 };
 
 /// Persistence behind one interface, implemented by [`PgStore`](crate::PgStore) and
@@ -266,6 +266,9 @@ store_trait! {
 
         /// Sums the run's ledger.
         async fn run_usage(&self, run_id: RunId) -> Result<Usage>;
+
+        /// The calls made for one node, oldest first.
+        async fn node_llm_calls(&self, node: NodeId) -> Result<Vec<LlmCallRecord>>;
 
         /// What the model calls of a project's runs cost since `since`, in US dollars.
         async fn project_cost_since(&self, project: &ProjectName, since: DateTime<Utc>)

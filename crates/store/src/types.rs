@@ -63,6 +63,10 @@ pub struct RunRecord {
     pub finished_at: Option<DateTime<Utc>>,
     /// The sweep whose cell this run is, if any.
     pub sweep_id: Option<aide_core::sweep::SweepId>,
+    /// The sequence number of the run's newest event (0 before the first): a watcher
+    /// that knows it reads the event log only when it moved.
+    #[serde(default)]
+    pub last_event_seq: u64,
 }
 
 impl RunRecord {
@@ -352,6 +356,16 @@ pub struct CallUsage {
     pub request_id: Option<String>,
     /// Answered from the gateway's cache.
     pub cached: bool,
+}
+
+/// One LLM call as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCallRecord {
+    pub id: i64,
+    pub node_id: Option<NodeId>,
+    pub purpose: LlmPurpose,
+    pub usage: CallUsage,
+    pub created_at: DateTime<Utc>,
 }
 
 /// Summed usage of a run's LLM calls.

@@ -5,6 +5,7 @@
 //! - [`convert`]: store records ↔ protocol messages;
 //! - [`runs`]: CreateRun (task and settings resolution), GetRun, ListRuns, CancelRun, GetNode;
 //! - [`watch`]: WatchRun's event stream and the [`EventNotifier`] the engine pokes;
+//! - [`feed`]: one reader of a run's event log per replica, shared by every watcher;
 //! - [`export`]: ExportRun (journal, best solution, tree, report);
 //! - [`runners`]: RegisterRunner and RunnerHeartbeat (with the list of executions to stop).
 //!
@@ -17,6 +18,7 @@ mod audit;
 mod caps;
 pub mod convert;
 mod export;
+pub mod feed;
 mod intake;
 mod runners;
 mod runs;
@@ -37,6 +39,7 @@ use tonic::{Request, Response, Status};
 use crate::access::{Access, require_runner};
 
 pub use caps::{RunCaps, WatchSlot, WatchSlots};
+pub use feed::{FeedSettings, RunFeeds};
 pub use intake::TaskIntake;
 pub use watch::{EventNotifier, EventSubscription};
 
@@ -60,6 +63,17 @@ pub struct ApiConfig {
     pub process_token: Option<TokenHash>,
 }
 
+impl ApiConfig {
+    /// How the event feeds read the store.
+    pub fn feed_settings(&self) -> FeedSettings {
+        FeedSettings {
+            poll: self.watch_poll,
+            finish_grace: self.finish_grace,
+            page: self.watch_page,
+        }
+    }
+}
+
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
@@ -81,6 +95,7 @@ pub struct CoordinatorService<S: Store> {
     access: Access<S>,
     config: ApiConfig,
     notifier: EventNotifier,
+    feeds: RunFeeds<S>,
     intake: TaskIntake,
     watchers: WatchSlots,
 }
@@ -94,14 +109,24 @@ impl<S: Store> CoordinatorService<S> {
 
     /// A service sharing `notifier` with the engine.
     pub fn with_notifier(store: Arc<S>, config: ApiConfig, notifier: EventNotifier) -> Self {
+        let feeds = RunFeeds::new(store.clone(), notifier.clone(), config.feed_settings());
         Self {
             access: Access::new(store.clone()),
             store,
             config,
             notifier,
+            feeds,
             intake: TaskIntake::default(),
             watchers: WatchSlots::default(),
         }
+    }
+
+    /// Shares `feeds` and `watchers` (the HTTP API's event streams read through the same
+    /// feeds and count against the same per-token stream cap).
+    pub fn with_feeds(mut self, feeds: RunFeeds<S>, watchers: WatchSlots) -> Self {
+        self.feeds = feeds;
+        self.watchers = watchers;
+        self
     }
 
     /// Takes tasks in through `intake` (the blob store and the task roots).
@@ -190,16 +215,9 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         runs::visible_run(&*self.store, &caller, run_id).await?;
         let max = self.config.caps.max_watch_streams_per_token;
         let slot = self.watchers.acquire(caller.token_id, max)?;
-        watch::watch_run(
-            slot,
-            self.store.clone(),
-            &self.notifier,
-            &self.config,
-            run_id,
-            request.after_seq,
-        )
-        .await
-        .map(Response::new)
+        watch::watch_run(slot, &self.feeds, &self.config, run_id, request.after_seq)
+            .await
+            .map(Response::new)
     }
 
     async fn get_node(

@@ -1,21 +1,16 @@
 //! WatchRun: a run's stored events from a sequence number on, then live ones until the run
-//! ends, each with a snapshot of the run; and the [`EventNotifier`] the engine pokes after
-//! appending an event so watchers on this replica wake at once.
-//!
-//! The store is the source of truth: a watcher pages through `events_after`, then waits for
-//! a notification *or* the poll interval (events appended by another replica are only seen
-//! by polling). The stream ends once the run is terminal and its `run_finished` event was
-//! sent, or, for a run that ended without one (a queued run cancelled at once), once the
-//! run has been terminal for the grace period with no new event. A client that goes away
-//! ends the task at its next send or wait. A store failure ends the stream with its status;
-//! the client resumes from the last sequence number it received.
+//! ends, each with a snapshot of the run, read through the replica's shared
+//! [`RunFeeds`]; and the [`EventNotifier`] the engine pokes after appending an event so the
+//! feeds on this replica wake at once (events appended by another replica are seen by
+//! polling). A client that goes away ends the task at its next send or wait. A store
+//! failure ends the stream with its status; the client resumes from the last sequence
+//! number it received.
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
-use aide_core::{RunEvent, RunId};
+use aide_core::RunId;
 use aide_proto::v1;
 use aide_store::Store;
 use tokio::sync::{mpsc, watch};
@@ -24,10 +19,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tracing::Instrument;
 
-use super::WatchSlot;
-use super::convert::event_to_proto;
-use super::runs::view_of;
-use super::{ApiConfig, store_status};
+use super::convert::{event_to_proto, run_to_proto};
+use super::feed::{RunFeeds, RunWatch};
+use super::{ApiConfig, WatchSlot};
 
 /// The response stream of WatchRun.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<v1::RunEvent, Status>> + Send>>;
@@ -118,33 +112,20 @@ impl Drop for EventSubscription {
     }
 }
 
-/// Starts the stream of `run_id`'s events after `after_seq`. `NOT_FOUND` for an unknown run
-/// is returned before the stream starts.
+/// Starts the stream of `run_id`'s events after `after_seq`, each with a snapshot of the
+/// run. `NOT_FOUND` for an unknown run is returned before the stream starts.
 pub(super) async fn watch_run<S: Store>(
     slot: WatchSlot,
-    store: Arc<S>,
-    notifier: &EventNotifier,
+    feeds: &RunFeeds<S>,
     config: &ApiConfig,
     run_id: RunId,
     after_seq: u64,
 ) -> Result<EventStream, Status> {
-    store.get_run(run_id).await.map_err(store_status)?;
-    let subscription = notifier.subscribe(run_id);
+    let watch = feeds.watch(run_id, after_seq).await?;
     let capacity = usize::try_from(config.watch_page.clamp(16, 1024)).unwrap_or(16);
     let (sender, receiver) = mpsc::channel(capacity);
     let span = tracing::debug_span!("watch_run", run_id = %run_id, after_seq);
-    tokio::spawn(
-        pump(
-            slot,
-            store,
-            subscription,
-            sender,
-            config.clone(),
-            run_id,
-            after_seq,
-        )
-        .instrument(span),
-    );
+    tokio::spawn(pump(slot, watch, sender).instrument(span));
     Ok(Box::pin(ReceiverStream::new(receiver)))
 }
 
@@ -152,95 +133,32 @@ type Sender = mpsc::Sender<Result<v1::RunEvent, Status>>;
 
 /// Sends events until the run is over or the client is gone; the caller's watch slot is
 /// held until then.
-async fn pump<S: Store>(
-    _slot: WatchSlot,
-    store: Arc<S>,
-    mut subscription: EventSubscription,
-    sender: Sender,
-    config: ApiConfig,
-    run_id: RunId,
-    mut after: u64,
-) {
-    let mut finished_event_sent = false;
-    let mut terminal_since: Option<Instant> = None;
+async fn pump<S: Store>(_slot: WatchSlot, mut watch: RunWatch<S>, sender: Sender) {
     loop {
-        // The status is read before the events: every event appended before the run was
-        // seen terminal is in the pages below.
-        let terminal = match store.get_run(run_id).await {
-            Ok(run) => run.status.is_terminal(),
-            Err(e) => return fail(&sender, store_status(e)).await,
-        };
-        let sent = match send_stored(&*store, &sender, &config, run_id, &mut after).await {
-            Ok(Some(sent)) => sent,
-            Ok(None) => return, // the client went away
-            Err(status) => return fail(&sender, status).await,
-        };
-        finished_event_sent |= sent.finished;
-        if terminal {
-            if finished_event_sent {
-                return;
-            }
-            let since = *terminal_since.get_or_insert_with(Instant::now);
-            if sent.count == 0 && since.elapsed() >= config.finish_grace {
-                return;
-            }
-        }
-        tokio::select! {
-            () = subscription.notified() => {}
-            () = tokio::time::sleep(config.watch_poll) => {}
+        let page = tokio::select! {
+            page = watch.next_page() => page,
             () = sender.closed() => return,
-        }
-    }
-}
-
-/// What one catch-up sent.
-struct Sent {
-    count: usize,
-    finished: bool,
-}
-
-/// Sends every stored event after `*after`, page by page, each page with a fresh run
-/// snapshot. `None` when the client went away.
-async fn send_stored<S: Store>(
-    store: &S,
-    sender: &Sender,
-    config: &ApiConfig,
-    run_id: RunId,
-    after: &mut u64,
-) -> Result<Option<Sent>, Status> {
-    let mut sent = Sent {
-        count: 0,
-        finished: false,
-    };
-    loop {
-        let page = store
-            .events_after(run_id, *after, config.watch_page)
-            .await
-            .map_err(store_status)?;
-        if page.is_empty() {
-            return Ok(Some(sent));
-        }
-        // Read after the page, so the snapshot is at least as new as its events. The caller
-        // was checked to see the run before the stream began.
-        let run = store.get_run(run_id).await.map_err(store_status)?;
-        let snapshot = view_of(store, &run).await?;
-        for event in &page {
-            let message = event_to_proto(event, Some(snapshot.clone()));
-            if sender.send(Ok(message)).await.is_err() {
-                return Ok(None);
+        };
+        let page = match page {
+            Ok(Some(page)) => page,
+            Ok(None) => return,
+            Err(status) => {
+                let _ = sender.send(Err(status)).await;
+                return;
             }
-            *after = event.seq;
-            sent.count += 1;
-            sent.finished |= matches!(event.event, RunEvent::RunFinished(_));
-        }
-        if page.len() < usize::try_from(config.watch_page).unwrap_or(usize::MAX) {
-            return Ok(Some(sent));
+        };
+        let snapshot = &page.snapshot;
+        let run = run_to_proto(&snapshot.run, &snapshot.nodes, &snapshot.usage);
+        for event in &page.events {
+            if sender
+                .send(Ok(event_to_proto(event, Some(run.clone()))))
+                .await
+                .is_err()
+            {
+                return;
+            }
         }
     }
-}
-
-async fn fail(sender: &Sender, status: Status) {
-    let _ = sender.send(Err(status)).await;
 }
 
 #[cfg(test)]

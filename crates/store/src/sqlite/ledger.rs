@@ -1,15 +1,15 @@
 //! SQLite: [`LedgerStore`] on the `llm_calls` ledger — one row per LLM call with tokens,
 //! cost and latency, summed per run.
 
-use aide_core::RunId;
 use aide_core::access::ProjectName;
+use aide_core::{NodeId, RunId};
 use chrono::{DateTime, Utc};
 
 use super::{SqliteStore, id_text};
 use crate::decode::{self, DbRow};
 use crate::error::{Error, Result};
 use crate::store::LedgerStore;
-use crate::types::{NewLlmCall, Usage, to_i64};
+use crate::types::{LlmCallRecord, NewLlmCall, Usage, to_i64};
 
 impl LedgerStore for SqliteStore {
     async fn record_llm_call(&self, call: NewLlmCall) -> Result<i64> {
@@ -40,6 +40,16 @@ impl LedgerStore for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         decode::usage(&row)
+    }
+
+    async fn node_llm_calls(&self, node: NodeId) -> Result<Vec<LlmCallRecord>> {
+        sqlx::query(include_str!("../../sql/sqlite/ledger/node_calls.sql"))
+            .bind(id_text(node.0))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(decode::llm_call)
+            .collect()
     }
 
     async fn project_cost_since(&self, project: &ProjectName, since: DateTime<Utc>) -> Result<f64> {

@@ -52,6 +52,7 @@ pub fn run(direction: Option<Direction>) -> RunRecord {
         updated_at: at(0),
         finished_at: None,
         sweep_id: None,
+        last_event_seq: 0,
     }
 }
 

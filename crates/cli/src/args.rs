@@ -150,6 +150,13 @@ pub struct RunArgs {
     /// Stop the search after this many seconds.
     #[arg(long, env = "AIDE_MAX_TIME", value_name = "SECS")]
     pub max_time: Option<u64>,
+    /// Serve the web UI of this run on loopback and print its address; it stays up after
+    /// the run ends, until Ctrl-C.
+    #[arg(long, env = "AIDE_UI")]
+    pub ui: bool,
+    /// Where --ui serves (a loopback address) [default: 127.0.0.1 on a free port].
+    #[arg(long, env = "AIDE_UI_LISTEN", value_name = "ADDR", requires = "ui")]
+    pub ui_listen: Option<std::net::SocketAddr>,
     /// Print only the final result (no live progress).
     #[arg(long, short, env = "AIDE_QUIET")]
     pub quiet: bool,
@@ -163,6 +170,13 @@ pub struct ResumeArgs {
     /// Sandbox the scripts run in.
     #[arg(long, env = "AIDE_SANDBOX", value_enum, default_value = "process")]
     pub sandbox: BackendKind,
+    /// Serve the web UI of this run on loopback and print its address; it stays up after
+    /// the run ends, until Ctrl-C.
+    #[arg(long, env = "AIDE_UI")]
+    pub ui: bool,
+    /// Where --ui serves (a loopback address) [default: 127.0.0.1 on a free port].
+    #[arg(long, env = "AIDE_UI_LISTEN", value_name = "ADDR", requires = "ui")]
+    pub ui_listen: Option<std::net::SocketAddr>,
     /// Print only the final result (no live progress).
     #[arg(long, short, env = "AIDE_QUIET")]
     pub quiet: bool,

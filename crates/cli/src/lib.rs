@@ -10,6 +10,7 @@ pub mod certs;
 pub mod client;
 pub mod embedded;
 pub mod error;
+pub mod local_ui;
 pub mod overrides;
 pub mod progress;
 pub mod resume;

@@ -9,7 +9,7 @@ use aide_store::{RunFilter, RunStatus, RunStore};
 use crate::args::ResumeArgs;
 use crate::error::{CliError, EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERRUPTED};
 use crate::progress::Mode;
-use crate::session::{self, Interrupt, Session};
+use crate::session::{self, Interrupt, Session, ui_address};
 use crate::summary;
 use crate::summary::DB_FILE;
 
@@ -69,6 +69,7 @@ pub async fn resume(args: ResumeArgs, interrupt: &Interrupt) -> Result<u8, CliEr
             sandbox: args.sandbox,
             work_root: None,
             mode,
+            ui: ui_address(args.ui, args.ui_listen),
         },
         interrupt,
     )

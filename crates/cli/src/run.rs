@@ -13,7 +13,7 @@ use crate::embedded::choose_models;
 use crate::error::CliError;
 use crate::overrides::{Inputs, parse_inputs};
 use crate::progress::Mode;
-use crate::session::{self, Interrupt, Session};
+use crate::session::{self, Interrupt, Session, ui_address};
 use crate::summary::DB_FILE;
 
 /// What `aide run` resolved before touching the disk.
@@ -142,6 +142,7 @@ pub async fn run(args: RunArgs, interrupt: &Interrupt) -> Result<u8, CliError> {
             sandbox: args.sandbox,
             work_root: plan.work_root,
             mode,
+            ui: ui_address(args.ui, args.ui_listen),
         },
         interrupt,
     )

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_coordinator::config::CoordinatorConfig;
+use aide_coordinator::server::Listeners;
 use aide_coordinator::task_roots::TaskRootArg;
 use aide_core::redact::url_password;
 use aide_service::signals::Stage;
@@ -65,6 +66,10 @@ pub struct ServeArgs {
     /// services, by method and code) [default: off].
     #[arg(long, env = "AIDE_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Address to serve the web UI and the HTTP API (/api/v1) on: plaintext on loopback,
+    /// otherwise HTTPS with the --tls-* files [default: off].
+    #[arg(long, env = "AIDE_HTTP_LISTEN", value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
     /// Where the coordinator keeps its data (local blobs in <DIR>/blobs)
     /// [default: $XDG_DATA_HOME/aide, else ~/.local/share/aide].
     #[arg(long, env = "AIDE_DATA_DIR", value_name = "DIR")]
@@ -143,6 +148,8 @@ pub async fn serve(args: ServeArgs) -> Result<u8, CliError> {
 pub struct Stack {
     /// The coordinator's public API.
     pub api: SocketAddr,
+    /// The web UI and HTTP API, when served.
+    pub web: Option<SocketAddr>,
     /// `http` or `https`.
     pub scheme: &'static str,
     /// Where the coordinator keeps its data (the bootstrap admin token among it).
@@ -171,6 +178,19 @@ impl Stack {
         let local = listener
             .local_addr()
             .map_err(CliError::service("the listening address"))?;
+        let http = match args.http_listen {
+            Some(address) => Some(TcpListener::bind(address).await.map_err(|e| {
+                CliError::Usage(format!("cannot serve the web UI on {address}: {e}"))
+            })?),
+            None => None,
+        };
+        let web = match &http {
+            Some(l) => Some(
+                l.local_addr()
+                    .map_err(CliError::service("the web UI's address"))?,
+            ),
+            None => None,
+        };
         let store = Arc::new(
             aide_store::connect(&url)
                 .await
@@ -219,7 +239,10 @@ impl Stack {
             shell,
             config,
             store.clone(),
-            listener,
+            Listeners {
+                api: listener,
+                http,
+            },
             coordinator_stop.clone(),
         ));
         let runner_id = format!("aide-{}", std::process::id());
@@ -231,6 +254,7 @@ impl Stack {
         };
         let stack = Self {
             api: local,
+            web,
             scheme,
             data_dir,
             services,
@@ -256,6 +280,14 @@ impl Stack {
     /// Tells where everything listens.
     pub fn announce(&self) {
         announce_ready(&self.services, &self.options, self.api, self.scheme);
+        if let Some(url) = self.web_url() {
+            eprintln!("web UI and HTTP API on {url} (log in with a token)");
+        }
+    }
+
+    /// The web UI's URL, when it is served.
+    pub fn web_url(&self) -> Option<String> {
+        self.web.map(|web| format!("{}://{web}/", self.scheme))
     }
 
     /// Runs until `shutdown` fires (Ok) or a service stops on its own (its error).

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aide_coordinator::api::EventNotifier;
 use aide_coordinator::dispatch::GrpcExecutor;
 use aide_coordinator::engine::{Backoff, Engine, EngineConfig, GrpcAuthor, RunEnd};
 use aide_service::signals::Stage;
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::embedded::{ServiceOptions, Services};
 use crate::error::{CliError, EXIT_COMPLETED, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED};
+use crate::local_ui::LocalUi;
 use crate::progress::{Mode, Progress, fmt_elapsed};
 use crate::summary::{self, DB_FILE};
 use aide_runner::BackendKind;
@@ -32,6 +34,8 @@ pub struct Session {
     pub sandbox: BackendKind,
     pub work_root: Option<PathBuf>,
     pub mode: Mode,
+    /// Serve the web UI here (`--ui`), on loopback.
+    pub ui: Option<std::net::SocketAddr>,
 }
 
 /// Ctrl-C: the first cancels `first` (the engine stops and releases the lease), the second
@@ -79,6 +83,11 @@ pub fn owner() -> String {
     format!("aide-cli-{}", std::process::id())
 }
 
+/// Where `--ui` serves: `--ui-listen`, or a free port on 127.0.0.1.
+pub fn ui_address(ui: bool, listen: Option<std::net::SocketAddr>) -> Option<std::net::SocketAddr> {
+    ui.then(|| listen.unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))))
+}
+
 /// Starts the services, claims the run (waiting out a previous session's lease), drives it
 /// and prints the summary; returns the exit code.
 pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliError> {
@@ -115,6 +124,24 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
         }
     };
     let run_id = session.run.id;
+    let notifier = EventNotifier::new();
+    let ui = match session.ui {
+        Some(address) => {
+            let ui = LocalUi::start(session.store.clone(), run_id, address, notifier.clone());
+            match ui.await {
+                Ok(ui) => Some(ui),
+                Err(e) => {
+                    services.stop().await;
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
+    if let Some(ui) = &ui {
+        // Said even with --quiet: it is what --ui asked for.
+        eprintln!("web UI: {}", ui.url());
+    }
     summary::link_outputs(&session.out, &session.run, false);
     let progress = Progress::start(
         session.store.clone(),
@@ -123,7 +150,7 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
         session.run.task.metric.name.clone(),
         session.mode,
     );
-    let driven = drive_engine(&session, &services, lease, interrupt).await;
+    let driven = drive_engine(&session, &services, lease, interrupt, &notifier).await;
     progress.finish().await;
     let failure = services.failure();
     services.stop().await;
@@ -136,10 +163,25 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
     summary::link_outputs(&session.out, &run, true);
     let code = announce_end(&end, started.elapsed());
     summary::print(&session.store, &run, &session.out).await?;
+    if let Some(ui) = ui {
+        keep_serving(ui, interrupt).await;
+    }
     if end == RunEnd::Interrupted {
         return interrupted(&session.out);
     }
     Ok(code)
+}
+
+/// Keeps the web UI up after the run ended, until Ctrl-C (at once when Ctrl-C ended it).
+async fn keep_serving(ui: LocalUi, interrupt: &Interrupt) {
+    if !interrupt.first.is_cancelled() {
+        eprintln!(
+            "the run is over; the web UI stays up at {} until Ctrl-C",
+            ui.url()
+        );
+        interrupt.first.cancelled().await;
+    }
+    ui.stop().await;
 }
 
 /// Drives the leased run on an engine over the in-process services until it ends; `None`
@@ -149,6 +191,7 @@ async fn drive_engine(
     services: &Services,
     lease: Lease,
     interrupt: &Interrupt,
+    notifier: &EventNotifier,
 ) -> Result<Option<RunEnd>, CliError> {
     // Other fields (hooks for a served API) keep their defaults in embedded mode.
     #[allow(clippy::needless_update)]
@@ -156,6 +199,7 @@ async fn drive_engine(
         lease_ttl: LEASE_TTL,
         backoff: Backoff::default(),
         output_dir: Some(session.out.clone()),
+        on_event: Some(notifier.hook()),
         ..EngineConfig::default()
     };
     let bearer = Bearer::new(&services.process_token);

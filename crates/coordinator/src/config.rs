@@ -5,6 +5,7 @@
 //! ```toml
 //! listen = "0.0.0.0:50051"
 //! metrics_listen = "0.0.0.0:9090"       # Prometheus /metrics; absent: off
+//! http_listen = "0.0.0.0:8080"          # web UI and /api/v1; absent: off
 //! database_url = "postgres://aide@db/aide"
 //! gateway = "http://gateway:50052"
 //! max_runs = 8
@@ -43,6 +44,9 @@ pub struct CoordinatorConfig {
     pub process_token: Option<aide_core::access::Token>,
     /// Where `GET /metrics` is served; off when `None`.
     pub metrics_listen: Option<SocketAddr>,
+    /// Where the web UI and the HTTP API (`/api/v1`) are served, with the `tls` certificate
+    /// (plaintext only on loopback); off when `None`.
+    pub http_listen: Option<SocketAddr>,
     /// The store; required (no default).
     pub database_url: Option<DatabaseUrl>,
     /// The LLM gateway.
@@ -83,6 +87,7 @@ impl Default for CoordinatorConfig {
             tls: TlsConfig::default(),
             process_token: None,
             metrics_listen: None,
+            http_listen: None,
             database_url: None,
             gateway: "http://127.0.0.1:50052".into(),
             owner: default_owner(),
@@ -118,6 +123,10 @@ pub struct CoordinatorArgs {
     /// Address to serve Prometheus metrics on (GET /metrics) [default: off].
     #[arg(long, env = "AIDE_COORDINATOR_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Address to serve the web UI and the HTTP API on (`/api/v1`, over TLS with the
+    /// --tls-* files, or plaintext on loopback) [default: off].
+    #[arg(long, env = "AIDE_COORDINATOR_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
     /// The store: postgres://… (replicated coordinators) or sqlite:… (one coordinator).
     #[arg(long, env = "AIDE_DATABASE_URL")]
     pub database_url: Option<String>,
@@ -188,6 +197,7 @@ impl Overlay<CoordinatorConfig> for CoordinatorArgs {
         );
         set(&mut c.listen, &self.listen);
         set_some(&mut c.metrics_listen, &self.metrics_listen);
+        set_some(&mut c.http_listen, &self.http_listen);
         set(
             &mut c.gateway,
             &self.gateway.as_deref().map(|g| g.trim().to_owned()),

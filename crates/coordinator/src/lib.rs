@@ -16,6 +16,7 @@ pub mod config;
 pub mod dispatch;
 pub mod engine;
 pub mod error;
+pub mod http;
 pub mod outputs;
 pub mod registry;
 pub mod server;

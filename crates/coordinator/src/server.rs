@@ -1,5 +1,6 @@
 //! One coordinator replica: the store, the public Coordinator API, the Blobs service (task
-//! bundles and node files in the blob store) and gRPC health on one listener, the run
+//! bundles and node files in the blob store) and gRPC health on one listener, the web UI
+//! and the HTTP API on another when asked for ([`crate::http`]), the run
 //! [`Supervisor`] driving leased runs through the engine (gateway author, registry-backed
 //! executor), and the runner registry's reaper.
 //!
@@ -11,6 +12,7 @@
 //! WatchRun streams get a few seconds before they are cut). A second signal exiting at once
 //! is the binary's business.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,15 +30,18 @@ use crate::access::admin::AdminService;
 use crate::access::{Access, bootstrap_admin_token};
 use crate::api::TaskIntake;
 use crate::api::sweeps::SweepsService;
-use crate::api::{ApiConfig, CoordinatorService, EventNotifier};
+use crate::api::{ApiConfig, CoordinatorService, EventNotifier, RunFeeds, WatchSlots};
 use crate::blobs::{BlobsService, StoredTaskFiles};
 use crate::config::CoordinatorConfig;
 use crate::dispatch::RegistryExecutor;
 use crate::engine::TaskFilesPort;
 use crate::engine::{Engine, EngineConfig, GrpcAuthor};
+use crate::http::{HttpApi, HttpListener, HttpSettings};
 use crate::registry::RunnerRegistry;
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use crate::sweeps::{PumpConfig, SweepPump};
+use aide_proto::v1::admin_server::AdminServer;
+use aide_proto::v1::coordinator_server::CoordinatorServer;
 
 /// How long open streams may keep the server up after the engines stopped.
 const SERVER_DRAIN: Duration = Duration::from_secs(5);
@@ -47,7 +52,33 @@ pub async fn run_coordinator(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let (listener, shell) = Shell::listen(config.listen, config.metrics_listen).await?;
-    serve_in(shell, config, listener, shutdown).await
+    let listeners = Listeners::bind_http(listener, config.http_listen).await?;
+    serve_in(shell, config, listeners, shutdown).await
+}
+
+/// The ports a replica serves: gRPC, and the web UI with the HTTP API when wanted.
+#[derive(Debug)]
+pub struct Listeners {
+    pub api: TcpListener,
+    pub http: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// The gRPC port alone.
+    pub fn api_only(api: TcpListener) -> Self {
+        Self { api, http: None }
+    }
+
+    /// The gRPC port, and the HTTP port bound at `http` when given.
+    pub async fn bind_http(api: TcpListener, http: Option<SocketAddr>) -> Result<Self, Error> {
+        let http = match http {
+            Some(address) => Some(TcpListener::bind(address).await.map_err(|e| {
+                Error::Config(format!("--http-listen: cannot listen on {address}: {e}"))
+            })?),
+            None => None,
+        };
+        Ok(Self { api, http })
+    }
 }
 
 /// Runs the replica on an already bound listener (tests bind port 0) until `shutdown`.
@@ -56,13 +87,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    serve_in(Shell::default(), config, listener, shutdown).await
+    let listeners = Listeners::bind_http(listener, config.http_listen).await?;
+    serve_in(Shell::default(), config, listeners, shutdown).await
 }
 
 async fn serve_in(
     shell: Shell,
     config: CoordinatorConfig,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let url = config
@@ -70,7 +102,7 @@ async fn serve_in(
         .clone()
         .ok_or_else(|| Error::Config("--database-url (AIDE_DATABASE_URL) is required".into()))?;
     let store = Arc::new(aide_store::connect(&url).await?);
-    let result = serve_store_in(shell, config, store.clone(), listener, shutdown).await;
+    let result = serve_store_in(shell, config, store.clone(), listeners, shutdown).await;
     store.close().await;
     result
 }
@@ -79,10 +111,10 @@ async fn serve_in(
 pub async fn serve_store(
     config: CoordinatorConfig,
     store: Arc<AnyStore>,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    serve_store_in(Shell::default(), config, store, listener, shutdown).await
+    serve_store_in(Shell::default(), config, store, listeners, shutdown).await
 }
 
 /// [`serve_store`] in `shell` (its metrics registry and endpoint; `aide serve` shares one).
@@ -90,9 +122,13 @@ pub async fn serve_store_in(
     shell: Shell,
     config: CoordinatorConfig,
     store: Arc<AnyStore>,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let Listeners {
+        api: listener,
+        http: http_listener,
+    } = listeners;
     let address = listener
         .local_addr()
         .map_err(aide_service::Error::Listener)?;
@@ -148,7 +184,9 @@ pub async fn serve_store_in(
     );
     let access = Access::new(store.clone());
     announce_bootstrap_token(&store, &config.data_dir).await?;
-    let admin = AdminService::new(store.clone(), access.clone()).into_server();
+    let admin = Arc::new(AdminService::new(store.clone(), access.clone()));
+    let watchers = WatchSlots::default();
+    let feeds = RunFeeds::new(store.clone(), notifier.clone(), api.feed_settings());
     let sweeps = SweepsService::new(
         store.clone(),
         access.clone(),
@@ -156,12 +194,39 @@ pub async fn serve_store_in(
         api.caps.clone(),
     )
     .into_server();
-    let service = CoordinatorService::with_notifier(store.clone(), api, notifier)
-        .with_intake(intake)
-        .with_access(access.clone())
-        .into_server()
+    let max_watch_streams = api.caps.max_watch_streams_per_token;
+    let coordinator = Arc::new(
+        CoordinatorService::with_notifier(store.clone(), api, notifier)
+            .with_intake(intake)
+            .with_access(access.clone())
+            .with_feeds(feeds.clone(), watchers.clone()),
+    );
+    let service = CoordinatorServer::from_arc(coordinator.clone())
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
+    if let Some(http_listener) = http_listener {
+        let http_listener = HttpListener::new(http_listener, &config.tls, shutdown.clone())?;
+        let settings = HttpSettings {
+            secure_cookies: http_listener.is_tls(),
+            max_watch_streams,
+            runner_heartbeat: config.runner_heartbeat(),
+        };
+        let http_api = HttpApi {
+            store: store.clone(),
+            access: access.clone(),
+            coordinator,
+            admin: admin.clone(),
+            feeds,
+            watchers,
+            settings,
+            shutdown: shutdown.clone(),
+        };
+        let app = crate::http::router(http_api);
+        shell
+            .background()
+            .spawn(|_| crate::http::serve(http_listener, app, shutdown.clone()));
+    }
+    let admin = AdminServer::from_arc(admin);
     tracing::info!(%address, tls = server_tls.is_tls(), owner = %config.owner, gateway = %config.gateway, blobs = %blob_store, "coordinator serving");
     let blobs = BlobsService::new(blob_store, config.max_blob_bytes, Arc::new(access))
         .with_process_token(process_token)

@@ -32,6 +32,16 @@ pub struct Registration {
     pub labels: HashMap<String, String>,
 }
 
+/// The configured labels and the runner's version (`version`), which operators see beside
+/// each runner; a configured `version` label is kept.
+fn with_version(labels: &HashMap<String, String>) -> HashMap<String, String> {
+    let mut labels = labels.clone();
+    labels
+        .entry("version".to_owned())
+        .or_insert_with(|| env!("CARGO_PKG_VERSION").to_owned());
+    labels
+}
+
 /// Registers and heartbeats until `shutdown`.
 pub async fn heartbeat_loop(
     reg: Registration,
@@ -75,7 +85,7 @@ async fn session(
             address: reg.address.clone(),
             slots: u32::try_from(service.slots()).unwrap_or(u32::MAX),
             backend: reg.backend.clone(),
-            labels: reg.labels.clone(),
+            labels: with_version(&reg.labels),
         })
         .await?
         .into_inner()
@@ -101,6 +111,7 @@ async fn session(
                 .collect(),
             cpu_load: procfs::cpu_load(),
             memory_load: procfs::memory_load(),
+            cache_bytes: service.cache_bytes(),
         };
         match client.runner_heartbeat(request).await {
             Ok(resp) => {

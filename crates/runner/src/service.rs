@@ -84,6 +84,11 @@ impl RunnerService {
         lock(&self.inner.free).len()
     }
 
+    /// Bytes the bundle cache holds now, when there is one.
+    pub fn cache_bytes(&self) -> Option<u64> {
+        self.inner.inputs.cache.as_ref().map(|c| c.stored_bytes())
+    }
+
     /// Total slots.
     pub fn slots(&self) -> usize {
         self.inner.slots

@@ -271,6 +271,10 @@ pub(crate) fn runner(row: &impl DbRow) -> Result<RunnerRecord> {
             running: row.count("running")?,
             cpu_load: row.value("cpu_load")?,
             memory_load: row.value("memory_load")?,
+            cache_bytes: row
+                .value::<Option<i64>>("cache_bytes")?
+                .map(|b| to_u64(b, "cache bytes"))
+                .transpose()?,
         },
         registered_at: row.time("registered_at")?,
         last_heartbeat_at: row.time("last_heartbeat_at")?,

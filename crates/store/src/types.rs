@@ -410,6 +410,9 @@ pub struct RunnerLoad {
     pub cpu_load: f64,
     /// Memory in use, 0.0 to 1.0 of the runner's capacity.
     pub memory_load: f64,
+    /// Bytes the runner keeps cached (task bundles, environments), when it reports them.
+    #[serde(default)]
+    pub cache_bytes: Option<u64>,
 }
 
 /// A registered runner and its last reported load.

@@ -125,6 +125,7 @@ impl Target {
             max_runs: usize::try_from(self.slots).unwrap_or(usize::MAX),
             output_dir: None,
             metrics_listen: None,
+            http_listen: None,
             data_dir: Some(dir.clone()),
             blob_store: None,
             max_blob_bytes: None,

@@ -41,6 +41,7 @@ use crate::access::{Access, require_runner};
 pub use caps::{RunCaps, WatchSlot, WatchSlots};
 pub use feed::{FeedSettings, RunFeeds};
 pub use intake::TaskIntake;
+pub(crate) use runs::visible_run;
 pub use watch::{EventNotifier, EventSubscription};
 
 /// Settings of the API layer.
@@ -212,7 +213,7 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         let caller = self.access.caller(request.metadata()).await?;
         let request = request.into_inner();
         let run_id = parse_run_id(&request.run_id)?;
-        runs::visible_run(&*self.store, &caller, run_id).await?;
+        visible_run(&*self.store, &caller, run_id).await?;
         let max = self.config.caps.max_watch_streams_per_token;
         let slot = self.watchers.acquire(caller.token_id, max)?;
         watch::watch_run(slot, &self.feeds, &self.config, run_id, request.after_seq)
@@ -240,7 +241,7 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         let caller = self.access.caller(request.metadata()).await?;
         let request = request.into_inner();
         let run_id = parse_run_id(&request.run_id)?;
-        runs::visible_run(&*self.store, &caller, run_id).await?;
+        visible_run(&*self.store, &caller, run_id).await?;
         let format = request.format().as_str_name().to_ascii_lowercase();
         let format = format.trim_start_matches("export_format_");
         audit::exported(&*self.store, &caller, run_id, format).await?;

@@ -76,6 +76,7 @@ pub(super) async fn heartbeat<S: Store>(
         running: u32::try_from(request.running.len()).unwrap_or(u32::MAX),
         cpu_load: fraction(request.cpu_load),
         memory_load: fraction(request.memory_load),
+        cache_bytes: request.cache_bytes,
     };
     store
         .heartbeat_runner(&runner_id, load)

@@ -70,7 +70,7 @@ pub(super) async fn create_run<S: Store>(
 
 /// The run, when the caller's project holds it; NOT_FOUND otherwise, worded as for a run
 /// that does not exist.
-pub(super) async fn visible_run<S: Store>(
+pub(crate) async fn visible_run<S: Store>(
     store: &S,
     caller: &Caller,
     run_id: RunId,

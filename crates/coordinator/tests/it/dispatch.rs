@@ -127,6 +127,7 @@ async fn register(store: &AnyStore, id: &str, address: &str) {
                 running: 0,
                 cpu_load: 0.0,
                 memory_load: 0.0,
+                cache_bytes: None,
             },
         )
         .await

@@ -23,7 +23,7 @@ use crate::Error;
 
 pub use client::Dialer;
 pub use peer::{Peer, PeerGuard};
-pub use server::{ClientAuth, ServerTls};
+pub use server::{ClientAuth, Conn, ServerTls};
 
 /// A service's TLS settings: its certificate and key (issued by `aide certs issue`), the
 /// cluster CA that signs its peers, or `plaintext` (loopback only).

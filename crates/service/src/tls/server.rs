@@ -82,6 +82,22 @@ impl ServerTls {
         }
     }
 
+    /// The transport of a port browsers use (the web UI): as [`new`](Self::new) — plaintext
+    /// only on loopback — but asking for no client certificate (a browser would prompt for
+    /// one) and speaking HTTP/1.1.
+    pub fn https(config: &TlsConfig, address: SocketAddr) -> Result<Self, Error> {
+        match config.files()? {
+            None if address.ip().is_loopback() => Ok(Self { acceptor: None }),
+            None => Err(Error::Tls(format!(
+                "refusing to serve the web UI in plaintext on {address}: plaintext is allowed \
+                 only on loopback; give --tls-cert, --tls-key and --tls-ca"
+            ))),
+            Some(files) => Ok(Self {
+                acceptor: Some(TlsAcceptor::from(Arc::new(https_config(files)?))),
+            }),
+        }
+    }
+
     /// Plaintext on a loopback listener (in-process services and tests).
     pub fn plaintext() -> Self {
         Self { acceptor: None }
@@ -132,6 +148,26 @@ fn server_config(
             ))
         })?;
     config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(config)
+}
+
+/// The rustls configuration of a browser-facing port: the service's chain and key, no
+/// client certificates, ALPN http/1.1.
+fn https_config(files: TlsFiles<'_>) -> Result<rustls::ServerConfig, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certificates(files.cert)?, private_key(files.key)?)
+        .map_err(|e| {
+            Error::Tls(format!(
+                "{} with {}: {e}",
+                files.cert.display(),
+                files.key.display()
+            ))
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
@@ -282,6 +318,13 @@ impl Conn {
                 secure: true,
             },
         }
+    }
+}
+
+impl Conn {
+    /// The peer of the connection.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
     }
 }
 

@@ -7,7 +7,7 @@ use super::{SqliteStore, json_text, ms};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::store::RunnerStore;
-use crate::types::{RunnerInfo, RunnerLoad, RunnerRecord};
+use crate::types::{RunnerInfo, RunnerLoad, RunnerRecord, to_i64};
 
 impl RunnerStore for SqliteStore {
     async fn register_runner(&self, runner: RunnerInfo) -> Result<()> {
@@ -28,6 +28,11 @@ impl RunnerStore for SqliteStore {
             .bind(i64::from(load.running))
             .bind(load.cpu_load)
             .bind(load.memory_load)
+            .bind(
+                load.cache_bytes
+                    .map(|b| to_i64(b, "cache bytes"))
+                    .transpose()?,
+            )
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {

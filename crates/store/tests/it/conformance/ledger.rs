@@ -40,15 +40,43 @@ pub async fn llm_ledger<H: Harness>(h: Arc<H>) {
         Usage::default()
     );
 
+    let node = NodeId::new();
+    let code_call = NewLlmCall {
+        node_id: Some(node),
+        ..call(run.id, LlmPurpose::Code, 1000, 0.25)
+    };
     let first = store
-        .record_llm_call(call(run.id, LlmPurpose::Code, 1000, 0.25))
+        .record_llm_call(code_call.clone())
         .await
         .expect("record");
+    let review_call = NewLlmCall {
+        node_id: Some(node),
+        ..call(run.id, LlmPurpose::Feedback, 3000, 0.5)
+    };
     let second = store
-        .record_llm_call(call(run.id, LlmPurpose::Feedback, 3000, 0.5))
+        .record_llm_call(review_call.clone())
         .await
         .expect("record");
     assert_ne!(first, second);
+    let calls = store.node_llm_calls(node).await.expect("node calls");
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| (c.id, c.node_id, c.purpose, c.usage.clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (first, Some(node), LlmPurpose::Code, code_call.usage),
+            (second, Some(node), LlmPurpose::Feedback, review_call.usage),
+        ],
+        "a node's calls, oldest first, as recorded"
+    );
+    assert!(
+        store
+            .node_llm_calls(NodeId::new())
+            .await
+            .expect("none")
+            .is_empty()
+    );
     let mut cached = NewLlmCall {
         node_id: None,
         ..call(run.id, LlmPurpose::Report, 0, 0.0)
@@ -121,6 +149,9 @@ pub async fn run_events<H: Harness>(h: Arc<H>) {
         all.iter().map(|e| e.seq).collect::<Vec<_>>(),
         vec![1, 2, 3, 4, 5]
     );
+    assert_eq!(run.last_event_seq, 0, "a new run has no events");
+    let moved = store.get_run(run.id).await.expect("run");
+    assert_eq!(moved.last_event_seq, 5, "the run knows its newest event");
     let RunEvent::BestChanged(third) = &all[2].event else {
         panic!("{:?}", all[2])
     };
@@ -206,7 +237,8 @@ pub async fn runner_registry<H: Harness>(h: Arc<H>) {
             free_slots: 4,
             running: 0,
             cpu_load: 0.0,
-            memory_load: 0.0
+            memory_load: 0.0,
+            cache_bytes: None,
         }
     );
 
@@ -215,6 +247,7 @@ pub async fn runner_registry<H: Harness>(h: Arc<H>) {
         running: 3,
         cpu_load: 0.9,
         memory_load: 0.5,
+        cache_bytes: Some(3 << 30),
     };
     store.heartbeat_runner("r1", busy).await.expect("heartbeat");
     let hot = RunnerLoad {
@@ -222,6 +255,7 @@ pub async fn runner_registry<H: Harness>(h: Arc<H>) {
         running: 0,
         cpu_load: 0.7,
         memory_load: 0.1,
+        cache_bytes: None,
     };
     store.heartbeat_runner("r2", hot).await.expect("heartbeat");
     let live = store.live_runners(window).await.expect("live");
@@ -237,6 +271,7 @@ pub async fn runner_registry<H: Harness>(h: Arc<H>) {
         running: 0,
         cpu_load: 0.2,
         memory_load: 0.9,
+        cache_bytes: Some(0),
     };
     store.heartbeat_runner("r1", cool).await.expect("heartbeat");
     let live = store.live_runners(window).await.expect("live");

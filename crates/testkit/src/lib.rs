@@ -5,12 +5,15 @@
 //! `--print-config` ([`binary`]), the S3 server of the test environment ([`s3`]), the Python
 //! for process-backend sandboxes ([`python`]), with the `services` feature an in-process
 //! gateway and runner ([`services`]) and a throwaway cluster CA ([`tls`]), and several hosts on one machine, as network
-//! namespaces that may hide directories ([`hosts`]), and a synthetic MLE-bench competition
-//! ([`mlebench`]).
+//! namespaces that may hide directories ([`hosts`]), a synthetic MLE-bench competition
+//! ([`mlebench`]), and with the `web` feature a headless browser ([`browser`]) and a reader
+//! of server-sent events ([`sse`]).
 //!
 //! Only a `[dev-dependencies]` entry.
 
 pub mod binary;
+#[cfg(feature = "web")]
+pub mod browser;
 pub mod error;
 pub mod hosts;
 pub mod mlebench;
@@ -24,6 +27,8 @@ pub mod require;
 pub mod s3;
 #[cfg(feature = "services")]
 pub mod services;
+#[cfg(feature = "web")]
+pub mod sse;
 #[cfg(feature = "services")]
 pub mod tls;
 

@@ -178,7 +178,8 @@ pub fn router(api: HttpApi) -> Router {
                 async move { axum::Json((*document).clone()) }
             }),
         )
-        .fallback(ui::api_not_found);
+        .fallback(ui::api_not_found)
+        .layer(axum::middleware::from_fn(problem::plain_errors_as_problems));
     ui::with_assets(api_router)
         .with_state(Arc::new(api))
         .layer(axum::middleware::from_fn(ui::security_headers))

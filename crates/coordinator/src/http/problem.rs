@@ -3,7 +3,9 @@
 //! one code set; the HTTP status follows the code.
 
 use axum::Json;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tonic::{Code, Status};
@@ -42,6 +44,58 @@ impl Problem {
 
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(Code::NotFound, detail)
+    }
+}
+
+/// The most of a plain error's text that is kept.
+const PLAIN_ERROR_BYTES: usize = 4096;
+
+/// Turns the framework's own plain-text refusals (a path that is not a UUID, a malformed
+/// query or body, a method the path does not take) into problems, so every error of the
+/// API reads the same.
+pub async fn plain_errors_as_problems(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/problem+json"));
+    let is_event_stream = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_event_stream {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), PLAIN_ERROR_BYTES)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&body).trim().to_owned();
+    let code = code_of_status(status);
+    let detail = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let mut problem = Problem::new(code, detail);
+    problem.status = status.as_u16();
+    problem.title = status.canonical_reason().unwrap_or("Error").into();
+    problem.into_response()
+}
+
+/// The gRPC code closest to an HTTP status the framework chose.
+fn code_of_status(status: StatusCode) -> Code {
+    match status.as_u16() {
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        405 | 501 => Code::Unimplemented,
+        408 | 504 => Code::DeadlineExceeded,
+        409 => Code::FailedPrecondition,
+        429 => Code::ResourceExhausted,
+        503 => Code::Unavailable,
+        400..=499 => Code::InvalidArgument,
+        _ => Code::Internal,
     }
 }
 

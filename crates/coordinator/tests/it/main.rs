@@ -10,6 +10,7 @@
 mod api_support;
 mod distributed_support;
 mod engine_support;
+mod http_support;
 
 mod api;
 mod api_sweeps;
@@ -23,6 +24,8 @@ mod engine_infra;
 mod engine_report;
 mod engine_stubs;
 mod hosts;
+mod http_api;
+mod http_events;
 mod outputs;
 mod sandbox_search;
 mod service_tls;

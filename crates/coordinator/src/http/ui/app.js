@@ -1404,6 +1404,16 @@ function runnerRow(r) {
 
 // ───────────────────────── 16. Start ─────────────────────────
 
+/** The token in a `#token=…&run=…` address, which is replaced by the run's page. */
+function handedToken() {
+  if (!location.hash.startsWith('#token=')) return null;
+  const params = new URLSearchParams(location.hash.slice(1));
+  const run = params.get('run');
+  const page = run && /^[0-9a-f-]{36}$/i.test(run) ? '#/runs/' + run : '#/runs';
+  history.replaceState(null, '', location.pathname + location.search + page);
+  return params.get('token');
+}
+
 async function start() {
   $('#logout').addEventListener('click', logout);
   $('#error-dismiss').addEventListener('click', hideError);
@@ -1412,9 +1422,12 @@ async function start() {
   if (!location.hash && location.pathname.startsWith('/ui/')) {
     history.replaceState(null, '', location.pathname + location.search + '#' + location.pathname.slice(3));
   }
+  // `aide run --ui` opens #token=…&run=…: trade the token for the session cookie and take
+  // it out of the address bar (and the history) before anything else.
+  const handed = handedToken();
   let failure = null;
   try {
-    setSession(await api('GET', '/session'));
+    setSession(await (handed ? api('POST', '/session', { token: handed }) : api('GET', '/session')));
   } catch (e) {
     failure = e; // a 401 has already switched to #/login
   }

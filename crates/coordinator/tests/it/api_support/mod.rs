@@ -127,6 +127,11 @@ impl Harness {
         }
     }
 
+    /// The Postgres database's URL, when the harness has one.
+    pub fn database_url(&self) -> Option<&str> {
+        self.postgres.as_ref().map(TestDatabase::url)
+    }
+
     /// The directory of the server's task root `bench`.
     pub fn task_root(&self) -> std::path::PathBuf {
         self.dir.path().join("roots")
@@ -165,7 +170,7 @@ impl Harness {
         connect(&self.address, token).await
     }
 
-    async fn cleanup(&self) {
+    pub async fn cleanup(&self) {
         self.shutdown.cancel();
         self.store.close().await;
     }

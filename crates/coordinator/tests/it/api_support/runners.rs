@@ -36,6 +36,7 @@ fn heartbeat(
         running,
         cpu_load: cpu,
         memory_load: 0.1,
+        cache_bytes: Some(u64::from(free) << 20),
     }
 }
 
@@ -86,6 +87,13 @@ pub async fn runners_register_heartbeat_and_the_least_loaded_is_picked(h: Arc<Ha
         .runner_heartbeat(heartbeat("r2", 2, 0.9, vec![]))
         .await
         .expect("beat");
+    let beaten = h
+        .store
+        .live_runners(Duration::from_secs(60))
+        .await
+        .expect("live");
+    let r1 = beaten.iter().find(|r| r.info.id == "r1").expect("r1");
+    assert_eq!(r1.load.cache_bytes, Some(1 << 20), "the cache size is kept");
     let registry = RunnerRegistry::new(h.store.clone(), Duration::from_secs(2));
     let picked = registry.pick().await.expect("pick").expect("a runner");
     assert_eq!(picked.id, "r2", "most free slots first");

@@ -212,7 +212,7 @@ impl From<ExportFormat> for v1::ExportFormat {
 
 /// One of a run's outputs as a download, byte for byte what `aide export` writes.
 #[utoipa::path(get, path = "/api/v1/runs/{run_id}/export/{format}", tag = "runs",
-    params(("run_id" = Uuid, Path), ("format" = ExportFormat, Path)),
+    params(("run_id" = Uuid, Path), ("format" = inline(ExportFormat), Path)),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"),
         (status = "4XX", body = Problem)))]
 pub async fn export_run(

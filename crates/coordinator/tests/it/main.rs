@@ -26,6 +26,7 @@ mod engine_stubs;
 mod hosts;
 mod http_api;
 mod http_events;
+mod http_fuzz;
 mod outputs;
 mod sandbox_search;
 mod service_tls;

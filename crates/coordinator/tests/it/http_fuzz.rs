@@ -1,0 +1,116 @@
+//! The OpenAPI document fuzzed against a running API by schemathesis (PyPI, installed by
+//! `deploy/dev/web-tools.sh`): its coverage, fuzzing and stateful phases over every
+//! operation but the endless event stream, with a run, its nodes and a sweep in the store
+//! so the identifiers lead somewhere. No answer may be a 5xx, and every answer must conform
+//! to the document.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use aide_core::sweep::definition::SweepBudget;
+use aide_core::sweep::{SweepArm, SweepDefinition, SweepTask};
+use aide_store::NewSweep;
+use aide_store::prelude::*;
+
+use crate::http_support::{Web, run_web};
+
+/// The schemathesis CLI: `AIDE_SCHEMATHESIS`, or where web-tools.sh installs it.
+fn schemathesis() -> Option<PathBuf> {
+    let path = std::env::var_os("AIDE_SCHEMATHESIS").map_or_else(
+        || PathBuf::from("/var/cache/aide/schemathesis/bin/st"),
+        PathBuf::from,
+    );
+    if path.is_file() {
+        Some(path)
+    } else {
+        aide_testkit::unavailable(
+            "schemathesis",
+            format!("{} is missing (deploy/dev/web-tools.sh)", path.display()),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_holds_under_schemathesis() {
+    let Some(st) = schemathesis() else { return };
+    run_web(Web::sqlite().await, move |web| async move {
+        let h = &web.harness;
+        let lease = h.running_run("fuzzed").await;
+        let draft = h.reviewed_node(&lease, 0, None, Some(0.5)).await;
+        h.reviewed_node(&lease, 1, Some(draft), None).await;
+        let sweep = h
+            .store
+            .create_sweep(NewSweep {
+                project: aide_core::access::ProjectName::default_project(),
+                name: "fuzzed".into(),
+                definition: SweepDefinition {
+                    tasks: vec![SweepTask {
+                        name: "house-prices".into(),
+                        task: crate::api_support::house_prices_task(),
+                        leaderboard: None,
+                        grader: None,
+                    }],
+                    arms: vec![SweepArm {
+                        name: "default".into(),
+                        settings: aide_core::RunSettings::default(),
+                    }],
+                    seeds: vec![0],
+                },
+                budget: SweepBudget {
+                    cells_at_once: Some(1),
+                    ..SweepBudget::default()
+                },
+            })
+            .await
+            .expect("sweep");
+        let config = h.dir.path().join("schemathesis.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[parameters]\n\"path.run_id\" = \"{}\"\n\"path.node_id\" = \"{draft}\"\n\
+                 \"path.sweep_id\" = \"{}\"\n",
+                lease.run_id, sweep.id
+            ),
+        )
+        .expect("config");
+        let url = web.url.clone();
+        let token = web.member().expose().to_owned();
+        let workdir = h.dir.path().to_path_buf();
+        let output = tokio::task::spawn_blocking(move || {
+            Command::new(st)
+                .current_dir(workdir)
+                .env("NO_COLOR", "1")
+                .arg("--config-file")
+                .arg(config)
+                .args(["run", &format!("{url}/api/v1/openapi.json"), "--url", &url])
+                .args(["-H", &format!("Authorization: Bearer {token}")])
+                .args(["--checks", "not_a_server_error,response_schema_conformance"])
+                .args(["--exclude-path-regex", "/events/stream$"])
+                .args([
+                    "--max-examples",
+                    "25",
+                    "--seed",
+                    "7",
+                    "--wait-for-schema",
+                    "10",
+                ])
+                .output()
+                .expect("run schemathesis")
+        })
+        .await
+        .expect("schemathesis finished");
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "schemathesis found failures:\n{report}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(report.contains("passed"), "{report}");
+        eprintln!("{report}");
+        assert!(
+            !report.contains("Missing test data"),
+            "every operation reached data:\n{report}"
+        );
+    })
+    .await;
+}

@@ -5,6 +5,7 @@
 
 mod serve_support;
 mod support;
+mod web_support;
 
 mod access;
 mod bench;
@@ -15,3 +16,4 @@ mod run;
 mod serve;
 mod submit_input;
 mod watch_storm;
+mod web;

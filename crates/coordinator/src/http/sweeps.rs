@@ -27,9 +27,12 @@ pub async fn list_sweeps(
         .list_sweeps(Some(&authed.caller.project), MAX_SWEEPS)
         .await
         .map_err(store_status)?;
-    Ok(Json(SweepList {
-        sweeps: sweeps.iter().map(SweepSummary::of).collect(),
-    }))
+    let mut summaries = Vec::with_capacity(sweeps.len());
+    for sweep in &sweeps {
+        let cost = api.store.sweep_cost(sweep.id).await.map_err(store_status)?;
+        summaries.push(SweepSummary::of(sweep, cost));
+    }
+    Ok(Json(SweepList { sweeps: summaries }))
 }
 
 /// One sweep: its cells (task × arm × seed, with scores and medals) and its report.

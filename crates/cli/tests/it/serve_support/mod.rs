@@ -23,6 +23,8 @@ pub struct Server {
     pub token: String,
     /// Where `--metrics-listen` serves `/metrics`.
     pub metrics: std::net::SocketAddr,
+    /// The web UI's URL, when `--http-listen` was given.
+    pub web: Option<String>,
     pub dir: TempDir,
     child: ChildGuard,
     /// Dropped after the process is killed.
@@ -33,18 +35,31 @@ impl Server {
     /// Creates a database and starts `aide serve` on it in plaintext on loopback; `None`
     /// when a service is missing outside CI.
     pub fn start() -> Option<Self> {
-        Self::start_with(false)
+        Self::start_with(false, None)
     }
 
     /// [`Server::start`] serving TLS with a coordinator certificate made by `aide certs`.
     pub fn start_tls() -> Option<Self> {
-        Self::start_with(true)
+        Self::start_with(true, None)
     }
 
-    fn start_with(tls: bool) -> Option<Self> {
+    /// [`Server::start`] serving the web UI too (`--http-listen`), after `seed` wrote into
+    /// the fresh database (given its URL) what the test needs already there.
+    pub fn start_web(seed: &dyn Fn(&str)) -> Option<Self> {
+        Self::start_with(false, Some(seed))
+    }
+
+    fn start_with(tls: bool, web: Option<&dyn Fn(&str)>) -> Option<Self> {
         let redis_url = aide_testkit::redis::require()?;
         let database = aide_testkit::block_on(TestDatabase::create("aide_serve"))?;
         let db_url = database.url().to_owned();
+        let web_port = web.map(|seed| {
+            seed(&db_url);
+            free_port()
+        });
+        let web_flags = web_port
+            .map(|port| vec!["--http-listen".to_owned(), format!("127.0.0.1:{port}")])
+            .unwrap_or_default();
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -58,6 +73,7 @@ impl Server {
             aide()
                 .arg("serve")
                 .args(&transport)
+                .args(&web_flags)
                 .args([
                     "--database-url",
                     &db_url,
@@ -83,6 +99,7 @@ impl Server {
             ca: tls.then(|| dir.path().join("certs/ca.pem")),
             token: String::new(),
             metrics,
+            web: web_port.map(|port| format!("http://127.0.0.1:{port}")),
             dir,
             child,
             database,

@@ -22,6 +22,8 @@ pub struct SweepSummary {
     pub arms: u32,
     pub seeds: u32,
     pub cells: CellCountsView,
+    /// What the model calls of its cells' runs cost, in US dollars.
+    pub cost_usd: f64,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -39,7 +41,7 @@ pub struct CellCountsView {
 }
 
 impl SweepSummary {
-    pub fn of(sweep: &SweepRecord) -> Self {
+    pub fn of(sweep: &SweepRecord, cost_usd: f64) -> Self {
         let definition = &sweep.definition;
         let c = sweep.cells;
         Self {
@@ -60,6 +62,7 @@ impl SweepSummary {
                 cancelled: c.cancelled,
                 total: c.total(),
             },
+            cost_usd,
             created_at: sweep.created_at,
             finished_at: sweep.finished_at,
         }
@@ -124,13 +127,14 @@ impl SweepDetail {
                 wall_secs: cell.wall_secs(),
             })
             .collect();
+        let report = Report::of(&results);
         Self {
-            sweep: SweepSummary::of(sweep),
+            sweep: SweepSummary::of(sweep, report.cost_usd),
             task_names: definition.tasks.iter().map(|t| t.name.clone()).collect(),
             arm_names: definition.arms.iter().map(|a| a.name.clone()).collect(),
             seeds: definition.seeds.clone(),
             cells: views,
-            report: Report::of(&results),
+            report,
         }
     }
 }

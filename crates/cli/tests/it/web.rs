@@ -1,0 +1,325 @@
+//! The web UI in a real browser (headless Chromium through chromedriver) against a real
+//! `aide serve --http-listen` (Postgres, process sandbox, baseline author):
+//!
+//! - a member logs in, sees a submitted run appear in the list and its tree grow while it
+//!   runs, opens a node and reads its code and output, opens a failed node's exception,
+//!   opens a sweep that `aide bench run` made, and cancels a run;
+//! - a viewer is refused the cancel, with the reason on the page and the run untouched;
+//! - a node whose plan, code, output and exception are hostile markup renders as text:
+//!   nothing runs, no element is injected, no `javascript:` link appears.
+//!
+//! Screenshots of each page are saved under the target directory
+//! (`<target>/tmp/web-screenshots/`).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aide_testkit::browser::Browser;
+use thirtyfour::prelude::*;
+
+use crate::serve_support::Server;
+use crate::support::stdout;
+use crate::web_support::seed::{HOSTILE, Seeded, seed};
+use crate::web_support::{PAGE, log_in, log_out, make_token, open, text_of};
+
+/// How long a run of the example may take here.
+const RUN: Duration = Duration::from_secs(240);
+
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots")
+}
+
+/// A server seeded with [`seed`]'s runs; `None` when a service is missing outside CI.
+fn seeded_server() -> Option<(Server, Seeded)> {
+    let seeded = std::sync::Mutex::new(None);
+    let server = Server::start_web(&|url| {
+        *seeded.lock().expect("lock") = Some(aide_testkit::block_on(seed(url)));
+    })?;
+    let seeded = seeded.lock().expect("lock").expect("seeded");
+    Some((server, seeded))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Submits the diabetes example with `steps` as `token`; the run's id.
+fn submit(server: &Server, token: &str, steps: &str) -> String {
+    let out = server.client_as(token, &["submit", "examples/diabetes", "--steps", steps]);
+    assert_eq!(out.status.code(), Some(0));
+    stdout(&out)
+        .lines()
+        .next()
+        .expect("the run id")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
+    let Some((server, seeded)) = seeded_server() else {
+        return;
+    };
+    let web = server.web.clone().expect("the web UI");
+    runtime().block_on(async {
+        let Some(browser) = Browser::start(&screenshots()).await else {
+            return;
+        };
+        let member = make_token(&web, &server.token, "member").await;
+        let viewer = make_token(&web, &server.token, "viewer").await;
+
+        // Logging in, then a run submitted meanwhile appears in the live list.
+        open(&browser, &web, "").await;
+        browser
+            .wait_for("the login page for a stranger", PAGE, || async {
+                browser.driver.find(By::Css("input#token")).await.ok()
+            })
+            .await;
+        browser.screenshot("login").await;
+        log_in(&browser, &web, &member).await;
+        let run = submit(&server, &member, "8");
+        let row = format!("tr.run-row[data-run-id='{run}']");
+        browser
+            .wait_for("the submitted run in the list", PAGE, || async {
+                (browser.count(&row).await == 1).then_some(())
+            })
+            .await;
+        browser.screenshot("runs").await;
+
+        // Its page: the tree grows while the run runs, then the run completes.
+        browser
+            .driver
+            .find(By::Css(&format!("{row} td.run-name a")))
+            .await
+            .expect("the run's link")
+            .click()
+            .await
+            .expect("open the run");
+        let mut sizes = Vec::new();
+        let deadline = Instant::now() + RUN;
+        loop {
+            let nodes = browser.count("svg#tree g.node").await;
+            let status = browser.text("#run-status").await.unwrap_or_default();
+            if sizes.last() != Some(&nodes) && status == "running" {
+                sizes.push(nodes);
+            }
+            if status == "completed" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the run did not complete: {status}, {sizes:?}"
+            );
+            if sizes.len() == 3 {
+                browser.screenshot("run-growing").await;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        assert!(
+            sizes.len() >= 3,
+            "the tree was seen growing while running: {sizes:?}"
+        );
+        assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+        browser
+            .wait_for("all 8 nodes drawn", PAGE, || async {
+                (browser.count("svg#tree g.node").await == 8).then_some(())
+            })
+            .await;
+        assert!(
+            browser.count("svg#metric-chart circle").await >= 1,
+            "the metric chart has points"
+        );
+        assert!(
+            browser.count("svg#tree g.node.best").await == 1,
+            "the best node is marked"
+        );
+        assert!(
+            browser.count("ol#events li.event").await >= 10,
+            "the event log is shown"
+        );
+        browser.screenshot("run").await;
+
+        // A node: its code and its output.
+        browser
+            .driver
+            .find(By::Css("svg#tree g.node.best"))
+            .await
+            .expect("the best node")
+            .click()
+            .await
+            .expect("open the node");
+        let code = text_of(&browser, "#node-code").await;
+        assert!(
+            code.contains("import") && code.contains("./input"),
+            "{code}"
+        );
+        let output = text_of(&browser, "#node-output").await;
+        assert!(!output.trim().is_empty());
+        assert!(
+            browser.count("#node-llm-calls tr").await >= 2,
+            "the LLM calls are listed"
+        );
+        browser.screenshot("node").await;
+
+        // A failed node: its exception and the line it names.
+        open(&browser, &web, &format!("#/nodes/{}", seeded.failed)).await;
+        let exception = text_of(&browser, "#node-exception").await;
+        assert!(
+            exception.contains("KeyError") && exception.contains("'price'"),
+            "{exception}"
+        );
+        assert!(exception.contains("line 3"), "{exception}");
+        assert_eq!(
+            browser.count("#node-code .exc-line").await,
+            1,
+            "the failing line is marked"
+        );
+        browser.screenshot("node-exception").await;
+
+        // A sweep, as `aide bench run` made it.
+        let spec = aide_testkit::mlebench::sweep_spec(server.dir.path(), "1", "{ steps = 3 }", 4);
+        let out = server.client_as(&member, &["bench", "run", spec.to_str().expect("path")]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        open(&browser, &web, "#/sweeps").await;
+        browser
+            .wait_for("the sweep in the list", PAGE, || async {
+                browser.driver.find(By::Css("tr.sweep-row a")).await.ok()
+            })
+            .await
+            .click()
+            .await
+            .expect("open the sweep");
+        browser
+            .wait_for("every cell graded", RUN, || async {
+                let graded = browser.count("td.cell[data-status='graded']").await;
+                (graded == 6).then_some(())
+            })
+            .await;
+        let aggregates = text_of(&browser, "table#sweep-aggregates").await;
+        assert!(aggregates.contains("±"), "mean ± SEM: {aggregates}");
+        browser.screenshot("sweep").await;
+
+        // A viewer may look but not cancel.
+        let long = submit(&server, &member, "60");
+        log_out(&browser).await;
+        log_in(&browser, &web, &viewer).await;
+        open(&browser, &web, &format!("#/runs/{long}")).await;
+        browser
+            .wait_for("the long run running", RUN, || async {
+                (browser.text("#run-status").await.as_deref() == Some("running")).then_some(())
+            })
+            .await;
+        browser
+            .driver
+            .find(By::Css("#cancel-run"))
+            .await
+            .expect("cancel")
+            .click()
+            .await
+            .expect("click");
+        let refusal = text_of(&browser, "#error").await;
+        assert!(refusal.contains("viewer"), "{refusal}");
+        browser.screenshot("viewer-refused").await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            browser.text("#run-status").await.as_deref(),
+            Some("running")
+        );
+
+        // A member cancels it.
+        log_out(&browser).await;
+        log_in(&browser, &web, &member).await;
+        open(&browser, &web, &format!("#/runs/{long}")).await;
+        browser
+            .wait_for("the cancel button", PAGE, || async {
+                browser.driver.find(By::Css("#cancel-run")).await.ok()
+            })
+            .await
+            .click()
+            .await
+            .expect("cancel");
+        browser
+            .wait_for("the run cancelled", RUN, || async {
+                (browser.text("#run-status").await.as_deref() == Some("cancelled")).then_some(())
+            })
+            .await;
+        browser.screenshot("cancelled").await;
+        browser.quit().await;
+    });
+}
+
+#[test]
+fn hostile_text_from_a_run_renders_as_text() {
+    let Some((server, seeded)) = seeded_server() else {
+        return;
+    };
+    let web = server.web.clone().expect("the web UI");
+    runtime().block_on(async {
+        let Some(browser) = Browser::start(&screenshots()).await else {
+            return;
+        };
+        let member = make_token(&web, &server.token, "member").await;
+        log_in(&browser, &web, &member).await;
+        let name = text_of(&browser, "td.run-name").await;
+        assert!(
+            name.contains("<script>"),
+            "the name reads as written: {name}"
+        );
+
+        open(&browser, &web, &format!("#/nodes/{}", seeded.hostile)).await;
+        assert_eq!(text_of(&browser, "#node-plan").await, HOSTILE);
+        let code = text_of(&browser, "#node-code").await;
+        assert!(code.contains(HOSTILE), "{code}");
+        let output = text_of(&browser, "#node-output").await;
+        assert!(output.contains(HOSTILE), "{output}");
+        let exception = text_of(&browser, "#node-exception").await;
+        assert!(exception.contains("<script>"), "{exception}");
+        open(&browser, &web, &format!("#/runs/{}", seeded.run)).await;
+        text_of(&browser, "#run-name").await;
+        browser
+            .wait_for("the run's two nodes", PAGE, || async {
+                (browser.count("svg#tree g.node").await == 2).then_some(())
+            })
+            .await;
+        browser.screenshot("hostile-run").await;
+        open(&browser, &web, &format!("#/nodes/{}", seeded.hostile)).await;
+        text_of(&browser, "#node-plan").await;
+        browser.screenshot("hostile-node").await;
+
+        let pwned = browser
+            .driver
+            .execute(
+                "return window.__pwned === undefined ? null : window.__pwned;",
+                vec![],
+            )
+            .await
+            .expect("script");
+        assert_eq!(
+            pwned.json(),
+            &serde_json::Value::Null,
+            "no injected script ran"
+        );
+        for injected in [
+            "main img",
+            "main script",
+            "a[href^='javascript']",
+            "[onerror]",
+        ] {
+            assert_eq!(browser.count(injected).await, 0, "{injected} was injected");
+        }
+        assert!(
+            browser.driver.get_alert_text().await.is_err(),
+            "no dialog opened"
+        );
+        browser.quit().await;
+    });
+}

@@ -43,14 +43,18 @@ pub struct Session {
 #[derive(Debug, Clone)]
 pub struct Interrupt {
     pub first: CancellationToken,
+    /// Set once the run is over (only the web UI of `--ui` is left to stop).
+    run_over: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Interrupt {
     /// Installs the handler (SIGINT, and SIGTERM alike).
     pub fn install() -> Self {
         let first = CancellationToken::new();
+        let run_over = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let over = run_over.clone();
         let installed =
-            aide_service::signals::install(first.clone(), EXIT_INTERRUPTED.into(), |stage| {
+            aide_service::signals::install(first.clone(), EXIT_INTERRUPTED.into(), move |stage| {
                 match stage {
                     Stage::Draining => {
                         use std::io::IsTerminal;
@@ -59,9 +63,13 @@ impl Interrupt {
                         } else {
                             ""
                         };
-                        eprintln!(
-                            "{clear}stopping: releasing the run (Ctrl-C again to quit at once)"
-                        );
+                        if over.load(std::sync::atomic::Ordering::Relaxed) {
+                            eprintln!("{clear}stopping the web UI");
+                        } else {
+                            eprintln!(
+                                "{clear}stopping: releasing the run (Ctrl-C again to quit at once)"
+                            );
+                        }
                     }
                     Stage::Exiting => eprintln!("quitting at once"),
                 }
@@ -69,7 +77,13 @@ impl Interrupt {
         if let Err(e) = installed {
             eprintln!("warning: {e}: Ctrl-C will not stop the run cleanly");
         }
-        Self { first }
+        Self { first, run_over }
+    }
+
+    /// Says that the run is over, so a Ctrl-C only stops what is left (the web UI).
+    fn run_is_over(&self) {
+        self.run_over
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -175,6 +189,7 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
 /// Keeps the web UI up after the run ended, until Ctrl-C (at once when Ctrl-C ended it).
 async fn keep_serving(ui: LocalUi, interrupt: &Interrupt) {
     if !interrupt.first.is_cancelled() {
+        interrupt.run_is_over();
         eprintln!(
             "the run is over; the web UI stays up at {} until Ctrl-C",
             ui.url()

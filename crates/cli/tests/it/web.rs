@@ -323,3 +323,117 @@ fn hostile_text_from_a_run_renders_as_text() {
         browser.quit().await;
     });
 }
+
+/// Reads `aide run`'s stderr into `log` on a thread of its own.
+fn collect_stderr(child: &mut std::process::Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::BufRead as _;
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let mut log = sink.lock().expect("lock");
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    log
+}
+
+/// Waits until `log` holds `needle`; the log.
+fn wait_log(log: &std::sync::Mutex<String>, needle: &str) -> String {
+    let deadline = Instant::now() + RUN;
+    loop {
+        let text = log.lock().expect("lock").clone();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} in:\n{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn aide_run_ui_serves_the_local_run_and_stays_up_until_ctrl_c() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut child = crate::support::aide()
+        .args(["run", "examples/diabetes", "--steps", "2", "--ui", "--out"])
+        .arg(out.path().join("run"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("aide run --ui");
+    let log = collect_stderr(&mut child);
+    let line = wait_log(&log, "web UI: ");
+    let url = line
+        .lines()
+        .find_map(|l| l.strip_prefix("web UI: "))
+        .expect("the URL")
+        .trim()
+        .to_owned();
+    let (base, fragment) = url.split_once("/#").expect("a fragment");
+    assert!(base.starts_with("http://127.0.0.1:"), "{url}");
+    let token = fragment
+        .split('&')
+        .find_map(|p| p.strip_prefix("token="))
+        .expect("the token");
+
+    let summary = runtime().block_on(async {
+        let http = reqwest::Client::new();
+        let login = http
+            .post(format!("{base}/api/v1/session"))
+            .json(&serde_json::json!({ "token": token }))
+            .send()
+            .await
+            .expect("log in");
+        assert_eq!(login.status(), 200);
+        let cookie = login.headers()["set-cookie"].to_str().expect("cookie");
+        let session = cookie.split(';').next().expect("pair").to_owned();
+        wait_log(&log, "the run is over");
+        let runs: serde_json::Value = http
+            .get(format!("{base}/api/v1/runs"))
+            .header("cookie", session)
+            .send()
+            .await
+            .expect("runs")
+            .json()
+            .await
+            .expect("JSON");
+        runs["runs"][0].clone()
+    });
+    assert_eq!(summary["status"], "completed", "{summary}");
+    assert_eq!(summary["reviewed"], 2);
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("Ctrl-C");
+    let status = child.wait().expect("exit");
+    assert_eq!(status.code(), Some(0), "{}", log.lock().expect("lock"));
+    assert!(log.lock().expect("lock").contains("stopping the web UI"));
+    let refused = runtime().block_on(async {
+        reqwest::Client::new()
+            .get(format!("{base}/api/v1/runs"))
+            .bearer_auth(token)
+            .send()
+            .await
+    });
+    assert!(refused.is_err(), "the UI stopped with the process");
+    let store = runtime().block_on(async {
+        let url = aide_store::DatabaseUrl::sqlite_file(&out.path().join("run/aide.db"));
+        aide_store::connect(&url).await.expect("the run's store")
+    });
+    let token: aide_core::access::Token = token.parse().expect("a token");
+    let record = runtime()
+        .block_on(aide_store::AccessStore::find_token(&store, &token.hash()))
+        .expect("find")
+        .expect("the UI's token is kept");
+    assert!(
+        record.revoked_at.is_some(),
+        "the UI's token was revoked when it stopped"
+    );
+}

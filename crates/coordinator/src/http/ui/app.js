@@ -428,6 +428,7 @@ function runRow(r) {
 const EXPORTS = [['journal', 'journal'], ['best_solution', 'best solution'], ['submission', 'submission'],
   ['tree_html', 'tree (HTML)'], ['report', 'report']];
 const OUTCOMES = new Set(['pending', 'good', 'buggy']);
+const LOG_ITEMS_PER_FRAME = 300;
 
 function pageRun(ctx, root, runId) {
   // Client-side model of the run, fed by the tree snapshot and then by events.
@@ -439,6 +440,7 @@ function pageRun(ctx, root, runId) {
     bestPath: new Set(),
     lastSeq: 0,
     logBuf: [],         // events waiting for the next frame
+    dirty: false,       // the tree or the best path changed since the last drawing
     zoom: 1, size: [0, 0],
     raf: 0, cancelling: false,
   };
@@ -563,7 +565,8 @@ function pageRun(ctx, root, runId) {
 
   // ── model updates
   function addNode(id, parent, step, action, outcome, metric) {
-    if (id == null || st.nodes.has(id)) return;
+    if (id == null || st.nodes.has(str(id))) return;
+    st.dirty = true;
     const n = { id: str(id), parent: parent == null ? null : str(parent), step, action: str(action),
       outcome: OUTCOMES.has(outcome) ? outcome : 'pending', metric: isNum(metric) ? metric : null };
     st.nodes.set(n.id, n);
@@ -571,7 +574,10 @@ function pageRun(ctx, root, runId) {
   }
 
   function setBest(id) {
-    st.bestId = id == null ? null : str(id);
+    const best = id == null ? null : str(id);
+    if (best === st.bestId && st.bestPath) return;
+    st.dirty = true;
+    st.bestId = best;
     st.bestPath = new Set();
     let n = st.nodes.get(st.bestId);
     while (n && !st.bestPath.has(n.id)) { // guard against cycles in untrusted data
@@ -593,7 +599,13 @@ function pageRun(ctx, root, runId) {
         break;
       case 'node_reviewed': {
         const n = st.nodes.get(str(p.node_id));
-        if (n) { n.outcome = p.buggy ? 'buggy' : 'good'; n.metric = isNum(p.metric) ? p.metric : null; }
+        const outcome = p.buggy ? 'buggy' : 'good';
+        const metric = isNum(p.metric) ? p.metric : null;
+        if (n && (n.outcome !== outcome || n.metric !== metric)) {
+          n.outcome = outcome;
+          n.metric = metric;
+          st.dirty = true;
+        }
         break;
       }
       case 'best_changed':
@@ -618,6 +630,9 @@ function pageRun(ctx, root, runId) {
       st.raf = 0;
       if (!ctx.alive) return;
       flushLog();
+      // Replaying history the snapshot already holds changes nothing: no redraw.
+      if (!st.dirty) return;
+      st.dirty = false;
       st.size = drawTree(treeSvg, st.list, st.bestId, st.bestPath);
       applyZoom();
       const dir = st.run && st.run.direction === 'minimize' ? 'minimize' : 'maximize';
@@ -637,10 +652,11 @@ function pageRun(ctx, root, runId) {
     if (!st.logBuf.length) return;
     const follow = eventsWrap.scrollTop + eventsWrap.clientHeight >= eventsWrap.scrollHeight - 8;
     const frag = document.createDocumentFragment();
-    for (const ev of st.logBuf) frag.append(eventItem(ev));
-    st.logBuf.length = 0;
+    // A few hundred items a frame, so a long history never holds the page up.
+    for (const ev of st.logBuf.splice(0, LOG_ITEMS_PER_FRAME)) frag.append(eventItem(ev));
     events.append(frag);
     if (follow) eventsWrap.scrollTop = eventsWrap.scrollHeight;
+    if (st.logBuf.length) scheduleDraw();
   }
 
   // ── load: snapshot first, then the live event stream

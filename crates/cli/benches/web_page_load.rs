@@ -31,8 +31,10 @@ const LOADS: usize = 5;
 
 /// Writes a finished run of `NODES` nodes and its events; its id.
 async fn large_run(store: &AnyStore) -> aide_core::RunId {
-    let mut settings = RunSettings::default();
-    settings.steps = NODES;
+    let settings = RunSettings {
+        steps: NODES,
+        ..RunSettings::default()
+    };
     store
         .create_run(NewRun {
             project: ProjectName::default_project(),

@@ -93,7 +93,7 @@ fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
         // Its page: the tree grows while the run runs, then the run completes.
         browser
             .driver
-            .find(By::Css(&format!("{row} td.run-name a")))
+            .find(By::Css(format!("{row} td.run-name a")))
             .await
             .expect("the run's link")
             .click()

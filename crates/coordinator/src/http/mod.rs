@@ -8,12 +8,12 @@
 //! audit events and errors are the same), and events come from the replica's shared
 //! [`RunFeeds`]. Errors are problem+json with the gRPC code set.
 //!
-//! - [`auth`]: bearer header or session cookie → caller;
-//! - [`problem`]: errors;
-//! - [`views`]: the JSON types;
-//! - [`runs`], [`events`], [`nodes`], [`sweeps`], [`fleet`]: the handlers;
-//! - [`ui`]: the embedded web UI and the security headers of every response;
-//! - [`listener`]: TLS (HTTP/1.1) or plaintext on loopback.
+//! - [`auth`] turns a bearer header or the session cookie into a caller;
+//! - [`problem`] shapes errors;
+//! - [`views`] holds the JSON types;
+//! - [`runs`], [`events`], [`nodes`], [`sweeps`] and [`fleet`] are the handlers;
+//! - [`ui`] serves the embedded web UI and sets the security headers of every response;
+//! - [`listener`] accepts TLS (HTTP/1.1) or plaintext on loopback.
 
 pub mod auth;
 mod events;

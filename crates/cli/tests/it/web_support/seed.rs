@@ -142,7 +142,6 @@ async fn finish_node(
                     message: message.into(),
                     line,
                     traceback: output.into(),
-                    ..ExceptionInfo::default()
                 }),
                 wrote_submission: false,
             },

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aide_coordinator::api::EventNotifier;
-use aide_coordinator::http::{HttpApi, HttpListener};
+use aide_coordinator::http::HttpApi;
 use aide_core::access::{ProjectName, Role, Token};
 use aide_core::event::{BestChanged, NodeCreated, NodeReviewed, RunFinished};
 use aide_core::rng::RunRng;
@@ -233,22 +233,10 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let listener = HttpListener::new(
-        listener,
-        &aide_service::tls::TlsConfig::plaintext(),
-        stop.clone(),
-    )
-    .expect("listener");
-    let base = format!("http://{}", listener.address());
-    tokio::spawn(aide_coordinator::http::serve(
-        listener,
-        aide_coordinator::http::router(HttpApi::local(
-            store.clone(),
-            EventNotifier::new(),
-            stop.clone(),
-        )),
-        stop.clone(),
-    ));
+    let api = HttpApi::local(store.clone(), EventNotifier::new(), stop.clone());
+    let plaintext = aide_service::tls::TlsConfig::plaintext();
+    let server = aide_coordinator::http::start(api, listener, &plaintext).expect("serve");
+    let base = format!("http://{}", server.address);
 
     let http = reqwest::Client::new();
     let mut tree_ms = Vec::new();

@@ -7,13 +7,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use aide_coordinator::api::EventNotifier;
-use aide_coordinator::http::{HttpApi, HttpListener};
+use aide_coordinator::http::{HttpApi, HttpServer};
 use aide_core::RunId;
 use aide_core::access::{ProjectName, Role, Token};
 use aide_store::prelude::*;
 use aide_store::{AnyStore, NewToken};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::CliError;
@@ -25,7 +24,7 @@ pub struct LocalUi {
     token_id: uuid::Uuid,
     store: Arc<AnyStore>,
     stop: CancellationToken,
-    server: JoinHandle<()>,
+    server: HttpServer,
 }
 
 impl LocalUi {
@@ -57,17 +56,18 @@ impl LocalUi {
             .await
             .map_err(|e| CliError::Usage(format!("cannot serve the web UI on {address}: {e}")))?;
         let stop = CancellationToken::new();
-        let tls = aide_service::tls::TlsConfig::plaintext();
-        let listener = HttpListener::new(listener, &tls, stop.clone())
-            .map_err(CliError::service("the web UI's listener"))?;
+        let api = HttpApi::local(store.clone(), notifier, stop.clone());
+        let server = aide_coordinator::http::start(
+            api,
+            listener,
+            &aide_service::tls::TlsConfig::plaintext(),
+        )
+        .map_err(CliError::service("the web UI's listener"))?;
         let url = format!(
             "http://{}/#token={}&run={run_id}",
-            listener.address(),
+            server.address,
             token.expose()
         );
-        let app =
-            aide_coordinator::http::router(HttpApi::local(store.clone(), notifier, stop.clone()));
-        let server = tokio::spawn(aide_coordinator::http::serve(listener, app, stop.clone()));
         Ok(Self {
             url,
             token_id: record.id,
@@ -85,7 +85,7 @@ impl LocalUi {
     /// Stops serving and revokes the session's token.
     pub async fn stop(self) {
         self.stop.cancel();
-        let _ = self.server.await;
+        let _ = self.server.task.await;
         if let Err(e) = self.store.revoke_token(self.token_id).await {
             tracing::warn!(error = %e, "could not revoke the web UI's token");
         }

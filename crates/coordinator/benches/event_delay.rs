@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aide_coordinator::api::EventNotifier;
-use aide_coordinator::http::{HttpApi, HttpListener};
+use aide_coordinator::http::HttpApi;
 use aide_core::access::{ProjectName, Role, Token};
 use aide_core::event::BestChanged;
 use aide_core::{Direction, RunEvent, RunId, RunSettings, Task};
@@ -177,20 +177,11 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let listener = HttpListener::new(
-        listener,
-        &aide_service::tls::TlsConfig::plaintext(),
-        stop.clone(),
-    )
-    .expect("listener");
-    let base = format!("http://{}", listener.address());
     let mut api = HttpApi::local(store.clone(), notifier.clone(), stop.clone());
     api.settings.max_watch_streams = 1000;
-    tokio::spawn(aide_coordinator::http::serve(
-        listener,
-        aide_coordinator::http::router(api),
-        stop.clone(),
-    ));
+    let plaintext = aide_service::tls::TlsConfig::plaintext();
+    let server = aide_coordinator::http::start(api, listener, &plaintext).expect("serve");
+    let base = format!("http://{}", server.address);
 
     println!(
         "{EVENTS} events at {} a second; delay from the append's return to the watcher's read",

@@ -36,7 +36,7 @@ use crate::config::CoordinatorConfig;
 use crate::dispatch::RegistryExecutor;
 use crate::engine::TaskFilesPort;
 use crate::engine::{Engine, EngineConfig, GrpcAuthor};
-use crate::http::{HttpApi, HttpListener, HttpSettings};
+use crate::http::{HttpApi, HttpSettings};
 use crate::registry::RunnerRegistry;
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use crate::sweeps::{PumpConfig, SweepPump};
@@ -205,12 +205,6 @@ pub async fn serve_store_in(
         .max_decoding_message_size(aide_proto::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
     if let Some(http_listener) = http_listener {
-        let http_listener = HttpListener::new(http_listener, &config.tls, shutdown.clone())?;
-        let settings = HttpSettings {
-            secure_cookies: http_listener.is_tls(),
-            max_watch_streams,
-            runner_heartbeat: config.runner_heartbeat(),
-        };
         let http_api = HttpApi {
             store: store.clone(),
             access: access.clone(),
@@ -218,13 +212,17 @@ pub async fn serve_store_in(
             admin: admin.clone(),
             feeds,
             watchers,
-            settings,
+            settings: HttpSettings {
+                secure_cookies: true,
+                max_watch_streams,
+                runner_heartbeat: config.runner_heartbeat(),
+            },
             shutdown: shutdown.clone(),
         };
-        let app = crate::http::router(http_api);
-        shell
-            .background()
-            .spawn(|_| crate::http::serve(http_listener, app, shutdown.clone()));
+        let http = crate::http::start(http_api, http_listener, &config.tls)?;
+        shell.background().spawn(|_| async move {
+            let _ = http.task.await;
+        });
     }
     let admin = AdminServer::from_arc(admin);
     tracing::info!(%address, tls = server_tls.is_tls(), owner = %config.owner, gateway = %config.gateway, blobs = %blob_store, "coordinator serving");

@@ -437,3 +437,38 @@ fn aide_run_ui_serves_the_local_run_and_stays_up_until_ctrl_c() {
         "the UI's token was revoked when it stopped"
     );
 }
+
+#[test]
+fn a_tls_server_serves_the_ui_over_https_with_secure_cookies() {
+    let Some(server) = Server::start_web_tls() else {
+        return;
+    };
+    let web = server.web.clone().expect("the web UI");
+    assert!(web.starts_with("https://"), "{web}");
+    let ca = std::fs::read(server.ca.as_ref().expect("the CA")).expect("read the CA");
+    runtime().block_on(async {
+        let https = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA"))
+            .build()
+            .expect("client");
+        let page = https.get(format!("{web}/")).send().await.expect("the page");
+        assert_eq!(page.status(), 200);
+        let login = https
+            .post(format!("{web}/api/v1/session"))
+            .json(&serde_json::json!({ "token": server.token }))
+            .send()
+            .await
+            .expect("log in");
+        assert_eq!(login.status(), 200);
+        let cookie = login.headers()["set-cookie"].to_str().expect("cookie");
+        assert!(
+            cookie.ends_with("; Secure"),
+            "off loopback plaintext: {cookie}"
+        );
+        let plain = reqwest::get(web.replacen("https://", "http://", 1)).await;
+        assert!(
+            plain.is_err() || plain.is_ok_and(|r| !r.status().is_success()),
+            "no plaintext answer on a TLS port"
+        );
+    });
+}

@@ -185,6 +185,30 @@ pub fn router(api: HttpApi) -> Router {
         .layer(axum::middleware::from_fn(ui::security_headers))
 }
 
+/// A running HTTP server.
+#[derive(Debug)]
+pub struct HttpServer {
+    pub address: std::net::SocketAddr,
+    /// Ends when the server stopped (at `api.shutdown`).
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Serves `api` on `listener` as `tls` asks (TLS, or plaintext on loopback only) until its
+/// shutdown token fires.
+pub fn start(
+    api: HttpApi,
+    listener: tokio::net::TcpListener,
+    tls: &aide_service::tls::TlsConfig,
+) -> Result<HttpServer, aide_service::Error> {
+    let shutdown = api.shutdown.clone();
+    let mut api = api;
+    let listener = HttpListener::new(listener, tls, shutdown.clone())?;
+    api.settings.secure_cookies = listener.is_tls();
+    let address = listener.address();
+    let task = tokio::spawn(serve(listener, router(api), shutdown));
+    Ok(HttpServer { address, task })
+}
+
 /// Serves `app` on `listener` until `shutdown`.
 pub async fn serve(listener: HttpListener, app: Router, shutdown: CancellationToken) {
     let address = listener.address();

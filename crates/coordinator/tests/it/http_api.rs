@@ -7,9 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_core::LlmPurpose;
-use aide_core::sweep::definition::SweepBudget;
-use aide_core::sweep::{SweepArm, SweepDefinition, SweepTask};
-use aide_store::NewSweep;
 use aide_store::prelude::*;
 use aide_store::{CallUsage, NewLlmCall, RunnerInfo, RunnerLoad};
 use reqwest::Method;
@@ -445,27 +442,10 @@ async fn tokens_are_for_admins_and_revoking_one_ends_its_access(web: Arc<Web>) {
 async fn sweeps_and_runners_read_as_json(web: Arc<Web>) {
     let store = &web.harness.store;
     let sweep = store
-        .create_sweep(NewSweep {
-            project: aide_core::access::ProjectName::default_project(),
-            name: "nightly".into(),
-            definition: SweepDefinition {
-                tasks: vec![SweepTask {
-                    name: "house-prices".into(),
-                    task: crate::api_support::house_prices_task(),
-                    leaderboard: None,
-                    grader: None,
-                }],
-                arms: vec![SweepArm {
-                    name: "default".into(),
-                    settings: aide_core::RunSettings::default(),
-                }],
-                seeds: vec![0, 1],
-            },
-            budget: SweepBudget {
-                cells_at_once: Some(1),
-                ..SweepBudget::default()
-            },
-        })
+        .create_sweep(crate::http_support::house_prices_sweep(
+            "nightly",
+            vec![0, 1],
+        ))
         .await
         .expect("sweep");
     let listed = web.get_json("/api/v1/sweeps", web.member()).await;

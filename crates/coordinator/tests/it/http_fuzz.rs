@@ -7,9 +7,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use aide_core::sweep::definition::SweepBudget;
-use aide_core::sweep::{SweepArm, SweepDefinition, SweepTask};
-use aide_store::NewSweep;
 use aide_store::prelude::*;
 
 use crate::http_support::{Web, run_web};
@@ -40,27 +37,7 @@ async fn the_openapi_document_holds_under_schemathesis() {
         h.reviewed_node(&lease, 1, Some(draft), None).await;
         let sweep = h
             .store
-            .create_sweep(NewSweep {
-                project: aide_core::access::ProjectName::default_project(),
-                name: "fuzzed".into(),
-                definition: SweepDefinition {
-                    tasks: vec![SweepTask {
-                        name: "house-prices".into(),
-                        task: crate::api_support::house_prices_task(),
-                        leaderboard: None,
-                        grader: None,
-                    }],
-                    arms: vec![SweepArm {
-                        name: "default".into(),
-                        settings: aide_core::RunSettings::default(),
-                    }],
-                    seeds: vec![0],
-                },
-                budget: SweepBudget {
-                    cells_at_once: Some(1),
-                    ..SweepBudget::default()
-                },
-            })
+            .create_sweep(crate::http_support::house_prices_sweep("fuzzed", vec![0]))
             .await
             .expect("sweep");
         let config = h.dir.path().join("schemathesis.toml");

@@ -102,7 +102,11 @@ impl Shape {
                 if depth >= MAX_DEPTH {
                     return;
                 }
-                for (key, v) in map {
+                // In key order whatever order the parser kept (serde_json's
+                // `preserve_order`, which another crate of a build may turn on).
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (key, v) in entries {
                     if let Some(field) = o.fields.get_mut(key) {
                         field.add(v, depth + 1);
                     } else if o.keys.len() < MAX_KEYS {

@@ -135,30 +135,34 @@ fn server_config(
     }
     .build()
     .map_err(|e| Error::Tls(format!("the CA {}: {e}", files.ca.display())))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
-        .map_err(|e| Error::Tls(e.to_string()))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certificates(files.cert)?, private_key(files.key)?)
-        .map_err(|e| {
-            Error::Tls(format!(
-                "{} with {}: {e}",
-                files.cert.display(),
-                files.key.display()
-            ))
-        })?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(config)
+    let builder = versions(provider)?.with_client_cert_verifier(verifier);
+    with_certificate(builder, files, b"h2")
 }
 
 /// The rustls configuration of a browser-facing port: the service's chain and key, no
 /// client certificates, ALPN http/1.1.
 fn https_config(files: TlsFiles<'_>) -> Result<rustls::ServerConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = versions(provider)?.with_no_client_auth();
+    with_certificate(builder, files, b"http/1.1")
+}
+
+/// A server configuration with rustls's default protocol versions.
+fn versions(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<rustls::ConfigBuilder<rustls::ServerConfig, rustls::WantsVerifier>, Error> {
+    rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::DEFAULT_VERSIONS)
-        .map_err(|e| Error::Tls(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| Error::Tls(e.to_string()))
+}
+
+/// Finishes `builder` with the service's certificate chain and key, speaking `alpn`.
+fn with_certificate(
+    builder: rustls::ConfigBuilder<rustls::ServerConfig, rustls::server::WantsServerCert>,
+    files: TlsFiles<'_>,
+    alpn: &[u8],
+) -> Result<rustls::ServerConfig, Error> {
+    let mut config = builder
         .with_single_cert(certificates(files.cert)?, private_key(files.key)?)
         .map_err(|e| {
             Error::Tls(format!(
@@ -167,7 +171,7 @@ fn https_config(files: TlsFiles<'_>) -> Result<rustls::ServerConfig, Error> {
                 files.key.display()
             ))
         })?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     Ok(config)
 }
 

@@ -49,6 +49,11 @@ impl Server {
         Self::start_with(false, Some(seed))
     }
 
+    /// [`Server::start_tls`] serving the web UI too, over HTTPS with the same certificate.
+    pub fn start_web_tls() -> Option<Self> {
+        Self::start_with(true, Some(&|_| {}))
+    }
+
     fn start_with(tls: bool, web: Option<&dyn Fn(&str)>) -> Option<Self> {
         let redis_url = aide_testkit::redis::require()?;
         let database = aide_testkit::block_on(TestDatabase::create("aide_serve"))?;
@@ -99,7 +104,7 @@ impl Server {
             ca: tls.then(|| dir.path().join("certs/ca.pem")),
             token: String::new(),
             metrics,
-            web: web_port.map(|port| format!("http://127.0.0.1:{port}")),
+            web: web_port.map(|port| format!("{scheme}://127.0.0.1:{port}")),
             dir,
             child,
             database,

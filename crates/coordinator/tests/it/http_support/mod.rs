@@ -10,7 +10,7 @@ use std::time::Duration;
 use aide_coordinator::access::Access;
 use aide_coordinator::access::admin::AdminService;
 use aide_coordinator::api::{CoordinatorService, RunFeeds, WatchSlots};
-use aide_coordinator::http::{HttpApi, HttpListener, HttpSettings};
+use aide_coordinator::http::{HttpApi, HttpSettings};
 use aide_core::access::{Role, Token};
 use aide_store::AccessStore;
 use reqwest::Method;
@@ -76,18 +76,9 @@ impl Web {
             shutdown: shutdown.clone(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let listener = HttpListener::new(
-            listener,
-            &aide_service::tls::TlsConfig::plaintext(),
-            shutdown.clone(),
-        )
-        .expect("listener");
-        let url = format!("http://{}", listener.address());
-        tokio::spawn(aide_coordinator::http::serve(
-            listener,
-            aide_coordinator::http::router(api),
-            shutdown.clone(),
-        ));
+        let plaintext = aide_service::tls::TlsConfig::plaintext();
+        let server = aide_coordinator::http::start(api, listener, &plaintext).expect("serve");
+        let url = format!("http://{}", server.address);
         store
             .create_project(&"other".parse().expect("name"))
             .await
@@ -160,6 +151,33 @@ impl Web {
 
     pub fn admin(&self) -> &Token {
         &self.harness.admin
+    }
+}
+
+/// A sweep of the house-prices task under one arm, over `seeds`, in the default project.
+pub fn house_prices_sweep(name: &str, seeds: Vec<u64>) -> aide_store::NewSweep {
+    use aide_core::sweep::definition::SweepBudget;
+    use aide_core::sweep::{SweepArm, SweepDefinition, SweepTask};
+    aide_store::NewSweep {
+        project: aide_core::access::ProjectName::default_project(),
+        name: name.into(),
+        definition: SweepDefinition {
+            tasks: vec![SweepTask {
+                name: "house-prices".into(),
+                task: crate::api_support::house_prices_task(),
+                leaderboard: None,
+                grader: None,
+            }],
+            arms: vec![SweepArm {
+                name: "default".into(),
+                settings: aide_core::RunSettings::default(),
+            }],
+            seeds,
+        },
+        budget: SweepBudget {
+            cells_at_once: Some(1),
+            ..SweepBudget::default()
+        },
     }
 }
 

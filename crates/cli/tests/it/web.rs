@@ -39,6 +39,33 @@ fn seeded_server() -> Option<(Server, Seeded)> {
     Some((server, seeded))
 }
 
+/// What a browser test drives: a seeded server with the web UI, a browser, and a member's
+/// token.
+struct Session {
+    server: Server,
+    seeded: Seeded,
+    web: String,
+    browser: Browser,
+    member: String,
+}
+
+/// A [`Session`]; `None` when a service or the browser is missing outside CI.
+fn session(runtime: &tokio::runtime::Runtime) -> Option<Session> {
+    let (server, seeded) = seeded_server()?;
+    let web = server.web.clone().expect("the web UI");
+    let (browser, member) = runtime.block_on(async {
+        let browser = Browser::start(&screenshots()).await?;
+        Some((browser, make_token(&web, &server.token, "member").await))
+    })?;
+    Some(Session {
+        server,
+        seeded,
+        web,
+        browser,
+        member,
+    })
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
@@ -61,15 +88,18 @@ fn submit(server: &Server, token: &str, steps: &str) -> String {
 
 #[test]
 fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
-    let Some((server, seeded)) = seeded_server() else {
+    let runtime = runtime();
+    let Some(Session {
+        server,
+        seeded,
+        web,
+        browser,
+        member,
+    }) = session(&runtime)
+    else {
         return;
     };
-    let web = server.web.clone().expect("the web UI");
-    runtime().block_on(async {
-        let Some(browser) = Browser::start(&screenshots()).await else {
-            return;
-        };
-        let member = make_token(&web, &server.token, "member").await;
+    runtime.block_on(async {
         let viewer = make_token(&web, &server.token, "viewer").await;
 
         // Logging in, then a run submitted meanwhile appears in the live list.
@@ -208,6 +238,16 @@ fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
         assert!(aggregates.contains("±"), "mean ± SEM: {aggregates}");
         browser.screenshot("sweep").await;
 
+        // The runners: this server's own, with its version and slots.
+        open(&browser, &web, "#/runners").await;
+        let runner = text_of(&browser, "tr.runner-row").await;
+        assert!(runner.contains(env!("CARGO_PKG_VERSION")), "{runner}");
+        assert!(
+            browser.count("tr.runner-row .health-ok").await == 1,
+            "{runner}"
+        );
+        browser.screenshot("runners").await;
+
         // A viewer may look but not cancel.
         let long = submit(&server, &member, "60");
         log_out(&browser).await;
@@ -259,15 +299,18 @@ fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
 
 #[test]
 fn hostile_text_from_a_run_renders_as_text() {
-    let Some((server, seeded)) = seeded_server() else {
+    let runtime = runtime();
+    let Some(Session {
+        server: _server,
+        seeded,
+        web,
+        browser,
+        member,
+    }) = session(&runtime)
+    else {
         return;
     };
-    let web = server.web.clone().expect("the web UI");
-    runtime().block_on(async {
-        let Some(browser) = Browser::start(&screenshots()).await else {
-            return;
-        };
-        let member = make_token(&web, &server.token, "member").await;
+    runtime.block_on(async {
         log_in(&browser, &web, &member).await;
         let name = text_of(&browser, "td.run-name").await;
         assert!(
@@ -465,6 +508,30 @@ fn a_tls_server_serves_the_ui_over_https_with_secure_cookies() {
             cookie.ends_with("; Secure"),
             "off loopback plaintext: {cookie}"
         );
+        // The runner reports its version at registration and its cache with each heartbeat.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let runner = loop {
+            let runners: serde_json::Value = https
+                .get(format!("{web}/api/v1/runners"))
+                .bearer_auth(&server.token)
+                .send()
+                .await
+                .expect("runners")
+                .json()
+                .await
+                .expect("JSON");
+            let runner = runners["runners"][0].clone();
+            if runner["cache_bytes"].is_u64() {
+                break runner;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no cache size reported: {runners}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        assert_eq!(runner["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(runner["healthy"], true);
         let plain = reqwest::get(web.replacen("https://", "http://", 1)).await;
         assert!(
             plain.is_err() || plain.is_ok_and(|r| !r.status().is_success()),

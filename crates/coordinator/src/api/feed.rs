@@ -53,7 +53,12 @@ impl RunSnapshot {
     /// Reads the run, its tree and its usage.
     pub async fn read<S: Store>(store: &S, run_id: RunId) -> Result<Self, Status> {
         let run = store.get_run(run_id).await.map_err(store_status)?;
-        let (nodes, usage) = tokio::try_join!(store.load_tree(run_id), store.run_usage(run_id))
+        Self::of(store, run).await
+    }
+
+    /// Reads the tree and usage of a run record already read.
+    pub async fn of<S: Store>(store: &S, run: RunRecord) -> Result<Self, Status> {
+        let (nodes, usage) = tokio::try_join!(store.load_tree(run.id), store.run_usage(run.id))
             .map_err(store_status)?;
         Ok(Self { run, nodes, usage })
     }
@@ -114,10 +119,17 @@ impl<S: Store> RunFeeds<S> {
 
     /// Watches `run_id`'s events after `after_seq`: `NOT_FOUND` for an unknown run.
     pub async fn watch(&self, run_id: RunId, after_seq: u64) -> Result<RunWatch<S>, Status> {
-        self.store.get_run(run_id).await.map_err(store_status)?;
+        // Read before subscribing: a feed this call starts broadcasts every event after it,
+        // and the watcher's catch-up, which comes later, reads every event up to it.
+        let head = self
+            .store
+            .get_run(run_id)
+            .await
+            .map_err(store_status)?
+            .last_event_seq;
         Ok(RunWatch {
             store: self.store.clone(),
-            receiver: self.subscribe(run_id),
+            receiver: self.subscribe(run_id, head),
             run_id,
             after: after_seq,
             page: self.settings.page,
@@ -131,7 +143,8 @@ impl<S: Store> RunFeeds<S> {
         self.lock().len()
     }
 
-    fn subscribe(&self, run_id: RunId) -> broadcast::Receiver<Broadcast> {
+    /// A receiver of `run_id`'s feed, starting the feed (from `head`) when there is none.
+    fn subscribe(&self, run_id: RunId, head: u64) -> broadcast::Receiver<Broadcast> {
         let mut feeds = self.lock();
         if let Some(sender) = feeds.get(&run_id) {
             return sender.subscribe();
@@ -141,6 +154,7 @@ impl<S: Store> RunFeeds<S> {
         let feed = Feed {
             feeds: self.clone(),
             subscription: self.notifier.subscribe(run_id),
+            head,
             sender,
             run_id,
         };
@@ -158,6 +172,8 @@ impl<S: Store> RunFeeds<S> {
 struct Feed<S> {
     feeds: RunFeeds<S>,
     subscription: EventSubscription,
+    /// The last event it need not send: every watcher reads up to it from the store.
+    head: u64,
     sender: broadcast::Sender<Broadcast>,
     run_id: RunId,
 }
@@ -176,11 +192,7 @@ impl<S: Store> Feed<S> {
     async fn follow(&mut self) -> Result<(), Status> {
         let store = self.feeds.store.clone();
         let settings = self.feeds.settings;
-        let mut head = store
-            .get_run(self.run_id)
-            .await
-            .map_err(store_status)?
-            .last_event_seq;
+        let mut head = self.head;
         let mut terminal_since: Option<Instant> = None;
         loop {
             // The status is read with the head: every event stored before the run was seen
@@ -199,8 +211,10 @@ impl<S: Store> Feed<S> {
                 let snapshot = Arc::new(RunSnapshot::read(&*store, self.run_id).await?);
                 let page = FeedPage { events, snapshot };
                 finished |= page.finishes();
-                if self.sender.send(Broadcast::Page(Arc::new(page))).is_err() {
-                    return Ok(()); // nobody watches
+                if self.sender.send(Broadcast::Page(Arc::new(page))).is_err()
+                    && self.retire_if_unwatched()
+                {
+                    return Ok(());
                 }
             }
             if run.status.is_terminal() {
@@ -209,7 +223,7 @@ impl<S: Store> Feed<S> {
                     return Ok(());
                 }
             }
-            if self.nobody_watches() {
+            if self.retire_if_unwatched() {
                 return Ok(());
             }
             tokio::select! {
@@ -219,14 +233,26 @@ impl<S: Store> Feed<S> {
         }
     }
 
-    fn nobody_watches(&self) -> bool {
-        self.sender.receiver_count() == 0
+    /// Takes the feed out of the map when nobody watches it; whether it did. Checked under
+    /// the map's lock, so no watcher subscribes between the check and the removal (and
+    /// receives an end meant for nobody).
+    fn retire_if_unwatched(&self) -> bool {
+        let mut feeds = self.feeds.lock();
+        if self.sender.receiver_count() > 0 {
+            return false;
+        }
+        self.remove_from(&mut feeds);
+        true
     }
 
     /// Takes the feed out of the map (under its lock, so no watcher subscribes to a feed
     /// that is ending without receiving its end).
     fn retire(&self) {
-        let mut feeds = self.feeds.lock();
+        self.remove_from(&mut self.feeds.lock());
+    }
+
+    /// Removes this feed's entry (not a newer feed's of the same run).
+    fn remove_from(&self, feeds: &mut HashMap<RunId, broadcast::Sender<Broadcast>>) {
         if feeds
             .get(&self.run_id)
             .is_some_and(|s| s.same_channel(&self.sender))

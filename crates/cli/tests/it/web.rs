@@ -20,7 +20,7 @@ use thirtyfour::prelude::*;
 use crate::serve_support::Server;
 use crate::support::stdout;
 use crate::web_support::seed::{HOSTILE, Seeded, seed};
-use crate::web_support::{PAGE, log_in, log_out, make_token, open, text_of};
+use crate::web_support::{PAGE, click, log_in, log_out, make_token, open, text_of, wait_status};
 
 /// How long a run of the example may take here.
 const RUN: Duration = Duration::from_secs(240);
@@ -121,14 +121,7 @@ fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
         browser.screenshot("runs").await;
 
         // Its page: the tree grows while the run runs, then the run completes.
-        browser
-            .driver
-            .find(By::Css(format!("{row} td.run-name a")))
-            .await
-            .expect("the run's link")
-            .click()
-            .await
-            .expect("open the run");
+        click(&browser, &format!("{row} td.run-name a"), PAGE).await;
         let mut sizes = Vec::new();
         let deadline = Instant::now() + RUN;
         loop {
@@ -174,14 +167,7 @@ fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
         browser.screenshot("run").await;
 
         // A node: its code and its output.
-        browser
-            .driver
-            .find(By::Css("svg#tree g.node.best"))
-            .await
-            .expect("the best node")
-            .click()
-            .await
-            .expect("open the node");
+        click(&browser, "svg#tree g.node.best", PAGE).await;
         let code = text_of(&browser, "#node-code").await;
         assert!(
             code.contains("import") && code.contains("./input"),
@@ -220,14 +206,7 @@ fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
             String::from_utf8_lossy(&out.stderr)
         );
         open(&browser, &web, "#/sweeps").await;
-        browser
-            .wait_for("the sweep in the list", PAGE, || async {
-                browser.driver.find(By::Css("tr.sweep-row a")).await.ok()
-            })
-            .await
-            .click()
-            .await
-            .expect("open the sweep");
+        click(&browser, "tr.sweep-row a", PAGE).await;
         browser
             .wait_for("every cell graded", RUN, || async {
                 let graded = browser.count("td.cell[data-status='graded']").await;
@@ -253,19 +232,8 @@ fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
         log_out(&browser).await;
         log_in(&browser, &web, &viewer).await;
         open(&browser, &web, &format!("#/runs/{long}")).await;
-        browser
-            .wait_for("the long run running", RUN, || async {
-                (browser.text("#run-status").await.as_deref() == Some("running")).then_some(())
-            })
-            .await;
-        browser
-            .driver
-            .find(By::Css("#cancel-run"))
-            .await
-            .expect("cancel")
-            .click()
-            .await
-            .expect("click");
+        wait_status(&browser, "running", RUN).await;
+        click(&browser, "#cancel-run", PAGE).await;
         let refusal = text_of(&browser, "#error").await;
         assert!(refusal.contains("viewer"), "{refusal}");
         browser.screenshot("viewer-refused").await;
@@ -279,19 +247,8 @@ fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
         log_out(&browser).await;
         log_in(&browser, &web, &member).await;
         open(&browser, &web, &format!("#/runs/{long}")).await;
-        browser
-            .wait_for("the cancel button", PAGE, || async {
-                browser.driver.find(By::Css("#cancel-run")).await.ok()
-            })
-            .await
-            .click()
-            .await
-            .expect("cancel");
-        browser
-            .wait_for("the run cancelled", RUN, || async {
-                (browser.text("#run-status").await.as_deref() == Some("cancelled")).then_some(())
-            })
-            .await;
+        click(&browser, "#cancel-run", PAGE).await;
+        wait_status(&browser, "cancelled", RUN).await;
         browser.screenshot("cancelled").await;
         browser.quit().await;
     });

@@ -162,7 +162,11 @@ impl<S: AccessStore> Access<S> {
 
     /// The record of the active token a request carries.
     pub async fn active_token(&self, metadata: &MetadataMap) -> Result<TokenRecord, Status> {
-        let token = token_of(metadata)?;
+        self.active(&token_of(metadata)?).await
+    }
+
+    /// The record of `token` when it is active; `UNAUTHENTICATED` otherwise.
+    pub async fn active(&self, token: &aide_core::access::Token) -> Result<TokenRecord, Status> {
         match self.record(token.hash()).await? {
             Some(record) if record.is_active(chrono::Utc::now()) => Ok(record),
             Some(record) => {

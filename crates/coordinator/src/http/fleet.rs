@@ -56,11 +56,7 @@ pub async fn login(
             "the token is unknown, revoked or expired",
         )
     })?;
-    let mut bearer = HeaderMap::new();
-    if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
-        bearer.insert(header::AUTHORIZATION, value);
-    }
-    let record = api.access.active_token(&metadata_of(&bearer)).await?;
+    let record = api.access.active(&token).await?;
     tracing::info!(token_id = %record.id, project = %record.project, "web session started");
     let cookie = session_cookie(token.expose(), api.settings.secure_cookies);
     let mut response = Json(SessionView::of(&record)).into_response();

@@ -93,7 +93,8 @@ impl HttpApi {
 /// How the HTTP API behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpSettings {
-    /// Whether session cookies are `Secure` (off only for plaintext on loopback).
+    /// Whether session cookies are `Secure`: [`start`] sets it from its listener (off only
+    /// for plaintext on loopback).
     pub secure_cookies: bool,
     /// Event streams one token may hold open (shared with WatchRun).
     pub max_watch_streams: usize,

@@ -60,11 +60,7 @@ pub async fn plain_errors_as_problems(request: Request, next: Next) -> Response 
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|t| t.as_bytes().starts_with(b"application/problem+json"));
-    let is_event_stream = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_event_stream {
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;
     }
     let body = axum::body::to_bytes(response.into_body(), PLAIN_ERROR_BYTES)

@@ -268,8 +268,8 @@ async fn visible_snapshot(
     authed: &Authed,
     run_id: RunId,
 ) -> Result<RunSnapshot, Problem> {
-    visible_run(&*api.store, &authed.caller, run_id).await?;
-    Ok(RunSnapshot::read(&*api.store, run_id).await?)
+    let run = visible_run(&*api.store, &authed.caller, run_id).await?;
+    Ok(RunSnapshot::of(&*api.store, run).await?)
 }
 
 #[cfg(test)]

@@ -41,14 +41,7 @@ pub async fn log_in(browser: &Browser, web: &str, token: &str) {
         })
         .await;
     field.send_keys(token).await.expect("type the token");
-    browser
-        .driver
-        .find(By::Css("button#login"))
-        .await
-        .expect("login button")
-        .click()
-        .await
-        .expect("log in");
+    click(browser, "button#login", PAGE).await;
     browser
         .wait_for("the runs page after login", PAGE, || async {
             browser.driver.find(By::Css("table#runs")).await.ok()
@@ -58,14 +51,7 @@ pub async fn log_in(browser: &Browser, web: &str, token: &str) {
 
 /// Logs out with the header's button.
 pub async fn log_out(browser: &Browser) {
-    browser
-        .driver
-        .find(By::Css("button#logout"))
-        .await
-        .expect("logout button")
-        .click()
-        .await
-        .expect("log out");
+    click(browser, "button#logout", PAGE).await;
     browser
         .wait_for("the login page", PAGE, || async {
             browser.driver.find(By::Css("input#token")).await.ok()
@@ -89,4 +75,25 @@ pub async fn text_of(browser: &Browser, css: &str) -> String {
             browser.text(css).await.filter(|t| !t.trim().is_empty())
         })
         .await
+}
+
+/// Clicks `css` once it is on the page (within `within`).
+pub async fn click(browser: &Browser, css: &str, within: Duration) {
+    browser
+        .wait_for(&format!("{css} to click"), within, || async {
+            browser.driver.find(By::Css(css)).await.ok()
+        })
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+/// Waits until the run page shows `status`.
+pub async fn wait_status(browser: &Browser, status: &str, within: Duration) {
+    browser
+        .wait_for(&format!("the run {status}"), within, || async {
+            (browser.text("#run-status").await.as_deref() == Some(status)).then_some(())
+        })
+        .await;
 }

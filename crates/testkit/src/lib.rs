@@ -7,7 +7,7 @@
 //! gateway and runner ([`services`]) and a throwaway cluster CA ([`tls`]), and several hosts on one machine, as network
 //! namespaces that may hide directories ([`hosts`]), a synthetic MLE-bench competition
 //! ([`mlebench`]), and with the `web` feature a headless browser ([`browser`]) and a reader
-//! of server-sent events ([`sse`]).
+//! of server-sent events ([`sse`]), and waiting for a condition ([`wait`]).
 //!
 //! Only a `[dev-dependencies]` entry.
 
@@ -31,6 +31,7 @@ pub mod services;
 pub mod sse;
 #[cfg(feature = "services")]
 pub mod tls;
+pub mod wait;
 
 pub use error::Error;
 pub use hosts::{Hidden, Host, Network};

@@ -7,7 +7,6 @@
 //! call between hosts is TLS under one cluster CA: services prove themselves with their
 //! certificates, the client checks the server's with the CA and brings a token.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -70,7 +69,7 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
         start_runner(&r2, &url, &dir.path().join("r2"), 24_200, &logs, &ca),
     ];
     let store = open_store(&server_dir.join("aide.db")).await;
-    wait_until("two runners register", Duration::from_secs(60), || async {
+    aide_testkit::wait::until("two runners register", Duration::from_secs(60), || async {
         store
             .live_runners(Duration::from_secs(10))
             .await
@@ -110,7 +109,7 @@ async fn a_run_crosses_hosts_that_share_no_file_system() {
         &[dir.path().join("r1"), dir.path().join("r2")],
     );
     eprintln!("killed runner r{} mid-fetch", killed + 1);
-    wait_until("the run finishes", Duration::from_secs(600), || async {
+    aide_testkit::wait::until("the run finishes", Duration::from_secs(600), || async {
         store
             .get_run(run_id)
             .await
@@ -382,16 +381,4 @@ fn fetching(tmp: &Path) -> bool {
         e.metadata()
             .is_ok_and(|m| m.is_file() && m.len() > 0 && m.len() < PADDING_BYTES as u64)
     })
-}
-
-async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }

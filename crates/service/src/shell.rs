@@ -3,7 +3,8 @@
 //!
 //! A [`Shell`] collects the service's gRPC services, serves them with the standard gRPC
 //! health service on one listener behind the trace-context and request-counting layers,
-//! and, when `--metrics-listen` is set, `GET /metrics` on a second listener. Work a service
+//! and, when `--metrics-listen` is set, `GET /metrics` and the same health service on a
+//! second, plaintext listener. Work a service
 //! runs beside its requests goes on the shell's [`Background`] (a `TaskTracker` and a
 //! cancellation token), so shutdown waits for all of it. Connections come through
 //! [`ServerTls`]: mutual TLS, or plaintext on a loopback listener.
@@ -199,9 +200,12 @@ impl Shell {
         };
         let (health, health_service) = tonic_health::server::health_reporter();
         set_status(&health, &names, ServingStatus::Serving).await;
-        routes.add_service(health_service);
+        routes.add_service(health_service.clone());
         let metrics_stop = CancellationToken::new();
-        let metrics_task = metrics_listener.map(|l| spawn_metrics(l, &metrics, &metrics_stop));
+        // Probes read health on the metrics port too: plaintext, so a kubelet needs no TLS.
+        let probes = tonic::service::Routes::new(health_service.clone()).into_axum_router();
+        let metrics_task =
+            metrics_listener.map(|l| spawn_metrics(l, &metrics, probes, &metrics_stop));
         let stop_serving = CancellationToken::new();
         let mut server = tokio::spawn(
             Server::builder()
@@ -292,12 +296,13 @@ async fn set_status(health: &HealthReporter, names: &[&'static str], status: Ser
 fn spawn_metrics(
     listener: TcpListener,
     metrics: &Arc<Metrics>,
+    probes: axum::Router,
     stop: &CancellationToken,
 ) -> JoinHandle<()> {
     if let Ok(address) = listener.local_addr() {
         info!(%address, "metrics on http://{address}/metrics");
     }
-    let served = serve_metrics(listener, metrics.clone(), stop.clone());
+    let served = serve_metrics(listener, metrics.clone(), probes, stop.clone());
     tokio::spawn(async move {
         if let Err(e) = served.await {
             warn!(error = %e, "the metrics endpoint failed");

@@ -1,6 +1,7 @@
 //! The service shell for real: a [`Shell`] serving gRPC health on port 0 with its metrics
 //! endpoint on another, answering a health check (counted by method and code on
-//! `/metrics`), then shutting down in order: NOT_SERVING during the drain, background
+//! `/metrics`; the metrics port answers the same health check in plaintext, for probes),
+//! then shutting down in order: NOT_SERVING during the drain (on both ports), background
 //! tasks stopped after it, `serve` returning cleanly.
 
 use std::sync::Arc;
@@ -38,10 +39,13 @@ async fn serves_counts_and_drains_in_order() {
     });
     let shutdown = CancellationToken::new();
     let mut client = HealthClient::new(Channel::from_shared(url).expect("url").connect_lazy());
-    let drain_client = client.clone();
+    let probe_url = format!("http://{metrics_address}");
+    let mut probe = HealthClient::new(Channel::from_shared(probe_url).expect("url").connect_lazy());
+    let (drain_client, drain_probe) = (client.clone(), probe.clone());
     let drain = async move {
-        let mut client = drain_client;
+        let (mut client, mut probe) = (drain_client, drain_probe);
         assert_eq!(status(&mut client).await, ServingStatus::NotServing);
+        assert_eq!(status(&mut probe).await, ServingStatus::NotServing);
         drained.store(true, Ordering::SeqCst);
     };
     let served = tokio::spawn(shell.serve(grpc, shutdown.clone(), drain));
@@ -56,6 +60,7 @@ async fn serves_counts_and_drains_in_order() {
     }
     assert!(serving, "the shell never answered");
     assert_eq!(status(&mut client).await, ServingStatus::Serving);
+    assert_eq!(status(&mut probe).await, ServingStatus::Serving);
     let text = scrape(metrics_address).await.expect("scrape");
     assert!(
         text.contains(

@@ -16,11 +16,15 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tonic::Code;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Def, Metrics};
 
-/// The counter [`GrpcMetricsLayer`] increments, labelled `method` and `code`.
-pub const GRPC_REQUESTS: &str = "grpc_server_requests_total";
-const HELP: &str = "gRPC requests handled, by method and status code.";
+/// The counter [`GrpcMetricsLayer`] increments, labelled `method` and `code`. A path no
+/// service answers (`UNIMPLEMENTED`) is counted as method `other`, so that callers cannot
+/// grow the label set.
+pub const GRPC_REQUESTS: Def = Def::counter(
+    "grpc_server_requests_total",
+    "gRPC requests handled, by method and status code.",
+);
 
 /// A tower layer for tonic servers counting requests by gRPC method and status code.
 #[derive(Debug, Clone)]
@@ -89,13 +93,13 @@ impl Recorder {
     fn finish(&mut self, code: Code) {
         if !self.done {
             self.done = true;
+            let method = match code {
+                Code::Unimplemented => "other",
+                _ => &self.method,
+            };
             let code = code_label(code);
-            self.metrics.add(
-                GRPC_REQUESTS,
-                HELP,
-                &[("method", &self.method), ("code", &code)],
-                1,
-            );
+            self.metrics
+                .inc(&GRPC_REQUESTS, &[("method", method), ("code", &code)]);
         }
     }
 }

@@ -3,7 +3,7 @@
 //! for it); [`propagation`] carries W3C trace context (`traceparent`, `tracestate`) in gRPC
 //! metadata so that one trace follows a request from the coordinator into the gateway and the
 //! runners. Propagation never depends on export: spans always get OpenTelemetry ids.
-//! [`metrics`] is a minimal Prometheus text endpoint with counters the services register;
+//! [`metrics`] holds a service's Prometheus metrics and serves them on its own listener;
 //! [`grpc_metrics`] counts served gRPC requests by method and status code.
 
 pub mod grpc_metrics;
@@ -13,5 +13,5 @@ pub mod propagation;
 
 pub use grpc_metrics::{GRPC_REQUESTS, GrpcMetricsLayer};
 pub use init::{TelemetryGuard, init};
-pub use metrics::{Metrics, scrape, serve_metrics};
+pub use metrics::{Collect, Def, Kind, Metrics, SECONDS_BUCKETS, scrape, serve_metrics};
 pub use propagation::{GrpcTraceLayer, GrpcTraceService, TraceInjector, TracedChannel, traced};

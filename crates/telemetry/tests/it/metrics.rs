@@ -28,7 +28,12 @@ async fn served_requests_show_on_the_metrics_endpoint() {
         .expect("bind");
     let metrics_address = http.local_addr().expect("address");
     let shutdown = CancellationToken::new();
-    tokio::spawn(serve_metrics(http, metrics, shutdown.clone()));
+    tokio::spawn(serve_metrics(
+        http,
+        metrics,
+        axum::Router::new(),
+        shutdown.clone(),
+    ));
 
     let channel = Channel::from_shared(url).expect("url").connect_lazy();
     let mut client = HealthClient::new(channel);

@@ -18,8 +18,8 @@ use crate::sweeps::{CellCounts, CellRecord, GradingClaim, SweepRecord};
 use crate::types::{
     CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
     Generation, Lease, LeaseStatus, LlmCallRecord, NodeFile, NodeFileBody, NodeRecord,
-    ProjectRecord, Review, RunRecord, RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord, Usage,
-    from_json, parse_action, parse_direction, parse_exec_status, parse_stage, parse_status,
+    ProjectRecord, Review, RunCounts, RunRecord, RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord,
+    Usage, from_json, parse_action, parse_direction, parse_exec_status, parse_stage, parse_status,
     seed_from_db, to_u64,
 };
 
@@ -375,6 +375,17 @@ pub(crate) fn cell_counts(rows: &[impl DbRow]) -> Result<CellCounts> {
             status.parse().map_err(Error::corrupt)?,
             n.max(0).unsigned_abs(),
         );
+    }
+    Ok(counts)
+}
+
+/// Rows of `status` and `runs` (a count).
+pub(crate) fn run_counts(rows: &[impl DbRow]) -> Result<RunCounts> {
+    let mut counts = RunCounts::default();
+    for row in rows {
+        let status: String = row.value("status")?;
+        let n: i64 = row.value("runs")?;
+        counts.add(parse_status(&status)?, n.max(0).unsigned_abs());
     }
     Ok(counts)
 }

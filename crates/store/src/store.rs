@@ -13,12 +13,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::dispatch::store_trait;
-use crate::sweeps::{CellOutcome, CellRecord, GradingClaim, NewSweep, SweepRecord};
+use crate::sweeps::{CellCounts, CellOutcome, CellRecord, GradingClaim, NewSweep, SweepRecord};
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
     LeaseStatus, LlmCallRecord, NewLlmCall, NewNode, NewRun, NewToken, NodeFile, NodeRecord,
-    ProjectRecord, Review, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad, RunnerRecord,
-    TokenRecord, Usage,
+    ProjectRecord, Review, RunCounts, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad,
+    RunnerRecord, TokenRecord, Usage,
 };
 
 /// Persistence behind one interface, implemented by [`PgStore`](crate::PgStore) and
@@ -70,6 +70,9 @@ store_trait! {
         async fn create_sweep(&self, sweep: NewSweep) -> Result<SweepRecord>;
 
         async fn get_sweep(&self, id: SweepId) -> Result<SweepRecord>;
+
+        /// How many cells of every sweep are in each state (for metrics).
+        async fn count_all_cells(&self) -> Result<CellCounts>;
 
         /// The newest sweeps first, of one project or of every project.
         async fn list_sweeps(&self, project: Option<&ProjectName>, limit: u32) -> Result<Vec<SweepRecord>>;
@@ -151,6 +154,9 @@ store_trait! {
     pub trait RunStore {
         /// How many runs of a project are queued or running.
         async fn count_unfinished_runs(&self, project: &ProjectName) -> Result<u64>;
+
+        /// How many runs of every project are in each status (for metrics).
+        async fn count_runs(&self) -> Result<RunCounts>;
 
         /// Creates a `queued` run.
         async fn create_run(&self, run: NewRun) -> Result<RunRecord>;

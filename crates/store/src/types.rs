@@ -454,6 +454,37 @@ pub(crate) fn parse_direction(text: Option<String>) -> Result<Option<Direction>>
     .transpose()
 }
 
+/// How many runs are in each status, store-wide.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub queued: u64,
+    pub running: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+}
+
+impl RunCounts {
+    pub(crate) fn add(&mut self, status: RunStatus, n: u64) {
+        *self.slot(status) += n;
+    }
+
+    /// The runs in `status`.
+    pub fn of(mut self, status: RunStatus) -> u64 {
+        *self.slot(status)
+    }
+
+    fn slot(&mut self, status: RunStatus) -> &mut u64 {
+        match status {
+            RunStatus::Queued => &mut self.queued,
+            RunStatus::Running => &mut self.running,
+            RunStatus::Completed => &mut self.completed,
+            RunStatus::Failed => &mut self.failed,
+            RunStatus::Cancelled => &mut self.cancelled,
+        }
+    }
+}
+
 pub(crate) fn direction_str(direction: Direction) -> &'static str {
     match direction {
         Direction::Minimize => "minimize",

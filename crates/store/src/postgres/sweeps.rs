@@ -58,6 +58,13 @@ impl SweepStore for PgStore {
         self.with_counts(&row).await
     }
 
+    async fn count_all_cells(&self) -> Result<CellCounts> {
+        let rows = sqlx::query(include_str!("../../sql/postgres/sweeps/all_counts.sql"))
+            .fetch_all(&self.pool)
+            .await?;
+        decode::cell_counts(&rows)
+    }
+
     async fn get_sweep(&self, id: SweepId) -> Result<SweepRecord> {
         let row = sqlx::query(include_str!("../../sql/postgres/sweeps/get.sql"))
             .bind(id.0)

@@ -11,8 +11,8 @@ use crate::decode::{self, DbRow};
 use crate::error::{Error, Result};
 use crate::store::RunStore;
 use crate::types::{
-    Lease, LeaseStatus, NewRun, RunFilter, RunRecord, RunStatus, check_terminal, direction_str,
-    seed_to_db, to_json,
+    Lease, LeaseStatus, NewRun, RunCounts, RunFilter, RunRecord, RunStatus, check_terminal,
+    direction_str, seed_to_db, to_json,
 };
 
 impl RunStore for SqliteStore {
@@ -22,6 +22,13 @@ impl RunStore for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         row.unsigned("unfinished")
+    }
+
+    async fn count_runs(&self) -> Result<RunCounts> {
+        let rows = sqlx::query(include_str!("../../sql/sqlite/runs/count_by_status.sql"))
+            .fetch_all(&self.pool)
+            .await?;
+        decode::run_counts(&rows)
     }
 
     async fn create_run(&self, run: NewRun) -> Result<RunRecord> {

@@ -78,6 +78,9 @@ pub async fn runs_create_get_list<H: Harness>(h: Arc<H>) {
         running.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![run.id]
     );
+    let counts = store.count_runs().await.expect("count runs");
+    assert_eq!((counts.queued, counts.running, counts.completed), (2, 1, 0));
+    assert_eq!(counts.of(RunStatus::Queued), 2);
     let queued = store
         .list_runs(RunFilter {
             status: Some(RunStatus::Queued),

@@ -98,6 +98,8 @@ pub async fn sweep_lifecycle<H: Harness>(h: Arc<H>) {
     );
     // One cell at once: one run, and no second while it is open.
     let started = store.start_cells(sweep.id, u32::MAX).await.expect("start");
+    let all = store.count_all_cells().await.expect("count cells");
+    assert_eq!((all.queued, all.running, all.total()), (3, 1, 4));
     assert_eq!(started.len(), 1);
     assert!(
         store

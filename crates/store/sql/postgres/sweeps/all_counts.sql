@@ -1,0 +1,1 @@
+SELECT status, COUNT(*) AS cells FROM sweep_cells GROUP BY status

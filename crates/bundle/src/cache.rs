@@ -66,6 +66,15 @@ pub(crate) struct State {
     pub checked: HashSet<Sha256Digest>,
     /// Bytes of all stored blobs.
     pub blob_bytes: u64,
+    pub lookups: CacheLookups,
+}
+
+/// How bundle builds went since the cache opened: from what was stored (hits) or with at
+/// least one blob fetched (misses). Callers waiting on one build count once.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLookups {
+    pub hits: u64,
+    pub misses: u64,
 }
 
 #[derive(Debug)]
@@ -207,6 +216,11 @@ impl BundleCache {
         self.inner.state().blob_bytes
     }
 
+    /// The hits and misses of bundle builds so far.
+    pub fn lookups(&self) -> CacheLookups {
+        self.inner.state().lookups
+    }
+
     /// Registers a lease first, so nothing this bundle needs is evicted while it is built.
     fn lease(&self, digest: Sha256Digest, manifest: &Manifest) -> BundleLease {
         let mut state = self.inner.state();
@@ -236,6 +250,7 @@ impl Inner {
         let digest = lease.digest;
         let manifest = Arc::clone(&self.state().leased[&digest].manifest);
         if tree::is_intact(&self, digest, &manifest).await? {
+            self.state().lookups.hits += 1;
             return Ok(());
         }
         let started = Instant::now();
@@ -244,7 +259,14 @@ impl Inner {
         let layout = self.layout.clone();
         let built = Built::new(digest, manifest.clone(), blobs);
         tokio::task::spawn_blocking(move || tree::build(&layout, &built)).await??;
-        self.state().checked.insert(digest);
+        {
+            let mut state = self.state();
+            state.checked.insert(digest);
+            match fetched.is_empty() {
+                true => state.lookups.hits += 1,
+                false => state.lookups.misses += 1,
+            }
+        }
         if !fetched.is_empty() {
             let bytes: u64 = fetched.iter().sum();
             let secs = started.elapsed().as_secs_f64();

@@ -26,6 +26,6 @@ mod source;
 mod tree;
 mod verify;
 
-pub use cache::{BundleCache, BundleLease, CacheConfig};
+pub use cache::{BundleCache, BundleLease, CacheConfig, CacheLookups};
 pub use error::{Error, Result};
 pub use source::{BlobSource, BlobStream, DirBlobSource, GrpcBlobSource, SourceError};

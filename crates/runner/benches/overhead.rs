@@ -42,7 +42,7 @@ async fn serve(args: &[&str]) -> aide_runner::Result<Served> {
     let config = aide_runner::Config::from_argv(argv)
         .map_err(|e| aide_runner::Error::Config(e.to_string()))?;
     // Fail early (e.g. image missing) instead of inside the spawned task.
-    aide_runner::build_sandbox(&config, "bench").await?;
+    aide_runner::build_sandbox(&config, "bench", aide_telemetry::Metrics::new()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let shutdown = CancellationToken::new();
@@ -156,7 +156,12 @@ async fn bench_bundle(n: usize) -> aide_runner::Result<()> {
         "--runner-id",
         "bench-bundle",
     ])?;
-    let sandbox = aide_runner::DockerSandbox::connect(&config, "bench-bundle").await?;
+    let sandbox = aide_runner::DockerSandbox::connect(
+        &config,
+        "bench-bundle",
+        aide_telemetry::Metrics::new(),
+    )
+    .await?;
     let data = tempfile::tempdir()?;
     let dir = data.path().join("bundle");
     std::fs::create_dir_all(&dir)?;

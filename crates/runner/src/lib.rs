@@ -9,6 +9,7 @@ pub mod collect;
 pub mod config;
 pub mod error;
 pub mod input;
+pub mod metrics;
 pub mod output;
 pub mod private_input;
 pub mod procfs;
@@ -26,6 +27,7 @@ use aide_proto::bearer::Bearer;
 use aide_proto::v1::runner_server::RunnerServer;
 use aide_service::Shell;
 use aide_service::tls::{ClientAuth, Dialer, ServerTls};
+use aide_telemetry::Metrics;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
@@ -44,7 +46,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
 }
 
 /// Builds the configured sandbox backend.
-pub async fn build_sandbox(config: &Config, runner_id: &str) -> Result<Arc<dyn Sandbox>> {
+pub async fn build_sandbox(
+    config: &Config,
+    runner_id: &str,
+    metrics: Arc<Metrics>,
+) -> Result<Arc<dyn Sandbox>> {
     Ok(match config.backend {
         BackendKind::Process => {
             // With --python auto this may provision the virtualenv (minutes, blocking).
@@ -54,7 +60,7 @@ pub async fn build_sandbox(config: &Config, runner_id: &str) -> Result<Arc<dyn S
                 .map_err(|e| Error::Io(std::io::Error::other(e)))??;
             Arc::new(sandbox)
         }
-        BackendKind::Docker => Arc::new(DockerSandbox::connect(config, runner_id).await?),
+        BackendKind::Docker => Arc::new(DockerSandbox::connect(config, runner_id, metrics).await?),
     })
 }
 
@@ -103,7 +109,7 @@ pub async fn serve_in(
     if let Err(e) = std::fs::set_permissions(&work_root, std::fs::Permissions::from_mode(0o711)) {
         warn!(error = %e, "cannot open the work root to sandbox users");
     }
-    let sandbox = build_sandbox(&config, &runner_id).await?;
+    let sandbox = build_sandbox(&config, &runner_id, shell.metrics().clone()).await?;
     let swept = sandbox.sweep().await?;
     let inputs = input_source(&config, &dialer, &bearer).await?;
     let service = RunnerService::new(
@@ -111,9 +117,12 @@ pub async fn serve_in(
         sandbox.clone(),
         config.limits.clone(),
         work_root,
-        config.slots,
-        inputs,
+        (config.slots, inputs),
+        shell.metrics().clone(),
     );
+    shell
+        .metrics()
+        .register(Arc::new(metrics::RunnerCollector(service.clone())));
     info!(%runner_id, %local, tls = server_tls.is_tls(), backend = sandbox.backend(), slots = config.slots, swept, "runner serving");
 
     if config.backend == BackendKind::Docker {

@@ -14,6 +14,7 @@ use aide_proto::v1::{
     CancelRequest, CancelResponse, ExecuteEvent, ExecuteRequest, Finished, GradingWork,
     PythonException, WorkContext, execute_event::Event, runner_server::Runner,
 };
+use aide_telemetry::Metrics;
 use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
@@ -50,18 +51,20 @@ struct Inner {
     running: Mutex<HashMap<ExecKey, (CancellationToken, Option<GradingWork>)>>,
     accepting: CancellationToken,
     tracker: TaskTracker,
+    /// Where finished executions are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl RunnerService {
     /// A service with `slots` slots running scripts in `sandbox`, their inputs taken from
-    /// `inputs`.
+    /// `inputs`, counting finished executions into `metrics`.
     pub fn new(
         runner_id: String,
         sandbox: Arc<dyn Sandbox>,
         limits: LimitDefaults,
         work_root: PathBuf,
-        slots: usize,
-        inputs: InputSource,
+        (slots, inputs): (usize, InputSource),
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -75,6 +78,7 @@ impl RunnerService {
                 running: Mutex::default(),
                 accepting: CancellationToken::new(),
                 tracker: TaskTracker::new(),
+                metrics,
             }),
         }
     }
@@ -87,6 +91,11 @@ impl RunnerService {
     /// Bytes the bundle cache holds now, when there is one.
     pub fn cache_bytes(&self) -> Option<u64> {
         self.inner.inputs.cache.as_ref().map(|c| c.stored_bytes())
+    }
+
+    /// The bundle cache's hits and misses, when there is a cache.
+    pub fn cache_lookups(&self) -> Option<aide_bundle::CacheLookups> {
+        self.inner.inputs.cache.as_ref().map(|c| c.lookups())
     }
 
     /// Total slots.
@@ -314,6 +323,7 @@ impl Runner for RunnerService {
                     oom = finished.oom_killed,
                     "execution finished"
                 );
+                crate::metrics::count_execution(&inner.metrics, &finished);
                 // The sandbox is gone: free the slot before waiting on a slow caller, and
                 // give up on one that never reads so shutdown cannot hang on it.
                 drop((running, slot));

@@ -93,6 +93,20 @@ async fn docker_success_with_submission_and_read_only_input() {
         f.cpu_time, f.peak_memory_bytes
     );
     assert!(containers_of("t-docker-ok").await.is_empty());
+    // Counted by outcome and wall time, daemon calls timed by call, the slot free again.
+    let text = h.metrics.collect_and_render().await;
+    for line in [
+        "aide_runner_executions_total{outcome=\"ok\"} 1",
+        "aide_runner_execution_duration_seconds_count 1",
+        "aide_runner_slots{state=\"free\"} 1",
+        "aide_runner_slots{state=\"busy\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in {text}");
+    }
+    for call in ["create", "start", "inspect", "remove"] {
+        let count = format!("aide_runner_docker_call_duration_seconds_count{{call=\"{call}\"}}");
+        assert!(text.contains(&count), "no {count} in {text}");
+    }
     h.stop().await;
 }
 
@@ -417,9 +431,10 @@ async fn an_unknown_docker_runtime_is_refused_at_start() {
         "no-such-runtime",
     ])
     .expect("config");
-    let refused = aide_runner::DockerSandbox::connect(&config, "t-runtime")
-        .await
-        .expect_err("an unknown runtime");
+    let refused =
+        aide_runner::DockerSandbox::connect(&config, "t-runtime", aide_telemetry::Metrics::new())
+            .await
+            .expect_err("an unknown runtime");
     let text = refused.to_string();
     assert!(
         text.contains("no-such-runtime") && text.contains("runc"),

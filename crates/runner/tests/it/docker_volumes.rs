@@ -50,7 +50,9 @@ async fn sandbox(id: &str, extra: &[&str]) -> Option<Arc<DockerSandbox>> {
     }
     argv.extend_from_slice(extra);
     let config = aide_runner::Config::from_argv(argv).expect("config");
-    let sandbox = DockerSandbox::connect(&config, id).await.expect("connect");
+    let sandbox = DockerSandbox::connect(&config, id, aide_telemetry::Metrics::new())
+        .await
+        .expect("connect");
     sandbox.sweep().await.expect("sweep");
     Some(Arc::new(sandbox))
 }

@@ -6,15 +6,12 @@
 use std::collections::HashMap;
 
 use aide_proto::v1::CollectedFile;
-use bollard::{
-    Docker,
-    query_parameters::{DownloadFromContainerOptions, UploadToContainerOptions},
-};
+use bollard::query_parameters::{DownloadFromContainerOptions, UploadToContainerOptions};
 use futures::StreamExt;
 
 use super::{
     LABEL_KIND, LABEL_RUNNER, archive,
-    daemon::{OP_TIMEOUT, op},
+    daemon::{Daemon, OP_TIMEOUT},
 };
 use crate::{
     Error, Result,
@@ -32,7 +29,7 @@ pub fn volume_name(container: &str) -> String {
 }
 
 /// Creates the attempt volume, labelled with the runner.
-pub async fn create_volume(docker: &Docker, runner_id: &str, container: &str) -> Result<String> {
+pub async fn create_volume(docker: &Daemon, runner_id: &str, container: &str) -> Result<String> {
     let name = volume_name(container);
     let request = bollard::models::VolumeCreateRequest {
         name: Some(name.clone()),
@@ -42,7 +39,9 @@ pub async fn create_volume(docker: &Docker, runner_id: &str, container: &str) ->
         ])),
         ..Default::default()
     };
-    op("create volume", &name, docker.create_volume(request)).await?;
+    docker
+        .op("create volume", &name, docker.create_volume(request))
+        .await?;
     Ok(name)
 }
 
@@ -50,7 +49,7 @@ pub async fn create_volume(docker: &Docker, runner_id: &str, container: &str) ->
 /// volume directory (it runs as root on the daemon's host, or has that directory mounted):
 /// then the disk quota is watched from outside the sandbox, by a walker that may read every
 /// directory (files deleted while still open escape the count).
-pub async fn working_on_this_host(docker: &Docker, volume: &str) -> Option<std::path::PathBuf> {
+pub async fn working_on_this_host(docker: &Daemon, volume: &str) -> Option<std::path::PathBuf> {
     let inspected = docker.inspect_volume(volume).await.ok()?;
     let working = std::path::Path::new(&inspected.mountpoint).join("working");
     tokio::fs::metadata(&working)
@@ -62,7 +61,7 @@ pub async fn working_on_this_host(docker: &Docker, volume: &str) -> Option<std::
 /// Copies the script and an empty `working/` owned by `owner` into the created container's
 /// `/sandbox` (its attempt volume: the root filesystem itself is read-only).
 pub async fn upload(
-    docker: &Docker,
+    docker: &Daemon,
     container: &str,
     code: &[u8],
     owner: Option<(u32, u32)>,
@@ -76,17 +75,18 @@ pub async fn upload(
         ..Default::default()
     };
     let body = bollard::body_full(tar.into());
-    op(
-        "upload",
-        container,
-        docker.upload_to_container(container, Some(opts), body),
-    )
-    .await
+    docker
+        .op(
+            "upload",
+            container,
+            docker.upload_to_container(container, Some(opts), body),
+        )
+        .await
 }
 
 /// The files `spec` asks for, read from the (stopped) container's `working/`.
 pub async fn collect_out(
-    docker: &Docker,
+    docker: &Daemon,
     container: &str,
     spec: &CollectSpec,
 ) -> Result<Vec<CollectedFile>> {
@@ -122,7 +122,7 @@ pub async fn collect_out(
 }
 
 /// Per pattern, the regular files of `working/` that match it.
-async fn list(docker: &Docker, container: &str, patterns: Vec<String>) -> Result<Vec<Vec<String>>> {
+async fn list(docker: &Daemon, container: &str, patterns: Vec<String>) -> Result<Vec<Vec<String>>> {
     let Some(stream) = download(docker, container, WORKING).await? else {
         return Ok(vec![Vec::new(); patterns.len()]);
     };
@@ -138,7 +138,7 @@ async fn list(docker: &Docker, container: &str, patterns: Vec<String>) -> Result
 
 /// The first `cap` bytes of `working/<name>`, when it is a regular file.
 async fn read(
-    docker: &Docker,
+    docker: &Daemon,
     container: &str,
     name: &str,
     cap: u64,
@@ -170,7 +170,7 @@ type Download = std::pin::Pin<
 >;
 
 /// The archive of `path` in the container; `None` when it does not exist.
-async fn download(docker: &Docker, container: &str, path: &str) -> Result<Option<Download>> {
+async fn download(docker: &Daemon, container: &str, path: &str) -> Result<Option<Download>> {
     let opts = DownloadFromContainerOptions { path: path.into() };
     let mut stream = Box::pin(docker.download_from_container(container, Some(opts)));
     let first = match tokio::time::timeout(OP_TIMEOUT, stream.next()).await {

@@ -29,7 +29,6 @@ use std::{
 
 use aide_core::bundle::Sha256Digest;
 use bollard::{
-    Docker,
     models::{ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions},
     query_parameters::{CreateContainerOptions, ListVolumesOptions, UploadToContainerOptions},
 };
@@ -37,7 +36,7 @@ use tracing::info;
 
 use super::{
     LABEL_KIND, LABEL_RUNNER, archive,
-    daemon::{RemoveGuard, lock, op, remove_container, remove_volume},
+    daemon::{Daemon, RemoveGuard, lock, remove_container, remove_volume},
 };
 use crate::{Error, Result};
 
@@ -63,7 +62,7 @@ pub fn ready_name(digest: &Sha256Digest) -> String {
 /// The input volumes of one runner.
 #[derive(Debug, Clone)]
 pub struct InputVolumes {
-    docker: Docker,
+    docker: Daemon,
     runner_id: String,
     image: String,
     entries: Arc<Mutex<HashMap<Sha256Digest, Arc<Entry>>>>,
@@ -101,10 +100,13 @@ impl Lease {
     /// Checks, once the execution's container exists (and so holds the volume), that the
     /// mounted volume is the filled one; a mismatch is forgotten so the next use refills it.
     pub async fn verify_mounted(&self) -> Result<()> {
-        let vol = op("inspect volume", &self.volume, async {
-            self.volumes.docker.inspect_volume(&self.volume).await
-        })
-        .await?;
+        let vol = self
+            .volumes
+            .docker
+            .op("inspect volume", &self.volume, async {
+                self.volumes.docker.inspect_volume(&self.volume).await
+            })
+            .await?;
         if vol.labels.get(LABEL_DIGEST) == Some(&self.digest.to_string()) {
             return Ok(());
         }
@@ -119,7 +121,7 @@ impl Lease {
 impl InputVolumes {
     /// The input volumes of `runner_id`, filled with containers of `image`.
     pub fn new(
-        docker: Docker,
+        docker: Daemon,
         runner_id: &str,
         image: &str,
         live: Arc<Mutex<HashSet<String>>>,
@@ -204,7 +206,9 @@ impl InputVolumes {
             labels: Some(self.labels(KIND_INPUT, digest)),
             ..Default::default()
         };
-        op("create volume", &data, self.docker.create_volume(request)).await?;
+        self.docker
+            .op("create volume", &data, self.docker.create_volume(request))
+            .await?;
         let helper = format!("{data}-fill");
         remove_container(&self.docker, &helper).await?;
         lock(&self.live).insert(helper.clone());
@@ -226,7 +230,9 @@ impl InputVolumes {
             labels: Some(self.labels(KIND_READY, digest)),
             ..Default::default()
         };
-        op("create volume", &data, self.docker.create_volume(request)).await?;
+        self.docker
+            .op("create volume", &data, self.docker.create_volume(request))
+            .await?;
         info!(volume = %data, elapsed = ?started.elapsed(), "input volume filled");
         Ok(())
     }
@@ -257,7 +263,7 @@ impl InputVolumes {
             ..Default::default()
         };
         let create = self.docker.create_container(Some(opts), body);
-        op("create", helper, create).await?;
+        self.docker.op("create", helper, create).await?;
         let upload = UploadToContainerOptions {
             path: "/input".into(),
             ..Default::default()
@@ -283,7 +289,10 @@ impl InputVolumes {
         let opts = ListVolumesOptions {
             filters: Some(filters),
         };
-        let listed = op("list volumes", "-", self.docker.list_volumes(Some(opts))).await?;
+        let listed = self
+            .docker
+            .op("list volumes", "-", self.docker.list_volumes(Some(opts)))
+            .await?;
         let now = SystemTime::now();
         let mut found: Vec<(SystemTime, Sha256Digest)> = Vec::new();
         for v in listed.volumes.unwrap_or_default() {

@@ -7,22 +7,19 @@ use std::{
     sync::Mutex,
 };
 
-use bollard::{
-    Docker,
-    query_parameters::{ListContainersOptions, ListVolumesOptions},
-};
+use bollard::query_parameters::{ListContainersOptions, ListVolumesOptions};
 use tracing::info;
 
 use super::{
     LABEL_KIND, LABEL_RUNNER,
     attempt::{KIND_ATTEMPT, volume_name},
-    daemon::{lock, op, remove_container, remove_volume},
+    daemon::{Daemon, lock, remove_container, remove_volume},
 };
 use crate::Result;
 
 /// Removes leftovers of `runner_id` not in `live`; returns how many.
 pub async fn sweep(
-    docker: &Docker,
+    docker: &Daemon,
     runner_id: &str,
     live: &Mutex<HashSet<String>>,
 ) -> Result<usize> {
@@ -32,7 +29,9 @@ pub async fn sweep(
         filters: Some(HashMap::from([("label".to_string(), vec![owned.clone()])])),
         ..Default::default()
     };
-    let found = op("list", "-", docker.list_containers(Some(opts))).await?;
+    let found = docker
+        .op("list", "-", docker.list_containers(Some(opts)))
+        .await?;
     let live_now = lock(live).clone();
     let mut removed = 0;
     for c in found {
@@ -56,7 +55,9 @@ pub async fn sweep(
             vec![owned, format!("{LABEL_KIND}={KIND_ATTEMPT}")],
         )])),
     };
-    let volumes = op("list volumes", "-", docker.list_volumes(Some(opts))).await?;
+    let volumes = docker
+        .op("list volumes", "-", docker.list_volumes(Some(opts)))
+        .await?;
     let live_now = lock(live).clone();
     let live_volumes: HashSet<String> = live_now.iter().map(|c| volume_name(c)).collect();
     for v in volumes.volumes.unwrap_or_default() {

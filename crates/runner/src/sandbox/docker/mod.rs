@@ -44,6 +44,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use aide_telemetry::Metrics;
 use bollard::{
     Docker,
     models::{ContainerCreateBody, HostConfig, Mount, MountBindOptions, MountType},
@@ -57,7 +58,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use self::{
-    daemon::{RemoveGuard, lock, op, remove_container, remove_volume},
+    daemon::{Daemon, RemoveGuard, lock, remove_container, remove_volume},
     inputs::{InputVolumes, Lease},
     stats::{StatsTracker, log_bytes},
 };
@@ -76,7 +77,7 @@ const QUOTA_CHECK_EVERY: Duration = Duration::from_secs(1);
 /// The Docker backend.
 #[derive(Debug, Clone)]
 pub struct DockerSandbox {
-    docker: Docker,
+    docker: Daemon,
     runner_id: String,
     config: DockerConfig,
     grace: Duration,
@@ -89,12 +90,14 @@ pub struct DockerSandbox {
 impl DockerSandbox {
     /// Connects to the daemon (`DOCKER_HOST`, or the local socket; negotiating the API
     /// version) and checks the image.
-    pub async fn connect(config: &Config, runner_id: &str) -> Result<Self> {
-        let docker = Docker::connect_with_defaults()
+    /// Its daemon calls are timed into `metrics`.
+    pub async fn connect(config: &Config, runner_id: &str, metrics: Arc<Metrics>) -> Result<Self> {
+        let client = Docker::connect_with_defaults()
             .map_err(Error::docker("connect", "-"))?
             .negotiate_version()
             .await
             .map_err(Error::docker("version", "-"))?;
+        let docker = Daemon::new(client, metrics);
         if docker.inspect_image(&config.docker.image).await.is_err() {
             return Err(Error::ImageMissing(config.docker.image.clone()));
         }
@@ -246,7 +249,7 @@ impl DockerSandbox {
         let create = self
             .docker
             .create_container(Some(opts), self.body(spec, &volume, input));
-        op("create", name, create).await?;
+        self.docker.op("create", name, create).await?;
         if let Some(lease) = input {
             lease.verify_mounted().await?;
         }
@@ -320,8 +323,10 @@ impl Sandbox for DockerSandbox {
             ..Default::default()
         };
         let attach = self.docker.attach_container(&name, Some(attach));
-        let mut output = op("attach", &name, attach).await?.output;
-        op("start", &name, self.docker.start_container(&name, None)).await?;
+        let mut output = self.docker.op("attach", &name, attach).await?.output;
+        self.docker
+            .op("start", &name, self.docker.start_container(&name, None))
+            .await?;
         let start = Instant::now();
         io.started(name.clone()).await;
 
@@ -393,7 +398,9 @@ impl Sandbox for DockerSandbox {
             }
         }
         let inspect = self.docker.inspect_container(&name, None);
-        let state = op("inspect", &name, inspect)
+        let state = self
+            .docker
+            .op("inspect", &name, inspect)
             .await?
             .state
             .unwrap_or_default();

@@ -23,6 +23,8 @@ pub struct Harness {
     pub client: RunnerClient<Channel>,
     pub work_root: PathBuf,
     pub config: Config,
+    /// The registry the runner counts into (what its `/metrics` would serve).
+    pub metrics: std::sync::Arc<aide_telemetry::Metrics>,
     shutdown: CancellationToken,
     task: JoinHandle<aide_runner::Result<()>>,
     _dir: tempfile::TempDir,
@@ -94,7 +96,9 @@ impl Harness {
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(aide_runner::serve(
+        let metrics = aide_telemetry::Metrics::new();
+        let task = tokio::spawn(aide_runner::serve_in(
+            aide_service::Shell::new(metrics.clone()),
             config.clone(),
             listener,
             shutdown.clone(),
@@ -106,6 +110,7 @@ impl Harness {
             client,
             work_root,
             config,
+            metrics,
             shutdown,
             task,
             _dir: dir,

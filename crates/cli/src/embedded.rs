@@ -125,7 +125,7 @@ impl Services {
         let env = |var: &str| std::env::var(var).ok();
         let mut gw_config = aide_gateway::config::GatewayConfig::default();
         gw_config.shared.redis_url = opts.redis_url.clone();
-        let gateway = aide_gateway::service::Gateway::new(&gw_config, &env)
+        let gateway = aide_gateway::service::Gateway::new(&gw_config, &env, opts.metrics.clone())
             .await
             .map_err(|e| CliError::Usage(format!("LLM gateway configuration: {e}")))?;
         let process_token =

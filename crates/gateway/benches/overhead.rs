@@ -124,7 +124,9 @@ impl TlsGateway {
             issue(ServiceKind::Coordinator, "coordinator"),
         );
         let no_env = |_: &str| None;
-        let gateway = Gateway::new(config, &no_env).await.expect("gateway");
+        let gateway = Gateway::new(config, &no_env, aide_telemetry::Metrics::new())
+            .await
+            .expect("gateway");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("address");
         let shell = Shell::default()
@@ -179,7 +181,9 @@ async fn main() {
     ))
     .expect("gateway config");
     let no_env = |_: &str| None;
-    let gateway = Gateway::new(&config, &no_env).await.expect("gateway");
+    let gateway = Gateway::new(&config, &no_env, aide_telemetry::Metrics::new())
+        .await
+        .expect("gateway");
     let redis = gateway.redis_healthy();
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

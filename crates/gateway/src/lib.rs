@@ -8,6 +8,7 @@
 pub mod baseline;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod pricing;
 pub mod provider;
 pub mod retry;

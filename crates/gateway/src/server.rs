@@ -30,7 +30,7 @@ pub async fn run(
         config.listen,
         ClientAuth::Required,
     )?);
-    let gateway = Gateway::new(&config, env).await?;
+    let gateway = Gateway::new(&config, env, shell.metrics().clone()).await?;
     serve_in(shell, gateway, listener, shutdown).await
 }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use aide_proto::v1::{
     self, CompleteRequest, CompleteResponse, complete_response, llm_gateway_server::LlmGateway,
 };
+use aide_telemetry::Metrics;
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, info, info_span, warn};
@@ -17,6 +18,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::Error;
 use crate::baseline::{self, BaselineAnswer};
 use crate::config::GatewayConfig;
+use crate::metrics;
 use crate::pricing::{PriceTable, TokenUsage};
 use crate::provider::{
     Answer, FunctionSpec, Message, ProviderClient, ProviderRequest, ProviderResponse, Role,
@@ -43,6 +45,7 @@ struct Inner {
     max_reasks: u32,
     /// Models already warned about for having no price, so the log says it once.
     unpriced: Mutex<HashSet<String>>,
+    metrics: Arc<Metrics>,
 }
 
 /// What the cache stores for one answer.
@@ -59,8 +62,13 @@ struct CachedAnswer {
 
 impl Gateway {
     /// Builds the gateway: providers from the configuration and `env` (the process
-    /// environment in the binary, a map in tests), the price table, Redis state.
-    pub async fn new(config: &GatewayConfig, env: Env<'_>) -> Result<Self, Error> {
+    /// environment in the binary, a map in tests), the price table, Redis state; it counts
+    /// into `metrics`.
+    pub async fn new(
+        config: &GatewayConfig,
+        env: Env<'_>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, Error> {
         let providers = Providers::load(&config.providers, env)?;
         let prices = match &config.prices_file {
             Some(path) => {
@@ -97,6 +105,7 @@ impl Gateway {
                 shared,
                 max_reasks: config.max_reasks,
                 unpriced: Mutex::new(HashSet::new()),
+                metrics,
             }),
         })
     }
@@ -118,14 +127,20 @@ impl Gateway {
             model = %request.model,
             purpose = %request.purpose,
         );
-        let deadline = remaining_until(work.deadline.as_ref())?;
-        let call = self.answer(request, started).instrument(span);
-        match deadline {
-            Some(left) => tokio::time::timeout(left, call)
-                .await
-                .map_err(|_| Status::deadline_exceeded("the request's deadline passed"))?,
-            None => call.await,
+        let answered = async {
+            let deadline = remaining_until(work.deadline.as_ref())?;
+            let call = self.answer(request, started).instrument(span);
+            match deadline {
+                Some(left) => tokio::time::timeout(left, call)
+                    .await
+                    .map_err(|_| Status::deadline_exceeded("the request's deadline passed"))?,
+                None => call.await,
+            }
         }
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        metrics::count_request(&self.inner.metrics, &answered, seconds);
+        answered
     }
 
     async fn answer(
@@ -153,7 +168,13 @@ impl Gateway {
 
         let caching = cache_enabled(request.cache, provider_request.temperature);
         let key = caching.then(|| cache_key_of(&provider, &provider_request));
-        if let Some(hit) = self.cached(key.as_ref()).await {
+        let hit = self.cached(key.as_ref()).await;
+        if key.is_some() {
+            let result = if hit.is_some() { "hit" } else { "miss" };
+            let lookups = &metrics::CACHE_LOOKUPS;
+            inner.metrics.inc(lookups, &[("result", result)]);
+        }
+        if let Some(hit) = hit {
             info!(cache_hit = true, "answered from the cache");
             return Ok(response_from_cache(hit, &provider, started));
         }
@@ -209,7 +230,16 @@ impl Gateway {
     ) -> Result<ProviderResponse, Error> {
         let inner = &self.inner;
         let estimate = estimated_tokens(request);
+        let asked = Instant::now();
         let permit = inner.shared.acquire(provider, model, estimate).await;
+        let waited = asked.elapsed().as_secs_f64();
+        if waited >= metrics::WAIT_THRESHOLD_SECS {
+            let labels = [("provider", provider)];
+            inner.metrics.inc(&metrics::RATE_LIMIT_WAITS, &labels);
+            inner
+                .metrics
+                .add(&metrics::RATE_LIMIT_WAIT_SECONDS, &labels, waited);
+        }
         let answer = match &request.function {
             Some(_) => {
                 crate::structured::complete_structured(client, request, inner.max_reasks).await

@@ -44,9 +44,10 @@ pub async fn gateway(config: &str) -> Service {
 pub async fn gateway_on(config: &str, listener: TcpListener) -> Service {
     let config = aide_gateway::config::GatewayConfig::from_toml(config).expect("gateway config");
     let no_env = |_: &str| None;
-    let gateway = aide_gateway::service::Gateway::new(&config, &no_env)
-        .await
-        .expect("gateway");
+    let gateway =
+        aide_gateway::service::Gateway::new(&config, &no_env, aide_telemetry::Metrics::new())
+            .await
+            .expect("gateway");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let shutdown = CancellationToken::new();
     tokio::spawn(aide_gateway::server::serve(

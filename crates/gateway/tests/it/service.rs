@@ -91,13 +91,15 @@ async fn start_gateway_with_env(config_text: &str, env: &[(&str, &str)]) -> Runn
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let lookup = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let gateway = Gateway::new(&config, &lookup).await.expect("gateway");
-    let redis_healthy = gateway.redis_healthy();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let metrics = metrics_listener.local_addr().expect("address");
     let shell = Shell::default().metrics_listener(metrics_listener);
+    let gateway = Gateway::new(&config, &lookup, shell.metrics().clone())
+        .await
+        .expect("gateway");
+    let redis_healthy = gateway.redis_healthy();
     let shutdown = CancellationToken::new();
     let served = tokio::spawn(serve_in(shell, gateway, listener, shutdown.clone()));
     let channel = Channel::from_shared(format!("http://{address}"))
@@ -310,6 +312,25 @@ async fn provider_answers_are_priced_and_cached() {
         .into_inner();
     assert!(!third.cache_hit);
     assert_eq!(mock.calls.load(Ordering::SeqCst), 2);
+
+    // Requests by provider, model and outcome; a hit and a miss; two provider calls'
+    // tokens and cost (the hit is free).
+    let text = aide_telemetry::scrape(gw.metrics).await.expect("scrape");
+    let model = &first.model;
+    for line in [
+        format!(
+            "aide_gateway_requests_total{{provider=\"mock\",model=\"{model}\",outcome=\"ok\"}} 3"
+        ),
+        "aide_gateway_cache_lookups_total{result=\"hit\"} 1".to_owned(),
+        "aide_gateway_cache_lookups_total{result=\"miss\"} 1".to_owned(),
+        format!(
+            "aide_gateway_tokens_total{{provider=\"mock\",model=\"{model}\",kind=\"prompt\"}} 2000"
+        ),
+        format!("aide_gateway_cost_usd_total{{provider=\"mock\",model=\"{model}\"}} 0.014"),
+        "aide_gateway_request_duration_seconds_count{provider=\"mock\"} 3".to_owned(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in {text}");
+    }
     gw.shutdown.cancel();
 }
 

@@ -46,7 +46,8 @@ impl Def {
 /// Reads values that live outside the process's counters when `/metrics` is scraped.
 pub trait Collect: Send + Sync + 'static {
     /// Sets this collector's gauges in `metrics`.
-    fn collect<'a>(&'a self, metrics: &'a Metrics) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+    fn collect<'a>(&'a self, metrics: &'a Metrics)
+    -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 }
 
 pub(super) type Labels = Vec<(String, String)>;
@@ -55,7 +56,11 @@ pub(super) type Labels = Vec<(String, String)>;
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Value {
     Number(f64),
-    Histogram { counts: Vec<u64>, sum: f64, count: u64 },
+    Histogram {
+        counts: Vec<u64>,
+        sum: f64,
+        count: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -122,7 +127,10 @@ impl Metrics {
     /// observation count of a histogram.
     pub fn get(&self, def: &Def, labels: &[(&str, &str)]) -> f64 {
         let families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
-        match families.get(def.name).and_then(|f| f.values.get(&owned(labels))) {
+        match families
+            .get(def.name)
+            .and_then(|f| f.values.get(&owned(labels)))
+        {
             Some(Value::Number(n)) => *n,
             Some(Value::Histogram { count, .. }) => *count as f64,
             None => 0.0,

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod outputs;
 pub mod registry;
 pub mod server;

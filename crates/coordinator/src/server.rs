@@ -37,6 +37,7 @@ use crate::dispatch::RegistryExecutor;
 use crate::engine::TaskFilesPort;
 use crate::engine::{Engine, EngineConfig, GrpcAuthor};
 use crate::http::{HttpApi, HttpSettings};
+use crate::metrics::CoordinatorCollector;
 use crate::registry::RunnerRegistry;
 use crate::supervisor::{Supervisor, SupervisorConfig};
 use crate::sweeps::{PumpConfig, SweepPump};
@@ -153,6 +154,12 @@ pub async fn serve_store_in(
     let roots = config.task_roots()?;
     let task_files = StoredTaskFiles::new(blob_store.clone());
     let executor = Arc::new(executor);
+    let metrics = shell.metrics().clone();
+    metrics.register(Arc::new(CoordinatorCollector {
+        store: store.clone(),
+        queue: executor.queue(),
+        stale_after: registry.stale_after(),
+    }));
     let engine = Arc::new(Engine::new(
         store.clone(),
         Arc::new(author),
@@ -162,6 +169,7 @@ pub async fn serve_store_in(
             output_dir: config.output_dir.clone(),
             on_event: Some(notifier.hook()),
             task_files: TaskFilesPort(Arc::new(task_files)),
+            metrics,
             ..EngineConfig::default()
         },
     ));

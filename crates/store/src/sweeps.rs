@@ -62,6 +62,18 @@ impl CellCounts {
         *slot += n;
     }
 
+    /// Each state with its count.
+    pub fn by_status(&self) -> [(CellStatus, u64); 6] {
+        [
+            (CellStatus::Queued, self.queued),
+            (CellStatus::Running, self.running),
+            (CellStatus::Grading, self.grading),
+            (CellStatus::Graded, self.graded),
+            (CellStatus::Failed, self.failed),
+            (CellStatus::Cancelled, self.cancelled),
+        ]
+    }
+
     pub fn total(&self) -> u64 {
         self.queued + self.running + self.grading + self.graded + self.failed + self.cancelled
     }

@@ -11,22 +11,58 @@ use aide_testkit::free_port;
 use serde_json::Value;
 
 /// `--metrics-listen` serves one endpoint for the three in-process services: the client's
-/// two `ls`, the engine's gateway calls and the runner's executions are all counted.
+/// two `ls`, the engine's gateway calls and the runner's executions are all counted, each
+/// service's own metrics are there by name, and no label carries an id.
 fn assert_counted_by_all_three_services(server: &Server) {
     let text = aide_testkit::block_on(aide_telemetry::scrape(server.metrics)).expect("scrape");
-    let count = |method: &str| -> u64 {
-        let prefix = format!("grpc_server_requests_total{{method=\"{method}\",code=\"OK\"}} ");
+    let total = |prefix: &str| -> f64 {
         text.lines()
-            .find_map(|line| line.strip_prefix(&prefix))
-            .and_then(|n| n.trim().parse().ok())
-            .unwrap_or(0)
+            .filter(|line| line.starts_with(prefix))
+            .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
     };
-    assert!(count("/aide.v1.Coordinator/ListRuns") >= 2, "{text}");
+    let grpc_ok = |method: &str| {
+        total(&format!(
+            "grpc_server_requests_total{{method=\"{method}\",code=\"OK\"}} "
+        ))
+    };
+    assert!(grpc_ok("/aide.v1.Coordinator/ListRuns") >= 2.0, "{text}");
     assert!(
-        count("/aide.v1.LlmGateway/Complete") >= 6,
+        grpc_ok("/aide.v1.LlmGateway/Complete") >= 6.0,
         "3 codes + 3 reviews: {text}"
     );
-    assert!(count("/aide.v1.Runner/Execute") >= 3, "{text}");
+    assert!(grpc_ok("/aide.v1.Runner/Execute") >= 3.0, "{text}");
+    for (prefix, at_least) in [
+        ("aide_coordinator_nodes_total{", 3.0),
+        ("aide_coordinator_runs{status=\"completed\"}", 1.0),
+        ("aide_coordinator_lease_claims_total", 1.0),
+        ("aide_coordinator_runners ", 1.0),
+        ("aide_coordinator_runner_slots{state=\"free\"}", 1.0),
+        ("aide_gateway_requests_total{provider=\"baseline\"", 6.0),
+        (
+            "aide_gateway_request_duration_seconds_count{provider=\"baseline\"}",
+            6.0,
+        ),
+        ("aide_runner_executions_total{", 3.0),
+        ("aide_runner_execution_duration_seconds_count", 3.0),
+        ("aide_runner_slots{state=\"free\"}", 1.0),
+    ] {
+        assert!(
+            total(prefix) >= at_least,
+            "{prefix} under {at_least}: {text}"
+        );
+    }
+    for line in [
+        "aide_coordinator_queue_depth 0",
+        "aide_runner_slots{state=\"busy\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in {text}");
+    }
+    // Bounded labels: no run, node or token id anywhere.
+    let has_id = text
+        .split(['"', '{', '}', ',', ' ', '='])
+        .any(|word| uuid::Uuid::parse_str(word).is_ok());
+    assert!(!has_id, "an id in a label: {text}");
 }
 
 fn json(out: &Output) -> Value {

@@ -16,6 +16,7 @@
 //!   execution while shutting down): never the script's fault.
 
 mod pool;
+mod queue;
 mod wire;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ use tonic::transport::Channel;
 use tracing::Instrument;
 
 pub use pool::{FixedRunners, Lent, RunnerPool};
+pub use queue::SlotQueue;
 
 use crate::engine::{Executed, Executor, PortError, ScriptRun};
 use crate::registry::RunnerRegistry;
@@ -63,6 +65,8 @@ pub struct RunnerExecutor<P> {
     slack: Duration,
     /// How long an execution waits for a free slot before reporting that there is none.
     slot_wait: Duration,
+    /// The executions waiting for a slot (the queue depth of the metrics).
+    queue: Arc<SlotQueue>,
 }
 
 impl RunnerExecutor<FixedRunners> {
@@ -95,7 +99,13 @@ impl<P: RunnerPool> RunnerExecutor<P> {
             penalty: Duration::from_secs(30),
             slack: Duration::from_secs(120),
             slot_wait: Duration::from_secs(5),
+            queue: Arc::default(),
         }
+    }
+
+    /// The executions waiting for a slot on this executor.
+    pub fn queue(&self) -> Arc<SlotQueue> {
+        self.queue.clone()
     }
 
     /// Sets how long an execution waits for a free slot (asking the pool again every
@@ -229,7 +239,9 @@ impl<P: RunnerPool> RunnerExecutor<P> {
 
 impl<P: RunnerPool> Executor for RunnerExecutor<P> {
     async fn execute(&self, script: ScriptRun) -> Result<Executed, PortError> {
+        let waiter = self.queue.wait(script.node_id.0);
         let lent = self.acquire().await?;
+        waiter.served();
         let span = tracing::info_span!("dispatch", runner_id = %lent.id);
         async {
             tracing::debug!(address = %lent.address, "dispatching an execution");

@@ -218,6 +218,7 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
     async fn applied(&mut self, outcome: NodeOutcome) -> Result<(), Failure> {
         let (ctx, state) = (&self.ctx, &mut self.state);
         ctx.event(events::node_reviewed(&outcome.record)).await?;
+        crate::metrics::count_node(&ctx.metrics, &outcome.record);
         let reviewed = outcome.record.id;
         if let Some(best) = state.reviewed(outcome.record, outcome.direction) {
             state.best_submission = match outcome.submission {
@@ -356,6 +357,7 @@ async fn load<S: Store, A: Author, E: Executor>(
         backoff,
         stop: stop.clone(),
         on_event: engine.config.on_event.clone(),
+        metrics: engine.config.metrics.clone(),
     });
     let taken = RunTaken {
         epoch: lease.epoch,

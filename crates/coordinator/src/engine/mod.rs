@@ -54,6 +54,7 @@ use std::time::Duration;
 
 use aide_core::RunId;
 use aide_store::{Lease, RunStatus, Store};
+use aide_telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -65,7 +66,7 @@ pub use ports::{
 pub use retry::{Backoff, Failure, Fatal, Transient};
 pub use task_files::{LocalTasksOnly, ScriptInput, TaskFiles};
 
-use crate::Error;
+use crate::{Error, metrics};
 
 /// How a call of [`Engine::drive`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +113,8 @@ pub struct EngineConfig {
     pub on_event: Option<EventHook>,
     /// Where stored task bundles are read.
     pub task_files: TaskFilesPort,
+    /// Where nodes, leases, retries and model calls are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The engine's [`TaskFiles`] port.
@@ -155,6 +158,7 @@ impl Default for EngineConfig {
             outputs_in_place: false,
             on_event: None,
             task_files: TaskFilesPort::default(),
+            metrics: Metrics::new(),
         }
     }
 }
@@ -183,6 +187,7 @@ impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
     /// data, a bug); the lease is released then too.
     pub async fn drive(&self, lease: Lease, cancel: CancellationToken) -> Result<RunEnd, Error> {
         let span = tracing::info_span!("run", run_id = %lease.run_id, epoch = lease.epoch);
+        self.config.metrics.inc(&metrics::LEASE_CLAIMS, &[]);
         let heartbeat = Heartbeat::start(self.store.clone(), lease.clone(), self.config.lease_ttl);
         let result = driver::drive(self, lease.clone(), cancel, &heartbeat)
             .instrument(span)
@@ -198,6 +203,7 @@ impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
                     tracing::warn!(error = %e, "cannot release the lease");
                 }
             }
+            Ok(RunEnd::LeaseLost) => self.config.metrics.inc(&metrics::LEASE_LOSSES, &[]),
             Ok(_) => {}
         }
         result

@@ -37,6 +37,7 @@ pub(super) struct RunCtx<S, A, E> {
     /// Cancelled when the run loop must stop (shutdown, cancel request, lease lost).
     pub stop: CancellationToken,
     pub on_event: Option<EventHook>,
+    pub metrics: Arc<aide_telemetry::Metrics>,
 }
 
 /// A node to carry forward, with the code request prepared when it is still pending.
@@ -94,6 +95,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             ?wait,
             "infrastructure failure, retrying"
         );
+        self.metrics.inc(&crate::metrics::INFRA_RETRIES, &[]);
         let event = RunEvent::InfraRetry(InfraRetry {
             node_id: node.map(|n| n.id),
             step: node.map(|n| n.step),
@@ -201,6 +203,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         purpose: LlmPurpose,
         reply: &AuthorReply,
     ) -> NewLlmCall {
+        crate::metrics::count_llm_call(&self.metrics, &reply.usage);
         NewLlmCall {
             run_id: self.lease.run_id,
             node_id: node,

@@ -422,6 +422,16 @@ async fn run_job(
             return f;
         }
     };
+    // A signal from outside (a batch system stopping the whole job, a service manager the
+    // whole group) that killed the script while this runner drains is not the script's
+    // fault: it is handed back as cancelled, so the coordinator runs it again elsewhere.
+    let killed_while_draining = raw.exit_code.is_none()
+        && !raw.timed_out
+        && !raw.oom_killed
+        && inner.accepting.is_cancelled();
+    if killed_while_draining {
+        warn!("the script was killed by a signal while the runner drains: handed back");
+    }
     let exception = (raw.exit_code != Some(0))
         .then(|| traceback::parse(&output, SCRIPT))
         .flatten();
@@ -441,7 +451,7 @@ async fn run_job(
         exit_code: raw.exit_code,
         timed_out: raw.timed_out,
         oom_killed: raw.oom_killed || exception.as_ref().is_some_and(|e| e.kind == "MemoryError"),
-        cancelled: raw.cancelled,
+        cancelled: raw.cancelled || killed_while_draining,
         wall_time: prost_types::Duration::try_from(raw.wall).ok(),
         cpu_time: prost_types::Duration::try_from(raw.cpu).ok(),
         peak_memory_bytes: raw.peak_memory,

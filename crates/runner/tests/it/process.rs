@@ -385,3 +385,42 @@ async fn a_private_input_directory_is_readable_by_the_sandbox_user() {
     assert_eq!(mode, 0o700, "the user's directory is left as it was");
     h.stop().await;
 }
+
+/// A batch system stopping a job (Slurm's `scancel`) signals every process of it, the
+/// scripts too: a script killed that way while the runner drains is handed back as
+/// cancelled (the coordinator runs it again elsewhere), never blamed on the script.
+#[tokio::test]
+async fn a_script_killed_from_outside_while_draining_is_handed_back() {
+    use aide_proto::v1::execute_event::Event;
+    use tokio_stream::StreamExt;
+    let h = Harness::process(1, UID_BASE + 120).await;
+    let mut client = h.client.clone();
+    let code = "import os, time\nprint('pid', os.getpid(), flush=True)\ntime.sleep(300)\n";
+    let mut stream = client
+        .execute(request(code))
+        .await
+        .expect("execute")
+        .into_inner();
+    let mut pid = None;
+    while pid.is_none() {
+        let event = stream.next().await.expect("a pid first").expect("event");
+        if let Some(Event::Output(chunk)) = event.event {
+            pid = chunk
+                .text
+                .trim()
+                .strip_prefix("pid ")
+                .map(|p| p.parse::<i32>().expect("pid"));
+        }
+    }
+    let stopping = tokio::spawn(h.stop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = nix::unistd::Pid::from_raw(pid.expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal the script");
+    let out = collect(stream).await;
+    assert!(
+        out.finished.cancelled && out.finished.exit_code.is_none(),
+        "{:?}",
+        out.finished
+    );
+    stopping.await.expect("stopped");
+}

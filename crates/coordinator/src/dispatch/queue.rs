@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn an_execution_counts_until_it_is_served() {
         let queue = SlotQueue::default();
-        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let (a, b) = (aide_core::NodeId::new().0, aide_core::NodeId::new().0);
         let first_try = queue.wait(a);
         let other = queue.wait(b);
         assert_eq!(queue.depth(), 2);

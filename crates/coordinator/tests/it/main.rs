@@ -30,6 +30,7 @@ mod http_fuzz;
 mod outputs;
 mod sandbox_search;
 mod service_tls;
+mod slurm;
 mod supervisor;
 mod sweep_pump;
 mod sweeps;

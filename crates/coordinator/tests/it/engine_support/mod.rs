@@ -91,6 +91,7 @@ pub fn config(output_dir: Option<PathBuf>) -> EngineConfig {
         outputs_in_place: false,
         on_event: None,
         task_files: Default::default(),
+        metrics: Default::default(),
     }
 }
 

@@ -4,7 +4,8 @@
 //! loopback ports ([`net`]), the data the tests share ([`paths`]), a service binary's
 //! `--print-config` ([`binary`]), the S3 server of the test environment ([`s3`]), the Python
 //! for process-backend sandboxes ([`python`]), with the `services` feature an in-process
-//! gateway and runner ([`services`]) and a throwaway cluster CA ([`tls`]), and several hosts on one machine, as network
+//! gateway and runner ([`services`]), database servers a test may stop and restart
+//! ([`servers`]) and a throwaway cluster CA ([`tls`]), and several hosts on one machine, as network
 //! namespaces that may hide directories ([`hosts`]), a synthetic MLE-bench competition
 //! ([`mlebench`]), and with the `web` feature a headless browser ([`browser`]) and a reader
 //! of server-sent events ([`sse`]), and waiting for a condition ([`wait`]).
@@ -25,6 +26,8 @@ pub mod python;
 pub mod redis;
 pub mod require;
 pub mod s3;
+#[cfg(feature = "services")]
+pub mod servers;
 #[cfg(feature = "services")]
 pub mod services;
 #[cfg(feature = "web")]

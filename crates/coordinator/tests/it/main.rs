@@ -15,6 +15,7 @@ mod http_support;
 mod api;
 mod api_sweeps;
 mod blobs;
+mod chaos;
 mod dispatch;
 mod distributed;
 mod distributed_provider;

@@ -48,6 +48,11 @@ pub struct Cluster {
     redis_url: String,
     pub runners: Vec<(String, ChildGuard)>,
     pub coordinators: Vec<(u16, ChildGuard)>,
+    /// How each runner and coordinator was started, to start it again after a kill.
+    runner_args: Vec<Vec<String>>,
+    coordinator_args: Vec<Vec<String>>,
+    /// Starts of each process so far, so that a restart logs to a file of its own.
+    restarts: usize,
     gateway_proc: Option<ChildGuard>,
     /// The port runners register with (the first coordinator's).
     pub registry_port: u16,
@@ -55,8 +60,9 @@ pub struct Cluster {
     /// A member token of the `default` project, which the clients send.
     pub member: Token,
     pub dir: TempDir,
-    /// Dropped after the processes (fields drop after [`Cluster`]'s `drop`).
-    database: TestDatabase,
+    /// Dropped after the processes (fields drop after [`Cluster`]'s `drop`); `None` when
+    /// the test brought its own database server.
+    database: Option<TestDatabase>,
 }
 
 impl Cluster {
@@ -73,19 +79,46 @@ impl Cluster {
         openai_base_url: Option<&str>,
     ) -> Option<Self> {
         let redis_url = aide_testkit::redis::require()?;
-        match Command::new("docker")
-            .args(["image", "inspect", SANDBOX_IMAGE])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-        {
-            Ok(s) if s.success() => {}
-            Ok(_) => return unavailable("Docker", format!("image {SANDBOX_IMAGE} not found")),
-            Err(e) => return unavailable("Docker", e),
-        }
+        sandbox_image_present()?;
         let database = TestDatabase::create("aide_dist").await?;
         let tag = database.name()[database.name().len() - 12..].to_owned();
         let db_url = database.url().to_owned();
+        let servers = Servers {
+            db_url,
+            redis_url,
+            database: Some(database),
+        };
+        Some(Self::start_on(servers, &tag, lease_ttl_secs, openai_base_url).await)
+    }
+
+    /// A deployment over database servers the test owns (to stop and restart them): the
+    /// `postgres` database at `db_url` and the Redis at `redis_url`.
+    pub async fn start_with_servers(
+        db_url: String,
+        redis_url: String,
+        lease_ttl_secs: u64,
+    ) -> Option<Self> {
+        sandbox_image_present()?;
+        let tag = format!("{:012x}", rand_tag());
+        let servers = Servers {
+            db_url,
+            redis_url,
+            database: None,
+        };
+        Some(Self::start_on(servers, &tag, lease_ttl_secs, None).await)
+    }
+
+    async fn start_on(
+        servers: Servers,
+        tag: &str,
+        lease_ttl_secs: u64,
+        openai_base_url: Option<&str>,
+    ) -> Self {
+        let Servers {
+            db_url,
+            redis_url,
+            database,
+        } = servers;
         let store = Arc::new(aide_store::connect(&db_url).await.expect("test store"));
         let member = crate::api_support::mint(&*store, "default", Role::Member).await;
         let dir = tempfile::tempdir().expect("temp dir");
@@ -98,13 +131,16 @@ impl Cluster {
         let gateway_port = free_port();
         let gateway = SocketAddr::from(([127, 0, 0, 1], gateway_port));
         let mut cluster = Self {
-            tag,
+            tag: tag.to_owned(),
             db_url,
             store,
             gateway,
             redis_url,
             runners: Vec::new(),
             coordinators: Vec::new(),
+            runner_args: Vec::new(),
+            coordinator_args: Vec::new(),
+            restarts: 0,
             gateway_proc: None,
             registry_port: free_port(),
             lease_ttl_secs,
@@ -126,7 +162,7 @@ impl Cluster {
         }
         cluster.gateway_proc = Some(spawn("gateway", gateway, cluster.dir.path()));
         cluster.wait_port(gateway_port, "gateway").await;
-        Some(cluster)
+        cluster
     }
 
     /// Starts a coordinator replica on `port` (the registry port for the first one).
@@ -157,6 +193,7 @@ impl Cluster {
             self.dir.path(),
         );
         self.coordinators.push((port, proc));
+        self.coordinator_args.push(args);
         self.wait_port(port, "coordinator").await;
         client(port, &self.member).await
     }
@@ -197,6 +234,7 @@ impl Cluster {
             self.dir.path(),
         );
         self.runners.push((id.clone(), proc));
+        self.runner_args.push(args);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let live = self
@@ -214,6 +252,33 @@ impl Cluster {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Starts runner `i` again as it was first started (after a kill); it registers again
+    /// by itself.
+    pub fn restart_runner(&mut self, i: usize) {
+        self.restarts += 1;
+        let name = format!("runner-{i}-{}", self.restarts);
+        let program = bin_dir().join("aide-runner");
+        let proc = spawn(
+            &name,
+            command(&program, &self.runner_args[i]),
+            self.dir.path(),
+        );
+        self.runners[i].1 = proc;
+    }
+
+    /// Starts coordinator `i` again as it was first started (after a kill) and waits until
+    /// it listens.
+    pub async fn restart_coordinator(&mut self, i: usize) {
+        self.restarts += 1;
+        let name = format!("coordinator-{i}-{}", self.restarts);
+        let program = PathBuf::from(env!("CARGO_BIN_EXE_aide-coordinator"));
+        let args = &self.coordinator_args[i];
+        let proc = spawn(&name, command(&program, args), self.dir.path());
+        self.coordinators[i].1 = proc;
+        let port = self.coordinators[i].0;
+        self.wait_port(port, "coordinator").await;
     }
 
     async fn wait_port(&self, port: u16, what: &str) {
@@ -278,6 +343,36 @@ impl Drop for Cluster {
             remove_containers(id);
         }
     }
+}
+
+/// Where a [`Cluster`] keeps its state.
+struct Servers {
+    db_url: String,
+    redis_url: String,
+    database: Option<TestDatabase>,
+}
+
+/// `Some(())` when Docker has the sandbox image (else the testkit's rule for a missing
+/// service).
+fn sandbox_image_present() -> Option<()> {
+    match Command::new("docker")
+        .args(["image", "inspect", SANDBOX_IMAGE])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => Some(()),
+        Ok(_) => unavailable("Docker", format!("image {SANDBOX_IMAGE} not found")),
+        Err(e) => unavailable("Docker", e),
+    }
+}
+
+/// A tag for the names of a deployment's runners and replicas.
+fn rand_tag() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    (nanos as u64) ^ u64::from(std::process::id()).rotate_left(32)
 }
 
 /// A gRPC client of the coordinator on `port`, retried until it connects.

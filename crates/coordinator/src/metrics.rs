@@ -64,6 +64,21 @@ pub const SCRAPE_ERRORS: Def = Def::counter(
     "Scrapes whose store-wide gauges could not be read (they keep their last values).",
 );
 
+/// Names the service and makes the counters that may stay at zero for long exist from the
+/// start.
+pub fn declare(metrics: &Metrics) {
+    aide_telemetry::build_info(metrics, "coordinator");
+    for def in [
+        &LEASE_CLAIMS,
+        &LEASE_LOSSES,
+        &INFRA_RETRIES,
+        &LLM_COST,
+        &SCRAPE_ERRORS,
+    ] {
+        metrics.declare(def, &[]);
+    }
+}
+
 /// Counts a reviewed node.
 pub fn count_node(metrics: &Metrics, node: &NodeRecord) {
     let verdict = match node.review.as_ref().is_some_and(|r| r.is_buggy) {

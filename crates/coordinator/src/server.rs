@@ -155,6 +155,7 @@ pub async fn serve_store_in(
     let task_files = StoredTaskFiles::new(blob_store.clone());
     let executor = Arc::new(executor);
     let metrics = shell.metrics().clone();
+    crate::metrics::declare(&metrics);
     metrics.register(Arc::new(CoordinatorCollector {
         store: store.clone(),
         queue: executor.queue(),

@@ -1,8 +1,8 @@
 //! The gateway's Prometheus metrics: requests by provider, model and outcome, their latency,
 //! response-cache lookups, tokens, cost, and waits at the shared rate limits. The provider
 //! and model labels are those of the answer (a configured provider, the model as it names
-//! itself), never a caller's string: a refused request counts under provider and model
-//! `none`.
+//! itself; for a failed request, the configured provider it was routed to and model
+//! `none`), never a caller's string: a request routed nowhere counts under provider `none`.
 
 use aide_proto::v1::CompleteResponse;
 use aide_telemetry::{Def, Metrics, SECONDS_BUCKETS};
@@ -41,11 +41,17 @@ pub const RATE_LIMIT_WAIT_SECONDS: Def = Def::counter(
 /// A wait at the limiter shorter than this is the limiter's own overhead, not a wait.
 pub const WAIT_THRESHOLD_SECS: f64 = 0.01;
 
-/// Counts one answered request (or its refusal) that took `seconds`.
-pub fn count_request(metrics: &Metrics, answer: &Result<CompleteResponse, Status>, seconds: f64) {
+/// Counts one answered request (or its failure) that took `seconds`; `routed` is the
+/// configured provider the request was routed to, when it was.
+pub fn count_request(
+    metrics: &Metrics,
+    answer: &Result<CompleteResponse, Status>,
+    routed: Option<&str>,
+    seconds: f64,
+) {
     let (provider, model, outcome) = match answer {
         Ok(response) => (response.provider.as_str(), response.model.as_str(), "ok"),
-        Err(status) => ("none", "none", code_label(status.code())),
+        Err(status) => (routed.unwrap_or("none"), "none", code_label(status.code())),
     };
     let labels = [
         ("provider", provider),

@@ -105,7 +105,10 @@ impl Gateway {
                 shared,
                 max_reasks: config.max_reasks,
                 unpriced: Mutex::new(HashSet::new()),
-                metrics,
+                metrics: {
+                    aide_telemetry::build_info(&metrics, "gateway");
+                    metrics
+                },
             }),
         })
     }
@@ -127,6 +130,9 @@ impl Gateway {
             model = %request.model,
             purpose = %request.purpose,
         );
+        // For the metrics of a failed request: the configured provider it was routed to.
+        let routed = self.inner.providers.route(&request.model).ok();
+        let routed = routed.map(|route| route.provider.name.clone());
         let answered = async {
             let deadline = remaining_until(work.deadline.as_ref())?;
             let call = self.answer(request, started).instrument(span);
@@ -139,7 +145,7 @@ impl Gateway {
         }
         .await;
         let seconds = started.elapsed().as_secs_f64();
-        metrics::count_request(&self.inner.metrics, &answered, seconds);
+        metrics::count_request(&self.inner.metrics, &answered, routed.as_deref(), seconds);
         answered
     }
 

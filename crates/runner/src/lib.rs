@@ -120,6 +120,7 @@ pub async fn serve_in(
         (config.slots, inputs),
         shell.metrics().clone(),
     );
+    aide_telemetry::build_info(shell.metrics(), "runner");
     shell
         .metrics()
         .register(Arc::new(metrics::RunnerCollector(service.clone())));

@@ -13,5 +13,7 @@ pub mod propagation;
 
 pub use grpc_metrics::{GRPC_REQUESTS, GrpcMetricsLayer};
 pub use init::{TelemetryGuard, init};
-pub use metrics::{Collect, Def, Kind, Metrics, SECONDS_BUCKETS, scrape, serve_metrics};
+pub use metrics::{
+    BUILD_INFO, Collect, Def, Kind, Metrics, SECONDS_BUCKETS, build_info, scrape, serve_metrics,
+};
 pub use propagation::{GrpcTraceLayer, GrpcTraceService, TraceInjector, TracedChannel, traced};

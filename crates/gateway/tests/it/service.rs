@@ -417,6 +417,20 @@ async fn errors_map_to_grpc_codes() {
     };
     let err = gw.client.complete(late).await.expect_err("deadline passed");
     assert_eq!(err.code(), tonic::Code::DeadlineExceeded);
+
+    // Failures count under the provider they were routed to, never the caller's model.
+    let text = aide_telemetry::scrape(gw.metrics).await.expect("scrape");
+    for line in [
+        "aide_gateway_requests_total{provider=\"mock\",model=\"none\",outcome=\"permission_denied\"} 1",
+        "aide_gateway_requests_total{provider=\"mock\",model=\"none\",outcome=\"deadline_exceeded\"} 1",
+        "aide_gateway_requests_total{provider=\"none\",model=\"none\",outcome=\"invalid_argument\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in {text}");
+    }
+    assert!(
+        text.contains("aide_build_info{service=\"gateway\""),
+        "{text}"
+    );
     gw.shutdown.cancel();
 }
 

@@ -95,6 +95,12 @@ impl Metrics {
         });
     }
 
+    /// Makes the series of `def` for `labels` exist at 0, so that its first increase shows
+    /// as one (a series born at its first count hides that count from `increase()`).
+    pub fn declare(&self, def: &Def, labels: &[(&str, &str)]) {
+        self.update(def, labels, |_| {});
+    }
+
     /// Adds one to the counter `def` for `labels`.
     pub fn inc(&self, def: &Def, labels: &[(&str, &str)]) {
         self.add(def, labels, 1.0);

@@ -95,4 +95,13 @@ mod tests {
              aide_time_seconds_count{call=\"x\"} 3\n"
         );
     }
+
+    #[test]
+    fn a_declared_series_is_there_at_zero() {
+        let metrics = Metrics::new();
+        metrics.declare(&THINGS, &[]);
+        assert!(metrics.render().ends_with("aide_things_total 0\n"));
+        metrics.inc(&THINGS, &[]);
+        assert_eq!(metrics.get(&THINGS, &[]), 1.0);
+    }
 }

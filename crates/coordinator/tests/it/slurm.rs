@@ -52,13 +52,15 @@ fn slurm(program: &str) -> Command {
     command
 }
 
-/// Submits the runner array for `cluster`; returns the array job id.
-fn submit_array(cluster: &Cluster) -> String {
+/// Submits the runner array for `cluster` with `tasks` and the extra sbatch `options`;
+/// returns the array job id.
+fn submit_array(cluster: &Cluster, tasks: usize, options: &[&str]) -> String {
     let dir = cluster.dir.path();
     let script = aide_testkit::repo_root().join("deploy/slurm/aide-runners.sbatch");
     let out = slurm("sbatch")
         .arg("--parsable")
-        .arg(format!("--array=0-{}", TASKS - 1))
+        .arg(format!("--array=0-{}", tasks - 1))
+        .args(options)
         .arg(format!("--job-name=aide-test-{}", cluster.tag))
         .arg(format!("--chdir={}", dir.display()))
         .arg(format!("--output={}/slurm-%A_%a.out", dir.display()))
@@ -92,8 +94,8 @@ fn submit_array(cluster: &Cluster) -> String {
     text.trim().split(';').next().unwrap_or_default().to_owned()
 }
 
-/// Ids of the live runners this array started.
-async fn array_runners(cluster: &Cluster, job: &str) -> Vec<String> {
+/// The live runners this array started.
+async fn array_runners(cluster: &Cluster, job: &str) -> Vec<aide_store::RunnerInfo> {
     let prefix = format!("slurm-{job}-");
     let live = cluster
         .store
@@ -101,8 +103,8 @@ async fn array_runners(cluster: &Cluster, job: &str) -> Vec<String> {
         .await
         .expect("live runners");
     live.into_iter()
-        .map(|r| r.info.id)
-        .filter(|id| id.starts_with(&prefix))
+        .map(|r| r.info)
+        .filter(|info| info.id.starts_with(&prefix))
         .collect()
 }
 
@@ -197,7 +199,7 @@ async fn runners_of_a_slurm_array_register_work_and_drain_on_scancel() {
         return;
     };
     let mut api = cluster.start_coordinator(cluster.registry_port).await;
-    let job = submit_array(&cluster);
+    let job = submit_array(&cluster, TASKS, &[]);
     aide_testkit::wait::until(
         "the array's runners register",
         Duration::from_secs(120),
@@ -263,4 +265,35 @@ async fn runners_of_a_slurm_array_register_work_and_drain_on_scancel() {
     .await;
     let logs = array_logs(&cluster);
     assert_eq!(logs.matches("runner stopped").count(), TASKS, "{logs}");
+}
+
+/// `--gres=gpu:1` makes a GPU runner: labelled `gpu=true` beside its Slurm labels. (The
+/// one-host cluster declares a stand-in GPU device, so Slurm grants it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gpu_array_labels_its_runners() {
+    if slurm_ready().is_none() {
+        return;
+    }
+    let Some(mut cluster) = Cluster::start(30).await else {
+        return;
+    };
+    cluster.start_coordinator(cluster.registry_port).await;
+    let job = submit_array(&cluster, 1, &["--gres=gpu:1"]);
+    aide_testkit::wait::until(
+        "the GPU runner registers",
+        Duration::from_secs(120),
+        || async { !array_runners(&cluster, &job).await.is_empty() },
+    )
+    .await;
+    let runner = array_runners(&cluster, &job).await.remove(0);
+    let _ = slurm("scancel").arg(&job).status();
+    let labels = &runner.labels;
+    assert_eq!(labels["gpu"], "true", "{labels}");
+    assert_eq!(labels["slurm_job"], job.as_str(), "{labels}");
+    aide_testkit::wait::until(
+        "the GPU array leaves the queue",
+        Duration::from_secs(90),
+        || std::future::ready(!queued(&job)),
+    )
+    .await;
 }

@@ -27,6 +27,17 @@ use crate::Error;
 /// A runner silent for this many heartbeat intervals is dropped.
 pub const STALE_INTERVALS: u32 = 3;
 
+/// What [`RunnerRegistry::pick_where`] found.
+#[derive(Debug)]
+pub enum Pick {
+    /// A slot of this runner, reserved.
+    Reserved(RunnerInfo, Reservation),
+    /// Eligible runners are live, and every one is busy.
+    AllBusy,
+    /// No eligible runner is live.
+    NoRunner,
+}
+
 /// Live runners and dispatch choice over a store.
 #[derive(Debug)]
 pub struct RunnerRegistry<S: Store> {
@@ -145,27 +156,41 @@ impl<S: Store> RunnerRegistry<S> {
         &self,
         eligible: impl Fn(&str) -> bool,
     ) -> Result<Option<(RunnerInfo, Reservation)>, Error> {
+        Ok(match self.pick_where(eligible).await? {
+            Pick::Reserved(info, reservation) => Some((info, reservation)),
+            Pick::AllBusy | Pick::NoRunner => None,
+        })
+    }
+
+    /// Like [`acquire_where`](Self::acquire_where), telling a full fleet (every eligible
+    /// live runner busy: wait) from an empty one (no eligible live runner at all).
+    pub async fn pick_where(&self, eligible: impl Fn(&str) -> bool) -> Result<Pick, Error> {
         let runners = self.store.live_runners(self.stale_after()).await?;
         let mut state = self.lock();
         let mut best: Option<(&RunnerRecord, u32)> = None;
+        let mut any = false;
         for runner in &runners {
             state
                 .seen_heartbeat
                 .insert(runner.info.id.clone(), runner.last_heartbeat_at);
+            if !eligible(&runner.info.id) {
+                continue;
+            }
+            any = true;
             let free = state.effective_free(runner);
-            if free > 0 && eligible(&runner.info.id) && best.is_none_or(|(_, f)| free > f) {
+            if free > 0 && best.is_none_or(|(_, f)| free > f) {
                 best = Some((runner, free));
             }
         }
         let Some((runner, _)) = best else {
-            return Ok(None);
+            return Ok(if any { Pick::AllBusy } else { Pick::NoRunner });
         };
         let id = state.reserve(&runner.info.id);
         drop(state);
-        Ok(Some((
+        Ok(Pick::Reserved(
             runner.info.clone(),
             self.reservation(&runner.info.id, id),
-        )))
+        ))
     }
 
     /// Holds a slot of `runner_id` for one execution until the reservation is dropped.

@@ -5,8 +5,9 @@
 //! what goes wrong for the engine.
 //!
 //! - **Choice.** The pool lends the least loaded runner; a runner that failed recently is
-//!   avoided for a while (the penalty) when another one is available. An execution waits a
-//!   few seconds for a runner with a free slot; after that, none is an infrastructure error
+//!   avoided for a while (the penalty) when another one is available. While every runner
+//!   is busy an execution waits its turn (a full fleet is a queue, not a failure); with no
+//!   runner registered at all it waits a few seconds, then that is an infrastructure error
 //!   (the engine backs off and tries again).
 //! - **Loss.** A runner that vanishes mid-execution (the stream breaks, it answers
 //!   UNAVAILABLE, it goes silent past the execution's timeout plus a slack, or it leaves the
@@ -34,7 +35,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tracing::Instrument;
 
-pub use pool::{FixedRunners, Lent, RunnerPool};
+pub use pool::{FixedRunners, Lent, Offer, RunnerPool};
 pub use queue::SlotQueue;
 
 use crate::engine::{Executed, Executor, PortError, ScriptRun};
@@ -108,8 +109,9 @@ impl<P: RunnerPool> RunnerExecutor<P> {
         self.queue.clone()
     }
 
-    /// Sets how long an execution waits for a free slot (asking the pool again every
-    /// 250 ms) before the "no runner with a free slot" error hands the wait to the engine.
+    /// Sets how long an execution waits for a runner to be registered at all (asking the
+    /// pool again every 250 ms) before the "no runner is registered" error hands the wait to
+    /// the engine. A wait for a busy runner's slot has no limit.
     pub fn with_slot_wait(mut self, wait: Duration) -> Self {
         self.slot_wait = wait;
         self
@@ -133,8 +135,10 @@ impl<P: RunnerPool> RunnerExecutor<P> {
         self
     }
 
-    /// A runner with a free slot, waiting up to `slot_wait` for one; recent suspects only
-    /// when no other runner is free.
+    /// A runner with a free slot; recent suspects only when no other runner is free. While
+    /// every runner is busy the execution waits its turn for as long as it takes (a full
+    /// fleet is queueing, not a failure: the queue depth is what scales runners out); with
+    /// no runner at all it waits `slot_wait`, then reports that as an infrastructure error.
     async fn acquire(&self) -> Result<Lent<P::Guard>, PortError> {
         let deadline = Instant::now() + self.slot_wait;
         loop {
@@ -143,16 +147,18 @@ impl<P: RunnerPool> RunnerExecutor<P> {
                 .pool
                 .lend(&|id| !suspects.iter().any(|s| s == id))
                 .await?;
-            let lent = match fresh {
-                Some(lent) => Some(lent),
-                None if !suspects.is_empty() => self.pool.lend(&|_| true).await?,
-                None => None,
+            let offer = match fresh {
+                Offer::Lent(lent) => return Ok(lent),
+                _ if !suspects.is_empty() => self.pool.lend(&|_| true).await?,
+                other => other,
             };
-            if let Some(lent) = lent {
-                return Ok(lent);
-            }
-            if Instant::now() >= deadline {
-                return Err(PortError::infrastructure("no runner with a free slot"));
+            match offer {
+                Offer::Lent(lent) => return Ok(lent),
+                Offer::AllBusy => {}
+                Offer::NoRunner if Instant::now() >= deadline => {
+                    return Err(PortError::infrastructure("no runner is registered"));
+                }
+                Offer::NoRunner => {}
             }
             tokio::time::sleep(SLOT_POLL.min(self.slot_wait)).await;
         }

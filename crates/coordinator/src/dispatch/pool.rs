@@ -12,7 +12,7 @@ use aide_store::Store;
 use tonic::transport::Channel;
 
 use crate::engine::PortError;
-use crate::registry::{Reservation, RunnerRegistry};
+use crate::registry::{Pick, Reservation, RunnerRegistry};
 
 /// A runner lent for one execution; what `G` holds (a slot) is given back when it drops.
 #[derive(Debug)]
@@ -22,17 +22,27 @@ pub struct Lent<G> {
     _slot: G,
 }
 
+/// What a pool has for an execution now.
+#[derive(Debug)]
+pub enum Offer<G> {
+    Lent(Lent<G>),
+    /// Every eligible runner is busy: the fleet is full, so the execution waits its turn.
+    AllBusy,
+    /// No eligible runner at all.
+    NoRunner,
+}
+
 /// Runners an executor may send work to.
 pub trait RunnerPool: Send + Sync + 'static {
     /// Held while an execution runs on a lent runner.
     type Guard: Send + Sync;
 
     /// The least loaded runner with a free slot among those `eligible` accepts (by id),
-    /// or `None` when there is none now.
+    /// or why there is none now.
     fn lend(
         &self,
         eligible: &(dyn Fn(&str) -> bool + Sync),
-    ) -> impl Future<Output = Result<Option<Lent<Self::Guard>>, PortError>> + Send;
+    ) -> impl Future<Output = Result<Offer<Self::Guard>, PortError>> + Send;
 
     /// Resolves once the runner `id` has left the pool (never, for a fixed list).
     fn until_gone(&self, id: &str) -> impl Future<Output = ()> + Send;
@@ -91,7 +101,7 @@ impl RunnerPool for FixedRunners {
     async fn lend(
         &self,
         eligible: &(dyn Fn(&str) -> bool + Sync),
-    ) -> Result<Option<Lent<InFlight>>, PortError> {
+    ) -> Result<Offer<InFlight>, PortError> {
         let picked = self
             .runners
             .iter()
@@ -99,13 +109,14 @@ impl RunnerPool for FixedRunners {
             .filter(|(_, r)| eligible(&r.address))
             .min_by_key(|(i, r)| (r.in_flight.load(Ordering::SeqCst), *i))
             .map(|(_, r)| r);
-        Ok(picked.map(|runner| {
-            runner.in_flight.fetch_add(1, Ordering::SeqCst);
-            Lent {
-                id: runner.address.clone(),
-                address: runner.address.clone(),
-                _slot: InFlight(runner.in_flight.clone()),
-            }
+        let Some(runner) = picked else {
+            return Ok(Offer::NoRunner);
+        };
+        runner.in_flight.fetch_add(1, Ordering::SeqCst);
+        Ok(Offer::Lent(Lent {
+            id: runner.address.clone(),
+            address: runner.address.clone(),
+            _slot: InFlight(runner.in_flight.clone()),
         }))
     }
 
@@ -120,16 +131,20 @@ impl<S: Store> RunnerPool for Arc<RunnerRegistry<S>> {
     async fn lend(
         &self,
         eligible: &(dyn Fn(&str) -> bool + Sync),
-    ) -> Result<Option<Lent<Reservation>>, PortError> {
+    ) -> Result<Offer<Reservation>, PortError> {
         let picked = self
-            .acquire_where(eligible)
+            .pick_where(eligible)
             .await
             .map_err(|e| PortError::infrastructure(format!("runner registry: {e}")))?;
-        Ok(picked.map(|(info, reservation)| Lent {
-            id: info.id,
-            address: info.address,
-            _slot: reservation,
-        }))
+        Ok(match picked {
+            Pick::Reserved(info, reservation) => Offer::Lent(Lent {
+                id: info.id,
+                address: info.address,
+                _slot: reservation,
+            }),
+            Pick::AllBusy => Offer::AllBusy,
+            Pick::NoRunner => Offer::NoRunner,
+        })
     }
 
     /// Checks every third of the staleness limit (a store failure is not taken as the

@@ -142,11 +142,49 @@ async fn no_runner_is_an_infrastructure_error() {
     let started = Instant::now();
     let err = executor.execute(script()).await.expect_err("no runner");
     assert!(err.is_infrastructure(), "{err:?}");
-    assert!(err.message.contains("no runner with a free slot"), "{err}");
+    assert!(err.message.contains("no runner is registered"), "{err}");
     assert!(
         started.elapsed() >= Duration::from_millis(600),
-        "it waited for a slot"
+        "it waited for a runner"
     );
+}
+
+/// A full fleet is a queue: while the only runner is busy an execution waits its turn, far
+/// past the wait for a runner to exist, then runs when the slot frees.
+#[tokio::test]
+async fn an_execution_waits_its_turn_while_every_runner_is_busy() {
+    let f = fixture().await;
+    let stop = CancellationToken::new();
+    let hanging = serve(StandIn { hang: true }, stop.clone()).await;
+    register(&f.store, "only", &hanging).await;
+    let executor = Arc::new(
+        RegistryExecutor::new(f.registry.clone()).with_slot_wait(Duration::from_millis(300)),
+    );
+    let first = {
+        let executor = executor.clone();
+        tokio::spawn(async move { executor.execute(script()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(f.registry.reserved("only"), 1, "the first holds the slot");
+    let second = {
+        let executor = executor.clone();
+        tokio::spawn(async move { executor.execute(script()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!second.is_finished(), "a busy fleet is not an error");
+    assert_eq!(executor.queue().depth(), 1, "the second is in the queue");
+    first.abort();
+    let _ = first.await;
+    let turn = tokio::time::timeout(Duration::from_secs(5), async {
+        while f.registry.reserved("only") == 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(turn.is_ok(), "the second took the freed slot");
+    assert_eq!(executor.queue().depth(), 0);
+    second.abort();
+    stop.cancel();
 }
 
 #[tokio::test]

@@ -5,10 +5,12 @@
 //! what goes wrong for the engine.
 //!
 //! - **Choice.** The pool lends the least loaded runner; a runner that failed recently is
-//!   avoided for a while (the penalty) when another one is available. While every runner
+//!   avoided for a while (the penalty) while another one is live. While every runner
 //!   is busy an execution waits its turn (a full fleet is a queue, not a failure); with no
 //!   runner registered at all it waits a few seconds, then that is an infrastructure error
-//!   (the engine backs off and tries again).
+//!   (the engine backs off and tries again). A runner that refuses the work for want of a
+//!   slot (another replica filled it since its heartbeat) is passed over for a second and
+//!   the execution, still the same attempt, waits for another slot.
 //! - **Loss.** A runner that vanishes mid-execution (the stream breaks, it answers
 //!   UNAVAILABLE, it goes silent past the execution's timeout plus a slack, or it leaves the
 //!   pool) is an infrastructure error: the engine abandons the attempt and retries it as a
@@ -43,6 +45,8 @@ use crate::registry::RunnerRegistry;
 
 /// How often an execution waiting for a free slot asks the pool again.
 const SLOT_POLL: Duration = Duration::from_millis(250);
+/// How long a runner that refused work for want of a slot is passed over.
+const FULL_HOLD: Duration = Duration::from_secs(1);
 
 /// The executor over a fixed list of runner addresses.
 pub type GrpcExecutor = RunnerExecutor<FixedRunners>;
@@ -135,7 +139,7 @@ impl<P: RunnerPool> RunnerExecutor<P> {
         self
     }
 
-    /// A runner with a free slot; recent suspects only when no other runner is free. While
+    /// A runner with a free slot; a recent suspect only when no other runner is live. While
     /// every runner is busy the execution waits its turn for as long as it takes (a full
     /// fleet is queueing, not a failure: the queue depth is what scales runners out); with
     /// no runner at all it waits `slot_wait`, then reports that as an infrastructure error.
@@ -147,9 +151,11 @@ impl<P: RunnerPool> RunnerExecutor<P> {
                 .pool
                 .lend(&|id| !suspects.iter().any(|s| s == id))
                 .await?;
+            // A suspect only when no other runner exists: while others are merely busy,
+            // waiting for one beats sending the work to a runner that just failed.
             let offer = match fresh {
                 Offer::Lent(lent) => return Ok(lent),
-                _ if !suspects.is_empty() => self.pool.lend(&|_| true).await?,
+                Offer::NoRunner if !suspects.is_empty() => self.pool.lend(&|_| true).await?,
                 other => other,
             };
             match offer {
@@ -208,12 +214,13 @@ impl<P: RunnerPool> RunnerExecutor<P> {
     }
 
     /// Streams one execution on the lent runner to its `Finished` event; the runner id is
-    /// the one its `Started` event announced, else the pool's.
+    /// the one its `Started` event announced, else the pool's. `None` when the runner
+    /// refused it for want of a free slot.
     async fn run_on(
         &self,
         lent: &Lent<P::Guard>,
         script: &ScriptRun,
-    ) -> Result<Executed, PortError> {
+    ) -> Result<Option<Executed>, PortError> {
         let timeout = script.timeout + self.slack;
         let what = match lent.id == lent.address {
             true => format!("runner {}", lent.address),
@@ -221,14 +228,18 @@ impl<P: RunnerPool> RunnerExecutor<P> {
         };
         let mut client = self.client(&lent.address)?;
         let stream = async {
-            let stream = client
-                .execute(wire::execute_request(script))
-                .await
-                .map_err(|s| PortError::from_status(&what, &s))?
-                .into_inner();
-            read_events(stream, &what).await
+            let stream = match client.execute(wire::execute_request(script)).await {
+                Ok(response) => response.into_inner(),
+                // Its slots filled between its heartbeat and this call (another replica
+                // sent work too): not a failure, the execution waits for another slot.
+                Err(status) if status.code() == tonic::Code::ResourceExhausted => {
+                    return Ok(None);
+                }
+                Err(status) => return Err(PortError::from_status(&what, &status)),
+            };
+            read_events(stream, &what).await.map(Some)
         };
-        let mut executed = tokio::select! {
+        let executed = tokio::select! {
             outcome = tokio::time::timeout(timeout, stream) => outcome.map_err(|_| {
                 PortError::infrastructure(format!("{what}: no result within {timeout:?}"))
             })??,
@@ -238,30 +249,49 @@ impl<P: RunnerPool> RunnerExecutor<P> {
                 )));
             }
         };
-        executed.runner_id.get_or_insert_with(|| lent.id.clone());
-        Ok(executed)
+        Ok(executed.map(|mut executed| {
+            executed.runner_id.get_or_insert_with(|| lent.id.clone());
+            executed
+        }))
+    }
+
+    /// Keeps work off a runner that said it was full until its next heartbeat is likely.
+    fn hold_full(&self, lent: &Lent<P::Guard>) {
+        self.suspects
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(lent.id.clone(), Instant::now() + FULL_HOLD);
     }
 }
 
 impl<P: RunnerPool> Executor for RunnerExecutor<P> {
     async fn execute(&self, script: ScriptRun) -> Result<Executed, PortError> {
-        let waiter = self.queue.wait(script.node_id.0);
-        let lent = self.acquire().await?;
-        waiter.served();
-        let span = tracing::info_span!("dispatch", runner_id = %lent.id);
-        async {
-            tracing::debug!(address = %lent.address, "dispatching an execution");
-            let result = self.run_on(&lent, &script).await;
-            if let Err(e) = &result
-                && e.is_infrastructure()
-            {
-                tracing::warn!(error = %e, "execution lost to the infrastructure");
-                self.suspect(&lent);
+        loop {
+            let waiter = self.queue.wait(script.node_id.0);
+            let lent = self.acquire().await?;
+            waiter.served();
+            let span = tracing::info_span!("dispatch", runner_id = %lent.id);
+            let sent = async {
+                tracing::debug!(address = %lent.address, "dispatching an execution");
+                self.run_on(&lent, &script).await
             }
-            result
+            .instrument(span)
+            .await;
+            match sent {
+                Ok(Some(executed)) => return Ok(executed),
+                Ok(None) => {
+                    tracing::debug!(runner_id = %lent.id, "the runner was full: another slot");
+                    self.hold_full(&lent);
+                }
+                Err(e) => {
+                    if e.is_infrastructure() {
+                        tracing::warn!(error = %e, "execution lost to the infrastructure");
+                        self.suspect(&lent);
+                    }
+                    return Err(e);
+                }
+            }
         }
-        .instrument(span)
-        .await
     }
 }
 

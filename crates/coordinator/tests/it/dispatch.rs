@@ -73,8 +73,42 @@ impl Runner for StandIn {
     }
 }
 
+/// A runner whose slots another coordinator filled: it refuses the first `full` executions
+/// for want of a slot (as the runner does), then answers like [`StandIn`].
+#[derive(Debug, Clone)]
+struct FullAtFirst {
+    refusals_left: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[tonic::async_trait]
+impl Runner for FullAtFirst {
+    type ExecuteStream = Events;
+
+    async fn execute(
+        &self,
+        request: Request<ExecuteRequest>,
+    ) -> Result<Response<Self::ExecuteStream>, Status> {
+        use std::sync::atomic::Ordering;
+        let refuse = self
+            .refusals_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        match refuse {
+            true => Err(Status::resource_exhausted("all 1 slots are busy")),
+            false => StandIn { hang: false }.execute(request).await,
+        }
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<CancelRequest>,
+    ) -> Result<Response<CancelResponse>, Status> {
+        StandIn { hang: false }.cancel(request).await
+    }
+}
+
 /// Serves a stand-in runner until `stop`; returns its address.
-async fn serve(runner: StandIn, stop: CancellationToken) -> String {
+async fn serve<R: Runner>(runner: R, stop: CancellationToken) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
     tokio::spawn(
@@ -147,6 +181,29 @@ async fn no_runner_is_an_infrastructure_error() {
         started.elapsed() >= Duration::from_millis(600),
         "it waited for a runner"
     );
+}
+
+/// A runner that says it is full (its heartbeat had not told yet) costs no attempt: the
+/// execution waits for a slot and runs, in the same call.
+#[tokio::test]
+async fn a_runner_refusing_for_want_of_a_slot_is_waited_for_not_failed() {
+    let f = fixture().await;
+    let stop = CancellationToken::new();
+    let refusals = Arc::new(std::sync::atomic::AtomicUsize::new(2));
+    let runner = FullAtFirst {
+        refusals_left: refusals.clone(),
+    };
+    let address = serve(runner, stop.clone()).await;
+    register(&f.store, "full", &address).await;
+    let executor = RegistryExecutor::new(f.registry.clone());
+    let executed = tokio::time::timeout(Duration::from_secs(20), executor.execute(script()))
+        .await
+        .expect("it ran in the end")
+        .expect("no error");
+    assert_eq!(executed.output, "ok\n");
+    assert_eq!(refusals.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(f.registry.reserved("full"), 0);
+    stop.cancel();
 }
 
 /// A full fleet is a queue: while the only runner is busy an execution waits its turn, far

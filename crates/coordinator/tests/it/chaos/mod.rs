@@ -45,6 +45,8 @@ pub struct Figures {
     pub duplicated: usize,
     pub buggy: usize,
     pub attempts: usize,
+    /// Why attempts were abandoned, by the reason with its numbers and ids blanked.
+    pub abandoned: std::collections::BTreeMap<String, usize>,
     pub wall: Duration,
     /// The faults proper done, with the moment of each.
     pub injured: Vec<(Duration, Fault)>,
@@ -86,6 +88,9 @@ impl Figures {
             self.attempts,
             self.extra_attempts()
         );
+        for (reason, n) in &self.abandoned {
+            eprintln!("  {n:>4} abandoned: {reason}");
+        }
         eprintln!("faults injected     {}", self.injured.len());
         for (at, fault) in &self.injured {
             eprintln!("  at {:>6.1} s  {fault:?}", at.as_secs_f64());
@@ -233,6 +238,7 @@ async fn figures(
         duplicated: 0,
         buggy: 0,
         attempts: 0,
+        abandoned: Default::default(),
         wall,
         injured,
     };
@@ -259,11 +265,23 @@ async fn figures(
                 .await
                 .expect("attempts");
             figures.attempts += attempts.len();
+            for reason in attempts.iter().filter_map(|a| a.abandon_reason.as_deref()) {
+                *figures.abandoned.entry(reason_class(reason)).or_default() += 1;
+            }
         }
         figures.nodes += tree.len();
         figures.duplicated += by_step.values().map(|n| n - 1).sum::<usize>();
     }
     figures
+}
+
+/// `reason` with digits and addresses blanked, at most 100 characters: its kind.
+fn reason_class(reason: &str) -> String {
+    let blanked: String = reason
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .collect();
+    blanked.chars().take(100).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,13 +24,13 @@ use aide_coordinator::metrics::{CoordinatorCollector, RUNNERS, RUNS, SWEEP_CELLS
 use aide_coordinator::registry::STALE_INTERVALS;
 use aide_core::access::ProjectName;
 use aide_core::grade::cell::CellGrade;
-use aide_core::sweep::definition::{SweepArm, SweepBudget, SweepTask};
-use aide_core::sweep::{CellStatus, SweepDefinition, SweepId, SweepStatus};
-use aide_core::task::{MetricSpec, SubmissionSpec, TaskData, TaskLayout};
-use aide_core::{Direction, RunSettings, RunStatus, Task};
+use aide_core::sweep::definition::SweepBudget;
+use aide_core::sweep::{CellStatus, SweepId, SweepStatus};
+use aide_core::{Direction, RunSettings, RunStatus};
 use aide_store::prelude::*;
 use aide_store::{AnyStore, CellOutcome, NewRun, NewSweep, RunnerInfo, RunnerLoad};
 use aide_telemetry::Metrics;
+use aide_testkit::fixtures::{sample_sweep, sample_task};
 use tokio_util::sync::CancellationToken;
 
 const COMMAND: &str = "cargo bench -p aide-coordinator --bench metrics_scrape";
@@ -70,31 +70,11 @@ fn target(status: RunStatus) -> u32 {
         .map_or(0, |(_, n)| *n)
 }
 
-fn task(name: &str) -> Task {
-    Task {
-        name: name.to_owned(),
-        goal: "Predict the sale price of each house.".to_owned(),
-        eval: Some("RMSE between log prices".to_owned()),
-        description: Some("# House prices\nA tabular regression task.".to_owned()),
-        input: TaskData::local("/data/house-prices"),
-        metric: MetricSpec {
-            name: Some("rmse".to_owned()),
-            direction: Some(Direction::Minimize),
-        },
-        submission: Some(SubmissionSpec {
-            file_name: "submission.csv".to_owned(),
-            sample: None,
-        }),
-        answers: None,
-        layout: TaskLayout::Manifest,
-    }
-}
-
 fn new_run(i: u32) -> NewRun {
     NewRun {
         project: ProjectName::default_project(),
         name: format!("run-{i}"),
-        task: task("house-prices"),
+        task: sample_task("house-prices"),
         settings: RunSettings::default(),
         direction: Some(Direction::Minimize),
         seed: u64::from(i),
@@ -102,30 +82,12 @@ fn new_run(i: u32) -> NewRun {
 }
 
 fn new_sweep(name: &str) -> NewSweep {
-    NewSweep {
-        project: ProjectName::default_project(),
-        name: name.to_owned(),
-        definition: SweepDefinition {
-            tasks: (0..SWEEP_TASKS)
-                .map(|i| SweepTask {
-                    name: format!("task-{i}"),
-                    task: task(&format!("task-{i}")),
-                    leaderboard: Some(vec![0.1, 0.2, 0.3]),
-                    grader: None,
-                })
-                .collect(),
-            arms: vec![SweepArm {
-                name: "default".into(),
-                settings: RunSettings::default(),
-            }],
-            seeds: (0..SWEEP_SEEDS).collect(),
-        },
-        budget: SweepBudget {
-            cost_usd: Some(50.0),
-            wall_clock_secs: Some(86_400),
-            cells_at_once: Some(CELLS_AT_ONCE),
-        },
-    }
+    let budget = SweepBudget {
+        cost_usd: Some(50.0),
+        wall_clock_secs: Some(86_400),
+        cells_at_once: Some(CELLS_AT_ONCE),
+    };
+    sample_sweep(name, SWEEP_TASKS, SWEEP_SEEDS, budget)
 }
 
 /// Prints seeding progress every `PROGRESS_EVERY` runs.

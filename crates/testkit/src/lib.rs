@@ -10,12 +10,16 @@
 //! ([`mlebench`]), and with the `web` feature a headless browser ([`browser`]) and a reader
 //! of server-sent events ([`sse`]), and waiting for a condition ([`wait`]).
 //!
+//! With the `fixtures` feature, a sample task and sweep ([`fixtures`]).
+//!
 //! Only a `[dev-dependencies]` entry.
 
 pub mod binary;
 #[cfg(feature = "web")]
 pub mod browser;
 pub mod error;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 pub mod hosts;
 pub mod mlebench;
 pub mod net;

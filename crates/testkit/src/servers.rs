@@ -99,19 +99,11 @@ impl PrivatePostgres {
             .arg(&socket_dir)
             .uid(self.user.0)
             .gid(self.user.1);
-        let log = self.log_path(self.starts);
-        self.server = Some(ChildGuard::spawn_logged("postgres", &mut command, &log));
-        let address = ([127, 0, 0, 1], self.port).into();
-        assert!(
-            wait_for_port(address, START_WITHIN),
-            "postgres did not listen on {}: {}",
-            self.port,
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-
-    fn log_path(&self, start: u32) -> PathBuf {
-        self.dir.path().join(format!("postgres-{start}.log"))
+        let log = self
+            .dir
+            .path()
+            .join(format!("postgres-{}.log", self.starts));
+        self.server = Some(start_listening("postgres", command, &log, self.port));
     }
 }
 
@@ -171,14 +163,20 @@ impl PrivateRedis {
             "no",
         ]);
         let log = self.logs.path().join(format!("redis-{}.log", self.starts));
-        self.server = Some(ChildGuard::spawn_logged("redis", &mut command, &log));
-        let address = ([127, 0, 0, 1], self.port).into();
-        assert!(
-            wait_for_port(address, START_WITHIN),
-            "redis did not listen on {}",
-            self.port
-        );
+        self.server = Some(start_listening("redis", command, &log, self.port));
     }
+}
+
+/// Starts `command` (its output in `log`) and waits until it listens on `port`.
+fn start_listening(name: &str, mut command: Command, log: &Path, port: u16) -> ChildGuard {
+    let server = ChildGuard::spawn_logged(name, &mut command, log);
+    let address = ([127, 0, 0, 1], port).into();
+    assert!(
+        wait_for_port(address, START_WITHIN),
+        "{name} did not listen on {port}: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+    server
 }
 
 /// Sends `signal` to the server and waits for it to exit.

@@ -130,6 +130,15 @@ fn queued(job: &str) -> bool {
     out.status.success() && !String::from_utf8_lossy(&out.stdout).trim().is_empty()
 }
 
+/// Waits until the job has left the queue (its runners drained and exited).
+async fn wait_dequeued(job: &str) {
+    let within = Duration::from_secs(90);
+    aide_testkit::wait::until("the array leaves the queue", within, || {
+        std::future::ready(!queued(job))
+    })
+    .await;
+}
+
 /// The array's runner logs, for failure messages.
 fn array_logs(cluster: &Cluster) -> String {
     let dir = cluster.dir.path().join("slurm-logs");
@@ -257,12 +266,7 @@ async fn runners_of_a_slurm_array_register_work_and_drain_on_scancel() {
         drained.abandoned
     );
 
-    aide_testkit::wait::until(
-        "the array leaves the queue",
-        Duration::from_secs(90),
-        || std::future::ready(!queued(&job)),
-    )
-    .await;
+    wait_dequeued(&job).await;
     let logs = array_logs(&cluster);
     assert_eq!(logs.matches("runner stopped").count(), TASKS, "{logs}");
 }
@@ -290,10 +294,5 @@ async fn a_gpu_array_labels_its_runners() {
     let labels = &runner.labels;
     assert_eq!(labels["gpu"], "true", "{labels}");
     assert_eq!(labels["slurm_job"], job.as_str(), "{labels}");
-    aide_testkit::wait::until(
-        "the GPU array leaves the queue",
-        Duration::from_secs(90),
-        || std::future::ready(!queued(&job)),
-    )
-    .await;
+    wait_dequeued(&job).await;
 }

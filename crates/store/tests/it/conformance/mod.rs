@@ -18,10 +18,10 @@ pub mod sweeps;
 use std::future::Future;
 use std::time::Duration;
 
-use aide_core::task::{MetricSpec, SubmissionSpec, TaskLayout};
-use aide_core::{Action, Direction, NodeId, RunSettings, Task};
+use aide_core::{Action, NodeId, RunSettings};
 use aide_store::prelude::*;
 use aide_store::{Lease, NewNode, NewRun, RunRecord};
+use aide_testkit::fixtures::sample_task;
 
 /// One fresh database and a way to open stores on it.
 pub trait Harness: Send + Sync + 'static {
@@ -94,26 +94,6 @@ macro_rules! all_conformance_tests {
             sweeps::replicas_start_each_cell_once,
         );
     };
-}
-
-pub fn sample_task(name: &str) -> Task {
-    Task {
-        name: name.to_owned(),
-        goal: "Predict the sale price of each house.".to_owned(),
-        eval: Some("RMSE between log prices".to_owned()),
-        description: Some("# House prices\nA tabular regression task.".to_owned()),
-        input: aide_core::task::TaskData::local("/data/house-prices"),
-        metric: MetricSpec {
-            name: Some("rmse".to_owned()),
-            direction: Some(Direction::Minimize),
-        },
-        submission: Some(SubmissionSpec {
-            file_name: "submission.csv".to_owned(),
-            sample: None,
-        }),
-        answers: None,
-        layout: TaskLayout::Manifest,
-    }
 }
 
 pub fn new_run(name: &str) -> NewRun {

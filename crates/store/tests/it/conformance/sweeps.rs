@@ -7,40 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aide_core::grade::cell::CellGrade;
-use aide_core::sweep::definition::{SweepArm, SweepBudget, SweepTask};
-use aide_core::sweep::{CellStatus, SweepDefinition, SweepStatus};
-use aide_core::{LlmPurpose, RunSettings, RunStatus};
+use aide_core::sweep::definition::SweepBudget;
+use aide_core::sweep::{CellStatus, SweepStatus};
+use aide_core::{LlmPurpose, RunStatus};
 use aide_store::prelude::*;
 use aide_store::{CellOutcome, Error, NewSweep, SweepRecord};
 
-use super::{Harness, LONG, sample_task};
+use super::{Harness, LONG};
 use crate::assert_err;
 
 fn new_sweep(tasks: usize, seeds: u64, at_once: u32) -> NewSweep {
-    NewSweep {
-        project: aide_core::access::ProjectName::default_project(),
-        name: "bench".into(),
-        definition: SweepDefinition {
-            tasks: (0..tasks)
-                .map(|i| SweepTask {
-                    name: format!("task-{i}"),
-                    task: sample_task(&format!("task-{i}")),
-                    leaderboard: Some(vec![0.1, 0.2, 0.3]),
-                    grader: None,
-                })
-                .collect(),
-            arms: vec![SweepArm {
-                name: "default".into(),
-                settings: RunSettings::default(),
-            }],
-            seeds: (0..seeds).collect(),
-        },
-        budget: SweepBudget {
-            cost_usd: Some(5.0),
-            wall_clock_secs: Some(3600),
-            cells_at_once: Some(at_once),
-        },
-    }
+    let budget = SweepBudget {
+        cost_usd: Some(5.0),
+        wall_clock_secs: Some(3600),
+        cells_at_once: Some(at_once),
+    };
+    aide_testkit::fixtures::sample_sweep("bench", tasks, seeds, budget)
 }
 
 fn graded(score: f64) -> CellOutcome {

@@ -1,0 +1,56 @@
+//! Stored things the store's and the coordinator's suites and benches build alike: a
+//! sample task (house prices, RMSE) and a sweep of copies of it.
+
+use aide_core::access::ProjectName;
+use aide_core::sweep::SweepDefinition;
+use aide_core::sweep::definition::{SweepArm, SweepBudget, SweepTask};
+use aide_core::task::{MetricSpec, SubmissionSpec, TaskData, TaskLayout};
+use aide_core::{Direction, RunSettings, Task};
+use aide_store::NewSweep;
+
+/// A house-prices task named `name` (RMSE, minimized, a submission file), its data at a
+/// path nothing reads.
+pub fn sample_task(name: &str) -> Task {
+    Task {
+        name: name.to_owned(),
+        goal: "Predict the sale price of each house.".to_owned(),
+        eval: Some("RMSE between log prices".to_owned()),
+        description: Some("# House prices\nA tabular regression task.".to_owned()),
+        input: TaskData::local("/data/house-prices"),
+        metric: MetricSpec {
+            name: Some("rmse".to_owned()),
+            direction: Some(Direction::Minimize),
+        },
+        submission: Some(SubmissionSpec {
+            file_name: "submission.csv".to_owned(),
+            sample: None,
+        }),
+        answers: None,
+        layout: TaskLayout::Manifest,
+    }
+}
+
+/// A sweep `name` in the default project of `tasks` sample tasks, one arm and `seeds`
+/// seeds, within `budget`.
+pub fn sample_sweep(name: &str, tasks: usize, seeds: u64, budget: SweepBudget) -> NewSweep {
+    NewSweep {
+        project: ProjectName::default_project(),
+        name: name.to_owned(),
+        definition: SweepDefinition {
+            tasks: (0..tasks)
+                .map(|i| SweepTask {
+                    name: format!("task-{i}"),
+                    task: sample_task(&format!("task-{i}")),
+                    leaderboard: Some(vec![0.1, 0.2, 0.3]),
+                    grader: None,
+                })
+                .collect(),
+            arms: vec![SweepArm {
+                name: "default".into(),
+                settings: RunSettings::default(),
+            }],
+            seeds: (0..seeds).collect(),
+        },
+        budget,
+    }
+}

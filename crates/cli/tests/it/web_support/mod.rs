@@ -77,16 +77,15 @@ pub async fn text_of(browser: &Browser, css: &str) -> String {
         .await
 }
 
-/// Clicks `css` once it is on the page (within `within`).
+/// Clicks `css` once it is on the page and takes the click (within `within`): a click
+/// that lands while the page redraws (a stale or covered element) is tried again.
 pub async fn click(browser: &Browser, css: &str, within: Duration) {
     browser
         .wait_for(&format!("{css} to click"), within, || async {
-            browser.driver.find(By::Css(css)).await.ok()
+            let element = browser.driver.find(By::Css(css)).await.ok()?;
+            element.click().await.ok()
         })
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        .await;
 }
 
 /// Waits until the run page shows `status`.

@@ -15,15 +15,14 @@ use std::time::{Duration, Instant};
 
 use aide_coordinator::api::EventNotifier;
 use aide_coordinator::http::HttpApi;
-use aide_core::access::{ProjectName, Role, Token};
+use aide_core::access::Role;
 use aide_core::event::{BestChanged, NodeCreated, NodeReviewed, RunFinished};
 use aide_core::rng::RunRng;
-use aide_core::{Action, Direction, NodeId, RunEvent, RunSettings, RunStatus, Task};
+use aide_core::{Action, NodeId, RunEvent, RunSettings, RunStatus};
 use aide_store::prelude::*;
-use aide_store::{
-    AnyStore, ExecutionSummary, Generation, Lease, NewNode, NewRun, NewToken, Review,
-};
+use aide_store::{AnyStore, ExecutionSummary, Generation, Lease, NewNode, Review};
 use aide_testkit::browser::Browser;
+use aide_testkit::fixtures;
 use tokio_util::sync::CancellationToken;
 
 const NODES: u32 = 1000;
@@ -35,22 +34,7 @@ async fn large_run(store: &AnyStore) -> aide_core::RunId {
         steps: NODES,
         ..RunSettings::default()
     };
-    store
-        .create_run(NewRun {
-            project: ProjectName::default_project(),
-            name: "a thousand nodes".into(),
-            task: Task::load(&aide_testkit::example_dir("diabetes")).expect("task"),
-            settings,
-            direction: Some(Direction::Minimize),
-            seed: 0,
-        })
-        .await
-        .expect("run");
-    let lease = store
-        .claim_run("bench", Duration::from_secs(600))
-        .await
-        .expect("claim")
-        .expect("the run");
+    let lease = fixtures::claimed_diabetes_run(store, "a thousand nodes", settings, "bench").await;
     let mut nodes: Vec<NewNode> = Vec::new();
     for step in 0..NODES {
         let parent = match step {
@@ -218,17 +202,7 @@ async fn main() {
         "wrote a run of {NODES} nodes and {events} events in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let token = Token::generate().expect("token");
-    store
-        .create_token(&NewToken {
-            project: ProjectName::default_project(),
-            role: Role::Viewer,
-            hash: token.hash(),
-            label: "bench".into(),
-            expires_at: None,
-        })
-        .await
-        .expect("token");
+    let token = fixtures::mint(&*store, "default", Role::Viewer).await;
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

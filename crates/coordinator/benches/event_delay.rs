@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use aide_coordinator::api::EventNotifier;
 use aide_coordinator::http::HttpApi;
-use aide_core::access::{ProjectName, Role, Token};
+use aide_core::access::{Role, Token};
 use aide_core::event::BestChanged;
-use aide_core::{Direction, RunEvent, RunId, RunSettings, Task};
+use aide_core::{RunEvent, RunId, RunSettings};
 use aide_store::prelude::*;
-use aide_store::{AnyStore, NewRun, NewToken, RunFilter};
+use aide_store::{AnyStore, RunFilter};
+use aide_testkit::fixtures;
 use aide_testkit::sse::EventReader;
 use tokio_util::sync::CancellationToken;
 
@@ -145,33 +146,8 @@ async fn main() {
     };
     let url = database.url().to_owned();
     let store = Arc::new(aide_store::connect(&url).await.expect("store"));
-    let token = Token::generate().expect("token");
-    store
-        .create_token(&NewToken {
-            project: ProjectName::default_project(),
-            role: Role::Viewer,
-            hash: token.hash(),
-            label: "bench".into(),
-            expires_at: None,
-        })
-        .await
-        .expect("token");
-    store
-        .create_run(NewRun {
-            project: ProjectName::default_project(),
-            name: "watched".into(),
-            task: Task::load(&aide_testkit::example_dir("diabetes")).expect("task"),
-            settings: RunSettings::default(),
-            direction: Some(Direction::Minimize),
-            seed: 0,
-        })
-        .await
-        .expect("run");
-    store
-        .claim_run("bench", Duration::from_secs(600))
-        .await
-        .expect("claim")
-        .expect("the run");
+    let token = fixtures::mint(&*store, "default", Role::Viewer).await;
+    fixtures::claimed_diabetes_run(&*store, "watched", RunSettings::default(), "bench").await;
     let notifier = EventNotifier::new();
     let stop = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

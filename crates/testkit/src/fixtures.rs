@@ -1,12 +1,12 @@
-//! Stored things the store's and the coordinator's suites and benches build alike: a
-//! sample task (house prices, RMSE) and a sweep of copies of it.
+//! Stored things the suites and benches build alike: a sample task (house prices, RMSE), a
+//! sweep of copies of it, a token of a role, and a claimed run of the diabetes example.
 
-use aide_core::access::ProjectName;
+use aide_core::access::{ProjectName, Role, Token};
 use aide_core::sweep::SweepDefinition;
 use aide_core::sweep::definition::{SweepArm, SweepBudget, SweepTask};
 use aide_core::task::{MetricSpec, SubmissionSpec, TaskData, TaskLayout};
 use aide_core::{Direction, RunSettings, Task};
-use aide_store::NewSweep;
+use aide_store::{AccessStore, Lease, NewRun, NewSweep, NewToken, RunStore};
 
 /// A house-prices task named `name` (RMSE, minimized, a submission file), its data at a
 /// path nothing reads.
@@ -53,4 +53,45 @@ pub fn sample_sweep(name: &str, tasks: usize, seeds: u64, budget: SweepBudget) -
         },
         budget,
     }
+}
+
+/// A token of `role` in `project`, stored; its secret.
+pub async fn mint<S: AccessStore>(store: &S, project: &str, role: Role) -> Token {
+    let token = Token::generate().expect("token");
+    let new = NewToken {
+        project: project.parse().expect("project name"),
+        role,
+        hash: token.hash(),
+        label: format!("test {role}"),
+        expires_at: None,
+    };
+    store.create_token(&new).await.expect("store the token");
+    token
+}
+
+/// A run of the diabetes example named `name` in the default project with `settings`,
+/// claimed by `owner` for ten minutes; its lease.
+pub async fn claimed_diabetes_run<S: RunStore>(
+    store: &S,
+    name: &str,
+    settings: RunSettings,
+    owner: &str,
+) -> Lease {
+    let task = Task::load(&crate::example_dir("diabetes")).expect("the diabetes example");
+    store
+        .create_run(NewRun {
+            project: ProjectName::default_project(),
+            name: name.to_owned(),
+            task,
+            settings,
+            direction: Some(Direction::Minimize),
+            seed: 0,
+        })
+        .await
+        .expect("create the run");
+    store
+        .claim_run(owner, std::time::Duration::from_secs(600))
+        .await
+        .expect("claim")
+        .expect("the created run is claimable")
 }

@@ -2,12 +2,10 @@
 //! no coordinator claims them: one whose draft failed with an exception, and under it a node
 //! whose every text is hostile markup, as a compromised or careless model could write it.
 
-use std::time::Duration;
-
-use aide_core::access::ProjectName;
-use aide_core::{Action, BugReason, Direction, ExceptionInfo, NodeId, RunId, RunSettings, Task};
+use aide_core::{Action, BugReason, ExceptionInfo, NodeId, RunId, RunSettings};
 use aide_store::prelude::*;
-use aide_store::{ExecutionSummary, Generation, Lease, NewNode, NewRun, Review};
+use aide_store::{ExecutionSummary, Generation, Lease, NewNode, Review};
+use aide_testkit::fixtures::claimed_diabetes_run;
 
 /// A script tag, an attribute break-out with an event handler, and a `javascript:` link.
 pub const HOSTILE: &str = "<script>window.__pwned=1</script>\"><img src=x onerror=\"window.__pwned=2\"> <a href=\"javascript:window.__pwned=3\">click</a>";
@@ -27,22 +25,8 @@ pub async fn seed(url: &str) -> Seeded {
     let store = aide_store::connect(&aide_store::DatabaseUrl::parse(url).expect("url"))
         .await
         .expect("open the store");
-    store
-        .create_run(NewRun {
-            project: ProjectName::default_project(),
-            name: format!("seeded {HOSTILE}"),
-            task: Task::load(&aide_testkit::example_dir("diabetes")).expect("task"),
-            settings: RunSettings::default(),
-            direction: Some(Direction::Minimize),
-            seed: 0,
-        })
-        .await
-        .expect("run");
-    let lease = store
-        .claim_run("seeder", Duration::from_secs(60))
-        .await
-        .expect("claim")
-        .expect("the seeded run");
+    let name = format!("seeded {HOSTILE}");
+    let lease = claimed_diabetes_run(&store, &name, RunSettings::default(), "seeder").await;
     let failed = node(&store, &lease, 0, None).await;
     let code = "import pandas as pd\ndf = pd.read_csv('./input/train.csv')\nprint(df['price'])\n";
     let traceback = "Traceback (most recent call last):\n  File \"runfile.py\", line 3, in <module>\n    print(df['price'])\nKeyError: 'price'";

@@ -30,10 +30,9 @@ use aide_core::{Action, NodeId, RunSettings, Task};
 use aide_proto::bearer::{AuthedChannel, Bearer, authed};
 use aide_proto::v1;
 use aide_proto::v1::coordinator_client::CoordinatorClient;
-use aide_store::{
-    AccessStore, AnyStore, ExecutionStore, Lease, NewNode, NewRun, NewToken, NodeStore, RunStore,
-};
+use aide_store::{AnyStore, ExecutionStore, Lease, NewNode, NewRun, NodeStore, RunStore};
 use aide_testkit::TestDatabase;
+pub use aide_testkit::fixtures::mint;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -370,20 +369,6 @@ async fn start_server(
         shell.serve(listener, stop, async {}).await.expect("serve");
     });
     (notifier, format!("http://{addr}"))
-}
-
-/// A token of `project` with `role`, straight into the store.
-pub async fn mint<S: AccessStore>(store: &S, project: &str, role: Role) -> Token {
-    let token = Token::generate().expect("token");
-    let new = NewToken {
-        project: project.parse().expect("project name"),
-        role,
-        hash: token.hash(),
-        label: format!("test {role}"),
-        expires_at: None,
-    };
-    store.create_token(&new).await.expect("store the token");
-    token
 }
 
 /// A channel to `address` sending `token` (or none).

@@ -393,7 +393,7 @@ async fn a_private_input_directory_is_readable_by_the_sandbox_user() {
 async fn a_script_killed_from_outside_while_draining_is_handed_back() {
     use aide_proto::v1::execute_event::Event;
     use tokio_stream::StreamExt;
-    let h = Harness::process(1, UID_BASE + 120).await;
+    let h = Harness::process(1, UID_BASE + 130).await;
     let mut client = h.client.clone();
     let code = "import os, time\nprint('pid', os.getpid(), flush=True)\ntime.sleep(300)\n";
     let mut stream = client
@@ -401,17 +401,19 @@ async fn a_script_killed_from_outside_while_draining_is_handed_back() {
         .await
         .expect("execute")
         .into_inner();
-    let mut pid = None;
-    while pid.is_none() {
+    // Output may come in pieces: read up to the end of the first line.
+    let mut printed = String::new();
+    while !printed.contains('\n') {
         let event = stream.next().await.expect("a pid first").expect("event");
         if let Some(Event::Output(chunk)) = event.event {
-            pid = chunk
-                .text
-                .trim()
-                .strip_prefix("pid ")
-                .map(|p| p.parse::<i32>().expect("pid"));
+            printed.push_str(&chunk.text);
         }
     }
+    let pid = printed
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("pid "))
+        .and_then(|pid| pid.trim().parse::<i32>().ok());
     let stopping = tokio::spawn(h.stop());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = nix::unistd::Pid::from_raw(pid.expect("pid"));

@@ -205,6 +205,7 @@ async fn bench_bundle(n: usize) -> aide_runner::Result<()> {
             allow_network: false,
             slot: 0,
             working_has_quota: false,
+            warm: true,
             collect: aide_runner::collect::CollectSpec {
                 submission: "submission.csv".into(),
                 globs: Vec::new(),

@@ -172,6 +172,15 @@ pub struct ProcessArgs {
     /// unless the request allows network [default: true].
     #[arg(long, env = "AIDE_RUNNER_UNSHARE_NET", action = clap::ArgAction::Set)]
     pub unshare_net: Option<bool>,
+    /// Keep one warm interpreter per slot that has imported --preload, and run each script
+    /// as a fresh fork of it (limits, uid, network namespace, directory and environment are
+    /// applied in the fork) instead of starting Python anew [default: true].
+    #[arg(long, env = "AIDE_RUNNER_WARM", action = clap::ArgAction::Set)]
+    pub warm: Option<bool>,
+    /// The modules a warm interpreter imports once, comma-separated
+    /// [default: numpy, pandas and the common scikit-learn modules].
+    #[arg(long, env = "AIDE_RUNNER_PRELOAD", value_delimiter = ',')]
+    pub preload: Option<Vec<String>>,
 }
 
 impl Overlay<Config> for RunnerArgs {
@@ -217,6 +226,8 @@ impl Overlay<Config> for RunnerArgs {
         set_some(&mut p.venv_root, &a.venv_root);
         set(&mut p.uid_base, &a.uid_base);
         set(&mut p.unshare_net, &a.unshare_net);
+        set(&mut p.warm, &a.warm);
+        set(&mut p.preload, &a.preload);
     }
 }
 

@@ -230,6 +230,10 @@ pub struct ProcessConfig {
     /// When the runner is root: put the script in a fresh network namespace unless the
     /// request allows network.
     pub unshare_net: bool,
+    /// Keep a warm interpreter per slot and run each script as a fork of it.
+    pub warm: bool,
+    /// The modules a warm interpreter imports before its first fork.
+    pub preload: Vec<String>,
 }
 
 /// The `--python` value that asks for a provisioned virtualenv.
@@ -243,6 +247,11 @@ impl Default for ProcessConfig {
             venv_root: None,
             uid_base: 20000,
             unshare_net: true,
+            warm: true,
+            preload: crate::sandbox::warm::DEFAULT_PRELOAD
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
         }
     }
 }

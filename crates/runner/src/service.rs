@@ -227,6 +227,7 @@ struct Job {
     allow_network: bool,
     globs: Vec<String>,
     submission: String,
+    warm: bool,
 }
 
 /// The job a request asks for, its limits filled from the defaults and clamped to the
@@ -258,7 +259,9 @@ fn job(mut req: ExecuteRequest, defaults: &LimitDefaults, inputs: &InputSource) 
         let left = at.duration_since(SystemTime::now()).unwrap_or_default();
         timeout = timeout.min(left.max(Duration::from_millis(1)));
     }
+    let warm = !req.cold_start && !crate::sandbox::warm::asks_for_cold_start(&req.code);
     Ok(Job {
+        warm,
         code: req.code,
         input,
         limits: ResolvedLimits {
@@ -402,6 +405,7 @@ async fn run_job(
         allow_network: job.allow_network,
         slot,
         working_has_quota: ws.has_quota(),
+        warm: job.warm,
         collect: collect::CollectSpec {
             submission: job.submission.clone(),
             globs: job.globs.clone(),

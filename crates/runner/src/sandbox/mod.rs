@@ -5,6 +5,7 @@
 pub mod docker;
 pub mod process;
 pub mod venv;
+pub mod warm;
 
 use std::{
     fmt,
@@ -126,6 +127,9 @@ pub struct ExecSpec {
     /// Whether `attempt_dir/working` is a quota file system; when not, a backend that runs
     /// the script there watches its size instead.
     pub working_has_quota: bool,
+    /// Whether the script may run in a fork of the slot's warm interpreter (when the
+    /// backend keeps one); false: a fresh interpreter.
+    pub warm: bool,
     /// The files to return, for backends whose working directory is not on the runner's
     /// filesystem.
     pub collect: CollectSpec,

@@ -2,6 +2,11 @@
 //! with a scrubbed environment and, when the runner is root, as a per-slot unprivileged uid
 //! inside a fresh network namespace.
 //!
+//! By default a script is a fork of its slot's warm interpreter (`super::warm`), which has
+//! already imported the preload list; the fork applies everything below itself before the
+//! script runs. A script with the line `# aide: cold`, or a request asking for a cold start,
+//! gets a freshly started interpreter instead.
+//!
 //! What it guarantees, and what it does not:
 //! - Limits come from the Python bootstrap (`bootstrap.py`, safe Rust needs no `pre_exec`):
 //!   RLIMIT_AS (memory: a MemoryError or a failed allocation, reported as OOM), RLIMIT_CPU,
@@ -17,6 +22,7 @@
 //! - Writes: as root the script's uid owns only `working/` (and may use /tmp); the input is
 //!   a symlink and is read-only only through ordinary permissions (a task directory owned by
 //!   root, not world-writable). A read-only bind mount needs privileges this backend avoids.
+//!   What the slot's uid left at the top of /tmp is removed after each execution.
 //! - Disk: as root (with loop devices) `working/` is an ext4 file system of exactly the
 //!   quota (`crate::quota`), so writes past it fail with ENOSPC. Otherwise RLIMIT_FSIZE caps
 //!   each file at the quota and a watchdog measures `working/` every sample interval, killing
@@ -26,8 +32,10 @@
 
 use std::{
     io::Read,
+    os::fd::OwnedFd,
     path::{Path, PathBuf},
     process::{Command, Stdio},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -40,7 +48,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use wait4::Wait4;
 
-use super::{BOOTSTRAP, ExecIo, ExecSpec, RawOutcome, Sandbox, venv};
+use super::{
+    BOOTSTRAP, ExecIo, ExecSpec, RawOutcome, Sandbox, venv,
+    warm::{ForkRequest, WarmPool},
+};
 use crate::{Config, Error, Result, procfs};
 
 /// The process backend.
@@ -53,6 +64,8 @@ pub struct ProcessSandbox {
     sample_every: Duration,
     /// Whether attempts get a quota file system for `working/` (root, loop devices).
     quota_mounts: bool,
+    /// The slots' warm interpreters, unless warm starts are off.
+    warm: Option<Arc<WarmPool>>,
 }
 
 impl ProcessSandbox {
@@ -114,7 +127,18 @@ impl ProcessSandbox {
         };
         let work_root = config.work_root();
         let _ = std::fs::create_dir_all(&work_root);
+        let warm = config.process.warm.then(|| {
+            let pool = Arc::new(WarmPool::new(
+                python.clone(),
+                &config.process.preload,
+                base_env(&python),
+                config.slots,
+            ));
+            pool.prewarm(threads_for(config.limits.cpus));
+            pool
+        });
         Ok(Self {
+            warm,
             python,
             uid_base,
             unshare,
@@ -129,17 +153,38 @@ impl ProcessSandbox {
         &self.python
     }
 
-    fn command(&self, spec: &ExecSpec) -> Command {
+    /// The rlimits and uid the bootstrap applies: memory, CPU seconds, file size, processes
+    /// (0: leave alone) and uid (-1: keep the runner's).
+    fn limit_args(&self, spec: &ExecSpec) -> [i64; 5] {
         let limits = &spec.limits;
         let uid = self.sandbox_uid(spec.slot);
         let cpu_secs = limits.timeout.as_secs_f64() * limits.cpus.max(1.0).ceil() + 1.0;
-        let args = [
-            limits.memory_bytes.to_string(),
-            (cpu_secs as u64).to_string(),
-            limits.file_size_limit().to_string(),
-            if uid.is_some() { limits.pids } else { 0 }.to_string(),
-            uid.map_or(-1, i64::from).to_string(),
-        ];
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        [
+            clamp(limits.memory_bytes),
+            cpu_secs as i64,
+            clamp(limits.file_size_limit()),
+            if uid.is_some() {
+                i64::from(limits.pids)
+            } else {
+                0
+            },
+            uid.map_or(-1, i64::from),
+        ]
+    }
+
+    /// The script's whole environment, built from nothing.
+    fn script_env(&self, spec: &ExecSpec) -> Vec<(String, String)> {
+        let threads = threads_for(spec.limits.cpus).to_string();
+        let home = spec.attempt_dir.join("working");
+        let mut env = base_env(&self.python);
+        env.push(("HOME".into(), home.to_string_lossy().into_owned()));
+        env.extend(THREAD_VARS.map(|k| (k.to_string(), threads.clone())));
+        env
+    }
+
+    /// Starts the script in a fresh interpreter.
+    fn launch_cold(&self, spec: &ExecSpec, output: std::io::PipeWriter) -> Result<Launched> {
         let mut cmd = match (&self.unshare, spec.allow_network) {
             (Some(unshare), false) => {
                 let mut c = Command::new(unshare);
@@ -148,29 +193,66 @@ impl ProcessSandbox {
             }
             _ => Command::new(&self.python),
         };
-        cmd.args(["-u", "-s", "-c", BOOTSTRAP]).args(args);
-        let threads = (limits.cpus.ceil() as u64).max(1).to_string();
-        let home = spec.attempt_dir.join("working");
-        let bin = self.python.parent().unwrap_or(Path::new("/usr/bin"));
-        cmd.env_clear()
-            .env(
-                "PATH",
-                format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
-            )
-            .env("HOME", &home)
-            .env("LANG", "C.UTF-8")
-            .env("LC_ALL", "C.UTF-8")
-            .env("PYTHONUNBUFFERED", "1")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("MPLBACKEND", "Agg")
-            .env("OMP_NUM_THREADS", &threads)
-            .env("OPENBLAS_NUM_THREADS", &threads)
-            .env("MKL_NUM_THREADS", &threads)
-            .env("NUMEXPR_NUM_THREADS", &threads)
+        cmd.args(["-u", "-s", "-c", BOOTSTRAP, "run"])
+            .args(self.limit_args(spec).map(|a| a.to_string()))
+            .env_clear()
+            .envs(self.script_env(spec))
             .current_dir(&spec.attempt_dir)
             .stdin(Stdio::null());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        cmd
+        let errors = output
+            .try_clone()
+            .map_err(Error::process("creating the pipe"))?;
+        cmd.stdout(output).stderr(errors);
+        let child = cmd.spawn().map_err(Error::process("spawning python"))?;
+        drop(cmd); // closes our copies of the pipe's write end
+        let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+        let exit = tokio::task::spawn_blocking(move || {
+            let res = child
+                .wait4()
+                .map_err(Error::process("waiting for the script"))?;
+            Ok(ScriptEnd {
+                code: res.status.code(),
+                cpu: res.rusage.utime + res.rusage.stime,
+                peak_memory: res.rusage.maxrss,
+            })
+        });
+        Ok(Launched { pgid, exit })
+    }
+
+    /// Starts the script as a fork of the slot's warm interpreter.
+    async fn launch_warm(
+        &self,
+        pool: &Arc<WarmPool>,
+        spec: &ExecSpec,
+        output: std::io::PipeWriter,
+    ) -> Result<Launched> {
+        let env = self.script_env(spec);
+        let limits = self.limit_args(spec);
+        let isolate_network = self.unshare.is_some() && !spec.allow_network;
+        let cwd = spec.attempt_dir.clone();
+        let (pool, slot, threads) = (pool.clone(), spec.slot, threads_for(spec.limits.cpus));
+        let started = tokio::task::spawn_blocking(move || {
+            let request = ForkRequest {
+                limits,
+                isolate_network,
+                cwd: &cwd,
+                env: &env,
+            };
+            pool.launch(slot, threads, &request, OwnedFd::from(output))
+        })
+        .await
+        .map_err(|e| Error::process("forking the warm interpreter")(std::io::Error::other(e)))?;
+        let (pgid, waiting) = started?;
+        let exit = tokio::task::spawn_blocking(move || {
+            let end = waiting.wait()?;
+            Ok(ScriptEnd {
+                code: end.code,
+                cpu: end.cpu,
+                peak_memory: end.peak_memory,
+            })
+        });
+        Ok(Launched { pgid, exit })
     }
 
     /// Kills everything the execution may have left: the group, and the slot uid's processes.
@@ -222,21 +304,23 @@ impl Sandbox for ProcessSandbox {
             self.kill_all(None, Some(uid));
         }
         let (reader, writer) = std::io::pipe().map_err(Error::process("creating the pipe"))?;
-        let writer2 = writer
-            .try_clone()
-            .map_err(Error::process("creating the pipe"))?;
-        let mut cmd = self.command(spec);
-        cmd.stdout(writer).stderr(writer2);
+        let launched = match &self.warm {
+            Some(pool) if spec.warm => self.launch_warm(pool, spec, writer).await?,
+            _ => self.launch_cold(spec, writer)?,
+        };
         let start = Instant::now();
-        let child = cmd.spawn().map_err(Error::process("spawning python"))?;
-        drop(cmd); // closes our copies of the pipe's write end
-        let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-        debug!(pgid, ?uid, "script started");
+        let pgid = launched.pgid;
+        debug!(
+            pgid,
+            ?uid,
+            warm = spec.warm && self.warm.is_some(),
+            "script started"
+        );
         io.started(format!("pgid-{pgid}")).await;
 
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
         let read_task = tokio::task::spawn_blocking(move || pump(reader, tx));
-        let mut waiter = tokio::task::spawn_blocking(move || child.wait4());
+        let mut waiter = launched.exit;
 
         let deadline = spec.limits.deadline();
         let mut kill_at: Option<tokio::time::Instant> = None;
@@ -307,13 +391,85 @@ impl Sandbox for ProcessSandbox {
             }
         }
         drop(read_task);
-        let res = status
-            .map_err(|e| Error::process("waiting for the script")(std::io::Error::other(e)))?
-            .map_err(Error::process("waiting for the script"))?;
-        out.exit_code = res.status.code();
-        out.cpu = res.rusage.utime + res.rusage.stime;
-        out.peak_memory = res.rusage.maxrss.max(peak_sampled);
+        if let Some(uid) = uid {
+            remove_temporary_files_of(uid);
+        }
+        let end = status
+            .map_err(|e| Error::process("waiting for the script")(std::io::Error::other(e)))??;
+        out.exit_code = end.code;
+        out.cpu = end.cpu;
+        out.peak_memory = end.peak_memory.max(peak_sampled);
         Ok(out)
+    }
+}
+
+/// The thread-count variables of the numeric libraries, set to the execution's CPU count.
+pub(crate) const THREAD_VARS: [&str; 4] = [
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+];
+
+/// The thread count of an execution given `cpus` cores.
+fn threads_for(cpus: f64) -> u64 {
+    (cpus.ceil() as u64).max(1)
+}
+
+/// What every script and warm interpreter is given, besides HOME and the thread counts.
+fn base_env(python: &Path) -> Vec<(String, String)> {
+    let bin = python.parent().unwrap_or(Path::new("/usr/bin"));
+    [
+        (
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+        ),
+        ("LANG", "C.UTF-8".into()),
+        ("LC_ALL", "C.UTF-8".into()),
+        ("PYTHONUNBUFFERED", "1".into()),
+        ("PYTHONDONTWRITEBYTECODE", "1".into()),
+        ("MPLBACKEND", "Agg".into()),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .to_vec()
+}
+
+/// A started script: its process group and the task that waits for its end.
+struct Launched {
+    pgid: i32,
+    exit: tokio::task::JoinHandle<Result<ScriptEnd>>,
+}
+
+/// How a script ended.
+struct ScriptEnd {
+    code: Option<i32>,
+    cpu: Duration,
+    peak_memory: u64,
+}
+
+/// Removes what the slot's uid left at the top of /tmp, so that the slot's next tenant finds
+/// none of it (everything else the uid could write is its attempt directory).
+fn remove_temporary_files_of(uid: u32) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir("/tmp") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.uid() != uid {
+            continue;
+        }
+        let removed = if meta.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(e) = removed {
+            warn!(path = %path.display(), error = %e, "could not remove a sandbox's temporary file");
+        }
     }
 }
 

@@ -112,6 +112,7 @@ fn attempt(code: &str, input: Option<SandboxInput>, timeout_secs: u64) -> Attemp
         allow_network: false,
         slot: 0,
         working_has_quota: false,
+        warm: true,
         collect: CollectSpec {
             submission: "submission.bin".into(),
             globs: vec!["out/*.txt".into()],

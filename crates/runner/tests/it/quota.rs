@@ -190,6 +190,7 @@ async fn process_backend_without_a_quota_mount_kills_past_the_quota() {
         allow_network: false,
         slot: 0,
         working_has_quota: false,
+        warm: true,
         collect: CollectSpec {
             submission: String::new(),
             globs: Vec::new(),

@@ -213,6 +213,7 @@ impl DockerSandbox {
                     "-s",
                     "-c",
                     BOOTSTRAP,
+                    "run",
                     "0",
                     "0",
                     &l.file_size_limit().to_string(),

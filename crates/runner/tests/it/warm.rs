@@ -1,0 +1,138 @@
+//! Warm starts of the process backend: a script runs as a fork of its slot's warm
+//! interpreter (which has imported the preload list) unless it or its request asks for a cold
+//! start; a script that poisons its interpreter leaves nothing to the next one; a warm
+//! interpreter that died is replaced. (The limits and isolation tests of `process.rs` run
+//! warm, the default, too.)
+
+use crate::common::*;
+
+/// Each test gets its own sandbox uids so parallel tests never kill each other's scripts.
+const UID_BASE: u32 = 21700;
+
+/// A one-slot process runner whose warm interpreter preloads stdlib modules a bare
+/// interpreter never imports, so a script can tell a warm start from a cold one.
+async fn warm_runner(uid_base: u32) -> Harness {
+    let uid = uid_base.to_string();
+    Harness::start(&[
+        "--backend",
+        "process",
+        "--slots",
+        "1",
+        "--python",
+        "/usr/bin/python3",
+        "--uid-base",
+        &uid,
+        "--preload",
+        "decimal,json,csv",
+    ])
+    .await
+}
+
+/// Prints whether the preloaded `decimal` is already imported, then the parent's pid.
+const WHERE_AM_I: &str = "import os, sys\nprint('decimal' in sys.modules)\nprint(os.getppid())\n";
+
+async fn where_it_ran(h: &Harness, req: aide_proto::v1::ExecuteRequest) -> (bool, u32) {
+    let out = h.run(req).await;
+    let f = &out.finished;
+    assert_eq!(f.exit_code, Some(0), "{} {}", f.output, f.sandbox_error);
+    let mut lines = f.output.lines();
+    let preloaded = lines.next() == Some("True");
+    let parent = lines.next().and_then(|l| l.parse().ok()).expect("ppid");
+    (preloaded, parent)
+}
+
+#[tokio::test]
+async fn a_script_forks_from_the_warm_interpreter_unless_it_asks_for_a_cold_start() {
+    let h = warm_runner(UID_BASE).await;
+    let runner = std::process::id();
+
+    let (preloaded, parent) = where_it_ran(&h, request(WHERE_AM_I)).await;
+    assert!(preloaded, "a warm start sees the preloaded modules");
+    assert_ne!(
+        parent, runner,
+        "a warm start is a child of its warm interpreter"
+    );
+
+    let pragma = format!("# aide: cold\n{WHERE_AM_I}");
+    let (preloaded, parent) = where_it_ran(&h, request(&pragma)).await;
+    assert!(!preloaded, "the pragma gives a fresh interpreter");
+    assert_eq!(parent, runner, "a cold start is the runner's own child");
+
+    let mut cold = request(WHERE_AM_I);
+    cold.cold_start = true;
+    let (preloaded, parent) = where_it_ran(&h, cold).await;
+    assert!(
+        !preloaded && parent == runner,
+        "the request asks for a cold start"
+    );
+    h.stop().await;
+}
+
+/// Poisons everything a script can reach in its interpreter and around it: a preloaded
+/// module, a builtin, the module table, the environment, the decimal context, files in /tmp
+/// and working/, a thread and a detached process.
+const POISON: &str = r#"
+import builtins, decimal, json, os, subprocess, sys, threading, time
+json.dumps = lambda *a, **k: "poisoned"
+builtins.AIDE_POISON = True
+sys.modules["aide_poison"] = json
+os.environ["AIDE_POISON"] = "1"
+decimal.getcontext().prec = 3
+open("/tmp/aide-poison-from-the-last-script", "w").write("x")
+open("working/left-behind.txt", "w").write("x")
+threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+subprocess.Popen(["sleep", "3600"], start_new_session=True)
+print(os.getppid())
+"#;
+
+/// Lists what of the poison it still sees.
+const INSPECT: &str = r#"
+import builtins, decimal, json, os, sys, threading
+found = []
+if json.dumps({}) != "{}": found.append("json.dumps patched")
+if hasattr(builtins, "AIDE_POISON"): found.append("builtin")
+if "aide_poison" in sys.modules: found.append("module table")
+if "AIDE_POISON" in os.environ: found.append("environment")
+if decimal.getcontext().prec != 28: found.append("decimal context")
+if os.path.exists("/tmp/aide-poison-from-the-last-script"): found.append("/tmp file")
+if os.path.exists("working/left-behind.txt"): found.append("working file")
+if threading.active_count() != 1: found.append("threads")
+me = os.getpid()
+others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != me
+          and os.stat("/proc/" + p).st_uid == os.getuid()]
+if others: found.append("processes " + ",".join(others))
+print(os.getppid())
+print("found:", found)
+"#;
+
+#[tokio::test]
+async fn a_script_that_poisons_its_interpreter_leaves_nothing_to_the_next_one() {
+    let h = warm_runner(UID_BASE + 10).await;
+    let poisoned = h.run(request(POISON)).await.finished;
+    assert_eq!(poisoned.exit_code, Some(0), "{}", poisoned.output);
+    let poisoner_parent = poisoned.output.trim().to_string();
+
+    let inspected = h.run(request(INSPECT)).await.finished;
+    assert_eq!(inspected.exit_code, Some(0), "{}", inspected.output);
+    let mut lines = inspected.output.lines();
+    assert_eq!(
+        lines.next(),
+        Some(poisoner_parent.as_str()),
+        "both scripts are forks of the same warm interpreter"
+    );
+    assert_eq!(lines.next(), Some("found: []"), "{}", inspected.output);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_warm_interpreter_that_died_is_replaced() {
+    let h = warm_runner(UID_BASE + 20).await;
+    let (_, first) = where_it_ran(&h, request(WHERE_AM_I)).await;
+    let server = nix::unistd::Pid::from_raw(i32::try_from(first).expect("pid"));
+    nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGKILL).expect("kill");
+
+    let (preloaded, second) = where_it_ran(&h, request(WHERE_AM_I)).await;
+    assert!(preloaded, "the replacement is warm too");
+    assert_ne!(second, first, "a new warm interpreter took over");
+    h.stop().await;
+}

@@ -77,6 +77,16 @@ pub struct RunnerArgs {
     /// Milliseconds between resource samples [default: 1000].
     #[arg(long, env = "AIDE_RUNNER_SAMPLE_MS")]
     pub sample_ms: Option<u64>,
+    /// Keep one warm interpreter per slot (process backend) or one warm container per slot
+    /// and input (Docker) that has imported --preload, and run each script as a fresh fork of
+    /// it (limits, uid, network namespace, directory and environment are applied in the
+    /// fork) instead of starting Python, or a container, anew [default: true].
+    #[arg(long, env = "AIDE_RUNNER_WARM", action = clap::ArgAction::Set)]
+    pub warm: Option<bool>,
+    /// The modules a warm interpreter imports once, comma-separated
+    /// [default: numpy, pandas and the common scikit-learn modules].
+    #[arg(long, env = "AIDE_RUNNER_PRELOAD", value_delimiter = ',')]
+    pub preload: Option<Vec<String>>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -172,15 +182,6 @@ pub struct ProcessArgs {
     /// unless the request allows network [default: true].
     #[arg(long, env = "AIDE_RUNNER_UNSHARE_NET", action = clap::ArgAction::Set)]
     pub unshare_net: Option<bool>,
-    /// Keep one warm interpreter per slot that has imported --preload, and run each script
-    /// as a fresh fork of it (limits, uid, network namespace, directory and environment are
-    /// applied in the fork) instead of starting Python anew [default: true].
-    #[arg(long, env = "AIDE_RUNNER_WARM", action = clap::ArgAction::Set)]
-    pub warm: Option<bool>,
-    /// The modules a warm interpreter imports once, comma-separated
-    /// [default: numpy, pandas and the common scikit-learn modules].
-    #[arg(long, env = "AIDE_RUNNER_PRELOAD", value_delimiter = ',')]
-    pub preload: Option<Vec<String>>,
 }
 
 impl Overlay<Config> for RunnerArgs {
@@ -201,6 +202,8 @@ impl Overlay<Config> for RunnerArgs {
         set(&mut c.drain_secs, &self.drain_secs);
         set(&mut c.grace_secs, &self.grace_secs);
         set(&mut c.sample_ms, &self.sample_ms);
+        set(&mut c.warm, &self.warm);
+        set(&mut c.preload, &self.preload);
         let (l, a) = (&mut c.limits, &self.limits);
         set(&mut l.timeout_secs, &a.timeout_secs);
         set(&mut l.memory_bytes, &a.memory_bytes);
@@ -226,8 +229,6 @@ impl Overlay<Config> for RunnerArgs {
         set_some(&mut p.venv_root, &a.venv_root);
         set(&mut p.uid_base, &a.uid_base);
         set(&mut p.unshare_net, &a.unshare_net);
-        set(&mut p.warm, &a.warm);
-        set(&mut p.preload, &a.preload);
     }
 }
 

@@ -87,6 +87,11 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// Bytes of cached bundles kept; least recently used bundles go first beyond it.
     pub cache_max_bytes: u64,
+    /// Keep a warm interpreter per slot (process) or a warm container per slot and input
+    /// (Docker), and run each script as a fork of its fork server.
+    pub warm: bool,
+    /// The modules a warm interpreter imports before its first fork.
+    pub preload: Vec<String>,
     /// Accept `local_input_dir` (a path of this host). Only the runner embedded in `aide run`
     /// sets it; no flag, variable or file can.
     #[serde(skip)]
@@ -115,6 +120,11 @@ impl Default for Config {
             process: ProcessConfig::default(),
             cache_dir: None,
             cache_max_bytes: 20 << 30,
+            warm: true,
+            preload: crate::sandbox::warm::DEFAULT_PRELOAD
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
             accept_local_input: false,
         }
     }
@@ -230,10 +240,6 @@ pub struct ProcessConfig {
     /// When the runner is root: put the script in a fresh network namespace unless the
     /// request allows network.
     pub unshare_net: bool,
-    /// Keep a warm interpreter per slot and run each script as a fork of it.
-    pub warm: bool,
-    /// The modules a warm interpreter imports before its first fork.
-    pub preload: Vec<String>,
 }
 
 /// The `--python` value that asks for a provisioned virtualenv.
@@ -247,11 +253,6 @@ impl Default for ProcessConfig {
             venv_root: None,
             uid_base: 20000,
             unshare_net: true,
-            warm: true,
-            preload: crate::sandbox::warm::DEFAULT_PRELOAD
-                .iter()
-                .map(|m| m.to_string())
-                .collect(),
         }
     }
 }

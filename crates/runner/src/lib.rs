@@ -165,6 +165,7 @@ pub async fn serve_in(
         .add_service(InterceptedService::new(runner, guard))
         .serve(listener, shutdown, drain)
         .await;
+    sandbox.shutdown().await;
     if let Err(e) = sandbox.sweep().await {
         warn!(error = %e, "final sweep failed");
     }

@@ -17,6 +17,16 @@
 #     every child starts from the same clean copy. It replies {"pid": ...} after the fork and
 #     {"code": ..., "utime": ..., "stime": ..., "maxrss": ...} once the child has ended.
 #
+#   python -u -s -c <this> serve-stdio PRELOAD
+#     The same fork server inside a warm container, run as the container's root with only
+#     the capabilities to change uid: requests are JSON lines on stdin, and everything it
+#     says goes to stdout in frames (a kind byte, a 4-byte big-endian length, the payload):
+#     "o" frames carry the script's output, which it relays from a pipe of its own, and "c"
+#     frames carry the replies above. The script runs as the request's uid and cannot write to
+#     the server's stdout, so it cannot forge a frame. Once the script has ended, every
+#     process of its uid is killed; its working/ (which the runner reads in between) and its
+#     files in /tmp and /dev/shm are removed before the next script of the container starts.
+#
 # In both modes an uncaught exception prints a traceback that starts at the solution's own
 # frames (the bootstrap's frames are cut) and exits with 1.
 import os
@@ -44,14 +54,43 @@ def _aide_limit_and_drop(mem, cpu, fsize, nproc, uid):
         os.setuid(uid)
 
 
-def _aide_run_solution():
+def _aide_exit_fast(code):
+    """Ends a forked script as the interpreter's exit would (non-daemon threads joined, atexit
+    handlers run, streams flushed) without tearing down the modules it shares with its
+    server, which would cost more than the script itself."""
+    import atexit
+    import threading
+
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        threading._shutdown()
+    except AttributeError:
+        pass
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code & 0xFF)
+
+
+def _aide_run_solution(forked):
     import runpy
     import traceback
 
     sys.argv = ["solution.py"]
     try:
         runpy.run_path("solution.py", run_name="__main__")
-    except SystemExit:
+        if forked:
+            _aide_exit_fast(0)
+    except SystemExit as exit:
+        if forked:
+            _aide_exit_fast(exit.code)
         raise
     except BaseException as exc:  # noqa: BLE001 - report everything the script raised
         tb = exc.__traceback__
@@ -65,6 +104,9 @@ def _aide_run_solution():
 
 def _aide_preload(names):
     import importlib
+
+    # What every fork needs itself, so that no child pays for importing it.
+    import resource, runpy, traceback  # noqa: F401,E401
 
     missing = []
     for name in filter(None, names.split(",")):
@@ -102,9 +144,14 @@ def _aide_receive(sock):
 
 def _aide_enter(request, out_fd):
     """In the forked child: everything a cold start gets from the runner's spawn."""
+    import signal
+
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
+    sys.stdin = open(0, "r", closefd=False)
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
     os.closerange(3, 1 << 16)
@@ -115,8 +162,9 @@ def _aide_enter(request, out_fd):
         if ctypes.CDLL(None, use_errno=True).unshare(clone_newnet) != 0:
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
     os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
+    if request["env"] is not None:
+        os.environ.clear()
+        os.environ.update(request["env"])
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()
 
@@ -153,14 +201,185 @@ def _aide_serve(preload):
         )
 
 
+def _aide_write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _aide_frame(kind, payload):
+    _aide_write_all(1, kind + len(payload).to_bytes(4, "big") + payload)
+
+
+def _aide_control(**fields):
+    import json
+
+    _aide_frame(b"c", json.dumps(fields).encode())
+
+
+def _aide_as_user(uid, work):
+    """Runs work() in a child that has dropped to uid, and waits for it."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            work()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _aide_kill_everything_of(uid):
+    """Kills every process of uid (the server is root, so only a process of uid itself may
+    signal them) and reaps the ones that were re-parented to the server."""
+    import signal
+    import time
+
+    def kill_all():
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+
+    for _ in range(200):
+        if not any(_aide_lives_as(p, uid) for p in os.listdir("/proc") if p.isdigit()):
+            return
+        _aide_as_user(uid, kill_all)
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        time.sleep(0.002)
+
+
+def _aide_clean_up_after(uid, cwd):
+    """Removes what uid left: working/ (read by the runner since) and its files in /tmp and
+    /dev/shm."""
+
+    def remove():
+        _aide_remove_entries(os.path.join(cwd, "working"))
+        for scratch in ("/tmp", "/dev/shm"):
+            _aide_remove_entries(scratch, uid)
+
+    _aide_as_user(uid, remove)
+
+
+def _aide_lives_as(pid, uid):
+    """Whether process pid runs as uid and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+        return state != b"Z" and os.stat("/proc/" + pid).st_uid == uid
+    except (OSError, IndexError):
+        return False
+
+
+def _aide_remove_entries(directory, uid=None):
+    import shutil
+
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            if uid is not None and os.lstat(path).st_uid != uid:
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _aide_relay(pid, out_r, woken_r):
+    """Relays the script's output as frames until it has ended; returns its wait4 result.
+    woken_r becomes readable on SIGCHLD, so the end is seen at once even while a leftover
+    process still holds the output pipe."""
+    import select
+
+    while True:
+        ready, _, _ = select.select([out_r, woken_r], [], [], 1.0)
+        if woken_r in ready:
+            os.read(woken_r, 1 << 10)
+        if out_r in ready:
+            data = os.read(out_r, 1 << 16)
+            if data:
+                _aide_frame(b"o", data)
+            else:
+                return os.wait4(pid, 0)
+        got, status, usage = os.wait4(pid, os.WNOHANG)
+        if got == pid:
+            return got, status, usage
+
+
+def _aide_drain(out_r):
+    """Relays what the script's processes left in the pipe (they are dead: EOF comes)."""
+    while True:
+        data = os.read(out_r, 1 << 16)
+        if not data:
+            return
+        _aide_frame(b"o", data)
+
+
+def _aide_serve_stdio(preload):
+    """The warm container's server; returns (in a child only) the limits it must apply."""
+    import json
+    import signal
+
+    woken_r, woken_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(woken_w)
+    _aide_control(ready=True, missing=_aide_preload(preload))
+    while True:
+        line = sys.stdin.buffer.readline()
+        if not line:
+            os._exit(0)
+        request = json.loads(line)
+        uid = request["limits"][4]
+        _aide_clean_up_after(uid, request["cwd"])
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(out_r)
+                _aide_enter(request, out_w)
+                return request["limits"]
+            except BaseException as exc:  # noqa: BLE001 - the runner reads it as output
+                os.write(out_w, f"aide: the sandbox could not start: {exc!r}\n".encode())
+                os._exit(125)
+        os.close(out_w)
+        _aide_control(pid=pid)
+        _, status, usage = _aide_relay(pid, out_r, woken_r)
+        _aide_kill_everything_of(uid)
+        _aide_drain(out_r)
+        os.close(out_r)
+        _aide_control(
+            code=os.waitstatus_to_exitcode(status),
+            utime=usage.ru_utime,
+            stime=usage.ru_stime,
+            maxrss=usage.ru_maxrss,
+        )
+
+
 def _aide_bootstrap():
+    forked = sys.argv[1] in ("serve", "serve-stdio")
     if sys.argv[1] == "serve":
         limits = _aide_serve(sys.argv[2])
+    elif sys.argv[1] == "serve-stdio":
+        limits = _aide_serve_stdio(sys.argv[2])
     else:
         os.dup2(1, 2)
         limits = [int(a) for a in sys.argv[2:7]]
     _aide_limit_and_drop(*limits)
-    _aide_run_solution()
+    _aide_run_solution(forked)
 
 
 _aide_bootstrap()

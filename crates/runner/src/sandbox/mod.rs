@@ -180,6 +180,10 @@ pub trait Sandbox: Send + Sync + fmt::Debug + 'static {
         cancel: &CancellationToken,
     ) -> Result<RawOutcome>;
 
+    /// Releases what the backend keeps between executions (warm containers); called once
+    /// the runner has stopped accepting work and drained. No-op by default.
+    async fn shutdown(&self) {}
+
     /// Removes leftovers of earlier executions of this runner; no-op by default.
     async fn sweep(&self) -> Result<usize> {
         Ok(0)

@@ -22,7 +22,8 @@
 //! - Writes: as root the script's uid owns only `working/` (and may use /tmp); the input is
 //!   a symlink and is read-only only through ordinary permissions (a task directory owned by
 //!   root, not world-writable). A read-only bind mount needs privileges this backend avoids.
-//!   What the slot's uid left at the top of /tmp is removed after each execution.
+//!   What the slot's uid left at the top of /tmp and /dev/shm is removed after each
+//!   execution.
 //! - Disk: as root (with loop devices) `working/` is an ext4 file system of exactly the
 //!   quota (`crate::quota`), so writes past it fail with ENOSPC. Otherwise RLIMIT_FSIZE caps
 //!   each file at the quota and a watchdog measures `working/` every sample interval, killing
@@ -127,10 +128,10 @@ impl ProcessSandbox {
         };
         let work_root = config.work_root();
         let _ = std::fs::create_dir_all(&work_root);
-        let warm = config.process.warm.then(|| {
+        let warm = config.warm.then(|| {
             let pool = Arc::new(WarmPool::new(
                 python.clone(),
-                &config.process.preload,
+                &config.preload,
                 base_env(&python),
                 config.slots,
             ));
@@ -237,7 +238,7 @@ impl ProcessSandbox {
                 limits,
                 isolate_network,
                 cwd: &cwd,
-                env: &env,
+                env: Some(&env),
             };
             pool.launch(slot, threads, &request, OwnedFd::from(output))
         })
@@ -447,14 +448,14 @@ struct ScriptEnd {
     peak_memory: u64,
 }
 
-/// Removes what the slot's uid left at the top of /tmp, so that the slot's next tenant finds
-/// none of it (everything else the uid could write is its attempt directory).
+/// Removes what the slot's uid left at the top of /tmp and /dev/shm, so that the slot's next
+/// tenant finds none of it (everything else the uid could write is its attempt directory).
 fn remove_temporary_files_of(uid: u32) {
     use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir("/tmp") else {
-        return;
-    };
-    for entry in entries.flatten() {
+    let scratch = ["/tmp", "/dev/shm"]
+        .into_iter()
+        .filter_map(|d| std::fs::read_dir(d).ok());
+    for entry in scratch.flatten().flatten() {
         let path = entry.path();
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;

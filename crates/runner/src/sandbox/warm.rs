@@ -60,8 +60,9 @@ pub struct ForkRequest<'a> {
     pub isolate_network: bool,
     /// The attempt directory.
     pub cwd: &'a Path,
-    /// The script's whole environment.
-    pub env: &'a [(String, String)],
+    /// The script's whole environment; None: the server's own (a warm container's, which
+    /// is the one a cold container gets).
+    pub env: Option<&'a [(String, String)]>,
 }
 
 /// How a forked script ended, as its server saw it.
@@ -75,21 +76,40 @@ pub struct ForkExit {
     pub peak_memory: u64,
 }
 
+/// What a fork server says, in order: once `Ready`, then per request `Forked` and `Ended`.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-enum Reply {
-    Ready {
-        missing: Vec<String>,
-    },
-    Forked {
-        pid: i32,
-    },
+pub(crate) enum Reply {
+    /// The preload list is imported; `missing` did not import.
+    Ready { missing: Vec<String> },
+    /// The script runs as `pid`.
+    Forked { pid: i32 },
+    /// The script ended with `code` (negative: killed by that signal).
     Ended {
         code: i32,
         utime: f64,
         stime: f64,
         maxrss: u64,
     },
+}
+
+impl Reply {
+    /// The end of a script as its server reported it, or None for any other reply.
+    pub(crate) fn exit(&self) -> Option<ForkExit> {
+        match *self {
+            Reply::Ended {
+                code,
+                utime,
+                stime,
+                maxrss,
+            } => Some(ForkExit {
+                code: (code >= 0).then_some(code),
+                cpu: Duration::from_secs_f64((utime + stime).max(0.0)),
+                peak_memory: maxrss.saturating_mul(1024),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// One slot's server and the thread count its libraries were loaded with.
@@ -304,19 +324,8 @@ pub struct WarmExit {
 impl WarmExit {
     /// Waits for the script's end (blocking).
     pub fn wait(mut self) -> Result<ForkExit> {
-        let exit = match self.server.read_reply()? {
-            Reply::Ended {
-                code,
-                utime,
-                stime,
-                maxrss,
-            } => ForkExit {
-                code: (code >= 0).then_some(code),
-                cpu: Duration::from_secs_f64((utime + stime).max(0.0)),
-                peak_memory: maxrss.saturating_mul(1024),
-            },
-            other => return Err(unexpected(&other)),
-        };
+        let reply = self.server.read_reply()?;
+        let exit = reply.exit().ok_or_else(|| unexpected(&reply))?;
         let mut home = lock(&self.home);
         if home.is_none() {
             *home = Some(self.server);
@@ -325,7 +334,8 @@ impl WarmExit {
     }
 }
 
-fn unexpected(reply: &Reply) -> Error {
+/// A reply that does not fit the protocol's order.
+pub(crate) fn unexpected(reply: &Reply) -> Error {
     Error::process("talking to a warm interpreter")(std::io::Error::other(format!(
         "unexpected reply {reply:?}"
     )))

@@ -273,6 +273,7 @@ async fn docker_bundle_input_is_read_only_and_the_submission_comes_back_intact()
     );
     assert_eq!(files[0].content, pattern(300_000, 5));
     assert_eq!(files[2].content.len(), 2 << 20);
+    sb.shutdown().await;
     assert_eq!(leftovers("t-vol-roundtrip").await, (vec![], vec![]));
 }
 
@@ -403,16 +404,19 @@ async fn docker_nothing_is_left_after_success_failure_timeout_and_cancel() {
     let (raw, text) = run(&sb, &ok).await;
     assert_eq!(raw.exit_code, Some(0), "{text}");
     assert_eq!(raw.files.unwrap()[0].content, b"s");
+    sb.shutdown().await;
     assert_eq!(leftovers(id).await, (vec![], vec![]));
 
     let failing = attempt("raise ValueError('no')\n", Some(input.clone()), 60);
     let (raw, _) = run(&sb, &failing).await;
     assert_eq!(raw.exit_code, Some(1));
+    sb.shutdown().await;
     assert_eq!(leftovers(id).await, (vec![], vec![]));
 
     let slow = attempt("while True:\n    pass\n", Some(input.clone()), 1);
     let (raw, _) = run(&sb, &slow).await;
     assert!(raw.timed_out, "{raw:?}");
+    sb.shutdown().await;
     assert_eq!(leftovers(id).await, (vec![], vec![]));
 
     let waiting = attempt(
@@ -427,6 +431,7 @@ async fn docker_nothing_is_left_after_success_failure_timeout_and_cancel() {
     })
     .await;
     assert!(raw.cancelled, "{raw:?}");
+    sb.shutdown().await;
     assert_eq!(leftovers(id).await, (vec![], vec![]));
 }
 
@@ -437,11 +442,14 @@ async fn docker_no_runner_path_is_bind_mounted_for_a_bundle() {
     };
     let data = shared_tempdir();
     let (input, digest) = bundle(data.path(), "nobind");
-    let a = attempt(
+    let mut a = attempt(
         "import time\nprint('ready', flush=True)\ntime.sleep(300)\n",
         Some(input),
         60,
     );
+    // The mounts of a cold container, named after its attempt (a warm one gets the same
+    // mounts from the same body, under the slot's name).
+    a.spec.warm = false;
     let name = container_name(&a.spec.key);
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
     let inspect = tokio::spawn(async move {
@@ -515,6 +523,8 @@ async fn docker_janitor_reaps_attempt_volumes_and_unused_input_volumes() {
         let (raw, text) = run(&sb, &attempt(READER, Some(input), 60)).await;
         assert_eq!(raw.exit_code, Some(0), "{text}");
     }
+    // The slot's warm container holds the last input until the runner stops.
+    sb.shutdown().await;
     sb.sweep().await.expect("sweep");
     assert_eq!(leftovers(id).await, (vec![], vec![]));
     // Only the most recently used bundle stays.

@@ -1,8 +1,8 @@
-//! Warm starts of the process backend: a script runs as a fork of its slot's warm
-//! interpreter (which has imported the preload list) unless it or its request asks for a cold
-//! start; a script that poisons its interpreter leaves nothing to the next one; a warm
-//! interpreter that died is replaced. (The limits and isolation tests of `process.rs` run
-//! warm, the default, too.)
+//! Warm starts: a script runs as a fork of its slot's warm interpreter (process backend) or
+//! warm container (Docker), which has imported the preload list, unless it or its request
+//! asks for a cold start; a script that poisons its interpreter leaves nothing to the next
+//! one; a warm interpreter that died is replaced. (The limits and isolation tests of
+//! `process.rs`, `docker.rs` and `quota.rs` run warm, the default, too.)
 
 use crate::common::*;
 
@@ -79,6 +79,10 @@ sys.modules["aide_poison"] = json
 os.environ["AIDE_POISON"] = "1"
 decimal.getcontext().prec = 3
 open("/tmp/aide-poison-from-the-last-script", "w").write("x")
+try:
+    open("/dev/shm/aide-poison", "w").write("x")
+except OSError:
+    pass
 open("working/left-behind.txt", "w").write("x")
 threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
 subprocess.Popen(["sleep", "3600"], start_new_session=True)
@@ -95,6 +99,7 @@ if "aide_poison" in sys.modules: found.append("module table")
 if "AIDE_POISON" in os.environ: found.append("environment")
 if decimal.getcontext().prec != 28: found.append("decimal context")
 if os.path.exists("/tmp/aide-poison-from-the-last-script"): found.append("/tmp file")
+if os.path.exists("/dev/shm/aide-poison"): found.append("/dev/shm file")
 if os.path.exists("working/left-behind.txt"): found.append("working file")
 if threading.active_count() != 1: found.append("threads")
 me = os.getpid()
@@ -134,5 +139,97 @@ async fn a_warm_interpreter_that_died_is_replaced() {
     let (preloaded, second) = where_it_ran(&h, request(WHERE_AM_I)).await;
     assert!(preloaded, "the replacement is warm too");
     assert_ne!(second, first, "a new warm interpreter took over");
+    h.stop().await;
+}
+
+/// A one-slot Docker runner whose warm containers preload the same stdlib modules.
+async fn warm_docker_runner(id: &str) -> Option<Harness> {
+    if !docker_available(crate::docker::IMAGE).await {
+        return None;
+    }
+    Some(
+        Harness::start(&[
+            "--backend",
+            "docker",
+            "--slots",
+            "1",
+            "--image",
+            crate::docker::IMAGE,
+            "--runner-id",
+            id,
+            "--preload",
+            "decimal,json,csv",
+        ])
+        .await,
+    )
+}
+
+/// The container part of a warm Docker execution's sandbox id (`<container>/<pid>`).
+fn container_of(out: &Outcome) -> String {
+    let id = &out.started.as_ref().expect("started").sandbox_id;
+    id.split_once('/')
+        .map(|(container, _)| container.to_string())
+        .unwrap_or_else(|| id.clone())
+}
+
+#[tokio::test]
+async fn a_docker_script_forks_in_the_warm_container_unless_it_asks_for_a_cold_start() {
+    let Some(h) = warm_docker_runner("t-warm-docker-cold").await else {
+        return;
+    };
+    let first = h.run(request(WHERE_AM_I)).await;
+    assert!(
+        first.finished.output.starts_with("True\n"),
+        "{:?}",
+        first.finished
+    );
+    let second = h.run(request(WHERE_AM_I)).await;
+    assert!(second.finished.output.starts_with("True\n"));
+    assert_eq!(
+        container_of(&first),
+        container_of(&second),
+        "one container serves both"
+    );
+
+    let cold = h.run(request(&format!("# aide: cold\n{WHERE_AM_I}"))).await;
+    assert!(
+        cold.finished.output.starts_with("False\n"),
+        "{:?}",
+        cold.finished
+    );
+    assert!(
+        container_of(&cold).starts_with("aide-run"),
+        "a container of its own: {}",
+        container_of(&cold)
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_docker_script_that_poisons_its_interpreter_leaves_nothing_to_the_next_one() {
+    let Some(h) = warm_docker_runner("t-warm-docker-poison").await else {
+        return;
+    };
+    let poisoned = h.run(request(POISON)).await;
+    assert_eq!(
+        poisoned.finished.exit_code,
+        Some(0),
+        "{:?}",
+        poisoned.finished
+    );
+    let inspected = h.run(request(INSPECT)).await;
+    assert_eq!(
+        inspected.finished.exit_code,
+        Some(0),
+        "{:?}",
+        inspected.finished
+    );
+    assert_eq!(
+        container_of(&poisoned),
+        container_of(&inspected),
+        "both scripts are forks in the same warm container"
+    );
+    let found = inspected.finished.output.lines().nth(1);
+    assert_eq!(found, Some("found: []"), "{}", inspected.finished.output);
     h.stop().await;
 }

@@ -37,6 +37,7 @@ mod daemon;
 pub mod inputs;
 mod janitor;
 mod stats;
+pub mod warm;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -85,6 +86,8 @@ pub struct DockerSandbox {
     /// Containers of executions in progress; the sweep leaves them alone.
     live: Arc<Mutex<HashSet<String>>>,
     inputs: InputVolumes,
+    /// The slots' warm containers, unless warm starts are off.
+    warm: Option<Arc<warm::WarmContainers>>,
 }
 
 impl DockerSandbox {
@@ -118,6 +121,9 @@ impl DockerSandbox {
             grace: config.grace(),
             sample_every: Duration::from_millis(config.sample_ms.max(50)),
             live,
+            warm: config
+                .warm
+                .then(|| Arc::new(warm::WarmContainers::new(config.slots, &config.preload))),
         })
     }
 
@@ -292,6 +298,9 @@ impl Sandbox for DockerSandbox {
         io: &mut ExecIo,
         cancel: &CancellationToken,
     ) -> Result<RawOutcome> {
+        if spec.warm && self.warm.is_some() && self.owner().is_some() {
+            return self.run_warm(spec, io, cancel).await;
+        }
         let name = container_name(&spec.key);
         let volume = attempt::volume_name(&name);
         // A leftover of a crashed earlier try of the same attempt would block the names.
@@ -423,6 +432,14 @@ impl Sandbox for DockerSandbox {
         (guard.name, guard.volume) = (None, None);
         lock(&self.live).remove(&name);
         Ok(out)
+    }
+
+    async fn shutdown(&self) {
+        if let Some(warm) = &self.warm {
+            for container in warm.take_all().await {
+                self.discard(container).await;
+            }
+        }
     }
 
     async fn sweep(&self) -> Result<usize> {

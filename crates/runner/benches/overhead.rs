@@ -6,6 +6,13 @@
 //! yet) with a bundle input (a small directory, its volume filled by the warm-up) and a
 //! 100 KB submission copied out: what an execution of a bundle task costs beyond its script.
 //!
+//! Each backend is measured cold (a fresh interpreter or container per execution) and warm
+//! (a fork of the slot's warm interpreter or container, the default). The `ml` rows run a
+//! script that imports pandas and scikit-learn and cross-validates a small forest: its exec
+//! time (the sandbox's wall time) and the round trip, warm against cold. The process rows
+//! need an interpreter with those libraries that the sandbox uids can run
+//! (`AIDE_RUNNER_PYTHON`, default /usr/bin/python3).
+//!
 //! `cargo bench -p aide-runner --bench overhead` (env BENCH_N scales the iteration counts).
 
 use std::time::{Duration, Instant};
@@ -37,7 +44,14 @@ async fn serve(args: &[&str]) -> aide_runner::Result<Served> {
     )?;
     let root = dir.path().join("work").to_string_lossy().into_owned();
     let slots = SLOTS.to_string();
-    let mut argv = vec!["aide-runner", "--work-root", &root, "--slots", &slots];
+    let mut argv = vec![
+        "aide-runner",
+        "--plaintext",
+        "--work-root",
+        &root,
+        "--slots",
+        &slots,
+    ];
     argv.extend_from_slice(args);
     let config = aide_runner::Config::from_argv(argv)
         .map_err(|e| aide_runner::Error::Config(e.to_string()))?;
@@ -51,6 +65,12 @@ async fn serve(args: &[&str]) -> aide_runner::Result<Served> {
         if let Ok(c) = RunnerClient::connect(url.clone()).await {
             break c;
         }
+        if task.is_finished() {
+            return match task.await {
+                Ok(Err(e)) => Err(e),
+                _ => Err(aide_runner::Error::Config("the runner stopped".into())),
+            };
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     Ok(Served {
@@ -61,7 +81,15 @@ async fn serve(args: &[&str]) -> aide_runner::Result<Served> {
     })
 }
 
-fn request(i: usize) -> ExecuteRequest {
+/// Imports pandas and scikit-learn and fits a little: what most solutions start with.
+const ML_SCRIPT: &str = "import time\nt = time.perf_counter()\nimport numpy as np, pandas as pd\n\
+from sklearn.ensemble import RandomForestClassifier\n\
+from sklearn.model_selection import cross_val_score\n\
+X = pd.DataFrame(np.random.rand(300, 5))\ny = (X[0] > 0.5).astype(int)\n\
+s = cross_val_score(RandomForestClassifier(n_estimators=10), X, y, cv=3).mean()\n\
+print(time.perf_counter() - t)\n";
+
+fn request_for(i: usize, code: &str) -> ExecuteRequest {
     ExecuteRequest {
         work: Some(WorkContext {
             run_id: format!("bench{}", std::process::id()),
@@ -70,14 +98,18 @@ fn request(i: usize) -> ExecuteRequest {
             deadline: None,
             grading: None,
         }),
-        code: SCRIPT.into(),
+        code: code.into(),
         ..Default::default()
     }
 }
 
 async fn execute(client: &mut RunnerClient<Channel>, i: usize) -> Finished {
+    execute_code(client, i, SCRIPT).await
+}
+
+async fn execute_code(client: &mut RunnerClient<Channel>, i: usize, code: &str) -> Finished {
     let mut stream = client
-        .execute(request(i))
+        .execute(request_for(i, code))
         .await
         .expect("execute")
         .into_inner();
@@ -131,7 +163,7 @@ async fn bench(name: &str, served: Served, sequential: usize, parallel: usize) {
     }
     let rate = parallel as f64 / t.elapsed().as_secs_f64();
     println!(
-        "{name:8} overhead (total - script body): p50 {:>7.1} ms  p99 {:>7.1} ms   \
+        "{name:13} overhead (total - script body): p50 {:>7.1} ms  p99 {:>7.1} ms   \
          outside the sandbox (total - sandbox wall): p50 {:>6.1} ms  p99 {:>6.1} ms   \
          {rate:>6.1} exec/s on {SLOTS} busy slots  (n={sequential}, {parallel})",
         pct(&overhead, 0.5).as_secs_f64() * 1e3,
@@ -139,8 +171,39 @@ async fn bench(name: &str, served: Served, sequential: usize, parallel: usize) {
         pct(&runner_overhead, 0.5).as_secs_f64() * 1e3,
         pct(&runner_overhead, 0.99).as_secs_f64() * 1e3,
     );
+    bench_ml(name, &served, 10).await;
     served.shutdown.cancel();
     let _ = served.task.await;
+}
+
+/// The pandas + scikit-learn script `n` times in a row: its exec time and the round trip.
+async fn bench_ml(name: &str, served: &Served, n: usize) {
+    let mut client = served.client.clone();
+    let first = execute_code(&mut client, 2_000_000, ML_SCRIPT).await;
+    if first.exit_code != Some(0) {
+        let why = first.output.lines().last().unwrap_or_default().to_string();
+        println!("{name:13} ml skipped: {why}");
+        return;
+    }
+    let (mut exec, mut total) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let t = Instant::now();
+        let f = execute_code(&mut client, 2_000_001 + i, ML_SCRIPT).await;
+        total.push(t.elapsed());
+        assert_eq!(f.exit_code, Some(0), "{}", f.output);
+        exec.push(
+            f.wall_time
+                .and_then(|w| Duration::try_from(w).ok())
+                .unwrap_or_default(),
+        );
+    }
+    exec.sort();
+    total.sort();
+    println!(
+        "{name:13} ml script (pandas + scikit-learn): exec p50 {:>7.1} ms  round trip p50 {:>7.1} ms  (n={n})",
+        pct(&exec, 0.5).as_secs_f64() * 1e3,
+        pct(&total, 0.5).as_secs_f64() * 1e3,
+    );
 }
 
 /// Sequential executions of the Docker backend, called directly, with a bundle input.
@@ -234,11 +297,12 @@ async fn bench_bundle(n: usize) -> aide_runner::Result<()> {
     }
     overhead.sort();
     println!(
-        "docker+bundle overhead (total - script body, backend only, 100 KB submission copied \
-         out): p50 {:>7.1} ms  p99 {:>7.1} ms  (n={n})",
+        "docker+bundle warm overhead (total - script body, backend only, 100 KB submission \
+         copied out): p50 {:>7.1} ms  p99 {:>7.1} ms  (n={n})",
         pct(&overhead, 0.5).as_secs_f64() * 1e3,
         pct(&overhead, 0.99).as_secs_f64() * 1e3,
     );
+    sandbox.shutdown().await;
     sandbox.sweep().await?;
     Ok(())
 }
@@ -250,22 +314,28 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
     let python = std::env::var("AIDE_RUNNER_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
-    match serve(&[
-        "--backend",
-        "process",
-        "--python",
-        &python,
-        "--uid-base",
-        "25000",
-    ])
-    .await
-    {
-        Ok(s) => bench("process", s, 200 * scale, 200 * scale).await,
-        Err(e) => println!("process  skipped: {e}"),
+    for warm in ["false", "true"] {
+        let name = format!("process {}", if warm == "true" { "warm" } else { "cold" });
+        let args = [
+            "--backend",
+            "process",
+            "--python",
+            &python,
+            "--uid-base",
+            "25000",
+        ];
+        match serve(&[&args[..], &["--warm", warm]].concat()).await {
+            Ok(s) => bench(&name, s, 200 * scale, 200 * scale).await,
+            Err(e) => println!("{name:13} skipped: {e}"),
+        }
     }
-    match serve(&["--backend", "docker", "--runner-id", "bench-overhead"]).await {
-        Ok(s) => bench("docker", s, 40 * scale, 40 * scale).await,
-        Err(e) => println!("docker   skipped: {e}"),
+    for warm in ["false", "true"] {
+        let name = format!("docker {}", if warm == "true" { "warm" } else { "cold" });
+        let args = ["--backend", "docker", "--runner-id", "bench-overhead"];
+        match serve(&[&args[..], &["--warm", warm]].concat()).await {
+            Ok(s) => bench(&name, s, 40 * scale, 40 * scale).await,
+            Err(e) => println!("{name:13} skipped: {e}"),
+        }
     }
     if let Err(e) = bench_bundle(40 * scale).await {
         println!("docker+bundle skipped: {e}");

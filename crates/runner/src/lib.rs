@@ -14,6 +14,7 @@ pub mod output;
 pub mod private_input;
 pub mod procfs;
 pub mod quota;
+pub mod quota_pool;
 pub mod registry;
 pub mod sandbox;
 pub mod service;
@@ -157,6 +158,7 @@ pub async fn serve_in(
             service.drain(Duration::from_secs(config.drain_secs)).await;
         }
     };
+    let service_for_release = service.clone();
     let runner =
         RunnerServer::new(service).max_encoding_message_size(aide_proto::MAX_MESSAGE_BYTES);
     let guard = shell.guard(ServiceKind::Coordinator);
@@ -166,6 +168,7 @@ pub async fn serve_in(
         .serve(listener, shutdown, drain)
         .await;
     sandbox.shutdown().await;
+    service_for_release.release_quotas();
     if let Err(e) = sandbox.sweep().await {
         warn!(error = %e, "final sweep failed");
     }

@@ -4,7 +4,7 @@
 //!   exactly the quota, sparse (it takes on the host only what the script writes), loop
 //!   mounted `nosuid,nodev` — so a write past the quota fails with ENOSPC and the host's
 //!   disk never holds more than the quota per attempt. Unmounted and deleted when the
-//!   attempt ends.
+//!   attempt ends, or kept per slot and lent again, emptied (`crate::quota_pool`).
 //! - [`usage`] and [`Watchdog`]: the bytes a directory tree takes on disk, measured beside
 //!   the execution where no such mount can be made (without root, or a Docker daemon's
 //!   volume); a tree that cannot be measured whole counts as over the quota.
@@ -61,11 +61,20 @@ impl QuotaMount {
             ])
             .arg(image))?;
         run(Command::new("mount")
-            .args(["-o", "loop,nosuid,nodev"])
+            // discard: what the script deletes (and what a kept file system is emptied of)
+            // goes back to the host's disk.
+            .args(["-o", "loop,nosuid,nodev,discard"])
             .arg(image)
             .arg(mountpoint))?;
         mount.mountpoint = Some(mountpoint.to_owned());
         let _ = fs::remove_dir(mountpoint.join("lost+found"));
+        Self::own_root(mountpoint, owner)?;
+        Ok(mount)
+    }
+
+    /// Gives the root of a quota file system mounted at `mountpoint` to `owner` (uid = gid),
+    /// closed to others.
+    pub fn own_root(mountpoint: &Path, owner: Option<u32>) -> io::Result<()> {
         if let Some(uid) = owner {
             let (uid, gid) = (
                 nix::unistd::Uid::from_raw(uid),
@@ -76,8 +85,7 @@ impl QuotaMount {
         fs::set_permissions(
             mountpoint,
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
-        )?;
-        Ok(mount)
+        )
     }
 
     /// Whether this host can make quota mounts: root, with mkfs.ext4 and loop devices. The

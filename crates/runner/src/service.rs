@@ -26,6 +26,7 @@ use crate::{
     Error, Result, collect,
     config::LimitDefaults,
     input::{InputSource, RequestedInput},
+    quota_pool::QuotaPool,
     sandbox::{ExecIo, ExecKey, ExecSpec, RawOutcome, ResolvedLimits, Sandbox},
     traceback,
     workspace::{SCRIPT, Workspace, sanitize},
@@ -53,6 +54,8 @@ struct Inner {
     tracker: TaskTracker,
     /// Where finished executions are counted.
     metrics: Arc<Metrics>,
+    /// The slots' kept quota file systems, when the backend takes quota mounts.
+    quotas: Option<Arc<QuotaPool>>,
 }
 
 impl RunnerService {
@@ -66,6 +69,9 @@ impl RunnerService {
         (slots, inputs): (usize, InputSource),
         metrics: Arc<Metrics>,
     ) -> Self {
+        let quotas = sandbox
+            .quota_mounts()
+            .then(|| Arc::new(QuotaPool::new(work_root.join("quota"), slots)));
         Self {
             inner: Arc::new(Inner {
                 runner_id,
@@ -79,7 +85,15 @@ impl RunnerService {
                 accepting: CancellationToken::new(),
                 tracker: TaskTracker::new(),
                 metrics,
+                quotas,
             }),
+        }
+    }
+
+    /// Unmounts the slots' kept quota file systems (once the runner has drained).
+    pub fn release_quotas(&self) {
+        if let Some(pool) = &self.inner.quotas {
+            pool.release();
         }
     }
 
@@ -383,12 +397,13 @@ async fn run_job(
     let (root, code) = (inner.work_root.clone(), job.code.clone());
     let input_dir = prepared.input.as_ref().map(|i| i.dir().to_path_buf());
     let owner = inner.sandbox.sandbox_uid(slot);
-    let quota = inner
-        .sandbox
-        .quota_mounts()
-        .then_some(job.limits.disk_bytes);
+    let (quotas, bytes) = (inner.quotas.clone(), job.limits.disk_bytes);
     let created = tokio::task::spawn_blocking(move || {
-        Workspace::create(&root, &name, &code, input_dir.as_deref(), owner, quota)
+        let mut ws = Workspace::create(&root, &name, &code, input_dir.as_deref(), owner, None)?;
+        if let Some(pool) = &quotas {
+            ws.lend_quota(pool, slot, bytes, owner)?;
+        }
+        Ok(ws)
     })
     .await
     .map_err(|e| Error::Io(std::io::Error::other(e)));

@@ -21,6 +21,8 @@ pub const SCRIPT: &str = "solution.py";
 pub struct Workspace {
     /// Dropped (unmounted) before the directory is removed.
     quota: Option<QuotaMount>,
+    /// A slot's kept quota file system mounted on `working/` (detached before `dir` goes).
+    lent: Option<crate::quota_pool::QuotaLease>,
     dir: TempDir,
 }
 
@@ -73,7 +75,11 @@ impl Workspace {
             }
             None => None,
         };
-        Ok(Self { quota, dir })
+        Ok(Self {
+            quota,
+            lent: None,
+            dir,
+        })
     }
 
     /// The attempt directory.
@@ -81,9 +87,24 @@ impl Workspace {
         self.dir.path()
     }
 
+    /// Mounts a slot's kept quota file system of `bytes` from `pool` on `working/`.
+    pub fn lend_quota(
+        &mut self,
+        pool: &std::sync::Arc<crate::quota_pool::QuotaPool>,
+        slot: usize,
+        bytes: u64,
+        owner: Option<u32>,
+    ) -> Result<()> {
+        let lease = pool
+            .lend(slot, bytes, owner, &self.working())
+            .map_err(Error::Workspace)?;
+        self.lent = Some(lease);
+        Ok(())
+    }
+
     /// Whether `working/` is a quota file system (else a watchdog must bound it).
     pub fn has_quota(&self) -> bool {
-        self.quota.is_some()
+        self.quota.is_some() || self.lent.is_some()
     }
 
     /// The writable directory.

@@ -233,7 +233,8 @@ def _aide_as_user(uid, work):
 
 def _aide_kill_everything_of(uid):
     """Kills every process of uid (the server is root, so only a process of uid itself may
-    signal them) and reaps the ones that were re-parented to the server."""
+    signal them) and reaps them: the server is the container's first process, so whatever
+    the script left is re-parented to it."""
     import signal
     import time
 
@@ -243,18 +244,40 @@ def _aide_kill_everything_of(uid):
         except OSError:
             pass
 
-    for _ in range(200):
-        if not any(_aide_lives_as(p, uid) for p in os.listdir("/proc") if p.isdigit()):
+    for _ in range(1000):
+        _aide_reap()
+        left = [p for p in os.listdir("/proc") if p.isdigit() and _aide_owner(p) == uid]
+        if not left:
             return
-        _aide_as_user(uid, kill_all)
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+        if any(_aide_running(p) for p in left):
+            _aide_as_user(uid, kill_all)
         time.sleep(0.002)
+
+
+def _aide_reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _aide_owner(pid):
+    try:
+        return os.stat("/proc/" + pid).st_uid
+    except OSError:
+        return None
+
+
+def _aide_running(pid):
+    """Whether process pid is not (yet) a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _aide_clean_up_after(uid, cwd):
@@ -267,16 +290,6 @@ def _aide_clean_up_after(uid, cwd):
             _aide_remove_entries(scratch, uid)
 
     _aide_as_user(uid, remove)
-
-
-def _aide_lives_as(pid, uid):
-    """Whether process pid runs as uid and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            state = stat.read().rsplit(b")", 1)[1].split()[0]
-        return state != b"Z" and os.stat("/proc/" + pid).st_uid == uid
-    except (OSError, IndexError):
-        return False
 
 
 def _aide_remove_entries(directory, uid=None):

@@ -82,12 +82,11 @@ fn a_second_call_reuses_the_venv_without_running_pip() {
     let mtime = std::fs::metadata(&marker)
         .and_then(|m| m.modified())
         .expect("mtime");
-    let started = Instant::now();
     let second = venv::provision(&req).expect("reuse");
-    let took = started.elapsed();
+    // Not built again, and the marker untouched: pip did not run (no timing: the machine
+    // may be loaded).
     assert!(!second.built);
     assert_eq!(second.dir, first.dir);
-    assert!(took < Duration::from_secs(1), "reuse took {took:?}");
     let mtime2 = std::fs::metadata(&marker)
         .and_then(|m| m.modified())
         .expect("mtime");

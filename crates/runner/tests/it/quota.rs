@@ -87,18 +87,18 @@ async fn process_backend_as_root_stops_a_20_gib_write_at_the_quota() {
         written <= QUOTA,
         "wrote {written} bytes past a {QUOTA}-byte quota"
     );
-    assert_eq!(
-        mounts_under(&h.work_root),
-        0,
-        "the quota file system is unmounted"
-    );
+    // The slot keeps its file system, emptied (and its blocks discarded), for its next
+    // attempt, and unmounts it when the runner stops.
+    assert_eq!(mounts_under(&h.work_root), 1, "the slot's kept quota");
     assert_disk_as_before(before, free_bytes(&h.work_root));
     assert!(
         h.leftover_dirs()
             .iter()
             .all(|d| !d.to_string_lossy().contains("aide-"))
     );
+    let work_root = h.work_root.clone();
     h.stop().await;
+    assert_eq!(mounts_under(&work_root), 0, "the kept quota is unmounted");
 }
 
 #[tokio::test]

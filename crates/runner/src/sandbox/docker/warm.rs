@@ -71,6 +71,10 @@ impl WarmKey {
     }
 }
 
+type StatsStream = dyn Stream<
+        Item = std::result::Result<bollard::models::ContainerStatsResponse, bollard::errors::Error>,
+    > + Send;
+
 type AttachOutput =
     Pin<Box<dyn Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>> + Send>>;
 
@@ -79,6 +83,9 @@ pub struct WarmContainer {
     key: WarmKey,
     name: String,
     volume: String,
+    /// The volume's `working/` when this host can see it (to watch the disk quota); asked
+    /// once, after the first upload made it.
+    working_on_host: Option<Option<std::path::PathBuf>>,
     /// Keeps the input volume from being reaped while the container mounts it.
     _input: Option<Lease>,
     stdin: Pin<Box<dyn AsyncWrite + Send>>,
@@ -300,20 +307,17 @@ impl DockerSandbox {
         };
         let start = Instant::now();
         io.started(format!("{name}/{pid}")).await;
-        let mut watchdog = attempt::working_on_this_host(&self.docker, &container.volume)
-            .await
-            .map(|working| {
-                crate::quota::Watchdog::start(
-                    working,
-                    spec.limits.disk_bytes,
-                    super::QUOTA_CHECK_EVERY,
-                )
-            });
-        let stats_opts = StatsOptions {
-            stream: true,
-            one_shot: false,
-        };
-        let mut stats = Box::pin(self.docker.stats(&name, Some(stats_opts)));
+        if container.working_on_host.is_none() {
+            let seen = attempt::working_on_this_host(&self.docker, &container.volume).await;
+            container.working_on_host = Some(seen);
+        }
+        let mut watchdog = container.working_on_host.clone().flatten().map(|working| {
+            crate::quota::Watchdog::start(working, spec.limits.disk_bytes, super::QUOTA_CHECK_EVERY)
+        });
+        // Opened only once the script has run a sample interval: most scripts of a search
+        // end sooner, and the stream costs a daemon call.
+        let open_stats_at = tokio::time::Instant::now() + self.sample_every;
+        let mut stats: Option<Pin<Box<StatsStream>>> = None;
         let mut stats_open = true;
         let mut usage = StatsTracker::default();
         let mut last_sample = Instant::now();
@@ -329,7 +333,12 @@ impl DockerSandbox {
                     },
                     None => break Ending::Stopped,
                 },
-                item = stats.next(), if stats_open => match item {
+                _ = tokio::time::sleep_until(open_stats_at), if stats.is_none() && stats_open => {
+                    let opts = StatsOptions { stream: true, one_shot: false };
+                    stats = Some(Box::pin(self.docker.stats(&name, Some(opts))));
+                }
+                item = async { stats.as_mut().expect("guarded").next().await },
+                    if stats.is_some() && stats_open => match item {
                     Some(Ok(s)) => {
                         let (cores, mem, pids) = usage.update(&s);
                         if last_sample.elapsed() >= self.sample_every {
@@ -457,6 +466,7 @@ impl DockerSandbox {
             key,
             name,
             volume,
+            working_on_host: None,
             _input: input,
             stdin: attached.input,
             output: attached.output,

@@ -239,6 +239,7 @@ impl ProcessSandbox {
                 isolate_network,
                 cwd: &cwd,
                 env: Some(&env),
+                script: None,
             };
             pool.launch(slot, threads, &request, OwnedFd::from(output))
         })

@@ -63,6 +63,10 @@ pub struct ForkRequest<'a> {
     /// The script's whole environment; None: the server's own (a warm container's, which
     /// is the one a cold container gets).
     pub env: Option<&'a [(String, String)]>,
+    /// The solution's code, for the server to write as `cwd/solution.py` (read-only) before
+    /// the fork; None: it is there already.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script: Option<&'a str>,
 }
 
 /// How a forked script ended, as its server saw it.

@@ -19,9 +19,10 @@
 //! Layout: [`Store`] is the sum of one trait per concern (`store`); each backend module
 //! implements each of them once, in a file of the same concern; rows of both backends are
 //! decoded by one function per record type (`decode`); [`AnyStore`] forwards every method
-//! through one macro (`any`).
+//! through one macro (`any`), and [`Counted`] counts the calls of any store by method.
 
 mod any;
+mod counted;
 mod decode;
 mod dispatch;
 mod error;
@@ -34,6 +35,7 @@ mod types;
 mod url;
 
 pub use any::{AnyStore, connect};
+pub use counted::{Counted, StoreCalls};
 pub use error::{Error, Result};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -40,8 +40,8 @@ pub use error::{Error, Result};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{
-    AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore, Store,
-    SweepStore,
+    AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore,
+    StageStore, Store, SweepStore,
 };
 pub use sweeps::{CellCounts, CellOutcome, CellRecord, GradingClaim, NewSweep, SweepRecord};
 pub use types::{
@@ -57,6 +57,6 @@ pub use url::{Backend, DatabaseUrl};
 pub mod prelude {
     pub use crate::store::{
         AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore,
-        Store, SweepStore,
+        StageStore, Store, SweepStore,
     };
 }

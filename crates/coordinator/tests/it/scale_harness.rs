@@ -234,7 +234,11 @@ impl Author for InstantAuthor {
                 self.clock.code_call(request.run_id);
                 let code = match hints.step % 5 {
                     3 => "raise ValueError('instant failure')".to_owned(),
-                    _ => format!("print('AIDE_METRIC: {}')", 1.0 / f64::from(hints.step + 2)),
+                    // Better, worse and equal metrics in turn: the best changes now and then.
+                    n => format!(
+                        "print('AIDE_METRIC: {}')",
+                        1.0 / f64::from(n + hints.step % 7 + 1)
+                    ),
                 };
                 Answer::Text(format!("Plan {}.\n```python\n{code}\n```\n", hints.step))
             }

@@ -120,7 +120,12 @@ pub struct Services {
 }
 
 impl Services {
-    /// Starts both services and waits until they answer; `say` reports slow steps.
+    /// Starts both services; `say` reports slow steps. Returns once the gateway answers and
+    /// the sandbox is provisioned (the first start builds its virtualenv), both checked at
+    /// once. The runner's own start (its interpreter probes and start-up sweep) goes on in
+    /// the background: its address is bound already, so the first execution simply waits
+    /// for it, while the run's first model call needs only the gateway. A runner that fails
+    /// to start marks the services as dead like any service that stops.
     pub async fn start(opts: &ServiceOptions, say: &dyn Fn(&str)) -> Result<Self, CliError> {
         let env = |var: &str| std::env::var(var).ok();
         let mut gw_config = aide_gateway::config::GatewayConfig::default();
@@ -160,9 +165,16 @@ impl Services {
         };
         let mut config = runner_config(opts, &work_root);
         config.process_token = Some(services.process_token.clone());
-        if opts.sandbox == BackendKind::Process && config.process.python == venv::AUTO {
-            provision(&config, say).await?;
-        }
+        let provisioned = async {
+            match opts.sandbox == BackendKind::Process && config.process.python == venv::AUTO {
+                true => provision(&config, say).await,
+                false => Ok(()),
+            }
+        };
+        let (ready, provisioned) =
+            tokio::join!(services.wait_ready(&services.gateway_url), provisioned);
+        ready?;
+        provisioned?;
         let (listener, url) = bind().await?;
         services.runner_url = url;
         let shell = aide_service::Shell::new(opts.metrics.clone());
@@ -170,10 +182,13 @@ impl Services {
         services.watch("sandbox runner", async move {
             served.await.map_err(|e| e.to_string())
         });
-        for url in [services.gateway_url.clone(), services.runner_url.clone()] {
-            services.wait_ready(&url).await?;
-        }
         Ok(services)
+    }
+
+    /// Waits until the runner answers (or a service died), for callers that must know the
+    /// sandbox works before anything else starts.
+    pub async fn runner_ready(&self) -> Result<(), CliError> {
+        self.wait_ready(&self.runner_url).await
     }
 
     /// Runs a service future; an error or an early end marks the services as dead.
@@ -295,11 +310,15 @@ fn runner_config(opts: &ServiceOptions, work_root: &std::path::Path) -> aide_run
     config
 }
 
-/// Builds the process backend's virtualenv when it is not there yet (first run only).
+/// Builds the process backend's virtualenv when it is not there yet (first run only). The
+/// check runs the base interpreter, so it runs on a blocking thread.
 async fn provision(config: &aide_runner::Config, say: &dyn Fn(&str)) -> Result<(), CliError> {
     let request = venv::VenvRequest::from_config(&config.process);
-    let planned =
-        venv::plan(&request).map_err(CliError::service("no usable Python for the sandbox"))?;
+    let planning = request.clone();
+    let planned = tokio::task::spawn_blocking(move || venv::plan(&planning))
+        .await
+        .map_err(CliError::service("checking the sandbox"))?
+        .map_err(CliError::service("no usable Python for the sandbox"))?;
     if venv::is_complete(&planned) {
         return Ok(());
     }

@@ -228,6 +228,10 @@ impl Stack {
             s = Services::start(&options, &say) => s.map_err(|e| docker_hint(e, args.sandbox))?,
             () = shutdown.cancelled() => return Ok(None),
         };
+        tokio::select! {
+            ready = services.runner_ready() => ready.map_err(|e| docker_hint(e, args.sandbox))?,
+            () = shutdown.cancelled() => return Ok(None),
+        }
         let scheme = match tls.plaintext {
             true => "http",
             false => "https",

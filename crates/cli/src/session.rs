@@ -123,6 +123,21 @@ pub async fn drive(session: Session, interrupt: &Interrupt) -> Result<u8, CliErr
         s = Services::start(&options, &say) => s?,
         _ = interrupt.first.cancelled() => return interrupted(&session.out),
     };
+    // The process sandbox is known to work once provisioned, and its runner finishes
+    // starting while the first model call is made; a Docker daemon is checked first.
+    if session.sandbox != BackendKind::Process {
+        let ready = tokio::select! {
+            ready = services.runner_ready() => ready,
+            _ = interrupt.first.cancelled() => Err(CliError::Interrupted),
+        };
+        if let Err(e) = ready {
+            services.stop().await;
+            return match e {
+                CliError::Interrupted => interrupted(&session.out),
+                e => Err(e),
+            };
+        }
+    }
     let lease = tokio::select! {
         l = claim(&session, &say) => l,
         _ = interrupt.first.cancelled() => Err(CliError::Interrupted),

@@ -19,9 +19,10 @@
 //! Layout: [`Store`] is the sum of one trait per concern (`store`); each backend module
 //! implements each of them once, in a file of the same concern; rows of both backends are
 //! decoded by one function per record type (`decode`); [`AnyStore`] forwards every method
-//! through one macro (`any`).
+//! through one macro (`any`), and [`Counted`] counts the calls of any store by method.
 
 mod any;
+mod counted;
 mod decode;
 mod dispatch;
 mod error;
@@ -34,12 +35,13 @@ mod types;
 mod url;
 
 pub use any::{AnyStore, connect};
+pub use counted::{Counted, StoreCalls};
 pub use error::{Error, Result};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{
-    AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore, Store,
-    SweepStore,
+    AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore,
+    StageStore, Store, SweepStore,
 };
 pub use sweeps::{CellCounts, CellOutcome, CellRecord, GradingClaim, NewSweep, SweepRecord};
 pub use types::{
@@ -55,6 +57,6 @@ pub use url::{Backend, DatabaseUrl};
 pub mod prelude {
     pub use crate::store::{
         AccessStore, EventStore, ExecutionStore, LedgerStore, NodeStore, RunStore, RunnerStore,
-        Store, SweepStore,
+        StageStore, Store, SweepStore,
     };
 }

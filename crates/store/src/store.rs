@@ -1,5 +1,6 @@
 //! The store API: [`Store`], made of one trait per concern ([`RunStore`], [`NodeStore`],
-//! [`ExecutionStore`], [`LedgerStore`], [`EventStore`], [`RunnerStore`], [`AccessStore`]), with the fencing
+//! [`StageStore`], [`ExecutionStore`], [`LedgerStore`], [`EventStore`], [`RunnerStore`],
+//! [`AccessStore`]), with the fencing
 //! rules of ARCHITECTURE §5. Each backend implements each trait once, in its module of the
 //! same concern; [`AnyStore`](crate::AnyStore) forwards them all (see `store_trait!`).
 
@@ -38,6 +39,7 @@ use crate::types::{
 pub trait Store:
     RunStore
     + NodeStore
+    + StageStore
     + ExecutionStore
     + LedgerStore
     + EventStore
@@ -50,6 +52,7 @@ pub trait Store:
 impl<T> Store for T where
     T: RunStore
         + NodeStore
+        + StageStore
         + ExecutionStore
         + LedgerStore
         + EventStore
@@ -239,6 +242,36 @@ store_trait! {
 
         /// The file recorded under `name` for `node`, if any.
         async fn get_node_file(&self, node: NodeId, name: &str) -> Result<Option<NodeFile>>;
+    }
+}
+
+store_trait! {
+    /// What one stage of a node writes, in one transaction each (the run loop's writes: one
+    /// commit per stage instead of one per row). Each is the same as the separate calls it
+    /// stands for, in the same order and with the same fences and refusals: a ledger row is
+    /// kept even when the transition is refused (a call that was paid for is recorded), and
+    /// nothing else of a refused stage is written.
+    pub trait StageStore {
+        /// `append_event(event)` then `insert_node(node)`: the event announcing a node is
+        /// written before it, and neither without the other.
+        async fn create_node(&self, lease: &Lease, node: NewNode, event: &RunEvent)
+            -> Result<NodeRecord>;
+
+        /// `record_llm_call(call)` then `mark_generated`.
+        async fn record_generation(&self, lease: &Lease, node: NodeId, generation: Generation,
+            call: &NewLlmCall) -> Result<()>;
+
+        /// `finish_execution(attempt, result)`, then `put_node_file(file)` when given, then
+        /// `mark_executed(summary)`. `StaleAttempt` writes nothing; a refused transition
+        /// (`LeaseLost`, ...) leaves the attempt's result recorded, as the separate calls do.
+        async fn record_execution(&self, lease: &Lease, node: NodeId, attempt: u32,
+            result: ExecutionResult, summary: ExecutionSummary, file: Option<&NodeFile>)
+            -> Result<()>;
+
+        /// `record_llm_call(call)` when given, then `mark_reviewed(review)`, then
+        /// `append_event(event)`; returns the reviewed node as `get_node` would.
+        async fn record_review(&self, lease: &Lease, node: NodeId, review: Review,
+            call: Option<&NewLlmCall>, event: &RunEvent) -> Result<NodeRecord>;
     }
 }
 

@@ -342,6 +342,19 @@ pub struct NewLlmCall {
     pub usage: CallUsage,
 }
 
+impl NewLlmCall {
+    /// `InvalidArgument` unless the call is of the lease's run and of `node` (a call written
+    /// with a stage of that node).
+    pub(crate) fn check_stage(&self, lease: &Lease, node: NodeId) -> Result<()> {
+        if self.run_id != lease.run_id || self.node_id != Some(node) {
+            return Err(Error::InvalidArgument(format!(
+                "the model call of a stage of node {node} is of another run or node"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// What one LLM call used and cost, as the gateway reports it with the answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CallUsage {

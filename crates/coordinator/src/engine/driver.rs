@@ -24,7 +24,7 @@ use super::step::{NodeJob, NodeOutcome, RunCtx};
 use super::task_files::{absolute_dir, listed_files};
 use super::{Author, Engine, Executor, Heartbeat, RunEnd, ScriptInput, TaskFiles, TaskFilesPort};
 use crate::Error;
-use crate::outputs::RunOutputs;
+use crate::outputs::{OutputsWriter, RunOutputs};
 
 type Ctx<S, A, E> = Arc<RunCtx<S, A, E>>;
 type NodeTasks = JoinSet<Result<NodeOutcome, Failure>>;
@@ -41,7 +41,8 @@ struct Drive<S: Store, A: Author, E: Executor> {
     ctx: Ctx<S, A, E>,
     state: RunState,
     budget: Budget,
-    outputs: Option<RunOutputs>,
+    /// The run's outputs, refreshed in the background.
+    outputs: Option<OutputsWriter>,
     /// Nodes left unfinished by a previous owner, resumed before new ones are created.
     queue: VecDeque<NodeRecord>,
     tasks: NodeTasks,
@@ -72,7 +73,8 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
         .map(|d| match engine.config.outputs_in_place {
             true => RunOutputs::new(d),
             false => RunOutputs::new(d.join(lease.run_id.to_string())),
-        });
+        })
+        .map(OutputsWriter::start);
     let mut drive = Drive {
         queue: state.unfinished().into(),
         ctx,
@@ -86,12 +88,11 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
     let result = drive.run(&cancel, heartbeat).await;
     stop.cancel();
     drive.tasks.abort_all();
-    if matches!(
+    let finished = matches!(
         result,
         Ok(RunEnd::Completed { .. } | RunEnd::Cancelled | RunEnd::Failed { .. })
-    ) {
-        drive.write_final_outputs().await;
-    }
+    );
+    drive.write_final_outputs(finished).await;
     result
 }
 
@@ -214,10 +215,10 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
         self.finish(RunStatus::Completed, &exhausted.reason()).await
     }
 
-    /// Applies a reviewed node: tree, events, best node, outputs.
+    /// Applies a reviewed node (its `node_reviewed` event is written with it): tree, best
+    /// node and its event, outputs.
     async fn applied(&mut self, outcome: NodeOutcome) -> Result<(), Failure> {
         let (ctx, state) = (&self.ctx, &mut self.state);
-        ctx.event(events::node_reviewed(&outcome.record)).await?;
         crate::metrics::count_node(&ctx.metrics, &outcome.record);
         let reviewed = outcome.record.id;
         if let Some(best) = state.reviewed(outcome.record, outcome.direction) {
@@ -234,7 +235,7 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
         Ok(())
     }
 
-    /// Rewrites the run's outputs from the owner's state.
+    /// Has the run's outputs rewritten from the owner's state (in the background).
     fn refresh_outputs(&self) {
         let Some(outputs) = &self.outputs else {
             return;
@@ -244,18 +245,23 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
             .info
             .submission_file()
             .zip(self.state.best_submission.as_deref());
-        if let Err(e) = outputs.refresh(&self.state.run, &self.state.records, submission) {
-            warn!(error = %e, "cannot refresh the run outputs");
-        }
+        outputs.refresh(&self.state.run, &self.state.records, submission);
     }
 
-    /// The outputs of a finished run: every file once more (the final status and the
-    /// direction reach `tree.html` and `config.json`), then `report.md`.
-    async fn write_final_outputs(&self) {
-        let Some(outputs) = &self.outputs else {
+    /// Waits for the outputs to be written; for a `finished` run, every file once more
+    /// first (the final status and the direction reach `tree.html` and `config.json`), and
+    /// `report.md` after.
+    async fn write_final_outputs(&mut self, finished: bool) {
+        if finished {
+            self.refresh_outputs();
+        }
+        let Some(outputs) = self.outputs.take() else {
             return;
         };
-        self.refresh_outputs();
+        let outputs = outputs.finish().await;
+        if !finished {
+            return;
+        }
         let usage = self.ctx.store.run_usage(self.ctx.lease.run_id).await.ok();
         let (run, nodes) = (&self.state.run, &self.state.records);
         let report = self.report_text.as_deref();
@@ -452,12 +458,13 @@ async fn create_node<S: Store, A: Author, E: Executor>(
         step: planned.step,
         debug_depth: planned.debug_depth,
     };
-    ctx.event(events::node_created(&node, &state.rng)).await?;
+    let event = events::node_created(&node, &state.rng);
     let record = ctx
-        .persist("insert_node", None, || {
-            ctx.store.insert_node(&ctx.lease, node.clone())
+        .persist("create_node", None, || {
+            ctx.store.create_node(&ctx.lease, node.clone(), &event)
         })
         .await?;
+    ctx.notify();
     info!(node_id = %id, step = node.step, action = %node.action, parent = ?node.parent, "node created");
     state.push(record.clone());
     Ok(record)

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use aide_core::event::{BestChanged, NodeCreated, NodeReviewed};
 use aide_core::{NodeId, RunEvent, RunId, RunRng};
-use aide_store::{NewNode, NodeRecord, Store};
+use aide_store::{NewNode, NodeRecord, Review, Store};
 
 use super::retry::Failure;
 
@@ -27,16 +27,15 @@ pub fn node_created(node: &NewNode, rng: &RunRng) -> RunEvent {
     })
 }
 
-/// The event of a reviewed node's verdict.
-pub fn node_reviewed(node: &NodeRecord) -> RunEvent {
-    let review = node.review.as_ref();
+/// The event of `node`'s verdict `review`, written with it.
+pub fn node_reviewed(node: &NodeRecord, review: &Review) -> RunEvent {
     RunEvent::NodeReviewed(NodeReviewed {
         node_id: node.id,
         step: node.step,
         action: node.action,
-        buggy: review.is_none_or(|r| r.is_buggy),
-        metric: review.and_then(|r| r.metric),
-        bug_reasons: review.map(|r| r.bug_reasons.clone()).unwrap_or_default(),
+        buggy: review.is_buggy,
+        metric: review.metric,
+        bug_reasons: review.bug_reasons.clone(),
     })
 }
 

@@ -3,6 +3,10 @@
 //!
 //! For each node: policy → prompt → gateway ([`Author`]) → parse → runner ([`Executor`]) →
 //! review → metric rules → one persisted transition per stage → run events → outputs.
+//! Each stage is one store write ([`aide_store::StageStore`]: the node with its event, the
+//! generation with its ledger row, the attempt's result with the node file and the
+//! transition, the review with its ledger row and event), and the engine keeps what it
+//! wrote instead of reading it back.
 //!
 //! - **Ports.** [`Author`] and [`Executor`] keep the loop independent of transport;
 //!   [`GrpcAuthor`] and [`crate::dispatch::RunnerExecutor`] are the gRPC adapters. Their errors are classified:
@@ -22,10 +26,12 @@
 //!   the ledger. The first one exhausted finishes the run as completed with its reason.
 //! - **Lease.** Renewed every ttl/3 in the background; a write refused as `LeaseLost` stops
 //!   the loop at once without finishing the run; a cancel request finishes it as cancelled.
-//! - **Submissions.** A submission an execution wrote is stored as a node file
-//!   (`Store::put_node_file`) before the node is marked executed; the best node's file is
-//!   read back when the best changes or a run is resumed, and written to the run's outputs
-//!   ([`crate::outputs::RunOutputs::refresh`]) after every reviewed node.
+//! - **Submissions.** A submission an execution wrote is stored as a node file with the
+//!   node's `executed` stage; the best node's file is read back when the best changes to a
+//!   node whose bytes the engine does not hold, or a run is resumed.
+//! - **Outputs.** Refreshed after every reviewed node off the loop's critical path
+//!   ([`crate::outputs::OutputsWriter`]: the newest state is written in the background),
+//!   and written once more, then `report.md`, when the run ends.
 //! - **Report.** A run with outputs gets `report.md` when it ends; when it completes and its
 //!   code model is not the baseline (and cost budget is left), the model writes a narrative
 //!   for it first (`narrative`: purpose `report`, in the ledger; a failure is only a

@@ -15,6 +15,8 @@ use aide_store::{
     ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NodeFile, NodeRecord, Review,
     Store,
 };
+
+use super::events;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -212,8 +214,13 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         }
     }
 
-    /// One model call, retried on infrastructure failures, then put in the ledger.
-    async fn ask(&self, node: &NodeRecord, request: AuthorRequest) -> Result<AuthorReply, Failure> {
+    /// One model call, retried on infrastructure failures; with the ledger row the stage
+    /// that uses the answer writes.
+    async fn ask(
+        &self,
+        node: &NodeRecord,
+        request: AuthorRequest,
+    ) -> Result<(AuthorReply, NewLlmCall), Failure> {
         let purpose = request.purpose;
         let what = format!("{purpose} call");
         let response = retrying(
@@ -232,9 +239,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         )
         .await?;
         let call = self.ledger_entry(Some(node.id), purpose, &response);
-        self.persist("ledger", node, || self.store.record_llm_call(call.clone()))
-            .await?;
-        Ok(response)
+        Ok((response, call))
     }
 
     /// Carries `job` to `reviewed`.
@@ -251,7 +256,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                     "pending node {id} without a code request"
                 )))
             })?;
-            let response = self.ask(&node, request).await?;
+            let (response, call) = self.ask(&node, request).await?;
             let text = response
                 .answer
                 .as_ref()
@@ -263,8 +268,9 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                 raw_reply: parsed.code.is_none().then(|| text.clone()),
                 code: parsed.code,
             };
-            self.persist("mark_generated", &node, || {
-                self.store.mark_generated(lease, id, generation.clone())
+            self.persist("record_generation", &node, || {
+                self.store
+                    .record_generation(lease, id, generation.clone(), &call)
             })
             .await?;
             node.generation = Some(generation);
@@ -281,27 +287,16 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                 bug_reasons: verdict.bug_reasons,
                 metric: None,
             };
-            self.persist("mark_reviewed", &node, || {
-                self.store.mark_reviewed(lease, id, review.clone())
-            })
-            .await?;
-            return self.finish(node, direction, None).await;
+            let record = self.record_review(&node, review, None).await?;
+            return Ok(NodeOutcome {
+                record,
+                direction,
+                submission: None,
+            });
         };
         if node.stage == NodeStage::Generated {
-            let finished = self.execute(&node, &code).await?;
-            let summary = summarise(&finished, &self.info);
-            submission = submission_bytes(&finished, &self.info);
-            if let (Some(bytes), Some(name)) = (&submission, self.info.submission_file()) {
-                let file = self.keep_node_file(&node, name, bytes).await?;
-                self.persist("put_node_file", &node, || {
-                    self.store.put_node_file(lease, id, &file)
-                })
-                .await?;
-            }
-            self.persist("mark_executed", &node, || {
-                self.store.mark_executed(lease, id, summary.clone())
-            })
-            .await?;
+            let (summary, bytes) = self.execute(&node, &code).await?;
+            submission = bytes;
             node.execution = Some(summary);
             node.stage = NodeStage::Executed;
         }
@@ -310,19 +305,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
                 "node {id} is executed without an execution"
             )))
         })?;
-        let direction = self.review(&node, &code, &execution, direction).await?;
-        self.finish(node, direction, submission).await
-    }
-
-    async fn finish(
-        &self,
-        node: NodeRecord,
-        direction: Option<Direction>,
-        submission: Option<Vec<u8>>,
-    ) -> Result<NodeOutcome, Failure> {
-        let record = self
-            .persist("get_node", &node, || self.store.get_node(node.id))
-            .await?;
+        let (record, direction) = self.review(&node, &code, &execution, direction).await?;
         Ok(NodeOutcome {
             record,
             direction,
@@ -330,9 +313,52 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         })
     }
 
-    /// Runs the code until one attempt reports a result; an attempt lost to the
-    /// infrastructure is abandoned and the next attempt starts (on another runner).
-    async fn execute(&self, node: &NodeRecord, code: &str) -> Result<Executed, Failure> {
+    /// Writes `review` with the review call's ledger row and the `node_reviewed` event in
+    /// one stage, notifies, and returns the reviewed node as stored.
+    async fn record_review(
+        &self,
+        node: &NodeRecord,
+        review: Review,
+        call: Option<NewLlmCall>,
+    ) -> Result<NodeRecord, Failure> {
+        let event = events::node_reviewed(node, &review);
+        let record = self
+            .persist("record_review", node, || {
+                self.store.record_review(
+                    &self.lease,
+                    node.id,
+                    review.clone(),
+                    call.as_ref(),
+                    &event,
+                )
+            })
+            .await?;
+        self.notify();
+        Ok(record)
+    }
+
+    /// Keeps an execution's submission (when the task asks for one and it wrote it) where
+    /// this engine keeps files.
+    async fn kept_submission(
+        &self,
+        node: &NodeRecord,
+        submission: Option<&[u8]>,
+    ) -> Result<Option<NodeFile>, Failure> {
+        match (submission, self.info.submission_file()) {
+            (Some(bytes), Some(name)) => Ok(Some(self.keep_node_file(node, name, bytes).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Runs the code until one attempt's result is stored with the node's `executed` stage
+    /// (and its submission); an attempt lost to the infrastructure, or superseded before its
+    /// result was stored, is abandoned and the next attempt starts (on another runner).
+    /// Returns what the node keeps of the execution and the submission's bytes.
+    async fn execute(
+        &self,
+        node: &NodeRecord,
+        code: &str,
+    ) -> Result<(ExecutionSummary, Option<Vec<u8>>), Failure> {
         let (id, lease) = (node.id, &self.lease);
         let mut retry = 0;
         loop {
@@ -348,21 +374,28 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             };
             let why = match outcome {
                 Ok(executed) => {
+                    let summary = summarise(&executed, &self.info);
+                    let submission = submission_bytes(&executed, &self.info);
+                    let file = self.kept_submission(node, submission.as_deref()).await?;
                     let result = execution_result(&executed);
                     let stored = self
-                        .persist("finish_execution", node, || async {
-                            match self
-                                .store
-                                .finish_execution(id, attempt, result.clone())
-                                .await
-                            {
+                        .persist("record_execution", node, || async {
+                            let recorded = self.store.record_execution(
+                                lease,
+                                id,
+                                attempt,
+                                result.clone(),
+                                summary.clone(),
+                                file.as_ref(),
+                            );
+                            match recorded.await {
                                 Err(aide_store::Error::StaleAttempt { .. }) => Ok(false),
                                 other => other.map(|_| true),
                             }
                         })
                         .await?;
                     if stored {
-                        return Ok(executed);
+                        return Ok((summary, submission));
                     }
                     format!("attempt {attempt} was superseded before its result was stored")
                 }
@@ -396,25 +429,20 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         }
     }
 
-    /// Reviews an executed node and records its verdict; returns the run's direction.
+    /// Reviews an executed node and records its verdict; returns the reviewed node and the
+    /// run's direction.
     async fn review(
         &self,
         node: &NodeRecord,
         code: &str,
         execution: &ExecutionSummary,
         direction: Option<Direction>,
-    ) -> Result<Option<Direction>, Failure> {
-        let (id, lease) = (node.id, &self.lease);
+    ) -> Result<(NodeRecord, Option<Direction>), Failure> {
+        let lease = &self.lease;
         let request = review_request(&self.info, node, code, &execution.term_out, direction);
-        let parsed = match self.ask(node, request).await {
-            Ok(response) => match response.answer {
-                Some(Answer::FunctionArguments(args)) => serde_json::from_str(&args)
-                    .map_err(|e| e.to_string())
-                    .and_then(|v| ReviewArgs::from_json(&v).map_err(|e| e.to_string())),
-                Some(Answer::Text(text)) => ReviewArgs::from_text(&text).map_err(|e| e.to_string()),
-                None => Err("the answer was empty".into()),
-            },
-            Err(Failure::Fatal(why)) => Err(why.to_string()),
+        let (parsed, call) = match self.ask(node, request).await {
+            Ok((response, call)) => (review_args(response.answer), Some(call)),
+            Err(Failure::Fatal(why)) => (Err(why.to_string()), None),
             Err(other) => return Err(other),
         };
         let direction = match (direction, &parsed) {
@@ -457,11 +485,19 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             summary,
         };
         info!(buggy = review.is_buggy, metric = ?review.metric, "reviewed");
-        self.persist("mark_reviewed", node, || {
-            self.store.mark_reviewed(lease, id, review.clone())
-        })
-        .await?;
-        Ok(direction)
+        let record = self.record_review(node, review, call).await?;
+        Ok((record, direction))
+    }
+}
+
+/// The review's arguments from the model's answer, or why there are none.
+fn review_args(answer: Option<Answer>) -> Result<ReviewArgs, String> {
+    match answer {
+        Some(Answer::FunctionArguments(args)) => serde_json::from_str(&args)
+            .map_err(|e| e.to_string())
+            .and_then(|v| ReviewArgs::from_json(&v).map_err(|e| e.to_string())),
+        Some(Answer::Text(text)) => ReviewArgs::from_text(&text).map_err(|e| e.to_string()),
+        None => Err("the answer was empty".into()),
     }
 }
 

@@ -12,13 +12,15 @@
 //! | `tree.html` | a self-contained, offline viewer of the whole tree ([`tree_html`]) |
 //! | `config.json` | the resolved task, settings, direction and seed of the run |
 //!
-//! [`RunOutputs::write_report`] writes `report.md` ([`report_md`]) when the run ends.
+//! [`RunOutputs::write_report`] writes `report.md` ([`report_md`]) when the run ends. The run
+//! loop refreshes through an [`OutputsWriter`], which writes in the background.
 //! Every function here is deterministic: the same run and nodes give the same bytes.
 
 mod files;
 mod journal;
 mod report;
 mod tree_html;
+mod writer;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +31,7 @@ use serde_json::json;
 pub use journal::journal_json;
 pub use report::report_md;
 pub use tree_html::tree_html;
+pub use writer::OutputsWriter;
 
 /// File names inside the outputs directory.
 pub const BEST_SOLUTION_FILE: &str = "best_solution.py";

@@ -11,6 +11,7 @@ mod api_support;
 mod distributed_support;
 mod engine_support;
 mod http_support;
+mod scale_harness;
 
 mod api;
 mod api_sweeps;
@@ -30,6 +31,7 @@ mod http_events;
 mod http_fuzz;
 mod outputs;
 mod sandbox_search;
+mod scale;
 mod service_tls;
 mod slurm;
 mod supervisor;

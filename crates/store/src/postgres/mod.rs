@@ -16,6 +16,7 @@ mod ledger;
 mod nodes;
 mod runners;
 mod runs;
+mod stages;
 mod sweeps;
 
 use std::time::Duration;

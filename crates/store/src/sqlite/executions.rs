@@ -4,7 +4,7 @@
 
 use aide_core::{NodeId, NodeStage};
 
-use super::{SqliteStore, id_text, lease_holds, node_stage, returning};
+use super::{SqliteQuery, SqliteStore, id_text, lease_holds, node_stage, returning};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::refusal;
@@ -44,26 +44,7 @@ impl ExecutionStore for SqliteStore {
         attempt: u32,
         result: ExecutionResult,
     ) -> Result<ExecutionRecord> {
-        let query = sqlx::query(include_str!("../../sql/sqlite/executions/finish.sql"))
-            .bind(id_text(node.0))
-            .bind(i64::from(attempt))
-            .bind(result.runner_id)
-            .bind(result.exit_code)
-            .bind(result.timed_out)
-            .bind(result.oom_killed)
-            .bind(result.wall_secs)
-            .bind(result.cpu_secs)
-            .bind(
-                result
-                    .peak_memory_bytes
-                    .map(|v| to_i64(v, "peak memory"))
-                    .transpose()?,
-            )
-            .bind(result.output)
-            .bind(to_i64(result.output_bytes, "output bytes")?)
-            .bind(result.exc_type)
-            .bind(result.exc_message);
-        match returning(query, &self.pool).await? {
+        match returning(finish_query(node, attempt, result)?, &self.pool).await? {
             Some(row) => decode::execution(&row),
             None => Err(refusal::attempt(self, node, attempt).await),
         }
@@ -91,4 +72,34 @@ impl ExecutionStore for SqliteStore {
             .map(decode::execution)
             .collect()
     }
+}
+
+/// The result of an attempt, fenced by its number (`executions/finish.sql`); read it with
+/// [`returning`]: no row when refused.
+pub(super) fn finish_query(
+    node: NodeId,
+    attempt: u32,
+    result: ExecutionResult,
+) -> Result<SqliteQuery> {
+    Ok(
+        sqlx::query(include_str!("../../sql/sqlite/executions/finish.sql"))
+            .bind(id_text(node.0))
+            .bind(i64::from(attempt))
+            .bind(result.runner_id)
+            .bind(result.exit_code)
+            .bind(result.timed_out)
+            .bind(result.oom_killed)
+            .bind(result.wall_secs)
+            .bind(result.cpu_secs)
+            .bind(
+                result
+                    .peak_memory_bytes
+                    .map(|v| to_i64(v, "peak memory"))
+                    .transpose()?,
+            )
+            .bind(result.output)
+            .bind(to_i64(result.output_bytes, "output bytes")?)
+            .bind(result.exc_type)
+            .bind(result.exc_message),
+    )
 }

@@ -5,7 +5,7 @@ use aide_core::access::ProjectName;
 use aide_core::{NodeId, RunId};
 use chrono::{DateTime, Utc};
 
-use super::{SqliteStore, id_text};
+use super::{SqliteQuery, SqliteStore, id_text};
 use crate::decode::{self, DbRow};
 use crate::error::{Error, Result};
 use crate::store::LedgerStore;
@@ -13,22 +13,14 @@ use crate::types::{LlmCallRecord, NewLlmCall, Usage, to_i64};
 
 impl LedgerStore for SqliteStore {
     async fn record_llm_call(&self, call: NewLlmCall) -> Result<i64> {
-        let ids: Vec<i64> = sqlx::query_scalar(include_str!("../../sql/sqlite/ledger/record.sql"))
-            .bind(id_text(call.run_id.0))
-            .bind(call.node_id.map(|n| id_text(n.0)))
-            .bind(call.purpose.as_str())
-            .bind(&call.usage.provider)
-            .bind(&call.usage.model)
-            .bind(to_i64(call.usage.prompt_tokens, "prompt tokens")?)
-            .bind(to_i64(call.usage.completion_tokens, "completion tokens")?)
-            .bind(to_i64(call.usage.cached_tokens, "cached tokens")?)
-            .bind(call.usage.cost_usd)
-            .bind(to_i64(call.usage.latency_ms, "latency")?)
-            .bind(&call.usage.request_id)
-            .bind(call.usage.cached)
+        let run_id = call.run_id;
+        let ids: Vec<i64> = record_query(&call)?
             .fetch_all(&self.pool)
             .await
-            .map_err(|e| Error::unless_missing_run(e, call.run_id))?;
+            .map_err(|e| Error::unless_missing_run(e, run_id))?
+            .iter()
+            .map(|row| sqlx::Row::try_get(row, 0))
+            .collect::<std::result::Result<_, _>>()?;
         ids.last()
             .copied()
             .ok_or_else(|| Error::corrupt("a write returned no row"))
@@ -60,4 +52,23 @@ impl LedgerStore for SqliteStore {
             .await?;
         row.value("cost_usd")
     }
+}
+
+/// One ledger row (`ledger/record.sql`), returning its id; read it with `fetch_all`.
+pub(super) fn record_query(call: &NewLlmCall) -> Result<SqliteQuery> {
+    Ok(
+        sqlx::query(include_str!("../../sql/sqlite/ledger/record.sql"))
+            .bind(id_text(call.run_id.0))
+            .bind(call.node_id.map(|n| id_text(n.0)))
+            .bind(call.purpose.as_str())
+            .bind(call.usage.provider.clone())
+            .bind(call.usage.model.clone())
+            .bind(to_i64(call.usage.prompt_tokens, "prompt tokens")?)
+            .bind(to_i64(call.usage.completion_tokens, "completion tokens")?)
+            .bind(to_i64(call.usage.cached_tokens, "cached tokens")?)
+            .bind(call.usage.cost_usd)
+            .bind(to_i64(call.usage.latency_ms, "latency")?)
+            .bind(call.usage.request_id.clone())
+            .bind(call.usage.cached),
+    )
 }

@@ -24,6 +24,7 @@ mod ledger;
 mod nodes;
 mod runners;
 mod runs;
+mod stages;
 mod sweeps;
 
 use std::str::FromStr;

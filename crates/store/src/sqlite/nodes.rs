@@ -5,7 +5,7 @@
 
 use aide_core::{NodeId, NodeStage, RunId};
 
-use super::{SqliteStore, fenced, id_text, json_text, returning};
+use super::{SqliteQuery, SqliteStore, fenced, id_text, json_text, returning};
 use crate::decode;
 use crate::error::{Error, Result};
 use crate::refusal::{self, Explain};
@@ -34,13 +34,7 @@ fn batch_json(nodes: &[NewNode]) -> String {
 
 impl NodeStore for SqliteStore {
     async fn insert_node(&self, lease: &Lease, node: NewNode) -> Result<NodeRecord> {
-        let query = fenced(include_str!("../../sql/sqlite/nodes/insert.sql"), lease)?
-            .bind(id_text(node.id.0))
-            .bind(node.parent.map(|p| id_text(p.0)))
-            .bind(node.action.as_str())
-            .bind(i64::from(node.step))
-            .bind(i64::from(node.debug_depth));
-        let row = returning(query, &self.pool)
+        let row = returning(insert_query(lease, &node)?, &self.pool)
             .await?
             .ok_or_else(|| lease.lost())?;
         decode::node(&row)
@@ -72,16 +66,9 @@ impl NodeStore for SqliteStore {
         node: NodeId,
         generation: Generation,
     ) -> Result<()> {
-        let done = fenced(
-            include_str!("../../sql/sqlite/nodes/mark_generated.sql"),
-            lease,
-        )?
-        .bind(id_text(node.0))
-        .bind(generation.plan)
-        .bind(generation.code)
-        .bind(generation.raw_reply)
-        .execute(&self.pool)
-        .await?;
+        let done = generated_query(lease, node, generation)?
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(refusal::transition(self, lease, node, NodeStage::Generated).await);
         }
@@ -94,25 +81,9 @@ impl NodeStore for SqliteStore {
         node: NodeId,
         exec: ExecutionSummary,
     ) -> Result<()> {
-        let done = fenced(
-            include_str!("../../sql/sqlite/nodes/mark_executed.sql"),
-            lease,
-        )?
-        .bind(id_text(node.0))
-        .bind(exec.term_out)
-        .bind(exec.exit_code)
-        .bind(exec.exec_time_secs)
-        .bind(exec.timed_out)
-        .bind(exec.exc_type)
-        .bind(
-            exec.exc_info
-                .as_ref()
-                .map(|info| to_json(info, "exception info").map(|v| json_text(&v)))
-                .transpose()?,
-        )
-        .bind(exec.wrote_submission)
-        .execute(&self.pool)
-        .await?;
+        let done = executed_query(lease, node, exec)?
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(refusal::transition(self, lease, node, NodeStage::Executed).await);
         }
@@ -120,17 +91,9 @@ impl NodeStore for SqliteStore {
     }
 
     async fn mark_reviewed(&self, lease: &Lease, node: NodeId, review: Review) -> Result<()> {
-        let done = fenced(
-            include_str!("../../sql/sqlite/nodes/mark_reviewed.sql"),
-            lease,
-        )?
-        .bind(id_text(node.0))
-        .bind(review.is_buggy)
-        .bind(json_text(&to_json(&review.bug_reasons, "bug reasons")?))
-        .bind(review.metric)
-        .bind(review.summary)
-        .execute(&self.pool)
-        .await?;
+        let done = reviewed_query(lease, node, review)?
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(refusal::transition(self, lease, node, NodeStage::Reviewed).await);
         }
@@ -159,19 +122,7 @@ impl NodeStore for SqliteStore {
     }
 
     async fn put_node_file(&self, lease: &Lease, node: NodeId, file: &NodeFile) -> Result<()> {
-        let (content, digest) = match &file.body {
-            NodeFileBody::Inline(bytes) => (Some(bytes.as_slice()), None),
-            NodeFileBody::Blob(digest) => (None, Some(digest.to_string())),
-        };
-        let done = fenced(include_str!("../../sql/sqlite/files/put.sql"), lease)?
-            .bind(id_text(node.0))
-            .bind(&file.name)
-            .bind(content)
-            .bind(digest)
-            .bind(
-                i64::try_from(file.size)
-                    .map_err(|_| Error::corrupt("a node file over i64::MAX bytes"))?,
-            )
+        let done = put_file_query(lease, node, file)?
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -190,4 +141,89 @@ impl NodeStore for SqliteStore {
             .map(decode::node_file)
             .transpose()
     }
+}
+
+/// One pending node, fenced (`nodes/insert.sql`); no row when the lease is lost.
+pub(super) fn insert_query(lease: &Lease, node: &NewNode) -> Result<SqliteQuery> {
+    Ok(
+        fenced(include_str!("../../sql/sqlite/nodes/insert.sql"), lease)?
+            .bind(id_text(node.id.0))
+            .bind(node.parent.map(|p| id_text(p.0)))
+            .bind(node.action.as_str())
+            .bind(i64::from(node.step))
+            .bind(i64::from(node.debug_depth)),
+    )
+}
+
+/// `pending → generated`, fenced; no row changed when refused.
+pub(super) fn generated_query(
+    lease: &Lease,
+    node: NodeId,
+    generation: Generation,
+) -> Result<SqliteQuery> {
+    Ok(fenced(
+        include_str!("../../sql/sqlite/nodes/mark_generated.sql"),
+        lease,
+    )?
+    .bind(id_text(node.0))
+    .bind(generation.plan)
+    .bind(generation.code)
+    .bind(generation.raw_reply))
+}
+
+/// `generated → executed`, fenced; no row changed when refused.
+pub(super) fn executed_query(
+    lease: &Lease,
+    node: NodeId,
+    exec: ExecutionSummary,
+) -> Result<SqliteQuery> {
+    let info = exec
+        .exc_info
+        .as_ref()
+        .map(|info| to_json(info, "exception info").map(|v| json_text(&v)))
+        .transpose()?;
+    Ok(fenced(
+        include_str!("../../sql/sqlite/nodes/mark_executed.sql"),
+        lease,
+    )?
+    .bind(id_text(node.0))
+    .bind(exec.term_out)
+    .bind(exec.exit_code)
+    .bind(exec.exec_time_secs)
+    .bind(exec.timed_out)
+    .bind(exec.exc_type)
+    .bind(info)
+    .bind(exec.wrote_submission))
+}
+
+/// `→ reviewed`, fenced; no row changed when refused.
+pub(super) fn reviewed_query(lease: &Lease, node: NodeId, review: Review) -> Result<SqliteQuery> {
+    Ok(fenced(
+        include_str!("../../sql/sqlite/nodes/mark_reviewed.sql"),
+        lease,
+    )?
+    .bind(id_text(node.0))
+    .bind(review.is_buggy)
+    .bind(json_text(&to_json(&review.bug_reasons, "bug reasons")?))
+    .bind(review.metric)
+    .bind(review.summary))
+}
+
+/// A node file, fenced and only for a node of the lease's run; no row changed otherwise.
+pub(super) fn put_file_query(lease: &Lease, node: NodeId, file: &NodeFile) -> Result<SqliteQuery> {
+    let (content, digest) = match &file.body {
+        NodeFileBody::Inline(bytes) => (Some(bytes.clone()), None),
+        NodeFileBody::Blob(digest) => (None, Some(digest.to_string())),
+    };
+    Ok(
+        fenced(include_str!("../../sql/sqlite/files/put.sql"), lease)?
+            .bind(id_text(node.0))
+            .bind(file.name.clone())
+            .bind(content)
+            .bind(digest)
+            .bind(
+                i64::try_from(file.size)
+                    .map_err(|_| Error::corrupt("a node file over i64::MAX bytes"))?,
+            ),
+    )
 }

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod nodes;
 pub mod races;
 pub mod runs;
+pub mod stages;
 pub mod sweeps;
 
 use std::future::Future;
@@ -80,6 +81,8 @@ macro_rules! all_conformance_tests {
             executions::execution_attempts,
             executions::stale_attempts,
             files::node_files,
+            stages::stages_write_what_their_calls_write,
+            stages::refused_stages_write_only_what_is_owed,
             ledger::llm_ledger,
             ledger::run_events,
             ledger::runner_registry,

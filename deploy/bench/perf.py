@@ -109,6 +109,23 @@ class StandIn:
         return server
 
 
+def steady_overheads(db_path):
+    """Per node after the first: its span (creation to the next node's creation) minus its
+    model calls and its script's wall time, in ms. The first node also waits for the
+    sandbox's warm interpreter to import its libraries, which start-up covers."""
+    db = sqlite3.connect(db_path)
+    nodes = db.execute("select id, created_at from nodes order by step").fetchall()
+    llm = dict(db.execute(
+        "select node_id, sum(latency_ms) from llm_calls group by node_id").fetchall())
+    script = dict(db.execute(
+        "select node_id, sum(wall_secs) * 1000 from executions where status = 'finished' "
+        "group by node_id").fetchall())
+    spans = []
+    for (node, created), (_, following) in zip(nodes[1:-1], nodes[2:]):
+        spans.append(following - created - llm.get(node, 0) - script.get(node, 0))
+    return sorted(spans)
+
+
 def run_records(db_path):
     """Model calls (purpose, latency ms, prompt tokens) in order, and scripts' wall seconds."""
     db = sqlite3.connect(db_path)
@@ -162,6 +179,10 @@ def main():
     print(f"  per step: model {llm_secs / steps:.3f} s, scripts {exec_secs / steps:.3f} s, "
           f"orchestration overhead {(wall - llm_secs - exec_secs) / steps:.3f} s "
           "(wall - model - scripts, start-up included)")
+    steady = steady_overheads(out / "run" / "aide.db")
+    if steady:
+        print(f"  steady state (nodes after the first): orchestration per node p50 "
+              f"{steady[len(steady) // 2]:.0f} ms, max {steady[-1]:.0f} ms")
     total_chars = sum(r[1] for r in stand_in.requests)
     print(f"  prompt characters per step {total_chars / steps:,.0f}")
     by_purpose = {}
@@ -175,6 +196,7 @@ def main():
         print(f"  {purpose:10} {n:6} {chars / n:11,.0f} {tokens / n:12,.0f}")
     tokens = sum(c[2] for c in calls)
     print(f"  prompt tokens per step {tokens / steps:,.0f}")
+    print(f"  the run's records: {out / 'run'}")
 
 
 if __name__ == "__main__":

@@ -79,38 +79,29 @@ pub fn usage(pgid: i32, uid: Option<u32>) -> Usage {
     u
 }
 
-/// Sends SIGKILL to every live process owned by `uid` (a sandbox uid: nothing else runs as
-/// it); returns how many were signalled. Catches processes that left the group with setsid.
-pub fn kill_uid(uid: u32) -> usize {
-    let mut n = 0;
-    for p in all_procs().filter(|p| p.uid == uid && !p.zombie) {
-        if nix::sys::signal::kill(Pid::from_raw(p.pid), Signal::SIGKILL).is_ok() {
-            n += 1;
+/// One pass over the processes of `uid` (a sandbox uid: nothing else runs as it): SIGKILLs
+/// the live ones, which catches processes that left the group with setsid, and reaps the
+/// zombies re-parented to this process (the runner is their subreaper) so they stop counting
+/// against the uid's process limit; `except` (the script's own leader, which its waiter
+/// reaps) is left alone. Returns how many were still alive.
+pub fn kill_and_reap_uid(uid: u32, except: Option<i32>) -> usize {
+    let me = std::process::id();
+    let mut alive = 0;
+    for p in all_procs().filter(|p| p.uid == uid) {
+        if !p.zombie {
+            alive += 1;
+            let _ = nix::sys::signal::kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+        } else if p.ppid as u32 == me && Some(p.pid) != except {
+            let flags = Some(nix::sys::wait::WaitPidFlag::WNOHANG);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(p.pid), flags);
         }
     }
-    n
+    alive
 }
 
 /// Whether any live (non-zombie) process is owned by `uid`.
 pub fn uid_has_processes(uid: u32) -> bool {
     all_procs().any(|p| p.uid == uid && !p.zombie)
-}
-
-/// Reaps zombies owned by `uid` that were re-parented to this process (the runner is their
-/// subreaper), so they stop counting against the uid's process limit; `except` (the script's
-/// own leader, which its waiter reaps) is left alone. Returns how many.
-pub fn reap_orphans(uid: u32, except: Option<i32>) -> usize {
-    let me = std::process::id();
-    let mut n = 0;
-    let orphan =
-        |p: &Proc| p.uid == uid && p.zombie && p.ppid as u32 == me && Some(p.pid) != except;
-    for p in all_procs().filter(orphan) {
-        let flags = Some(nix::sys::wait::WaitPidFlag::WNOHANG);
-        if nix::sys::wait::waitpid(Pid::from_raw(p.pid), flags).is_ok() {
-            n += 1;
-        }
-    }
-    n
 }
 
 /// The 1-minute load average divided by the number of cores, capped at 1.

@@ -263,10 +263,9 @@ impl ProcessSandbox {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
         }
         if let Some(uid) = uid {
+            // Until a pass finds none alive (one pass when the script left nothing).
             for _ in 0..100 {
-                procfs::kill_uid(uid);
-                procfs::reap_orphans(uid, pgid);
-                if !procfs::uid_has_processes(uid) {
+                if procfs::kill_and_reap_uid(uid, pgid) == 0 {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(5));

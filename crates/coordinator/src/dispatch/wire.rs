@@ -48,6 +48,8 @@ pub fn execute_request(script: &ScriptRun) -> ExecuteRequest {
         allow_network: false,
         collect_globs: Vec::new(),
         submission_file: script.submission_file.clone().unwrap_or_default(),
+        // Warm unless the script's `# aide: cold` pragma says otherwise (read by the runner).
+        cold_start: false,
     }
 }
 

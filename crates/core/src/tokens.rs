@@ -28,6 +28,15 @@ impl std::fmt::Debug for TokenCounter {
     }
 }
 
+/// Every counter counts the same way, so any two are interchangeable.
+impl PartialEq for TokenCounter {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for TokenCounter {}
+
 /// The name of the encoding counted, for reports.
 pub const ENCODING: &str = "o200k_base";
 
@@ -65,14 +74,39 @@ impl TokenCounter {
     /// The longest prefix of `text` that ends at a line break (or is `text` itself) and
     /// holds at most `max` tokens; empty when not even the first line fits.
     pub fn line_prefix<'t>(&self, text: &'t str, max: usize) -> &'t str {
+        self.longest_fitting(text, max, |window| {
+            window.match_indices('\n').map(|(i, _)| i).collect()
+        })
+    }
+
+    /// The longest prefix of `text` holding at most `max` tokens, cut anywhere (never inside
+    /// a character).
+    pub fn prefix<'t>(&self, text: &'t str, max: usize) -> &'t str {
+        self.longest_fitting(text, max, |window| {
+            window.char_indices().map(|(i, _)| i).skip(1).collect()
+        })
+    }
+
+    /// `text` when it fits, else its longest prefix that fits among those ending at the
+    /// offsets `ends` gives (ascending) in a window of it. The window is the shortest prefix
+    /// found by doubling (from four bytes a token) that no longer fits, so every count is of
+    /// a text a few times the budget, however long `text` is; counts grow with the prefix,
+    /// so a binary search finds the longest.
+    fn longest_fitting<'t>(
+        &self,
+        text: &'t str,
+        max: usize,
+        ends: impl Fn(&str) -> Vec<usize>,
+    ) -> &'t str {
         if self.fits(text, max) {
             return text;
         }
-        // Ends of the candidate prefixes, each just before a line break; counts grow with
-        // the prefix, so a binary search finds the longest that fits.
-        let ends: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
-        let fitting = ends.partition_point(|&end| self.fits(&text[..end], max));
-        match fitting {
+        let mut window = floor_char_boundary(text, max.saturating_mul(4).max(64));
+        while window < text.len() && self.fits(&text[..window], max) {
+            window = floor_char_boundary(text, window.saturating_mul(2));
+        }
+        let ends = ends(&text[..window]);
+        match ends.partition_point(|&end| self.fits(&text[..end], max)) {
             0 => "",
             n => &text[..ends[n - 1]],
         }
@@ -81,6 +115,9 @@ impl TokenCounter {
     /// `text` cut in the middle ([`truncate_middle`]) to at most `max` tokens, keeping its
     /// head and its tail; unchanged when it fits.
     pub fn truncate_middle(&self, text: &str, max: usize) -> String {
+        if text.len() <= max {
+            return text.to_string();
+        }
         let total = self.count(text);
         if total <= max {
             return text.to_string();
@@ -108,6 +145,15 @@ impl TokenCounter {
     }
 }
 
+/// The largest character boundary of `text` at or below `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,13 +177,18 @@ mod tests {
         let n = tokens.count(&text);
         assert!(tokens.fits(&text, n));
         assert!(!tokens.fits(&text, n - 1));
-        assert!(tokens.fits("abc", 3), "three bytes are at most three tokens");
+        assert!(
+            tokens.fits("abc", 3),
+            "three bytes are at most three tokens"
+        );
     }
 
     #[test]
     fn line_prefix_is_the_longest_fitting_one() {
         let tokens = TokenCounter::new();
-        let text: String = (0..200).map(|i| format!("row {i}: value {}\n", i * 7)).collect();
+        let text: String = (0..200)
+            .map(|i| format!("row {i}: value {}\n", i * 7))
+            .collect();
         for max in [0, 3, 50, 333, 5_000] {
             let prefix = tokens.line_prefix(&text, max);
             assert!(text.starts_with(prefix));
@@ -156,6 +207,20 @@ mod tests {
             }
         }
         assert_eq!(tokens.line_prefix(&text, 5_000), text);
+    }
+
+    #[test]
+    fn prefix_cuts_anywhere_but_inside_a_character() {
+        let tokens = TokenCounter::new();
+        let text = "αβγ😀 ".repeat(300);
+        for max in [0, 1, 7, 100] {
+            let prefix = tokens.prefix(&text, max);
+            assert!(text.starts_with(prefix));
+            assert!(tokens.count(prefix) <= max, "{max}");
+            let next = text[prefix.len()..].chars().next().expect("more text");
+            let longer = &text[..prefix.len() + next.len_utf8()];
+            assert!(tokens.count(longer) > max, "{max}: {longer:?}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod service_identity;
 pub mod settings;
 pub mod sweep;
 pub mod task;
+pub mod tokens;
 pub mod toml_text;
 
 pub use code::{ErrorCode, HasErrorCode};
@@ -43,3 +44,4 @@ pub use rng::RunRng;
 pub use run::{LlmPurpose, RunStatus};
 pub use settings::{ModelSettings, RunSettings, SearchSettings};
 pub use task::Task;
+pub use tokens::TokenCounter;

@@ -18,9 +18,9 @@ use crate::sweeps::{CellCounts, CellRecord, GradingClaim, SweepRecord};
 use crate::types::{
     CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
     Generation, Lease, LeaseStatus, LlmCallRecord, NodeFile, NodeFileBody, NodeRecord,
-    ProjectRecord, Review, RunCounts, RunRecord, RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord,
-    Usage, from_json, parse_action, parse_direction, parse_exec_status, parse_stage, parse_status,
-    seed_from_db, to_u64,
+    ProjectRecord, PromptSize, Review, RunCounts, RunRecord, RunnerInfo, RunnerLoad, RunnerRecord,
+    TokenRecord, Usage, from_json, parse_action, parse_direction, parse_exec_status, parse_stage,
+    parse_status, seed_from_db, to_u64,
 };
 
 /// A Rust value both backends decode from their column the same way: text, booleans,
@@ -245,8 +245,22 @@ pub(crate) fn llm_call(row: &impl DbRow) -> Result<LlmCallRecord> {
             request_id: row.value("request_id")?,
             cached: row.value("cached")?,
         },
+        prompt: prompt_size(row)?,
         created_at: row.time("created_at")?,
     })
+}
+
+/// The measured prompt size of a ledger row; `None` for rows from before it was measured.
+fn prompt_size(row: &impl DbRow) -> Result<Option<PromptSize>> {
+    let chars = row.value::<Option<i64>>("prompt_chars")?;
+    let tokens = row.value::<Option<i64>>("prompt_tokens_counted")?;
+    let (Some(chars), Some(tokens)) = (chars, tokens) else {
+        return Ok(None);
+    };
+    Ok(Some(PromptSize {
+        chars: to_u64(chars, "prompt chars")?,
+        tokens: to_u64(tokens, "counted prompt tokens")?,
+    }))
 }
 
 pub(crate) fn event(row: &impl DbRow) -> Result<EventRecord> {

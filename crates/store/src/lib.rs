@@ -47,8 +47,8 @@ pub use sweeps::{CellCounts, CellOutcome, CellRecord, GradingClaim, NewSweep, Sw
 pub use types::{
     CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
     Generation, Lease, LeaseStatus, LlmCallRecord, NewLlmCall, NewNode, NewRun, NewToken, NodeFile,
-    NodeFileBody, NodeRecord, ProjectRecord, Review, RunCounts, RunFilter, RunRecord, RunStatus,
-    RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord, Usage,
+    NodeFileBody, NodeRecord, ProjectRecord, PromptSize, Review, RunCounts, RunFilter, RunRecord,
+    RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord, Usage,
 };
 pub use url::{Backend, DatabaseUrl};
 

@@ -309,6 +309,9 @@ store_trait! {
         /// The calls made for one node, oldest first.
         async fn node_llm_calls(&self, node: NodeId) -> Result<Vec<LlmCallRecord>>;
 
+        /// Every call of a run, oldest first.
+        async fn run_llm_calls(&self, run_id: RunId) -> Result<Vec<LlmCallRecord>>;
+
         /// What the model calls of a project's runs cost since `since`, in US dollars.
         async fn project_cost_since(&self, project: &ProjectName, since: DateTime<Utc>)
             -> Result<f64>;

@@ -340,6 +340,16 @@ pub struct NewLlmCall {
     pub node_id: Option<NodeId>,
     pub purpose: LlmPurpose,
     pub usage: CallUsage,
+    /// The prompt's size as the engine measured it before sending.
+    pub prompt: Option<PromptSize>,
+}
+
+/// How long a prompt was: its characters and its tokens counted with
+/// [`aide_core::tokens::ENCODING`], whatever the provider reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptSize {
+    pub chars: u64,
+    pub tokens: u64,
 }
 
 impl NewLlmCall {
@@ -378,6 +388,8 @@ pub struct LlmCallRecord {
     pub node_id: Option<NodeId>,
     pub purpose: LlmPurpose,
     pub usage: CallUsage,
+    /// `None` for calls recorded before prompts were measured.
+    pub prompt: Option<PromptSize>,
     pub created_at: DateTime<Utc>,
 }
 

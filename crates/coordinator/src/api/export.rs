@@ -97,8 +97,10 @@ pub(super) async fn export_run<S: Store>(
         }
         ExportFormat::TreeHtml => (TREE_FILE.to_owned(), tree_html(&run, &nodes).into_bytes()),
         ExportFormat::Report => {
-            let usage = store.run_usage(run_id).await.map_err(store_status)?;
-            let report = report_md(&run, &nodes, Some(&usage), None);
+            let (usage, calls) =
+                tokio::try_join!(store.run_usage(run_id), store.run_llm_calls(run_id))
+                    .map_err(store_status)?;
+            let report = report_md(&run, &nodes, Some(&usage), &calls, None);
             (REPORT_FILE.to_owned(), report.into_bytes())
         }
     };

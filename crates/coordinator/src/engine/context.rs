@@ -8,8 +8,8 @@ use std::time::Duration;
 use aide_core::prompt::OUTPUT_CAP_CHARS;
 use aide_core::{
     Action, BuggySolution, Direction, ExecutedSolution, LlmPurpose, MemoryEntry, MetricValue,
-    NodeId, PreviousSolution, PromptContext, RunId, RunSettings, Task, debug_prompt, draft_prompt,
-    improve_prompt, review_function, review_prompt, truncate_middle,
+    NodeId, PreviousSolution, PromptContext, RunId, RunSettings, Task, TokenCounter, debug_prompt,
+    draft_prompt, improve_prompt, review_function, review_prompt, truncate_middle,
 };
 use aide_store::NodeRecord;
 
@@ -29,6 +29,8 @@ pub struct RunInfo {
     pub input_files: Vec<String>,
     /// What every execution of the run receives as `./input`.
     pub input: super::ScriptInput,
+    /// Counts prompt tokens for the memory's budget and the ledger.
+    pub tokens: TokenCounter,
 }
 
 impl RunInfo {

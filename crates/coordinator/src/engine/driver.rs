@@ -22,7 +22,7 @@ use super::retry::{Failure, retrying};
 use super::state::RunState;
 use super::step::{NodeJob, NodeOutcome, RunCtx};
 use super::task_files::{absolute_dir, listed_files};
-use super::{Author, Engine, Executor, Heartbeat, RunEnd, ScriptInput, TaskFiles, TaskFilesPort};
+use super::{Author, Engine, EngineConfig, Executor, Heartbeat, RunEnd, ScriptInput, TaskFiles};
 use crate::Error;
 use crate::outputs::{OutputsWriter, RunOutputs};
 
@@ -262,10 +262,16 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
         if !finished {
             return;
         }
-        let usage = self.ctx.store.run_usage(self.ctx.lease.run_id).await.ok();
+        let run_id = self.ctx.lease.run_id;
+        let usage = self.ctx.store.run_usage(run_id).await.ok();
+        let calls = self.ctx.store.run_llm_calls(run_id).await;
+        let calls = calls.unwrap_or_else(|e| {
+            warn!(error = %e, "cannot read the run's model calls for the report");
+            Vec::new()
+        });
         let (run, nodes) = (&self.state.run, &self.state.records);
         let report = self.report_text.as_deref();
-        if let Err(e) = outputs.write_report(run, nodes, usage.as_ref(), report) {
+        if let Err(e) = outputs.write_report(run, nodes, usage.as_ref(), &calls, report) {
             warn!(error = %e, "cannot write the run report");
         }
     }
@@ -349,7 +355,7 @@ async fn load<S: Store, A: Author, E: Executor>(
         .and_then(|first| (chrono::Utc::now() - first).to_std().ok())
         .unwrap_or_default();
     let budget = Budget::new(&run.settings, prior);
-    let info = run_info(&run, &engine.config.task_files).await?;
+    let info = run_info(&run, &engine.config).await?;
     let mut state = RunState::new(run, nodes, rng);
     let unfinished = state.unfinished().len();
     info!(nodes = state.records.len(), unfinished, "run loaded");
@@ -387,10 +393,11 @@ async fn load<S: Store, A: Author, E: Executor>(
 
 /// What every request of the run shares: the input every execution receives, the files it
 /// lists, and the data preview.
-async fn run_info(run: &RunRecord, files: &TaskFilesPort) -> Result<RunInfo, Failure> {
+async fn run_info(run: &RunRecord, config: &EngineConfig) -> Result<RunInfo, Failure> {
+    let files = &config.task_files;
     let (input, listed) = resolve_input(&run.task.input, files.0.as_ref()).await?;
     let preview = match run.settings.data_preview {
-        true => data_preview(&input, files).await,
+        true => data_preview(&input, files, &config.tokens).await,
         false => None,
     };
     Ok(RunInfo {
@@ -401,6 +408,7 @@ async fn run_info(run: &RunRecord, files: &TaskFilesPort) -> Result<RunInfo, Fai
         preview,
         input_files: listed,
         input,
+        tokens: config.tokens.clone(),
     })
 }
 

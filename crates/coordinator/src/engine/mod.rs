@@ -58,7 +58,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aide_core::RunId;
+use aide_core::{RunId, TokenCounter};
 use aide_store::{Lease, RunStatus, Store};
 use aide_telemetry::Metrics;
 use tokio_util::sync::CancellationToken;
@@ -121,6 +121,8 @@ pub struct EngineConfig {
     pub task_files: TaskFilesPort,
     /// Where nodes, leases, retries and model calls are counted.
     pub metrics: Arc<Metrics>,
+    /// Counts prompt tokens (the data preview's budget, every prompt's size in the ledger).
+    pub tokens: TokenCounter,
 }
 
 /// The engine's [`TaskFiles`] port.
@@ -165,6 +167,7 @@ impl Default for EngineConfig {
             on_event: None,
             task_files: TaskFilesPort::default(),
             metrics: Metrics::new(),
+            tokens: TokenCounter::new(),
         }
     }
 }
@@ -179,7 +182,10 @@ pub struct Engine<S: Store, A: Author, E: Executor> {
 }
 
 impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
+    /// The engine; starts loading the token counter's encoding in the background, so the
+    /// first run's data preview does not wait for it.
     pub fn new(store: Arc<S>, author: Arc<A>, executor: Arc<E>, config: EngineConfig) -> Self {
+        config.tokens.preload();
         Self {
             store,
             author,

@@ -58,7 +58,7 @@ pub(super) async fn narrative<S: Store, A: Author, E: Executor>(
         };
         let error = match outcome {
             Ok(response) => {
-                let call = ctx.ledger_entry(None, LlmPurpose::Report, &response);
+                let call = ctx.ledger_entry(None, &request, &response);
                 let quiet = |_, why: String, _| async move {
                     warn!(error = %why, "recording the report call, retrying");
                 };

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aide_core::bundle::{Manifest, Sha256Digest};
 use aide_core::preview::{Head, HeadSource, preview_listing};
-use aide_core::{PreviewOptions, preview_dir};
+use aide_core::{PreviewOptions, TokenCounter, preview_dir};
 use tokio::runtime::Handle;
 use tracing::warn;
 
@@ -19,8 +19,15 @@ use super::task_files::ScriptInput;
 const PREVIEW_FETCH_BUDGET: u64 = 256 << 20;
 
 /// The preview of `input`, or `None` (with a warning) when it cannot be made.
-pub(super) async fn data_preview(input: &ScriptInput, files: &TaskFilesPort) -> Option<String> {
-    let options = PreviewOptions::default();
+pub(super) async fn data_preview(
+    input: &ScriptInput,
+    files: &TaskFilesPort,
+    tokens: &TokenCounter,
+) -> Option<String> {
+    let options = PreviewOptions {
+        tokens: tokens.clone(),
+        ..PreviewOptions::default()
+    };
     let rendered = match input {
         ScriptInput::Local(dir) => {
             let dir = dir.clone();
@@ -216,10 +223,17 @@ mod tests {
         write_task(task.path());
         let (input, given, port) = stored(task.path(), data.path()).await;
 
-        let preview = data_preview(&input, &port).await.expect("a preview");
-        let local = data_preview(&ScriptInput::Local(task.path().to_path_buf()), &port)
+        let tokens = TokenCounter::new();
+        let preview = data_preview(&input, &port, &tokens)
             .await
-            .expect("a local preview");
+            .expect("a preview");
+        let local = data_preview(
+            &ScriptInput::Local(task.path().to_path_buf()),
+            &port,
+            &tokens,
+        )
+        .await
+        .expect("a local preview");
         assert!(preview.contains("input/  (3 files, 48.0 MB)"), "{preview}");
         assert!(preview.contains("train.csv  (48.0 MB)"), "{preview}");
         assert!(

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use aide_core::event::InfraRetry;
 use aide_core::{
-    BugReason, Direction, ExceptionInfo, ExecutionFacts, LlmPurpose, NodeId, NodeStage,
-    Review as ReviewArgs, RunEvent, Verdict, metric::cross_check, parse_reply,
+    BugReason, Direction, ExceptionInfo, ExecutionFacts, NodeId, NodeStage, Review as ReviewArgs,
+    RunEvent, Verdict, metric::cross_check, parse_reply,
 };
 use aide_store::{
-    ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NodeFile, NodeRecord, Review,
-    Store,
+    ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NodeFile, NodeRecord,
+    PromptSize, Review, Store,
 };
 
 use super::events;
@@ -198,19 +198,24 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
         .await
     }
 
-    /// The ledger row of a model's answer.
+    /// The ledger row of the answer to `request`, with the prompt's size measured here
+    /// (providers report tokens in their own tokenizer, and the baseline author none).
     pub fn ledger_entry(
         &self,
         node: Option<NodeId>,
-        purpose: LlmPurpose,
+        request: &AuthorRequest,
         reply: &AuthorReply,
     ) -> NewLlmCall {
         crate::metrics::count_llm_call(&self.metrics, &reply.usage);
         NewLlmCall {
             run_id: self.lease.run_id,
             node_id: node,
-            purpose,
+            purpose: request.purpose,
             usage: reply.usage.clone(),
+            prompt: Some(PromptSize {
+                chars: request.prompt.chars().count() as u64,
+                tokens: self.info.tokens.count(&request.prompt) as u64,
+            }),
         }
     }
 
@@ -238,7 +243,7 @@ impl<S: Store, A: Author, E: Executor> RunCtx<S, A, E> {
             },
         )
         .await?;
-        let call = self.ledger_entry(Some(node.id), purpose, &response);
+        let call = self.ledger_entry(Some(node.id), &request, &response);
         Ok((response, call))
     }
 

@@ -12,12 +12,14 @@
 //! | `tree.html` | a self-contained, offline viewer of the whole tree ([`tree_html`]) |
 //! | `config.json` | the resolved task, settings, direction and seed of the run |
 //!
-//! [`RunOutputs::write_report`] writes `report.md` ([`report_md`]) when the run ends. The run
-//! loop refreshes through an [`OutputsWriter`], which writes in the background.
+//! [`RunOutputs::write_report`] writes `report.md` ([`report_md`]) when the run ends, with
+//! the prompt size per step by purpose from the run's LLM calls. The run loop refreshes
+//! through an [`OutputsWriter`], which writes in the background.
 //! Every function here is deterministic: the same run and nodes give the same bytes.
 
 mod files;
 mod journal;
+mod prompt_size;
 mod report;
 mod tree_html;
 mod writer;
@@ -25,7 +27,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 
 use aide_core::{Direction, MetricValue, NodeId, NodeStage};
-use aide_store::{NodeRecord, RunRecord, Usage};
+use aide_store::{LlmCallRecord, NodeRecord, RunRecord, Usage};
 use serde_json::json;
 
 pub use journal::journal_json;
@@ -87,11 +89,13 @@ impl RunOutputs {
         run: &RunRecord,
         nodes: &[NodeRecord],
         usage: Option<&Usage>,
+        calls: &[LlmCallRecord],
         llm_report: Option<&str>,
     ) -> Result<PathBuf, crate::Error> {
         files::create_dir(&self.dir)?;
         let path = self.dir.join(REPORT_FILE);
-        files::write_atomic(&path, report_md(run, nodes, usage, llm_report).as_bytes())?;
+        let text = report_md(run, nodes, usage, calls, llm_report);
+        files::write_atomic(&path, text.as_bytes())?;
         Ok(path)
     }
 

@@ -1,5 +1,6 @@
 //! `report.md`: the deterministic end-of-run summary (run facts, the best node's plan and
-//! review, counts, the metric trajectory step by step, LLM usage), optionally followed by
+//! review, counts, the metric trajectory step by step, LLM usage, prompt size per step by
+//! purpose), optionally followed by
 //! a narrative an LLM wrote, which is included verbatim under its own heading.
 
 use std::collections::{BTreeMap, HashMap};
@@ -7,7 +8,7 @@ use std::fmt::Write as _;
 
 use aide_core::metric::format_metric;
 use aide_core::{Action, BugReason, Direction, NodeId};
-use aide_store::{NodeRecord, RunRecord, Usage};
+use aide_store::{LlmCallRecord, NodeRecord, RunRecord, Usage};
 
 use super::{BEST_SOLUTION_FILE, NodeState, best_so_far, by_step, good_metric};
 
@@ -19,6 +20,7 @@ pub fn report_md(
     run: &RunRecord,
     nodes: &[NodeRecord],
     usage: Option<&Usage>,
+    calls: &[LlmCallRecord],
     llm_report: Option<&str>,
 ) -> String {
     let sorted = by_step(nodes);
@@ -95,6 +97,7 @@ pub fn report_md(
         );
         let _ = writeln!(w, "- Cost: ${:.4}", usage.cost_usd);
     }
+    super::prompt_size::prompt_size(w, calls, &sorted);
 
     if let Some(text) = llm_report.map(str::trim).filter(|t| !t.is_empty()) {
         let _ = writeln!(w, "\n## Narrative report (written by an LLM)\n\n{text}");

@@ -42,6 +42,7 @@ async fn runs_trees_and_nodes_read_as_json(web: Arc<Web>) {
                 cost_usd: 0.0125,
                 ..CallUsage::default()
             },
+            prompt: None,
         })
         .await
         .expect("ledger");

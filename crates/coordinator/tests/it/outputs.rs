@@ -7,8 +7,8 @@ mod fixture;
 use std::path::Path;
 
 use aide_coordinator::outputs::{RunOutputs, best_node, journal_json, report_md, tree_html};
-use aide_core::{Direction, NodeStage};
-use aide_store::{NodeRecord, RunRecord, Usage};
+use aide_core::{Direction, LlmPurpose, NodeStage};
+use aide_store::{CallUsage, LlmCallRecord, NodeRecord, PromptSize, RunRecord, Usage};
 use fixture::{INJECTION, Tree, run, submission_of};
 use serde_json::Value;
 
@@ -65,7 +65,7 @@ fn refresh_writes_every_file_and_the_report_is_separate() {
     assert_eq!(config["settings"]["search"]["num_drafts"], 5);
 
     let path = outputs
-        .write_report(&run, &tree.nodes, None, None)
+        .write_report(&run, &tree.nodes, None, &[], None)
         .expect("report");
     assert_eq!(path, out_dir.join("report.md"));
     assert!(read(&out_dir, "report.md").starts_with("# Run report:"));
@@ -382,6 +382,7 @@ fn report_lists_every_step_with_the_trajectory_and_the_best() {
         &run,
         &tree.nodes,
         Some(&usage),
+        &[],
         Some("The boosting family won."),
     );
     let rows: Vec<&str> = report
@@ -413,9 +414,69 @@ fn report_lists_every_step_with_the_trajectory_and_the_best() {
     assert!(report.contains("$0.1234"));
     assert!(report.ends_with("The boosting family won.\n"));
 
-    let plain = report_md(&run, &[], None, None);
+    let plain = report_md(&run, &[], None, &[], None);
     assert!(plain.contains("no best solution"));
     assert!(!plain.contains("LLM usage") && !plain.contains("Narrative"));
+}
+
+/// A model call of the ledger, for the report's prompt-size section.
+fn call(
+    node: Option<&NodeRecord>,
+    purpose: LlmPurpose,
+    tokens: u64,
+    reported: u64,
+) -> LlmCallRecord {
+    LlmCallRecord {
+        id: 0,
+        node_id: node.map(|n| n.id),
+        purpose,
+        usage: CallUsage {
+            prompt_tokens: reported,
+            ..CallUsage::default()
+        },
+        prompt: Some(PromptSize {
+            chars: tokens * 4,
+            tokens,
+        }),
+        created_at: chrono::Utc::now(),
+    }
+}
+
+#[test]
+fn report_gives_prompt_tokens_per_step_by_purpose() {
+    let run = run(Some(Direction::Minimize));
+    let tree = Tree::new(&run);
+    // Steps 0 and 1 are drafts, 2 a debug, 3 an improvement; every step is reviewed.
+    let mut calls: Vec<LlmCallRecord> = [(0, 1000), (1, 1200), (2, 3000), (3, 2500)]
+        .into_iter()
+        .map(|(step, tokens)| call(Some(tree.at_step(step)), LlmPurpose::Code, tokens, 0))
+        .collect();
+    calls.extend((0..8).map(|s| call(Some(tree.at_step(s)), LlmPurpose::Feedback, 700, 810)));
+    calls.push(call(None, LlmPurpose::Report, 4000, 0));
+    let mut unmeasured = call(None, LlmPurpose::Report, 0, 0);
+    unmeasured.prompt = None;
+    calls.push(unmeasured);
+    let report = report_md(&run, &tree.nodes, None, &calls, None);
+    let section = &report[report.find("## Prompt size").expect("section")..];
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(
+        rows,
+        [
+            "| purpose | calls | tokens per call | characters per call | tokens per step | provider-reported tokens per call |",
+            "| draft | 2 | 1,100 | 4,400 | 275 | — |",
+            "| improve | 1 | 2,500 | 10,000 | 313 | — |",
+            "| debug | 1 | 3,000 | 12,000 | 375 | — |",
+            "| review | 8 | 700 | 2,800 | 700 | 810 |",
+            "| report | 2 | 4,000 | 16,000 | 500 | — |",
+            "| **all** | 14 | 1,331 | 5,324 | 2,163 | 810 |",
+        ],
+        "{section}"
+    );
+    assert!(section.contains("`o200k_base` encoding"), "{section}");
+    assert!(
+        section.contains("1 of 14 calls were recorded before prompts were measured"),
+        "{section}"
+    );
 }
 
 #[test]
@@ -426,7 +487,7 @@ fn refresh_is_idempotent_and_leaves_no_temp_files() {
     let outputs = RunOutputs::new(dir.path());
     refresh_with_best(&outputs, &run, &tree);
     outputs
-        .write_report(&run, &tree.nodes, None, None)
+        .write_report(&run, &tree.nodes, None, &[], None)
         .expect("report");
     let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
         listing(dir)
@@ -440,7 +501,7 @@ fn refresh_is_idempotent_and_leaves_no_temp_files() {
     let first = snapshot(dir.path());
     refresh_with_best(&outputs, &run, &tree);
     outputs
-        .write_report(&run, &tree.nodes, None, None)
+        .write_report(&run, &tree.nodes, None, &[], None)
         .expect("report");
     let second = snapshot(dir.path());
     assert_eq!(first, second);
@@ -473,7 +534,7 @@ fn sample_outputs() {
         cost_usd: 0.1234,
     };
     outputs
-        .write_report(&run, &tree.nodes, Some(&usage), None)
+        .write_report(&run, &tree.nodes, Some(&usage), &[], None)
         .expect("report");
     let ids: Vec<String> = (0..8).map(|s| tree.at_step(s).id.to_string()).collect();
     std::fs::write(dir.join("ids.txt"), ids.join("\n")).expect("ids");

@@ -127,6 +127,7 @@ async fn the_pump_stops_a_sweep_at_its_budgets_and_a_resume_runs_the_cut_cells_a
                 cost_usd: 1.5,
                 ..CallUsage::default()
             },
+            prompt: None,
         })
         .await
         .expect("ledger");

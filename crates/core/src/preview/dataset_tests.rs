@@ -23,11 +23,8 @@ fn house_prices_fits_the_budget_with_compact_tables() {
         "{:?}",
         started.elapsed()
     );
-    assert!(
-        out.chars().count() <= 6000,
-        "{} chars:\n{out}",
-        out.chars().count()
-    );
+    let tokens = TokenCounter::new().count(&out);
+    assert!(tokens <= DEFAULT_MAX_TOKENS, "{tokens} tokens:\n{out}");
     assert!(
         !out.contains("preview truncated"),
         "compaction suffices:\n{out}"
@@ -111,7 +108,7 @@ fn house_prices_fits_the_budget_with_compact_tables() {
 fn house_prices_full_profile_has_per_column_statistics() {
     let out = preview_dir(&shared("house_prices"), &unlimited()).expect("preview");
     assert!(
-        out.chars().count() > 6000,
+        TokenCounter::new().count(&out) > DEFAULT_MAX_TOKENS,
         "the default budget forces compaction"
     );
     let train = section(&out, "### train.csv");
@@ -147,22 +144,21 @@ fn house_prices_full_profile_has_per_column_statistics() {
 #[test]
 fn house_prices_tight_budget_truncates_at_a_line() {
     let options = PreviewOptions {
-        max_chars: 1500,
+        max_tokens: 400,
         ..PreviewOptions::default()
     };
     let out = preview_dir(&shared("house_prices"), &options).expect("preview");
-    assert!(out.chars().count() <= 1500, "{}", out.chars().count());
+    let tokens = options.tokens.count(&out);
+    assert!(tokens <= 400, "{tokens}");
     assert!(out.starts_with("## Files\nhouse_prices/"), "{out}");
-    assert!(
-        out.ends_with("\n[... preview truncated to fit the character budget]"),
-        "{out}"
-    );
+    assert!(out.ends_with(TRUNCATED), "{out}");
 }
 
 #[test]
 fn bitcoin_price_is_shown_in_full_with_a_date_column() {
     let out = preview_dir(&shared("bitcoin_price"), &PreviewOptions::default()).expect("preview");
-    assert!(out.chars().count() <= 6000, "{}", out.chars().count());
+    let tokens = TokenCounter::new().count(&out);
+    assert!(tokens <= DEFAULT_MAX_TOKENS, "{tokens}");
     assert!(
         out.contains("bitcoin_price/  (1 file, 42.0 kB)\n  BTC-USD.csv  (42.0 kB)"),
         "{out}"

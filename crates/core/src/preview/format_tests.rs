@@ -148,12 +148,17 @@ fn compact_fallback_groups_columns_by_type_and_keeps_the_target() {
     let dir = tempfile::tempdir().expect("tempdir");
     wide_tables(dir.path());
     let full = preview_dir(dir.path(), &unlimited()).expect("preview");
+    let tokens = TokenCounter::new();
     assert!(
-        full.chars().count() > 6000 && full.contains("- feature_3: int"),
+        tokens.count(&full) > DEFAULT_MAX_TOKENS && full.contains("- feature_3: int"),
         "{full}"
     );
     let out = preview(dir.path());
-    assert!(out.chars().count() <= 6000, "{}", out.len());
+    assert!(
+        tokens.count(&out) <= DEFAULT_MAX_TOKENS,
+        "{}",
+        tokens.count(&out)
+    );
     let train = section(&out, "### train.csv");
     assert!(train.contains("50 rows x 151 columns."), "{train}");
     assert!(
@@ -178,18 +183,22 @@ fn budget_is_never_exceeded_and_utf8_is_never_split() {
     write(dir.path(), "ünïcödé.txt", "日本語のテキスト🙂\n".repeat(80));
     write(dir.path(), "zz.csv", "名前,値\n東京,1\n大阪,2\n");
     let full = preview_dir(dir.path(), &unlimited()).expect("preview");
-    for max_chars in (0..400).step_by(7).chain([52, 53, 54, 1000, 2500, 5999]) {
+    let tokens = TokenCounter::new();
+    let marker = tokens.count(TRUNCATED);
+    for max_tokens in (0..120)
+        .step_by(3)
+        .chain([marker, marker + 1, 400, 1000, 1999])
+    {
         let options = PreviewOptions {
-            max_chars,
+            max_tokens,
+            tokens: tokens.clone(),
             ..PreviewOptions::default()
         };
         let out = preview_dir(dir.path(), &options).expect("preview");
-        assert!(out.chars().count() <= max_chars, "{max_chars}: {out}");
-        if (100..400).contains(&max_chars) {
-            assert!(
-                out.ends_with("[... preview truncated to fit the character budget]"),
-                "{max_chars}: {out:?}"
-            );
+        assert!(tokens.count(&out) <= max_tokens, "{max_tokens}: {out}");
+        if (30..400).contains(&max_tokens) {
+            assert!(out.ends_with(TRUNCATED), "{max_tokens}: {out:?}");
+            assert!(out.starts_with("## Files\n"), "{max_tokens}: {out:?}");
         }
     }
     assert!(

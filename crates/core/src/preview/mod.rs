@@ -5,8 +5,9 @@
 //! CSV/TSV column profiles (`table`), JSON structure (`json`) and text heads (`text`).
 //! [`preview_listing`] renders the same overview of files listed with their sizes and read
 //! through a [`HeadSource`] (a stored bundle: only the heads of described files are fetched).
-//! The result fits [`PreviewOptions::max_chars`]: sections are compacted largest-saving
-//! first, and only then is the text cut at a line boundary with a marker.
+//! The result fits [`PreviewOptions::max_tokens`], counted with the options' [`TokenCounter`]:
+//! sections are compacted largest-saving first (each rendering counted once), and only then
+//! is the text cut at a line boundary with a marker.
 
 mod column;
 mod heads;
@@ -20,14 +21,23 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::tokens::TokenCounter;
 
 pub use heads::{Head, HeadSource, InPlace, TABLE_HEAD_BYTES};
+
+/// The default budget of a preview, in tokens: a profile of numeric columns takes about a
+/// token for 2.5 characters and prose one for four, so this is some 5,000 to 8,000
+/// characters, about the reference's 6,000-character preview; the per-column profiles of
+/// the breast-cancer example's 30 columns (1,937 tokens) fit whole.
+pub const DEFAULT_MAX_TOKENS: usize = 2_000;
 
 /// Limits of the preview; [`Default`] suits a prompt's data-overview section.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviewOptions {
-    /// Upper bound on the characters (not bytes) of the whole preview.
-    pub max_chars: usize,
+    /// Upper bound on the tokens of the whole preview.
+    pub max_tokens: usize,
+    /// What counts the tokens (clones share one loaded encoding).
+    pub tokens: TokenCounter,
     /// Entries shown per directory in the tree before "... and K more".
     pub max_entries_per_dir: usize,
     /// Directory levels expanded below the root; deeper ones are summarised.
@@ -55,7 +65,8 @@ pub struct PreviewOptions {
 impl Default for PreviewOptions {
     fn default() -> Self {
         Self {
-            max_chars: 6000,
+            max_tokens: DEFAULT_MAX_TOKENS,
+            tokens: TokenCounter::new(),
             max_entries_per_dir: 20,
             max_depth: 4,
             max_scanned_entries: 100_000,
@@ -92,7 +103,7 @@ impl Section {
 }
 
 /// The data overview of `dir`: file tree plus per-file sections, at most
-/// `options.max_chars` characters. Fails only when `dir` itself cannot be listed.
+/// `options.max_tokens` tokens. Fails only when `dir` itself cannot be listed.
 pub fn preview_dir(dir: &Path, options: &PreviewOptions) -> Result<String> {
     std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     Ok(render(tree::walk(dir, options), &InPlace(dir), options))
@@ -193,7 +204,7 @@ fn render(root: tree::DirNode, heads: &dyn HeadSource, options: &PreviewOptions)
         sections.push(Section::new(note.to_string(), note.to_string()));
     }
     sections.extend(ordered.into_iter().map(|(_, s)| s));
-    fit(&sections, options.max_chars)
+    fit(&sections, options.max_tokens, &options.tokens)
 }
 
 /// A file being described: a local copy of it (or of its start) and what it really is.
@@ -244,30 +255,35 @@ impl FileKind {
     }
 }
 
-/// Joins the sections, compacting the ones that save most until the text fits `max_chars`;
-/// if even the compact text is too long, cuts it at a line boundary and says so.
-fn fit(sections: &[Section], max_chars: usize) -> String {
-    let sep = 2; // "\n\n" between non-empty sections
-    let len = |s: &str| s.chars().count();
+/// Joins the sections, compacting the ones that save most until the text fits
+/// `max_tokens`; if even the compact text is too long, cuts it at a line boundary and says
+/// so. Each rendering is counted once; the joined text is counted again only to cut it.
+fn fit(sections: &[Section], max_tokens: usize, tokens: &TokenCounter) -> String {
+    // A "\n\n" between two non-empty sections is one token.
+    let sep = 1;
+    let sizes: Vec<(usize, usize)> = sections
+        .iter()
+        .map(|s| (tokens.count(&s.full), tokens.count(&s.compact)))
+        .collect();
     let mut use_compact = vec![false; sections.len()];
     let total = |use_compact: &[bool]| -> usize {
-        let parts: Vec<usize> = sections
+        let parts: Vec<usize> = sizes
             .iter()
             .zip(use_compact)
-            .map(|(s, &c)| len(if c { &s.compact } else { &s.full }))
+            .map(|(&(full, compact), &c)| if c { compact } else { full })
             .filter(|&n| n > 0)
             .collect();
         parts.iter().sum::<usize>() + sep * parts.len().saturating_sub(1)
     };
-    let mut savings: Vec<(usize, usize)> = sections
+    let mut savings: Vec<(usize, usize)> = sizes
         .iter()
         .enumerate()
-        .map(|(i, s)| (len(&s.full) - len(&s.compact), i))
+        .map(|(i, &(full, compact))| (full.saturating_sub(compact), i))
         .filter(|&(saving, _)| saving > 0)
         .collect();
     savings.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     for (_, i) in savings {
-        if total(&use_compact) <= max_chars {
+        if total(&use_compact) <= max_tokens {
             break;
         }
         use_compact[i] = true;
@@ -285,26 +301,38 @@ fn fit(sections: &[Section], max_chars: usize) -> String {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n");
-    truncate_with_marker(&text, max_chars)
+    truncate_with_marker(&text, max_tokens, tokens)
 }
 
-/// `text` itself when it has at most `max_chars` characters; otherwise its longest prefix
-/// ending at a line break that leaves room for a truncation marker.
-fn truncate_with_marker(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
+/// What ends a preview cut to fit its budget.
+const TRUNCATED: &str = "\n[... preview truncated to fit the token budget]";
+
+/// `text` itself when it has at most `max_tokens` tokens; otherwise its longest prefix,
+/// ending at a line break when one falls in its second half, followed by a truncation
+/// marker, the two within the budget.
+fn truncate_with_marker(text: &str, max_tokens: usize, tokens: &TokenCounter) -> String {
+    if tokens.fits(text, max_tokens) {
         return text.to_string();
     }
-    let marker = "\n[... preview truncated to fit the character budget]";
-    let marker_len = marker.chars().count();
-    if max_chars <= marker_len {
-        return prefix_chars(marker.trim_start(), max_chars).to_string();
+    let marker_tokens = tokens.count(TRUNCATED);
+    if max_tokens <= marker_tokens {
+        return tokens
+            .prefix(TRUNCATED.trim_start(), max_tokens)
+            .to_string();
     }
-    let head = prefix_chars(text, max_chars - marker_len);
-    let head = match head.rfind('\n') {
-        Some(cut) if cut > head.len() / 2 => &head[..cut],
-        _ => head,
+    let room = max_tokens - marker_tokens;
+    let any = tokens.prefix(text, room);
+    let head = match any.rfind('\n') {
+        Some(cut) if cut > any.len() / 2 => &any[..cut],
+        _ => any,
     };
-    format!("{head}{marker}")
+    // The marker starts with a line break, so it cannot merge with the head's last token
+    // into fewer; checked all the same, since the budget is a promise.
+    let mut out = format!("{head}{TRUNCATED}");
+    if !tokens.fits(&out, max_tokens) {
+        out = format!("{}{TRUNCATED}", tokens.prefix(head, room.saturating_sub(1)));
+    }
+    out
 }
 
 /// The first `n` characters of `s` (never splits a UTF-8 character).

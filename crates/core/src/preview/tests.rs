@@ -18,7 +18,7 @@ pub(super) fn preview(dir: &Path) -> String {
 
 pub(super) fn unlimited() -> PreviewOptions {
     PreviewOptions {
-        max_chars: usize::MAX,
+        max_tokens: usize::MAX,
         ..PreviewOptions::default()
     }
 }
@@ -357,10 +357,24 @@ fn helpers_size_truncate_and_prefix() {
     assert_eq!(prefix_chars("aé🙂b", 3), "aé🙂");
     assert_eq!(prefix_bytes("aé🙂b", 4), "aé");
     assert_eq!(shorten("abcdef", 4), "abc…");
-    assert_eq!(truncate_with_marker("short", 10), "short");
-    let cut = truncate_with_marker(&"line\n".repeat(100), 80);
+    let tokens = TokenCounter::new();
+    assert_eq!(truncate_with_marker("short", 10, &tokens), "short");
+    let lines = "line\n".repeat(100);
+    let cut = truncate_with_marker(&lines, 40, &tokens);
     assert!(
-        cut.starts_with("line\nline") && cut.chars().count() <= 80,
+        cut.starts_with("line\nline") && tokens.count(&cut) <= 40,
         "{cut}"
     );
+    assert!(
+        cut.ends_with(&format!("line{TRUNCATED}")),
+        "cut at a line break: {cut:?}"
+    );
+    // One long line is cut inside it.
+    let line = "word ".repeat(100);
+    let cut = truncate_with_marker(&line, 40, &tokens);
+    assert!(
+        cut.starts_with("word word") && cut.ends_with(TRUNCATED),
+        "{cut}"
+    );
+    assert!(tokens.count(&cut) <= 40, "{}", tokens.count(&cut));
 }

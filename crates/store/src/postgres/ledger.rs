@@ -26,6 +26,16 @@ impl LedgerStore for PgStore {
             .bind(to_i64(call.usage.latency_ms, "latency")?)
             .bind(&call.usage.request_id)
             .bind(call.usage.cached)
+            .bind(
+                call.prompt
+                    .map(|p| to_i64(p.chars, "prompt chars"))
+                    .transpose()?,
+            )
+            .bind(
+                call.prompt
+                    .map(|p| to_i64(p.tokens, "prompt tokens"))
+                    .transpose()?,
+            )
             .fetch_one(&self.pool)
             .await
             .map_err(|e| Error::unless_missing_run(e, call.run_id))
@@ -42,6 +52,16 @@ impl LedgerStore for PgStore {
     async fn node_llm_calls(&self, node: NodeId) -> Result<Vec<LlmCallRecord>> {
         sqlx::query(include_str!("../../sql/postgres/ledger/node_calls.sql"))
             .bind(node.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(decode::llm_call)
+            .collect()
+    }
+
+    async fn run_llm_calls(&self, run_id: RunId) -> Result<Vec<LlmCallRecord>> {
+        sqlx::query(include_str!("../../sql/postgres/ledger/run_calls.sql"))
+            .bind(run_id.0)
             .fetch_all(&self.pool)
             .await?
             .iter()

@@ -12,7 +12,7 @@ use crate::refusal;
 use crate::store::StageStore;
 use crate::types::{
     CallUsage, ExecutionResult, ExecutionSummary, Generation, Lease, NewLlmCall, NewNode, NodeFile,
-    NodeFileBody, NodeRecord, Review, to_i64, to_json,
+    NodeFileBody, NodeRecord, PromptSize, Review, to_i64, to_json,
 };
 
 impl StageStore for PgStore {
@@ -56,7 +56,9 @@ impl StageStore for PgStore {
         .bind(generation.code)
         .bind(generation.raw_reply)
         .bind(call.purpose.as_str());
-        let done = bind_usage(query, &call.usage)?.execute(&self.pool).await?;
+        let done = bind_usage(query, &call.usage, call.prompt)?
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(refusal::transition(self, lease, node, NodeStage::Generated).await);
         }
@@ -111,7 +113,7 @@ impl StageStore for PgStore {
             .bind(event.payload())
             .bind(call.map(|c| c.purpose.as_str()));
         let usage = call.map(|c| c.usage.clone()).unwrap_or_default();
-        let row = bind_usage(query, &usage)?
+        let row = bind_usage(query, &usage, call.and_then(|c| c.prompt))?
             .fetch_optional(&self.pool)
             .await?;
         match row {
@@ -122,8 +124,8 @@ impl StageStore for PgStore {
 }
 
 /// Binds what a ledger row holds after its purpose: provider, model, the three token
-/// counts, cost, latency, request id, cached.
-fn bind_usage(query: PgQuery, usage: &CallUsage) -> Result<PgQuery> {
+/// counts, cost, latency, request id, cached, and the prompt's size as the engine counted it.
+fn bind_usage(query: PgQuery, usage: &CallUsage, prompt: Option<PromptSize>) -> Result<PgQuery> {
     Ok(query
         .bind(usage.provider.clone())
         .bind(usage.model.clone())
@@ -133,7 +135,17 @@ fn bind_usage(query: PgQuery, usage: &CallUsage) -> Result<PgQuery> {
         .bind(usage.cost_usd)
         .bind(to_i64(usage.latency_ms, "latency")?)
         .bind(usage.request_id.clone())
-        .bind(usage.cached))
+        .bind(usage.cached)
+        .bind(
+            prompt
+                .map(|p| to_i64(p.chars, "prompt chars"))
+                .transpose()?,
+        )
+        .bind(
+            prompt
+                .map(|p| to_i64(p.tokens, "prompt tokens"))
+                .transpose()?,
+        ))
 }
 
 /// Binds an attempt's result as `executions/finish.sql` takes it.

@@ -44,6 +44,16 @@ impl LedgerStore for SqliteStore {
             .collect()
     }
 
+    async fn run_llm_calls(&self, run_id: RunId) -> Result<Vec<LlmCallRecord>> {
+        sqlx::query(include_str!("../../sql/sqlite/ledger/run_calls.sql"))
+            .bind(id_text(run_id.0))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(decode::llm_call)
+            .collect()
+    }
+
     async fn project_cost_since(&self, project: &ProjectName, since: DateTime<Utc>) -> Result<f64> {
         let row = sqlx::query(include_str!("../../sql/sqlite/ledger/project_cost.sql"))
             .bind(project.as_str())
@@ -69,6 +79,16 @@ pub(super) fn record_query(call: &NewLlmCall) -> Result<SqliteQuery> {
             .bind(call.usage.cost_usd)
             .bind(to_i64(call.usage.latency_ms, "latency")?)
             .bind(call.usage.request_id.clone())
-            .bind(call.usage.cached),
+            .bind(call.usage.cached)
+            .bind(
+                call.prompt
+                    .map(|p| to_i64(p.chars, "prompt chars"))
+                    .transpose()?,
+            )
+            .bind(
+                call.prompt
+                    .map(|p| to_i64(p.tokens, "prompt tokens"))
+                    .transpose()?,
+            ),
     )
 }

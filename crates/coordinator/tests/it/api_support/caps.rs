@@ -110,6 +110,7 @@ pub async fn a_project_at_its_caps_starts_no_run(h: Arc<Harness>) {
             node_id: None,
             purpose: LlmPurpose::Code,
             usage: spent,
+            prompt: None,
         })
         .await
         .expect("ledger");

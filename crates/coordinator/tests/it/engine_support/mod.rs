@@ -92,6 +92,7 @@ pub fn config(output_dir: Option<PathBuf>) -> EngineConfig {
         on_event: None,
         task_files: Default::default(),
         metrics: Default::default(),
+        tokens: Default::default(),
     }
 }
 

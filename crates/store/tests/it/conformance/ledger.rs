@@ -7,7 +7,7 @@ use std::time::Duration;
 use aide_core::event::{BestChanged, RunFinished, UnrecognisedEvent};
 use aide_core::{LlmPurpose, NodeId, RunEvent, RunId, RunStatus};
 use aide_store::prelude::*;
-use aide_store::{CallUsage, Error, NewLlmCall, RunnerInfo, RunnerLoad, Usage};
+use aide_store::{CallUsage, Error, NewLlmCall, PromptSize, RunnerInfo, RunnerLoad, Usage};
 
 use super::{Harness, claimed, create};
 use crate::assert_err;
@@ -28,6 +28,7 @@ pub fn call(run_id: RunId, purpose: LlmPurpose, prompt: u64, cost: f64) -> NewLl
             request_id: Some("req-1".into()),
             cached: false,
         },
+        prompt: None,
     }
 }
 
@@ -43,6 +44,10 @@ pub async fn llm_ledger<H: Harness>(h: Arc<H>) {
     let node = NodeId::new();
     let code_call = NewLlmCall {
         node_id: Some(node),
+        prompt: Some(PromptSize {
+            chars: 4321,
+            tokens: 987,
+        }),
         ..call(run.id, LlmPurpose::Code, 1000, 0.25)
     };
     let first = store
@@ -62,11 +67,23 @@ pub async fn llm_ledger<H: Harness>(h: Arc<H>) {
     assert_eq!(
         calls
             .iter()
-            .map(|c| (c.id, c.node_id, c.purpose, c.usage.clone()))
+            .map(|c| (c.id, c.node_id, c.purpose, c.usage.clone(), c.prompt))
             .collect::<Vec<_>>(),
         vec![
-            (first, Some(node), LlmPurpose::Code, code_call.usage),
-            (second, Some(node), LlmPurpose::Feedback, review_call.usage),
+            (
+                first,
+                Some(node),
+                LlmPurpose::Code,
+                code_call.usage,
+                code_call.prompt
+            ),
+            (
+                second,
+                Some(node),
+                LlmPurpose::Feedback,
+                review_call.usage,
+                None
+            ),
         ],
         "a node's calls, oldest first, as recorded"
     );
@@ -103,6 +120,18 @@ pub async fn llm_ledger<H: Harness>(h: Arc<H>) {
         (3, 4000, 400, 2000)
     );
     assert!((usage.cost_usd - 0.75).abs() < 1e-12, "{}", usage.cost_usd);
+    let purposes: Vec<LlmPurpose> = store
+        .run_llm_calls(run.id)
+        .await
+        .expect("run calls")
+        .iter()
+        .map(|c| c.purpose)
+        .collect();
+    assert_eq!(
+        purposes,
+        [LlmPurpose::Code, LlmPurpose::Feedback, LlmPurpose::Report],
+        "the run's calls, oldest first, not the other run's"
+    );
 
     assert_err!(
         store

@@ -10,7 +10,7 @@ use aide_core::{Action, LlmPurpose, NodeId, NodeStage, RunEvent, RunRng};
 use aide_store::prelude::*;
 use aide_store::{
     CallUsage, Error, ExecutionResult, ExecutionStatus, ExecutionSummary, Generation, Lease,
-    NewLlmCall, NewNode, NodeFile, NodeFileBody, Review,
+    NewLlmCall, NewNode, NodeFile, NodeFileBody, PromptSize, Review,
 };
 
 use super::{Harness, LONG, claimed, create, draft};
@@ -52,6 +52,10 @@ fn call(lease: &Lease, node: NodeId, purpose: LlmPurpose, cost_usd: f64) -> NewL
             latency_ms: 800,
             ..CallUsage::default()
         },
+        prompt: Some(PromptSize {
+            chars: 4000,
+            tokens: 950,
+        }),
     }
 }
 
@@ -176,6 +180,13 @@ pub async fn stages_write_what_their_calls_write<H: Harness>(h: Arc<H>) {
     let calls = store.node_llm_calls(node.id).await.expect("calls");
     let purposes: Vec<LlmPurpose> = calls.iter().map(|c| c.purpose).collect();
     assert_eq!(purposes, [LlmPurpose::Code, LlmPurpose::Feedback]);
+    // The prompt's size as the engine counted it goes with the stage's ledger row.
+    let sizes: Vec<_> = calls.iter().map(|c| c.prompt).collect();
+    let counted = Some(PromptSize {
+        chars: 4000,
+        tokens: 950,
+    });
+    assert_eq!(sizes, [counted, counted]);
     let usage = store.run_usage(lease.run_id).await.expect("usage");
     assert!((usage.cost_usd - 0.03).abs() < 1e-9, "{usage:?}");
 

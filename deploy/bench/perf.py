@@ -129,8 +129,10 @@ def steady_overheads(db_path):
 def run_records(db_path):
     """Model calls (purpose, latency ms, prompt tokens) in order, and scripts' wall seconds."""
     db = sqlite3.connect(db_path)
+    # The tokens aide counted itself (the stand-in reports none, as the baseline author).
     calls = db.execute(
-        "select purpose, latency_ms, prompt_tokens from llm_calls order by created_at, id"
+        "select purpose, latency_ms, coalesce(prompt_tokens_counted, prompt_tokens) "
+        "from llm_calls order by created_at, id"
     ).fetchall()
     exec_secs = db.execute(
         "select coalesce(sum(wall_secs), 0) from executions where status = 'finished'"

@@ -23,8 +23,12 @@ pub struct RunSettings {
     pub workers: u32,
     /// Seed of the run's random choices.
     pub seed: u64,
-    /// Character budget of the memory section in prompts.
-    pub memory_budget_chars: usize,
+    /// Token budget of the memory section in prompts ([`crate::tokens`]). Runs stored
+    /// before budgets were in tokens named it `memory_budget_chars` (always the default
+    /// 12,000); that name is still read, its value then taken as tokens, a looser memory
+    /// for such a run if it is resumed.
+    #[serde(alias = "memory_budget_chars")]
+    pub memory_budget_tokens: usize,
     /// Optional wall-clock limit of the whole run, in seconds.
     pub max_run_secs: Option<u64>,
     /// Optional spending limit of the whole run, in US dollars.
@@ -62,7 +66,8 @@ impl Default for RunSettings {
             expose_prediction: false,
             workers: 1,
             seed: 0,
-            memory_budget_chars: 12_000,
+            // Some 12,000 characters of plans and findings, the character budget it replaces.
+            memory_budget_tokens: 3_000,
             max_run_secs: None,
             max_cost_usd: None,
         }
@@ -165,6 +170,19 @@ mod tests {
         );
         let err = toml::from_str::<RunSettings>("stepz = 8").expect_err("unknown key");
         assert!(err.to_string().contains("stepz"), "{err}");
+    }
+
+    #[test]
+    fn settings_stored_with_a_character_budget_still_read() {
+        let mut stored = serde_json::to_value(RunSettings::default()).expect("json");
+        let object = stored.as_object_mut().expect("object");
+        let budget = object.remove("memory_budget_tokens").expect("the field");
+        assert_eq!(budget, 3_000);
+        object.insert("memory_budget_chars".into(), 12_000.into());
+        let s: RunSettings = serde_json::from_value(stored).expect("read");
+        assert_eq!(s.memory_budget_tokens, 12_000);
+        let written = serde_json::to_value(&s).expect("json");
+        assert!(written.get("memory_budget_chars").is_none(), "{written}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ impl RunInfo {
         memory: &'a [MemoryEntry],
         direction: Option<Direction>,
     ) -> PromptContext<'a> {
-        PromptContext::new(&self.task, &self.settings)
+        PromptContext::new(&self.task, &self.settings, &self.tokens)
             .with_memory(memory)
             .with_data_preview(self.preview.as_deref())
             .with_direction(direction)

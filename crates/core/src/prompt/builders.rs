@@ -1,7 +1,7 @@
 //! The author's three prompts: draft a first solution, improve the best one, debug a
 //! failed one. Section order follows ARCHITECTURE §4 (see the table in the module above).
 
-use super::memory::render_memory;
+use super::memory::{one_paragraph, render_memory};
 use super::sections::{
     data_overview, fenced, implementation_guideline, output_block, packages, response_format,
     task_description,
@@ -22,16 +22,10 @@ pub fn draft_prompt(ctx: &PromptContext<'_>) -> Prompt {
     } else {
         ""
     };
-    let mut intro = format!(
+    let intro = format!(
         "{ROLE}\n\nIn this step, write a first solution: a short plan and a complete program \
          that trains a model on the training data, measures it on held-out data{test}."
     );
-    if memory.is_some() {
-        intro.push_str(
-            " Earlier solutions are listed under Memory; this one should take a different \
-             approach.",
-        );
-    }
 
     let mut guideline = vec![
         "Keep this first version simple and dependable: one well-understood model with \
@@ -47,7 +41,7 @@ pub fn draft_prompt(ctx: &PromptContext<'_>) -> Prompt {
              the search explores more than one idea.",
         );
     }
-    let overview = data_overview(ctx.data_preview);
+    let overview = data_overview(ctx);
     if overview.is_some() {
         guideline
             .push("No data exploration is needed: the Data overview section describes the files.");
@@ -97,12 +91,21 @@ pub fn improve_prompt(ctx: &PromptContext<'_>, previous: &PreviousSolution<'_>) 
         .with(Section::new(title::IMPROVE_GUIDELINE, bullets(&guideline)))
         .with(implementation_guideline(ctx));
 
+    // Memory shows a good node's plan, and its review's findings from the output: neither
+    // is repeated below it, only the code is.
+    let shown = format!("Approach: {}\nFindings:", one_paragraph(previous.plan));
+    let in_memory = memory.as_ref().is_some_and(|m| m.body.contains(&shown));
     let mut solution = Section::new(title::PREVIOUS_SOLUTION, "");
-    if !previous.plan.trim().is_empty() {
+    if in_memory {
+        solution.body = "Its plan and what its run showed are under Memory.".into();
+    } else if !previous.plan.trim().is_empty() {
         solution = solution.with(Section::new(title::PLAN, previous.plan.trim()));
     }
     solution = solution.with(Section::new(title::CODE, fenced("python", previous.code)));
-    if let Some(output) = previous.output.filter(|o| !o.trim().is_empty()) {
+    let output = previous
+        .output
+        .filter(|o| !o.trim().is_empty() && !in_memory);
+    if let Some(output) = output {
         solution = solution.with(Section::new(title::OUTPUT, output_block(ctx, output)));
     }
 
@@ -140,13 +143,18 @@ pub fn debug_prompt(ctx: &PromptContext<'_>, buggy: &BuggySolution<'_>) -> Promp
         Section::new(title::EXECUTION_OUTPUT, output_block(ctx, buggy.output)),
         instructions,
     ];
-    sections.extend(data_overview(ctx.data_preview));
+    sections.extend(data_overview(ctx));
     Prompt { sections }
 }
 
 fn memory_section(ctx: &PromptContext<'_>) -> Option<Section> {
-    render_memory(ctx.memory, ctx.memory_budget_chars, ctx.direction)
-        .map(|body| Section::new(title::MEMORY, body))
+    render_memory(
+        ctx.memory,
+        ctx.memory_budget_tokens,
+        ctx.direction,
+        ctx.tokens,
+    )
+    .map(|body| Section::new(title::MEMORY, body))
 }
 
 fn bullets(items: &[&str]) -> String {

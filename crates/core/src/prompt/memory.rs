@@ -1,12 +1,14 @@
 //! The memory section: what every good node so far tried, what its run showed and its
-//! metric, kept within a character budget.
+//! metric, kept within a budget in tokens.
 //!
 //! When the entries do not fit, the best entry (once the direction is known) and then the
 //! most recent ones are kept, shown oldest first with their original numbers, and a note
 //! says how many were left out. An entry that alone exceeds the budget is cut in the middle.
+//! Each entry is counted once; the assembled text is counted once more to confirm the fit.
 
-use super::{MemoryEntry, truncate_middle};
+use super::MemoryEntry;
 use crate::metric::Direction;
+use crate::tokens::TokenCounter;
 
 const HEADER: &str = "Solutions that ran successfully so far, oldest first: the approach of \
                       each, what its run showed, and its validation metric.";
@@ -14,16 +16,20 @@ const HEADER: &str = "Solutions that ran successfully so far, oldest first: the 
 /// Separator between the header, the note and the entries.
 const GAP: &str = "\n\n";
 
-/// Smallest useful size of an entry cut to fit the budget.
-const MIN_ENTRY_CHARS: usize = 120;
+/// Tokens of [`GAP`]: a run of line breaks is one token.
+const GAP_TOKENS: usize = 1;
+
+/// Smallest useful size of an entry cut to fit the budget, in tokens.
+const MIN_ENTRY_TOKENS: usize = 30;
 
 /// The body of the memory section, or `None` when there is nothing to remember. The body
-/// holds at most `budget_chars` characters, unless even the header and the note alone do
-/// not fit (then it is just the note).
+/// holds at most `budget` tokens, unless even the header and the note alone do not fit
+/// (then it is just the note).
 pub fn render_memory(
     entries: &[MemoryEntry],
-    budget_chars: usize,
+    budget: usize,
     direction: Option<Direction>,
+    tokens: &TokenCounter,
 ) -> Option<String> {
     if entries.is_empty() {
         return None;
@@ -34,14 +40,10 @@ pub fn render_memory(
         .enumerate()
         .map(|(i, e)| render_entry(i + 1, e, best == Some(i)))
         .collect();
-    let len = |s: &str| s.chars().count();
-
-    let full: usize = len(HEADER) + rendered.iter().map(|r| len(GAP) + len(r)).sum::<usize>();
-    if full <= budget_chars {
-        return Some(assemble(
-            &rendered.iter().map(String::as_str).collect::<Vec<_>>(),
-            None,
-        ));
+    let all: Vec<usize> = (0..entries.len()).collect();
+    let full = assemble(&rendered, &all, None);
+    if tokens.fits(&full, budget) {
+        return Some(full);
     }
 
     // Over budget: keep the best, then the newest, while they fit.
@@ -50,44 +52,66 @@ pub fn render_memory(
         order.retain(|&i| i != b);
         order.insert(0, b);
     }
+    let costs: Vec<usize> = rendered.iter().map(|r| tokens.count(r)).collect();
     // The note's length depends on the count; reserve room for the widest one.
-    let note_room = len(&note(entries.len(), entries.len()));
-    let fixed = len(HEADER) + len(GAP) + note_room;
-    let mut room = budget_chars.saturating_sub(fixed);
-    let mut kept: Vec<(usize, String)> = Vec::new();
+    let fixed =
+        tokens.count(HEADER) + GAP_TOKENS + tokens.count(&note(entries.len(), entries.len()));
+    let mut room = budget.saturating_sub(fixed);
+    let mut kept: Vec<usize> = Vec::new();
     for &i in &order {
-        let cost = len(GAP) + len(&rendered[i]);
+        let cost = GAP_TOKENS + costs[i];
         if cost <= room {
             room -= cost;
-            kept.push((i, rendered[i].clone()));
+            kept.push(i);
         }
     }
-    if kept.is_empty() && room >= len(GAP) + MIN_ENTRY_CHARS {
+    let mut texts = rendered;
+    if kept.is_empty() && room >= GAP_TOKENS + MIN_ENTRY_TOKENS {
         let i = order[0];
-        kept.push((i, truncate_middle(&rendered[i], room - len(GAP))));
+        texts[i] = tokens.truncate_middle(&texts[i], room - GAP_TOKENS);
+        kept.push(i);
     }
-    kept.sort_by_key(|(i, _)| *i);
-    let omitted = entries.len() - kept.len();
-    let note = (omitted > 0).then(|| note(omitted, entries.len()));
-    if let Some(note) = &note
-        && kept.is_empty()
-        && len(HEADER) + len(GAP) + len(note) > budget_chars
-    {
-        return Some(note.clone());
+    // The joined text counts a little less than its parts (a line break merges with the
+    // text before it): add the next preferred entries while the real count fits, then
+    // drop the least preferred while it does not (kept is in order of preference).
+    let body = |kept: &[usize]| {
+        let mut shown = kept.to_vec();
+        shown.sort_unstable();
+        let omitted = entries.len() - shown.len();
+        let note = (omitted > 0).then(|| note(omitted, entries.len()));
+        (assemble(&texts, &shown, note.as_deref()), note)
+    };
+    for &i in &order {
+        if kept.contains(&i) {
+            continue;
+        }
+        kept.push(i);
+        if !tokens.fits(&body(&kept).0, budget) {
+            kept.pop();
+            break;
+        }
     }
-    let texts: Vec<&str> = kept.iter().map(|(_, t)| t.as_str()).collect();
-    Some(assemble(&texts, note.as_deref()))
+    loop {
+        let (text, note) = body(&kept);
+        if tokens.fits(&text, budget) {
+            return Some(text);
+        }
+        if kept.pop().is_none() {
+            return note;
+        }
+    }
 }
 
-fn assemble(entries: &[&str], note: Option<&str>) -> String {
+/// The header, the note and the entries `shown` (indices into `texts`, ascending).
+fn assemble(texts: &[String], shown: &[usize], note: Option<&str>) -> String {
     let mut out = String::from(HEADER);
     if let Some(note) = note {
         out.push_str(GAP);
         out.push_str(note);
     }
-    for entry in entries {
+    for &i in shown {
         out.push_str(GAP);
-        out.push_str(entry);
+        out.push_str(&texts[i]);
     }
     out
 }
@@ -127,7 +151,7 @@ fn render_entry(number: usize, entry: &MemoryEntry, is_best: bool) -> String {
 }
 
 /// Text on one line, so entries stay visually separate.
-fn one_paragraph(text: &str) -> String {
+pub(super) fn one_paragraph(text: &str) -> String {
     let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if joined.is_empty() {
         "(none given)".into()
@@ -151,13 +175,15 @@ mod tests {
 
     #[test]
     fn nothing_to_remember() {
-        assert_eq!(render_memory(&[], 1000, None), None);
+        assert_eq!(render_memory(&[], 1000, None, &TokenCounter::new()), None);
     }
 
     #[test]
     fn everything_fits() {
         let entries = vec![entry(1, 0.5), entry(2, 0.4)];
-        let body = render_memory(&entries, 10_000, Some(Direction::Minimize)).expect("body");
+        let tokens = TokenCounter::new();
+        let body =
+            render_memory(&entries, 10_000, Some(Direction::Minimize), &tokens).expect("body");
         assert!(body.starts_with(HEADER));
         assert!(body.contains("**Solution 1**: validation metric 0.5\nApproach: plan number 1"));
         assert!(body.contains("**Solution 2**: validation metric 0.4 (best so far)"));
@@ -171,12 +197,14 @@ mod tests {
         let entries: Vec<MemoryEntry> = (1..=60)
             .map(|i| entry(i, if i == 3 { 0.01 } else { 1.0 + i as f64 }))
             .collect();
-        for budget in [600, 900, 1500, 4000] {
-            let body = render_memory(&entries, budget, Some(Direction::Minimize)).expect("body");
+        let tokens = TokenCounter::new();
+        for budget in [150, 250, 400, 1000] {
+            let body =
+                render_memory(&entries, budget, Some(Direction::Minimize), &tokens).expect("body");
             assert!(
-                body.chars().count() <= budget,
+                tokens.count(&body) <= budget,
                 "{budget}: {}",
-                body.chars().count()
+                tokens.count(&body)
             );
             assert!(body.contains("**Solution 3**"), "best kept at {budget}");
             assert!(body.contains("**Solution 60**"), "newest kept at {budget}");
@@ -190,13 +218,19 @@ mod tests {
             let p3 = body.find("**Solution 3**").expect("3");
             let p60 = body.find("**Solution 60**").expect("60");
             assert!(p3 < p60);
+            // The budget is used: one more entry (and a wider note) would not have fitted.
+            let one_more = tokens.count(&render_entry(59, &entries[58], false)) + GAP_TOKENS;
+            assert!(
+                tokens.count(&body) + one_more + 2 > budget,
+                "{budget}: {body}"
+            );
         }
     }
 
     #[test]
     fn without_direction_recency_wins() {
         let entries: Vec<MemoryEntry> = (1..=30).map(|i| entry(i, i as f64)).collect();
-        let body = render_memory(&entries, 800, None).expect("body");
+        let body = render_memory(&entries, 200, None, &TokenCounter::new()).expect("body");
         assert!(body.contains("**Solution 30**") && !body.contains("**Solution 3**"));
         assert!(!body.contains("best so far"));
     }
@@ -208,9 +242,17 @@ mod tests {
             findings: "ok".into(),
             metric: MetricValue::new(0.3),
         };
-        let body = render_memory(&[big], 1000, Some(Direction::Maximize)).expect("body");
-        assert!(body.chars().count() <= 1000);
+        let tokens = TokenCounter::new();
+        let body = render_memory(&[big], 250, Some(Direction::Maximize), &tokens).expect("body");
+        assert!(tokens.count(&body) <= 250, "{}", tokens.count(&body));
         assert!(body.contains("characters omitted"));
         assert!(body.contains("**Solution 1**") && !body.contains("left out"));
+    }
+
+    #[test]
+    fn a_budget_below_the_header_gives_just_the_note() {
+        let entries: Vec<MemoryEntry> = (1..=5).map(|i| entry(i, i as f64)).collect();
+        let body = render_memory(&entries, 10, None, &TokenCounter::new()).expect("body");
+        assert_eq!(body, note(5, 5));
     }
 }

@@ -8,10 +8,16 @@
 //! | prompt  | sections |
 //! |---------|----------|
 //! | draft   | Introduction, Task description, Memory+, Instructions (Response format, First-solution guideline, Implementation guideline, Installed packages+), Data overview+ |
-//! | improve | Introduction, Task description, Memory+, Instructions (Response format, Improvement guideline, Implementation guideline), Previous solution (Plan+, Code, Output+) |
+//! | improve | Introduction, Task description, Memory+, Instructions (Response format, Improvement guideline, Implementation guideline), Previous solution (Plan+, Code, Output+; plan and output only when Memory does not show the solution) |
 //! | debug   | Introduction, Task description, Buggy solution, Execution output, Instructions (Response format, Bug-fix guideline, Implementation guideline), Data overview+ |
-//! | review  | Introduction, Task description, Code, Execution output, Instructions |
+//! | review  | Introduction, Task description (goal and evaluation only), Code, Execution output, Instructions |
 //! | report  | Introduction, Task description, Search, Best program, Your report |
+//!
+//! Nothing is said twice in one prompt: the metric's name and direction appear only in the
+//! task's evaluation line, an improve prompt leaves out the previous solution's plan and
+//! output when Memory shows its plan and findings, and the review's instructions add to the `submit_review` schema (sent
+//! with the request) only the run's fixed direction. The data overview and the memory are
+//! kept within budgets in tokens ([`crate::tokens`]).
 //!
 //! All wording is this project's own.
 
@@ -27,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::metric::{Direction, MetricValue};
 use crate::settings::RunSettings;
 use crate::task::Task;
+use crate::tokens::TokenCounter;
 
 pub use builders::{debug_prompt, draft_prompt, improve_prompt};
 pub use memory::render_memory;
@@ -37,9 +44,6 @@ pub use truncate::truncate_middle;
 
 /// Default cap on program output shown in a prompt, in characters (head and tail kept).
 pub const OUTPUT_CAP_CHARS: usize = 8_000;
-
-/// Cap on the data overview shown in a prompt, in characters.
-pub const DATA_PREVIEW_CAP_CHARS: usize = 8_000;
 
 /// Section titles, so callers and tests can look sections up by name.
 pub mod title {
@@ -161,8 +165,10 @@ pub struct PromptContext<'a> {
     pub exec_timeout_secs: u64,
     /// Every good node so far, oldest first.
     pub memory: &'a [MemoryEntry],
-    /// Character budget of the memory section.
-    pub memory_budget_chars: usize,
+    /// Token budget of the memory section.
+    pub memory_budget_tokens: usize,
+    /// Counts tokens for the memory's and the data overview's budgets.
+    pub tokens: &'a TokenCounter,
     /// The data overview; `None` when previews are off or not computed.
     pub data_preview: Option<&'a str>,
     /// Python packages installed in the sandbox.
@@ -179,13 +185,14 @@ pub struct PromptContext<'a> {
 impl<'a> PromptContext<'a> {
     /// A context from the task and the run's settings: direction and metric name from the
     /// task, no memory, no data preview, no package list.
-    pub fn new(task: &'a Task, settings: &RunSettings) -> Self {
+    pub fn new(task: &'a Task, settings: &RunSettings, tokens: &'a TokenCounter) -> Self {
         Self {
             task,
             k_fold_validation: settings.k_fold_validation,
             exec_timeout_secs: settings.exec_timeout_secs,
             memory: &[],
-            memory_budget_chars: settings.memory_budget_chars,
+            memory_budget_tokens: settings.memory_budget_tokens,
+            tokens,
             data_preview: None,
             packages: &[],
             direction: task.metric.resolved_direction(),

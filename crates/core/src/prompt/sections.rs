@@ -1,8 +1,12 @@
 //! The section texts shared by several prompts: task description, response format,
 //! implementation guideline, package list, data overview, code and output blocks.
+//!
+//! Each fact is said once per prompt: the metric's name and direction only in the task's
+//! evaluation line, the task's long description only where the author needs it.
 
-use super::{DATA_PREVIEW_CAP_CHARS, PromptContext, Section, title, truncate_middle};
+use super::{PromptContext, Section, title, truncate_middle};
 use crate::metric::{Direction, METRIC_LINE_PREFIX};
+use crate::preview::DEFAULT_MAX_TOKENS;
 
 /// A duration as people say it: `1 hour`, `1 hour 30 minutes`, `45 seconds`.
 pub fn humane_duration(secs: u64) -> String {
@@ -46,23 +50,29 @@ pub(super) fn metric_sentence(name: Option<&str>, direction: Option<Direction>) 
     }
 }
 
-pub(super) fn task_description(ctx: &PromptContext<'_>) -> Section {
+/// The task's goal and how it is evaluated: the evaluation text and the metric sentence, in
+/// one line (the reviewer's whole view of the task).
+pub(super) fn task_summary(ctx: &PromptContext<'_>) -> Section {
     let task = ctx.task;
     let mut body = format!("**Goal:** {}", task.goal.trim());
-    match task
-        .eval
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        Some(eval) => body.push_str(&format!("\n\n**Evaluation:** {eval}")),
-        None => {
-            let metric = metric_sentence(ctx.metric_name, ctx.direction);
-            if !metric.is_empty() {
-                body.push_str(&format!("\n\n**Evaluation:** {metric}"));
-            }
-        }
+    let eval = task.eval.as_deref().map(str::trim).unwrap_or_default();
+    let metric = metric_sentence(ctx.metric_name, ctx.direction);
+    let evaluation = [eval, metric.as_str()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !evaluation.is_empty() {
+        body.push_str(&format!("\n\n**Evaluation:** {evaluation}"));
     }
+    Section::new(title::TASK, body)
+}
+
+/// [`task_summary`] followed by the task's long description, when it has one.
+pub(super) fn task_description(ctx: &PromptContext<'_>) -> Section {
+    let task = ctx.task;
+    let mut section = task_summary(ctx);
+    let body = &mut section.body;
     if let Some(desc) = task
         .description
         .as_deref()
@@ -72,7 +82,7 @@ pub(super) fn task_description(ctx: &PromptContext<'_>) -> Section {
         body.push_str("\n\n");
         body.push_str(&demote_headings(desc, 2));
     }
-    Section::new(title::TASK, body)
+    section
 }
 
 /// Pushes markdown headings of embedded text (a competition page) `by` levels down, so they
@@ -155,17 +165,11 @@ pub(super) fn implementation_guideline(ctx: &PromptContext<'_>) -> Section {
     } else {
         items.push("Estimate performance on a held-out validation split.".to_string());
     }
-    let metric = metric_sentence(ctx.metric_name, ctx.direction);
-    let metric = if metric.is_empty() {
-        String::new()
-    } else {
-        format!("{metric} ")
-    };
     items.push(format!(
-        "{metric}Print the validation score with a label, and also print it once, after \
-         the evaluation, on a line of its own that holds only `{METRIC_LINE_PREFIX}` and \
-         the number, for example `{METRIC_LINE_PREFIX} 0.8731`. That line is how the score \
-         is read."
+        "Print the validation score with a label, and also print it once, after the \
+         evaluation, on a line of its own that holds only `{METRIC_LINE_PREFIX}` and the \
+         number, for example `{METRIC_LINE_PREFIX} 0.8731`. That line is how the score is \
+         read."
     ));
     if ctx.expose_prediction {
         items.push(
@@ -201,11 +205,13 @@ pub(super) fn packages(list: &[String]) -> Option<Section> {
     ))
 }
 
-pub(super) fn data_overview(preview: Option<&str>) -> Option<Section> {
-    let preview = preview.map(str::trim).filter(|p| !p.is_empty())?;
+/// The data overview, cut in the middle to the preview's own default budget (so a preview
+/// made with the default options is shown whole).
+pub(super) fn data_overview(ctx: &PromptContext<'_>) -> Option<Section> {
+    let preview = ctx.data_preview.map(str::trim).filter(|p| !p.is_empty())?;
     Some(Section::new(
         title::DATA_OVERVIEW,
-        truncate_middle(preview, DATA_PREVIEW_CAP_CHARS),
+        ctx.tokens.truncate_middle(preview, DEFAULT_MAX_TOKENS),
     ))
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::*;
 use crate::metric::METRIC_LINE_PREFIX;
 use crate::task::{MetricSpec, SubmissionSpec, TaskLayout};
+use crate::tokens::TokenCounter;
 
 fn task(with_test_data: bool) -> Task {
     Task {
@@ -63,10 +64,11 @@ fn subtitles(prompt: &Prompt, section: &str) -> Vec<String> {
 
 #[test]
 fn draft_has_exactly_its_sections() {
+    let tokens = TokenCounter::new();
     let task = task(true);
     let mem = memory();
     let pkgs = packages();
-    let ctx = PromptContext::new(&task, &RunSettings::default())
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens)
         .with_memory(&mem)
         .with_data_preview(Some(PREVIEW))
         .with_packages(&pkgs);
@@ -101,8 +103,9 @@ fn draft_has_exactly_its_sections() {
 
 #[test]
 fn draft_without_optional_parts() {
+    let tokens = TokenCounter::new();
     let task = task(false);
-    let ctx = PromptContext::new(&task, &RunSettings::default());
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens);
     let p = draft_prompt(&ctx);
     assert_eq!(
         p.titles(),
@@ -121,10 +124,11 @@ fn draft_without_optional_parts() {
 
 #[test]
 fn improve_has_previous_solution_and_no_data_overview() {
+    let tokens = TokenCounter::new();
     let task = task(true);
     let mem = memory();
     let pkgs = packages();
-    let ctx = PromptContext::new(&task, &RunSettings::default())
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens)
         .with_memory(&mem)
         .with_data_preview(Some(PREVIEW))
         .with_packages(&pkgs);
@@ -152,8 +156,29 @@ fn improve_has_previous_solution_and_no_data_overview() {
             title::IMPLEMENTATION
         ]
     );
+    // The solution is Memory's second entry: its plan and findings are not repeated under
+    // Previous solution, nor the output the findings summarise.
+    assert_eq!(subtitles(&p, title::PREVIOUS_SOLUTION), [title::CODE]);
+    let previous = p.section(title::PREVIOUS_SOLUTION).expect("previous");
     assert_eq!(
-        subtitles(&p, title::PREVIOUS_SOLUTION),
+        previous.body,
+        "Its plan and what its run showed are under Memory."
+    );
+    assert_eq!(
+        p.render()
+            .matches("LightGBM with default settings.")
+            .count(),
+        1
+    );
+    let unseen = improve_prompt(
+        &ctx,
+        &PreviousSolution {
+            plan: "CatBoost with ordered boosting.",
+            ..prev
+        },
+    );
+    assert_eq!(
+        subtitles(&unseen, title::PREVIOUS_SOLUTION),
         [title::PLAN, title::CODE, title::OUTPUT]
     );
     let text = p.render();
@@ -174,10 +199,11 @@ fn improve_has_previous_solution_and_no_data_overview() {
 
 #[test]
 fn debug_has_buggy_code_output_and_data_overview() {
+    let tokens = TokenCounter::new();
     let task = task(true);
     let mem = memory();
     let pkgs = packages();
-    let ctx = PromptContext::new(&task, &RunSettings::default())
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens)
         .with_memory(&mem)
         .with_data_preview(Some(PREVIEW))
         .with_packages(&pkgs);
@@ -220,8 +246,9 @@ fn debug_has_buggy_code_output_and_data_overview() {
 
 #[test]
 fn review_has_code_output_and_call_instructions() {
+    let tokens = TokenCounter::new();
     let task = task(true);
-    let ctx = PromptContext::new(&task, &RunSettings::default());
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens);
     let run = ExecutedSolution {
         code: "print('AIDE_METRIC: 0.12')",
         output: "AIDE_METRIC: 0.12",
@@ -238,16 +265,20 @@ fn review_has_code_output_and_call_instructions() {
         ]
     );
     let instructions = &p.section(title::INSTRUCTIONS).expect("instructions").body;
-    assert!(instructions.contains("`submit_review`"));
-    for field in ["`is_bug`", "`summary`", "`metric`", "`lower_is_better`"] {
-        assert!(instructions.contains(field), "{field}");
-    }
-    // RMSE fixes the direction.
-    assert!(
-        instructions.contains(
-            "The metric is RMSE; lower values are better. Set `lower_is_better` to true."
-        )
+    // RMSE fixes the direction; the rest of the call is described by its schema alone.
+    assert_eq!(
+        instructions,
+        "Reply by calling `submit_review`. Set `lower_is_better` to true."
     );
+    let task_section = &p.section(title::TASK).expect("task").body;
+    assert_eq!(
+        task_section,
+        "**Goal:** Predict the sale price of each house.\n\n**Evaluation:** RMSE between \
+         log predicted and log observed prices. The metric is RMSE; lower values are better."
+    );
+    let text = p.render();
+    assert!(text.contains("```python\nprint('AIDE_METRIC: 0.12')\n```"));
+    assert!(text.contains("```\nAIDE_METRIC: 0.12\n```"));
     let open = ctx.with_direction(None);
     let open = PromptContext {
         metric_name: None,
@@ -258,28 +289,77 @@ fn review_has_code_output_and_call_instructions() {
         .expect("i")
         .body
         .clone();
-    assert!(!body.contains("Set `lower_is_better`"));
+    assert_eq!(body, "Reply by calling `submit_review`.");
+}
+
+#[test]
+fn review_carries_only_what_the_verdict_needs() {
+    let tokens = TokenCounter::new();
+    let task = task(true);
+    let mem = memory();
+    let pkgs = packages();
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens)
+        .with_memory(&mem)
+        .with_data_preview(Some(PREVIEW))
+        .with_packages(&pkgs);
+    let run = ExecutedSolution {
+        code: "print('AIDE_METRIC: 0.12')",
+        output: "AIDE_METRIC: 0.12",
+    };
+    let text = review_prompt(&ctx, &run).render();
+    // Not the task's long description, memory, data overview, packages or the author's rules.
+    for absent in [
+        "Houses in Ames",
+        "Ridge regression",
+        PREVIEW,
+        "`scikit-learn`",
+        "-fold cross-validation",
+        "./working/preds.csv",
+    ] {
+        assert!(!text.contains(absent), "{absent:?} in:\n{text}");
+    }
+    // Each field is explained once, in the schema sent with the call, not in the prompt.
+    let schema = review_function().parameters.to_string();
+    for (field, explanation) in [
+        ("is_bug", "clearly does not do what the task asks"),
+        ("summary", "Do not restate the code"),
+        ("metric", "Never estimate or invent a value"),
+        ("lower_is_better", "such as accuracy"),
+    ] {
+        assert!(schema.contains(explanation), "{field}");
+        assert!(
+            !text.contains(explanation),
+            "{field} explained in the prompt too"
+        );
+    }
+    let draft = draft_prompt(&ctx).render();
+    assert!(
+        tokens.count(&text) * 2 < tokens.count(&draft),
+        "the review is far shorter than a draft"
+    );
 }
 
 #[test]
 fn submission_instruction_only_with_test_data() {
+    let tokens = TokenCounter::new();
     let settings = RunSettings::default();
     let with = task(true);
-    let text = draft_prompt(&PromptContext::new(&with, &settings)).render();
+    let text = draft_prompt(&PromptContext::new(&with, &settings, &tokens)).render();
     assert!(text.contains("`./working/preds.csv`"));
     assert!(text.contains("`./input/sample_submission.csv`"));
     assert!(text.contains("and predicts the test set"));
     let without = task(false);
-    let text = draft_prompt(&PromptContext::new(&without, &settings)).render();
+    let text = draft_prompt(&PromptContext::new(&without, &settings, &tokens)).render();
     assert!(!text.contains("./working/preds.csv") && !text.contains("submission"));
     assert!(!text.contains("test set"));
 }
 
 #[test]
 fn implementation_guideline_specifics() {
+    let tokens = TokenCounter::new();
     let task = task(true);
     let mut settings = RunSettings::default();
-    let text = draft_prompt(&PromptContext::new(&task, &settings)).render();
+    let text = draft_prompt(&PromptContext::new(&task, &settings, &tokens)).render();
     assert!(text.contains("within 1 hour."));
     assert!(text.contains("5-fold cross-validation"));
     assert!(text.contains(&format!("`{METRIC_LINE_PREFIX} 0.8731`")));
@@ -289,7 +369,7 @@ fn implementation_guideline_specifics() {
     settings.k_fold_validation = 1;
     settings.exec_timeout_secs = 5400;
     settings.expose_prediction = true;
-    let text = draft_prompt(&PromptContext::new(&task, &settings)).render();
+    let text = draft_prompt(&PromptContext::new(&task, &settings, &tokens)).render();
     assert!(!text.contains("-fold"));
     assert!(text.contains("held-out validation split"));
     assert!(text.contains("within 1 hour 30 minutes."));
@@ -298,6 +378,7 @@ fn implementation_guideline_specifics() {
 
 #[test]
 fn memory_budget_is_respected_with_many_entries() {
+    let tokens = TokenCounter::new();
     let task = task(true);
     let entries: Vec<MemoryEntry> = (0..200)
         .map(|i| MemoryEntry {
@@ -310,10 +391,10 @@ fn memory_budget_is_respected_with_many_entries() {
         })
         .collect();
     let settings = RunSettings {
-        memory_budget_chars: 2_000,
+        memory_budget_tokens: 500,
         ..RunSettings::default()
     };
-    let ctx = PromptContext::new(&task, &settings).with_memory(&entries);
+    let ctx = PromptContext::new(&task, &settings, &tokens).with_memory(&entries);
     let p = improve_prompt(
         &ctx,
         &PreviousSolution {
@@ -323,15 +404,122 @@ fn memory_budget_is_respected_with_many_entries() {
         },
     );
     let body = &p.section(title::MEMORY).expect("memory").body;
-    assert!(body.chars().count() <= 2_000, "{}", body.chars().count());
+    assert!(tokens.count(body) <= 500, "{}", tokens.count(body));
+    assert!(tokens.count(body) > 400, "the budget is used");
     assert!(body.contains("**Solution 200**: validation metric"));
     assert!(body.contains("solutions are left out"));
 }
 
 #[test]
+fn the_data_overview_is_cut_to_its_token_budget() {
+    let tokens = TokenCounter::new();
+    let task = task(true);
+    let preview: String = (0..3_000)
+        .map(|i| format!("- column_{i}: float, range [0.{i}, {i}.5]\n"))
+        .collect();
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens)
+        .with_data_preview(Some(&preview));
+    let p = draft_prompt(&ctx);
+    let body = &p.section(title::DATA_OVERVIEW).expect("overview").body;
+    let n = tokens.count(body);
+    assert!(n <= crate::preview::DEFAULT_MAX_TOKENS, "{n}");
+    assert!(
+        n > crate::preview::DEFAULT_MAX_TOKENS * 9 / 10,
+        "{n}: the budget is used"
+    );
+    assert!(
+        body.starts_with("- column_0: float")
+            && body.ends_with("column_2999: float, range [0.2999, 2999.5]")
+    );
+    let short = PromptContext::new(&task, &RunSettings::default(), &tokens)
+        .with_data_preview(Some(PREVIEW));
+    let p = draft_prompt(&short);
+    assert_eq!(
+        p.section(title::DATA_OVERVIEW).expect("overview").body,
+        PREVIEW
+    );
+}
+
+/// Paragraphs (blocks between blank lines, outside code) of at least `min` characters that
+/// occur more than once in `text`.
+fn repeated_paragraphs(text: &str, min: usize) -> Vec<String> {
+    let mut seen = std::collections::HashMap::<&str, usize>::new();
+    for paragraph in text.split("\n\n").map(str::trim) {
+        if paragraph.len() >= min && !paragraph.starts_with("```") {
+            *seen.entry(paragraph).or_default() += 1;
+        }
+    }
+    let mut repeated: Vec<String> = seen
+        .into_iter()
+        .filter(|&(_, n)| n > 1)
+        .map(|(p, _)| p.to_owned())
+        .collect();
+    repeated.sort();
+    repeated
+}
+
+#[test]
+fn no_prompt_says_anything_twice() {
+    let tokens = TokenCounter::new();
+    let task = task(true);
+    let mem = memory();
+    let pkgs = packages();
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens)
+        .with_memory(&mem)
+        .with_data_preview(Some(PREVIEW))
+        .with_packages(&pkgs);
+    let previous = PreviousSolution {
+        plan: "LightGBM with default settings.",
+        code: "import lightgbm\nprint('AIDE_METRIC: 0.13')",
+        output: Some("AIDE_METRIC: 0.13"),
+    };
+    let buggy = BuggySolution {
+        code: "import pandas as pd",
+        output: "Traceback (most recent call last):\nKeyError: 'SalePrice'",
+    };
+    let run = ExecutedSolution {
+        code: "print('AIDE_METRIC: 0.12')",
+        output: "AIDE_METRIC: 0.12",
+    };
+    let prompts = [
+        ("draft", draft_prompt(&ctx)),
+        ("improve", improve_prompt(&ctx, &previous)),
+        ("debug", debug_prompt(&ctx, &buggy)),
+        ("review", review_prompt(&ctx, &run)),
+    ];
+    for (name, prompt) in prompts {
+        let mut titles: Vec<&str> = prompt.titles();
+        titles.sort_unstable();
+        titles.dedup();
+        assert_eq!(
+            titles.len(),
+            prompt.sections.len(),
+            "{name}: a section twice"
+        );
+        let text = prompt.render();
+        assert_eq!(
+            repeated_paragraphs(&text, 40),
+            Vec::<String>::new(),
+            "{name}"
+        );
+        for once in [
+            "The metric is RMSE; lower values are better.",
+            "Predict the sale price of each house.",
+        ] {
+            assert_eq!(text.matches(once).count(), 1, "{name}: {once:?}");
+        }
+        assert!(
+            text.matches("different approach").count() <= 1,
+            "{name}: the call for variety is made once"
+        );
+    }
+}
+
+#[test]
 fn long_outputs_are_cut_in_the_middle() {
+    let tokens = TokenCounter::new();
     let task = task(false);
-    let ctx = PromptContext::new(&task, &RunSettings::default());
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens);
     let output: String = (0..20_000).map(|i| format!("epoch {i}\n")).collect();
     let p = debug_prompt(
         &ctx,
@@ -356,8 +544,9 @@ fn long_outputs_are_cut_in_the_middle() {
 
 #[test]
 fn rendering_nests_headings() {
+    let tokens = TokenCounter::new();
     let task = task(true);
-    let ctx = PromptContext::new(&task, &RunSettings::default());
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens);
     let text = draft_prompt(&ctx).render();
     assert!(text.starts_with("# Introduction\n\nYou are an experienced"));
     assert!(text.contains("\n# Instructions\n\n## Response format\n\n"));
@@ -405,10 +594,11 @@ fn review_function_schema() {
 
 #[test]
 fn sample_draft_prompt_renders() {
+    let tokens = TokenCounter::new();
     let task = task(true);
     let mem = memory();
     let pkgs = packages();
-    let ctx = PromptContext::new(&task, &RunSettings::default())
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens)
         .with_memory(&mem)
         .with_data_preview(Some(PREVIEW))
         .with_packages(&pkgs);

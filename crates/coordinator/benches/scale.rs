@@ -5,8 +5,10 @@
 //! and p99 orchestration time per node, store calls per node (a counting wrapper around the
 //! engine's store) and SQL statements per node (sqlx's statement log, `BEGIN`/`COMMIT`
 //! included) and Postgres transactions per node (`pg_stat_database` of the size's own
-//! database over the window: each commit waits for a WAL flush, the cost that dominates on
-//! a small machine), then the store calls per node by method.
+//! database, read with its pools closed, less what opening a store costs: each commit waits
+//! for a WAL flush, the cost that dominates on a small machine), then the store calls per
+//! node by method. Every run is claimed before the clock starts, so all of them are in
+//! flight at once.
 //!
 //! Each size gets a fresh database on the server at `AIDE_TEST_POSTGRES_URL` (fails when it
 //! is unreachable under CI, skips loudly otherwise). Scaled by environment variables:
@@ -50,13 +52,22 @@ fn sizes() -> Vec<u32> {
 
 async fn one(scale: Scale, statements: &StatementCounter) -> Option<ScaleReport> {
     let database = aide_testkit::TestDatabase::create("aide_bench_scale").await?;
-    let store = aide_store::connect(database.url())
-        .await
-        .expect("postgres store");
+    let (url, admin, name) = (
+        database.url(),
+        aide_testkit::postgres::admin_url(),
+        database.name(),
+    );
+    let connect = || async { aide_store::connect(url).await.expect("postgres store") };
+    let store = connect().await;
     let data = tempfile::tempdir().expect("task dir");
     seed(&store, &scale_task(data.path()), scale).await;
+    store.close().await;
+    // What opening a store costs (its migration check), to leave it out.
+    let seeded = transactions(&admin, name).await;
+    connect().await.close().await;
+    let opened = transactions(&admin, name).await;
+    let store = connect().await;
     let outputs = tempfile::tempdir().expect("outputs dir");
-    let before = transactions(database.url()).await;
     let mut report = measure(
         store.clone(),
         scale,
@@ -64,8 +75,10 @@ async fn one(scale: Scale, statements: &StatementCounter) -> Option<ScaleReport>
         scale.outputs.then_some(outputs.path()),
     )
     .await;
-    // The reading before is counted by the reading after.
-    report.transactions = Some(transactions(database.url()).await - before - 1);
+    store.close().await;
+    let driven = transactions(&admin, name).await;
+    report.transactions = Some(driven - opened - (opened - seeded));
+    let store = connect().await;
     let bad = bad_trees(&store, report.scale.steps).await;
     store.close().await;
     assert!(

@@ -187,6 +187,9 @@ store_trait! {
         /// one column, for callers that poll.
         async fn cancel_requested(&self, run_id: RunId) -> Result<bool>;
 
+        /// Which of `runs` have a cancel request, in one read (unknown runs have none).
+        async fn cancels_requested(&self, runs: &[RunId]) -> Result<Vec<RunId>>;
+
         /// Counts one more internal failure of the engine holding the lease and returns the
         /// run's count. `LeaseLost` unless the lease still holds the running run.
         async fn record_engine_failure(&self, lease: &Lease) -> Result<u32>;

@@ -26,6 +26,8 @@
 //!   the ledger. The first one exhausted finishes the run as completed with its reason.
 //! - **Lease.** Renewed every ttl/3 in the background; a write refused as `LeaseLost` stops
 //!   the loop at once without finishing the run; a cancel request finishes it as cancelled.
+//!   Cancel requests are noticed within a second: one engine-wide task reads the flags of
+//!   all its runs in one query ([`cancels::CancelWatch`]).
 //! - **Submissions.** A submission an execution wrote is stored as a node file with the
 //!   node's `executed` stage; the best node's file is read back when the best changes to a
 //!   node whose bytes the engine does not hold, or a run is resumed.
@@ -43,6 +45,7 @@
 
 pub mod author;
 pub mod budget;
+pub mod cancels;
 pub mod context;
 mod driver;
 pub mod events;
@@ -179,6 +182,8 @@ pub struct Engine<S: Store, A: Author, E: Executor> {
     author: Arc<A>,
     executor: Arc<E>,
     config: EngineConfig,
+    /// The cancel requests of every run this engine drives, read together.
+    cancels: Arc<cancels::CancelWatch>,
 }
 
 impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
@@ -191,6 +196,7 @@ impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
             author,
             executor,
             config,
+            cancels: Arc::default(),
         }
     }
 
@@ -201,6 +207,11 @@ impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
         let span = tracing::info_span!("run", run_id = %lease.run_id, epoch = lease.epoch);
         self.config.metrics.inc(&metrics::LEASE_CLAIMS, &[]);
         let heartbeat = Heartbeat::start(self.store.clone(), lease.clone(), self.config.lease_ttl);
+        let _watching = self.cancels.watch(
+            &self.store,
+            lease.run_id,
+            heartbeat.cancel_requested.clone(),
+        );
         let result = driver::drive(self, lease.clone(), cancel, &heartbeat)
             .instrument(span)
             .await;
@@ -221,9 +232,6 @@ impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
         result
     }
 }
-
-/// How soon a drive notices a cancel request between lease renewals.
-const CANCEL_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Internal failures of the engine (errors and panics, not a lost lease) a run may cause
 /// before it ends FAILED instead of being claimed again.
@@ -272,30 +280,19 @@ impl Heartbeat {
             hb.stop.clone(),
         );
         let every = (ttl / 3).max(Duration::from_millis(50));
-        // Between renewals, a cheap read notices a cancel request within a second.
-        let look = every.min(CANCEL_CHECK_EVERY);
+        // A failed renewal is tried again soon; the lease is lost after a whole ttl of them.
+        let again = every.min(cancels::CANCEL_CHECK_EVERY);
         tokio::spawn(
             async move {
                 let mut last_ok = tokio::time::Instant::now();
-                let mut renewed_at: Option<tokio::time::Instant> = None;
                 loop {
-                    if renewed_at.is_some_and(|at| at.elapsed() + look <= every) {
-                        if let Ok(true) = store.cancel_requested(lease.run_id).await {
-                            requested.cancel();
-                        }
-                        tokio::select! {
-                            _ = stop.cancelled() => return,
-                            _ = tokio::time::sleep(look) => {}
-                        }
-                        continue;
-                    }
-                    renewed_at = Some(tokio::time::Instant::now());
-                    match store.renew_lease(&lease, ttl).await {
+                    let wait = match store.renew_lease(&lease, ttl).await {
                         Ok(status) => {
                             last_ok = tokio::time::Instant::now();
                             if status.cancel_requested {
                                 requested.cancel();
                             }
+                            every
                         }
                         Err(aide_store::Error::LeaseLost { .. }) => {
                             lost.cancel();
@@ -307,11 +304,12 @@ impl Heartbeat {
                                 lost.cancel();
                                 return;
                             }
+                            again
                         }
-                    }
+                    };
                     tokio::select! {
                         _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(look) => {}
+                        _ = tokio::time::sleep(wait) => {}
                     }
                 }
             }

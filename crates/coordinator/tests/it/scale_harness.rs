@@ -4,7 +4,8 @@
 //! Postgres) and the `scale` suite (a tiny version that checks the numbers are produced and
 //! the trees complete).
 //!
-//! What it measures, over the window from the first claim to the last drive's end:
+//! Every run is claimed before the clock starts; what it measures, over the window from the
+//! start of the drives to the last one's end:
 //! - nodes per second: every node of every run, over the window;
 //! - orchestration time per node: in each run (one worker), the time from one node's code
 //!   request to the next one's (the last node: to its drive's end); the author and the
@@ -122,21 +123,33 @@ impl ScaleReport {
     }
 }
 
-/// Transactions committed or rolled back in the database at `url` so far, as
-/// `pg_stat_database` says once the backends (idle by then) flushed their statistics, less
-/// this reading's own.
-pub async fn transactions(url: &str) -> u64 {
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+/// Transactions committed or rolled back so far in the database `name` of the server at
+/// `admin_url` (read from another database, so the reading is not counted), as
+/// `pg_stat_database` says once nobody is connected to it: a session flushes its
+/// statistics as it exits, so close the pools first.
+pub async fn transactions(admin_url: &str, name: &str) -> u64 {
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
         .await
         .expect("connect");
-    let n: i64 = sqlx::query_scalar(
-        "SELECT xact_commit + xact_rollback FROM pg_stat_database \
-         WHERE datname = current_database()",
-    )
-    .fetch_one(&mut connection)
-    .await
-    .expect("statistics");
+    let read = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(name.to_owned());
+    for _ in 0..100 {
+        let sessions = read("SELECT numbackends::int8 FROM pg_stat_database WHERE datname = $1")
+            .fetch_one(&mut connection)
+            .await
+            .expect("sessions");
+        if sessions == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The statistics of a session land a moment after it is gone.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let n =
+        read("SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database WHERE datname = $1")
+            .fetch_one(&mut connection)
+            .await
+            .expect("statistics");
+    let _ = <sqlx::PgConnection as sqlx::Connection>::close(connection).await;
     u64::try_from(n).unwrap_or_default()
 }
 
@@ -352,7 +365,7 @@ pub async fn measure(
     let author = Arc::new(InstantAuthor::default());
     let notifier = EventNotifier::new();
     let config = EngineConfig {
-        lease_ttl: Duration::from_secs(30),
+        lease_ttl: Duration::from_secs(60),
         output_dir: outputs.map(Path::to_path_buf),
         on_event: Some(notifier.hook()),
         ..EngineConfig::default()
@@ -363,14 +376,20 @@ pub async fn measure(
         Arc::new(InstantExecutor),
         config,
     ));
-    let statements_before = statements.count();
-    let started = Instant::now();
-    let mut drives = JoinSet::new();
+    // Every run is claimed first, so all of them are in flight from the window's start.
+    let mut leases = Vec::new();
     while let Some(lease) = counted
-        .claim_run("scale-bench", Duration::from_secs(30))
+        .claim_run("scale-bench", Duration::from_secs(60))
         .await
         .expect("claim")
     {
+        leases.push(lease);
+    }
+    counted.calls().reset();
+    let statements_before = statements.count();
+    let started = Instant::now();
+    let mut drives = JoinSet::new();
+    for lease in leases {
         let engine = engine.clone();
         drives.spawn(async move {
             let end = engine

@@ -111,6 +111,17 @@ impl RunStore for PgStore {
         row.value("cancel_requested")
     }
 
+    async fn cancels_requested(&self, runs: &[RunId]) -> Result<Vec<RunId>> {
+        let ids: Vec<uuid::Uuid> = runs.iter().map(|r| r.0).collect();
+        let flagged: Vec<uuid::Uuid> = sqlx::query_scalar(include_str!(
+            "../../sql/postgres/runs/cancels_requested.sql"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(flagged.into_iter().map(RunId).collect())
+    }
+
     async fn record_engine_failure(&self, lease: &Lease) -> Result<u32> {
         let row = fenced(
             include_str!("../../sql/postgres/runs/engine_failed.sql"),

@@ -118,6 +118,23 @@ impl RunStore for SqliteStore {
         row.value("cancel_requested")
     }
 
+    async fn cancels_requested(&self, runs: &[RunId]) -> Result<Vec<RunId>> {
+        let ids: Vec<String> = runs.iter().map(|r| id_text(r.0)).collect();
+        let flagged: Vec<String> =
+            sqlx::query_scalar(include_str!("../../sql/sqlite/runs/cancels_requested.sql"))
+                .bind(serde_json::Value::from(ids).to_string())
+                .fetch_all(&self.pool)
+                .await?;
+        flagged
+            .iter()
+            .map(|id| {
+                uuid::Uuid::parse_str(id)
+                    .map(RunId)
+                    .map_err(|_| Error::corrupt("a run id that is not a UUID"))
+            })
+            .collect()
+    }
+
     async fn record_engine_failure(&self, lease: &Lease) -> Result<u32> {
         let row = fenced(
             include_str!("../../sql/sqlite/runs/engine_failed.sql"),

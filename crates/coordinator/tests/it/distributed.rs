@@ -233,8 +233,9 @@ async fn a_runner_killed_mid_execution_costs_one_retry_on_the_other_runner() {
         return;
     };
     let mut api = cluster.start_coordinator(cluster.registry_port).await;
-    cluster.start_runner(1).await;
-    cluster.start_runner(1).await;
+    // Cold containers: their labels name the attempt each runner executes.
+    cluster.start_runner_with(1, &["--warm", "false"]).await;
+    cluster.start_runner_with(1, &["--warm", "false"]).await;
     let run = api
         .create_run(cluster.diabetes_run("runner-kill", 3).await)
         .await

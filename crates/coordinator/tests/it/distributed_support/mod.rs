@@ -201,6 +201,11 @@ impl Cluster {
     /// Starts a Docker runner with `slots` that registers with the registry port and waits
     /// until it is registered.
     pub async fn start_runner(&mut self, slots: u32) -> String {
+        self.start_runner_with(slots, &[]).await
+    }
+
+    /// `start_runner` with `extra` runner flags.
+    pub async fn start_runner_with(&mut self, slots: u32, extra: &[&str]) -> String {
         let n = self.runners.len();
         let id = format!("dist-{}-r{n}", self.tag);
         let work_root = self.dir.path().join(format!("work-{n}"));
@@ -227,6 +232,10 @@ impl Cluster {
             "--drain-secs".into(),
             "1".into(),
         ];
+        let args: Vec<String> = args
+            .into_iter()
+            .chain(extra.iter().map(|a| a.to_string()))
+            .collect();
         let program = bin_dir().join("aide-runner");
         let proc = spawn(
             &format!("runner-{n}"),

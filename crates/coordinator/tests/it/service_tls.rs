@@ -132,11 +132,11 @@ impl Deployment {
 
     async fn wait_registered(&self, id: &str) {
         for _ in 0..300 {
-            if tokio::fs::metadata(self.dir.path().join("aide.db"))
-                .await
-                .is_ok()
-                && self.runner_address(id).await.is_some()
-            {
+            // The coordinator migrates the store before it serves; opening the store while
+            // it migrates would race it (both would create the tables).
+            let serving = std::fs::read_to_string(self.dir.path().join("coordinator.log"))
+                .is_ok_and(|log| log.contains("coordinator serving"));
+            if serving && self.runner_address(id).await.is_some() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

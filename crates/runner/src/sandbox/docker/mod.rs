@@ -140,6 +140,14 @@ impl DockerSandbox {
         Some((uid, gid))
     }
 
+    /// Kills a container whose `working/` passed its disk quota of `disk_bytes`, and says so
+    /// in the script's output.
+    async fn stop_over_quota(&self, name: &str, io: &mut ExecIo, disk_bytes: u64) {
+        info!(container = %name, "working/ passed its disk quota, killing");
+        self.kill(name).await;
+        io.output(crate::quota::note(disk_bytes).as_bytes()).await;
+    }
+
     /// SIGKILLs the container (it may have exited already).
     async fn kill(&self, name: &str) {
         let opts = KillContainerOptions {
@@ -388,9 +396,7 @@ impl Sandbox for DockerSandbox {
                     if watchdog.is_some() && !out.disk_quota_exceeded =>
                 {
                     out.disk_quota_exceeded = true;
-                    info!(container = %name, "working/ passed its disk quota, stopping");
-                    self.kill(&name).await;
-                    io.output(crate::quota::note(spec.limits.disk_bytes).as_bytes()).await;
+                    self.stop_over_quota(&name, io, spec.limits.disk_bytes).await;
                 }
             }
         };

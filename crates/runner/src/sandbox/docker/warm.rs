@@ -370,9 +370,7 @@ impl DockerSandbox {
                     if watchdog.is_some() && !out.disk_quota_exceeded =>
                 {
                     out.disk_quota_exceeded = true;
-                    info!(container = %name, "working/ passed its disk quota, killing");
-                    self.kill(&name).await;
-                    io.output(crate::quota::note(spec.limits.disk_bytes).as_bytes()).await;
+                    self.stop_over_quota(&name, io, spec.limits.disk_bytes).await;
                 }
             }
         };

@@ -41,7 +41,7 @@ use std::{
 };
 
 use nix::{
-    sys::signal::{Signal, killpg},
+    sys::signal::{Signal, kill, killpg},
     unistd::Pid,
 };
 use tokio::sync::mpsc;
@@ -258,9 +258,12 @@ impl ProcessSandbox {
     }
 
     /// Kills everything the execution may have left: the group, and the slot uid's processes.
+    /// The group's leader is also killed by pid: a warm fork is reported before it has made
+    /// its own group (setsid) or dropped to the slot uid, and a cancel in that moment must
+    /// still reach it.
     fn kill_all(&self, pgid: Option<i32>, uid: Option<u32>) {
         if let Some(pgid) = pgid.filter(|p| *p > 1) {
-            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            signal_group(pgid, Signal::SIGKILL);
         }
         if let Some(uid) = uid {
             // Until a pass finds none alive (one pass when the script left nothing).
@@ -347,7 +350,7 @@ impl Sandbox for ProcessSandbox {
                 },
                 _ = tokio::time::sleep_until(deadline), if !out.timed_out && !out.cancelled => {
                     out.timed_out = true;
-                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+                    signal_group(pgid, Signal::SIGTERM);
                     kill_at = Some(tokio::time::Instant::now() + self.grace);
                 }
                 _ = tokio::time::sleep_until(kill_at.unwrap_or(deadline)), if kill_at.is_some() => {
@@ -402,6 +405,13 @@ impl Sandbox for ProcessSandbox {
         out.peak_memory = end.peak_memory.max(peak_sampled);
         Ok(out)
     }
+}
+
+/// Sends `signal` to the group led by `pgid` and to its leader by pid, which a warm fork is
+/// before it has called setsid.
+fn signal_group(pgid: i32, signal: Signal) {
+    let _ = kill(Pid::from_raw(pgid), signal);
+    let _ = killpg(Pid::from_raw(pgid), signal);
 }
 
 /// The thread-count variables of the numeric libraries, set to the execution's CPU count.

@@ -4,6 +4,8 @@
 //! one; a warm interpreter that died is replaced. (The limits and isolation tests of
 //! `process.rs`, `docker.rs` and `quota.rs` run warm, the default, too.)
 
+use std::time::{Duration, Instant};
+
 use crate::common::*;
 
 /// Each test gets its own sandbox uids so parallel tests never kill each other's scripts.
@@ -139,6 +141,25 @@ async fn a_warm_interpreter_that_died_is_replaced() {
     let (preloaded, second) = where_it_ran(&h, request(WHERE_AM_I)).await;
     assert!(preloaded, "the replacement is warm too");
     assert_ne!(second, first, "a new warm interpreter took over");
+    h.stop().await;
+}
+
+/// A cancel that arrives while the slot's warm interpreter is still importing its preload
+/// list kills the fork as soon as it exists, even before it has made its own process group.
+#[tokio::test]
+async fn a_cancel_during_the_warm_up_kills_the_fork() {
+    let h = warm_runner(UID_BASE + 40).await;
+    let req = request("import time\ntime.sleep(60)\n");
+    let work = req.work.clone().expect("work");
+    let t = Instant::now();
+    let mut client = h.client.clone();
+    let stream = client.execute(req).await.expect("execute").into_inner();
+    while !h.cancel(work.clone()).await {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let out = collect(stream).await;
+    assert!(out.finished.cancelled, "{:?}", out.finished);
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     h.stop().await;
 }
 

@@ -127,9 +127,12 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-async fn bench(name: &str, served: Served, sequential: usize, parallel: usize) {
+async fn bench(name: &str, served: Served, warm: bool, sequential: usize, parallel: usize) {
     let mut client = served.client.clone();
     execute(&mut client, usize::MAX).await; // warm-up
+    if warm {
+        until_forked(&mut client).await;
+    }
     let mut overhead = Vec::with_capacity(sequential);
     let mut runner_overhead = Vec::with_capacity(sequential);
     for i in 0..sequential {
@@ -174,6 +177,19 @@ async fn bench(name: &str, served: Served, sequential: usize, parallel: usize) {
     bench_ml(name, &served, 10).await;
     served.shutdown.cancel();
     let _ = served.task.await;
+}
+
+/// Waits until scripts fork from a warm interpreter: a process runner starts them cold (as
+/// the bench's own children) while its slot's interpreter is still importing.
+async fn until_forked(client: &mut RunnerClient<Channel>) {
+    const PARENT: &str = "import os\nprint(os.getppid())\n";
+    for i in 0..100 {
+        let f = execute_code(client, 3_000_000 + i, PARENT).await;
+        if f.output.trim() != std::process::id().to_string() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The pandas + scikit-learn script `n` times in a row: its exec time and the round trip.
@@ -325,7 +341,7 @@ async fn main() {
             "25000",
         ];
         match serve(&[&args[..], &["--warm", warm]].concat()).await {
-            Ok(s) => bench(&name, s, 200 * scale, 200 * scale).await,
+            Ok(s) => bench(&name, s, warm == "true", 200 * scale, 200 * scale).await,
             Err(e) => println!("{name:13} skipped: {e}"),
         }
     }
@@ -333,7 +349,7 @@ async fn main() {
         let name = format!("docker {}", if warm == "true" { "warm" } else { "cold" });
         let args = ["--backend", "docker", "--runner-id", "bench-overhead"];
         match serve(&[&args[..], &["--warm", warm]].concat()).await {
-            Ok(s) => bench(&name, s, 40 * scale, 40 * scale).await,
+            Ok(s) => bench(&name, s, warm == "true", 40 * scale, 40 * scale).await,
             Err(e) => println!("{name:13} skipped: {e}"),
         }
     }

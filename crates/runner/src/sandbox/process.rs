@@ -218,7 +218,11 @@ impl ProcessSandbox {
                 peak_memory: res.rusage.maxrss,
             })
         });
-        Ok(Launched { pgid, exit })
+        Ok(Launched {
+            pgid,
+            forked: false,
+            exit,
+        })
     }
 
     /// Starts the script as a fork of the slot's warm interpreter.
@@ -254,7 +258,11 @@ impl ProcessSandbox {
                 peak_memory: end.peak_memory,
             })
         });
-        Ok(Launched { pgid, exit })
+        Ok(Launched {
+            pgid,
+            forked: true,
+            exit,
+        })
     }
 
     /// Kills everything the execution may have left: the group, and the slot uid's processes.
@@ -309,17 +317,16 @@ impl Sandbox for ProcessSandbox {
         }
         let (reader, writer) = std::io::pipe().map_err(Error::process("creating the pipe"))?;
         let launched = match &self.warm {
-            Some(pool) if spec.warm => self.launch_warm(pool, spec, writer).await?,
+            Some(pool)
+                if spec.warm && pool.ready_or_warming(spec.slot, threads_for(spec.limits.cpus)) =>
+            {
+                self.launch_warm(pool, spec, writer).await?
+            }
             _ => self.launch_cold(spec, writer)?,
         };
         let start = Instant::now();
         let pgid = launched.pgid;
-        debug!(
-            pgid,
-            ?uid,
-            warm = spec.warm && self.warm.is_some(),
-            "script started"
-        );
+        debug!(pgid, ?uid, forked = launched.forked, "script started");
         io.started(format!("pgid-{pgid}")).await;
 
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
@@ -448,6 +455,8 @@ fn base_env(python: &Path) -> Vec<(String, String)> {
 /// A started script: its process group and the task that waits for its end.
 struct Launched {
     pgid: i32,
+    /// Forked from the slot's warm interpreter rather than started cold.
+    forked: bool,
     exit: tokio::task::JoinHandle<Result<ScriptEnd>>,
 }
 

@@ -165,15 +165,49 @@ impl WarmPool {
         let pool = self.clone();
         std::thread::spawn(move || {
             for slot in 0..pool.slots.len() {
-                let mut held = lock(&pool.slots[slot]);
-                if held.is_none() {
-                    match pool.start(threads) {
-                        Ok(server) => *held = Some(server),
-                        Err(e) => warn!(slot, error = %e, "warm interpreter did not start"),
-                    }
-                }
+                pool.start_unless_ready(slot, threads);
             }
         });
+    }
+
+    /// Whether slot `slot` has a live server loaded for `threads` threads, so an execution
+    /// forks at once. When it has not (still importing, never started, died, or loaded for
+    /// another thread count), one is started on a background thread and the caller runs
+    /// its script cold meanwhile: no script waits for imports it may not even need.
+    pub fn ready_or_warming(self: &Arc<Self>, slot: usize, threads: u64) -> bool {
+        let Some(cell) = self.slots.get(slot) else {
+            return false;
+        };
+        let ready = match cell.try_lock() {
+            Ok(mut held) => held
+                .as_mut()
+                .is_some_and(|s| s.threads == threads && s.is_alive()),
+            // Held while a server is being started.
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+            Err(std::sync::TryLockError::Poisoned(_)) => false,
+        };
+        if !ready {
+            let pool = self.clone();
+            std::thread::spawn(move || pool.start_unless_ready(slot, threads));
+        }
+        ready
+    }
+
+    /// Starts slot `slot`'s server for `threads` threads unless a live one is there, holding
+    /// the slot meanwhile.
+    fn start_unless_ready(&self, slot: usize, threads: u64) {
+        let mut held = lock(&self.slots[slot]);
+        if held
+            .as_mut()
+            .is_some_and(|s| s.threads == threads && s.is_alive())
+        {
+            return;
+        }
+        *held = None;
+        match self.start(threads) {
+            Ok(server) => *held = Some(server),
+            Err(e) => warn!(slot, error = %e, "warm interpreter did not start"),
+        }
     }
 
     /// Forks slot `slot`'s server (starting one first when it has none, or one loaded for

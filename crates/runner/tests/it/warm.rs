@@ -1,10 +1,13 @@
 //! Warm starts: a script runs as a fork of its slot's warm interpreter (process backend) or
 //! warm container (Docker), which has imported the preload list, unless it or its request
-//! asks for a cold start; a script that poisons its interpreter leaves nothing to the next
-//! one; a warm interpreter that died is replaced. (The limits and isolation tests of
+//! asks for a cold start (or its slot's interpreter is still importing); a script that
+//! poisons its interpreter leaves nothing to the next one; a warm interpreter that died is
+//! replaced. (The limits and isolation tests of
 //! `process.rs`, `docker.rs` and `quota.rs` run warm, the default, too.)
 
 use std::time::{Duration, Instant};
+
+use aide_proto::v1::ExecuteRequest;
 
 use crate::common::*;
 
@@ -12,10 +15,11 @@ use crate::common::*;
 const UID_BASE: u32 = 21700;
 
 /// A one-slot process runner whose warm interpreter preloads stdlib modules a bare
-/// interpreter never imports, so a script can tell a warm start from a cold one.
+/// interpreter never imports, so a script can tell a warm start from a cold one; returned
+/// once its interpreter is warm.
 async fn warm_runner(uid_base: u32) -> Harness {
     let uid = uid_base.to_string();
-    Harness::start(&[
+    let h = Harness::start(&[
         "--backend",
         "process",
         "--slots",
@@ -27,13 +31,33 @@ async fn warm_runner(uid_base: u32) -> Harness {
         "--preload",
         "decimal,json,csv",
     ])
-    .await
+    .await;
+    until_warm(&h).await;
+    h
+}
+
+/// Runs [`WHERE_AM_I`] until it forks from a warm interpreter (scripts run cold while the
+/// slot's interpreter is still importing); returns that interpreter's pid.
+async fn until_warm(h: &Harness) -> u32 {
+    until_warm_for(h, || request(WHERE_AM_I)).await
+}
+
+/// [`until_warm`] for the requests `make` builds.
+async fn until_warm_for(h: &Harness, make: impl Fn() -> ExecuteRequest) -> u32 {
+    for _ in 0..200 {
+        let (preloaded, parent) = where_it_ran(h, make()).await;
+        if preloaded {
+            return parent;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the slot's interpreter never became warm");
 }
 
 /// Prints whether the preloaded `decimal` is already imported, then the parent's pid.
 const WHERE_AM_I: &str = "import os, sys\nprint('decimal' in sys.modules)\nprint(os.getppid())\n";
 
-async fn where_it_ran(h: &Harness, req: aide_proto::v1::ExecuteRequest) -> (bool, u32) {
+async fn where_it_ran(h: &Harness, req: ExecuteRequest) -> (bool, u32) {
     let out = h.run(req).await;
     let f = &out.finished;
     assert_eq!(f.exit_code, Some(0), "{} {}", f.output, f.sandbox_error);
@@ -67,6 +91,29 @@ async fn a_script_forks_from_the_warm_interpreter_unless_it_asks_for_a_cold_star
         !preloaded && parent == runner,
         "the request asks for a cold start"
     );
+    h.stop().await;
+}
+
+/// A script never waits for its slot's interpreter to finish importing: one that asks for
+/// two cores, where the warm interpreter loaded its libraries for one, runs cold at once
+/// while an interpreter for two cores warms up, and later ones fork from it.
+#[tokio::test]
+async fn a_script_runs_cold_while_its_slot_is_still_warming() {
+    let h = warm_runner(UID_BASE + 50).await;
+    let two_cores = || {
+        let mut req = request(WHERE_AM_I);
+        req.limits.get_or_insert_default().cpus = 2.0;
+        req
+    };
+    // Had it waited for the interpreter, it would have forked from it.
+    let (preloaded, parent) = where_it_ran(&h, two_cores()).await;
+    assert!(!preloaded, "ran cold while warming");
+    assert_eq!(
+        parent,
+        std::process::id(),
+        "a cold start is the runner's child"
+    );
+    until_warm_for(&h, two_cores).await;
     h.stop().await;
 }
 
@@ -134,20 +181,20 @@ async fn a_script_that_poisons_its_interpreter_leaves_nothing_to_the_next_one() 
 #[tokio::test]
 async fn a_warm_interpreter_that_died_is_replaced() {
     let h = warm_runner(UID_BASE + 20).await;
-    let (_, first) = where_it_ran(&h, request(WHERE_AM_I)).await;
+    let first = until_warm(&h).await;
     let server = nix::unistd::Pid::from_raw(i32::try_from(first).expect("pid"));
     nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGKILL).expect("kill");
 
-    let (preloaded, second) = where_it_ran(&h, request(WHERE_AM_I)).await;
-    assert!(preloaded, "the replacement is warm too");
+    // Meanwhile scripts run cold; then a new warm interpreter takes over.
+    let second = until_warm(&h).await;
     assert_ne!(second, first, "a new warm interpreter took over");
     h.stop().await;
 }
 
-/// A cancel that arrives while the slot's warm interpreter is still importing its preload
-/// list kills the fork as soon as it exists, even before it has made its own process group.
+/// A cancel that arrives as soon as the execution is known kills its script, even a fork
+/// that has not yet made its own process group.
 #[tokio::test]
-async fn a_cancel_during_the_warm_up_kills_the_fork() {
+async fn a_cancel_at_the_start_kills_the_fork() {
     let h = warm_runner(UID_BASE + 40).await;
     let req = request("import time\ntime.sleep(60)\n");
     let work = req.work.clone().expect("work");

@@ -8,6 +8,9 @@
 //! - A marker file holding the full key is written (atomically, by rename) only after `venv`
 //!   and `pip` succeeded. A venv without a valid marker is never used: it is removed and
 //!   rebuilt (an interrupted provisioning is redone).
+//! - Finding the base interpreter starts one per candidate, so once a request's venv is
+//!   complete its plan is remembered in `<root>/plan-<hash of the request>`, and later starts
+//!   start no interpreter to find it.
 //! - Builders take an exclusive `flock` on `<root>/<prefix>.lock` and re-check the marker
 //!   once they hold it, so concurrent runners or slots build one venv and the others reuse
 //!   it. The venv is built in place (venvs are not relocatable: pip writes absolute shebangs)
@@ -109,8 +112,21 @@ pub fn cache_home(root_user: bool) -> PathBuf {
 }
 
 /// Resolves the base interpreter and computes where the venv for `req` lives, without
-/// building anything (`built` is false).
+/// building anything (`built` is false). A request whose venv was found complete before is
+/// answered from what was remembered then, without starting an interpreter.
 pub fn plan(req: &VenvRequest) -> Result<Venv> {
+    if let Some(venv) = remembered(req) {
+        return Ok(venv);
+    }
+    let venv = resolve(req)?;
+    if is_complete(&venv) {
+        remember(req, &venv);
+    }
+    Ok(venv)
+}
+
+/// [`plan`] the slow way: probes the candidate base interpreters.
+fn resolve(req: &VenvRequest) -> Result<Venv> {
     let base = find_base(req)?;
     let mut hasher = Sha256::new();
     hasher.update(b"aide-venv-v1\n");
@@ -164,9 +180,71 @@ pub fn provision(req: &VenvRequest) -> Result<Venv> {
     );
     build(req, &venv)?;
     venv.built = true;
+    remember(req, &venv);
     info!(dir = %venv.dir.display(), secs = started.elapsed().as_secs(), "virtualenv provisioned");
     drop(lock);
     Ok(venv)
+}
+
+/// Where the plan of `req` is remembered: named by everything that chooses the base
+/// interpreter and the package set (the configured base, `PATH`, whether a sandbox uid
+/// must run it: which uid does not matter, as they differ only in number).
+fn remembered_at(req: &VenvRequest) -> PathBuf {
+    let mut hasher = Sha256::new();
+    hasher.update(b"aide-venv-plan-v1\n");
+    hasher.update(req.base_python.as_deref().unwrap_or_default());
+    hasher.update(b"\n");
+    hasher.update(
+        std::env::var_os("PATH")
+            .unwrap_or_default()
+            .as_encoded_bytes(),
+    );
+    hasher.update(format!("\n{}\n", req.shared_with.is_some()));
+    hasher.update(req.requirements.as_bytes());
+    req.root.join(format!(
+        "plan-{}",
+        &format!("{:x}", hasher.finalize())[..16]
+    ))
+}
+
+/// Remembers that `req` plans `venv` (complete): its key, its base interpreter and the file
+/// that interpreter resolves to, so an upgraded base Python is noticed. Best effort.
+fn remember(req: &VenvRequest, venv: &Venv) {
+    let Ok(real) = fs::canonicalize(&venv.base) else {
+        return;
+    };
+    let path = remembered_at(req);
+    let partial = path.with_extension("partial");
+    let text = format!(
+        "{}\n{}\n{}\n",
+        venv.key,
+        venv.base.display(),
+        real.display()
+    );
+    if let Err(e) = fs::write(&partial, text).and_then(|()| fs::rename(&partial, &path)) {
+        debug!(path = %path.display(), error = %e, "the venv plan was not remembered");
+    }
+}
+
+/// The plan remembered for `req`, when its venv is still complete and its base interpreter
+/// still resolves to the same file.
+fn remembered(req: &VenvRequest) -> Option<Venv> {
+    let text = fs::read_to_string(remembered_at(req)).ok()?;
+    let mut lines = text.lines();
+    let (key, base, real) = (lines.next()?, lines.next()?, lines.next()?);
+    let base = PathBuf::from(base);
+    if key.len() < 16 || fs::canonicalize(&base).ok()? != Path::new(real) {
+        return None;
+    }
+    let dir = req.root.join(&key[..16]);
+    let venv = Venv {
+        python: dir.join("bin").join("python"),
+        dir,
+        key: key.to_string(),
+        base,
+        built: false,
+    };
+    is_complete(&venv).then_some(venv)
 }
 
 /// Whether the venv's marker holds its key and its interpreter exists.

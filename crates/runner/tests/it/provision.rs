@@ -1,6 +1,6 @@
 //! Provisioning of the process backend's virtualenv with real `venv` and real `pip` (PyPI must
 //! be reachable): build, reuse without pip, a new venv for new requirements, redo after an
-//! interrupted build, concurrent builders, a clear pip error, and (only with
+//! interrupted build, concurrent builders, a clear pip error, a remembered plan, and (only with
 //! AIDE_TEST_FULL_VENV=1, it takes minutes) the full pinned package set.
 
 use std::{
@@ -130,6 +130,52 @@ fn an_interrupted_build_is_redone_never_used() {
     assert!(venv::is_complete(&venv));
 }
 
+/// The one `plan-*` file under the cache root.
+fn remembered_plan(root: &Path) -> std::path::PathBuf {
+    let plans: Vec<_> = std::fs::read_dir(root)
+        .expect("ls")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("plan-"))
+        })
+        .collect();
+    assert_eq!(plans.len(), 1, "{plans:?}");
+    plans[0].clone()
+}
+
+#[test]
+fn a_complete_venvs_plan_is_remembered_and_used_only_while_it_holds() {
+    let (_dir, req) = request(SIX);
+    let venv = venv::provision(&req).expect("provision");
+    let remembered = remembered_plan(&req.root);
+    let text = std::fs::read_to_string(&remembered).expect("read");
+    assert!(text.starts_with(&venv.key), "{text}");
+
+    // What is remembered is what a later plan answers, without probing: a remembered
+    // complete venv elsewhere under the root is taken as is.
+    let other_key = format!("{:0<64}", "feed");
+    let other = req.root.join(&other_key[..16]);
+    std::fs::create_dir_all(other.join("bin")).expect("mkdir");
+    std::os::unix::fs::symlink(&venv.base, other.join("bin/python")).expect("symlink");
+    std::fs::write(other.join(MARKER), &other_key).expect("marker");
+    let rest: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&remembered, format!("{other_key}\n{rest}")).expect("write");
+    assert_eq!(venv::plan(&req).expect("plan").dir, other);
+
+    // Once that venv is incomplete, the plan is found again and remembered anew.
+    std::fs::remove_file(other.join(MARKER)).expect("rm");
+    assert_eq!(venv::plan(&req).expect("plan").dir, venv.dir);
+    assert_eq!(std::fs::read_to_string(&remembered).expect("read"), text);
+
+    // A base interpreter that now resolves to another file (an upgraded Python) is noticed.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[2] = "/usr/bin/python2.7-long-gone";
+    std::fs::write(&remembered, lines.join("\n")).expect("write");
+    assert_eq!(venv::plan(&req).expect("plan").dir, venv.dir);
+    assert_eq!(std::fs::read_to_string(&remembered).expect("read"), text);
+}
+
 #[test]
 fn concurrent_provisionings_of_one_venv_both_succeed_and_build_it_once() {
     let (_dir, req) = request(SIX);
@@ -149,9 +195,9 @@ fn concurrent_provisionings_of_one_venv_both_succeed_and_build_it_once() {
     );
     assert!(venv::is_complete(&venvs[0]));
     assert_eq!(six_version(&venvs[0].python, None), "1.16.0");
-    // One venv and its lock file: no stray build directories.
+    // One venv, its lock file and its remembered plan: no stray build directories.
     let entries = std::fs::read_dir(&req.root).expect("ls").count();
-    assert_eq!(entries, 2);
+    assert_eq!(entries, 3);
 }
 
 #[test]

@@ -46,6 +46,7 @@ pub async fn resume(args: ResumeArgs, interrupt: &Interrupt) -> Result<u8, CliEr
             _ => EXIT_FAILED,
         });
     };
+    let tokens = session::start_counting_tokens();
     let mode = Mode::detect(args.quiet);
     if mode != Mode::Quiet {
         eprintln!(
@@ -70,6 +71,7 @@ pub async fn resume(args: ResumeArgs, interrupt: &Interrupt) -> Result<u8, CliEr
             work_root: None,
             mode,
             ui: ui_address(args.ui, args.ui_listen),
+            tokens,
         },
         interrupt,
     )

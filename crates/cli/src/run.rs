@@ -94,6 +94,7 @@ pub fn plan(args: &RunArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Plan
 
 /// Runs `aide run`.
 pub async fn run(args: RunArgs, interrupt: &Interrupt) -> Result<u8, CliError> {
+    let tokens = session::start_counting_tokens();
     let env = |var: &str| std::env::var(var).ok();
     let plan = plan(&args, &env)?;
     let mode = Mode::detect(args.quiet);
@@ -143,6 +144,7 @@ pub async fn run(args: RunArgs, interrupt: &Interrupt) -> Result<u8, CliError> {
             work_root: plan.work_root,
             mode,
             ui: ui_address(args.ui, args.ui_listen),
+            tokens,
         },
         interrupt,
     )

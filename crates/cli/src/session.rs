@@ -36,6 +36,17 @@ pub struct Session {
     pub mode: Mode,
     /// Serve the web UI here (`--ui`), on loopback.
     pub ui: Option<std::net::SocketAddr>,
+    /// The token counter, already loading (see [`start_counting_tokens`]).
+    pub tokens: aide_core::TokenCounter,
+}
+
+/// A token counter whose encoding starts loading now, on a thread of its own: the first
+/// draft's data preview needs it, and loading it takes longer than everything else `aide
+/// run` does before its first model request.
+pub fn start_counting_tokens() -> aide_core::TokenCounter {
+    let tokens = aide_core::TokenCounter::new();
+    tokens.preload();
+    tokens
 }
 
 /// Ctrl-C: the first cancels `first` (the engine stops and releases the lease), the second
@@ -230,6 +241,7 @@ async fn drive_engine(
         backoff: Backoff::default(),
         output_dir: Some(session.out.clone()),
         on_event: Some(notifier.hook()),
+        tokens: session.tokens.clone(),
         ..EngineConfig::default()
     };
     let bearer = Bearer::new(&services.process_token);

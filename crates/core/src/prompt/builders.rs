@@ -23,16 +23,14 @@ pub fn draft_prompt(ctx: &PromptContext<'_>) -> Prompt {
         ""
     };
     let intro = format!(
-        "{ROLE}\n\nIn this step, write a first solution: a short plan and a complete program \
-         that trains a model on the training data, measures it on held-out data{test}."
+        "{ROLE}\n\nIn this step, write a first solution: a program that trains a model, \
+         measures it on held-out data{test}."
     );
 
     let mut guideline = vec![
         "Keep this first version simple and dependable: one well-understood model with \
          sensible preprocessing, no ensembles and no extensive hyperparameter search. Later \
          steps improve on it.",
-        "Evaluate carefully: the validation score decides which solutions are developed \
-         further.",
     ];
     if memory.is_some() {
         guideline.push(
@@ -78,7 +76,6 @@ pub fn improve_prompt(ctx: &PromptContext<'_>, previous: &PreviousSolution<'_>) 
          single change keeps its effect measurable.",
         "Keep everything else as it is, and return the whole program, not only the part that \
          changed.",
-        "In the plan, name the change and say why it should help, in three to five sentences.",
     ];
     if memory.is_some() {
         guideline.push(
@@ -97,7 +94,7 @@ pub fn improve_prompt(ctx: &PromptContext<'_>, previous: &PreviousSolution<'_>) 
     let in_memory = memory.as_ref().is_some_and(|m| m.body.contains(&shown));
     let mut solution = Section::new(title::PREVIOUS_SOLUTION, "");
     if in_memory {
-        solution.body = "Its plan and what its run showed are under Memory.".into();
+        solution.body = "Its plan and findings are under Memory.".into();
     } else if !previous.plan.trim().is_empty() {
         solution = solution.with(Section::new(title::PLAN, previous.plan.trim()));
     }
@@ -128,8 +125,7 @@ pub fn debug_prompt(ctx: &PromptContext<'_>, buggy: &BuggySolution<'_>) -> Promp
     let guideline = [
         "Read the output to find what went wrong, then state the cause and your fix in the \
          plan, in a few sentences.",
-        "Keep the approach unless it is what fails, and return the whole corrected program, \
-         not only the changed lines.",
+        "Keep the approach unless it is what fails.",
     ];
     let instructions = Section::new(title::INSTRUCTIONS, "")
         .with(response_format())

@@ -10,8 +10,7 @@ use super::MemoryEntry;
 use crate::metric::Direction;
 use crate::tokens::TokenCounter;
 
-const HEADER: &str = "Solutions that ran successfully so far, oldest first: the approach of \
-                      each, what its run showed, and its validation metric.";
+const HEADER: &str = "Solutions that ran successfully so far, oldest first.";
 
 /// Separator between the header, the note and the entries.
 const GAP: &str = "\n\n";

@@ -3,15 +3,15 @@
 //!
 //! The reviewer sees only what the verdict needs: the task's goal and evaluation (not its
 //! long description), the program and its output. How to fill each field is said once, in
-//! the function's schema, which travels with every review request; the prompt adds only
-//! the direction, when the run has fixed it.
+//! the function's schema, which travels with every review request; the direction, once the
+//! run has fixed it, is in the task's evaluation line.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::sections::{fenced, output_block, task_summary};
 use super::{ExecutedSolution, Prompt, PromptContext, Section, title};
-use crate::metric::{Direction, METRIC_LINE_PREFIX};
+use crate::metric::METRIC_LINE_PREFIX;
 
 /// The name of the review function.
 pub const REVIEW_FUNCTION_NAME: &str = "submit_review";
@@ -31,37 +31,31 @@ pub struct FunctionSpec {
 pub fn review_function() -> FunctionSpec {
     FunctionSpec {
         name: REVIEW_FUNCTION_NAME.into(),
-        description: "Submit the verdict on one executed solution: whether the run failed, \
-                      what it showed, and the validation metric it printed."
-            .into(),
+        description: "Submit the verdict on one executed solution.".into(),
         parameters: json!({
             "type": "object",
             "properties": {
                 "is_bug": {
                     "type": "boolean",
-                    "description": "True when the run failed (an exception, a timeout, no \
-                                    validation metric printed) or the program clearly does \
-                                    not do what the task asks; false otherwise."
+                    "description": "True when the run failed (exception, timeout, no metric \
+                                    printed) or does not do what the task asks."
                 },
                 "summary": {
                     "type": "string",
-                    "description": "Two to four sentences on the empirical findings: the \
-                                    score, what worked, what went wrong. Do not restate the \
-                                    code."
+                    "description": "Two to four sentences on the empirical findings; do \
+                                    not restate the code."
                 },
                 "metric": {
                     "type": ["number", "null"],
                     "description": format!(
-                        "The validation metric as the program printed it, as a number (from \
-                         the `{METRIC_LINE_PREFIX}` line when there is one); null when it \
-                         printed none. Never estimate or invent a value."
+                        "The validation metric the program printed (its \
+                         `{METRIC_LINE_PREFIX}` line when present); null when none. Never \
+                         estimate."
                     )
                 },
                 "lower_is_better": {
                     "type": "boolean",
-                    "description": "True when smaller values of this metric are better (an \
-                                    error or a loss), false when larger values are better \
-                                    (such as accuracy)."
+                    "description": "True when smaller values of the metric are better."
                 }
             },
             "required": ["is_bug", "summary", "metric", "lower_is_better"],
@@ -70,24 +64,19 @@ pub fn review_function() -> FunctionSpec {
     }
 }
 
-/// The reviewer's prompt: its role, the task's goal and evaluation, the program, everything
-/// it printed, and the call to make (with the direction, once the run has fixed it).
+/// The reviewer's prompt: its role, the task's goal and evaluation (with the metric's
+/// direction, once the run has fixed it), the program and everything it printed. The call
+/// to make is forced by the request, not asked for in words.
 pub fn review_prompt(ctx: &PromptContext<'_>, run: &ExecutedSolution<'_>) -> Prompt {
     let intro = "You are an experienced machine-learning engineer reviewing one run of a \
                  solution program: judge whether it succeeded, summarise what it showed, and \
                  report the validation metric it printed.";
-    let mut instructions = format!("Reply by calling `{REVIEW_FUNCTION_NAME}`.");
-    if let Some(direction) = ctx.direction {
-        let flag = direction == Direction::Minimize;
-        instructions.push_str(&format!(" Set `lower_is_better` to {flag}."));
-    }
     Prompt {
         sections: vec![
             Section::new(title::INTRODUCTION, intro),
             task_summary(ctx),
             Section::new(title::CODE, fenced("python", run.code)),
             Section::new(title::EXECUTION_OUTPUT, output_block(ctx, run.output)),
-            Section::new(title::INSTRUCTIONS, instructions),
         ],
     }
 }

@@ -118,11 +118,9 @@ pub(super) fn demote_headings(text: &str, by: usize) -> String {
 pub(super) fn response_format() -> Section {
     Section::new(
         title::RESPONSE_FORMAT,
-        "Answer in two parts:\n\n\
-         1. A plan in plain prose, three to five sentences: what the program does and why \
-         this approach suits the task.\n\
-         2. The complete program in exactly one fenced code block marked `python`.\n\n\
-         Write nothing after the code block and add no other code blocks.",
+        "Answer with a plan in plain prose (three to five sentences: what the program does \
+         and why it suits the task), then the complete program in exactly one fenced \
+         `python` code block, and nothing after it.",
     )
 }
 
@@ -132,15 +130,14 @@ pub(super) fn implementation_guideline(ctx: &PromptContext<'_>) -> Section {
         "Write one self-contained Python file that runs from top to bottom with no \
          arguments and no interaction."
             .to_string(),
-        "The task's files are in `./input`. Read them from there and leave them unchanged; \
-         put anything you write in `./working`."
+        "The task's files are in `./input` (read-only); write anything else to \
+         `./working`."
             .to_string(),
     ];
     if let Some(sub) = &ctx.task.submission {
         let mut item = format!(
-            "This task has test data: predict it and save the predictions to \
-             `./working/{}`. The file is required; a run that does not write it counts as \
-             failed.",
+            "Save the test data's predictions to `./working/{}`; a run without this file \
+             counts as failed.",
             sub.file_name
         );
         if let Some(sample) = &sub.sample {
@@ -152,8 +149,8 @@ pub(super) fn implementation_guideline(ctx: &PromptContext<'_>) -> Section {
         items.push(item);
     }
     items.push(format!(
-        "The program must finish within {}. A run that takes longer is stopped and counts \
-         as failed, so size the models, epochs and searches to fit.",
+        "The program must finish within {}; a longer run is stopped and counts as failed, \
+         so size models and searches to fit.",
         humane_duration(ctx.exec_timeout_secs)
     ));
     if ctx.k_fold_validation > 1 {
@@ -166,10 +163,9 @@ pub(super) fn implementation_guideline(ctx: &PromptContext<'_>) -> Section {
         items.push("Estimate performance on a held-out validation split.".to_string());
     }
     items.push(format!(
-        "Print the validation score with a label, and also print it once, after the \
-         evaluation, on a line of its own that holds only `{METRIC_LINE_PREFIX}` and the \
-         number, for example `{METRIC_LINE_PREFIX} 0.8731`. That line is how the score is \
-         read."
+        "After the evaluation, print the validation score once on a line of its own as \
+         `{METRIC_LINE_PREFIX} <number>` (e.g. `{METRIC_LINE_PREFIX} 0.8731`); the score is \
+         read from that line."
     ));
     if ctx.expose_prediction {
         items.push(

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::metric::METRIC_LINE_PREFIX;
+use crate::metric::{Direction, METRIC_LINE_PREFIX};
 use crate::task::{MetricSpec, SubmissionSpec, TaskLayout};
 use crate::tokens::TokenCounter;
 
@@ -160,10 +160,7 @@ fn improve_has_previous_solution_and_no_data_overview() {
     // Previous solution, nor the output the findings summarise.
     assert_eq!(subtitles(&p, title::PREVIOUS_SOLUTION), [title::CODE]);
     let previous = p.section(title::PREVIOUS_SOLUTION).expect("previous");
-    assert_eq!(
-        previous.body,
-        "Its plan and what its run showed are under Memory."
-    );
+    assert_eq!(previous.body, "Its plan and findings are under Memory.");
     assert_eq!(
         p.render()
             .matches("LightGBM with default settings.")
@@ -245,7 +242,7 @@ fn debug_has_buggy_code_output_and_data_overview() {
 }
 
 #[test]
-fn review_has_code_output_and_call_instructions() {
+fn review_has_code_output_and_the_direction() {
     let tokens = TokenCounter::new();
     let task = task(true);
     let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens);
@@ -260,16 +257,11 @@ fn review_has_code_output_and_call_instructions() {
             title::INTRODUCTION,
             title::TASK,
             title::CODE,
-            title::EXECUTION_OUTPUT,
-            title::INSTRUCTIONS
+            title::EXECUTION_OUTPUT
         ]
     );
-    let instructions = &p.section(title::INSTRUCTIONS).expect("instructions").body;
-    // RMSE fixes the direction; the rest of the call is described by its schema alone.
-    assert_eq!(
-        instructions,
-        "Reply by calling `submit_review`. Set `lower_is_better` to true."
-    );
+    // RMSE fixes the direction, said in the evaluation line; the call is described by its
+    // schema alone, and forced by the request.
     let task_section = &p.section(title::TASK).expect("task").body;
     assert_eq!(
         task_section,
@@ -279,17 +271,22 @@ fn review_has_code_output_and_call_instructions() {
     let text = p.render();
     assert!(text.contains("```python\nprint('AIDE_METRIC: 0.12')\n```"));
     assert!(text.contains("```\nAIDE_METRIC: 0.12\n```"));
-    let open = ctx.with_direction(None);
-    let open = PromptContext {
+    let unnamed = PromptContext {
         metric_name: None,
-        ..open
+        ..ctx
     };
-    let body = review_prompt(&open, &run)
-        .section(title::INSTRUCTIONS)
-        .expect("i")
-        .body
-        .clone();
-    assert_eq!(body, "Reply by calling `submit_review`.");
+    let open = unnamed.clone().with_direction(None);
+    let text = review_prompt(&open, &run).render();
+    assert!(
+        !text.contains("better"),
+        "no direction before the run fixed one:\n{text}"
+    );
+    let minimised = unnamed.with_direction(Some(Direction::Minimize));
+    let text = review_prompt(&minimised, &run).render();
+    assert!(
+        text.contains("For this task's metric, lower values are better."),
+        "{text}"
+    );
 }
 
 #[test]
@@ -321,10 +318,10 @@ fn review_carries_only_what_the_verdict_needs() {
     // Each field is explained once, in the schema sent with the call, not in the prompt.
     let schema = review_function().parameters.to_string();
     for (field, explanation) in [
-        ("is_bug", "clearly does not do what the task asks"),
-        ("summary", "Do not restate the code"),
-        ("metric", "Never estimate or invent a value"),
-        ("lower_is_better", "such as accuracy"),
+        ("is_bug", "does not do what the task asks"),
+        ("summary", "do not restate the code"),
+        ("metric", "Never estimate"),
+        ("lower_is_better", "smaller values of the metric are better"),
     ] {
         assert!(schema.contains(explanation), "{field}");
         assert!(
@@ -360,7 +357,7 @@ fn implementation_guideline_specifics() {
     let task = task(true);
     let mut settings = RunSettings::default();
     let text = draft_prompt(&PromptContext::new(&task, &settings, &tokens)).render();
-    assert!(text.contains("within 1 hour."));
+    assert!(text.contains("within 1 hour;"));
     assert!(text.contains("5-fold cross-validation"));
     assert!(text.contains(&format!("`{METRIC_LINE_PREFIX} 0.8731`")));
     assert!(text.contains("`./input`"));
@@ -372,7 +369,7 @@ fn implementation_guideline_specifics() {
     let text = draft_prompt(&PromptContext::new(&task, &settings, &tokens)).render();
     assert!(!text.contains("-fold"));
     assert!(text.contains("held-out validation split"));
-    assert!(text.contains("within 1 hour 30 minutes."));
+    assert!(text.contains("within 1 hour 30 minutes;"));
     assert!(text.contains("`predict()`"));
 }
 

@@ -183,6 +183,13 @@ impl ColumnStats {
         }
     }
 
+    /// Whether this column, read elsewhere as `reference`, has another type there, or has
+    /// missing values where `reference` has none.
+    pub(super) fn differs_from(&self, reference: &ColumnStats) -> bool {
+        self.column_type() != reference.column_type()
+            || (self.missing > 0 && reference.missing == 0)
+    }
+
     /// The column as one markdown list line with type, missing share and distribution.
     pub(super) fn render(&self, max_listed: usize) -> String {
         let ty = self.column_type();

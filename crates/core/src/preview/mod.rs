@@ -186,16 +186,13 @@ fn render(root: tree::DirNode, heads: &dyn HeadSource, options: &PreviewOptions)
         }
     }
 
-    let column_sets: Vec<(String, Vec<String>)> = tables
-        .iter()
-        .map(|(_, t)| (t.rel_path.clone(), t.column_names()))
-        .collect();
+    let profiles: Vec<&table::TableProfile> = tables.iter().map(|(_, t)| t).collect();
     let any_missing = tables
         .iter()
         .any(|(_, t)| t.columns.iter().any(|c| c.missing > 0));
     let mut ordered: Vec<(usize, Section)> = tables
         .iter()
-        .map(|(order, t)| (*order, t.render(&column_sets, options)))
+        .map(|(order, t)| (*order, t.render(&profiles, options)))
         .collect();
     ordered.extend(others);
     ordered.sort_by_key(|(order, _)| *order);

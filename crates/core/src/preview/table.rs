@@ -189,34 +189,96 @@ fn sniff_delimiter(head: &[u8], given: u8) -> u8 {
 }
 
 impl TableProfile {
-    pub(super) fn column_names(&self) -> Vec<String> {
-        self.columns.iter().map(|c| c.name.clone()).collect()
+    fn column(&self, name: &str) -> Option<&ColumnStats> {
+        self.columns.iter().find(|c| c.name == name)
     }
 
     /// Columns of this table absent from the most similar other table (sharing at least half
     /// of that table's columns): with train.csv and test.csv, the target. At most a few.
-    fn only_here(&self, tables: &[(String, Vec<String>)]) -> Option<(String, Vec<usize>)> {
+    fn only_here(&self, tables: &[&TableProfile]) -> Option<(String, Vec<usize>)> {
         let mut best: Option<(usize, &str, Vec<usize>)> = None;
-        for (other_path, other) in tables {
-            if *other_path == self.rel_path || other.len() < 2 {
+        for other in tables {
+            if other.rel_path == self.rel_path || other.columns.len() < 2 {
                 continue;
             }
             let shared = self
                 .columns
                 .iter()
-                .filter(|c| other.contains(&c.name))
+                .filter(|c| other.column(&c.name).is_some())
                 .count();
             let extra: Vec<usize> = (0..self.columns.len())
-                .filter(|&i| !other.contains(&self.columns[i].name))
+                .filter(|&i| other.column(&self.columns[i].name).is_none())
                 .collect();
-            if shared * 2 < other.len() || extra.is_empty() || extra.len() > MAX_ONLY_HERE {
+            if shared * 2 < other.columns.len() || extra.is_empty() || extra.len() > MAX_ONLY_HERE {
                 continue;
             }
             if best.as_ref().is_none_or(|(s, _, _)| shared > *s) {
-                best = Some((shared, other_path, extra));
+                best = Some((shared, &other.rel_path, extra));
             }
         }
         best.map(|(_, path, extra)| (path.to_string(), extra))
+    }
+
+    /// The table whose columns are this one's and a few more (with test.csv, train.csv and
+    /// its target), and those extra columns: this table is then described by reference to
+    /// it, so the same columns are not profiled twice.
+    fn narrower_copy_of<'t>(
+        &self,
+        tables: &[&'t TableProfile],
+    ) -> Option<(&'t TableProfile, Vec<&'t str>)> {
+        tables.iter().copied().find_map(|other| {
+            let usable = other.rel_path != self.rel_path && other.rows > 0 && other.error.is_none();
+            if !usable || !self.columns.iter().all(|c| other.column(&c.name).is_some()) {
+                return None;
+            }
+            let extra: Vec<&str> = other
+                .columns
+                .iter()
+                .filter(|c| self.column(&c.name).is_none())
+                .map(|c| c.name.as_str())
+                .collect();
+            (!extra.is_empty() && extra.len() <= MAX_ONLY_HERE).then_some((other, extra))
+        })
+    }
+
+    /// This table described as `wider`'s columns without `extra`, with the columns whose
+    /// type differs from `wider`'s or that have missing values where `wider`'s have none.
+    fn render_by_reference(
+        &self,
+        summary: String,
+        wider: &TableProfile,
+        extra: &[&str],
+        options: &PreviewOptions,
+    ) -> Section {
+        let extra: Vec<String> = extra.iter().map(|n| display_name(n)).collect();
+        let mut text = format!(
+            "{summary}\nColumns: those of {} without {}.",
+            wider.rel_path,
+            extra.join(", ")
+        );
+        let differing: Vec<&ColumnStats> = self
+            .columns
+            .iter()
+            .filter(|c| wider.column(&c.name).is_some_and(|w| c.differs_from(w)))
+            .collect();
+        if differing.is_empty() {
+            return Section::new(text.clone(), text);
+        }
+        let mut full = text.clone();
+        full.push_str("\nUnlike there (another type, or missing values):");
+        for column in &differing {
+            let _ = write!(full, "\n{}", column.render(options.max_listed_values));
+        }
+        let names: Vec<String> = differing
+            .iter()
+            .map(|c| format!("{} ({})", display_name(&c.name), c.column_type().label()))
+            .collect();
+        let _ = write!(
+            text,
+            "\nUnlike there (another type, or missing values): {}.",
+            list(&names, COMPACT_MISSING_LISTED)
+        );
+        Section::new(full, text)
     }
 
     /// The header lines shared by both renderings.
@@ -276,15 +338,11 @@ impl TableProfile {
         out
     }
 
-    /// Both renderings; `tables` lists the column names of every table of the preview.
+    /// Both renderings; `tables` are every table of the preview.
     ///
     /// Long because the full and the compact rendering are written side by side in one pass
     /// over the columns, so they cannot drift apart.
-    pub(super) fn render(
-        &self,
-        tables: &[(String, Vec<String>)],
-        options: &PreviewOptions,
-    ) -> Section {
+    pub(super) fn render(&self, tables: &[&TableProfile], options: &PreviewOptions) -> Section {
         let summary = self.summary();
         if self.columns.is_empty() {
             return Section::new(summary.clone(), summary);
@@ -293,6 +351,9 @@ impl TableProfile {
             let names: Vec<String> = self.columns.iter().map(|c| display_name(&c.name)).collect();
             let text = format!("{summary}\nHeader only, columns: {}", names.join(", "));
             return Section::new(text.clone(), text);
+        }
+        if let Some((wider, extra)) = self.narrower_copy_of(tables) {
+            return self.render_by_reference(summary, wider, &extra, options);
         }
         let only_here = self.only_here(tables);
         let only_line = only_here.as_ref().map(|(other, idx)| {

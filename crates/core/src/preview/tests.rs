@@ -378,3 +378,36 @@ fn helpers_size_truncate_and_prefix() {
     );
     assert!(tokens.count(&cut) <= 40, "{}", tokens.count(&cut));
 }
+
+#[test]
+fn a_test_table_with_the_training_columns_but_the_target_is_described_by_reference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "train.csv",
+        "id,size,colour,price\n1,10,red,100\n2,20,blue,200\n3,30,red,300\n",
+    );
+    // `size` has a missing value only here; `colour` is numeric only here.
+    write(dir.path(), "test.csv", "id,size,colour\n4,,1\n5,50,2\n");
+    let out = preview_dir(dir.path(), &unlimited()).expect("preview");
+    let test = section(&out, "### test.csv");
+    assert_eq!(
+        test,
+        "### test.csv\n2 rows x 3 columns.\nColumns: those of train.csv without price.\n\
+         Unlike there (another type, or missing values):\n\
+         - size: int, 1 missing (50.0%), values: 50\n\
+         - colour: int, values: 1, 2"
+    );
+    assert!(
+        section(&out, "### train.csv").contains("- price: int"),
+        "{out}"
+    );
+
+    // A column of its own makes a table worth profiling whole.
+    write(dir.path(), "test.csv", "id,size,colour,extra\n4,40,red,x\n");
+    let out = preview_dir(dir.path(), &unlimited()).expect("preview");
+    assert!(
+        section(&out, "### test.csv").contains("- extra: string"),
+        "{out}"
+    );
+}

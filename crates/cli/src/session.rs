@@ -40,11 +40,12 @@ pub struct Session {
     pub tokens: aide_core::TokenCounter,
 }
 
-/// A token counter whose encoding starts loading now, on a thread of its own: the first
+/// A token counter whose vocabulary starts loading now, on a thread of its own: the first
 /// draft's data preview needs it, and loading it takes longer than everything else `aide
-/// run` does before its first model request.
+/// run` does before its first model request. It is kept beside the runner's other caches
+/// (`/var/cache/aide` as root, else `~/.cache/aide`), where it loads faster the next time.
 pub fn start_counting_tokens() -> aide_core::TokenCounter {
-    let tokens = aide_core::TokenCounter::new();
+    let tokens = aide_core::TokenCounter::cached_in(aide_runner::sandbox::venv::own_cache_home());
     tokens.preload();
     tokens
 }

@@ -277,9 +277,9 @@ impl Config {
 
     /// The bundle cache's directory.
     pub fn cache_dir(&self) -> PathBuf {
-        self.cache_dir.clone().unwrap_or_else(|| {
-            crate::sandbox::venv::cache_home(nix::unistd::geteuid().is_root()).join("bundles")
-        })
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| crate::sandbox::venv::own_cache_home().join("bundles"))
     }
 
     /// Grace period between SIGTERM and SIGKILL.

@@ -97,6 +97,11 @@ pub fn default_root(root_user: bool) -> PathBuf {
     cache_home(root_user).join("venvs")
 }
 
+/// [`cache_home`] of the user this process runs as.
+pub fn own_cache_home() -> PathBuf {
+    cache_home(nix::unistd::geteuid().is_root())
+}
+
 /// Where the runner keeps what it caches: `/var/cache/aide` as root (reachable by sandbox
 /// uids), else `$XDG_CACHE_HOME/aide`, else `~/.cache/aide`.
 pub fn cache_home(root_user: bool) -> PathBuf {

@@ -8,12 +8,9 @@ use nix::{sys::signal::Signal, unistd::Pid};
 /// Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux).
 const TICKS: u64 = 100;
 
-/// One process as /proc shows it.
+/// One process's usage as /proc shows it.
 #[derive(Debug, Clone, Copy)]
 struct Proc {
-    pid: i32,
-    ppid: i32,
-    zombie: bool,
     pgrp: i32,
     uid: u32,
     cpu_ticks: u64,
@@ -37,9 +34,6 @@ fn read_proc(pid: i32) -> Option<Proc> {
             .and_then(|v| v.parse::<u64>().ok())
     };
     Some(Proc {
-        pid,
-        ppid: i32::try_from(num(4)?).ok()?,
-        zombie: f.first() == Some(&"Z"),
         pgrp: i32::try_from(num(5)?).ok()?,
         uid: u32::try_from(field("Uid:")?).ok()?,
         cpu_ticks: num(14)? + num(15)?,
@@ -48,13 +42,47 @@ fn read_proc(pid: i32) -> Option<Proc> {
     })
 }
 
-fn all_procs() -> impl Iterator<Item = Proc> {
+fn pids() -> impl Iterator<Item = i32> {
     fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(read_proc)
+}
+
+fn all_procs() -> impl Iterator<Item = Proc> {
+    pids().filter_map(read_proc)
+}
+
+/// Who owns a process and whether it is a zombie: what a pass over a uid needs, read from
+/// `/proc/<pid>/status` alone (reading `stat` too doubled the cost of a pass, which every
+/// execution makes).
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    pid: i32,
+    ppid: i32,
+    uid: u32,
+    zombie: bool,
+}
+
+fn read_owner(pid: i32) -> Option<Owner> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+    };
+    Some(Owner {
+        pid,
+        ppid: field("PPid:")?.parse().ok()?,
+        uid: field("Uid:")?.parse().ok()?,
+        zombie: field("State:")? == "Z",
+    })
+}
+
+fn owners() -> impl Iterator<Item = Owner> {
+    pids().filter_map(read_owner)
 }
 
 /// Usage of a set of processes at one instant.
@@ -83,25 +111,35 @@ pub fn usage(pgid: i32, uid: Option<u32>) -> Usage {
 /// the live ones, which catches processes that left the group with setsid, and reaps the
 /// zombies re-parented to this process (the runner is their subreaper) so they stop counting
 /// against the uid's process limit; `except` (the script's own leader, which its waiter
-/// reaps) is left alone. Returns how many were still alive.
-pub fn kill_and_reap_uid(uid: u32, except: Option<i32>) -> usize {
+/// reaps) is left alone.
+pub fn kill_and_reap_uid(uid: u32, except: Option<i32>) -> UidPass {
     let me = std::process::id();
-    let mut alive = 0;
-    for p in all_procs().filter(|p| p.uid == uid) {
+    let mut pass = UidPass::default();
+    for p in owners().filter(|p| p.uid == uid) {
+        pass.seen += 1;
         if !p.zombie {
-            alive += 1;
+            pass.alive += 1;
             let _ = nix::sys::signal::kill(Pid::from_raw(p.pid), Signal::SIGKILL);
         } else if p.ppid as u32 == me && Some(p.pid) != except {
             let flags = Some(nix::sys::wait::WaitPidFlag::WNOHANG);
             let _ = nix::sys::wait::waitpid(Pid::from_raw(p.pid), flags);
         }
     }
-    alive
+    pass
+}
+
+/// What one [`kill_and_reap_uid`] pass found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UidPass {
+    /// Processes of the uid still alive (now sent SIGKILL).
+    pub alive: usize,
+    /// Processes of the uid seen at all, zombies included.
+    pub seen: usize,
 }
 
 /// Whether any live (non-zombie) process is owned by `uid`.
 pub fn uid_has_processes(uid: u32) -> bool {
-    all_procs().any(|p| p.uid == uid && !p.zombie)
+    owners().any(|p| p.uid == uid && !p.zombie)
 }
 
 /// The 1-minute load average divided by the number of cores, capped at 1.

@@ -36,7 +36,10 @@ use std::{
     os::fd::OwnedFd,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -67,6 +70,9 @@ pub struct ProcessSandbox {
     quota_mounts: bool,
     /// The slots' warm interpreters, unless warm starts are off.
     warm: Option<Arc<WarmPool>>,
+    /// Per slot: its last execution ended with no process of the slot's uid left, checked
+    /// in a pass over `/proc`, so the next one need not check again before it starts.
+    left_clean: Vec<AtomicBool>,
 }
 
 impl ProcessSandbox {
@@ -146,6 +152,7 @@ impl ProcessSandbox {
             grace: config.grace(),
             sample_every: Duration::from_millis(config.sample_ms.max(50)),
             quota_mounts: crate::quota::QuotaMount::available(&work_root),
+            left_clean: (0..config.slots).map(|_| AtomicBool::new(false)).collect(),
         })
     }
 
@@ -268,20 +275,23 @@ impl ProcessSandbox {
     /// Kills everything the execution may have left: the group, and the slot uid's processes.
     /// The group's leader is also killed by pid: a warm fork is reported before it has made
     /// its own group (setsid) or dropped to the slot uid, and a cancel in that moment must
-    /// still reach it.
-    fn kill_all(&self, pgid: Option<i32>, uid: Option<u32>) {
+    /// still reach it. Returns whether the last pass saw no process of the uid at all.
+    fn kill_all(&self, pgid: Option<i32>, uid: Option<u32>) -> bool {
         if let Some(pgid) = pgid.filter(|p| *p > 1) {
             signal_group(pgid, Signal::SIGKILL);
         }
-        if let Some(uid) = uid {
-            // Until a pass finds none alive (one pass when the script left nothing).
-            for _ in 0..100 {
-                if procfs::kill_and_reap_uid(uid, pgid) == 0 {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
+        let Some(uid) = uid else {
+            return false;
+        };
+        // Until a pass finds none alive (one pass when the script left nothing).
+        for _ in 0..100 {
+            let pass = procfs::kill_and_reap_uid(uid, pgid);
+            if pass.alive == 0 {
+                return pass.seen == 0;
             }
+            std::thread::sleep(Duration::from_millis(5));
         }
+        false
     }
 }
 
@@ -311,7 +321,9 @@ impl Sandbox for ProcessSandbox {
         cancel: &CancellationToken,
     ) -> Result<RawOutcome> {
         let uid = self.sandbox_uid(spec.slot);
-        if let Some(uid) = uid {
+        let left_clean = self.left_clean.get(spec.slot);
+        let known_clean = left_clean.is_some_and(|c| c.swap(false, Ordering::AcqRel));
+        if let Some(uid) = uid.filter(|_| !known_clean) {
             // A previous tenant of this slot must be gone before limits count processes.
             self.kill_all(None, Some(uid));
         }
@@ -388,7 +400,7 @@ impl Sandbox for ProcessSandbox {
         };
         out.wall = start.elapsed();
         // Leftover children (daemons, escaped sessions) die with the script.
-        self.kill_all(Some(pgid), uid);
+        let clean = self.kill_all(Some(pgid), uid);
         // Drain what is still in the pipe; a holder that survived the kills cannot stall us.
         let drain_until = tokio::time::Instant::now() + Duration::from_secs(1);
         while output_open {
@@ -404,6 +416,9 @@ impl Sandbox for ProcessSandbox {
         drop(read_task);
         if let Some(uid) = uid {
             remove_temporary_files_of(uid);
+        }
+        if let Some(flag) = left_clean {
+            flag.store(clean, Ordering::Release);
         }
         let end = status
             .map_err(|e| Error::process("waiting for the script")(std::io::Error::other(e)))??;

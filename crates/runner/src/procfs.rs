@@ -26,13 +26,7 @@ fn read_proc(pid: i32) -> Option<Proc> {
     // rest[0] is field 3 (state): pgrp is field 5, utime 14, stime 15, threads 20.
     let num = |i: usize| f.get(i - 3).and_then(|v| v.parse::<u64>().ok());
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-    };
+    let field = |name: &str| status_field(&status, name)?.parse::<u64>().ok();
     Some(Proc {
         pgrp: i32::try_from(num(5)?).ok()?,
         uid: u32::try_from(field("Uid:")?).ok()?,
@@ -40,6 +34,14 @@ fn read_proc(pid: i32) -> Option<Proc> {
         threads: u32::try_from(num(20)?).unwrap_or(1),
         rss_bytes: field("VmRSS:").unwrap_or(0) * 1024,
     })
+}
+
+/// The first word of the line of `/proc/<pid>/status` that starts with `name` (`"Uid:"`).
+fn status_field<'s>(status: &'s str, name: &str) -> Option<&'s str> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next())
 }
 
 fn pids() -> impl Iterator<Item = i32> {
@@ -67,12 +69,7 @@ struct Owner {
 
 fn read_owner(pid: i32) -> Option<Owner> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-    };
+    let field = |name: &str| status_field(&status, name);
     Some(Owner {
         pid,
         ppid: field("PPid:")?.parse().ok()?,

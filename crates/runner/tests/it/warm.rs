@@ -152,8 +152,12 @@ if os.path.exists("/dev/shm/aide-poison"): found.append("/dev/shm file")
 if os.path.exists("working/left-behind.txt"): found.append("working file")
 if threading.active_count() != 1: found.append("threads")
 me = os.getpid()
-others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != me
-          and os.stat("/proc/" + p).st_uid == os.getuid()]
+def owned_by_me(pid):
+    try:
+        return os.stat("/proc/" + pid).st_uid == os.getuid()
+    except FileNotFoundError:  # any process on the machine may exit meanwhile
+        return False
+others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != me and owned_by_me(p)]
 if others: found.append("processes " + ",".join(others))
 print(os.getppid())
 print("found:", found)

@@ -44,6 +44,7 @@ async fn large_run(store: &AnyStore) -> aide_core::RunId {
         nodes.push(NewNode {
             id: NodeId::new(),
             parent,
+            partner: None,
             action: if parent.is_none() {
                 Action::Draft
             } else if step % 3 == 0 {
@@ -107,6 +108,7 @@ async fn review(store: &AnyStore, lease: &Lease, node: &NewNode, metric: Option<
         RunEvent::NodeCreated(NodeCreated {
             node_id: node.id,
             parent: node.parent,
+            partner: None,
             action: node.action,
             step: node.step,
             debug_depth: 0,

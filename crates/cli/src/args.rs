@@ -97,6 +97,10 @@ implementation's key=value overrides, which are also accepted after the task:
   agent.search.max_debug_depth=N agent.code.model=M agent.feedback.model=M agent.code.temp=T
   agent.feedback.temp=T agent.k_fold_validation=N agent.data_preview=BOOL
   agent.expose_prediction=BOOL exec.timeout=SECS generate_report=BOOL
+  agent.search.policy=greedy|mcts|evolutionary agent.search.memory=all|siblings|chain
+  agent.search.mcts.KNOB=V (exploration, exploration_decay, buggy_value, max_children)
+  agent.search.evolutionary.KNOB=V (islands, population, tournament, merge_prob,
+  migration_every)
 The output directory is log_dir/exp_name when given; generate_report is accepted (report.md
 is always written); flags win over overrides; the data is used in place, never copied.
 

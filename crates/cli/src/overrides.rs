@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use aide_core::RunSettings;
 use aide_core::task::ReferenceTask;
+use aide_core::{RunSettings, SearchSettings};
 
 use crate::error::CliError;
 
@@ -22,6 +22,10 @@ pub const KEYS: &[&str] = &[
     "agent.search.num_drafts",
     "agent.search.debug_prob",
     "agent.search.max_debug_depth",
+    "agent.search.policy",
+    "agent.search.memory",
+    "agent.search.mcts.<knob>",
+    "agent.search.evolutionary.<knob>",
     "agent.code.model",
     "agent.feedback.model",
     "agent.code.temp",
@@ -60,6 +64,9 @@ pub struct Overrides {
     pub expose_prediction: Option<bool>,
     pub exec_timeout: Option<u64>,
     pub generate_report: Option<bool>,
+    /// The policy, memory scope and policy knobs given (`agent.search.policy=mcts`,
+    /// `agent.search.mcts.max_children=2`), as a table laid over the search settings.
+    pub search: toml::Table,
 }
 
 impl Overrides {
@@ -74,8 +81,26 @@ impl Overrides {
         r.data_dir.is_some() || r.goal.is_some() || r.eval.is_some() || r.desc_file.is_some()
     }
 
+    /// The search settings with the policy overrides laid over `base`; `None` when no
+    /// policy override was given.
+    pub fn search_over(&self, base: &SearchSettings) -> Result<Option<SearchSettings>, CliError> {
+        if self.search.is_empty() {
+            return Ok(None);
+        }
+        let mut table = toml::Table::try_from(base)
+            .map_err(|e| CliError::Usage(format!("agent.search: {e}")))?;
+        merge_tables(&mut table, &self.search);
+        let merged: SearchSettings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| CliError::Usage(format!("agent.search: {e}")))?;
+        Ok(Some(merged))
+    }
+
     /// Lays the search settings over `settings`.
     pub fn apply(&self, s: &mut RunSettings) {
+        if let Ok(Some(search)) = self.search_over(&s.search) {
+            s.search = search;
+        }
         set(&mut s.steps, self.steps);
         set(&mut s.search.num_drafts, self.num_drafts);
         set(&mut s.search.debug_prob, self.debug_prob);
@@ -157,6 +182,7 @@ impl Overrides {
             "agent.expose_prediction" => self.expose_prediction = Some(boolean(key, value)?),
             "exec.timeout" => self.exec_timeout = Some(number(key, value)?),
             "generate_report" => self.generate_report = Some(boolean(key, value)?),
+            _ if key.starts_with("agent.search.") => self.set_search(key, value)?,
             _ => {
                 return Err(CliError::Usage(format!(
                     "unknown override `{key}`; accepted keys: {}",
@@ -165,6 +191,71 @@ impl Overrides {
             }
         }
         Ok(())
+    }
+}
+
+impl Overrides {
+    /// Records a policy override (`agent.search.policy`, `agent.search.memory`, or a knob
+    /// of `agent.search.mcts` / `agent.search.evolutionary`), checked at once against the
+    /// defaults so a bad name or value is refused with its key.
+    fn set_search(&mut self, key: &str, value: &str) -> Result<(), CliError> {
+        let path: Vec<&str> = key["agent.search.".len()..].split('.').collect();
+        let parsed = match value.parse::<f64>() {
+            Ok(n) if n.fract() == 0.0 && !value.contains('.') => toml::Value::Integer(n as i64),
+            Ok(n) => toml::Value::Float(n),
+            Err(_) => toml::Value::String(value.to_owned()),
+        };
+        let mut entry = toml::Table::new();
+        match path.as_slice() {
+            [name @ ("policy" | "memory")] => {
+                entry.insert((*name).to_owned(), toml::Value::String(value.to_owned()));
+            }
+            [group @ ("mcts" | "evolutionary"), knob] => {
+                let mut knobs = toml::Table::new();
+                knobs.insert((*knob).to_owned(), parsed);
+                entry.insert((*group).to_owned(), toml::Value::Table(knobs));
+            }
+            _ => {
+                return Err(CliError::Usage(format!(
+                    "unknown override `{key}`; accepted keys: {}",
+                    KEYS.join(", ")
+                )));
+            }
+        }
+        let mut trial = self.search.clone();
+        merge_tables(&mut trial, &entry);
+        let candidate = Self {
+            search: trial,
+            ..Self::default()
+        };
+        let search = candidate
+            .search_over(&SearchSettings::default())
+            .map_err(|e| CliError::Usage(format!("{key}={value}: {e}")))?;
+        if let Some(search) = search {
+            let settings = RunSettings {
+                search,
+                ..RunSettings::default()
+            };
+            settings
+                .validate()
+                .map_err(|e| CliError::Usage(format!("{key}={value}: {e}")))?;
+        }
+        self.search = candidate.search;
+        Ok(())
+    }
+}
+
+/// Lays `over` onto `base`, table by table.
+fn merge_tables(base: &mut toml::Table, over: &toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(more)) => {
+                merge_tables(inner, more)
+            }
+            _ => {
+                base.insert(key.clone(), value.clone());
+            }
+        }
     }
 }
 
@@ -250,6 +341,39 @@ mod tests {
         assert_eq!(i.overrides.reference.goal.as_deref(), Some("Predict y"));
         assert_eq!(i.overrides.code_temp, Some(0.2));
         assert!(i.overrides.names_a_task());
+    }
+
+    #[test]
+    fn policy_overrides_reach_the_search_settings() {
+        let i = parse(&[
+            "agent.search.policy=evolutionary",
+            "agent.search.memory=chain",
+            "agent.search.evolutionary.islands=3",
+            "agent.search.evolutionary.merge_prob=0.5",
+            "agent.search.mcts.max_children=2",
+        ])
+        .unwrap();
+        let mut s = RunSettings::default();
+        i.overrides.apply(&mut s);
+        assert_eq!(s.search.policy, aide_core::PolicyKind::Evolutionary);
+        assert_eq!(s.search.memory, aide_core::MemoryScope::Chain);
+        assert_eq!(s.search.evolutionary.islands, 3);
+        assert_eq!(s.search.evolutionary.merge_prob, 0.5);
+        assert_eq!(s.search.mcts.max_children, 2);
+        assert_eq!(s.search.num_drafts, 5, "the rest keeps its defaults");
+        for (bad, named) in [
+            ("agent.search.policy=beam", "beam"),
+            ("agent.search.mcts.nope=1", "nope"),
+            (
+                "agent.search.evolutionary.tournament=99",
+                "evolutionary.tournament",
+            ),
+            ("agent.search.mcts.max_children=two", "max_children"),
+            ("agent.search.beam.width=2", "agent.search.beam.width"),
+        ] {
+            let e = parse(&[bad]).unwrap_err().to_string();
+            assert!(e.contains(named), "{bad}: {e}");
+        }
     }
 
     #[test]

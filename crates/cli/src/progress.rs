@@ -318,6 +318,7 @@ fn verb(action: &str) -> &'static str {
         "draft" => "drafting",
         "improve" => "improving",
         "debug" => "debugging",
+        "merge" => "merging",
         _ => "working on",
     }
 }

@@ -27,6 +27,7 @@ pub fn search_tree(nodes: &[NodeRecord]) -> SearchTree {
             .map(|node| TreeNode {
                 id: node.id,
                 parent: node.parent,
+                partner: node.partner,
                 step: node.step,
                 debug_depth: node.debug_depth,
                 status: status_of(node),

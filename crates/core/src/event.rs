@@ -61,6 +61,9 @@ pub struct RunTaken {
 pub struct NodeCreated {
     pub node_id: NodeId,
     pub parent: Option<NodeId>,
+    /// A merge's second parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<NodeId>,
     pub action: Action,
     pub step: u32,
     pub debug_depth: u32,

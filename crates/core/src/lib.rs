@@ -1,5 +1,5 @@
 //! aide-core: the AIDE method without I/O beyond reading task files. Domain types (tasks,
-//! settings, nodes, metrics), the greedy search policy, prompt building, reply parsing and
+//! settings, nodes, metrics), the search policies, prompt building, reply parsing and
 //! the data preview; [`access`] (projects, roles, tokens); [`redact`] hides the password of a URL. No network and no database:
 //! the services build on this crate.
 
@@ -37,11 +37,14 @@ pub use policy::{Decision, NodeStatus, SearchTree, TreeNode, next_action};
 pub use preview::{PreviewOptions, human_size, preview_dir};
 pub use prompt::{
     BuggySolution, ExecutedSolution, FunctionSpec, MemoryEntry, PreviousSolution, Prompt,
-    PromptContext, Section, debug_prompt, draft_prompt, improve_prompt, review_function,
-    review_prompt, truncate_middle,
+    PromptContext, Section, debug_prompt, draft_prompt, improve_prompt, merge_prompt,
+    review_function, review_prompt, truncate_middle,
 };
 pub use rng::RunRng;
 pub use run::{LlmPurpose, RunStatus};
-pub use settings::{ModelSettings, RunSettings, SearchSettings};
+pub use settings::{
+    EvolutionarySettings, MctsSettings, MemoryScope, ModelSettings, PolicyKind, RunSettings,
+    SearchSettings,
+};
 pub use task::Task;
 pub use tokens::TokenCounter;

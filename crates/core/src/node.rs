@@ -62,6 +62,8 @@ pub enum Action {
     Draft,
     Improve,
     Debug,
+    /// A combination of two parents (the node's parent and its partner).
+    Merge,
 }
 
 impl Action {
@@ -70,6 +72,7 @@ impl Action {
             Self::Draft => "draft",
             Self::Improve => "improve",
             Self::Debug => "debug",
+            Self::Merge => "merge",
         }
     }
 
@@ -78,6 +81,7 @@ impl Action {
             "draft" => Some(Self::Draft),
             "improve" => Some(Self::Improve),
             "debug" => Some(Self::Debug),
+            "merge" => Some(Self::Merge),
             _ => None,
         }
     }
@@ -366,7 +370,7 @@ mod tests {
         ] {
             assert_eq!(NodeStage::parse(s.as_str()), Some(s));
         }
-        for a in [Action::Draft, Action::Improve, Action::Debug] {
+        for a in [Action::Draft, Action::Improve, Action::Debug, Action::Merge] {
             assert_eq!(Action::parse(a.as_str()), Some(a));
         }
     }

@@ -35,13 +35,113 @@ pub struct RunSettings {
     pub max_cost_usd: Option<f64>,
 }
 
-/// The knobs of the greedy AIDE policy.
+/// The search policy and its knobs. `num_drafts`, `debug_prob` and `max_debug_depth` are the
+/// greedy AIDE policy's (§4); the other policies read them too where they draft and debug.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchSettings {
+    /// Which policy chooses the next node. Settings stored before policies were pluggable
+    /// have none, and read as greedy.
+    pub policy: PolicyKind,
     pub num_drafts: u32,
     pub debug_prob: f64,
     pub max_debug_depth: u32,
+    /// Which nodes the memory section of a code prompt shows.
+    pub memory: MemoryScope,
+    pub mcts: MctsSettings,
+    pub evolutionary: EvolutionarySettings,
+}
+
+/// A search policy (ARCHITECTURE §14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    /// The reference's policy (§4): draft, debug with a probability, improve the best.
+    #[default]
+    Greedy,
+    /// Monte Carlo tree search: UCT selection over normalised scores.
+    Mcts,
+    /// Islands of populations, tournament selection, improve and merge, migration.
+    Evolutionary,
+}
+
+impl PolicyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Greedy => "greedy",
+            Self::Mcts => "mcts",
+            Self::Evolutionary => "evolutionary",
+        }
+    }
+}
+
+/// Which nodes a code prompt's memory shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryScope {
+    /// Every good node of the run (the reference's memory).
+    #[default]
+    All,
+    /// The good nodes that share the new node's parent (for a draft: the other drafts).
+    Siblings,
+    /// The new node's ancestors, buggy ones included: the chain of attempts it continues.
+    Chain,
+}
+
+/// The knobs of Monte Carlo tree search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MctsSettings {
+    /// UCT's exploration constant at the first step.
+    pub exploration: f64,
+    /// Factor the exploration constant is multiplied by at each step (1: constant).
+    pub exploration_decay: f64,
+    /// The value a buggy node backs up, on the normalised scale where the run's worst good
+    /// score is 0 and its best is 1.
+    pub buggy_value: f64,
+    /// Most children of one node (in-flight ones count).
+    pub max_children: u32,
+}
+
+/// The knobs of the evolutionary policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvolutionarySettings {
+    /// Islands: populations that evolve apart and exchange their best now and then.
+    pub islands: u32,
+    /// Good nodes an island keeps as its population (its best ones).
+    pub population: u32,
+    /// Members drawn for a tournament; the best of them is the parent.
+    pub tournament: u32,
+    /// Probability that an offspring is a merge of two tournament winners rather than an
+    /// improvement of one.
+    pub merge_prob: f64,
+    /// Generations (a population's worth of offspring) between two migrations: an island's
+    /// best merged into its neighbour's.
+    pub migration_every: u32,
+}
+
+impl Default for MctsSettings {
+    fn default() -> Self {
+        Self {
+            exploration: 1.0,
+            exploration_decay: 0.99,
+            buggy_value: 0.0,
+            max_children: 3,
+        }
+    }
+}
+
+impl Default for EvolutionarySettings {
+    fn default() -> Self {
+        Self {
+            islands: 2,
+            population: 4,
+            tournament: 2,
+            merge_prob: 0.3,
+            migration_every: 2,
+        }
+    }
 }
 
 /// Which model answers a kind of request, and how hot.
@@ -77,10 +177,59 @@ impl Default for RunSettings {
 impl Default for SearchSettings {
     fn default() -> Self {
         Self {
+            policy: PolicyKind::Greedy,
             num_drafts: 5,
             debug_prob: 0.5,
             max_debug_depth: 3,
+            memory: MemoryScope::All,
+            mcts: MctsSettings::default(),
+            evolutionary: EvolutionarySettings::default(),
         }
+    }
+}
+
+impl SearchSettings {
+    /// Rejects knobs no search can use, naming the field.
+    fn validate(&self) -> Result<(), crate::Error> {
+        let bad = |field: &str, why: &str| {
+            Err(crate::Error::InvalidSettings(format!(
+                "search.{field}: {why}"
+            )))
+        };
+        let unit = |v: f64| (0.0..=1.0).contains(&v);
+        if !unit(self.debug_prob) {
+            return bad("debug_prob", "must be between 0 and 1");
+        }
+        let m = &self.mcts;
+        if !(m.exploration.is_finite() && m.exploration >= 0.0) {
+            return bad("mcts.exploration", "must be a number of at least 0");
+        }
+        if !(m.exploration_decay > 0.0 && m.exploration_decay <= 1.0) {
+            return bad("mcts.exploration_decay", "must be above 0 and at most 1");
+        }
+        if !unit(m.buggy_value) {
+            return bad("mcts.buggy_value", "must be between 0 and 1");
+        }
+        if m.max_children == 0 {
+            return bad("mcts.max_children", "must be at least 1");
+        }
+        let e = &self.evolutionary;
+        if e.islands == 0 || e.population == 0 || e.migration_every == 0 {
+            return bad(
+                "evolutionary",
+                "islands, population and migration_every must be at least 1",
+            );
+        }
+        if e.tournament == 0 || e.tournament > e.population {
+            return bad(
+                "evolutionary.tournament",
+                "must be at least 1 and at most the population",
+            );
+        }
+        if !unit(e.merge_prob) {
+            return bad("evolutionary.merge_prob", "must be between 0 and 1");
+        }
+        Ok(())
     }
 }
 
@@ -102,9 +251,7 @@ impl RunSettings {
         if self.steps == 0 {
             return bad("steps", "must be at least 1");
         }
-        if !(0.0..=1.0).contains(&self.search.debug_prob) {
-            return bad("search.debug_prob", "must be between 0 and 1");
-        }
+        self.search.validate()?;
         if self.exec_timeout_secs == 0 {
             return bad("exec_timeout_secs", "must be at least 1 second");
         }
@@ -165,6 +312,11 @@ mod tests {
         let s: RunSettings =
             toml::from_str("steps = 8\n[search]\nnum_drafts = 2\n").expect("parse");
         assert_eq!(
+            s.search.policy,
+            PolicyKind::Greedy,
+            "no policy named: greedy"
+        );
+        assert_eq!(
             (s.steps, s.search.num_drafts, s.search.max_debug_depth),
             (8, 2, 3)
         );
@@ -183,6 +335,42 @@ mod tests {
         assert_eq!(s.memory_budget_tokens, 12_000);
         let written = serde_json::to_value(&s).expect("json");
         assert!(written.get("memory_budget_chars").is_none(), "{written}");
+    }
+
+    #[test]
+    fn a_policy_and_its_knobs_are_read_from_toml() {
+        let s: RunSettings = toml::from_str(
+            "[search]\npolicy = \"evolutionary\"\nmemory = \"siblings\"\n\
+             [search.evolutionary]\nislands = 3\n[search.mcts]\nmax_children = 2\n",
+        )
+        .expect("parse");
+        assert_eq!(s.search.policy, PolicyKind::Evolutionary);
+        assert_eq!(s.search.memory, MemoryScope::Siblings);
+        assert_eq!(s.search.evolutionary.islands, 3);
+        assert_eq!(
+            s.search.evolutionary.population, 4,
+            "the rest keeps its defaults"
+        );
+        assert_eq!(s.search.mcts.max_children, 2);
+        let err = toml::from_str::<RunSettings>("[search]\npolicy = \"beam\"\n")
+            .expect_err("unknown policy");
+        assert!(err.to_string().contains("beam"), "{err}");
+        let mut s = RunSettings::default();
+        s.search.evolutionary.tournament = 9;
+        let err = s.validate().expect_err("tournament above the population");
+        assert!(err.to_string().contains("evolutionary.tournament"), "{err}");
+    }
+
+    #[test]
+    fn settings_stored_before_policies_read_as_the_same_greedy_search() {
+        let stored = r#"{"num_drafts": 2, "debug_prob": 0.25, "max_debug_depth": 1}"#;
+        let s: SearchSettings = serde_json::from_str(stored).expect("read");
+        assert_eq!(s.policy, PolicyKind::Greedy);
+        assert_eq!(
+            (s.num_drafts, s.debug_prob, s.max_debug_depth),
+            (2, 0.25, 1)
+        );
+        assert_eq!(s.memory, MemoryScope::All);
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl From<Action> for v1::ActionKind {
             Action::Draft => Self::Draft,
             Action::Improve => Self::Improve,
             Action::Debug => Self::Debug,
+            Action::Merge => Self::Merge,
         }
     }
 }
@@ -66,6 +67,7 @@ impl TryFrom<v1::ActionKind> for Action {
             v1::ActionKind::Draft => Ok(Self::Draft),
             v1::ActionKind::Improve => Ok(Self::Improve),
             v1::ActionKind::Debug => Ok(Self::Debug),
+            v1::ActionKind::Merge => Ok(Self::Merge),
             other => Err(UnknownEnum {
                 kind: "ActionKind",
                 value: other as i32,

@@ -127,6 +127,7 @@ pub(crate) fn node(row: &impl DbRow) -> Result<NodeRecord> {
         id: NodeId(row.id("id")?),
         run_id: RunId(row.id("run_id")?),
         parent: row.opt_id("parent_id")?.map(NodeId),
+        partner: row.opt_id("partner_id")?.map(NodeId),
         action: parse_action(&row.value::<String>("action")?)?,
         step: row.count("step")?,
         debug_depth: row.count("debug_depth")?,

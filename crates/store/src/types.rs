@@ -171,6 +171,8 @@ pub struct NewNode {
     /// Position in the run, unique per run.
     pub step: u32,
     pub debug_depth: u32,
+    /// A merge's second parent.
+    pub partner: Option<NodeId>,
 }
 
 /// What the author's reply produced (`pending → generated`).
@@ -213,6 +215,8 @@ pub struct NodeRecord {
     pub id: NodeId,
     pub run_id: RunId,
     pub parent: Option<NodeId>,
+    /// A merge's second parent.
+    pub partner: Option<NodeId>,
     pub action: Action,
     pub step: u32,
     pub debug_depth: u32,

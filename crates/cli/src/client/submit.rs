@@ -149,7 +149,32 @@ fn reference_task(o: &Overrides) -> Result<Task, CliError> {
 
 fn settings(args: &SubmitArgs, o: &Overrides) -> v1::RunSettings {
     let code_model = args.model.clone().or(o.code_model.clone());
+    // The policy overrides travel as the protocol's policy fields, filled from the defaults
+    // with the overrides laid over them (each was checked when it was read).
+    let search = o
+        .search_over(&aide_core::SearchSettings::default())
+        .ok()
+        .flatten()
+        .map(|search| {
+            aide_coordinator::api::convert::settings_to_proto(&aide_core::RunSettings {
+                search,
+                ..aide_core::RunSettings::default()
+            })
+        });
+    let policy = |f: fn(&v1::RunSettings) -> Option<f64>| search.as_ref().and_then(f);
+    let knob = |f: fn(&v1::RunSettings) -> Option<u32>| search.as_ref().and_then(f);
     v1::RunSettings {
+        policy: search.as_ref().map_or(0, |s| s.policy),
+        memory: search.as_ref().map_or(0, |s| s.memory),
+        mcts_exploration: policy(|s| s.mcts_exploration),
+        mcts_exploration_decay: policy(|s| s.mcts_exploration_decay),
+        mcts_buggy_value: policy(|s| s.mcts_buggy_value),
+        mcts_max_children: knob(|s| s.mcts_max_children),
+        evolutionary_islands: knob(|s| s.evolutionary_islands),
+        evolutionary_population: knob(|s| s.evolutionary_population),
+        evolutionary_tournament: knob(|s| s.evolutionary_tournament),
+        evolutionary_merge_prob: policy(|s| s.evolutionary_merge_prob),
+        evolutionary_migration_every: knob(|s| s.evolutionary_migration_every),
         steps: args.steps.or(o.steps),
         num_drafts: o.num_drafts,
         debug_prob: o.debug_prob,

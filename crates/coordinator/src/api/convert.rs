@@ -1,7 +1,7 @@
 //! Store records ↔ protocol messages: run settings both ways (with validation errors named
 //! after the protocol's fields), runs with their tree statistics, nodes, events, times.
 
-use aide_core::{Direction, NodeStage, RunSettings};
+use aide_core::{Direction, MemoryScope, NodeStage, PolicyKind, RunSettings, SearchSettings};
 use aide_proto::v1;
 use aide_store::{EventRecord, ExecutionRecord, NodeRecord, RunRecord, RunStatus, Usage};
 use chrono::{DateTime, Utc};
@@ -62,6 +62,7 @@ pub fn settings_from_proto(proto: Option<&v1::RunSettings>) -> Result<RunSetting
         set(&mut s.expose_prediction, p.expose_prediction);
         s.max_run_secs = p.max_run_secs;
         s.max_cost_usd = p.max_cost_usd;
+        search_from_proto(&mut s.search, p)?;
     }
     if s.k_fold_validation == 0 {
         return Err(Status::invalid_argument(
@@ -82,6 +83,35 @@ pub fn settings_from_proto(proto: Option<&v1::RunSettings>) -> Result<RunSetting
     Ok(s)
 }
 
+/// The policy and its knobs from a request; an unknown policy or memory scope is refused.
+fn search_from_proto(s: &mut SearchSettings, p: &v1::RunSettings) -> Result<(), Status> {
+    let policy = v1::SearchPolicy::try_from(p.policy)
+        .map_err(|_| Status::invalid_argument("settings.policy: unknown policy"))?;
+    s.policy = match policy {
+        v1::SearchPolicy::Unspecified | v1::SearchPolicy::Greedy => PolicyKind::Greedy,
+        v1::SearchPolicy::Mcts => PolicyKind::Mcts,
+        v1::SearchPolicy::Evolutionary => PolicyKind::Evolutionary,
+    };
+    let memory = v1::MemoryScope::try_from(p.memory)
+        .map_err(|_| Status::invalid_argument("settings.memory: unknown memory scope"))?;
+    s.memory = match memory {
+        v1::MemoryScope::Unspecified | v1::MemoryScope::All => MemoryScope::All,
+        v1::MemoryScope::Siblings => MemoryScope::Siblings,
+        v1::MemoryScope::Chain => MemoryScope::Chain,
+    };
+    let (m, e) = (&mut s.mcts, &mut s.evolutionary);
+    set(&mut m.exploration, p.mcts_exploration);
+    set(&mut m.exploration_decay, p.mcts_exploration_decay);
+    set(&mut m.buggy_value, p.mcts_buggy_value);
+    set(&mut m.max_children, p.mcts_max_children);
+    set(&mut e.islands, p.evolutionary_islands);
+    set(&mut e.population, p.evolutionary_population);
+    set(&mut e.tournament, p.evolutionary_tournament);
+    set(&mut e.merge_prob, p.evolutionary_merge_prob);
+    set(&mut e.migration_every, p.evolutionary_migration_every);
+    Ok(())
+}
+
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
@@ -91,7 +121,10 @@ fn set<T>(field: &mut T, value: Option<T>) {
 /// Renames the domain's nested field names (`search.debug_prob`, `code.model`) in a
 /// validation message to the protocol's flat names (`debug_prob`, `code_model`).
 fn proto_field_message(message: &str) -> String {
-    const RENAMES: [(&str, &str); 7] = [
+    const RENAMES: [(&str, &str); 10] = [
+        ("search.mcts.", "mcts_"),
+        ("search.evolutionary.", "evolutionary_"),
+        ("search.evolutionary", "evolutionary"),
         ("search.num_drafts", "num_drafts"),
         ("search.debug_prob", "debug_prob"),
         ("search.max_debug_depth", "max_debug_depth"),
@@ -127,6 +160,25 @@ pub fn settings_to_proto(s: &RunSettings) -> v1::RunSettings {
         max_run_secs: s.max_run_secs,
         max_cost_usd: s.max_cost_usd,
         expose_prediction: Some(s.expose_prediction),
+        policy: match s.search.policy {
+            PolicyKind::Greedy => v1::SearchPolicy::Greedy,
+            PolicyKind::Mcts => v1::SearchPolicy::Mcts,
+            PolicyKind::Evolutionary => v1::SearchPolicy::Evolutionary,
+        } as i32,
+        memory: match s.search.memory {
+            MemoryScope::All => v1::MemoryScope::All,
+            MemoryScope::Siblings => v1::MemoryScope::Siblings,
+            MemoryScope::Chain => v1::MemoryScope::Chain,
+        } as i32,
+        mcts_exploration: Some(s.search.mcts.exploration),
+        mcts_exploration_decay: Some(s.search.mcts.exploration_decay),
+        mcts_buggy_value: Some(s.search.mcts.buggy_value),
+        mcts_max_children: Some(s.search.mcts.max_children),
+        evolutionary_islands: Some(s.search.evolutionary.islands),
+        evolutionary_population: Some(s.search.evolutionary.population),
+        evolutionary_tournament: Some(s.search.evolutionary.tournament),
+        evolutionary_merge_prob: Some(s.search.evolutionary.merge_prob),
+        evolutionary_migration_every: Some(s.search.evolutionary.migration_every),
     }
 }
 
@@ -198,6 +250,7 @@ pub fn node_to_proto(
         id: node.id.to_string(),
         run_id: node.run_id.to_string(),
         parent_id: node.parent.map(|p| p.to_string()).unwrap_or_default(),
+        partner_id: node.partner.map(|p| p.to_string()).unwrap_or_default(),
         step: node.step,
         action: v1::ActionKind::from(node.action) as i32,
         stage: v1::NodeStage::from(node.stage) as i32,
@@ -254,6 +307,18 @@ mod tests {
         let s = settings_from_proto(Some(&partial)).expect("partial");
         assert_eq!((s.steps, s.code.model.as_str()), (7, "openai/gpt-4o"));
         assert_eq!(s.search.num_drafts, 5);
+        let evolutionary = v1::RunSettings {
+            policy: v1::SearchPolicy::Evolutionary as i32,
+            memory: v1::MemoryScope::Siblings as i32,
+            evolutionary_islands: Some(3),
+            ..Default::default()
+        };
+        let s = settings_from_proto(Some(&evolutionary)).expect("evolutionary");
+        assert_eq!(s.search.policy, PolicyKind::Evolutionary);
+        assert_eq!(s.search.memory, MemoryScope::Siblings);
+        assert_eq!(s.search.evolutionary.islands, 3);
+        let proto = settings_to_proto(&s);
+        assert_eq!(settings_from_proto(Some(&proto)).expect("same"), s);
     }
 
     #[test]
@@ -286,6 +351,27 @@ mod tests {
                     ..Default::default()
                 },
                 "settings.k_fold_validation",
+            ),
+            (
+                v1::RunSettings {
+                    mcts_max_children: Some(0),
+                    ..Default::default()
+                },
+                "settings.mcts_max_children",
+            ),
+            (
+                v1::RunSettings {
+                    evolutionary_tournament: Some(9),
+                    ..Default::default()
+                },
+                "settings.evolutionary_tournament",
+            ),
+            (
+                v1::RunSettings {
+                    policy: 42,
+                    ..Default::default()
+                },
+                "settings.policy",
             ),
         ] {
             let status = settings_from_proto(Some(&settings)).expect_err("invalid");

@@ -108,6 +108,7 @@ fn aide_context(hints: &AuthorHints) -> v1::AideContext {
         CallKind::Draft => v1::ActionKind::Draft,
         CallKind::Improve => v1::ActionKind::Improve,
         CallKind::Debug => v1::ActionKind::Debug,
+        CallKind::Merge => v1::ActionKind::Merge,
         CallKind::Review => v1::ActionKind::Review,
         CallKind::Report => v1::ActionKind::Report,
     };
@@ -120,6 +121,12 @@ fn aide_context(hints: &AuthorHints) -> v1::AideContext {
         seed: hints.seed,
         draft_index: hints.draft_index,
         parent_metric: hints.parent_metric,
+        partner_code: hints
+            .partner
+            .as_ref()
+            .map(|p| p.code.clone())
+            .unwrap_or_default(),
+        partner_metric: hints.partner.as_ref().and_then(|p| p.metric),
     }
 }
 

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use aide_core::prompt::OUTPUT_CAP_CHARS;
 use aide_core::{
-    Action, BuggySolution, Direction, ExecutedSolution, LlmPurpose, MemoryEntry, MetricValue,
-    NodeId, PreviousSolution, PromptContext, RunId, RunSettings, Task, TokenCounter, debug_prompt,
-    draft_prompt, improve_prompt, review_function, review_prompt, truncate_middle,
+    Action, BuggySolution, Direction, ExecutedSolution, LlmPurpose, MemoryEntry, MemoryScope,
+    MetricValue, NodeId, PreviousSolution, PromptContext, RunId, RunSettings, Task, TokenCounter,
+    debug_prompt, draft_prompt, improve_prompt, merge_prompt, review_function, review_prompt,
+    truncate_middle,
 };
 use aide_store::NodeRecord;
 
-use super::ports::{AuthorHints, AuthorRequest, CallKind, ScriptRun, TaskFacts};
+use super::ports::{AuthorHints, AuthorRequest, CallKind, PartnerHint, ScriptRun, TaskFacts};
 
 /// What every request of a run shares: the parts of the run that never change (the
 /// direction and status belong to the loop's [`RunState`](super::state::RunState)).
@@ -69,23 +70,82 @@ impl RunInfo {
     }
 }
 
-/// The memory section's entries: every good node, oldest first.
-pub fn memory(nodes: &[NodeRecord]) -> Vec<MemoryEntry> {
-    nodes
-        .iter()
-        .filter_map(|n| {
-            let review = n.review.as_ref().filter(|r| !r.is_buggy)?;
-            Some(MemoryEntry {
-                plan: n
-                    .generation
-                    .as_ref()
-                    .map(|g| g.plan.clone())
-                    .unwrap_or_default(),
-                findings: review.summary.clone(),
-                metric: review.metric.and_then(MetricValue::new),
-            })
-        })
-        .collect()
+/// The memory section's entries for `node`'s prompt under `scope`, oldest first: every good
+/// node, the good nodes sharing its parent, or its reviewed ancestors (buggy ones included).
+pub fn memory(nodes: &[NodeRecord], node: &NodeRecord, scope: MemoryScope) -> Vec<MemoryEntry> {
+    let good = |n: &&NodeRecord| n.review.as_ref().is_some_and(|r| !r.is_buggy);
+    let shown: Vec<&NodeRecord> = match scope {
+        MemoryScope::All => nodes.iter().filter(good).collect(),
+        MemoryScope::Siblings => nodes
+            .iter()
+            .filter(|n| n.parent == node.parent && n.id != node.id)
+            .filter(good)
+            .collect(),
+        MemoryScope::Chain => {
+            let mut chain = Vec::new();
+            let mut at = node.parent;
+            while let Some(ancestor) = at.and_then(|id| nodes.iter().find(|n| n.id == id)) {
+                chain.push(ancestor);
+                at = ancestor.parent;
+            }
+            chain.reverse();
+            chain
+        }
+    };
+    shown.into_iter().filter_map(memory_entry).collect()
+}
+
+/// What memory shows of a reviewed node.
+fn memory_entry(n: &NodeRecord) -> Option<MemoryEntry> {
+    let review = n.review.as_ref()?;
+    Some(MemoryEntry {
+        plan: n
+            .generation
+            .as_ref()
+            .map(|g| g.plan.clone())
+            .unwrap_or_default(),
+        findings: review.summary.clone(),
+        metric: review
+            .metric
+            .filter(|_| !review.is_buggy)
+            .and_then(MetricValue::new),
+    })
+}
+
+/// What a prompt shows of a node it starts from: plan, code, and output (or, without an
+/// execution, its review's summary).
+struct Shown {
+    plan: String,
+    code: String,
+    output: String,
+    metric: Option<f64>,
+}
+
+impl Shown {
+    fn of(node: Option<&NodeRecord>) -> Self {
+        let generation = node.and_then(|p| p.generation.as_ref());
+        let output = node
+            .and_then(|p| p.execution.as_ref())
+            .map(|e| e.term_out.clone())
+            .or_else(|| {
+                node.and_then(|p| p.review.as_ref())
+                    .map(|r| r.summary.clone())
+            });
+        Self {
+            plan: generation.map(|g| g.plan.clone()).unwrap_or_default(),
+            code: generation.and_then(|g| g.code.clone()).unwrap_or_default(),
+            output: output.unwrap_or_default(),
+            metric: node.and_then(|p| p.review.as_ref()).and_then(|r| r.metric),
+        }
+    }
+
+    fn solution(&self) -> PreviousSolution<'_> {
+        PreviousSolution {
+            plan: &self.plan,
+            code: &self.code,
+            output: Some(&self.output),
+        }
+    }
 }
 
 /// The code request that generates `node`: prompt and context from its parent (if any)
@@ -96,42 +156,24 @@ pub fn code_request(
     node: &NodeRecord,
     direction: Option<Direction>,
 ) -> AuthorRequest {
-    let memory = memory(nodes);
+    let memory = memory(nodes, node, info.settings.search.memory);
     let ctx = info.prompt_context(&memory, direction);
-    let parent = node.parent.and_then(|p| nodes.iter().find(|n| n.id == p));
-    let parent_code = parent
-        .and_then(|p| p.generation.as_ref())
-        .and_then(|g| g.code.clone())
-        .unwrap_or_default();
-    let parent_output = parent
-        .and_then(|p| p.execution.as_ref())
-        .map(|e| e.term_out.clone())
-        .unwrap_or_else(|| {
-            parent
-                .and_then(|p| p.review.as_ref())
-                .map(|r| r.summary.clone())
-                .unwrap_or_default()
-        });
-    let parent_plan = parent
-        .and_then(|p| p.generation.as_ref())
-        .map(|g| g.plan.clone())
-        .unwrap_or_default();
-    let prompt = match (node.action, parent) {
-        (Action::Improve, Some(_)) => improve_prompt(
-            &ctx,
-            &PreviousSolution {
-                plan: &parent_plan,
-                code: &parent_code,
-                output: Some(&parent_output),
-            },
-        ),
-        (Action::Debug, Some(_)) => debug_prompt(
+    let find = |id: Option<NodeId>| id.and_then(|id| nodes.iter().find(|n| n.id == id));
+    let parent = find(node.parent);
+    let partner = find(node.partner);
+    let shown = Shown::of(parent);
+    let prompt = match (node.action, parent, partner) {
+        (Action::Improve, Some(_), _) => improve_prompt(&ctx, &shown.solution()),
+        (Action::Debug, Some(_), _) => debug_prompt(
             &ctx,
             &BuggySolution {
-                code: &parent_code,
-                output: &parent_output,
+                code: &shown.code,
+                output: &shown.output,
             },
         ),
+        (Action::Merge, Some(_), Some(_)) => {
+            merge_prompt(&ctx, &shown.solution(), &Shown::of(partner).solution())
+        }
         _ => draft_prompt(&ctx),
     };
     let settings = &info.settings;
@@ -150,14 +192,19 @@ pub fn code_request(
         hints: AuthorHints {
             call: CallKind::from(node.action),
             task: info.facts(direction),
-            parent_code,
-            last_output: truncate_middle(&parent_output, OUTPUT_CAP_CHARS),
+            last_output: truncate_middle(&shown.output, OUTPUT_CAP_CHARS),
+            parent_code: shown.code,
             step: node.step,
             seed: info.seed,
             draft_index,
-            parent_metric: parent
-                .and_then(|p| p.review.as_ref())
-                .and_then(|r| r.metric),
+            parent_metric: shown.metric,
+            partner: partner.map(|p| {
+                let shown = Shown::of(Some(p));
+                PartnerHint {
+                    code: shown.code,
+                    metric: shown.metric,
+                }
+            }),
         },
     }
 }
@@ -190,6 +237,7 @@ pub fn review_request(
             seed: info.seed,
             draft_index: 0,
             parent_metric: None,
+            partner: None,
         },
     }
 }

@@ -462,6 +462,7 @@ async fn create_node<S: Store, A: Author, E: Executor>(
     let node = NewNode {
         id,
         parent: planned.parent,
+        partner: planned.partner,
         action: decision.action(),
         step: planned.step,
         debug_depth: planned.debug_depth,

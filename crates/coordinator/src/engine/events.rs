@@ -20,6 +20,7 @@ pub fn node_created(node: &NewNode, rng: &RunRng) -> RunEvent {
     RunEvent::NodeCreated(NodeCreated {
         node_id: node.id,
         parent: node.parent,
+        partner: node.partner,
         action: node.action,
         step: node.step,
         debug_depth: node.debug_depth,

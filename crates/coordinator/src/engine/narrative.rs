@@ -129,6 +129,7 @@ pub fn report_request(info: &RunInfo, run: &RunRecord, nodes: &[NodeRecord]) -> 
             seed: run.seed,
             draft_index: 0,
             parent_metric: best.and_then(good_metric),
+            partner: None,
         },
     }
 }

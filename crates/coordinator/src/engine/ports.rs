@@ -96,6 +96,7 @@ pub enum CallKind {
     Draft,
     Improve,
     Debug,
+    Merge,
     Review,
     Report,
 }
@@ -106,6 +107,7 @@ impl From<Action> for CallKind {
             Action::Draft => Self::Draft,
             Action::Improve => Self::Improve,
             Action::Debug => Self::Debug,
+            Action::Merge => Self::Merge,
         }
     }
 }
@@ -124,6 +126,15 @@ pub struct AuthorHints {
     /// How many drafts came before this one.
     pub draft_index: u32,
     pub parent_metric: Option<f64>,
+    /// A merge's second parent.
+    pub partner: Option<PartnerHint>,
+}
+
+/// A merge's second parent, as an author sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartnerHint {
+    pub code: String,
+    pub metric: Option<f64>,
 }
 
 /// The task as an author sees it.

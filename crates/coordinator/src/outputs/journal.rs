@@ -20,7 +20,8 @@
 //!   the exception's `args` and a few attributes); `exc_stack` holds the traceback's frames
 //!   as the reference's `[file, line, function, code]` tuples;
 //! - a timed-out script has `exc_type` `TimeoutError`, as in the reference;
-//! - extra per-node keys the reference ignores: `action`, `debug_depth`, `bug_reasons`.
+//! - extra per-node keys the reference ignores: `action`, `debug_depth`, `bug_reasons`, and
+//!   `partner` (a merge's second parent, else `null`).
 
 use aide_core::{Direction, NodeStage};
 use aide_store::{NodeRecord, RunRecord};
@@ -91,6 +92,7 @@ fn journal_node(direction: Option<Direction>, node: &NodeRecord) -> Value {
         "is_buggy": is_buggy,
         "action": node.action.as_str(),
         "debug_depth": node.debug_depth,
+        "partner": node.partner.map(|p| p.to_string()),
         "bug_reasons": review.map(|r| r.bug_reasons.iter().map(ToString::to_string).collect::<Vec<_>>()),
     })
 }

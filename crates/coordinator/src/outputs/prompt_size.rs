@@ -14,7 +14,9 @@ use aide_core::{LlmPurpose, NodeId};
 use aide_store::{LlmCallRecord, NodeRecord};
 
 /// What a call was for, in report order.
-const PURPOSES: [&str; 6] = ["draft", "improve", "debug", "code", "review", "report"];
+const PURPOSES: [&str; 7] = [
+    "draft", "improve", "debug", "merge", "code", "review", "report",
+];
 
 /// The calls of one purpose, summed.
 #[derive(Debug, Default, Clone, Copy)]

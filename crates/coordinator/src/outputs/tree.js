@@ -48,6 +48,7 @@
     row(dl, "best so far", fmt(n.best_so_far));
     row(dl, "node id", n.id);
     row(dl, "parent", n.parent ? link(n.parent) : "none (draft)");
+    if (n.partner) row(dl, "merged with", link(n.partner));
     if (n.children.length) {
       var span = el("span");
       n.children.forEach(function (c, i) { if (i) span.appendChild(document.createTextNode(", ")); span.appendChild(link(c)); });

@@ -142,6 +142,7 @@ fn node_data(
         "id": node.id.to_string(),
         "step": node.step,
         "parent": node.parent.map(|p| p.to_string()),
+        "partner": node.partner.map(|p| p.to_string()),
         "children": children,
         "action": node.action.as_str(),
         "state": class,

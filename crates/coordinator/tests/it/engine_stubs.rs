@@ -1,7 +1,7 @@
 //! The run loop with stub ports (a scripted author and an executor that "runs" a script by
 //! reading it), for what needs many fast steps: an interrupted run resumed by a new owner
-//! makes exactly the decisions (the random debug draws included) of a run never
-//! interrupted, and the time budget ends a run with its reason.
+//! makes exactly the decisions (the random draws included) of a run never interrupted, under
+//! every search policy, and the time budget ends a run with its reason.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +13,7 @@ use aide_coordinator::engine::{
     ScriptRun,
 };
 use aide_core::task::ReferenceTask;
-use aide_core::{Action, ExceptionInfo, Task};
+use aide_core::{Action, ExceptionInfo, PolicyKind, Task};
 use aide_store::{AnyStore, CallUsage, NodeRecord, NodeStore, RunStore};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -121,26 +121,30 @@ fn tiny_task(dir: &std::path::Path) -> Task {
     .expect("task")
 }
 
-/// (step, action, parent's step) of every node.
-fn shape(nodes: &[NodeRecord]) -> Vec<(u32, Action, Option<u32>)> {
+/// (step, action, parent's step, partner's step) of every node.
+fn shape(nodes: &[NodeRecord]) -> Vec<(u32, Action, Option<u32>, Option<u32>)> {
+    let step_of = |id: Option<aide_core::NodeId>| {
+        id.map(|p| nodes.iter().find(|m| m.id == p).expect("parent").step)
+    };
     nodes
         .iter()
-        .map(|n| {
-            let parent = n
-                .parent
-                .map(|p| nodes.iter().find(|m| m.id == p).expect("parent").step);
-            (n.step, n.action, parent)
-        })
+        .map(|n| (n.step, n.action, step_of(n.parent), step_of(n.partner)))
         .collect()
 }
 
 async fn run_once(
     store: &Arc<AnyStore>,
     task: Task,
+    policy: PolicyKind,
     interrupt_at: Option<usize>,
 ) -> Vec<NodeRecord> {
     let mut s = settings(14, 2);
     s.search.debug_prob = 0.5;
+    s.search.policy = policy;
+    s.search.mcts.max_children = 2;
+    s.search.evolutionary.population = 2;
+    s.search.evolutionary.merge_prob = 0.5;
+    s.search.evolutionary.migration_every = 1;
     let lease = claimed_run(store, task, s).await;
     if let Some(at) = interrupt_at {
         let cancel = CancellationToken::new();
@@ -184,19 +188,32 @@ async fn run_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumed_run_makes_the_decisions_of_an_uninterrupted_one() {
+    for policy in [
+        PolicyKind::Greedy,
+        PolicyKind::Mcts,
+        PolicyKind::Evolutionary,
+    ] {
+        a_resumed_run_decides_as_an_uninterrupted_one(policy).await;
+    }
+}
+
+async fn a_resumed_run_decides_as_an_uninterrupted_one(policy: PolicyKind) {
     let dir = tempfile::tempdir().expect("tempdir");
     let task = tiny_task(dir.path());
     let a = store(&dir.path().join("a").tap_mkdir()).await;
     let b = store(&dir.path().join("b").tap_mkdir()).await;
-    let straight = run_once(&a, task.clone(), None).await;
-    let resumed = run_once(&b, task, Some(9)).await;
+    let straight = run_once(&a, task.clone(), policy, None).await;
+    let resumed = run_once(&b, task, policy, Some(9)).await;
     assert_eq!(straight.len(), 14);
     let actions: Vec<Action> = straight.iter().map(|n| n.action).collect();
     assert!(
         actions.contains(&Action::Debug) && actions.contains(&Action::Improve),
-        "{actions:?}"
+        "{policy:?}: {actions:?}"
     );
-    assert_eq!(shape(&straight), shape(&resumed));
+    if policy == PolicyKind::Evolutionary {
+        assert!(actions.contains(&Action::Merge), "{actions:?}");
+    }
+    assert_eq!(shape(&straight), shape(&resumed), "{policy:?}");
     let verdicts = |nodes: &[NodeRecord]| -> Vec<Option<f64>> {
         nodes
             .iter()

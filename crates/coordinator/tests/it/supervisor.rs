@@ -24,6 +24,7 @@ async fn a_run_that_breaks_the_engine_fails_after_its_last_try() {
             NewNode {
                 id: node,
                 parent: None,
+                partner: None,
                 action: Action::Draft,
                 step: 0,
                 debug_depth: 0,

@@ -18,6 +18,7 @@ fn every_kind() -> Vec<RunEvent> {
         RunEvent::NodeCreated(NodeCreated {
             node_id: node,
             parent: None,
+            partner: None,
             action: Action::Draft,
             step: 0,
             debug_depth: 0,

@@ -1,5 +1,5 @@
-//! The author's three prompts: draft a first solution, improve the best one, debug a
-//! failed one. Section order follows ARCHITECTURE §4 (see the table in the module above).
+//! The author's four prompts: draft a first solution, improve a good one, debug a failed
+//! one, merge two good ones. Section order follows ARCHITECTURE §4 (see the table in the module above).
 
 use super::memory::{one_paragraph, render_memory};
 use super::sections::{
@@ -141,6 +141,53 @@ pub fn debug_prompt(ctx: &PromptContext<'_>, buggy: &BuggySolution<'_>) -> Promp
     ];
     sections.extend(data_overview(ctx));
     Prompt { sections }
+}
+
+/// A combination of two good solutions: `first` (the better one, by the policy's choice)
+/// takes what makes `second` work well.
+pub fn merge_prompt(
+    ctx: &PromptContext<'_>,
+    first: &PreviousSolution<'_>,
+    second: &PreviousSolution<'_>,
+) -> Prompt {
+    let memory = memory_section(ctx);
+    let intro = format!(
+        "{ROLE}\n\nIn this step, merge the two solutions shown below into one program that \
+         combines their strengths and should score better than either."
+    );
+    let guideline = [
+        "Start from the first solution and bring in what makes the second one work: its \
+         features, its preprocessing, or its model as a second member of an ensemble.",
+        "Say in the plan what you take from each, and keep the validation the same so the \
+         scores stay comparable.",
+        "Return the whole program.",
+    ];
+    let instructions = Section::new(title::INSTRUCTIONS, "")
+        .with(response_format())
+        .with(Section::new(title::MERGE_GUIDELINE, bullets(&guideline)))
+        .with(implementation_guideline(ctx));
+    let mut sections = vec![
+        Section::new(title::INTRODUCTION, intro),
+        task_description(ctx),
+    ];
+    sections.extend(memory);
+    sections.push(instructions);
+    sections.push(solution_section(ctx, title::FIRST_SOLUTION, first));
+    sections.push(solution_section(ctx, title::SECOND_SOLUTION, second));
+    Prompt { sections }
+}
+
+/// A solution shown in full: plan, code, and its output when there is one.
+fn solution_section(ctx: &PromptContext<'_>, name: &str, shown: &PreviousSolution<'_>) -> Section {
+    let mut section = Section::new(name, "");
+    if !shown.plan.trim().is_empty() {
+        section = section.with(Section::new(title::PLAN, shown.plan.trim()));
+    }
+    section = section.with(Section::new(title::CODE, fenced("python", shown.code)));
+    if let Some(output) = shown.output.filter(|o| !o.trim().is_empty()) {
+        section = section.with(Section::new(title::OUTPUT, output_block(ctx, output)));
+    }
+    section
 }
 
 fn memory_section(ctx: &PromptContext<'_>) -> Option<Section> {

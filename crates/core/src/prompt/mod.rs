@@ -35,7 +35,7 @@ use crate::settings::RunSettings;
 use crate::task::Task;
 use crate::tokens::TokenCounter;
 
-pub use builders::{debug_prompt, draft_prompt, improve_prompt};
+pub use builders::{debug_prompt, draft_prompt, improve_prompt, merge_prompt};
 pub use memory::render_memory;
 pub use report::{BestProgram, SearchSummary, StepOutcome, StepResult, report_prompt};
 pub use review::{FunctionSpec, REVIEW_FUNCTION_NAME, review_function, review_prompt};
@@ -55,10 +55,13 @@ pub mod title {
     pub const DRAFT_GUIDELINE: &str = "First-solution guideline";
     pub const IMPROVE_GUIDELINE: &str = "Improvement guideline";
     pub const DEBUG_GUIDELINE: &str = "Bug-fix guideline";
+    pub const MERGE_GUIDELINE: &str = "Merge guideline";
     pub const IMPLEMENTATION: &str = "Implementation guideline";
     pub const PACKAGES: &str = "Installed packages";
     pub const DATA_OVERVIEW: &str = "Data overview";
     pub const PREVIOUS_SOLUTION: &str = "Previous solution";
+    pub const FIRST_SOLUTION: &str = "First solution";
+    pub const SECOND_SOLUTION: &str = "Second solution";
     pub const PLAN: &str = "Plan";
     pub const CODE: &str = "Code";
     pub const OUTPUT: &str = "Output";

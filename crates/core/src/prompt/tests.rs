@@ -195,6 +195,57 @@ fn improve_has_previous_solution_and_no_data_overview() {
 }
 
 #[test]
+fn merge_shows_both_solutions_after_its_instructions() {
+    let tokens = TokenCounter::new();
+    let task = task(true);
+    let mem = memory();
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens)
+        .with_memory(&mem)
+        .with_data_preview(Some(PREVIEW));
+    let first = PreviousSolution {
+        plan: "LightGBM with target encoding.",
+        code: "import lightgbm\nprint('AIDE_METRIC: 0.13')",
+        output: Some("AIDE_METRIC: 0.13"),
+    };
+    let second = PreviousSolution {
+        plan: "Ridge on log-transformed areas.",
+        code: "import sklearn\nprint('AIDE_METRIC: 0.15')",
+        output: None,
+    };
+    let p = merge_prompt(&ctx, &first, &second);
+    assert_eq!(
+        p.titles(),
+        [
+            title::INTRODUCTION,
+            title::TASK,
+            title::MEMORY,
+            title::INSTRUCTIONS,
+            title::FIRST_SOLUTION,
+            title::SECOND_SOLUTION
+        ]
+    );
+    assert_eq!(
+        subtitles(&p, title::INSTRUCTIONS),
+        [
+            title::RESPONSE_FORMAT,
+            title::MERGE_GUIDELINE,
+            title::IMPLEMENTATION
+        ]
+    );
+    assert_eq!(
+        subtitles(&p, title::FIRST_SOLUTION),
+        [title::PLAN, title::CODE, title::OUTPUT]
+    );
+    assert_eq!(
+        subtitles(&p, title::SECOND_SOLUTION),
+        [title::PLAN, title::CODE]
+    );
+    let text = p.render();
+    assert!(text.contains("import lightgbm") && text.contains("import sklearn"));
+    assert!(!text.contains(PREVIEW), "a merge needs no data overview");
+}
+
+#[test]
 fn debug_has_buggy_code_output_and_data_overview() {
     let tokens = TokenCounter::new();
     let task = task(true);
@@ -483,6 +534,18 @@ fn no_prompt_says_anything_twice() {
         ("improve", improve_prompt(&ctx, &previous)),
         ("debug", debug_prompt(&ctx, &buggy)),
         ("review", review_prompt(&ctx, &run)),
+        (
+            "merge",
+            merge_prompt(
+                &ctx,
+                &previous,
+                &PreviousSolution {
+                    plan: "A random forest on one-hot categories.",
+                    code: "import sklearn\nprint('AIDE_METRIC: 0.15')",
+                    output: Some("AIDE_METRIC: 0.15"),
+                },
+            ),
+        ),
     ];
     for (name, prompt) in prompts {
         let mut titles: Vec<&str> = prompt.titles();

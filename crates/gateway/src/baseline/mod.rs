@@ -8,6 +8,7 @@
 
 pub mod debug;
 pub mod improve;
+pub mod merge;
 pub mod recipe;
 pub mod render;
 pub mod review;
@@ -42,6 +43,7 @@ pub fn answer(ctx: &AideContext) -> Result<BaselineAnswer, Error> {
         ActionKind::Draft => draft(ctx, facts).map(BaselineAnswer::Text),
         ActionKind::Improve => improve(ctx, facts).map(BaselineAnswer::Text),
         ActionKind::Debug => debug(ctx, facts).map(BaselineAnswer::Text),
+        ActionKind::Merge => merge(ctx, facts).map(BaselineAnswer::Text),
         ActionKind::Review => Ok(BaselineAnswer::FunctionArguments(review::review(
             facts,
             &ctx.last_output,
@@ -141,6 +143,28 @@ fn improve(ctx: &AideContext, facts: &TaskFacts) -> Result<String, Error> {
         parent.summary(),
         applied.what,
         applied.why
+    );
+    Ok(reply(&plan, &code))
+}
+
+fn merge(ctx: &AideContext, facts: &TaskFacts) -> Result<String, Error> {
+    let (Some(first), Some(second)) = (
+        Recipe::from_code(&ctx.parent_code),
+        Recipe::from_code(&ctx.partner_code),
+    ) else {
+        // A parent this baseline did not write cannot be combined recipe by recipe.
+        return improve(ctx, facts);
+    };
+    let applied = merge::combine(&first, &second, ctx.step, ctx.seed);
+    let code = render::render(&applied.recipe, facts, ctx.seed)?;
+    let metrics = match (ctx.parent_metric, ctx.partner_metric) {
+        (Some(a), Some(b)) => format!(" (validation metrics {a} and {b})"),
+        _ => String::new(),
+    };
+    let plan = format!(
+        "This step merges two solutions{metrics}: {}, because {}. Data handling, validation \
+         folds, metric and submission stay the same, so the new score is directly comparable.",
+        applied.what, applied.why
     );
     Ok(reply(&plan, &code))
 }

@@ -314,3 +314,69 @@ fn review_reads_the_metric_line() {
         true
     );
 }
+
+fn merge_ctx(first: &str, second: &str) -> AideContext {
+    let mut c = ctx(ActionKind::Merge);
+    c.parent_code = first.into();
+    c.partner_code = second.into();
+    c.parent_metric = Some(0.13);
+    c.partner_metric = Some(0.15);
+    c.step = 9;
+    c
+}
+
+#[test]
+fn merge_keeps_the_first_model_and_borrows_the_second() {
+    let draft = |index| {
+        let mut c = ctx(ActionKind::Draft);
+        c.draft_index = index;
+        code(&c)
+    };
+    // A first recipe with no features, and a second (another family) with target encoding.
+    let first = draft(0);
+    let second = (0..12)
+        .map(|step| code(&improve_ctx(&draft(1), step)))
+        .find(|c| Recipe::from_code(c).is_some_and(|r| !r.features.is_empty()))
+        .expect("an improvement that adds a feature step");
+    let (a, b) = (
+        Recipe::from_code(&first).unwrap(),
+        Recipe::from_code(&second).unwrap(),
+    );
+    assert!(b.features.iter().any(|f| !a.features.contains(f)), "{b:?}");
+    let merged_text = text(&merge_ctx(&first, &second));
+    assert!(
+        merged_text.contains("merges two solutions"),
+        "{merged_text}"
+    );
+    let merged = Recipe::from_code(&code(&merge_ctx(&first, &second))).unwrap();
+    assert_eq!((merged.family, merged.params), (a.family, a.params));
+    for feature in a.features.iter().chain(&b.features) {
+        assert!(merged.features.contains(feature), "{feature:?} lost");
+    }
+    assert_eq!(
+        merged.ensemble,
+        Some(b.family),
+        "the second's model joins the ensemble"
+    );
+    assert_eq!(
+        code(&merge_ctx(&first, &second)),
+        code(&merge_ctx(&first, &second)),
+        "same context, same answer"
+    );
+}
+
+#[test]
+fn a_merge_with_nothing_to_borrow_still_changes_one_thing() {
+    let mut c = ctx(ActionKind::Draft);
+    c.draft_index = 0;
+    let first = code(&c);
+    let merged = Recipe::from_code(&code(&merge_ctx(&first, &first))).unwrap();
+    let parent = Recipe::from_code(&first).unwrap();
+    assert_eq!(merged.applied.len(), parent.applied.len() + 1, "{merged:?}");
+    // A partner the baseline did not write: the merge answers as an improvement.
+    let foreign = text(&merge_ctx(&first, "print('hello')"));
+    assert!(
+        foreign.contains("This step makes exactly one change"),
+        "{foreign}"
+    );
+}

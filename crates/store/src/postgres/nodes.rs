@@ -25,6 +25,7 @@ impl NodeStore for PgStore {
             .bind(node.action.as_str())
             .bind(int4(node.step, "step")?)
             .bind(int4(node.debug_depth, "debug depth")?)
+            .bind(node.partner.map(|p| p.0))
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| lease.lost())?;
@@ -40,12 +41,14 @@ impl NodeStore for PgStore {
             let mut actions = Vec::with_capacity(chunk.len());
             let mut steps = Vec::with_capacity(chunk.len());
             let mut depths = Vec::with_capacity(chunk.len());
+            let mut partners = Vec::with_capacity(chunk.len());
             for node in chunk {
                 ids.push(node.id.0);
                 parents.push(node.parent.map(|p| p.0));
                 actions.push(node.action.as_str());
                 steps.push(int4(node.step, "step")?);
                 depths.push(int4(node.debug_depth, "debug depth")?);
+                partners.push(node.partner.map(|p| p.0));
             }
             sqlx::query(include_str!("../../sql/postgres/nodes/insert_batch.sql"))
                 .bind(lease.run_id.0)
@@ -54,6 +57,7 @@ impl NodeStore for PgStore {
                 .bind(actions)
                 .bind(steps)
                 .bind(depths)
+                .bind(partners)
                 .execute(&mut *tx)
                 .await?;
         }

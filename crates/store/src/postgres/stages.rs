@@ -33,6 +33,7 @@ impl StageStore for PgStore {
         .bind(int4(node.debug_depth, "debug depth")?)
         .bind(event.kind())
         .bind(event.payload())
+        .bind(node.partner.map(|p| p.0))
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| lease.lost())?;

@@ -26,6 +26,7 @@ fn batch_json(nodes: &[NewNode]) -> String {
                 "action": n.action.as_str(),
                 "step": n.step,
                 "debug_depth": n.debug_depth,
+                "partner": n.partner.map(|p| id_text(p.0)),
             })
         })
         .collect();
@@ -151,7 +152,8 @@ pub(super) fn insert_query(lease: &Lease, node: &NewNode) -> Result<SqliteQuery>
             .bind(node.parent.map(|p| id_text(p.0)))
             .bind(node.action.as_str())
             .bind(i64::from(node.step))
-            .bind(i64::from(node.debug_depth)),
+            .bind(i64::from(node.debug_depth))
+            .bind(node.partner.map(|p| id_text(p.0))),
     )
 }
 

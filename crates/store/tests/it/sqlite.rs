@@ -94,6 +94,30 @@ async fn a_database_of_the_previous_version_decodes() {
         .join("tests/fixtures/written-by-9f188c9.db");
     std::fs::copy(&fixture, &path).expect("copy the fixture");
     let store = SqliteStore::open(&path).await.expect("open");
+    // The nodes table was rebuilt (merge nodes): every foreign key still names a live table,
+    // and none is violated.
+    let targets: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT f.\"table\" FROM sqlite_schema AS s, pragma_foreign_key_list(s.name) AS f \
+         WHERE s.type = 'table'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("foreign keys");
+    assert!(
+        targets.iter().all(|t| t == "runs"
+            || t == "nodes"
+            || t == "projects"
+            || t == "blobs"
+            || t == "sweeps"),
+        "{targets:?}"
+    );
+    assert!(targets.contains(&"nodes".to_owned()), "{targets:?}");
+    let violations: Vec<(String,)> =
+        sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+            .fetch_all(store.pool())
+            .await
+            .expect("foreign key check");
+    assert!(violations.is_empty(), "{violations:?}");
     let runs = store.list_runs(RunFilter::default()).await.expect("runs");
     assert_eq!(runs.len(), 2);
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();

@@ -76,6 +76,7 @@ async fn node(
             NewNode {
                 id,
                 parent,
+                partner: None,
                 action: if parent.is_some() {
                     Action::Debug
                 } else {

@@ -956,6 +956,8 @@ function renderNode(d) {
     h('nav', { class: 'node-nav' },
       h('span', { class: 'k' }, 'parent'),
       d.parent_id ? h('a', { id: 'node-parent', href: routeHref('nodes', d.parent_id) }, shortId(d.parent_id)) : h('span', { class: 'muted' }, 'none (draft)'),
+      d.partner_id ? h('span', { class: 'k' }, 'merged with') : null,
+      d.partner_id ? h('a', { id: 'node-partner', href: routeHref('nodes', d.partner_id) }, shortId(d.partner_id)) : null,
       h('span', { class: 'k' }, 'children'),
       h('ul', { id: 'node-children', class: 'inline-list' },
         children.length ? children.map((c) => h('li', null, h('a', { href: routeHref('nodes', c) }, shortId(c)))) : h('li', { class: 'muted' }, 'none'))),

@@ -16,9 +16,11 @@ pub struct NodeDetail {
     pub id: Uuid,
     pub run_id: Uuid,
     pub parent_id: Option<Uuid>,
+    /// A merge's second parent.
+    pub partner_id: Option<Uuid>,
     pub children: Vec<Uuid>,
     pub step: u32,
-    /// draft, improve or debug.
+    /// draft, improve, debug or merge.
     pub action: String,
     /// pending, generated, executed or reviewed.
     pub stage: String,
@@ -134,6 +136,7 @@ impl NodeDetail {
             id: node.id.0,
             run_id: node.run_id.0,
             parent_id: node.parent.map(|p| p.0),
+            partner_id: node.partner.map(|p| p.0),
             children: context.children,
             step: node.step,
             action: node.action.as_str().to_owned(),

@@ -97,8 +97,10 @@ pub struct RunList {
 pub struct TreeNode {
     pub id: Uuid,
     pub parent_id: Option<Uuid>,
+    /// A merge's second parent.
+    pub partner_id: Option<Uuid>,
     pub step: u32,
-    /// draft, improve or debug.
+    /// draft, improve, debug or merge.
     pub action: String,
     /// pending, generated, executed or reviewed.
     pub stage: String,
@@ -115,6 +117,7 @@ impl TreeNode {
         Self {
             id: node.id.0,
             parent_id: node.parent.map(|p| p.0),
+            partner_id: node.partner.map(|p| p.0),
             step: node.step,
             action: node.action.as_str().to_owned(),
             stage: node.stage.as_str().to_owned(),

@@ -228,6 +228,7 @@ impl Harness {
                 NewNode {
                     id,
                     parent,
+                    partner: None,
                     action,
                     step,
                     debug_depth: 0,

@@ -33,6 +33,7 @@ fn created(step: u32) -> RunEvent {
     RunEvent::NodeCreated(NodeCreated {
         node_id: NodeId::new(),
         parent: None,
+        partner: None,
         action: Action::Draft,
         step,
         debug_depth: 0,

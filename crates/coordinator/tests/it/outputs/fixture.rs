@@ -100,6 +100,7 @@ impl Tree {
                 id: ids[step],
                 run_id: run.id,
                 parent: parent(step),
+                partner: None,
                 action: action(step),
                 step: step as u32,
                 debug_depth: u32::from(step == 2),

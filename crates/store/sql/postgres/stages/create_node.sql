@@ -1,5 +1,5 @@
--- A pending node ($4 id, $5 parent, $6 action, $7 step, $8 debug depth) and the event
--- announcing it ($9 kind, $10 payload), in one statement. The event's sequence number is
+-- A pending node ($4 id, $5 parent, $6 action, $7 step, $8 debug depth, $11 partner) and
+-- the event announcing it ($9 kind, $10 payload), in one statement. The event's sequence number is
 -- taken by an update of the run row that is also the lease fence ($1 run, $2 owner, $3
 -- epoch): its row lock makes a concurrent claim wait, and an update that waited on a claim
 -- re-checks the fence. No event without its node, no node without its event.
@@ -11,6 +11,6 @@ WITH next AS (
     INSERT INTO run_events (run_id, seq, kind, payload, created_at)
     SELECT $1, next.last_event_seq, $9, $10, now() FROM next
 )
-INSERT INTO nodes (id, run_id, parent_id, action, step, debug_depth, stage, created_at, updated_at)
-SELECT $4, $1, $5, $6, $7, $8, 'pending', now(), now() FROM next
+INSERT INTO nodes (id, run_id, parent_id, action, step, debug_depth, partner_id, stage, created_at, updated_at)
+SELECT $4, $1, $5, $6, $7, $8, $11, 'pending', now(), now() FROM next
 RETURNING *

@@ -78,6 +78,7 @@ macro_rules! all_conformance_tests {
             nodes::node_without_code,
             nodes::node_conflicts,
             nodes::big_tree,
+            nodes::merge_nodes,
             executions::execution_attempts,
             executions::stale_attempts,
             files::node_files,
@@ -138,6 +139,7 @@ pub fn draft(step: u32) -> NewNode {
         action: Action::Draft,
         step,
         debug_depth: 0,
+        partner: None,
     }
 }
 
@@ -148,6 +150,7 @@ pub fn child(parent: NodeId, action: Action, step: u32, debug_depth: u32) -> New
         action,
         step,
         debug_depth,
+        partner: None,
     }
 }
 

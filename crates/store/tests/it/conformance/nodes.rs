@@ -323,6 +323,79 @@ pub async fn node_conflicts<H: Harness>(h: Arc<H>) {
     assert_eq!(store.load_tree(other.run_id).await.expect("tree").len(), 2);
 }
 
+/// A merge node keeps its second parent through every way of writing and reading it; a
+/// partner that is not a node of the run is refused.
+pub async fn merge_nodes<H: Harness>(h: Arc<H>) {
+    let store = h.open().await;
+    let lease = claimed(&store, "merges").await;
+    let (a, b) = (draft(0), draft(1));
+    store
+        .insert_nodes(&lease, &[a.clone(), b.clone()])
+        .await
+        .expect("drafts");
+    let merge = NewNode {
+        partner: Some(b.id),
+        ..child(a.id, Action::Merge, 2, 0)
+    };
+    let inserted = store
+        .insert_node(&lease, merge.clone())
+        .await
+        .expect("merge");
+    assert_eq!(
+        (inserted.action, inserted.parent, inserted.partner),
+        (Action::Merge, Some(a.id), Some(b.id))
+    );
+    let event = aide_core::RunEvent::NodeCreated(aide_core::event::NodeCreated {
+        node_id: NodeId::new(),
+        parent: Some(b.id),
+        partner: Some(a.id),
+        action: Action::Merge,
+        step: 3,
+        debug_depth: 0,
+        rng: aide_core::RunRng::from_seed(0),
+    });
+    let staged = NewNode {
+        id: match &event {
+            aide_core::RunEvent::NodeCreated(c) => c.node_id,
+            _ => unreachable!(),
+        },
+        partner: Some(a.id),
+        ..child(b.id, Action::Merge, 3, 0)
+    };
+    store
+        .create_node(&lease, staged.clone(), &event)
+        .await
+        .expect("staged merge");
+    let batch = NewNode {
+        partner: Some(inserted.id),
+        ..child(a.id, Action::Merge, 4, 0)
+    };
+    store
+        .insert_nodes(&lease, std::slice::from_ref(&batch))
+        .await
+        .expect("batch merge");
+    let tree = store.load_tree(lease.run_id).await.expect("tree");
+    let partners: Vec<_> = tree.iter().map(|n| (n.step, n.partner)).collect();
+    assert_eq!(
+        partners,
+        vec![
+            (0, None),
+            (1, None),
+            (2, Some(b.id)),
+            (3, Some(a.id)),
+            (4, Some(inserted.id))
+        ]
+    );
+    let stranger = NewNode {
+        partner: Some(NodeId::new()),
+        ..child(a.id, Action::Merge, 5, 0)
+    };
+    assert_err!(
+        store.insert_node(&lease, stranger).await,
+        Error::InvalidState(_)
+    );
+}
+
 pub async fn big_tree<H: Harness>(h: Arc<H>) {
     const N: u32 = 10_000;
     let store = h.open().await;

@@ -20,6 +20,7 @@ fn created(node: &NewNode) -> RunEvent {
     RunEvent::NodeCreated(NodeCreated {
         node_id: node.id,
         parent: node.parent,
+        partner: None,
         action: node.action,
         step: node.step,
         debug_depth: node.debug_depth,

@@ -1,15 +1,19 @@
-//! The greedy AIDE search policy of ARCHITECTURE §4.
+//! The search policies of ARCHITECTURE §4 and §14, over one picture of the solution tree
+//! ([`SearchTree`]): greedy (the reference's, the default), Monte Carlo tree search and
+//! evolutionary search. [`next_action`] asks the run's policy for the next node.
 //!
-//! At each step, in this order:
-//! 1. fewer than `num_drafts` root nodes exist (buggy and in-flight ones count) → draft;
-//! 2. with probability `debug_prob`, debug a uniformly chosen buggy leaf whose
-//!    `debug_depth <= max_debug_depth`, if any;
-//! 3. no good node exists → draft;
-//! 4. otherwise improve the best good node (first reached wins ties).
+//! Every policy is a pure function of the tree (statuses included), the settings and the
+//! run's generator: a run with the same seed and the same outcomes makes the same decisions,
+//! and a resumed run, whose generator state is restored, goes on as if never stopped. In-flight
+//! nodes count as children, so with `workers > 1` no node is debugged twice at once and caps
+//! count the work in progress.
 //!
-//! In-flight nodes count as children, so with `workers > 1` no node is debugged twice at
-//! once. The random draw happens only when step 2 is reached, so decisions replay exactly
-//! from the run's seed and the same outcomes.
+//! A pruned subtree (a person's directive) is never expanded again by any policy.
+
+mod evolutionary;
+mod greedy;
+mod mcts;
+mod score;
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,13 +22,19 @@ use serde::{Deserialize, Serialize};
 use crate::metric::{Direction, MetricValue};
 use crate::node::{NodeId, child_debug_depth};
 use crate::rng::RunRng;
-use crate::settings::SearchSettings;
+use crate::settings::{PolicyKind, SearchSettings};
+
+pub use evolutionary::island_of_each;
+pub use mcts::{NodeStats, tree_stats};
 
 /// What the policy knows of one node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeNode {
     pub id: NodeId,
     pub parent: Option<NodeId>,
+    /// A merge's second parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner: Option<NodeId>,
     /// Creation order within the run, from 0.
     pub step: u32,
     pub debug_depth: u32,
@@ -46,13 +56,23 @@ pub enum Decision {
     Draft,
     Debug(NodeId),
     Improve(NodeId),
+    /// Combine the first node (the parent) with the second (its partner).
+    Merge(NodeId, NodeId),
 }
 
 impl Decision {
     pub fn parent(self) -> Option<NodeId> {
         match self {
             Self::Draft => None,
-            Self::Debug(id) | Self::Improve(id) => Some(id),
+            Self::Debug(id) | Self::Improve(id) | Self::Merge(id, _) => Some(id),
+        }
+    }
+
+    /// A merge's second parent.
+    pub fn partner(self) -> Option<NodeId> {
+        match self {
+            Self::Merge(_, partner) => Some(partner),
+            _ => None,
         }
     }
 
@@ -61,6 +81,7 @@ impl Decision {
             Self::Draft => crate::Action::Draft,
             Self::Debug(_) => crate::Action::Debug,
             Self::Improve(_) => crate::Action::Improve,
+            Self::Merge(..) => crate::Action::Merge,
         }
     }
 }
@@ -71,8 +92,10 @@ pub struct SearchTree {
     nodes: Vec<TreeNode>,
     /// Position of each node in `nodes`.
     index: HashMap<NodeId, usize>,
-    /// Nodes that have at least one child (in flight or reviewed).
-    parents: HashSet<NodeId>,
+    /// Each node's children (in flight or reviewed), in creation order.
+    children: HashMap<NodeId, Vec<NodeId>>,
+    /// Nodes a person pruned: they and their descendants are never expanded again.
+    pruned: HashSet<NodeId>,
 }
 
 impl SearchTree {
@@ -84,11 +107,17 @@ impl SearchTree {
     pub fn from_nodes(mut nodes: Vec<TreeNode>) -> Self {
         nodes.sort_by_key(|n| n.step);
         let index = nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
-        let parents = nodes.iter().filter_map(|n| n.parent).collect();
+        let mut children: HashMap<NodeId, Vec<NodeId>> = HashMap::new();
+        for node in &nodes {
+            if let Some(parent) = node.parent {
+                children.entry(parent).or_default().push(node.id);
+            }
+        }
         Self {
             nodes,
             index,
-            parents,
+            children,
+            pruned: HashSet::new(),
         }
     }
 
@@ -119,12 +148,13 @@ impl SearchTree {
         );
         let step = self.nodes.last().map_or(0, |n| n.step + 1);
         if let Some(parent) = parent {
-            self.parents.insert(parent);
+            self.children.entry(parent).or_default().push(id);
         }
         self.index.insert(id, self.nodes.len());
         self.nodes.push(TreeNode {
             id,
             parent,
+            partner: decision.partner(),
             step,
             debug_depth: depth,
             status: NodeStatus::InFlight,
@@ -149,16 +179,51 @@ impl SearchTree {
     }
 
     fn has_children(&self, id: NodeId) -> bool {
-        self.parents.contains(&id)
+        self.children.contains_key(&id)
     }
 
-    /// Buggy leaves within the depth limit, in creation order.
+    /// The children of `id`, in creation order.
+    pub fn children(&self, id: NodeId) -> &[NodeId] {
+        self.children.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Root nodes, in creation order.
+    pub fn roots(&self) -> impl Iterator<Item = &TreeNode> {
+        self.nodes.iter().filter(|n| n.parent.is_none())
+    }
+
+    /// Marks `id` pruned; false if the node is unknown.
+    pub fn prune(&mut self, id: NodeId) -> bool {
+        let known = self.index.contains_key(&id);
+        if known {
+            self.pruned.insert(id);
+        }
+        known
+    }
+
+    /// Whether `id` or one of its ancestors was pruned.
+    pub fn is_pruned(&self, id: NodeId) -> bool {
+        if self.pruned.is_empty() {
+            return false;
+        }
+        let mut at = Some(id);
+        while let Some(id) = at {
+            if self.pruned.contains(&id) {
+                return true;
+            }
+            at = self.get(id).and_then(|n| n.parent);
+        }
+        false
+    }
+
+    /// Buggy leaves within the depth limit and outside pruned subtrees, in creation order.
     pub fn debuggable(&self, max_debug_depth: u32) -> Vec<NodeId> {
         self.nodes
             .iter()
             .filter(|n| n.status == NodeStatus::Buggy)
             .filter(|n| n.debug_depth <= max_debug_depth)
             .filter(|n| !self.has_children(n.id))
+            .filter(|n| !self.is_pruned(n.id))
             .map(|n| n.id)
             .collect()
     }
@@ -181,29 +246,47 @@ impl SearchTree {
         }
         best.map(|(node, _)| node)
     }
+
+    /// The best good node outside pruned subtrees (the best the search may still expand).
+    pub fn best_expandable(&self, direction: Option<Direction>) -> Option<&TreeNode> {
+        if self.pruned.is_empty() {
+            return self.best(direction);
+        }
+        let open: Vec<TreeNode> = self
+            .nodes
+            .iter()
+            .filter(|n| !self.is_pruned(n.id))
+            .cloned()
+            .collect();
+        let id = SearchTree::from_nodes(open).best(direction)?.id;
+        self.get(id)
+    }
+
+    /// A good node's metric.
+    pub fn metric(&self, id: NodeId) -> Option<MetricValue> {
+        match self.get(id)?.status {
+            NodeStatus::Good(metric) => Some(metric),
+            _ => None,
+        }
+    }
 }
 
-/// Chooses the next action exactly as §4 orders the rules.
+/// The run's policy's choice of the next node.
 pub fn next_action(
     tree: &SearchTree,
     settings: &SearchSettings,
     direction: Option<Direction>,
     rng: &mut RunRng,
 ) -> Decision {
-    if tree.draft_count() < settings.num_drafts as usize {
-        return Decision::Draft;
-    }
-    if rng.chance(settings.debug_prob) {
-        let candidates = tree.debuggable(settings.max_debug_depth);
-        if !candidates.is_empty() {
-            return Decision::Debug(candidates[rng.index(candidates.len())]);
-        }
-    }
-    match tree.best(direction) {
-        None => Decision::Draft,
-        Some(best) => Decision::Improve(best.id),
+    match settings.policy {
+        PolicyKind::Greedy => greedy::decide(tree, settings, direction, rng),
+        PolicyKind::Mcts => mcts::decide(tree, settings, direction),
+        PolicyKind::Evolutionary => evolutionary::decide(tree, settings, direction, rng),
     }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod simulation_tests;

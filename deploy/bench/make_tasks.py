@@ -2,7 +2,9 @@
 Python wheels (scikit-learn's bundled sets and statsmodels' datasets; nothing is downloaded),
 each with a synthetic leaderboard.csv, plus a sweep spec that runs them.
 
-    python make_tasks.py OUT_DIR [--seeds 3] [--steps 4]
+    python make_tasks.py OUT_DIR [--seeds 3] [--steps 4] [--tasks N] [--arms greedy,mcts]
+
+--tasks keeps the first N tasks; --arms adds one arm per search policy named.
 
 Layout per task (as `mlebench prepare` writes it):
     OUT_DIR/<id>/prepared/public/{train.csv,test.csv,sample_submission.csv,description.md}
@@ -179,11 +181,13 @@ def main():
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--cells-at-once", type=int, default=2)
+    parser.add_argument("--tasks", type=int, default=None, help="keep the first N tasks")
+    parser.add_argument("--arms", default="", help="comma-separated search policies, one arm each")
     args = parser.parse_args()
     data = args.out / "data"
     data.mkdir(parents=True, exist_ok=True)
     metrics = {}
-    for i, (task_id, frame, target, metric, description) in enumerate(tasks()):
+    for i, (task_id, frame, target, metric, description) in enumerate(tasks()[: args.tasks]):
         teams = TEAMS[i % len(TEAMS)]
         reference = write_task(data, task_id, frame, target, metric, description, teams)
         metrics[task_id] = metric
@@ -196,6 +200,10 @@ def main():
         f"exec_timeout_secs = 300\n\n[mlebench]\ndata_dir = \"data\"\n"
         f"competitions = {{ file = \"competitions.txt\" }}\n\n[mlebench.metrics]\n{metric_lines}\n\n"
         f"[budget]\ncells_at_once = {args.cells_at_once}\n"
+        + "".join(
+            f'\n[[arms]]\nname = "{policy}"\nsettings = {{ search = {{ policy = "{policy}" }} }}\n'
+            for policy in filter(None, args.arms.split(","))
+        )
     )
     print(f"wrote {len(metrics)} tasks and {args.out / 'spec.toml'}")
 

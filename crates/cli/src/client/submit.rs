@@ -161,20 +161,20 @@ fn settings(args: &SubmitArgs, o: &Overrides) -> v1::RunSettings {
                 ..aide_core::RunSettings::default()
             })
         });
-    let policy = |f: fn(&v1::RunSettings) -> Option<f64>| search.as_ref().and_then(f);
-    let knob = |f: fn(&v1::RunSettings) -> Option<u32>| search.as_ref().and_then(f);
+    let real = |f: fn(&v1::RunSettings) -> Option<f64>| search.as_ref().and_then(f);
+    let count = |f: fn(&v1::RunSettings) -> Option<u32>| search.as_ref().and_then(f);
     v1::RunSettings {
         policy: search.as_ref().map_or(0, |s| s.policy),
         memory: search.as_ref().map_or(0, |s| s.memory),
-        mcts_exploration: policy(|s| s.mcts_exploration),
-        mcts_exploration_decay: policy(|s| s.mcts_exploration_decay),
-        mcts_buggy_value: policy(|s| s.mcts_buggy_value),
-        mcts_max_children: knob(|s| s.mcts_max_children),
-        evolutionary_islands: knob(|s| s.evolutionary_islands),
-        evolutionary_population: knob(|s| s.evolutionary_population),
-        evolutionary_tournament: knob(|s| s.evolutionary_tournament),
-        evolutionary_merge_prob: policy(|s| s.evolutionary_merge_prob),
-        evolutionary_migration_every: knob(|s| s.evolutionary_migration_every),
+        mcts_exploration: real(|s| s.mcts_exploration),
+        mcts_exploration_decay: real(|s| s.mcts_exploration_decay),
+        mcts_buggy_value: real(|s| s.mcts_buggy_value),
+        mcts_max_children: count(|s| s.mcts_max_children),
+        evolutionary_islands: count(|s| s.evolutionary_islands),
+        evolutionary_population: count(|s| s.evolutionary_population),
+        evolutionary_tournament: count(|s| s.evolutionary_tournament),
+        evolutionary_merge_prob: real(|s| s.evolutionary_merge_prob),
+        evolutionary_migration_every: count(|s| s.evolutionary_migration_every),
         steps: args.steps.or(o.steps),
         num_drafts: o.num_drafts,
         debug_prob: o.debug_prob,

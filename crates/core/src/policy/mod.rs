@@ -231,8 +231,22 @@ impl SearchTree {
     /// The best good node under `direction`; the earliest wins ties. With no direction
     /// known yet, the earliest good node.
     pub fn best(&self, direction: Option<Direction>) -> Option<&TreeNode> {
+        self.best_among(direction, |_| true)
+    }
+
+    /// The best good node outside pruned subtrees (the best the search may still expand).
+    pub fn best_expandable(&self, direction: Option<Direction>) -> Option<&TreeNode> {
+        self.best_among(direction, |node| !self.is_pruned(node.id))
+    }
+
+    /// The best good node that `keep` accepts, by the rule of [`best`](Self::best).
+    fn best_among(
+        &self,
+        direction: Option<Direction>,
+        keep: impl Fn(&TreeNode) -> bool,
+    ) -> Option<&TreeNode> {
         let mut best: Option<(&TreeNode, MetricValue)> = None;
-        for node in &self.nodes {
+        for node in self.nodes.iter().filter(|n| keep(n)) {
             let NodeStatus::Good(metric) = node.status else {
                 continue;
             };
@@ -245,21 +259,6 @@ impl SearchTree {
             };
         }
         best.map(|(node, _)| node)
-    }
-
-    /// The best good node outside pruned subtrees (the best the search may still expand).
-    pub fn best_expandable(&self, direction: Option<Direction>) -> Option<&TreeNode> {
-        if self.pruned.is_empty() {
-            return self.best(direction);
-        }
-        let open: Vec<TreeNode> = self
-            .nodes
-            .iter()
-            .filter(|n| !self.is_pruned(n.id))
-            .cloned()
-            .collect();
-        let id = SearchTree::from_nodes(open).best(direction)?.id;
-        self.get(id)
     }
 
     /// A good node's metric.

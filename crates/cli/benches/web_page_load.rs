@@ -113,6 +113,7 @@ async fn review(store: &AnyStore, lease: &Lease, node: &NewNode, metric: Option<
             step: node.step,
             debug_depth: 0,
             rng: RunRng::from_seed(u64::from(node.step)),
+            pin: None,
         }),
     )
     .await;

@@ -120,6 +120,7 @@ pub async fn run(args: RunArgs, interrupt: &Interrupt) -> Result<u8, CliError> {
             seed: plan.settings.seed,
             task: plan.task.clone(),
             settings: plan.settings.clone(),
+            fork_of: None,
         })
         .await?;
     if mode != Mode::Quiet {

@@ -78,6 +78,7 @@ fn new_run(i: u32) -> NewRun {
         settings: RunSettings::default(),
         direction: Some(Direction::Minimize),
         seed: u64::from(i),
+        fork_of: None,
     }
 }
 

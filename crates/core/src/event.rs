@@ -1,5 +1,5 @@
 //! The run events ([`RunEvent`]): what the engine appends to a run's log (and the API's audit
-//! trail: who created, cancelled and exported the run), and what the watch API, the CLI's
+//! trail: who created, cancelled, steered, forked and exported the run), and what the watch API, the CLI's
 //! progress display and the outputs read back. One serde-tagged enum
 //! with a payload type per kind, so no reader looks a field up by name.
 //!
@@ -12,6 +12,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::steer::{Forked, Steered};
 use crate::{Action, BugReason, NodeId, RunRng, RunStatus};
 
 /// One event of a run's log.
@@ -40,6 +41,10 @@ pub enum RunEvent {
     CancelRequested(Audited),
     /// A caller exported one of the run's outputs.
     RunExported(RunExported),
+    /// A person steered the run (pin, prune, note, budget).
+    Steered(Steered),
+    /// A person started a new run from one of this run's nodes.
+    Forked(Forked),
     /// A kind this version does not know, or a payload that does not fit its kind.
     #[serde(skip)]
     Unrecognised(UnrecognisedEvent),
@@ -69,6 +74,9 @@ pub struct NodeCreated {
     pub debug_depth: u32,
     /// The run generator's state right after the decision, for an exact resume.
     pub rng: RunRng,
+    /// The sequence number of the pin directive this node carries out, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<u64>,
 }
 
 /// Payload of [`RunEvent::NodeReviewed`].
@@ -165,6 +173,8 @@ impl RunEvent {
             Self::RunCreated(_) => "run_created",
             Self::CancelRequested(_) => "cancel_requested",
             Self::RunExported(_) => "run_exported",
+            Self::Steered(_) => "steered",
+            Self::Forked(_) => "forked",
             Self::Unrecognised(event) => &event.kind,
         }
     }

@@ -21,6 +21,7 @@ pub mod rng;
 pub mod run;
 pub mod service_identity;
 pub mod settings;
+pub mod steer;
 pub mod sweep;
 pub mod task;
 pub mod tokens;
@@ -46,5 +47,6 @@ pub use settings::{
     EvolutionarySettings, MctsSettings, MemoryScope, ModelSettings, PolicyKind, RunSettings,
     SearchSettings,
 };
+pub use steer::{Directive, Steering};
 pub use task::Task;
 pub use tokens::TokenCounter;

@@ -18,9 +18,9 @@ use crate::sweeps::{CellCounts, CellRecord, GradingClaim, SweepRecord};
 use crate::types::{
     CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
     Generation, Lease, LeaseStatus, LlmCallRecord, NodeFile, NodeFileBody, NodeRecord,
-    ProjectRecord, PromptSize, Review, RunCounts, RunRecord, RunnerInfo, RunnerLoad, RunnerRecord,
-    TokenRecord, Usage, from_json, parse_action, parse_direction, parse_exec_status, parse_stage,
-    parse_status, seed_from_db, to_u64,
+    ProjectRecord, PromptSize, Review, RunCounts, RunRecord, RunSignals, RunnerInfo, RunnerLoad,
+    RunnerRecord, TokenRecord, Usage, from_json, parse_action, parse_direction, parse_exec_status,
+    parse_stage, parse_status, seed_from_db, to_u64,
 };
 
 /// A Rust value both backends decode from their column the same way: text, booleans,
@@ -96,6 +96,8 @@ pub(crate) fn run(row: &impl DbRow) -> Result<RunRecord> {
         finished_at: row.opt_time("finished_at")?,
         sweep_id: row.opt_id("sweep_id")?.map(SweepId),
         last_event_seq: row.unsigned("last_event_seq")?,
+        steered_seq: row.unsigned("steered_seq")?,
+        fork_of: row.opt_id("fork_of")?.map(NodeId),
     })
 }
 
@@ -112,6 +114,14 @@ pub(crate) fn lease(row: &impl DbRow, owner: &str) -> Result<Lease> {
 pub(crate) fn fixed_direction(row: &impl DbRow) -> Result<Direction> {
     parse_direction(row.value("direction")?)?
         .ok_or_else(|| Error::corrupt("direction is unset after fixing it"))
+}
+
+pub(crate) fn signals(row: &impl DbRow) -> Result<RunSignals> {
+    Ok(RunSignals {
+        run: RunId(row.id("id")?),
+        cancel_requested: row.value("cancel_requested")?,
+        steered_seq: row.unsigned("steered_seq")?,
+    })
 }
 
 pub(crate) fn lease_status(row: &impl DbRow) -> Result<LeaseStatus> {

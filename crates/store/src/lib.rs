@@ -48,7 +48,7 @@ pub use types::{
     CallUsage, EventRecord, ExecutionRecord, ExecutionResult, ExecutionStatus, ExecutionSummary,
     Generation, Lease, LeaseStatus, LlmCallRecord, NewLlmCall, NewNode, NewRun, NewToken, NodeFile,
     NodeFileBody, NodeRecord, ProjectRecord, PromptSize, Review, RunCounts, RunFilter, RunRecord,
-    RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord, Usage,
+    RunSignals, RunStatus, RunnerInfo, RunnerLoad, RunnerRecord, TokenRecord, Usage,
 };
 pub use url::{Backend, DatabaseUrl};
 

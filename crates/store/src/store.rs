@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use aide_core::access::{ProjectName, TokenHash};
+use aide_core::steer::Steered;
 use aide_core::sweep::definition::SweepBudget;
 use aide_core::sweep::{SweepId, SweepStatus};
 use aide_core::{Direction, NodeId, RunEvent, RunId};
@@ -18,8 +19,8 @@ use crate::sweeps::{CellCounts, CellOutcome, CellRecord, GradingClaim, NewSweep,
 use crate::types::{
     EventRecord, ExecutionRecord, ExecutionResult, ExecutionSummary, Generation, Lease,
     LeaseStatus, LlmCallRecord, NewLlmCall, NewNode, NewRun, NewToken, NodeFile, NodeRecord,
-    ProjectRecord, Review, RunCounts, RunFilter, RunRecord, RunStatus, RunnerInfo, RunnerLoad,
-    RunnerRecord, TokenRecord, Usage,
+    ProjectRecord, Review, RunCounts, RunFilter, RunRecord, RunSignals, RunStatus, RunnerInfo,
+    RunnerLoad, RunnerRecord, TokenRecord, Usage,
 };
 
 /// Persistence behind one interface, implemented by [`PgStore`](crate::PgStore) and
@@ -187,8 +188,15 @@ store_trait! {
         /// one column, for callers that poll.
         async fn cancel_requested(&self, run_id: RunId) -> Result<bool>;
 
-        /// Which of `runs` have a cancel request, in one read (unknown runs have none).
-        async fn cancels_requested(&self, runs: &[RunId]) -> Result<Vec<RunId>>;
+        /// The signals of those of `runs` that have a cancel request or a directive, in one
+        /// read (unknown runs have none).
+        async fn run_signals(&self, runs: &[RunId]) -> Result<Vec<RunSignals>>;
+
+        /// Records a person's directive: appends its event, marks the run steered by it
+        /// and, for a budget, stores the new settings; one transaction. `InvalidState` for a
+        /// finished run or a budget the settings refuse, `NotFound` for an unknown run.
+        /// Returns the event's sequence number.
+        async fn steer_run(&self, run_id: RunId, steered: &Steered) -> Result<u64>;
 
         /// Counts one more internal failure of the engine holding the lease and returns the
         /// run's count. `LeaseLost` unless the lease still holds the running run.

@@ -161,6 +161,7 @@ pub(crate) fn cell_run(sweep: &SweepRecord, key: CellKey) -> crate::Result<NewRu
         task: task.task.clone(),
         settings,
         seed: key.seed,
+        fork_of: None,
     })
 }
 

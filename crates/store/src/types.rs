@@ -37,6 +37,9 @@ pub struct NewRun {
     /// [`RunStore::fix_direction`](crate::RunStore::fix_direction).
     pub direction: Option<Direction>,
     pub seed: u64,
+    /// The node whose code the run's first draft is, when the run is a fork.
+    #[serde(default)]
+    pub fork_of: Option<NodeId>,
 }
 
 /// A stored run.
@@ -67,6 +70,12 @@ pub struct RunRecord {
     /// that knows it reads the event log only when it moved.
     #[serde(default)]
     pub last_event_seq: u64,
+    /// The sequence number of the run's newest directive (0 before the first).
+    #[serde(default)]
+    pub steered_seq: u64,
+    /// The node whose code the run's first draft is, when the run is a fork.
+    #[serde(default)]
+    pub fork_of: Option<NodeId>,
 }
 
 impl RunRecord {
@@ -160,6 +169,34 @@ pub struct LeaseStatus {
     pub expires_at: DateTime<Utc>,
     /// A user asked to cancel the run: the owner should finish it as cancelled.
     pub cancel_requested: bool,
+}
+
+/// What the owner of a run must learn of it: a cancel request, a new directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSignals {
+    pub run: RunId,
+    pub cancel_requested: bool,
+    /// The sequence number of the run's newest directive (0 before the first).
+    pub steered_seq: u64,
+}
+
+/// The settings of a run of `status` after `steered`: refused (`InvalidState`) when the
+/// run is finished or the directive does not fit the settings.
+pub(crate) fn steered_settings(
+    run_id: RunId,
+    status: RunStatus,
+    settings: &RunSettings,
+    steered: &aide_core::steer::Steered,
+) -> Result<RunSettings> {
+    if status.is_terminal() {
+        return Err(Error::InvalidState(format!(
+            "run {run_id} is already {status}: a finished run cannot be steered"
+        )));
+    }
+    steered
+        .directive
+        .applied_to(settings)
+        .map_err(|e| Error::InvalidState(e.to_string()))
 }
 
 /// A node to create in the `pending` stage.

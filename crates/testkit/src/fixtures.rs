@@ -86,6 +86,7 @@ pub async fn claimed_diabetes_run<S: RunStore>(
             settings,
             direction: Some(Direction::Minimize),
             seed: 0,
+            fork_of: None,
         })
         .await
         .expect("create the run");

@@ -229,6 +229,7 @@ pub fn run_to_proto(run: &RunRecord, nodes: &[NodeRecord], usage: &Usage) -> v1:
         finished_at: run.finished_at.map(timestamp),
         cancel_requested: run.cancel_requested && !run.status.is_terminal(),
         sweep_id: run.sweep_id.map(|s| s.to_string()).unwrap_or_default(),
+        fork_of_node_id: run.fork_of.map(|n| n.to_string()).unwrap_or_default(),
     }
 }
 

@@ -1,9 +1,10 @@
 //! The public gRPC API of the coordinator ([`CoordinatorService`], the `aide.v1.Coordinator`
-//! service): runs (create, get, list, cancel, watch), nodes, exports and the runner
+//! service): runs (create, get, list, cancel, steer, fork, watch), nodes, exports and the runner
 //! registry's registration and heartbeats, all over one [`Store`].
 //!
 //! - [`convert`]: store records ↔ protocol messages;
 //! - [`runs`]: CreateRun (task and settings resolution), GetRun, ListRuns, CancelRun, GetNode;
+//! - [`steer`]: SteerRun (directives, checked and recorded) and ForkRun;
 //! - [`watch`]: WatchRun's event stream and the [`EventNotifier`] the engine pokes;
 //! - [`feed`]: one reader of a run's event log per replica, shared by every watcher;
 //! - [`export`]: ExportRun (journal, best solution, tree, report);
@@ -22,6 +23,7 @@ pub mod feed;
 mod intake;
 mod runners;
 mod runs;
+mod steer;
 pub mod sweeps;
 mod watch;
 
@@ -202,6 +204,27 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         let caller = self.access.caller(request.metadata()).await?;
         let run_id = parse_run_id(&request.get_ref().run_id)?;
         runs::cancel_run(&*self.store, &caller, run_id)
+            .await
+            .map(Response::new)
+    }
+
+    async fn steer_run(
+        &self,
+        request: Request<v1::SteerRunRequest>,
+    ) -> Result<Response<v1::SteerRunResponse>, Status> {
+        let caller = self.access.caller(request.metadata()).await?;
+        steer::steer_run(&*self.store, &caller, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn fork_run(
+        &self,
+        request: Request<v1::ForkRunRequest>,
+    ) -> Result<Response<v1::Run>, Status> {
+        let caller = self.access.caller(request.metadata()).await?;
+        let caps = &self.config.caps;
+        steer::fork_run(&*self.store, caps, &caller, request.into_inner())
             .await
             .map(Response::new)
     }

@@ -59,6 +59,7 @@ pub(super) async fn create_run<S: Store>(
             settings,
             direction,
             seed,
+            fork_of: None,
         })
         .await
         .map_err(store_status)?;

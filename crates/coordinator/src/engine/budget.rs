@@ -53,6 +53,13 @@ impl Budget {
         }
     }
 
+    /// Takes in budgets a person changed while the run goes on: steps and the time limit
+    /// of `settings`, still counted from the run's start.
+    pub fn retarget(&mut self, settings: &RunSettings) {
+        self.steps = settings.steps;
+        self.max_time = settings.max_run_secs.map(Duration::from_secs);
+    }
+
     pub fn steps(&self) -> u32 {
         self.steps
     }
@@ -109,6 +116,14 @@ mod tests {
             Exhausted::Steps(3).reason(),
             "steps budget reached (3 nodes)"
         );
+        let mut more = fresh.clone();
+        more.retarget(&RunSettings {
+            steps: 5,
+            max_run_secs: Some(3600),
+            ..settings.clone()
+        });
+        assert!(!more.steps_done(3) && more.steps_done(5));
+        assert!(more.time_left().expect("timed") > Duration::from_secs(3000));
         let resumed = Budget::new(&settings, Duration::from_secs(11));
         assert!(
             resumed

@@ -43,10 +43,12 @@ impl RunInfo {
     fn prompt_context<'a>(
         &'a self,
         memory: &'a [MemoryEntry],
+        notes: &'a [String],
         direction: Option<Direction>,
     ) -> PromptContext<'a> {
         PromptContext::new(&self.task, &self.settings, &self.tokens)
             .with_memory(memory)
+            .with_notes(notes)
             .with_data_preview(self.preview.as_deref())
             .with_direction(direction)
     }
@@ -148,16 +150,17 @@ impl Shown {
     }
 }
 
-/// The code request that generates `node`: prompt and context from its parent (if any)
-/// and the run's good nodes. `nodes` holds every node of the run.
+/// The code request that generates `node`: prompt and context from its parent (if any),
+/// the run's good nodes and the `notes` people added. `nodes` holds every node of the run.
 pub fn code_request(
     info: &RunInfo,
     nodes: &[NodeRecord],
     node: &NodeRecord,
+    notes: &[String],
     direction: Option<Direction>,
 ) -> AuthorRequest {
     let memory = memory(nodes, node, info.settings.search.memory);
-    let ctx = info.prompt_context(&memory, direction);
+    let ctx = info.prompt_context(&memory, notes, direction);
     let find = |id: Option<NodeId>| id.and_then(|id| nodes.iter().find(|n| n.id == id));
     let parent = find(node.parent);
     let partner = find(node.partner);
@@ -217,7 +220,7 @@ pub fn review_request(
     output: &str,
     direction: Option<Direction>,
 ) -> AuthorRequest {
-    let ctx = info.prompt_context(&[], direction);
+    let ctx = info.prompt_context(&[], &[], direction);
     let prompt = review_prompt(&ctx, &ExecutedSolution { code, output });
     let settings = &info.settings;
     AuthorRequest {

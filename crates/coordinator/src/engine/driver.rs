@@ -9,6 +9,7 @@ use aide_core::event::{RunFinished, RunTaken};
 use aide_core::task::TaskData;
 use aide_core::{NodeId, NodeStage, RunEvent, next_action};
 use aide_store::{Lease, NewNode, NodeRecord, RunRecord, RunStatus, Store};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
@@ -20,6 +21,7 @@ use super::narrative::narrative;
 use super::preview::data_preview;
 use super::retry::{Failure, retrying};
 use super::state::RunState;
+use super::steering::{fork_generation, take_new};
 use super::step::{NodeJob, NodeOutcome, RunCtx};
 use super::task_files::{absolute_dir, listed_files};
 use super::{Author, Engine, EngineConfig, Executor, Heartbeat, RunEnd, ScriptInput, TaskFiles};
@@ -49,6 +51,8 @@ struct Drive<S: Store, A: Author, E: Executor> {
     stopping: Option<Stop>,
     /// The model's narrative for the report, asked for when the run completes.
     report_text: Option<String>,
+    /// The sequence number of the run's newest directive, as the signal watch reads it.
+    steered: watch::Receiver<u64>,
 }
 
 pub(super) async fn drive<S: Store, A: Author, E: Executor>(
@@ -56,6 +60,7 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
     lease: Lease,
     cancel: CancellationToken,
     heartbeat: &Heartbeat,
+    steered: watch::Receiver<u64>,
 ) -> Result<RunEnd, Error> {
     // Node tasks stop on shutdown, a cancel request or the loss of the lease.
     let stop = CancellationToken::new();
@@ -84,6 +89,7 @@ pub(super) async fn drive<S: Store, A: Author, E: Executor>(
         tasks: JoinSet::new(),
         stopping: None,
         report_text: None,
+        steered,
     };
     let result = drive.run(&cancel, heartbeat).await;
     stop.cancel();
@@ -130,6 +136,7 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
                     let exhausted = self.budget.time().map(Stop::Budget);
                     self.abort_nodes(exhausted);
                 }
+                Ok(()) = self.steered.changed() => self.take_directives().await,
                 joined = self.tasks.join_next() => match joined {
                     None => {}
                     Some(Err(e)) if e.is_cancelled() => {}
@@ -162,15 +169,31 @@ impl<S: Store, A: Author, E: Executor> Drive<S, A, E> {
         };
         while self.stopping.is_none() && self.tasks.len() < workers && !stop_asked() {
             let record = match self.queue.pop_front() {
-                Some(record) => record,
+                Some(record) => forked(&self.ctx, &mut self.state, record).await?,
                 None if !self.budget.steps_done(self.state.records.len()) => {
-                    create_node(&self.ctx, &mut self.state).await?
+                    let record = create_node(&self.ctx, &mut self.state).await?;
+                    forked(&self.ctx, &mut self.state, record).await?
                 }
                 None => break,
             };
             spawn(&self.ctx, &self.state, record, &mut self.tasks);
         }
         Ok(())
+    }
+
+    /// Takes in the directives given since the newest one taken; a failed read is tried
+    /// again a second later.
+    async fn take_directives(&mut self) {
+        let store = &*self.ctx.store;
+        match take_new(store, &mut self.state, &mut self.budget).await {
+            Ok(0) => {}
+            Ok(_) => self.refresh_outputs(),
+            Err(e) => {
+                warn!(error = %e, "cannot read the run's directives, retrying");
+                tokio::time::sleep(super::signals::SIGNAL_CHECK_EVERY).await;
+                self.steered.mark_changed();
+            }
+        }
     }
 
     /// Stops the nodes in flight (their tasks are aborted) for `why`.
@@ -344,7 +367,9 @@ async fn load<S: Store, A: Author, E: Executor>(
     {
         run.direction = Some(store.fix_direction(lease, d).await?);
     }
-    let (rng, exact) = events::resume_rng(&**store, lease.run_id, run.seed, &nodes).await?;
+    let mut replayed = events::Replayed::default();
+    events::replay_after(&**store, lease.run_id, 0, &mut replayed).await?;
+    let (rng, exact) = replayed.rng(run.seed, &nodes);
     if !exact {
         warn!("the newest node has no saved generator state: restarting it from the seed");
     }
@@ -356,7 +381,7 @@ async fn load<S: Store, A: Author, E: Executor>(
         .unwrap_or_default();
     let budget = Budget::new(&run.settings, prior);
     let info = run_info(&run, &engine.config).await?;
-    let mut state = RunState::new(run, nodes, rng);
+    let mut state = RunState::new(run, nodes, rng, replayed.steering);
     let unfinished = state.unfinished().len();
     info!(nodes = state.records.len(), unfinished, "run loaded");
     let ctx = Arc::new(RunCtx {
@@ -448,15 +473,22 @@ async fn check_cost<S: Store, A: Author, E: Executor>(
     Ok(budget.cost(usage.cost_usd))
 }
 
-/// Asks the policy for the next node and stores it (its event first, with the generator
-/// state after the decision, then the node).
+/// Takes the oldest pin the tree can act on, or else asks the policy, for the next node,
+/// and stores it (its event first, with the generator state after the decision and the
+/// pin it carries out, then the node).
 async fn create_node<S: Store, A: Author, E: Executor>(
     ctx: &Ctx<S, A, E>,
     state: &mut RunState,
 ) -> Result<NodeRecord, Failure> {
     let settings = &ctx.info.settings;
     let direction = state.direction();
-    let decision = next_action(&state.tree, &settings.search, direction, &mut state.rng);
+    let (decision, pin) = match state.steering.next_pin(&state.tree) {
+        Some((seq, decision)) => (decision, Some(seq)),
+        None => (
+            next_action(&state.tree, &settings.search, direction, &mut state.rng),
+            None,
+        ),
+    };
     let id = NodeId::new();
     let planned = state.tree.add_in_flight(id, decision).clone();
     let node = NewNode {
@@ -467,15 +499,40 @@ async fn create_node<S: Store, A: Author, E: Executor>(
         step: planned.step,
         debug_depth: planned.debug_depth,
     };
-    let event = events::node_created(&node, &state.rng);
+    let event = events::node_created(&node, &state.rng, pin);
     let record = ctx
         .persist("create_node", None, || {
             ctx.store.create_node(&ctx.lease, node.clone(), &event)
         })
         .await?;
     ctx.notify();
-    info!(node_id = %id, step = node.step, action = %node.action, parent = ?node.parent, "node created");
+    info!(node_id = %id, step = node.step, action = %node.action, parent = ?node.parent, ?pin, "node created");
+    if let Some(seq) = pin {
+        state.steering.spend(seq);
+    }
     state.push(record.clone());
+    Ok(record)
+}
+
+/// `record` generated from the forked node's code when it is a fork's first node (stored
+/// as such, in the state too); otherwise `record` as it is.
+async fn forked<S: Store, A: Author, E: Executor>(
+    ctx: &Ctx<S, A, E>,
+    state: &mut RunState,
+    mut record: NodeRecord,
+) -> Result<NodeRecord, Failure> {
+    let Some(generation) = fork_generation(&*ctx.store, state, &record).await? else {
+        return Ok(record);
+    };
+    ctx.persist("mark_generated", &record, || {
+        ctx.store
+            .mark_generated(&ctx.lease, record.id, generation.clone())
+    })
+    .await?;
+    info!(node_id = %record.id, "a fork's first node carries the forked node's code");
+    record.generation = Some(generation);
+    record.stage = NodeStage::Generated;
+    state.update(record.clone());
     Ok(record)
 }
 
@@ -506,8 +563,15 @@ fn spawn<S: Store, A: Author, E: Executor>(
     tasks: &mut NodeTasks,
 ) {
     let direction = state.direction();
-    let code_request = (record.stage == NodeStage::Pending)
-        .then(|| code_request(&ctx.info, &state.records, &record, direction));
+    let code_request = (record.stage == NodeStage::Pending).then(|| {
+        code_request(
+            &ctx.info,
+            &state.records,
+            &record,
+            &state.notes(),
+            direction,
+        )
+    });
     // Each node is the root of its own trace (its gateway and runner calls join it), linked
     // to the run's span.
     let span = tracing::info_span!(

@@ -2,21 +2,21 @@
 //! random generator: every `node_created` event carries the generator's state right after
 //! the decision that created the node, so a new owner continues the exact random sequence
 //! from the newest node's event instead of replaying decisions (which would need the review
-//! outcomes in the order the previous owner saw them).
+//! outcomes in the order the previous owner saw them). The same read of the log gives the
+//! new owner the run's directives ([`Replayed`]).
 
 use std::collections::HashMap;
 
 use aide_core::event::{BestChanged, NodeCreated, NodeReviewed};
-use aide_core::{NodeId, RunEvent, RunId, RunRng};
+use aide_core::{NodeId, RunEvent, RunId, RunRng, Steering};
 use aide_store::{NewNode, NodeRecord, Review, Store};
 
-use super::retry::Failure;
-
 /// Events read per page when scanning a run's log.
-const PAGE: u32 = 500;
+pub(super) const PAGE: u32 = 500;
 
-/// The event of a node about to be stored, with the generator state after its decision.
-pub fn node_created(node: &NewNode, rng: &RunRng) -> RunEvent {
+/// The event of a node about to be stored, with the generator state after its decision
+/// and the pin it carries out, if any.
+pub fn node_created(node: &NewNode, rng: &RunRng, pin: Option<u64>) -> RunEvent {
     RunEvent::NodeCreated(NodeCreated {
         node_id: node.id,
         parent: node.parent,
@@ -25,6 +25,7 @@ pub fn node_created(node: &NewNode, rng: &RunRng) -> RunEvent {
         step: node.step,
         debug_depth: node.debug_depth,
         rng: rng.clone(),
+        pin,
     })
 }
 
@@ -50,35 +51,61 @@ pub fn best_changed(node: &NodeRecord) -> Option<RunEvent> {
     }))
 }
 
-/// The generator of a run resumed with `nodes` stored: the state saved with the newest
-/// node's creation event, or a fresh one from `seed` when the run has no node yet. A
-/// newest node without an event (written by an older engine) also restarts from the seed.
-pub async fn resume_rng<S: Store>(
+/// What a new owner reads back from a run's log: the generator state saved with each
+/// node's creation, and the run's directives.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    rng_states: HashMap<NodeId, RunRng>,
+    pub steering: Steering,
+}
+
+impl Replayed {
+    /// The generator of a run resumed with `nodes` stored: the state saved with the newest
+    /// node's creation event, or a fresh one from `seed` when the run has no node yet. A
+    /// newest node without an event (written by an older engine) also restarts from the
+    /// seed; the flag says whether the state was exact.
+    pub fn rng(&mut self, seed: u64, nodes: &[NodeRecord]) -> (RunRng, bool) {
+        let Some(newest) = nodes.iter().max_by_key(|n| n.step) else {
+            return (RunRng::from_seed(seed), true);
+        };
+        match self.rng_states.remove(&newest.id) {
+            Some(rng) => (rng, true),
+            None => (RunRng::from_seed(seed), false),
+        }
+    }
+
+    /// Takes in one event of the log, in order.
+    pub fn take(&mut self, seq: u64, event: &RunEvent) {
+        match event {
+            RunEvent::NodeCreated(created) => {
+                self.rng_states.insert(created.node_id, created.rng.clone());
+                if let Some(pin) = created.pin {
+                    self.steering.spend(pin);
+                }
+            }
+            RunEvent::Steered(steered) => self.steering.take(seq, steered),
+            _ => {}
+        }
+    }
+}
+
+/// Reads run `run_id`'s log after event `after`, a page at a time, into `replayed`.
+pub async fn replay_after<S: Store>(
     store: &S,
     run_id: RunId,
-    seed: u64,
-    nodes: &[NodeRecord],
-) -> Result<(RunRng, bool), Failure> {
-    let Some(newest) = nodes.iter().max_by_key(|n| n.step) else {
-        return Ok((RunRng::from_seed(seed), true));
-    };
-    let mut states: HashMap<NodeId, RunRng> = HashMap::new();
-    let mut after = 0;
+    mut after: u64,
+    replayed: &mut Replayed,
+) -> Result<(), aide_store::Error> {
     loop {
         let page = store.events_after(run_id, after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        for record in page.iter() {
-            if let RunEvent::NodeCreated(created) = &record.event {
-                states.insert(created.node_id, created.rng.clone());
-            }
+        for record in &page {
+            replayed.take(record.seq, &record.event);
         }
         if page.len() < PAGE as usize {
             break;
         }
     }
-    Ok(match states.remove(&newest.id) {
-        Some(rng) => (rng, true),
-        None => (RunRng::from_seed(seed), false),
-    })
+    Ok(())
 }

@@ -21,13 +21,17 @@
 //!   claim is recorded as `run_resumed` when the run had nodes, `run_started` otherwise.
 //! - **Randomness.** Each `node_created` event (written before its node) holds the run
 //!   generator's state after the decision; a resumed run continues from the newest node's
-//!   state ([`events::resume_rng`]), so the random sequence is the one a crash-free run uses.
+//!   state ([`events::Replayed`]), so the random sequence is the one a crash-free run uses.
 //! - **Budgets** ([`budget`]): steps, wall-clock time since the run's first node, cost from
 //!   the ledger. The first one exhausted finishes the run as completed with its reason.
 //! - **Lease.** Renewed every ttl/3 in the background; a write refused as `LeaseLost` stops
 //!   the loop at once without finishing the run; a cancel request finishes it as cancelled.
-//!   Cancel requests are noticed within a second: one engine-wide task reads the flags of
-//!   all its runs in one query ([`cancels::CancelWatch`]).
+//!   Cancel requests and directives are noticed within a second: one engine-wide task reads
+//!   the signals of all its runs in one query ([`signals::SignalWatch`]).
+//! - **Steering** ([`steering`]): a person's directives (pin, prune, note, budget) are
+//!   events; the loop takes them in, in order, when the watch says there are new ones, and
+//!   a new owner replays them all from the log. A fork's first node is the forked node's
+//!   code, executed without asking the author.
 //! - **Submissions.** A submission an execution wrote is stored as a node file with the
 //!   node's `executed` stage; the best node's file is read back when the best changes to a
 //!   node whose bytes the engine does not hold, or a run is resumed.
@@ -45,7 +49,6 @@
 
 pub mod author;
 pub mod budget;
-pub mod cancels;
 pub mod context;
 mod driver;
 pub mod events;
@@ -53,7 +56,9 @@ mod narrative;
 pub mod ports;
 mod preview;
 pub mod retry;
+pub mod signals;
 mod state;
+pub mod steering;
 mod step;
 pub mod task_files;
 
@@ -182,8 +187,8 @@ pub struct Engine<S: Store, A: Author, E: Executor> {
     author: Arc<A>,
     executor: Arc<E>,
     config: EngineConfig,
-    /// The cancel requests of every run this engine drives, read together.
-    cancels: Arc<cancels::CancelWatch>,
+    /// The cancel requests and directives of every run this engine drives, read together.
+    signals: Arc<signals::SignalWatch>,
 }
 
 impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
@@ -196,7 +201,7 @@ impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
             author,
             executor,
             config,
-            cancels: Arc::default(),
+            signals: Arc::default(),
         }
     }
 
@@ -207,12 +212,13 @@ impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
         let span = tracing::info_span!("run", run_id = %lease.run_id, epoch = lease.epoch);
         self.config.metrics.inc(&metrics::LEASE_CLAIMS, &[]);
         let heartbeat = Heartbeat::start(self.store.clone(), lease.clone(), self.config.lease_ttl);
-        let _watching = self.cancels.watch(
-            &self.store,
-            lease.run_id,
-            heartbeat.cancel_requested.clone(),
-        );
-        let result = driver::drive(self, lease.clone(), cancel, &heartbeat)
+        let signals = signals::RunSignals {
+            cancel_requested: heartbeat.cancel_requested.clone(),
+            ..signals::RunSignals::new()
+        };
+        let steered = signals.steered.subscribe();
+        let _watching = self.signals.watch(&self.store, lease.run_id, signals);
+        let result = driver::drive(self, lease.clone(), cancel, &heartbeat, steered)
             .instrument(span)
             .await;
         heartbeat.stop.cancel();
@@ -281,7 +287,7 @@ impl Heartbeat {
         );
         let every = (ttl / 3).max(Duration::from_millis(50));
         // A failed renewal is tried again soon; the lease is lost after a whole ttl of them.
-        let again = every.min(cancels::CANCEL_CHECK_EVERY);
+        let again = every.min(signals::SIGNAL_CHECK_EVERY);
         tokio::spawn(
             async move {
                 let mut last_ok = tokio::time::Instant::now();

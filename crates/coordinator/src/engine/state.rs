@@ -1,9 +1,11 @@
 //! The run loop's picture of one run, and the one owner of the run's state while the loop
 //! holds the lease: the run record as it is now (direction fixed, status finished), the
 //! stored nodes, the policy's tree built from them, the random generator and the best node
-//! with its submission. The outputs, the report and the events are written from it.
+//! with its submission, and the directives people gave. The outputs, the report and the
+//! events are written from it.
 
-use aide_core::{Direction, NodeId, NodeStage, RunRng, SearchTree};
+use aide_core::steer::{Directive, Steered};
+use aide_core::{Direction, NodeId, NodeStage, RunRng, SearchTree, Steering};
 use aide_store::{NodeRecord, RunRecord};
 
 use crate::tree::{search_tree, status_of};
@@ -21,12 +23,25 @@ pub struct RunState {
     pub best: Option<NodeId>,
     /// The best node's submission file, once known (from its execution or the store).
     pub best_submission: Option<Vec<u8>>,
+    /// The directives taken in so far.
+    pub steering: Steering,
 }
 
 impl RunState {
-    pub fn new(run: RunRecord, mut records: Vec<NodeRecord>, rng: RunRng) -> Self {
+    /// The state of a run with `records` stored, its generator, and the directives read
+    /// back from its log (pruned subtrees are marked in the tree; the run's settings
+    /// already hold any budget directive).
+    pub fn new(
+        run: RunRecord,
+        mut records: Vec<NodeRecord>,
+        rng: RunRng,
+        steering: Steering,
+    ) -> Self {
         records.sort_by_key(|n| n.step);
-        let tree = search_tree(&records);
+        let mut tree = search_tree(&records);
+        for node in steering.pruned() {
+            tree.prune(*node);
+        }
         let best = tree.best(run.direction).map(|n| n.id);
         Self {
             run,
@@ -35,7 +50,38 @@ impl RunState {
             rng,
             best,
             best_submission: None,
+            steering,
         }
+    }
+
+    /// Takes in the directive of event `seq`: a prune marks the subtree, a budget replaces
+    /// the run's settings (the caller retargets its budget), pins and notes are kept.
+    /// Returns the directive when it was new.
+    pub fn steer(&mut self, seq: u64, steered: &Steered) -> Option<Directive> {
+        if seq <= self.steering.through() {
+            return None;
+        }
+        self.steering.take(seq, steered);
+        match &steered.directive {
+            Directive::Prune { node } => {
+                self.tree.prune(*node);
+            }
+            Directive::Budget { .. } => match steered.directive.applied_to(&self.run.settings) {
+                Ok(settings) => self.run.settings = settings,
+                Err(e) => tracing::warn!(error = %e, "a recorded budget directive does not apply"),
+            },
+            Directive::Pin { .. } | Directive::Note { .. } => {}
+        }
+        Some(steered.directive.clone())
+    }
+
+    /// The notes people added, for the prompts.
+    pub fn notes(&self) -> Vec<String> {
+        self.steering
+            .notes()
+            .iter()
+            .map(|n| n.text.clone())
+            .collect()
     }
 
     /// The run's metric direction, once fixed.
@@ -77,6 +123,13 @@ impl RunState {
             return best;
         }
         None
+    }
+
+    /// Replaces the stored copy of a node that moved on (a fork's first node, generated).
+    pub fn update(&mut self, record: NodeRecord) {
+        if let Some(slot) = self.records.iter_mut().find(|n| n.id == record.id) {
+            *slot = record;
+        }
     }
 
     pub fn record(&self, id: NodeId) -> Option<&NodeRecord> {

@@ -1,5 +1,5 @@
 //! The HTTP side of a coordinator (ARCHITECTURE §12), on its own listener beside gRPC:
-//! JSON under `/api/v1` (runs, nodes, events, exports, sweeps, runners, tokens), live
+//! JSON under `/api/v1` (runs, steering, nodes, events, exports, sweeps, runners, tokens), live
 //! events as server-sent events, the OpenAPI document generated from the handlers
 //! (`/api/v1/openapi.json`), and the web UI whose assets are compiled into the binary.
 //!
@@ -11,7 +11,7 @@
 //! - [`auth`] turns a bearer header or the session cookie into a caller;
 //! - [`problem`] shapes errors;
 //! - [`views`] holds the JSON types;
-//! - [`runs`], [`events`], [`nodes`], [`sweeps`] and [`fleet`] are the handlers;
+//! - [`runs`], [`steer`], [`events`], [`nodes`], [`sweeps`] and [`fleet`] are the handlers;
 //! - [`ui`] serves the embedded web UI and sets the security headers of every response;
 //! - [`listener`] accepts TLS (HTTP/1.1) or plaintext on loopback.
 
@@ -22,6 +22,7 @@ pub mod listener;
 mod nodes;
 pub mod problem;
 mod runs;
+mod steer;
 mod sweeps;
 mod ui;
 pub mod views;
@@ -149,6 +150,8 @@ fn api_routes() -> OpenApiRouter<Shared> {
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::cancel_run))
+        .routes(routes!(steer::steer_run))
+        .routes(routes!(steer::fork_run))
         .routes(routes!(runs::run_tree))
         .routes(routes!(runs::run_events))
         .routes(routes!(events::event_stream))

@@ -218,6 +218,7 @@ async fn a_database_outage_mid_run_is_retried_and_recorded() {
             settings: settings(4, 2),
             direction: None,
             seed: 7,
+            fork_of: None,
         })
         .await
         .expect("create run");

@@ -347,6 +347,7 @@ pub async fn seed(store: &AnyStore, task: &Task, scale: Scale) {
                 settings,
                 direction: Some(Direction::Minimize),
                 seed: u64::from(i),
+                fork_of: None,
             })
             .await
             .expect("create a run");

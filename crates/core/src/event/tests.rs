@@ -23,6 +23,7 @@ fn every_kind() -> Vec<RunEvent> {
             step: 0,
             debug_depth: 0,
             rng: RunRng::from_seed(7),
+            pin: None,
         }),
         RunEvent::NodeReviewed(NodeReviewed {
             node_id: node,

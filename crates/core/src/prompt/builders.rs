@@ -3,8 +3,8 @@
 
 use super::memory::{one_paragraph, render_memory};
 use super::sections::{
-    data_overview, fenced, implementation_guideline, output_block, packages, response_format,
-    task_description,
+    data_overview, fenced, guidance, implementation_guideline, output_block, packages,
+    response_format, task_description,
 };
 use super::{BuggySolution, PreviousSolution, Prompt, PromptContext, Section, title};
 
@@ -57,6 +57,7 @@ pub fn draft_prompt(ctx: &PromptContext<'_>) -> Prompt {
         Section::new(title::INTRODUCTION, intro),
         task_description(ctx),
     ];
+    sections.extend(guidance(ctx));
     sections.extend(memory);
     sections.push(instructions);
     sections.extend(overview);
@@ -110,6 +111,7 @@ pub fn improve_prompt(ctx: &PromptContext<'_>, previous: &PreviousSolution<'_>) 
         Section::new(title::INTRODUCTION, intro),
         task_description(ctx),
     ];
+    sections.extend(guidance(ctx));
     sections.extend(memory);
     sections.push(instructions);
     sections.push(solution);
@@ -135,10 +137,13 @@ pub fn debug_prompt(ctx: &PromptContext<'_>, buggy: &BuggySolution<'_>) -> Promp
     let mut sections = vec![
         Section::new(title::INTRODUCTION, intro),
         task_description(ctx),
+    ];
+    sections.extend(guidance(ctx));
+    sections.extend([
         Section::new(title::BUGGY_SOLUTION, fenced("python", buggy.code)),
         Section::new(title::EXECUTION_OUTPUT, output_block(ctx, buggy.output)),
         instructions,
-    ];
+    ]);
     sections.extend(data_overview(ctx));
     Prompt { sections }
 }
@@ -170,6 +175,7 @@ pub fn merge_prompt(
         Section::new(title::INTRODUCTION, intro),
         task_description(ctx),
     ];
+    sections.extend(guidance(ctx));
     sections.extend(memory);
     sections.push(instructions);
     sections.push(solution_section(ctx, title::FIRST_SOLUTION, first));

@@ -7,9 +7,9 @@
 //!
 //! | prompt  | sections |
 //! |---------|----------|
-//! | draft   | Introduction, Task description, Memory+, Instructions (Response format, First-solution guideline, Implementation guideline, Installed packages+), Data overview+ |
-//! | improve | Introduction, Task description, Memory+, Instructions (Response format, Improvement guideline, Implementation guideline), Previous solution (Plan+, Code, Output+; plan and output only when Memory does not show the solution) |
-//! | debug   | Introduction, Task description, Buggy solution, Execution output, Instructions (Response format, Bug-fix guideline, Implementation guideline), Data overview+ |
+//! | draft   | Introduction, Task description, Guidance+, Memory+, Instructions (Response format, First-solution guideline, Implementation guideline, Installed packages+), Data overview+ |
+//! | improve | Introduction, Task description, Guidance+, Memory+, Instructions (Response format, Improvement guideline, Implementation guideline), Previous solution (Plan+, Code, Output+; plan and output only when Memory does not show the solution) |
+//! | debug   | Introduction, Task description, Guidance+, Buggy solution, Execution output, Instructions (Response format, Bug-fix guideline, Implementation guideline), Data overview+ |
 //! | review  | Introduction, Task description (goal and evaluation only), Code, Execution output, Instructions |
 //! | report  | Introduction, Task description, Search, Best program, Your report |
 //!
@@ -50,6 +50,7 @@ pub mod title {
     pub const INTRODUCTION: &str = "Introduction";
     pub const TASK: &str = "Task description";
     pub const MEMORY: &str = "Memory";
+    pub const GUIDANCE: &str = "Guidance";
     pub const INSTRUCTIONS: &str = "Instructions";
     pub const RESPONSE_FORMAT: &str = "Response format";
     pub const DRAFT_GUIDELINE: &str = "First-solution guideline";
@@ -170,6 +171,8 @@ pub struct PromptContext<'a> {
     pub memory: &'a [MemoryEntry],
     /// Token budget of the memory section.
     pub memory_budget_tokens: usize,
+    /// Notes people added while steering the run, oldest first.
+    pub notes: &'a [String],
     /// Counts tokens for the memory's and the data overview's budgets.
     pub tokens: &'a TokenCounter,
     /// The data overview; `None` when previews are off or not computed.
@@ -195,6 +198,7 @@ impl<'a> PromptContext<'a> {
             exec_timeout_secs: settings.exec_timeout_secs,
             memory: &[],
             memory_budget_tokens: settings.memory_budget_tokens,
+            notes: &[],
             tokens,
             data_preview: None,
             packages: &[],
@@ -207,6 +211,11 @@ impl<'a> PromptContext<'a> {
 
     pub fn with_memory(mut self, memory: &'a [MemoryEntry]) -> Self {
         self.memory = memory;
+        self
+    }
+
+    pub fn with_notes(mut self, notes: &'a [String]) -> Self {
+        self.notes = notes;
         self
     }
 

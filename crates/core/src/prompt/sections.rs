@@ -1,5 +1,6 @@
 //! The section texts shared by several prompts: task description, response format,
-//! implementation guideline, package list, data overview, code and output blocks.
+//! implementation guideline, package list, data overview, people's guidance, code and output
+//! blocks.
 //!
 //! Each fact is said once per prompt: the metric's name and direction only in the task's
 //! evaluation line, the task's long description only where the author needs it.
@@ -203,6 +204,26 @@ pub(super) fn packages(list: &[String]) -> Option<Section> {
 
 /// The data overview, cut in the middle to the preview's own default budget (so a preview
 /// made with the default options is shown whole).
+/// The notes people added to the run's memory while steering it, oldest first; `None`
+/// without any.
+pub(super) fn guidance(ctx: &PromptContext<'_>) -> Option<Section> {
+    let notes: Vec<String> = ctx
+        .notes
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("- {}", n.replace('\n', " ")))
+        .collect();
+    if notes.is_empty() {
+        return None;
+    }
+    let intro = "The people overseeing this search left these notes; take them into account:";
+    Some(Section::new(
+        title::GUIDANCE,
+        format!("{intro}\n{}", notes.join("\n")),
+    ))
+}
+
 pub(super) fn data_overview(ctx: &PromptContext<'_>) -> Option<Section> {
     let preview = ctx.data_preview.map(str::trim).filter(|p| !p.is_empty())?;
     Some(Section::new(

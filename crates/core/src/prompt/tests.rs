@@ -756,3 +756,49 @@ fn the_report_prompt_has_its_sections_the_trajectory_and_the_best_code() {
             .contains("No program produced a valid metric.")
     );
 }
+
+#[test]
+fn people_s_notes_appear_as_guidance_after_the_task_in_every_author_prompt() {
+    let tokens = TokenCounter::new();
+    let task = task(true);
+    let notes = vec![
+        "Try target encoding on the categorical columns.".to_owned(),
+        "  ".to_owned(),
+        "Avoid\nneural networks.".to_owned(),
+    ];
+    let ctx = PromptContext::new(&task, &RunSettings::default(), &tokens).with_notes(&notes);
+    let previous = PreviousSolution {
+        plan: "Ridge.",
+        code: "print(1)",
+        output: None,
+    };
+    let buggy = BuggySolution {
+        code: "print(",
+        output: "SyntaxError",
+    };
+    let prompts = [
+        draft_prompt(&ctx),
+        improve_prompt(&ctx, &previous),
+        debug_prompt(&ctx, &buggy),
+        merge_prompt(&ctx, &previous, &previous),
+    ];
+    for p in prompts {
+        assert_eq!(
+            p.titles()[..3],
+            [title::INTRODUCTION, title::TASK, title::GUIDANCE]
+        );
+        let body = &p.section(title::GUIDANCE).expect("guidance").body;
+        assert!(body.contains("- Try target encoding on the categorical columns."));
+        assert!(
+            body.contains("- Avoid neural networks."),
+            "one line per note"
+        );
+        assert_eq!(
+            body.matches("\n- ").count(),
+            2,
+            "blank notes are left out: {body}"
+        );
+    }
+    let without = PromptContext::new(&task, &RunSettings::default(), &tokens);
+    assert!(draft_prompt(&without).section(title::GUIDANCE).is_none());
+}

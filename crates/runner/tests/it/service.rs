@@ -231,6 +231,15 @@ impl Coordinator for FakeCoordinator {
     ) -> Result<Response<v1::Run>, Status> {
         Err(Status::unimplemented("fake"))
     }
+    async fn steer_run(
+        &self,
+        _: Request<v1::SteerRunRequest>,
+    ) -> Result<Response<v1::SteerRunResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+    async fn fork_run(&self, _: Request<v1::ForkRunRequest>) -> Result<Response<v1::Run>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
     async fn watch_run(
         &self,
         _: Request<v1::WatchRunRequest>,

@@ -1,4 +1,4 @@
-//! Postgres: [`RunStore`] on the `runs` table — creating, reading and cancelling runs, and
+//! Postgres: [`RunStore`] on the `runs` table — creating, reading, cancelling and steering runs, and
 //! the lease (claim with `FOR UPDATE SKIP LOCKED`, renew, release, finish, fix the
 //! direction).
 
@@ -9,11 +9,12 @@ use crate::decode::{self, DbRow};
 use crate::error::{Error, Result};
 use crate::store::RunStore;
 use crate::types::{
-    Lease, LeaseStatus, NewRun, RunCounts, RunFilter, RunRecord, RunStatus, check_terminal,
-    direction_str, seed_to_db, to_json,
+    Lease, LeaseStatus, NewRun, RunCounts, RunFilter, RunRecord, RunSignals, RunStatus,
+    check_terminal, direction_str, parse_status, seed_to_db, steered_settings, to_json, to_u64,
 };
 use aide_core::access::ProjectName;
-use aide_core::{Direction, RunId};
+use aide_core::steer::Steered;
+use aide_core::{Direction, RunEvent, RunId};
 
 impl RunStore for PgStore {
     async fn count_unfinished_runs(&self, project: &ProjectName) -> Result<u64> {
@@ -40,6 +41,7 @@ impl RunStore for PgStore {
             .bind(run.direction.map(direction_str))
             .bind(seed_to_db(run.seed))
             .bind(run.project.as_str().to_owned())
+            .bind(run.fork_of.map(|n| n.0))
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| Error::not_found("project", &run.project))?;
@@ -111,15 +113,43 @@ impl RunStore for PgStore {
         row.value("cancel_requested")
     }
 
-    async fn cancels_requested(&self, runs: &[RunId]) -> Result<Vec<RunId>> {
+    async fn run_signals(&self, runs: &[RunId]) -> Result<Vec<RunSignals>> {
         let ids: Vec<uuid::Uuid> = runs.iter().map(|r| r.0).collect();
-        let flagged: Vec<uuid::Uuid> = sqlx::query_scalar(include_str!(
-            "../../sql/postgres/runs/cancels_requested.sql"
+        sqlx::query(include_str!("../../sql/postgres/runs/signals.sql"))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(decode::signals)
+            .collect()
+    }
+
+    async fn steer_run(&self, run_id: RunId, steered: &Steered) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(include_str!(
+            "../../sql/postgres/runs/lock_for_steering.sql"
         ))
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(flagged.into_iter().map(RunId).collect())
+        .bind(run_id.0)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::not_found("run", run_id))?;
+        let status = parse_status(&row.value::<String>("status")?)?;
+        let settings = steered_settings(run_id, status, &row.json("settings")?, steered)?;
+        let event = RunEvent::Steered(steered.clone());
+        let seq: i64 = sqlx::query_scalar(include_str!("../../sql/postgres/events/append.sql"))
+            .bind(run_id.0)
+            .bind(event.kind())
+            .bind(event.payload())
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(include_str!("../../sql/postgres/runs/steered.sql"))
+            .bind(run_id.0)
+            .bind(seq)
+            .bind(to_json(&settings, "settings")?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        to_u64(seq, "event seq")
     }
 
     async fn record_engine_failure(&self, lease: &Lease) -> Result<u32> {

@@ -1,18 +1,20 @@
-//! SQLite: [`RunStore`] on the `runs` table — creating, reading and cancelling runs, and
+//! SQLite: [`RunStore`] on the `runs` table — creating, reading, cancelling and steering runs, and
 //! the lease (claim inside `BEGIN IMMEDIATE`, renew, release, finish, fix the direction).
 
 use std::time::Duration;
 
 use aide_core::access::ProjectName;
-use aide_core::{Direction, RunId};
+use aide_core::steer::Steered;
+use aide_core::{Direction, RunEvent, RunId};
 
+use super::events::append_on;
 use super::{SqliteStore, fenced, id_text, ms, returning};
 use crate::decode::{self, DbRow};
 use crate::error::{Error, Result};
 use crate::store::RunStore;
 use crate::types::{
-    Lease, LeaseStatus, NewRun, RunCounts, RunFilter, RunRecord, RunStatus, check_terminal,
-    direction_str, seed_to_db, to_json,
+    Lease, LeaseStatus, NewRun, RunCounts, RunFilter, RunRecord, RunSignals, RunStatus,
+    check_terminal, direction_str, parse_status, seed_to_db, steered_settings, to_i64, to_json,
 };
 
 impl RunStore for SqliteStore {
@@ -40,7 +42,8 @@ impl RunStore for SqliteStore {
             .bind(to_json(&run.settings, "settings")?.to_string())
             .bind(run.direction.map(direction_str))
             .bind(seed_to_db(run.seed))
-            .bind(run.project.as_str().to_owned());
+            .bind(run.project.as_str().to_owned())
+            .bind(run.fork_of.map(|n| id_text(n.0)));
         let row = returning(query, &self.pool)
             .await?
             .ok_or_else(|| Error::not_found("project", &project))?;
@@ -118,21 +121,35 @@ impl RunStore for SqliteStore {
         row.value("cancel_requested")
     }
 
-    async fn cancels_requested(&self, runs: &[RunId]) -> Result<Vec<RunId>> {
+    async fn run_signals(&self, runs: &[RunId]) -> Result<Vec<RunSignals>> {
         let ids: Vec<String> = runs.iter().map(|r| id_text(r.0)).collect();
-        let flagged: Vec<String> =
-            sqlx::query_scalar(include_str!("../../sql/sqlite/runs/cancels_requested.sql"))
-                .bind(serde_json::Value::from(ids).to_string())
-                .fetch_all(&self.pool)
-                .await?;
-        flagged
+        sqlx::query(include_str!("../../sql/sqlite/runs/signals.sql"))
+            .bind(serde_json::Value::from(ids).to_string())
+            .fetch_all(&self.pool)
+            .await?
             .iter()
-            .map(|id| {
-                uuid::Uuid::parse_str(id)
-                    .map(RunId)
-                    .map_err(|_| Error::corrupt("a run id that is not a UUID"))
-            })
+            .map(decode::signals)
             .collect()
+    }
+
+    async fn steer_run(&self, run_id: RunId, steered: &Steered) -> Result<u64> {
+        let mut tx = self.begin_immediate().await?;
+        let row = sqlx::query(include_str!("../../sql/sqlite/runs/lock_for_steering.sql"))
+            .bind(id_text(run_id.0))
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("run", run_id))?;
+        let status = parse_status(&row.value::<String>("status")?)?;
+        let settings = steered_settings(run_id, status, &row.json("settings")?, steered)?;
+        let seq = append_on(&mut tx, run_id, &RunEvent::Steered(steered.clone())).await?;
+        sqlx::query(include_str!("../../sql/sqlite/runs/steered.sql"))
+            .bind(id_text(run_id.0))
+            .bind(to_i64(seq, "event seq")?)
+            .bind(to_json(&settings, "settings")?.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(seq)
     }
 
     async fn record_engine_failure(&self, lease: &Lease) -> Result<u32> {

@@ -43,6 +43,8 @@ pub struct RunSummary {
     pub sweep_id: Option<Uuid>,
     /// The replica searching it, while it runs.
     pub owner: Option<String>,
+    /// The node (of another run) whose code this run's first node is, when it is a fork.
+    pub fork_of: Option<Uuid>,
 }
 
 impl RunSummary {
@@ -82,6 +84,7 @@ impl RunSummary {
             cancel_requested: run.cancel_requested && !terminal,
             sweep_id: run.sweep_id.map(|s| s.0),
             owner: if terminal { None } else { run.owner.clone() },
+            fork_of: run.fork_of.map(|n| n.0),
         }
     }
 }

@@ -186,6 +186,7 @@ impl Harness {
                 settings: RunSettings::default(),
                 direction: Some(aide_core::Direction::Minimize),
                 seed: 0,
+                fork_of: None,
             })
             .await
             .expect("create run")

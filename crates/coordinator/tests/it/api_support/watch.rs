@@ -38,6 +38,7 @@ fn created(step: u32) -> RunEvent {
         step,
         debug_depth: 0,
         rng: RunRng::from_seed(1),
+        pin: None,
     })
 }
 

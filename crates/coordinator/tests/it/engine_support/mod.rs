@@ -63,6 +63,7 @@ pub async fn claimed_run(store: &AnyStore, task: Task, settings: RunSettings) ->
             settings,
             direction: None,
             seed: 7,
+            fork_of: None,
         })
         .await
         .expect("create run");

@@ -53,6 +53,8 @@ pub fn run(direction: Option<Direction>) -> RunRecord {
         finished_at: None,
         sweep_id: None,
         last_event_seq: 0,
+        steered_seq: 0,
+        fork_of: None,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod nodes;
 pub mod races;
 pub mod runs;
 pub mod stages;
+pub mod steering;
 pub mod sweeps;
 
 use std::future::Future;
@@ -73,6 +74,8 @@ macro_rules! all_conformance_tests {
             runs::finish_run_ends_the_lease,
             runs::fix_direction_never_flips,
             runs::cancel_requests,
+            steering::directives_are_recorded_signalled_and_refused_once_finished,
+            steering::a_fork_names_its_node,
             runs::connect_by_url,
             nodes::node_lifecycle,
             nodes::node_without_code,
@@ -113,6 +116,7 @@ pub fn new_run(name: &str) -> NewRun {
         settings,
         direction: None,
         seed: u64::MAX - 7,
+        fork_of: None,
     }
 }
 

@@ -353,6 +353,7 @@ pub async fn merge_nodes<H: Harness>(h: Arc<H>) {
         step: 3,
         debug_depth: 0,
         rng: aide_core::RunRng::from_seed(0),
+        pin: None,
     });
     let staged = NewNode {
         id: match &event {

@@ -351,12 +351,17 @@ pub async fn cancel_requests<H: Harness>(h: Arc<H>) {
     assert!(flagged.cancel_requested);
     assert!(store.cancel_requested(lease.run_id).await.expect("read"));
     let other = create(&store, "not cancelled").await;
-    let flagged = store
-        .cancels_requested(&[other.id, lease.run_id, RunId::new()])
+    let signals = store
+        .run_signals(&[other.id, lease.run_id, RunId::new()])
         .await
         .expect("read many");
+    let flagged: Vec<RunId> = signals
+        .iter()
+        .filter(|s| s.cancel_requested)
+        .map(|s| s.run)
+        .collect();
     assert_eq!(flagged, [lease.run_id]);
-    assert!(store.cancels_requested(&[]).await.expect("none").is_empty());
+    assert!(store.run_signals(&[]).await.expect("none").is_empty());
     assert_err!(
         store.cancel_requested(RunId::new()).await,
         Error::NotFound { .. }

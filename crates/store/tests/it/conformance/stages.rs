@@ -25,6 +25,7 @@ fn created(node: &NewNode) -> RunEvent {
         step: node.step,
         debug_depth: node.debug_depth,
         rng: RunRng::from_seed(7),
+        pin: None,
     })
 }
 

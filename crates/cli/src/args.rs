@@ -58,6 +58,10 @@ pub enum Command {
     /// Ask a server to cancel a run.
     #[command(after_help = EXIT_CODES)]
     Cancel(crate::client::cancel::CancelArgs),
+    /// Steer a running search: pin a node, prune a subtree, add a note, change the budget,
+    /// or fork a new run from a node.
+    #[command(after_help = EXIT_CODES)]
+    Steer(crate::client::steer::SteerArgs),
     /// Write a run's outputs (journal, best solution, submission, tree, report) as files.
     #[command(after_help = EXIT_CODES)]
     Export(crate::client::export::ExportArgs),

@@ -33,6 +33,7 @@ pub async fn execute(cli: args::Cli) -> Result<u8, CliError> {
         Command::Status(a) => client::status::status(a).await,
         Command::Watch(a) => client::watch::watch(a).await,
         Command::Cancel(a) => client::cancel::cancel(a).await,
+        Command::Steer(a) => client::steer::steer(a).await,
         Command::Export(a) => client::export::export(a).await,
         Command::Login(a) => client::login::login(a).await,
         Command::Admin(a) => client::admin::admin(a).await,

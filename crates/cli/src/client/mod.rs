@@ -10,6 +10,7 @@ pub mod export;
 pub mod login;
 pub mod ls;
 pub mod status;
+pub mod steer;
 pub mod submit;
 pub mod upload;
 pub mod watch;

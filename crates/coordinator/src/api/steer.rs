@@ -35,6 +35,9 @@ pub(super) async fn steer_run<S: Store>(
     if run.status.is_terminal() {
         return Err(finished(&run));
     }
+    directive
+        .applied_to(&run.settings)
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
     refuse_what_the_run_cannot_take(store, &run, &directive).await?;
     let name = directive.name();
     let steered = Steered {

@@ -54,4 +54,7 @@ api_tests!(
     caps::settings_over_a_cap_are_invalid_arguments,
     caps::a_project_at_its_caps_starts_no_run,
     caps::watch_streams_past_a_tokens_cap_are_refused,
+    steer::directives_are_recorded_with_their_author_in_order,
+    steer::directives_the_run_cannot_take_are_refused_with_the_reason,
+    steer::a_fork_of_a_finished_run_s_node_is_a_new_queued_run,
 );

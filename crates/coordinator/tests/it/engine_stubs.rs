@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::engine_support::stubs::{ReadingExecutor, tiny_task};
 use crate::engine_support::*;
 use aide_coordinator::engine::{
-    Answer, Author, AuthorReply, AuthorRequest, CallKind, Executed, Executor, PortError, RunEnd,
-    ScriptRun,
+    Answer, Author, AuthorReply, AuthorRequest, CallKind, PortError, RunEnd,
 };
-use aide_core::task::ReferenceTask;
-use aide_core::{Action, ExceptionInfo, PolicyKind, Task};
+use aide_core::{Action, PolicyKind, Task};
 use aide_store::{AnyStore, CallUsage, NodeRecord, NodeStore, RunStore};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -70,55 +69,6 @@ impl Author for ScriptedAuthor {
             },
         })
     }
-}
-
-/// "Runs" the scripts [`ScriptedAuthor`] writes.
-#[derive(Debug)]
-struct ReadingExecutor;
-
-impl Executor for ReadingExecutor {
-    async fn execute(&self, script: ScriptRun) -> Result<Executed, PortError> {
-        assert!(script.attempt >= 1 && !script.timeout.is_zero());
-        let ran = if script.code.starts_with("raise") {
-            let exception = ExceptionInfo {
-                message: "scripted failure".into(),
-                ..ExceptionInfo::default()
-            };
-            Executed {
-                exit_code: Some(1),
-                output: "Traceback ...\nValueError: scripted failure\n".into(),
-                exception: Some(("ValueError".into(), exception)),
-                ..Executed::default()
-            }
-        } else {
-            let printed = script
-                .code
-                .trim_start_matches("print('")
-                .trim_end_matches("')");
-            Executed {
-                exit_code: Some(0),
-                output: format!("{printed}\n"),
-                wall_time: Duration::from_millis(1),
-                ..Executed::default()
-            }
-        };
-        Ok(Executed {
-            runner_id: Some("reader".into()),
-            ..ran
-        })
-    }
-}
-
-/// A task without test data (no submission needed).
-fn tiny_task(dir: &std::path::Path) -> Task {
-    std::fs::write(dir.join("train.csv"), "x,y\n1,2\n").expect("data");
-    Task::from_reference(&ReferenceTask {
-        data_dir: Some(dir.to_path_buf()),
-        goal: Some("Predict y.".into()),
-        eval: None,
-        desc_file: None,
-    })
-    .expect("task")
 }
 
 /// (step, action, parent's step, partner's step) of every node.

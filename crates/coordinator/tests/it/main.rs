@@ -24,6 +24,7 @@ mod engine;
 mod engine_database_restart;
 mod engine_infra;
 mod engine_report;
+mod engine_steering;
 mod engine_stubs;
 mod hosts;
 mod http_api;

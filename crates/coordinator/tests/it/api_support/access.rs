@@ -40,6 +40,29 @@ async fn every_public_call(
         ),
         ("GetRun", code(api.get_run(run()).await.map(drop))),
         (
+            "SteerRun",
+            code(
+                api.steer_run(v1::SteerRunRequest {
+                    run_id: run_id.into(),
+                    directive: Some(v1::steer_run_request::Directive::Note("a note".into())),
+                })
+                .await
+                .map(drop),
+            ),
+        ),
+        (
+            "ForkRun",
+            code(
+                api.fork_run(v1::ForkRunRequest {
+                    run_id: run_id.into(),
+                    node_id: uuid::Uuid::now_v7().to_string(),
+                    name: String::new(),
+                })
+                .await
+                .map(drop),
+            ),
+        ),
+        (
             "ListRuns",
             code(
                 api.list_runs(v1::ListRunsRequest::default())
@@ -202,7 +225,14 @@ pub async fn another_projects_run_is_not_found(h: Arc<Harness>) {
     let outsider = mint(&*h.store, "team-b", Role::Admin).await;
     let run = lease.run_id.to_string();
     let seen = every_public_call(&h, Some(&outsider), &run).await;
-    for call in ["GetRun", "CancelRun", "WatchRun", "ExportRun"] {
+    for call in [
+        "GetRun",
+        "CancelRun",
+        "SteerRun",
+        "ForkRun",
+        "WatchRun",
+        "ExportRun",
+    ] {
         let code = seen.iter().find(|(c, _)| *c == call).map(|(_, code)| *code);
         assert_eq!(code, Some(Code::NotFound), "{call}");
     }
@@ -231,10 +261,9 @@ pub async fn roles_limit_what_a_token_does(h: Arc<Harness>) {
     let seen = every_public_call(&h, Some(&viewer), &run).await;
     for (call, code) in &seen {
         let expected = match *call {
-            "CreateRun" | "CancelRun" | "FindMissingBlobs" | "PutManifest" | "UploadBlob"
-            | "CreateProject" | "ListProjects" | "CreateToken" | "ListTokens" | "RevokeToken" => {
-                Code::PermissionDenied
-            }
+            "CreateRun" | "CancelRun" | "SteerRun" | "ForkRun" | "FindMissingBlobs"
+            | "PutManifest" | "UploadBlob" | "CreateProject" | "ListProjects" | "CreateToken"
+            | "ListTokens" | "RevokeToken" => Code::PermissionDenied,
             _ => *code,
         };
         assert_eq!(*code, expected, "{call} as a viewer");

@@ -10,6 +10,7 @@ pub mod caps;
 pub mod nodes;
 pub mod runners;
 pub mod runs;
+pub mod steer;
 pub mod watch;
 
 use std::future::Future;

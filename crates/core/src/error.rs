@@ -11,6 +11,9 @@ pub enum Error {
     InvalidTask { path: PathBuf, reason: String },
     #[error("invalid settings: {0}")]
     InvalidSettings(String),
+    /// A steering directive no run can take; the message names what is wrong.
+    #[error("invalid directive: {0}")]
+    InvalidDirective(String),
     /// An author's reply held no code block and did not read as Python.
     #[error("the reply contained no code")]
     NoCode,

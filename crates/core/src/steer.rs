@@ -60,7 +60,7 @@ impl Directive {
     /// Refuses a directive no run can take, naming what is wrong: an empty or oversized
     /// note, a budget that changes nothing.
     pub fn check(&self) -> Result<(), crate::Error> {
-        let bad = |why: &str| Err(crate::Error::InvalidSettings(why.to_owned()));
+        let bad = |why: &str| Err(crate::Error::InvalidDirective(why.to_owned()));
         match self {
             Self::Note { text } if text.trim().is_empty() => bad("note: must not be empty"),
             Self::Note { text } if text.chars().count() > MAX_NOTE_CHARS => bad(&format!(

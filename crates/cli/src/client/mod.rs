@@ -188,6 +188,7 @@ pub fn run_json(run: &v1::Run) -> Value {
         "owner": non_empty(&run.owner),
         "cancel_requested": run.cancel_requested,
         "sweep_id": non_empty(&run.sweep_id),
+        "fork_of": non_empty(&run.fork_of_node_id),
         "created_at": time_text(run.created_at.as_ref()),
         "updated_at": time_text(run.updated_at.as_ref()),
         "finished_at": time_text(run.finished_at.as_ref()),

@@ -36,6 +36,9 @@ pub async fn status(args: StatusArgs) -> Result<u8, CliError> {
     if run.cancel_requested {
         rows.push(("cancel", "requested".into()));
     }
+    if !run.fork_of_node_id.is_empty() {
+        rows.push(("forked from", format!("node {}", run.fork_of_node_id)));
+    }
     rows.extend([
         (
             "nodes",

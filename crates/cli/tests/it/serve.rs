@@ -267,3 +267,89 @@ fn print_config_shows_flags_over_the_environment_with_passwords_redacted() {
         "{text}"
     );
 }
+
+/// Waits until `run` has a best node; its id.
+fn best_node(server: &Server, run: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let s = json(&server.client(&["status", run, "--json"]));
+        if let Some(best) = s["best_node_id"].as_str() {
+            return best.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never had a good node: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn aide_steer_steers_a_served_run_and_says_why_it_refuses() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let submitted = server.client(&["submit", "examples/diabetes", "--steps", "40"]);
+    assert_eq!(submitted.status.code(), Some(0));
+    let run = stdout(&submitted);
+    let best = best_node(&server, &run);
+
+    let steer = |args: &[&str]| {
+        let mut all = vec!["steer", run.as_str()];
+        all.extend_from_slice(args);
+        server.client(&all)
+    };
+    let noted = steer(&["note", "Try a gradient-boosted model next."]);
+    assert_eq!(noted.status.code(), Some(0), "{}", stderr(&noted));
+    assert!(
+        stderr(&noted).contains("note recorded"),
+        "{}",
+        stderr(&noted)
+    );
+    let pinned = steer(&["pin", &best]);
+    assert_eq!(pinned.status.code(), Some(0), "{}", stderr(&pinned));
+
+    for (args, why) in [
+        (vec!["budget"], "give --steps, --max-time or both"),
+        (vec!["pin", "not-a-uuid"], "is not a UUID"),
+        (
+            vec!["pin", "01900000-0000-7000-8000-000000000000"],
+            "is not a node of run",
+        ),
+        (vec!["note", " "], "must not be empty"),
+    ] {
+        let refused = steer(&args);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&refused).contains(why),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+    }
+
+    // A smaller step budget ends the run early, with that budget as its reason.
+    let budget = steer(&["budget", "--steps", "4"]);
+    assert_eq!(budget.status.code(), Some(0), "{}", stderr(&budget));
+    let watched = server.client(&["watch", &run, "--quiet"]);
+    assert_eq!(watched.status.code(), Some(0), "{}", stderr(&watched));
+    let status = json(&server.client(&["status", &run, "--json"]));
+    assert_eq!(status["steps"], 4);
+    assert!(
+        status["stop_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("steps budget reached (4 nodes)")),
+        "{status}"
+    );
+    let late = steer(&["note", "too late"]);
+    assert_eq!(late.status.code(), Some(2));
+    assert!(stderr(&late).contains("finished run cannot be steered"));
+
+    // A fork of the finished run's best node: its id on stdout, a new run from that code.
+    let forked = steer(&["fork", &best, "--name", "from the best"]);
+    assert_eq!(forked.status.code(), Some(0), "{}", stderr(&forked));
+    let fork = stdout(&forked);
+    let fork_status = json(&server.client(&["status", &fork, "--json"]));
+    assert_eq!(fork_status["fork_of"], best.as_str());
+    assert_eq!(fork_status["name"], "from the best");
+    assert_eq!(server.client(&["cancel", &fork]).status.code(), Some(0));
+}

@@ -5,6 +5,9 @@
 //!   runs, opens a node and reads its code and output, opens a failed node's exception,
 //!   opens a sweep that `aide bench run` made, and cancels a run;
 //! - a viewer is refused the cancel, with the reason on the page and the run untouched;
+//! - a member steers a running search from a node page (note, pin, step budget, prune),
+//!   each directive recorded with the member's token, forks a new run from the node, and
+//!   finds only Fork left once the run has finished;
 //! - a node whose plan, code, output and exception are hostile markup renders as text:
 //!   nothing runs, no element is injected, no `javascript:` link appears.
 //!
@@ -250,6 +253,147 @@ fn a_team_follows_runs_nodes_and_sweeps_in_the_browser() {
         click(&browser, "#cancel-run", PAGE).await;
         wait_status(&browser, "cancelled", RUN).await;
         browser.screenshot("cancelled").await;
+        browser.quit().await;
+    });
+}
+
+/// `GET {web}/api/v1{path}` as `token`.
+async fn get_json(web: &str, token: &str, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{web}/api/v1{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// Waits until run `run` has a good node; its id.
+async fn a_good_node(web: &str, token: &str, run: &str) -> String {
+    let deadline = Instant::now() + RUN;
+    loop {
+        let tree = get_json(web, token, &format!("/runs/{run}/tree")).await;
+        let nodes = tree["nodes"].as_array().cloned().unwrap_or_default();
+        if let Some(good) = nodes.iter().find(|n| n["outcome"] == "good") {
+            return good["id"].as_str().expect("id").to_owned();
+        }
+        assert!(Instant::now() < deadline, "no good node: {tree}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Clicks `button` and waits for the steering card to say `said`.
+async fn steer_and_see(browser: &Browser, button: &str, said: &str) {
+    click(browser, button, PAGE).await;
+    browser
+        .wait_for(&format!("{said:?} after {button}"), PAGE, || async {
+            let done = browser.text("#steer-done").await.unwrap_or_default();
+            done.contains(said).then_some(())
+        })
+        .await;
+}
+
+#[test]
+fn a_member_steers_a_running_search_and_forks_it_from_a_node_page() {
+    let runtime = runtime();
+    let Some(Session {
+        server,
+        web,
+        browser,
+        member,
+        ..
+    }) = session(&runtime)
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        log_in(&browser, &web, &member).await;
+        let run = submit(&server, &member, "60");
+        let good = a_good_node(&web, &member, &run).await;
+        open(&browser, &web, &format!("#/nodes/{good}")).await;
+        let note = "Try target encoding on the categorical columns.";
+        let field = browser
+            .wait_for("the note field", PAGE, || async {
+                browser.driver.find(By::Css("#steer-note-text")).await.ok()
+            })
+            .await;
+        field.send_keys(note).await.expect("type the note");
+        steer_and_see(&browser, "#steer-note", "Note added").await;
+        steer_and_see(&browser, "#steer-pin", "Pinned").await;
+        let steps = browser
+            .driver
+            .find(By::Css("#steer-steps"))
+            .await
+            .expect("steps");
+        steps.send_keys("40").await.expect("type the steps");
+        steer_and_see(&browser, "#steer-budget", "Step budget set to 40").await;
+        steer_and_see(&browser, "#steer-prune", "Pruned").await;
+        browser.screenshot("node-steered").await;
+
+        let events = get_json(&web, &member, &format!("/runs/{run}/events")).await;
+        let steered: Vec<&serde_json::Value> = events["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == "steered")
+            .collect();
+        let directives: Vec<&str> = steered
+            .iter()
+            .map(|e| e["payload"]["directive"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(directives, ["note", "pin", "budget", "prune"], "{events}");
+        assert_eq!(steered[0]["payload"]["text"], note);
+        let whoami = get_json(&web, &member, "/session").await;
+        let token_id = whoami["token_id"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            steered
+                .iter()
+                .all(|e| e["payload"]["by"]["token_id"] == token_id.as_str()),
+            "each directive names its author ({token_id}): {steered:?}"
+        );
+        let summary = get_json(&web, &member, &format!("/runs/{run}")).await;
+        assert_eq!(summary["steps"], 40);
+
+        // A fork from the node opens the new run's page.
+        click(&browser, "#steer-fork", PAGE).await;
+        let fork = browser
+            .wait_for("the fork's run page", PAGE, || async {
+                let url = browser.driver.current_url().await.ok()?;
+                let fragment = url.fragment()?.to_owned();
+                let id = fragment.strip_prefix("/runs/")?.to_owned();
+                (id != run).then_some(id)
+            })
+            .await;
+        let forked = get_json(&web, &member, &format!("/runs/{fork}")).await;
+        assert_eq!(forked["fork_of"], good.as_str(), "{forked}");
+        browser.screenshot("fork").await;
+
+        // Once the run is finished, only Fork is left on its nodes' pages.
+        for id in [&run, &fork] {
+            let out = server.client_as(&member, &["cancel", id]);
+            assert_eq!(out.status.code(), Some(0));
+        }
+        open(&browser, &web, &format!("#/runs/{run}")).await;
+        wait_status(&browser, "cancelled", RUN).await;
+        open(&browser, &web, &format!("#/nodes/{good}")).await;
+        browser
+            .wait_for("only Fork on a finished run", PAGE, || async {
+                let done = browser.text("#steer-done").await.unwrap_or_default();
+                done.contains("can no longer be steered").then_some(())
+            })
+            .await;
+        let pin_shown = browser
+            .driver
+            .find(By::Css("#steer-pin"))
+            .await
+            .expect("pin")
+            .is_displayed()
+            .await
+            .expect("displayed");
+        assert!(!pin_shown, "no pin on a finished run");
+        browser.screenshot("node-of-a-finished-run").await;
         browser.quit().await;
     });
 }

@@ -1,7 +1,8 @@
 //! The HTTP API as a client sees it, on both backends: runs, trees, nodes, events, sweeps
 //! and runners as JSON; errors as problem+json with the gRPC codes; projects and roles
 //! enforced as over gRPC; the session cookie's attributes and its guard against other
-//! origins; tokens for admins only; and the UI's pages with their security headers.
+//! origins; tokens for admins only; steering and forks; and the UI's pages with their
+//! security headers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ crate::web_tests!(
     tokens_are_for_admins_and_revoking_one_ends_its_access,
     sweeps_and_runners_read_as_json,
     the_ui_is_served_with_a_policy_that_runs_no_inline_script,
+    steering_and_forks_over_http_answer_as_over_grpc,
 );
 
 async fn runs_trees_and_nodes_read_as_json(web: Arc<Web>) {
@@ -569,4 +571,96 @@ async fn the_ui_is_served_with_a_policy_that_runs_no_inline_script(web: Arc<Web>
     ] {
         assert!(document["paths"][path].is_object(), "{path} is documented");
     }
+}
+
+async fn steering_and_forks_over_http_answer_as_over_grpc(web: Arc<Web>) {
+    let h = &web.harness;
+    let lease = h.running_run("steered").await;
+    let good = h.reviewed_node(&lease, 0, None, Some(0.5)).await;
+    let steer_path = format!("/api/v1/runs/{}/steer", lease.run_id);
+    let steer = |token, body: Value| {
+        web.request(Method::POST, &steer_path, Some(token))
+            .json(&body)
+    };
+    let note = steer(
+        web.member(),
+        serde_json::json!({"note": {"text": "try target encoding"}}),
+    )
+    .send()
+    .await
+    .expect("note");
+    assert_eq!(note.status(), 200);
+    let answer: Value = note.json().await.expect("JSON");
+    assert!(answer["seq"].as_u64().is_some_and(|s| s > 0), "{answer}");
+    assert_eq!(answer["run"]["id"], lease.run_id.to_string());
+    let budget = steer(web.member(), serde_json::json!({"budget": {"steps": 12}}))
+        .send()
+        .await
+        .expect("budget");
+    let answer: Value = budget.json().await.expect("JSON");
+    assert_eq!(answer["run"]["steps"], 12, "{answer}");
+
+    let missing = uuid::Uuid::now_v7();
+    let refusals = [
+        (
+            web.member(),
+            serde_json::json!({"pin": {"node_id": missing}}),
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            web.member(),
+            serde_json::json!({"budget": {}}),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            web.member(),
+            serde_json::json!({"note": {"text": ""}}),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            &web.viewer,
+            serde_json::json!({"pin": {"node_id": good}}),
+            403,
+            "PERMISSION_DENIED",
+        ),
+        (
+            &web.stranger,
+            serde_json::json!({"pin": {"node_id": good}}),
+            404,
+            "NOT_FOUND",
+        ),
+    ];
+    for (token, body, status, code) in refusals {
+        let (got, problem) = Web::problem(steer(token, body.clone())).await;
+        assert_eq!(
+            (got, problem["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {problem}"
+        );
+    }
+    let (got, _) = Web::problem(steer(web.member(), serde_json::json!({"shout": "now"}))).await;
+    assert!(
+        (400..500).contains(&got),
+        "an unknown directive is refused: {got}"
+    );
+
+    let fork = web
+        .request(
+            Method::POST,
+            &format!("/api/v1/runs/{}/fork", lease.run_id),
+            Some(web.member()),
+        )
+        .json(&serde_json::json!({"node_id": good, "name": "from the draft"}))
+        .send()
+        .await
+        .expect("fork");
+    assert_eq!(fork.status(), 200);
+    let forked: Value = fork.json().await.expect("JSON");
+    assert_eq!(forked["name"], "from the draft");
+    assert_eq!(forked["status"], "queued");
+    assert_eq!(forked["fork_of"], good.to_string());
+    assert_eq!(forked["steps"], 12, "the fork takes the source's settings");
 }

@@ -897,7 +897,8 @@ function summarizeEvent(ev) {
     case 'node_created':
       t = `step ${str(p.step)} ${str(p.action)} ${shortId(p.node_id)}` +
         (p.parent != null ? ` from ${shortId(p.parent)}` : ' (draft)') +
-        (isNum(p.debug_depth) && p.debug_depth > 0 ? ` · debug depth ${p.debug_depth}` : '');
+        (isNum(p.debug_depth) && p.debug_depth > 0 ? ` · debug depth ${p.debug_depth}` : '') +
+        (p.pin != null ? ' · pinned' : '');
       break;
     case 'node_reviewed': {
       const reasons = Array.isArray(p.bug_reasons) ? p.bug_reasons.map(str) : [];
@@ -912,9 +913,27 @@ function summarizeEvent(ev) {
     case 'report_failed': t = `report failed after ${str(p.attempts)} attempts: ${str(p.error)}`; break;
     case 'run_finished': t = `finished: ${str(p.status)}` + (p.reason != null ? ` (${str(p.reason)})` : ''); break;
     case 'run_exported': t = `exported ${str(p.format)} by ${who(p.by)}`; break;
+    case 'steered': t = `${steeredSummary(p)} by ${who(p.by)}`; break;
+    case 'forked': t = `forked from ${shortId(p.node)} into run ${shortId(p.run)} by ${who(p.by)}`; break;
     default: t = JSON.stringify(p);
   }
   return oneLine(t, 240);
+}
+
+/** What a `steered` event asked, in words. */
+function steeredSummary(p) {
+  switch (p.directive) {
+    case 'pin': return `pinned ${shortId(p.node)}`;
+    case 'prune': return `pruned the subtree of ${shortId(p.node)}`;
+    case 'note': return `note "${oneLine(str(p.text), 120)}"`;
+    case 'budget': {
+      const parts = [];
+      if (p.steps != null) parts.push(`${str(p.steps)} steps`);
+      if (p.max_run_secs != null) parts.push(fmtDuration(p.max_run_secs));
+      return `budget set to ${parts.join(' and ')}`;
+    }
+    default: return `directive ${str(p.directive)}`;
+  }
 }
 
 // ───────────────────────── 11. Node page ─────────────────────────
@@ -923,7 +942,7 @@ function pageNode(ctx, root, nodeId) {
   root.append(h('p', { class: 'muted' }, 'Loading node…'));
   api('GET', '/nodes/' + encodeURIComponent(nodeId)).then((d) => {
     if (!ctx.alive) return;
-    root.replaceChildren(...renderNode(d));
+    root.replaceChildren(...renderNode(d, renderSteering(ctx, d)));
     const exc = root.querySelector('#node-code .exc-line');
     if (exc) requestAnimationFrame(() => { exc.parentNode.parentNode.scrollTop = Math.max(0, exc.offsetTop - 80); });
   }).catch((e) => {
@@ -933,7 +952,8 @@ function pageNode(ctx, root, nodeId) {
   });
 }
 
-function renderNode(d) {
+/** The node page's sections; `steering` goes right below the header. */
+function renderNode(d, steering) {
   document.title = `step ${str(d.step)} · aide`;
   const outcome = OUTCOMES.has(d.outcome) ? d.outcome : 'pending';
   const kv = (k, v) => h('span', { class: 'meta-item' }, h('span', { class: 'k' }, k), ' ', h('span', { class: 'v' }, v));
@@ -965,6 +985,7 @@ function renderNode(d) {
 
   return [
     ...head,
+    steering,
     renderReview(d.review),
     card('Plan', h('div', { id: 'node-plan', class: 'prewrap' }, d.plan == null ? '—' : str(d.plan))),
     card('Code', renderCode(d.code, d.exception ? d.exception.line : null)),
@@ -975,6 +996,73 @@ function renderNode(d) {
     card('LLM calls', renderLlmCalls(d.llm_calls)),
     card('Executions', renderExecutions(d.executions)),
   ].filter(Boolean);
+}
+
+/**
+ * The node's steering card: pin it (the next node expands it), prune its subtree, fork a
+ * new run from its code, and, for its run, add a note to the search's memory or change the
+ * step budget. A finished run keeps only Fork. Every action is one POST; refusals show in
+ * the banner with the server's reason.
+ */
+function renderSteering(ctx, d) {
+  const run = encodeURIComponent(str(d.run_id));
+  const done = h('p', { id: 'steer-done', class: 'muted', role: 'status' });
+  const pin = h('button', { id: 'steer-pin', type: 'button', class: 'primary', disabled: d.outcome === 'pending' || null }, 'Pin: expand next');
+  const prune = h('button', { id: 'steer-prune', type: 'button', class: 'danger' }, 'Prune subtree');
+  const fork = h('button', { id: 'steer-fork', type: 'button' }, 'Fork new run');
+  const noteText = h('input', { id: 'steer-note-text', type: 'text', maxlength: 2000, placeholder: 'A note for every later prompt' });
+  const note = h('button', { id: 'steer-note', type: 'button' }, 'Add note');
+  const steps = h('input', { id: 'steer-steps', type: 'number', min: 1, step: 1, placeholder: 'steps' });
+  const budget = h('button', { id: 'steer-budget', type: 'button' }, 'Set step budget');
+  const live = h('div', { class: 'steer-live' },
+    h('div', { class: 'steer-row' }, pin, prune),
+    h('div', { class: 'steer-row' }, noteText, note),
+    h('div', { class: 'steer-row' }, steps, budget));
+  const box = h('section', { id: 'node-steering', class: 'card' },
+    h('h2', null, 'Steer'), live, h('div', { class: 'steer-row' }, fork), done);
+
+  async function send(btn, directive, said) {
+    btn.disabled = true;
+    try {
+      const r = await api('POST', `/runs/${run}/steer`, directive);
+      if (ctx.alive) done.textContent = `${said} (event ${str(r.seq)}).`;
+      return true;
+    } catch (e) {
+      if (ctx.alive) reportError(e);
+      return false;
+    } finally {
+      if (ctx.alive) btn.disabled = false;
+    }
+  }
+  pin.addEventListener('click', () => send(pin, { pin: { node_id: d.id } }, 'Pinned: the next node expands this one'));
+  prune.addEventListener('click', () => send(prune, { prune: { node_id: d.id } }, 'Pruned: this subtree is never expanded again'));
+  note.addEventListener('click', async () => {
+    const text = noteText.value.trim();
+    if (!text) { showError('Write the note first.'); return; }
+    if (await send(note, { note: { text } }, 'Note added to the search\'s memory')) noteText.value = '';
+  });
+  budget.addEventListener('click', () => {
+    const n = Number(steps.value);
+    if (!Number.isInteger(n) || n < 1) { showError('The step budget is a whole number of at least 1.'); return; }
+    send(budget, { budget: { steps: n } }, `Step budget set to ${n}`);
+  });
+  fork.addEventListener('click', async () => {
+    fork.disabled = true;
+    try {
+      const r = await api('POST', `/runs/${run}/fork`, { node_id: d.id });
+      if (ctx.alive && r) location.hash = routeHref('runs', r.id);
+    } catch (e) {
+      if (ctx.alive) reportError(e);
+    } finally {
+      if (ctx.alive) fork.disabled = false;
+    }
+  });
+  api('GET', '/runs/' + run).then((r) => {
+    if (!ctx.alive || !r || !TERMINAL.has(r.status)) return;
+    live.hidden = true;
+    done.textContent = `The run is ${str(r.status)}: it can no longer be steered, but a new run can start from this node.`;
+  }).catch(() => {});
+  return box;
 }
 
 function renderReview(r) {

@@ -212,10 +212,7 @@ impl<S: Store, A: Author, E: Executor> Engine<S, A, E> {
         let span = tracing::info_span!("run", run_id = %lease.run_id, epoch = lease.epoch);
         self.config.metrics.inc(&metrics::LEASE_CLAIMS, &[]);
         let heartbeat = Heartbeat::start(self.store.clone(), lease.clone(), self.config.lease_ttl);
-        let signals = signals::RunSignals {
-            cancel_requested: heartbeat.cancel_requested.clone(),
-            ..signals::RunSignals::new()
-        };
+        let signals = signals::RunSignals::new(heartbeat.cancel_requested.clone());
         let steered = signals.steered.subscribe();
         let _watching = self.signals.watch(&self.store, lease.run_id, signals);
         let result = driver::drive(self, lease.clone(), cancel, &heartbeat, steered)

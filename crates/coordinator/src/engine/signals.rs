@@ -28,9 +28,10 @@ pub struct RunSignals {
 }
 
 impl RunSignals {
-    pub fn new() -> Self {
+    /// Signals whose cancel request fires `cancel_requested`, before any directive.
+    pub fn new(cancel_requested: CancellationToken) -> Self {
         Self {
-            cancel_requested: CancellationToken::new(),
+            cancel_requested,
             steered: watch::Sender::new(0),
         }
     }

@@ -188,7 +188,7 @@ impl Steering {
 
     /// The next pin the tree can act on, as the decision it asks for, and the pin's
     /// sequence number. A pin whose node is gone from the tree or pruned is dropped; a pin
-    /// whose node is still in flight waits.
+    /// whose node is still in flight, or is buggy with a debug in flight, waits.
     pub fn next_pin(&mut self, tree: &SearchTree) -> Option<(u64, Decision)> {
         let mut i = 0;
         while i < self.pins.len() {
@@ -198,6 +198,12 @@ impl Steering {
                 _ if tree.is_pruned(pin.node) => None,
                 None => None,
                 Some(NodeStatus::InFlight) => {
+                    i += 1;
+                    continue;
+                }
+                // A buggy node being debugged already waits: no node is debugged twice at
+                // once.
+                Some(NodeStatus::Buggy) if has_child_in_flight(tree, pin.node) => {
                     i += 1;
                     continue;
                 }
@@ -211,6 +217,13 @@ impl Steering {
         }
         None
     }
+}
+
+fn has_child_in_flight(tree: &SearchTree, node: NodeId) -> bool {
+    tree.children(node).iter().any(|c| {
+        tree.get(*c)
+            .is_some_and(|c| c.status == NodeStatus::InFlight)
+    })
 }
 
 #[cfg(test)]

@@ -84,10 +84,31 @@ async fn the_openapi_document_holds_under_schemathesis() {
         );
         assert!(report.contains("passed"), "{report}");
         eprintln!("{report}");
+        // Steering and forking name a node in the request's body, which schemathesis
+        // cannot be given: random node ids are NOT_FOUND there by design (the HTTP tests
+        // steer real nodes). Every other operation must reach the seeded data.
+        let body_ids = ["/api/v1/runs/{run_id}/steer", "/api/v1/runs/{run_id}/fork"];
+        let starved = starved_operations(&report);
         assert!(
-            !report.contains("Missing test data"),
-            "every operation reached data:\n{report}"
+            starved
+                .iter()
+                .all(|op| body_ids.iter().any(|b| op.ends_with(b))),
+            "every operation reached data but {starved:?}:\n{report}"
         );
     })
     .await;
+}
+
+/// The operations schemathesis's "Missing test data" warning lists (`  - POST /path`).
+fn starved_operations(report: &str) -> Vec<String> {
+    let Some(start) = report.find("Missing test data") else {
+        return Vec::new();
+    };
+    report[start..]
+        .lines()
+        .skip(1)
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| l.trim_start().starts_with("- "))
+        .map(|l| l.trim_start().trim_start_matches("- ").to_owned())
+        .collect()
 }

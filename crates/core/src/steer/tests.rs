@@ -175,3 +175,19 @@ fn a_steered_event_round_trips_through_its_stored_parts() {
     assert_eq!(back, event);
     assert_eq!(event.payload()["directive"], "budget");
 }
+
+#[test]
+fn a_pin_on_a_buggy_node_being_debugged_waits_for_that_debug() {
+    let (mut tree, ids) = tree_with(&[NodeStatus::Buggy]);
+    let debug = NodeId::new();
+    tree.add_in_flight(debug, Decision::Debug(ids[0]));
+    let mut steering = Steering::default();
+    steering.take(1, &steered(Directive::Pin { node: ids[0] }));
+    assert_eq!(
+        steering.next_pin(&tree),
+        None,
+        "no node is debugged twice at once"
+    );
+    tree.set_status(debug, NodeStatus::Buggy);
+    assert_eq!(steering.next_pin(&tree), Some((1, Decision::Debug(ids[0]))));
+}

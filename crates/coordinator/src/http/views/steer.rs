@@ -16,12 +16,17 @@ pub enum DirectiveBody {
     /// The node and its descendants are never expanded again.
     Prune { node_id: Uuid },
     /// A note every later prompt shows (at most 2,000 characters).
-    Note { text: String },
+    Note {
+        #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+        text: String,
+    },
     /// New budgets, counted from the run's start; at least one.
     Budget {
         #[serde(default)]
+        #[schema(minimum = 1)]
         steps: Option<u32>,
         #[serde(default)]
+        #[schema(minimum = 1, maximum = 315_360_000)]
         max_run_secs: Option<u64>,
     },
 }

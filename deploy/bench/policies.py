@@ -4,8 +4,10 @@ three policies, run on this machine. Prints, per policy:
 
 - the best score per task, mean ± SEM over seeds (graded on the held-back answers);
 - the mean rank of the policy over every (task, seed) pair (1 = best; ties share the mean);
-- orchestration time per node: a node's life (created → reviewed) minus its script's
-  execution time and its model calls' latency, mean and p50 over the policy's nodes.
+- orchestration time per node: a node's life (created → reviewed) minus its executions'
+  spans and its model calls' latency, mean and p50 over the policy's nodes; and, apart, the
+  dispatch and sandbox time (an execution's span minus the script's own run time: waiting
+  for a runner slot, starting the sandbox, collecting files).
 
     python3 deploy/bench/policies.py --aide target/release/aide [--tasks 10] [--seeds 3]
         [--steps 10] [--slots 2] [--work DIR]
@@ -67,10 +69,15 @@ def ranks(scores, lower_is_better):
 
 
 def orchestration_per_node(db, sweep_id):
-    """Per arm: each reviewed node's life minus its execution and model time, in ms."""
+    """Per arm, per reviewed node, in ms: the coordinator's share (the node's life minus its
+    executions' spans and its model calls' latency) and the dispatch share (the executions'
+    spans minus the scripts' own wall time: waiting for a runner slot, starting the sandbox,
+    collecting its files)."""
     rows = db.execute(
         """
-        SELECT c.arm_idx, n.id, n.updated_at - n.created_at,
+        SELECT c.arm_idx, n.updated_at - n.created_at,
+               COALESCE((SELECT SUM(e.finished_at - e.started_at) FROM executions e
+                         WHERE e.node_id = n.id AND e.finished_at IS NOT NULL), 0),
                COALESCE((SELECT SUM(e.wall_secs) FROM executions e WHERE e.node_id = n.id), 0),
                COALESCE((SELECT SUM(l.latency_ms) FROM llm_calls l WHERE l.node_id = n.id), 0)
         FROM sweep_cells c JOIN nodes n ON n.run_id = c.run_id
@@ -79,9 +86,15 @@ def orchestration_per_node(db, sweep_id):
         (sweep_id,),
     ).fetchall()
     per_arm = {}
-    for arm, _, life_ms, exec_secs, llm_ms in rows:
-        per_arm.setdefault(arm, []).append(max(0.0, life_ms - exec_secs * 1000 - llm_ms))
+    for arm, life_ms, span_ms, wall_secs, llm_ms in rows:
+        coordinator = max(0.0, life_ms - span_ms - llm_ms)
+        dispatch = max(0.0, span_ms - wall_secs * 1000)
+        per_arm.setdefault(arm, []).append((coordinator, dispatch))
     return per_arm
+
+
+def mean_p50(values):
+    return f"{statistics.fmean(values):.1f} ms ({statistics.median(values):.1f} ms)" if values else "—"
 
 
 def main():
@@ -138,13 +151,14 @@ def main():
                     rank_sums[policy].append(rank)
         print(f"| {task} | {metric} | " + " | ".join(cells) + " |")
     orchestration = orchestration_per_node(db, sweep_id)
-    print("\n| policy | mean rank | orchestration per node, mean (p50) | nodes |")
-    print("|---|---|---|---|")
+    print("\n| policy | mean rank | orchestration per node, mean (p50) | dispatch and sandbox per node, mean (p50) | nodes |")
+    print("|---|---|---|---|---|")
     for arm_idx, policy in enumerate(POLICIES):
-        ms = orchestration.get(arm_idx, [])
+        shares = orchestration.get(arm_idx, [])
         rank = statistics.fmean(rank_sums[policy]) if rank_sums[policy] else float("nan")
-        timing = f"{statistics.fmean(ms):.1f} ms ({statistics.median(ms):.1f} ms)" if ms else "—"
-        print(f"| {policy} | {rank:.2f} | {timing} | {len(ms)} |")
+        coordinator = mean_p50([c for c, _ in shares])
+        dispatch = mean_p50([d for _, d in shares])
+        print(f"| {policy} | {rank:.2f} | {coordinator} | {dispatch} | {len(shares)} |")
 
 
 if __name__ == "__main__":

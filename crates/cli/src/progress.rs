@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aide_core::event::NodeReviewed;
-use aide_core::{RunEvent, RunId};
+use aide_core::{Directive, RunEvent, RunId};
 use aide_store::Store;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -232,6 +232,20 @@ impl View {
                 let what = format!("resumed with {} node(s) already stored", taken.nodes);
                 self.line(&what);
             }
+            RunEvent::Steered(steered) => {
+                if let Directive::Budget {
+                    steps: Some(steps), ..
+                } = steered.directive
+                {
+                    self.steps = steps;
+                }
+                let what = format!(
+                    "{} given by token {}",
+                    steered_text(&steered.directive),
+                    steered.by.token_id
+                );
+                self.line(&short(&what, 200));
+            }
             // The session's summary says how the run ended.
             RunEvent::RunFinished(_) => self.in_flight.clear(),
             _ => {}
@@ -353,6 +367,27 @@ fn short(text: &str, max: usize) -> String {
     }
 }
 
+/// A directive in words, for the progress lines.
+fn steered_text(directive: &Directive) -> String {
+    match directive {
+        Directive::Pin { node } => format!("pin of node {node}"),
+        Directive::Prune { node } => format!("prune of node {node}"),
+        Directive::Note { text } => format!("note {:?}", short(text, 80)),
+        Directive::Budget {
+            steps,
+            max_run_secs,
+        } => {
+            let steps = steps.map(|n| format!(" {n} steps"));
+            let time = max_run_secs.map(|s| format!(" {s} s"));
+            format!(
+                "budget of{}{}",
+                steps.unwrap_or_default(),
+                time.unwrap_or_default()
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +399,10 @@ mod tests {
         assert_eq!(fmt_elapsed(Duration::from_secs(75)), "1:15");
         assert_eq!(fmt_elapsed(Duration::from_secs(3725)), "1:02:05");
         assert_eq!(short("abcdef", 4), "abc…");
+        let budget = Directive::Budget {
+            steps: Some(12),
+            max_run_secs: Some(600),
+        };
+        assert_eq!(steered_text(&budget), "budget of 12 steps 600 s");
     }
 }

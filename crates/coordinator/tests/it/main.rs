@@ -23,6 +23,7 @@ mod distributed_provider;
 mod engine;
 mod engine_database_restart;
 mod engine_infra;
+mod engine_merge;
 mod engine_report;
 mod engine_steering;
 mod engine_stubs;

@@ -159,10 +159,12 @@ impl Steering {
             }
             Directive::Pin { .. } => {}
             Directive::Prune { node } => self.pruned.push(*node),
-            Directive::Note { text } => self.notes.push(Note {
+            // The API refuses a note past the last; one that raced in is ignored here.
+            Directive::Note { text } if self.notes.len() < MAX_NOTES => self.notes.push(Note {
                 text: text.clone(),
                 by: steered.by.token_id.clone(),
             }),
+            Directive::Note { .. } => {}
             Directive::Budget { .. } => {}
         }
     }

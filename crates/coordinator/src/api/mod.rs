@@ -213,7 +213,8 @@ impl<S: Store> Coordinator for CoordinatorService<S> {
         request: Request<v1::SteerRunRequest>,
     ) -> Result<Response<v1::SteerRunResponse>, Status> {
         let caller = self.access.caller(request.metadata()).await?;
-        steer::steer_run(&*self.store, &caller, request.into_inner())
+        let caps = &self.config.caps;
+        steer::steer_run(&*self.store, caps, &caller, request.into_inner())
             .await
             .map(Response::new)
     }

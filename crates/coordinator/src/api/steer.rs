@@ -22,6 +22,7 @@ use crate::tree::search_tree;
 /// Records a directive once the run and the node allow it.
 pub(super) async fn steer_run<S: Store>(
     store: &S,
+    caps: &RunCaps,
     caller: &Caller,
     request: v1::SteerRunRequest,
 ) -> Result<v1::SteerRunResponse, Status> {
@@ -35,9 +36,10 @@ pub(super) async fn steer_run<S: Store>(
     if run.status.is_terminal() {
         return Err(finished(&run));
     }
-    directive
+    let settings = directive
         .applied_to(&run.settings)
         .map_err(|e| Status::invalid_argument(e.to_string()))?;
+    caps.check_settings(&settings)?;
     refuse_what_the_run_cannot_take(store, &run, &directive).await?;
     let name = directive.name();
     let steered = Steered {
@@ -84,6 +86,7 @@ pub(super) async fn fork_run<S: Store>(
         name => name.to_owned(),
     };
     caps.check_text("name", &name)?;
+    caps.check_settings(&source.settings)?;
     caps.check_project(store, &source.project).await?;
     let run = store
         .create_run(NewRun {

@@ -354,6 +354,10 @@ async fn load<S: Store, A: Author, E: Executor>(
     let store = &engine.store;
     let backoff = engine.config.backoff;
     let quiet = |_, why: String, _| async move { warn!(error = %why, "loading the run, retrying") };
+    // The log first: the run read after it holds every budget directive the replay counts
+    // as taken, and one recorded in between is read again later (budgets are absolute).
+    let mut replayed = events::Replayed::default();
+    events::replay_after(&**store, lease.run_id, 0, &mut replayed).await?;
     let mut run: RunRecord = retrying(backoff, cancel, quiet, || async {
         Ok(store.get_run(lease.run_id).await?)
     })
@@ -367,8 +371,6 @@ async fn load<S: Store, A: Author, E: Executor>(
     {
         run.direction = Some(store.fix_direction(lease, d).await?);
     }
-    let mut replayed = events::Replayed::default();
-    events::replay_after(&**store, lease.run_id, 0, &mut replayed).await?;
     let (rng, exact) = replayed.rng(run.seed, &nodes);
     if !exact {
         warn!("the newest node has no saved generator state: restarting it from the seed");

@@ -37,10 +37,13 @@ impl RunSignals {
     }
 }
 
-/// The runs watched, and whether the reading task is running.
+/// The runs watched (each with the number of the watch that placed it), and whether the
+/// reading task is running.
 #[derive(Debug, Default)]
 struct Watched {
-    runs: HashMap<RunId, RunSignals>,
+    runs: HashMap<RunId, (u64, RunSignals)>,
+    /// Numbers the watches, so a drive winding down never removes its successor's place.
+    placed: u64,
     reading: bool,
 }
 
@@ -50,16 +53,25 @@ pub struct SignalWatch {
     watched: Mutex<Watched>,
 }
 
-/// A run's place in the watch; the run is no longer watched once it is dropped.
+/// A run's place in the watch; the run is no longer watched once it is dropped (unless a
+/// later watch of the same run took the place).
 #[derive(Debug)]
 pub struct Watching {
     watch: Arc<SignalWatch>,
     run: RunId,
+    number: u64,
 }
 
 impl Drop for Watching {
     fn drop(&mut self) {
-        self.watch.lock().runs.remove(&self.run);
+        let mut watched = self.watch.lock();
+        if watched
+            .runs
+            .get(&self.run)
+            .is_some_and(|(n, _)| *n == self.number)
+        {
+            watched.runs.remove(&self.run);
+        }
     }
 }
 
@@ -76,10 +88,12 @@ impl SignalWatch {
         run: RunId,
         to: RunSignals,
     ) -> Watching {
-        let start = {
+        let (number, start) = {
             let mut watched = self.lock();
-            watched.runs.insert(run, to);
-            !std::mem::replace(&mut watched.reading, true)
+            watched.placed += 1;
+            let number = watched.placed;
+            watched.runs.insert(run, (number, to));
+            (number, !std::mem::replace(&mut watched.reading, true))
         };
         if start {
             tokio::spawn(read_until_empty(self.clone(), store.clone()));
@@ -87,6 +101,7 @@ impl SignalWatch {
         Watching {
             watch: self.clone(),
             run,
+            number,
         }
     }
 }
@@ -108,7 +123,7 @@ async fn read_until_empty<S: Store>(watch: Arc<SignalWatch>, store: Arc<S>) {
             Ok(signals) => {
                 let watched = watch.lock();
                 for signal in signals {
-                    let Some(to) = watched.runs.get(&signal.run) else {
+                    let Some((_, to)) = watched.runs.get(&signal.run) else {
                         continue;
                     };
                     if signal.cancel_requested {
@@ -123,5 +138,28 @@ async fn read_until_empty<S: Store>(watch: Arc<SignalWatch>, store: Arc<S>) {
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the runs' signals"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_drive_winding_down_leaves_its_successor_watched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite:{}", dir.path().join("aide.db").display());
+        let store = Arc::new(aide_store::connect(&url).await.expect("store"));
+        let watch = Arc::new(SignalWatch::default());
+        let run = RunId::new();
+        let old = watch.watch(&store, run, RunSignals::new(CancellationToken::new()));
+        let new = watch.watch(&store, run, RunSignals::new(CancellationToken::new()));
+        drop(old);
+        assert!(
+            watch.lock().runs.contains_key(&run),
+            "the new drive is still watched"
+        );
+        drop(new);
+        assert!(!watch.lock().runs.contains_key(&run));
     }
 }

@@ -191,3 +191,21 @@ fn a_pin_on_a_buggy_node_being_debugged_waits_for_that_debug() {
     tree.set_status(debug, NodeStatus::Buggy);
     assert_eq!(steering.next_pin(&tree), Some((1, Decision::Debug(ids[0]))));
 }
+
+#[test]
+fn notes_past_the_last_a_run_keeps_are_ignored() {
+    let mut steering = Steering::default();
+    for seq in 1..=(MAX_NOTES as u64 + 2) {
+        steering.take(
+            seq,
+            &steered(Directive::Note {
+                text: format!("note {seq}"),
+            }),
+        );
+    }
+    assert_eq!(steering.notes().len(), MAX_NOTES);
+    assert_eq!(
+        steering.notes()[MAX_NOTES - 1].text,
+        format!("note {MAX_NOTES}")
+    );
+}

@@ -31,6 +31,9 @@ pub struct Server {
     database: TestDatabase,
 }
 
+/// Starts of `aide serve` tried before a port taken by another test fails the test.
+const PORT_ATTEMPTS: u32 = 3;
+
 impl Server {
     /// Creates a database and starts `aide serve` on it in plaintext on loopback; `None`
     /// when a service is missing outside CI.
@@ -58,64 +61,79 @@ impl Server {
         let redis_url = aide_testkit::redis::require()?;
         let database = aide_testkit::block_on(TestDatabase::create("aide_serve"))?;
         let db_url = database.url().to_owned();
-        let web_port = web.map(|seed| {
+        if let Some(seed) = web {
             seed(&db_url);
-            free_port()
-        });
-        let web_flags = web_port
-            .map(|port| vec!["--http-listen".to_owned(), format!("127.0.0.1:{port}")])
-            .unwrap_or_default();
+        }
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
         let transport = match tls {
             true => certificate_flags(&dir.path().join("certs")),
             false => vec!["--plaintext".to_owned()],
         };
-        let child = ChildGuard::spawn(
-            "aide serve",
-            aide()
-                .arg("serve")
-                .args(&transport)
-                .args(&web_flags)
-                .args([
-                    "--database-url",
-                    &db_url,
-                    "--redis-url",
-                    &redis_url,
-                    "--sandbox",
-                    "process",
-                    "--listen",
-                    &format!("127.0.0.1:{port}"),
-                    "--metrics-listen",
-                    &metrics.to_string(),
-                    "--output-dir",
-                ])
-                .arg(dir.path().join("outputs"))
-                .arg("--data-dir")
-                .arg(dir.path().join("data"))
-                .stdout(Stdio::null())
-                .stderr(log),
-        );
         let scheme = if tls { "https" } else { "http" };
-        let mut server = Self {
-            url: format!("{scheme}://127.0.0.1:{port}"),
-            ca: tls.then(|| dir.path().join("certs/ca.pem")),
-            token: String::new(),
-            metrics,
-            web: web_port.map(|port| format!("{scheme}://127.0.0.1:{port}")),
-            dir,
-            child,
-            database,
-        };
-        server.wait_ready();
-        let token_file = server.token_file();
-        server.token = std::fs::read_to_string(&token_file)
-            .unwrap_or_else(|e| panic!("{}: {e}\n{}", token_file.display(), server.log()))
-            .trim()
-            .to_owned();
-        Some(server)
+        // A port picked free may be taken by another test before the server binds it: such
+        // a start is tried again on other ports.
+        for attempt in 1..=PORT_ATTEMPTS {
+            let web_port = web.map(|_| free_port());
+            let web_flags = web_port
+                .map(|port| vec!["--http-listen".to_owned(), format!("127.0.0.1:{port}")])
+                .unwrap_or_default();
+            let port = free_port();
+            let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+            let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
+            let child = ChildGuard::spawn(
+                "aide serve",
+                aide()
+                    .arg("serve")
+                    .args(&transport)
+                    .args(&web_flags)
+                    .args([
+                        "--database-url",
+                        &db_url,
+                        "--redis-url",
+                        &redis_url,
+                        "--sandbox",
+                        "process",
+                        "--listen",
+                        &format!("127.0.0.1:{port}"),
+                        "--metrics-listen",
+                        &metrics.to_string(),
+                        "--output-dir",
+                    ])
+                    .arg(dir.path().join("outputs"))
+                    .arg("--data-dir")
+                    .arg(dir.path().join("data"))
+                    .stdout(Stdio::null())
+                    .stderr(log),
+            );
+            let mut child = child;
+            match wait_ready(&mut child, &dir.path().join("serve.log")) {
+                Ok(()) => {
+                    let mut server = Self {
+                        url: format!("{scheme}://127.0.0.1:{port}"),
+                        ca: tls.then(|| dir.path().join("certs/ca.pem")),
+                        token: String::new(),
+                        metrics,
+                        web: web_port.map(|port| format!("{scheme}://127.0.0.1:{port}")),
+                        dir,
+                        child,
+                        database,
+                    };
+                    let token_file = server.token_file();
+                    server.token = std::fs::read_to_string(&token_file)
+                        .unwrap_or_else(|e| {
+                            panic!("{}: {e}\n{}", token_file.display(), server.log())
+                        })
+                        .trim()
+                        .to_owned();
+                    return Some(server);
+                }
+                Err(log) if log.contains("cannot listen on") && attempt < PORT_ATTEMPTS => {
+                    eprintln!("aide serve lost a port to another test, trying again:\n{log}");
+                }
+                Err(log) => panic!("aide serve exited with {log}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
     /// The server's database (to read what the API does not show).
@@ -158,24 +176,26 @@ impl Server {
     fn log_path(&self) -> PathBuf {
         self.dir.path().join("serve.log")
     }
+}
 
-    /// Waits for "ready" (the first start may provision the sandbox's virtualenv).
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            if self.log().contains("ready:") {
-                return;
-            }
-            if let Some(status) = self.child.try_wait() {
-                panic!("aide serve exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "aide serve not ready in 300 s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
+/// Waits for "ready" in the log at `log` (the first start may provision the sandbox's
+/// virtualenv); the exit status and log of a server that exited instead.
+fn wait_ready(child: &mut ChildGuard, log: &std::path::Path) -> Result<(), String> {
+    let read = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if read().contains("ready:") {
+            return Ok(());
         }
+        if let Some(status) = child.try_wait() {
+            return Err(format!("{status}:\n{}", read()));
+        }
+        assert!(
+            Instant::now() < deadline,
+            "aide serve not ready in 300 s:\n{}",
+            read()
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aide_coordinator::api::RunCaps;
 use aide_core::LlmPurpose;
 use aide_proto::v1;
-use aide_store::{CallUsage, LedgerStore, NewLlmCall};
+use aide_store::{CallUsage, LedgerStore, NewLlmCall, RunStore};
 use tonic::Code;
 
 use super::{Harness, create_reference, test_config};
@@ -51,6 +51,25 @@ pub async fn settings_over_a_cap_are_invalid_arguments(h: Arc<Harness>) {
         assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
         assert!(status.message().contains(field), "{field}: {status:?}");
     }
+    // A budget directive is held to the same caps.
+    let lease = h.running_run("steered past a cap").await;
+    let status = h
+        .client()
+        .steer_run(v1::SteerRunRequest {
+            run_id: lease.run_id.to_string(),
+            directive: Some(v1::steer_run_request::Directive::Budget(v1::BudgetChange {
+                steps: Some(4_000_000_000),
+                max_run_secs: None,
+            })),
+        })
+        .await
+        .expect_err("a budget over the cap");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("steps"), "{status:?}");
+    h.store
+        .finish_run(&lease, aide_store::RunStatus::Completed, "done")
+        .await
+        .expect("finish");
     let mut request = create_reference(&h, "long").await;
     request.name = "n".repeat(40 << 10);
     let status = h

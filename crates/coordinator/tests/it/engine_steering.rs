@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::engine_support::stubs::{ReadingExecutor, tiny_task};
+use crate::engine_support::stubs::{ReadingExecutor, metric_review, tiny_task};
 use crate::engine_support::*;
 use aide_coordinator::engine::{
     Answer, Author, AuthorReply, AuthorRequest, CallKind, PortError, RunEnd,
@@ -16,7 +16,6 @@ use aide_core::event::Actor;
 use aide_core::steer::{Directive, Steered};
 use aide_core::{Action, NodeId, RunEvent, RunId};
 use aide_store::{AnyStore, CallUsage, EventStore, NewRun, NodeRecord, NodeStore, RunStore};
-use serde_json::json;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -40,16 +39,7 @@ impl Author for GatedAuthor {
     async fn complete(&self, request: AuthorRequest) -> Result<AuthorReply, PortError> {
         let hints = request.hints;
         let answer = if hints.call == CallKind::Review {
-            let metric = hints
-                .last_output
-                .lines()
-                .find_map(|l| l.strip_prefix("AIDE_METRIC: "))
-                .and_then(|m| m.trim().parse::<f64>().ok());
-            Answer::FunctionArguments(
-                json!({"is_bug": metric.is_none(), "summary": "gated", "metric": metric,
-                       "lower_is_better": true})
-                .to_string(),
-            )
+            metric_review(&hints.last_output, "gated")
         } else {
             self.calls.lock().expect("calls").push(CodeCall {
                 step: hints.step,

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::engine_support::stubs::{ReadingExecutor, tiny_task};
+use crate::engine_support::stubs::{ReadingExecutor, metric_review, tiny_task};
 use crate::engine_support::*;
 use aide_coordinator::engine::{
     Answer, Author, AuthorReply, AuthorRequest, CallKind, PortError, RunEnd,
 };
 use aide_core::{Action, PolicyKind, Task};
 use aide_store::{AnyStore, CallUsage, NodeRecord, NodeStore, RunStore};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 /// Writes programs whose fate depends on the step: every third one fails, the others print
@@ -32,16 +31,7 @@ impl Author for ScriptedAuthor {
         tokio::time::sleep(self.delay).await;
         let aide = request.hints;
         let answer = if aide.call == CallKind::Review {
-            let metric = aide
-                .last_output
-                .lines()
-                .find_map(|l| l.strip_prefix("AIDE_METRIC: "))
-                .and_then(|m| m.trim().parse::<f64>().ok());
-            Answer::FunctionArguments(
-                json!({"is_bug": metric.is_none(), "summary": "scripted", "metric": metric,
-                       "lower_is_better": true})
-                .to_string(),
-            )
+            metric_review(&aide.last_output, "scripted")
         } else {
             let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
             if let Some((at, cancel)) = &self.cancel_at

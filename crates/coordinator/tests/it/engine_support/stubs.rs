@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use aide_coordinator::engine::{Executed, Executor, PortError, ScriptRun};
+use aide_coordinator::engine::{Answer, Executed, Executor, PortError, ScriptRun};
 use aide_core::task::ReferenceTask;
 use aide_core::{ExceptionInfo, Task};
 
@@ -55,4 +55,18 @@ pub fn tiny_task(dir: &std::path::Path) -> Task {
         desc_file: None,
     })
     .expect("task")
+}
+
+/// A stub review: the `submit_review` call of a reviewer that reads the `AIDE_METRIC:` line
+/// of `output` (buggy without one), lower being better.
+pub fn metric_review(output: &str, summary: &str) -> Answer {
+    let metric = output
+        .lines()
+        .find_map(|l| l.strip_prefix("AIDE_METRIC: "))
+        .and_then(|m| m.trim().parse::<f64>().ok());
+    Answer::FunctionArguments(
+        serde_json::json!({"is_bug": metric.is_none(), "summary": summary, "metric": metric,
+                           "lower_is_better": true})
+        .to_string(),
+    )
 }

@@ -543,9 +543,12 @@ function pageRun(ctx, root, runId) {
   });
 
   // ── summary refresh, throttled to one request per second
-  let lastSummary = 0, summaryTimer = null;
+  // A refresh asked for while one is pending runs after it: the pending one may answer
+  // with the run as it was before the event that asked (a run_finished, say).
+  let lastSummary = 0, summaryTimer = null, summaryAgain = false;
   function refreshSummarySoon() {
-    if (summaryTimer) return;
+    if (summaryTimer) { summaryAgain = true; return; }
+    summaryAgain = false;
     summaryTimer = setTimeout(async () => {
       lastSummary = Date.now();
       try {
@@ -558,6 +561,7 @@ function pageRun(ctx, root, runId) {
         if (ctx.alive) reportError(e);
       } finally {
         summaryTimer = null;
+        if (summaryAgain && ctx.alive) refreshSummarySoon();
       }
     }, Math.max(0, lastSummary + 1000 - Date.now()));
   }

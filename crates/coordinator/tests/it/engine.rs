@@ -138,11 +138,14 @@ async fn six_steps_on_house_prices_with_the_baseline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_interrupted_run_resumes_without_duplicates() {
+    // Enough steps that the first owner, stopped after two reviews, cannot have created
+    // them all (at 5, warm executions let it finish before the test's poll saw two).
+    const STEPS: u32 = 10;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store(dir.path()).await;
     let gw = gateway("").await;
     let rn = runner(2, 32000).await;
-    let mut s = settings(5, 2);
+    let mut s = settings(STEPS, 2);
     s.workers = 2;
     let lease = claimed_run(&store, house_prices_task(), s).await;
     let cancel = CancellationToken::new();
@@ -170,7 +173,7 @@ async fn an_interrupted_run_resumes_without_duplicates() {
     );
     let left = store.load_tree(lease.run_id).await.expect("tree");
     assert!(
-        left.len() < 5,
+        left.len() < STEPS as usize,
         "the first owner should not have finished: {}",
         left.len()
     );
@@ -187,14 +190,14 @@ async fn an_interrupted_run_resumes_without_duplicates() {
     assert_eq!(
         end,
         RunEnd::Completed {
-            reason: "steps budget reached (5 nodes)".into()
+            reason: format!("steps budget reached ({STEPS} nodes)")
         }
     );
 
     let nodes = store.load_tree(lease.run_id).await.expect("tree");
     let steps: BTreeSet<u32> = nodes.iter().map(|n| n.step).collect();
-    assert_eq!(nodes.len(), 5);
-    assert_eq!(steps, (0..5).collect());
+    assert_eq!(nodes.len(), STEPS as usize);
+    assert_eq!(steps, (0..STEPS).collect());
     assert!(nodes.iter().all(|n| n.stage == NodeStage::Reviewed));
     // Nodes carried over keep their identity: every node created before the interruption
     // is still there.
@@ -224,7 +227,7 @@ async fn an_interrupted_run_resumes_without_duplicates() {
     // The first claim found no node (a start); the second one resumed the run.
     assert_eq!(count(&events, "run_started"), 1);
     assert_eq!(count(&events, "run_resumed"), 1);
-    assert_eq!(count(&events, "node_created"), 5);
+    assert_eq!(count(&events, "node_created"), STEPS as usize);
 }
 
 /// An author whose code replies are prose (a stand-in for a model that forgot the code).
